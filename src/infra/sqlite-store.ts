@@ -1,0 +1,296 @@
+/**
+ * The embedded default store: one SQLite file (better-sqlite3 12.x).
+ *
+ * - WAL journal with `synchronous = FULL`: a commit that returned is on disk.
+ * - Several processes may share one file: every append is a `BEGIN IMMEDIATE`
+ *   transaction (one writer at a time, others wait up to `busyTimeoutMs`), and
+ *   the expected-revision check happens inside it, so racing writers get
+ *   exactly one winner and a `VersionConflict` for the rest.
+ * - Global position = the row's autoincrement id (commit = prepare).
+ * - Live subscriptions poll the file (other processes write to it too) and are
+ *   woken at once by appends made through this same store object.
+ */
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as E from 'fp-ts/Either';
+import * as TE from 'fp-ts/TaskEither';
+import { Observable, Subject } from 'rxjs';
+import {
+  type AppendResult,
+  type EventData,
+  type EventStore,
+  type ExpectedRevision,
+  type Position,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type StoreError,
+  type SubscribeOptions,
+  type SubscriptionMessage,
+  START,
+  storeUnavailable,
+  versionConflict,
+} from '../ports/event-store';
+
+export interface SqliteStoreOptions {
+  /** How long a writer waits for another process's transaction. */
+  readonly busyTimeoutMs?: number;
+  /** How often a live subscription looks for events written by other processes. */
+  readonly pollIntervalMs?: number;
+  /** Page size for catch-up reads. */
+  readonly pageSize?: number;
+}
+
+interface EventRow {
+  global_position: number;
+  stream_name: string;
+  stream_revision: number;
+  event_id: string;
+  event_type: string;
+  data: string;
+  metadata: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  global_position INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream_name     TEXT    NOT NULL,
+  stream_revision INTEGER NOT NULL,
+  event_id        TEXT    NOT NULL,
+  event_type      TEXT    NOT NULL,
+  data            TEXT    NOT NULL,
+  metadata        TEXT    NOT NULL,
+  UNIQUE (stream_name, stream_revision)
+);
+CREATE TABLE IF NOT EXISTS streams (
+  stream_name TEXT PRIMARY KEY,
+  revision    INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Opens (creating if needed) the ledger file. */
+export const openSqliteStore = (file: string, options: SqliteStoreOptions = {}): E.Either<StoreError, EventStore> =>
+  E.tryCatch(
+    () => new SqliteEventStore(file, options),
+    (e) => storeUnavailable(`sqlite:${file}`, message(e)),
+  );
+
+export class SqliteEventStore implements EventStore {
+  readonly endpoint: string;
+  private readonly db: Database.Database;
+  private readonly appended = new Subject<void>();
+  private readonly pollIntervalMs: number;
+  private readonly pageSize: number;
+  private closed = false;
+  private readonly stmt: {
+    revisionOf: Database.Statement;
+    insert: Database.Statement;
+    upsertStream: Database.Statement;
+  };
+
+  constructor(file: string, options: SqliteStoreOptions = {}) {
+    this.endpoint = `sqlite:${file}`;
+    this.pollIntervalMs = options.pollIntervalMs ?? 50;
+    this.pageSize = options.pageSize ?? 500;
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.db = new Database(file, { timeout: options.busyTimeoutMs ?? 15_000 });
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+      this.stmt = {
+        revisionOf: this.db.prepare('SELECT revision FROM streams WHERE stream_name = ?'),
+        insert: this.db.prepare(
+          'INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
+        ),
+        upsertStream: this.db.prepare(
+          'INSERT INTO streams (stream_name, revision) VALUES (?, ?) ON CONFLICT(stream_name) DO UPDATE SET revision = excluded.revision',
+        ),
+      };
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
+  }
+
+  // ─── append ─────────────────────────────────────────────────────────────
+
+  append(stream: string, events: ReadonlyArray<EventData>, expected: ExpectedRevision): TE.TaskEither<StoreError, AppendResult> {
+    return () => Promise.resolve(this.appendSync(stream, events, expected));
+  }
+
+  private appendSync(stream: string, events: ReadonlyArray<EventData>, expected: ExpectedRevision): E.Either<StoreError, AppendResult> {
+    if (stream.length === 0) return E.left({ _tag: 'InvalidAppend', stream, message: 'the stream name is empty' });
+    if (events.length === 0) return E.left({ _tag: 'InvalidAppend', stream, message: 'no events to append' });
+    let serialized: Array<{ id: string; type: string; data: string; metadata: string }>;
+    try {
+      serialized = events.map((e) => ({ id: e.id, type: e.type, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) }));
+    } catch (e) {
+      return E.left({ _tag: 'InvalidAppend', stream, message: `event is not JSON: ${message(e)}` });
+    }
+    const tx = this.db.transaction((): E.Either<StoreError, AppendResult> => {
+      const row = this.stmt.revisionOf.get(stream) as { revision: number } | undefined;
+      const actual: bigint | 'no_stream' = row === undefined ? 'no_stream' : BigInt(row.revision);
+      const ok =
+        expected === 'any' ||
+        (expected === 'no_stream' && actual === 'no_stream') ||
+        (expected === 'stream_exists' && actual !== 'no_stream') ||
+        (typeof expected === 'bigint' && actual === expected);
+      if (!ok) return E.left(versionConflict(stream, expected, actual));
+      let revision = actual === 'no_stream' ? -1n : actual;
+      let last = 0n;
+      for (const e of serialized) {
+        revision += 1n;
+        last = BigInt(this.stmt.insert.run(stream, revision, e.id, e.type, e.data, e.metadata).lastInsertRowid);
+      }
+      this.stmt.upsertStream.run(stream, revision);
+      return E.right({ nextExpectedRevision: revision, position: { commit: last, prepare: last } });
+    });
+    try {
+      const result = tx.immediate();
+      if (E.isRight(result)) this.appended.next();
+      return result;
+    } catch (e) {
+      return E.left(storeUnavailable(this.endpoint, message(e)));
+    }
+  }
+
+  // ─── reads ──────────────────────────────────────────────────────────────
+
+  readStream(stream: string, options: ReadStreamOptions = {}): TE.TaskEither<StoreError, ReadonlyArray<RecordedEvent>> {
+    return () =>
+      Promise.resolve(
+        this.guard(() => {
+          const backwards = options.direction === 'backwards';
+          const limit = options.maxCount ?? -1;
+          const rows = (
+            backwards
+              ? this.db
+                  .prepare('SELECT * FROM events WHERE stream_name = ? AND stream_revision <= ? ORDER BY stream_revision DESC LIMIT ?')
+                  .all(stream, options.fromRevision ?? Number.MAX_SAFE_INTEGER, limit)
+              : this.db
+                  .prepare('SELECT * FROM events WHERE stream_name = ? AND stream_revision >= ? ORDER BY stream_revision ASC LIMIT ?')
+                  .all(stream, options.fromRevision ?? 0, limit)
+          ) as EventRow[];
+          return this.toRecorded(rows);
+        }),
+      );
+  }
+
+  readAll(options: ReadAllOptions = {}): TE.TaskEither<StoreError, ReadonlyArray<RecordedEvent>> {
+    return () => Promise.resolve(this.guard(() => this.toRecorded(this.readAllRows(options.after ?? START, options.maxCount ?? -1, options.streamPrefixes))));
+  }
+
+  private readAllRows(after: Position, limit: number, prefixes: ReadonlyArray<string> | undefined): EventRow[] {
+    const params: unknown[] = [after.commit];
+    let filter = '';
+    if (prefixes && prefixes.length > 0) {
+      filter = ' AND (' + prefixes.map(() => 'substr(stream_name, 1, ?) = ?').join(' OR ') + ')';
+      for (const p of prefixes) params.push(p.length, p);
+    }
+    params.push(limit);
+    return this.db.prepare(`SELECT * FROM events WHERE global_position > ?${filter} ORDER BY global_position ASC LIMIT ?`).all(...params) as EventRow[];
+  }
+
+  private guard<A>(f: () => E.Either<StoreError, A>): E.Either<StoreError, A> {
+    try {
+      return f();
+    } catch (e) {
+      return E.left(storeUnavailable(this.endpoint, message(e)));
+    }
+  }
+
+  private toRecorded(rows: ReadonlyArray<EventRow>): E.Either<StoreError, ReadonlyArray<RecordedEvent>> {
+    const out: RecordedEvent[] = [];
+    for (const r of rows) {
+      let data: unknown;
+      let metadata: unknown;
+      try {
+        data = JSON.parse(r.data);
+        metadata = JSON.parse(r.metadata);
+      } catch (e) {
+        return E.left({ _tag: 'StoredRecordUnreadable', stream: r.stream_name, revision: BigInt(r.stream_revision), message: message(e) });
+      }
+      const p = BigInt(r.global_position);
+      out.push({
+        id: r.event_id,
+        streamName: r.stream_name,
+        revision: BigInt(r.stream_revision),
+        position: { commit: p, prepare: p },
+        type: r.event_type,
+        data,
+        metadata,
+      });
+    }
+    return E.right(out);
+  }
+
+  // ─── subscriptions ──────────────────────────────────────────────────────
+
+  subscribeToAll(options: SubscribeOptions = {}): Observable<SubscriptionMessage> {
+    return new Observable<SubscriptionMessage>((subscriber) => {
+      let position = options.after ?? START;
+      let caughtUp = false;
+      let stopped = false;
+      let timer: NodeJS.Timeout | undefined;
+      let pending = false;
+
+      const pump = (): void => {
+        if (stopped || this.closed) return;
+        timer = undefined;
+        for (;;) {
+          const page = this.guard(() => this.toRecorded(this.readAllRows(position, this.pageSize, options.streamPrefixes)));
+          if (E.isLeft(page)) {
+            stopped = true;
+            subscriber.error(page.left);
+            return;
+          }
+          for (const event of page.right) {
+            if (stopped) return;
+            position = event.position;
+            subscriber.next({ kind: 'event', event });
+          }
+          if (page.right.length < this.pageSize) break;
+        }
+        if (!caughtUp && !stopped) {
+          caughtUp = true;
+          subscriber.next({ kind: 'caughtUp' });
+        }
+        schedule(this.pollIntervalMs);
+      };
+      const schedule = (ms: number): void => {
+        if (stopped || this.closed) return;
+        if (timer !== undefined) {
+          if (ms > 0) return;
+          clearTimeout(timer);
+        }
+        timer = setTimeout(pump, ms);
+      };
+      const wake = this.appended.subscribe(() => {
+        if (!pending) {
+          pending = true;
+          setImmediate(() => {
+            pending = false;
+            if (caughtUp) schedule(0);
+          });
+        }
+      });
+      schedule(0);
+      return () => {
+        stopped = true;
+        wake.unsubscribe();
+        if (timer !== undefined) clearTimeout(timer);
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.appended.complete();
+    this.db.close();
+  }
+}
