@@ -1,0 +1,76 @@
+/**
+ * What every command handler does with the store: load an aggregate's stream
+ * (decoding each event and checking its hash link), then append the decided
+ * events with the revision it saw, sealed into the stream's hash chain.
+ */
+import * as E from 'fp-ts/Either';
+import type * as TE from 'fp-ts/TaskEither';
+import { checkLink, type CommandContext, type CorruptEvent, decodeRecorded, GENESIS, type InvalidEvent, sealEvents, type StoredEvent } from '../domain/envelope';
+import type { LedgerEvent } from '../domain/events';
+import type { AppendResult, EventStore, StoreError } from '../ports/event-store';
+
+export type LoadError = StoreError | CorruptEvent;
+export type AppendError = StoreError | InvalidEvent;
+
+export interface Loaded<S> {
+  readonly stream: string;
+  readonly state: S;
+  readonly revision: bigint | 'no_stream';
+  readonly lastHash: string;
+  readonly events: ReadonlyArray<StoredEvent>;
+}
+
+const PAGE = 1000;
+
+/**
+ * Rebuilds an aggregate from its stream. Every event is decoded and its hash
+ * link verified; an event of the wrong kind for this stream, an undecodable
+ * one or a broken link is a `CorruptEvent` naming stream and revision.
+ */
+export const loadAggregate =
+  <S, Ev extends LedgerEvent>(
+    store: EventStore,
+    stream: string,
+    initial: S,
+    accepts: (e: LedgerEvent) => e is Ev,
+    evolve: (s: S, e: Ev) => S,
+  ): TE.TaskEither<LoadError, Loaded<S>> =>
+  async () => {
+    let state = initial;
+    let revision: bigint | 'no_stream' = 'no_stream';
+    let lastHash = GENESIS;
+    const events: StoredEvent[] = [];
+    let from = 0n;
+    for (;;) {
+      const page = await store.readStream(stream, { fromRevision: from, maxCount: PAGE })();
+      if (E.isLeft(page)) return page;
+      for (const r of page.right) {
+        const decoded = decodeRecorded(r);
+        if (E.isLeft(decoded)) return decoded;
+        const stored = decoded.right;
+        const corrupt = (problem: string): E.Either<CorruptEvent, never> =>
+          E.left({ _tag: 'CorruptEvent', stream, revision: r.revision, eventType: r.type, problem });
+        if (!accepts(stored.event)) return corrupt(`a ${r.type} event does not belong in this stream`);
+        const link = checkLink({ stream, revision: r.revision, type: r.type, data: r.data, metadata: stored.metadata }, lastHash);
+        if (link === 'hash-mismatch') return corrupt('its content does not match its hash (the stored event was altered)');
+        if (link === 'chain-broken') return corrupt('its previous-hash link is broken (an event before it was altered, removed or reordered)');
+        state = evolve(state, stored.event as Ev);
+        revision = r.revision;
+        lastHash = stored.metadata.hash;
+        events.push(stored);
+      }
+      if (page.right.length < PAGE) break;
+      from += BigInt(PAGE);
+    }
+    return E.right({ stream, state, revision, lastHash, events });
+  };
+
+/** Appends decided events after exactly the revision that was loaded. Nothing to append → no write. */
+export const appendDecided =
+  (store: EventStore, loaded: Loaded<unknown>, events: ReadonlyArray<LedgerEvent>, ctx: CommandContext): TE.TaskEither<AppendError, AppendResult | 'nothing'> =>
+  async () => {
+    if (events.length === 0) return E.right('nothing');
+    const sealed = sealEvents(loaded.stream, { revision: loaded.revision, hash: loaded.lastHash }, events, ctx);
+    if (E.isLeft(sealed)) return sealed;
+    return store.append(loaded.stream, sealed.right, loaded.revision === 'no_stream' ? 'no_stream' : loaded.revision)();
+  };

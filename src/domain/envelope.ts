@@ -1,0 +1,164 @@
+/**
+ * The envelope every stored event carries, and the per-stream hash chain.
+ *
+ * hash(event) = SHA-256 over the canonical JSON (sorted keys, no spaces) of
+ *   { stream, revision, type, data, metadata without `hash` }
+ * and metadata.prevHash is the hash of the event before it in the same stream
+ * (GENESIS for revision 0). Editing any field, reordering, or removing an
+ * event from the middle of a stream breaks the chain at that revision.
+ * See docs/adr/0002-hash-chain.md for what it does not detect.
+ */
+import { createHash } from 'node:crypto';
+import * as E from 'fp-ts/Either';
+import * as t from 'io-ts';
+import { PathReporter } from 'io-ts/PathReporter';
+import type { EventData, Position, RecordedEvent } from '../ports/event-store';
+import { LedgerEvent } from './events';
+import { IsoDate, NonEmptyString } from './ids';
+
+export const SCHEMA_VERSION = 1;
+export const GENESIS = '0'.repeat(64);
+
+const Sha256Hex = t.refinement(t.string, (s) => /^[0-9a-f]{64}$/.test(s), 'Sha256Hex');
+
+export const EventMetadata = t.type({
+  eventId: t.string,
+  occurredAt: IsoDate,
+  actor: NonEmptyString,
+  /** The command that caused the event (`init`, `start`, `join`, …). */
+  command: t.string,
+  correlationId: t.string,
+  causationId: t.string,
+  schemaVersion: t.literal(SCHEMA_VERSION),
+  prevHash: Sha256Hex,
+  hash: Sha256Hex,
+});
+export type EventMetadata = t.TypeOf<typeof EventMetadata>;
+
+/** What a command supplies for the events it appends: who, when, why. Ids and clock come from outside. */
+export interface CommandContext {
+  readonly actor: string;
+  readonly command: string;
+  readonly correlationId: string;
+  readonly causationId: string;
+  readonly now: () => Date;
+  readonly newId: () => string;
+}
+
+/** A decoded event as read from the store. */
+export interface StoredEvent<Ev extends LedgerEvent = LedgerEvent> {
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly position: Position;
+  readonly event: Ev;
+  readonly metadata: EventMetadata;
+}
+
+/** A stored event that is not a valid ledger event: named by stream and revision. */
+export interface CorruptEvent {
+  readonly _tag: 'CorruptEvent';
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly eventType: string;
+  readonly problem: string;
+}
+
+/** An event that failed validation before it was written: nothing was appended. */
+export interface InvalidEvent {
+  readonly _tag: 'InvalidEvent';
+  readonly stream: string;
+  readonly eventType: string;
+  readonly problem: string;
+}
+
+// ─── Canonical JSON ───────────────────────────────────────────────────────
+
+export const canonicalJson = (value: unknown): string => {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('non-finite number in canonical JSON');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+};
+
+export const hashEvent = (stream: string, revision: bigint, type: string, data: unknown, metadata: Omit<EventMetadata, 'hash'>): string =>
+  createHash('sha256').update(canonicalJson({ stream, revision: revision.toString(), type, data, metadata })).digest('hex');
+
+const problems = (errors: t.Errors): string =>
+  PathReporter.report(E.left(errors))
+    .slice(0, 3)
+    .map((m) => m.replace(/^Invalid value (.{0,80}).*? supplied to /, 'invalid value $1 at '))
+    .join('; ');
+
+// ─── Write side ───────────────────────────────────────────────────────────
+
+/**
+ * Validates events and seals them into the stream's hash chain, ready to append
+ * after `lastRevision` (or as the first events when `'no_stream'`).
+ * An event that does not match its codec exactly (including extra fields) is refused.
+ */
+export const sealEvents = (
+  stream: string,
+  last: { revision: bigint | 'no_stream'; hash: string },
+  events: ReadonlyArray<LedgerEvent>,
+  ctx: CommandContext,
+): E.Either<InvalidEvent, ReadonlyArray<EventData>> => {
+  const out: EventData[] = [];
+  let prevHash = last.hash;
+  let revision = last.revision === 'no_stream' ? -1n : last.revision;
+  for (const ev of events) {
+    const decoded = LedgerEvent.decode(ev);
+    if (E.isLeft(decoded)) return E.left({ _tag: 'InvalidEvent', stream, eventType: ev.type, problem: problems(decoded.left) });
+    if (canonicalJson(decoded.right) !== canonicalJson(ev))
+      return E.left({ _tag: 'InvalidEvent', stream, eventType: ev.type, problem: 'the event carries fields its schema does not define' });
+    revision += 1n;
+    const eventId = ctx.newId();
+    const base = {
+      eventId,
+      occurredAt: ctx.now().toISOString(),
+      actor: ctx.actor,
+      command: ctx.command,
+      correlationId: ctx.correlationId,
+      causationId: ctx.causationId,
+      schemaVersion: SCHEMA_VERSION,
+      prevHash,
+    } as Omit<EventMetadata, 'hash'>;
+    const hash = hashEvent(stream, revision, ev.type, ev.data, base);
+    const metadata = { ...base, hash };
+    if (!EventMetadata.is(metadata)) return E.left({ _tag: 'InvalidEvent', stream, eventType: ev.type, problem: 'invalid metadata (actor or clock)' });
+    out.push({ id: eventId, type: ev.type, data: ev.data, metadata });
+    prevHash = hash;
+  }
+  return E.right(out);
+};
+
+// ─── Read side ────────────────────────────────────────────────────────────
+
+/** Decodes one stored record: the event by its codec, the metadata by its. Never throws. */
+export const decodeRecorded = (r: RecordedEvent): E.Either<CorruptEvent, StoredEvent> => {
+  const corrupt = (problem: string): E.Either<CorruptEvent, StoredEvent> =>
+    E.left({ _tag: 'CorruptEvent', stream: r.streamName, revision: r.revision, eventType: r.type, problem });
+  const ev = LedgerEvent.decode({ type: r.type, data: r.data });
+  if (E.isLeft(ev)) {
+    const known = LedgerEvent.types.some((c) => c.props.type.value === r.type);
+    return corrupt(known ? `its data does not match the ${r.type} schema: ${problems(ev.left)}` : `unknown event type "${r.type}"`);
+  }
+  const md = EventMetadata.decode(r.metadata);
+  if (E.isLeft(md)) return corrupt(`its metadata is invalid: ${problems(md.left)}`);
+  return E.right({ stream: r.streamName, revision: r.revision, position: r.position, event: ev.right, metadata: md.right });
+};
+
+/** Re-computes an event's hash and checks it links to `prevHash`. */
+export const checkLink = (
+  e: { stream: string; revision: bigint; type: string; data: unknown; metadata: EventMetadata },
+  prevHash: string,
+): 'ok' | 'hash-mismatch' | 'chain-broken' => {
+  const { hash, ...rest } = e.metadata;
+  if (hashEvent(e.stream, e.revision, e.type, e.data, rest) !== hash) return 'hash-mismatch';
+  if (e.metadata.prevHash !== prevHash) return 'chain-broken';
+  return 'ok';
+};

@@ -1,0 +1,188 @@
+/**
+ * Every event of the ledger, each defined once as an io-ts codec (past tense).
+ *
+ * Never delete or change a codec's meaning: old shapes stay readable (add a
+ * new event or an upcaster instead). None of these ever carries key material:
+ * public JWKs are checked to hold no private members, wrapped keys are compact
+ * JWEs (RSA-OAEP-256 + A256GCM), and the symmetric key is known only by its
+ * version and a key-check value.
+ */
+import * as t from 'io-ts';
+import { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from './ids';
+
+// ─── Building blocks ──────────────────────────────────────────────────────
+
+const B64U = /^[A-Za-z0-9_-]+$/;
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+export interface Base64UrlBrand {
+  readonly Base64Url: unique symbol;
+}
+export const Base64Url = t.brand(t.string, (s): s is t.Branded<string, Base64UrlBrand> => B64U.test(s), 'Base64Url');
+export type Base64Url = t.TypeOf<typeof Base64Url>;
+
+/** An RSA public JWK. A JWK with any private member (d, p, q, …) is not a PublicJwk. */
+export const PublicJwk = t.intersection([
+  t.refinement(
+    t.UnknownRecord,
+    (r) => PRIVATE_JWK_MEMBERS.every((m) => !(m in r)),
+    'PublicJwk(no private members)',
+  ),
+  t.type({ kty: t.literal('RSA'), n: Base64Url, e: Base64Url }),
+  t.partial({ alg: t.literal('RSA-OAEP-256'), use: t.literal('enc'), kid: t.string }),
+]);
+export type PublicJwk = t.TypeOf<typeof PublicJwk>;
+
+export interface CompactJweBrand {
+  readonly CompactJwe: unique symbol;
+}
+const isWrappedKeyJwe = (s: string): boolean => {
+  const parts = s.split('.');
+  if (parts.length !== 5 || !parts.every((p) => B64U.test(p))) return false;
+  try {
+    const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    return header['alg'] === 'RSA-OAEP-256' && header['enc'] === 'A256GCM';
+  } catch {
+    return false;
+  }
+};
+/** A compact JWE whose protected header says RSA-OAEP-256 + A256GCM: a wrapped symmetric key. */
+export const CompactJwe = t.brand(t.string, (s): s is t.Branded<string, CompactJweBrand> => isWrappedKeyJwe(s), 'CompactJwe');
+export type CompactJwe = t.TypeOf<typeof CompactJwe>;
+
+export const KeySize = t.union([t.literal(2048), t.literal(3072), t.literal(4096)]);
+export type KeySize = t.TypeOf<typeof KeySize>;
+
+/** Where the ledger lives, as recorded: kind and location, never credentials. */
+export const StoreReference = t.type({ kind: t.union([t.literal('sqlite'), t.literal('esdb')]), location: t.string });
+
+/** One instance's wrapped copy of a symmetric key version. */
+export const WrappedCopy = t.type({
+  installationId: InstallationId,
+  recipientThumbprint: Thumbprint,
+  jwe: CompactJwe,
+});
+export type WrappedCopy = t.TypeOf<typeof WrappedCopy>;
+
+// ─── Why an instance is not activated ─────────────────────────────────────
+
+const reason = <K extends string, P extends t.Props>(kind: K, props: P) => t.type({ kind: t.literal(kind), ...props });
+
+export const RefusalReason = t.union([
+  reason('KeystoreUnavailable', {
+    keystorePath: t.string,
+    problem: t.union([t.literal('missing'), t.literal('unreadable'), t.literal('locked'), t.literal('corrupt')]),
+    detail: t.string,
+  }),
+  reason('KeystoreBelongsToOtherInstallation', { presentedInstallationId: InstallationId, keystoreInstallationId: InstallationId }),
+  reason('InstallationNotRegistered', { installationId: InstallationId, keystoreInstallationId: t.union([InstallationId, t.null]) }),
+  reason('PublicKeyMismatch', { heldThumbprint: Thumbprint, storedThumbprint: Thumbprint, storedIn: t.union([t.literal('instance'), t.literal('deployment')]) }),
+  reason('ServiceIdentityChanged', { recordedIdentity: t.string, presentedIdentity: t.string }),
+  reason('ConfigurationChanged', { field: t.string, recorded: t.string, presented: t.string }),
+  reason('NoSymmetricKey', { deploymentId: DeploymentId }),
+  reason('NoWrappedCopy', { keyVersion: KeyVersion }),
+  reason('WrappedCopyForOtherKey', { keyVersion: KeyVersion, copyThumbprint: Thumbprint, heldThumbprint: Thumbprint }),
+  reason('UnwrapFailed', { keyVersion: KeyVersion, thumbprint: Thumbprint, detail: t.string }),
+  reason('KeyCheckMismatch', { keyVersion: KeyVersion }),
+]);
+export type RefusalReason = t.TypeOf<typeof RefusalReason>;
+
+// ─── Events ───────────────────────────────────────────────────────────────
+
+const event = <T extends string, P extends t.Props>(type: T, data: P) => t.type({ type: t.literal(type), data: t.type(data) });
+
+/** Step 1: the instance read its configuration (RSReportServer.config analogue). */
+export const ConfigRead = event('ConfigRead', {
+  installationId: InstallationId,
+  deploymentId: DeploymentId,
+  machineName: NonEmptyString,
+  instanceName: NonEmptyString,
+  serviceIdentity: NonEmptyString,
+  store: StoreReference,
+  keystorePath: t.string,
+});
+
+/** Step 2: a key pair was issued; the private key went to the local keystore only. */
+export const KeyPairIssued = event('KeyPairIssued', {
+  installationId: InstallationId,
+  publicKey: PublicJwk,
+  thumbprint: Thumbprint,
+  algorithm: t.literal('RSA-OAEP-256'),
+  keySize: KeySize,
+  serviceIdentity: NonEmptyString,
+});
+
+/** Step 3: installation ID and public key stored in the deployment (one row of the SSRS Keys table). */
+export const PublicKeyStored = event('PublicKeyStored', {
+  deploymentId: DeploymentId,
+  installationId: InstallationId,
+  machineName: NonEmptyString,
+  instanceName: NonEmptyString,
+  thumbprint: Thumbprint,
+  publicKey: PublicJwk,
+});
+
+/**
+ * Step 4 (first instance): a symmetric key version was created and stored
+ * wrapped for its creator. Creation and the first wrapped copy are one event
+ * because the key exists nowhere else: recording one without the other would
+ * either lose the key or record a key nobody holds.
+ */
+export const SymmetricKeyCreated = event('SymmetricKeyCreated', {
+  deploymentId: DeploymentId,
+  keyVersion: KeyVersion,
+  algorithm: t.literal('A256GCM'),
+  /** HMAC-SHA256 of a fixed label under the key: proves an unwrapped key is the right one. */
+  keyCheck: Base64Url,
+  createdBy: InstallationId,
+  copy: WrappedCopy,
+});
+
+/** Step 4 (joining instance, re-wrap): a member wrapped the symmetric key for a recipient's public key. */
+export const SymmetricKeyWrapped = event('SymmetricKeyWrapped', {
+  deploymentId: DeploymentId,
+  keyVersion: KeyVersion,
+  copy: WrappedCopy,
+  wrappedBy: InstallationId,
+  wrappedByThumbprint: Thumbprint,
+});
+
+/** Step 5, and every later successful start check that changes the instance's state. */
+export const InstanceActivated = event('InstanceActivated', {
+  installationId: InstallationId,
+  deploymentId: DeploymentId,
+  keyVersion: KeyVersion,
+  thumbprint: Thumbprint,
+});
+
+/** A start check failed: the instance is disabled and answers RSReportServerNotActivated. */
+export const InstanceActivationRefused = event('InstanceActivationRefused', {
+  installationId: InstallationId,
+  deploymentId: DeploymentId,
+  reason: RefusalReason,
+});
+
+export const LedgerEvent = t.union([
+  ConfigRead,
+  KeyPairIssued,
+  PublicKeyStored,
+  SymmetricKeyCreated,
+  SymmetricKeyWrapped,
+  InstanceActivated,
+  InstanceActivationRefused,
+]);
+export type LedgerEvent = t.TypeOf<typeof LedgerEvent>;
+export type LedgerEventType = LedgerEvent['type'];
+export type EventOf<T extends LedgerEventType> = Extract<LedgerEvent, { type: T }>;
+
+export const INSTANCE_EVENT_TYPES = ['ConfigRead', 'KeyPairIssued', 'InstanceActivated', 'InstanceActivationRefused'] as const;
+export type InstanceEvent = EventOf<(typeof INSTANCE_EVENT_TYPES)[number]>;
+export const DEPLOYMENT_EVENT_TYPES = ['PublicKeyStored', 'SymmetricKeyCreated', 'SymmetricKeyWrapped'] as const;
+export type DeploymentEvent = EventOf<(typeof DEPLOYMENT_EVENT_TYPES)[number]>;
+
+export const isInstanceEvent = (e: LedgerEvent): e is InstanceEvent => (INSTANCE_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);
+export const isDeploymentEvent = (e: LedgerEvent): e is DeploymentEvent => (DEPLOYMENT_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);
+
+/** The wrapped copies an event records (creation carries the first one). */
+export const copiesIn = (e: LedgerEvent): ReadonlyArray<{ keyVersion: KeyVersion; copy: WrappedCopy }> =>
+  e.type === 'SymmetricKeyCreated' || e.type === 'SymmetricKeyWrapped' ? [{ keyVersion: e.data.keyVersion, copy: e.data.copy }] : [];

@@ -1,0 +1,144 @@
+/**
+ * The instance aggregate: steps 1, 2 and 5 of initialization and the outcome
+ * of every start check. Its stream is `keyledger.instance-<installationId>`.
+ * Pure: no I/O, no clock, no randomness — key pairs and check results come in
+ * with the command.
+ */
+import * as E from 'fp-ts/Either';
+import type { ConfigRead, InstanceEvent, KeyPairIssued, KeySize, PublicJwk, RefusalReason } from '../events';
+import type * as t from 'io-ts';
+import type { DeploymentId, InstallationId, KeyVersion, Thumbprint } from '../ids';
+
+export type InstanceConfig = t.TypeOf<typeof ConfigRead>['data'];
+export type IssuedKeyPair = t.TypeOf<typeof KeyPairIssued>['data'];
+
+// ─── State ────────────────────────────────────────────────────────────────
+
+export type InstanceState =
+  | { readonly status: 'NotInitialized' }
+  | { readonly status: 'Configured'; readonly config: InstanceConfig }
+  | { readonly status: 'KeyPairIssued'; readonly config: InstanceConfig; readonly keyPair: IssuedKeyPair }
+  | {
+      readonly status: 'Activated';
+      readonly config: InstanceConfig;
+      readonly keyPair: IssuedKeyPair;
+      readonly keyVersion: KeyVersion;
+    }
+  | {
+      readonly status: 'Disabled';
+      readonly config: InstanceConfig | undefined;
+      readonly keyPair: IssuedKeyPair | undefined;
+      readonly reason: RefusalReason;
+    };
+
+export const initialInstanceState: InstanceState = { status: 'NotInitialized' };
+
+export const configOf = (s: InstanceState): InstanceConfig | undefined => (s.status === 'NotInitialized' ? undefined : s.config);
+export const keyPairOf = (s: InstanceState): IssuedKeyPair | undefined =>
+  s.status === 'KeyPairIssued' || s.status === 'Activated' || s.status === 'Disabled' ? s.keyPair : undefined;
+
+export const evolveInstance = (s: InstanceState, e: InstanceEvent): InstanceState => {
+  switch (e.type) {
+    case 'ConfigRead':
+      return keyPairOf(s) ? { ...(s as Exclude<InstanceState, { status: 'NotInitialized' }>), config: e.data } : { status: 'Configured', config: e.data };
+    case 'KeyPairIssued': {
+      const config = configOf(s);
+      return config ? { status: 'KeyPairIssued', config, keyPair: e.data } : s;
+    }
+    case 'InstanceActivated': {
+      const config = configOf(s);
+      const keyPair = keyPairOf(s);
+      return config && keyPair ? { status: 'Activated', config, keyPair, keyVersion: e.data.keyVersion } : s;
+    }
+    case 'InstanceActivationRefused':
+      return { status: 'Disabled', config: configOf(s), keyPair: keyPairOf(s), reason: e.data.reason };
+  }
+};
+
+// ─── Commands ─────────────────────────────────────────────────────────────
+
+export type InstanceCommand =
+  | { readonly type: 'RecordConfig'; readonly config: InstanceConfig }
+  | {
+      readonly type: 'RecordKeyPair';
+      readonly installationId: InstallationId;
+      readonly publicKey: PublicJwk;
+      readonly thumbprint: Thumbprint;
+      readonly keySize: KeySize;
+    }
+  | {
+      readonly type: 'Activate';
+      readonly installationId: InstallationId;
+      readonly deploymentId: DeploymentId;
+      readonly keyVersion: KeyVersion;
+      readonly thumbprint: Thumbprint;
+    }
+  | {
+      readonly type: 'RefuseActivation';
+      readonly installationId: InstallationId;
+      readonly deploymentId: DeploymentId;
+      readonly reason: RefusalReason;
+    };
+
+export type InstanceError =
+  | { readonly _tag: 'ConfigConflict'; readonly field: string; readonly recorded: string; readonly presented: string }
+  | { readonly _tag: 'NotConfigured'; readonly step: string }
+  | { readonly _tag: 'KeyPairAlreadyIssued'; readonly recordedThumbprint: Thumbprint; readonly presentedThumbprint: Thumbprint }
+  | { readonly _tag: 'NoKeyPair' }
+  | { readonly _tag: 'ThumbprintMismatch'; readonly recordedThumbprint: Thumbprint; readonly presentedThumbprint: Thumbprint };
+
+const CONFIG_FIELDS = ['installationId', 'deploymentId', 'machineName', 'instanceName', 'serviceIdentity'] as const;
+
+/** The first config field that differs from what was recorded, if any. */
+export const configDifference = (recorded: InstanceConfig, presented: InstanceConfig): { field: string; recorded: string; presented: string } | undefined => {
+  for (const f of CONFIG_FIELDS) if (recorded[f] !== presented[f]) return { field: f, recorded: recorded[f], presented: presented[f] };
+  return undefined;
+};
+
+const none: ReadonlyArray<InstanceEvent> = [];
+
+export const decideInstance = (c: InstanceCommand, s: InstanceState): E.Either<InstanceError, ReadonlyArray<InstanceEvent>> => {
+  switch (c.type) {
+    case 'RecordConfig': {
+      const recorded = configOf(s);
+      if (!recorded) return E.right([{ type: 'ConfigRead', data: c.config }]);
+      const diff = configDifference(recorded, c.config);
+      return diff ? E.left({ _tag: 'ConfigConflict', ...diff }) : E.right(none);
+    }
+    case 'RecordKeyPair': {
+      const config = configOf(s);
+      if (!config) return E.left({ _tag: 'NotConfigured', step: 'key pair issued' });
+      const existing = keyPairOf(s);
+      if (existing)
+        return existing.thumbprint === c.thumbprint
+          ? E.right(none)
+          : E.left({ _tag: 'KeyPairAlreadyIssued', recordedThumbprint: existing.thumbprint, presentedThumbprint: c.thumbprint });
+      return E.right([
+        {
+          type: 'KeyPairIssued',
+          data: {
+            installationId: c.installationId,
+            publicKey: c.publicKey,
+            thumbprint: c.thumbprint,
+            algorithm: 'RSA-OAEP-256',
+            keySize: c.keySize,
+            serviceIdentity: config.serviceIdentity,
+          },
+        },
+      ]);
+    }
+    case 'Activate': {
+      const keyPair = keyPairOf(s);
+      if (!keyPair) return E.left({ _tag: 'NoKeyPair' });
+      if (keyPair.thumbprint !== c.thumbprint)
+        return E.left({ _tag: 'ThumbprintMismatch', recordedThumbprint: keyPair.thumbprint, presentedThumbprint: c.thumbprint });
+      if (s.status === 'Activated' && s.keyVersion === c.keyVersion) return E.right(none);
+      return E.right([
+        { type: 'InstanceActivated', data: { installationId: c.installationId, deploymentId: c.deploymentId, keyVersion: c.keyVersion, thumbprint: c.thumbprint } },
+      ]);
+    }
+    case 'RefuseActivation':
+      // Every refused start is a fact worth keeping: operators see each attempt.
+      return E.right([{ type: 'InstanceActivationRefused', data: { installationId: c.installationId, deploymentId: c.deploymentId, reason: c.reason } }]);
+  }
+};

@@ -1,0 +1,190 @@
+/**
+ * The instance's local keystore: one JSON file, mode 0600, holding the
+ * private key as a compact JWE (dir + A256GCM) under a key derived with
+ * HKDF-SHA256 from
+ *   - the machine secret (32 random bytes in `machine.secret` beside the
+ *     keystore, mode 0600, or KEYLEDGER_MACHINE_SECRET), and
+ *   - the service identity and installation ID (HKDF info).
+ * So the file alone is useless, and under another service identity the
+ * keystore cannot be opened — the analogue of SSRS keys protected by the
+ * service account's profile (rsKeyStateNotValid). See docs/adr/0003.
+ *
+ * The header (installation ID, thumbprint, public key) is plain, and bound to
+ * the ciphertext as JWE protected-header fields, so it cannot be edited.
+ */
+import { hkdfSync, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as E from 'fp-ts/Either';
+import * as TE from 'fp-ts/TaskEither';
+import * as t from 'io-ts';
+import jose from 'node-jose';
+import { KeySize, PublicJwk } from '../domain/events';
+import { InstallationId, Thumbprint } from '../domain/ids';
+import type { GeneratedKeyPair, Keystore, KeystoreBinding, KeystoreError, KeystoreExists, StoredKeyPair } from '../ports/crypto';
+import { decryptWith, privateJwkOf, privateKeyFromJwk, recipient } from './jose-crypto';
+
+const FORMAT = 'keyledger-keystore';
+const HKDF_INFO = 'keyledger-keystore/v1';
+export const MACHINE_SECRET_ENV = 'KEYLEDGER_MACHINE_SECRET';
+
+const KeystoreFile = t.type({
+  format: t.literal(FORMAT),
+  version: t.literal(1),
+  installationId: InstallationId,
+  thumbprint: Thumbprint,
+  keySize: KeySize,
+  publicKey: PublicJwk,
+  kdf: t.type({ alg: t.literal('HKDF-SHA256'), salt: t.string }),
+  privateKey: t.string,
+});
+type KeystoreFile = t.TypeOf<typeof KeystoreFile>;
+
+const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Write a file atomically and exclusively: temp file, fsync, hard link (EEXIST if present). */
+const writeExclusive = (file: string, content: string): 'written' | 'exists' => {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.chmodSync(tmp, 0o600);
+    fs.linkSync(tmp, file);
+    const dirFd = fs.openSync(path.dirname(file), 'r');
+    try {
+      fs.fsyncSync(dirFd);
+    } finally {
+      fs.closeSync(dirFd);
+    }
+    return 'written';
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+    throw e;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+};
+
+export const fileKeystore = (keystorePath: string): Keystore => {
+  const file = path.resolve(keystorePath);
+  const dir = path.dirname(file);
+  const secretFile = path.join(dir, 'machine.secret');
+
+  const problem = (p: KeystoreError['problem'], detail: string, keystoreInstallationId: InstallationId | null = null): KeystoreError => ({
+    _tag: 'KeystoreError',
+    path: file,
+    problem: p,
+    detail,
+    keystoreInstallationId,
+  });
+
+  const readMachineSecret = (createIfMissing: boolean): E.Either<KeystoreError, Buffer> => {
+    const fromEnv = process.env[MACHINE_SECRET_ENV];
+    if (fromEnv !== undefined) {
+      const b = Buffer.from(fromEnv, 'base64url');
+      return b.length >= 32 ? E.right(b) : E.left(problem('locked', `${MACHINE_SECRET_ENV} must be at least 32 bytes, base64url`));
+    }
+    try {
+      if (!fs.existsSync(secretFile)) {
+        if (!createIfMissing) return E.left(problem('locked', `the machine secret ${secretFile} is missing`));
+        writeExclusive(secretFile, randomBytes(32).toString('base64url'));
+      }
+      const b = Buffer.from(fs.readFileSync(secretFile, 'utf8').trim(), 'base64url');
+      return b.length >= 32 ? E.right(b) : E.left(problem('locked', `the machine secret ${secretFile} is damaged`));
+    } catch (e) {
+      return E.left(problem('unreadable', `the machine secret ${secretFile} cannot be read: ${msg(e)}`));
+    }
+  };
+
+  const protectionKey = async (secret: Buffer, salt: Buffer, binding: KeystoreBinding): Promise<jose.JWK.Key> => {
+    const info = Buffer.from(`${HKDF_INFO}\0${binding.serviceIdentity}\0${binding.installationId.toLowerCase()}`, 'utf8');
+    const k = Buffer.from(hkdfSync('sha256', secret, salt, info, 32));
+    return jose.JWK.asKey({ kty: 'oct', k: k.toString('base64url'), alg: 'A256GCM' });
+  };
+
+  const load = (binding: KeystoreBinding): TE.TaskEither<KeystoreError, StoredKeyPair> => async () => {
+    let raw: string;
+    try {
+      const st = fs.statSync(file);
+      if ((st.mode & 0o077) !== 0)
+        return E.left(problem('unreadable', `its permissions ${(st.mode & 0o777).toString(8)} are too open (run: chmod 600 ${file})`));
+      raw = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return E.left(code === 'ENOENT' ? problem('missing', 'no keystore file') : problem('unreadable', msg(e)));
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return E.left(problem('corrupt', 'the file is not JSON'));
+    }
+    const header = KeystoreFile.decode(parsed);
+    if (E.isLeft(header)) return E.left(problem('corrupt', 'the file is not a keyledger keystore'));
+    const ks = header.right;
+    if (ks.installationId.toLowerCase() !== binding.installationId.toLowerCase())
+      return E.left(problem('locked', `the keystore was issued to installation ${ks.installationId}`, ks.installationId));
+    const secret = readMachineSecret(false);
+    if (E.isLeft(secret)) return E.left({ ...secret.left, keystoreInstallationId: ks.installationId });
+    let jwk: object;
+    try {
+      const key = await protectionKey(secret.right, Buffer.from(ks.kdf.salt, 'base64url'), binding);
+      const result = await decryptWith(key, ks.privateKey, ['dir', 'A256GCM']);
+      const h = result.header as Record<string, unknown>;
+      if (h['kl_inst'] !== ks.installationId || h['kl_tp'] !== ks.thumbprint) return E.left(problem('corrupt', 'the keystore header was edited', ks.installationId));
+      jwk = JSON.parse(Buffer.from(result.plaintext).toString('utf8')) as object;
+    } catch {
+      return E.left(
+        problem('locked', `it cannot be decrypted under service identity "${binding.serviceIdentity}" with this machine's secret`, ks.installationId),
+      );
+    }
+    try {
+      const imported = await privateKeyFromJwk(jwk);
+      if (imported.thumbprint !== ks.thumbprint) return E.left(problem('corrupt', 'the private key does not match the recorded thumbprint', ks.installationId));
+      return E.right({ installationId: ks.installationId, publicKey: ks.publicKey, thumbprint: ks.thumbprint, keySize: ks.keySize, privateKey: imported.handle });
+    } catch {
+      return E.left(problem('corrupt', 'the private key inside is not a valid RSA key', ks.installationId));
+    }
+  };
+
+  const create = (binding: KeystoreBinding, keyPair: GeneratedKeyPair): TE.TaskEither<KeystoreError | KeystoreExists, void> => async () => {
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      return E.left(problem('unreadable', `cannot create ${dir}: ${msg(e)}`));
+    }
+    if (fs.existsSync(file)) return E.left({ _tag: 'KeystoreExists', path: file });
+    const secret = readMachineSecret(true);
+    if (E.isLeft(secret)) return secret;
+    const salt = randomBytes(16);
+    try {
+      const key = await protectionKey(secret.right, salt, binding);
+      const privateKey = await jose.JWE.createEncrypt(
+        { format: 'compact', contentAlg: 'A256GCM', fields: { alg: 'dir', kl_inst: binding.installationId, kl_tp: keyPair.thumbprint } },
+        recipient(key),
+      )
+        .update(Buffer.from(JSON.stringify(privateJwkOf(keyPair.privateKey)), 'utf8'))
+        .final();
+      const content: KeystoreFile = {
+        format: FORMAT,
+        version: 1,
+        installationId: binding.installationId,
+        thumbprint: keyPair.thumbprint,
+        keySize: keyPair.keySize,
+        publicKey: keyPair.publicKey,
+        kdf: { alg: 'HKDF-SHA256', salt: salt.toString('base64url') },
+        privateKey,
+      };
+      return writeExclusive(file, JSON.stringify(content, null, 2) + '\n') === 'written' ? E.right(undefined) : E.left({ _tag: 'KeystoreExists', path: file });
+    } catch (e) {
+      return E.left(problem('unreadable', `cannot write the keystore: ${msg(e)}`));
+    }
+  };
+
+  return { path: file, load, create };
+};

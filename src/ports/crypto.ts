@@ -1,0 +1,85 @@
+/**
+ * Crypto and keystore ports. Implementations live in `src/infra/` (node-jose);
+ * nothing else imports node-jose.
+ *
+ * Key material is held in opaque handles: they cannot be JSON-serialized or
+ * printed (both yield a redaction marker), so a handle that slips into a log
+ * line, an error or an event leaks nothing.
+ */
+import type * as TE from 'fp-ts/TaskEither';
+import type { Base64Url, CompactJwe, KeySize, PublicJwk } from '../domain/events';
+import type { InstallationId, Thumbprint } from '../domain/ids';
+
+/** An RSA private key in memory. Opaque: only the crypto adapter can use it. */
+export interface PrivateKeyHandle {
+  readonly kind: 'PrivateKey';
+  readonly thumbprint: Thumbprint;
+}
+
+/** A symmetric key in memory. Opaque: only the crypto adapter can use it. */
+export interface SymmetricKeyHandle {
+  readonly kind: 'SymmetricKey';
+}
+
+export interface GeneratedKeyPair {
+  readonly publicKey: PublicJwk;
+  readonly thumbprint: Thumbprint;
+  readonly keySize: KeySize;
+  readonly privateKey: PrivateKeyHandle;
+}
+
+export interface CryptoError {
+  readonly _tag: 'CryptoError';
+  readonly operation: 'generate' | 'thumbprint' | 'wrap' | 'unwrap' | 'key-check';
+  readonly message: string;
+}
+
+export interface Crypto {
+  generateKeyPair(size: KeySize): TE.TaskEither<CryptoError, GeneratedKeyPair>;
+  thumbprint(publicKey: PublicJwk): TE.TaskEither<CryptoError, Thumbprint>;
+  /** A fresh 256-bit symmetric key (A256GCM). */
+  createSymmetricKey(): SymmetricKeyHandle;
+  /** HMAC-SHA256 of a fixed label under the key, base64url: identifies a key version without revealing it. */
+  keyCheck(key: SymmetricKeyHandle): Base64Url;
+  /** The key wrapped for a recipient's public key: compact JWE, RSA-OAEP-256 + A256GCM. */
+  wrap(key: SymmetricKeyHandle, recipient: PublicJwk): TE.TaskEither<CryptoError, CompactJwe>;
+  unwrap(jwe: CompactJwe, privateKey: PrivateKeyHandle): TE.TaskEither<CryptoError, SymmetricKeyHandle>;
+}
+
+// ─── Keystore ─────────────────────────────────────────────────────────────
+
+/** Whose keystore it is: the secret protecting it is bound to the service identity. */
+export interface KeystoreBinding {
+  readonly installationId: InstallationId;
+  readonly serviceIdentity: string;
+}
+
+export interface StoredKeyPair {
+  readonly installationId: InstallationId;
+  readonly publicKey: PublicJwk;
+  readonly thumbprint: Thumbprint;
+  readonly keySize: KeySize;
+  readonly privateKey: PrivateKeyHandle;
+}
+
+export interface KeystoreError {
+  readonly _tag: 'KeystoreError';
+  readonly path: string;
+  /** missing: no file; unreadable: I/O or permissions; locked: cannot be decrypted under this identity; corrupt: not a keystore. */
+  readonly problem: 'missing' | 'unreadable' | 'locked' | 'corrupt';
+  readonly detail: string;
+  /** The installation the file's (unencrypted) header names, when it could be read. */
+  readonly keystoreInstallationId: InstallationId | null;
+}
+
+export interface KeystoreExists {
+  readonly _tag: 'KeystoreExists';
+  readonly path: string;
+}
+
+export interface Keystore {
+  readonly path: string;
+  load(binding: KeystoreBinding): TE.TaskEither<KeystoreError, StoredKeyPair>;
+  /** Writes a new keystore atomically; refuses (KeystoreExists) if one is already there. Mode 0600. */
+  create(binding: KeystoreBinding, keyPair: GeneratedKeyPair): TE.TaskEither<KeystoreError | KeystoreExists, void>;
+}
