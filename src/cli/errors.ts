@@ -1,0 +1,80 @@
+/**
+ * Every failure the CLI can meet, as one line: what, why, what to do.
+ * And the exit code it maps to.
+ */
+import type { CommandError } from '../commands/instance';
+import type { CheckpointError } from '../ports/checkpoints';
+import { describeStoreError, type StoreError } from '../ports/event-store';
+import type { ConfigError } from '../infra/config';
+import type { StoreSelectionError } from '../infra/open-store';
+
+export type CliError = CommandError | CheckpointError | ConfigError | StoreSelectionError | { readonly _tag: 'UsageError'; readonly message: string };
+
+export const EXIT = { ok: 0, notActivated: 1, usage: 2, failure: 3 } as const;
+
+const isStoreError = (e: CliError): e is StoreError =>
+  e._tag === 'VersionConflict' || e._tag === 'StoreUnavailable' || e._tag === 'StoredRecordUnreadable' || e._tag === 'InvalidAppend';
+
+export const describeError = (e: CliError): string => {
+  if (isStoreError(e)) {
+    if (e._tag === 'StoreUnavailable') return `${describeStoreError(e)}. Check the "store" setting in the config and that the store is reachable.`;
+    if (e._tag === 'StoredRecordUnreadable') return `${describeStoreError(e)}. Run keyledger verify, and restore the store from a backup.`;
+    return describeStoreError(e);
+  }
+  switch (e._tag) {
+    case 'CorruptEvent':
+      return `the ledger holds an invalid event at ${e.stream}@${e.revision} (${e.eventType}): ${e.problem}. Run keyledger verify for the full picture; restore the store from a backup.`;
+    case 'InvalidEvent':
+      return `refused to write an invalid ${e.eventType} event to ${e.stream}: ${e.problem}. Nothing was written; this is a bug, please report it.`;
+    case 'CryptoError':
+      return `cryptographic ${e.operation} failed: ${e.message}.`;
+    case 'KeystoreError':
+      return `the keystore ${e.path} is ${e.problem}: ${e.detail}.`;
+    case 'InstanceRefused': {
+      const x = e.error;
+      switch (x._tag) {
+        case 'ConfigConflict':
+          return x.field === 'serviceIdentity'
+            ? `this installation was initialized under service identity "${x.recorded}", but the config says "${x.presented}". Run keyledger change-identity to move it, or restore the config.`
+            : `the config's ${x.field} is "${x.presented}", but this installation was initialized with "${x.recorded}". Restore the config, or give this instance a new installation ID (keyledger config new).`;
+        case 'KeyPairAlreadyIssued':
+          return `a different key pair (${x.recordedThumbprint}) is already recorded for this installation; the keystore holds ${x.presentedThumbprint}. Run keyledger status for the remedy.`;
+        case 'NotConfigured':
+          return `the instance has no recorded configuration (step "${x.step}" needs it). Run keyledger init.`;
+        case 'NoKeyPair':
+          return 'the instance has no recorded key pair. Run keyledger init.';
+        case 'ThumbprintMismatch':
+          return `the key held (${x.presentedThumbprint}) is not the one recorded (${x.recordedThumbprint}). Run keyledger status for the remedy.`;
+      }
+      break;
+    }
+    case 'DeploymentRefused': {
+      const x = e.error;
+      switch (x._tag) {
+        case 'InstallationKeyConflict':
+          return `the deployment already holds another public key (${x.storedThumbprint}) for installation ${x.installationId}. Run keyledger status for the remedy.`;
+        case 'InstallationNotRegistered':
+          return `installation ${x.installationId} is not registered in the deployment. Run keyledger init.`;
+        case 'SymmetricKeyExists':
+          return `the deployment already has symmetric key version ${x.keyVersion}. Join this instance from an activated member instead.`;
+        case 'CopyNotForRegisteredKey':
+          return `the wrapped copy is for ${x.copyThumbprint}, but installation ${x.installationId} registered ${x.storedThumbprint}.`;
+      }
+      break;
+    }
+    case 'TooManyConflicts':
+      return `gave up after ${e.attempts} concurrent changes to ${e.stream}: other commands keep changing it. Try again when they are done.`;
+    case 'CheckpointError':
+      return `the projection checkpoint file ${e.location} cannot be used: ${e.message}. Delete it to rebuild the view from the ledger.`;
+    case 'ConfigError':
+      return `config ${e.file}: ${e.message}.`;
+    case 'UnsupportedConnectionString':
+      return `unsupported store "${e.connectionString}": ${e.message}.`;
+    case 'UsageError':
+      return e.message;
+  }
+  return 'unexpected error';
+};
+
+export const exitCodeOf = (e: CliError): number =>
+  e._tag === 'ConfigError' || e._tag === 'UsageError' || e._tag === 'UnsupportedConnectionString' ? EXIT.usage : EXIT.failure;

@@ -1,0 +1,290 @@
+#!/usr/bin/env node
+/**
+ * The `keyledger` command line: the composition root, where the config is
+ * read, the adapters are chosen and the commands are run.
+ */
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import * as E from 'fp-ts/Either';
+import { type ActivationOutcome, type CommandError, initInstance, type InstanceDeps, startInstance } from '../commands/instance';
+import type { CommandContext } from '../domain/envelope';
+import type { KeySize } from '../domain/events';
+import { InstallationId } from '../domain/ids';
+import { activationProjection, type ActivationView, instanceStatus, listInstances } from '../projections/activation';
+import { catchUp } from '../projections/runner';
+import type { EventStore } from '../ports/event-store';
+import { type LoadedConfig, loadConfig, newConfig } from '../infra/config';
+import { fileKeystore } from '../infra/file-keystore';
+import { joseCrypto } from '../infra/jose-crypto';
+import { fileOpLog, type OpLog } from '../infra/oplog';
+import { openStore } from '../infra/open-store';
+import { openSqliteCheckpoints } from '../infra/sqlite-checkpoints';
+import { type CliError, describeError, EXIT, exitCodeOf } from './errors';
+import { listText, outcomeText, statusJson, statusText } from './render';
+import { progressReporter } from './progress';
+
+export interface Io {
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly isTTY: boolean;
+}
+
+interface GlobalOptions {
+  readonly config: string;
+  readonly store?: string;
+  readonly actor?: string;
+  readonly correlationId?: string;
+  readonly json?: boolean;
+}
+
+class Exit {
+  constructor(readonly code: number) {}
+}
+
+// ─── Wiring ───────────────────────────────────────────────────────────────
+
+interface Session {
+  readonly config: LoadedConfig;
+  readonly store: EventStore;
+  readonly log: OpLog;
+  readonly ctx: (command: string) => CommandContext;
+}
+
+const defaultActor = (): string => {
+  try {
+    return `${os.userInfo().username}@${os.hostname()}`;
+  } catch {
+    return `uid-${process.getuid?.() ?? 'unknown'}@${os.hostname()}`;
+  }
+};
+
+const fail = (io: Io, e: CliError): never => {
+  io.stderr(`keyledger: ${describeError(e)}\n`);
+  throw new Exit(exitCodeOf(e));
+};
+
+const openSession = async (io: Io, g: GlobalOptions): Promise<Session> => {
+  const config = loadConfig(g.config);
+  if (E.isLeft(config)) return fail(io, config.left);
+  const connection = g.store ?? io.env['KEYLEDGER_STORE'] ?? config.right.storeConnection;
+  const store = await openStore(connection, path.dirname(config.right.file));
+  if (E.isLeft(store)) return fail(io, store.left);
+  const actor = g.actor ?? io.env['KEYLEDGER_ACTOR'] ?? defaultActor();
+  const correlationId = g.correlationId ?? randomUUID();
+  return {
+    config: config.right,
+    store: store.right,
+    log: fileOpLog(config.right.stateDir),
+    ctx: (command) => ({ actor, command, correlationId, causationId: correlationId, now: () => new Date(), newId: randomUUID }),
+  };
+};
+
+const withSession = async <A>(io: Io, g: GlobalOptions, f: (s: Session) => Promise<A>): Promise<A> => {
+  const s = await openSession(io, g);
+  try {
+    return await f(s);
+  } finally {
+    await s.store.close();
+  }
+};
+
+const deps = (s: Session, command: string, keySize?: KeySize): InstanceDeps => ({
+  store: s.store,
+  crypto: joseCrypto(),
+  keystore: fileKeystore(s.config.instance.keystorePath),
+  ctx: s.ctx(command),
+  keySize: keySize ?? s.config.keySize,
+});
+
+const loadView = async (io: Io, s: Session, g: GlobalOptions): Promise<ActivationView> => {
+  const checkpoints = openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'));
+  if (E.isLeft(checkpoints)) return fail(io, checkpoints.left);
+  const progress = progressReporter(io, !g.json, 'replaying ledger');
+  try {
+    const r = await catchUp(s.store, activationProjection, checkpoints.right, { onProgress: progress.update })();
+    progress.stop();
+    if (E.isLeft(r)) return fail(io, r.left);
+    return r.right.state;
+  } finally {
+    checkpoints.right.close();
+  }
+};
+
+const emit = (io: Io, g: GlobalOptions, json: unknown, text: string): void => {
+  io.stdout(g.json ? JSON.stringify(json, null, 2) + '\n' : text);
+};
+
+const runInstanceCommand = async (
+  io: Io,
+  g: GlobalOptions,
+  verb: 'init' | 'start',
+  keySize: KeySize | undefined,
+): Promise<number> =>
+  withSession(io, g, async (s) => {
+    const run = verb === 'init' ? initInstance : startInstance;
+    const r: E.Either<CommandError, ActivationOutcome> = await run(deps(s, verb, keySize), s.config.instance);
+    if (E.isLeft(r)) {
+      s.log.write({ command: verb, installationId: s.config.instance.installationId, outcome: 'error', error: r.left._tag, message: describeError(r.left) });
+      return fail(io, r.left);
+    }
+    const o = r.right;
+    s.log.write({ command: verb, installationId: o.installationId, outcome: o.state, recorded: o.recorded, reason: o.reason?.kind, keyVersion: o.keyVersion, thumbprint: o.thumbprint });
+    emit(io, g, o, outcomeText(o, verb));
+    return o.state === 'activated' ? EXIT.ok : EXIT.notActivated;
+  });
+
+// ─── The program ──────────────────────────────────────────────────────────
+
+const HELP_FOOTER = `
+Exit codes: 0 ok / activated, 1 not activated (RSReportServerNotActivated),
+            2 bad input (usage, config), 3 failure (store, keystore, ledger).
+
+Quick start:
+  keyledger config new          write ./keyledger.config.json for this machine
+  keyledger init                run the five initialization steps (resumable)
+  keyledger status              activated? if not, exactly why and what to do
+`;
+
+export const buildProgram = (io: Io, setExit: (code: number) => void): Command => {
+  const program = new Command('keyledger')
+    .description('An event-sourced ledger for the encryption keys of a fleet of service instances (SSRS-style initialization and scale-out).')
+    .version('0.1.0')
+    .addOption(new Option('-c, --config <file>', 'the instance config file (RSReportServer.config analogue)').env('KEYLEDGER_CONFIG').default('keyledger.config.json'))
+    .option('--store <connection>', 'override the config\'s store: sqlite:PATH | esdb://host:port?tls=false | esdb+discover://…')
+    .option('--actor <name>', 'who is acting, recorded on every event (default: $KEYLEDGER_ACTOR or user@host)')
+    .option('--correlation-id <id>', 'tie the events of this run to a change ticket or outer operation')
+    .option('--json', 'machine-readable output on stdout')
+    .addHelpText('after', HELP_FOOTER)
+    .showHelpAfterError('(run keyledger --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const done = (code: number): void => setExit(code);
+
+  const config = program.command('config').description('create or check an instance config file');
+  config
+    .command('new')
+    .description('write a new config: fresh installation ID, this machine, the current user as service identity')
+    .option('--instance <name>', 'instance name', 'MSSQLSERVER')
+    .option('--machine <name>', 'machine name (default: this host name)')
+    .option('--identity <account>', 'service identity the instance runs as (default: current user)')
+    .option('--deployment <id>', 'deployment to belong to', 'default')
+    .option('--ledger <connection>', 'store connection string', 'sqlite:./.keyledger/ledger.db')
+    .addOption(new Option('--key-size <bits>', 'RSA key size').choices(['2048', '3072', '4096']))
+    .option('--if-missing', 'do nothing (exit 0) when the file already exists')
+    .option('--force', 'overwrite an existing file (its instance becomes unreachable: prefer a new path)')
+    .action((o: { instance: string; machine?: string; identity?: string; deployment: string; ledger: string; keySize?: string; ifMissing?: boolean; force?: boolean }) => {
+      const file = path.resolve(globals().config);
+      if (fs.existsSync(file) && !o.force) {
+        if (o.ifMissing) {
+          emit(io, globals(), { file, created: false }, `config ${file} already exists; keeping it\n`);
+          return done(EXIT.ok);
+        }
+        return fail(io, { _tag: 'UsageError', message: `config ${file} already exists: pass --if-missing to keep it, or choose another path with --config` });
+      }
+      const cfg = newConfig({
+        instanceName: o.instance,
+        ...(o.machine !== undefined ? { machineName: o.machine } : {}),
+        ...(o.identity !== undefined ? { serviceIdentity: o.identity } : {}),
+        deployment: o.deployment,
+        store: o.ledger,
+        ...(o.keySize !== undefined ? { keySize: Number(o.keySize) } : {}),
+      });
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
+      const check = loadConfig(file);
+      if (E.isLeft(check)) return fail(io, check.left);
+      emit(io, globals(), { file, created: true, installationId: cfg['installationId'] }, `wrote ${file} (installation ${String(cfg['installationId'])})\n`);
+      return done(EXIT.ok);
+    });
+  config
+    .command('check')
+    .description('validate the config file and show what it resolves to (no secrets)')
+    .action(() => {
+      const c = loadConfig(globals().config);
+      if (E.isLeft(c)) return fail(io, c.left);
+      const shown = { file: c.right.file, ...c.right.instance, stateDir: c.right.stateDir, keySize: c.right.keySize };
+      emit(io, globals(), shown, Object.entries(shown).map(([k, v]) => `${k.padEnd(16)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n') + '\n');
+      return done(EXIT.ok);
+    });
+
+  program
+    .command('init')
+    .description('initialize this instance: config read, key pair issued, public key stored, symmetric key stored wrapped, activated — one event each; resumes after a crash, does nothing when done')
+    .addOption(new Option('--key-size <bits>', 'RSA key size for a new key pair').choices(['2048', '3072', '4096']))
+    .action(async (o: { keySize?: string }) => done(await runInstanceCommand(io, globals(), 'init', o.keySize ? (Number(o.keySize) as KeySize) : undefined)));
+
+  program
+    .command('start')
+    .description('the start check: prove the installation ID and key pair match the deployment by unwrapping this instance\'s copy of the key; the outcome is recorded')
+    .action(async () => done(await runInstanceCommand(io, globals(), 'start', undefined)));
+
+  program
+    .command('status')
+    .argument('[installationId]', 'another instance of the ledger (default: this config\'s)')
+    .description('activation state from the ledger; when not activated, prints RSReportServerNotActivated with the reason and remedy and exits 1')
+    .action(async (id: string | undefined) => {
+      if (id !== undefined && !InstallationId.is(id)) return fail(io, { _tag: 'UsageError', message: `"${id}" is not an installation ID (a GUID)` });
+      const g = globals();
+      const code = await withSession(io, g, async (s) => {
+        const view = await loadView(io, s, g);
+        const st = instanceStatus(view, id ?? s.config.instance.installationId);
+        emit(io, g, statusJson(st), statusText(st));
+        return st.state === 'activated' ? EXIT.ok : EXIT.notActivated;
+      });
+      return done(code);
+    });
+
+  program
+    .command('list')
+    .description('every instance in the ledger: installation ID, machine, instance name, state (rskeymgmt -l)')
+    .action(async () => {
+      const g = globals();
+      await withSession(io, g, async (s) => {
+        const rows = listInstances(await loadView(io, s, g));
+        emit(io, g, rows.map(statusJson), listText(rows));
+      });
+      return done(EXIT.ok);
+    });
+
+  return program;
+};
+
+/** Runs the CLI; resolves to the exit code. Never throws for user errors. */
+export const runCli = async (argv: ReadonlyArray<string>, io: Io): Promise<number> => {
+  let code = EXIT.ok as number;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof Exit) return e.code;
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw e;
+  }
+};
+
+if (require.main === module) {
+  const io: Io = {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    env: process.env,
+    isTTY: Boolean(process.stderr.isTTY),
+  };
+  runCli(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`keyledger: internal error: ${e instanceof Error ? e.message : String(e)}. This is a bug; please report it.\n`);
+      process.exitCode = 70;
+    },
+  );
+}

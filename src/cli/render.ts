@@ -1,0 +1,133 @@
+/**
+ * How outcomes and views look to a person (text) and to a script (--json).
+ */
+import type { ActivationOutcome } from '../commands/instance';
+import { explainRefusal, NOT_ACTIVATED } from '../domain/refusal';
+import { INIT_STEPS, type InstanceStatus } from '../projections/activation';
+
+const STEP_OF: Record<string, number> = {
+  ConfigRead: 1,
+  KeyPairIssued: 2,
+  PublicKeyStored: 3,
+  SymmetricKeyCreated: 4,
+  SymmetricKeyWrapped: 4,
+  InstanceActivated: 5,
+};
+
+/** The one-line reason an instance is not activated, with the remedy, or undefined when it is. */
+export const notActivatedLine = (s: InstanceStatus): string | undefined => {
+  switch (s.state) {
+    case 'activated':
+      return undefined;
+    case 'not-initialized':
+      return `${NOT_ACTIVATED}: installation ${s.installationId} is not initialized. Remedy: run keyledger init.`;
+    case 'initializing':
+      return `${NOT_ACTIVATED}: initialization stopped after step ${s.completedSteps} of 5${
+        s.completedSteps > 0 ? ` (${INIT_STEPS[s.completedSteps - 1]})` : ''
+      }; next: ${s.nextStep}. Remedy: run keyledger init to resume.`;
+    case 'waiting-to-join':
+      return `${NOT_ACTIVATED}: waiting to join: no copy of symmetric key version ${s.keyVersion} is wrapped for this instance yet. Remedy: join it from an activated member (keyledger join ${s.view.installationId} / rskeymgmt -j).`;
+    case 'disabled': {
+      const x = explainRefusal(s.reason);
+      return `${NOT_ACTIVATED}: ${x.code}: ${x.summary}. Remedy: ${x.remedy}.`;
+    }
+  }
+};
+
+export const statusJson = (s: InstanceStatus): Record<string, unknown> => {
+  const base =
+    s.state === 'not-initialized'
+      ? { installationId: s.installationId, state: s.state }
+      : {
+          installationId: s.view.installationId,
+          deploymentId: s.view.deploymentId,
+          machineName: s.view.machineName,
+          instanceName: s.view.instanceName,
+          serviceIdentity: s.view.serviceIdentity,
+          thumbprint: s.view.thumbprint,
+          state: s.state,
+        };
+  switch (s.state) {
+    case 'activated':
+      return { ...base, activated: true, keyVersion: s.keyVersion, since: s.since };
+    case 'not-initialized':
+      return { ...base, activated: false, error: NOT_ACTIVATED, completedSteps: 0, message: notActivatedLine(s) };
+    case 'initializing':
+      return { ...base, activated: false, error: NOT_ACTIVATED, completedSteps: s.completedSteps, nextStep: s.nextStep, message: notActivatedLine(s) };
+    case 'waiting-to-join':
+      return { ...base, activated: false, error: NOT_ACTIVATED, completedSteps: s.completedSteps, keyVersion: s.keyVersion, message: notActivatedLine(s) };
+    case 'disabled': {
+      const x = explainRefusal(s.reason);
+      return { ...base, activated: false, error: NOT_ACTIVATED, code: x.code, reason: s.reason, summary: x.summary, remedy: x.remedy, since: s.since, message: notActivatedLine(s) };
+    }
+  }
+};
+
+export const statusText = (s: InstanceStatus): string => {
+  if (s.state === 'not-initialized') return `${notActivatedLine(s)}\n`;
+  const v = s.view;
+  const lines = [
+    `instance      ${v.instanceName ?? '?'} on ${v.machineName ?? '?'}`,
+    `installation  ${v.installationId}`,
+    `deployment    ${v.deploymentId ?? '?'}`,
+    `identity      ${v.serviceIdentity ?? '?'}`,
+    `thumbprint    ${v.thumbprint ?? '(no key pair yet)'}`,
+  ];
+  switch (s.state) {
+    case 'activated':
+      lines.push(`state         activated (symmetric key version ${s.keyVersion}, since ${s.since.occurredAt}, ${s.since.stream}@${s.since.revision})`);
+      break;
+    case 'initializing':
+      lines.push(`state         initializing (${s.completedSteps}/5 steps done)`);
+      break;
+    case 'waiting-to-join':
+      lines.push(`state         waiting to join (steps 1-3 done)`);
+      break;
+    case 'disabled':
+      lines.push(`state         disabled since ${s.since.occurredAt} (${s.since.stream}@${s.since.revision}, by ${s.since.actor})`);
+      break;
+  }
+  const why = notActivatedLine(s);
+  if (why) lines.push('', why);
+  return lines.join('\n') + '\n';
+};
+
+export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): string => {
+  const lines: string[] = [];
+  for (const type of o.recorded) {
+    const step = STEP_OF[type];
+    lines.push(step !== undefined ? `  step ${step}/5  ${INIT_STEPS[step - 1]}  (${type} recorded)` : `  ${type} recorded`);
+  }
+  if (o.recorded.length === 0) lines.push(verb === 'init' ? '  nothing to do: every step is already recorded' : '  start check passed; nothing new to record');
+  if (o.state === 'activated') lines.push(`activated: installation ${o.installationId}, symmetric key version ${o.keyVersion}, key ${o.thumbprint}`);
+  else if (o.state === 'waiting-to-join')
+    lines.push(
+      `${NOT_ACTIVATED}: waiting to join: steps 1-3 are done; an activated member must wrap the key for it. Remedy: keyledger join ${o.installationId} on a member (rskeymgmt -j).`,
+    );
+  else if (o.reason) {
+    const x = explainRefusal(o.reason);
+    lines.push(`${NOT_ACTIVATED}: ${x.code}: ${x.summary}. Remedy: ${x.remedy}.`);
+  }
+  return lines.join('\n') + '\n';
+};
+
+const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+
+export const listText = (rows: ReadonlyArray<InstanceStatus>): string => {
+  if (rows.length === 0) return 'no instances recorded yet (run keyledger init)\n';
+  const table = rows.map((s) =>
+    s.state === 'not-initialized'
+      ? [s.installationId, '', '', s.state, '', '']
+      : [
+          s.view.installationId,
+          s.view.machineName ?? '',
+          s.view.instanceName ?? '',
+          s.state === 'disabled' ? `disabled (${s.reason.kind})` : s.state,
+          s.state === 'activated' ? String(s.keyVersion) : '',
+          s.view.thumbprint ? `${s.view.thumbprint.slice(0, 12)}…` : '',
+        ],
+  );
+  const header = ['INSTALLATION ID', 'MACHINE', 'INSTANCE', 'STATE', 'KEY', 'THUMBPRINT'];
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
+  return [header, ...table].map((r) => r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+};

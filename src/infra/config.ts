@@ -1,0 +1,156 @@
+/**
+ * The instance's configuration file (the RSReportServer.config analogue),
+ * decoded with io-ts. A bad file gets one line naming the field and the
+ * problem. Relative paths are resolved against the config file's folder.
+ *
+ *   {
+ *     "installationId": "6f1c2b0e-…",            GUID, this installation
+ *     "deployment": "default",                     which deployment it belongs to
+ *     "machineName": "RS-NODE-1",
+ *     "instanceName": "MSSQLSERVER",
+ *     "serviceIdentity": "NT SERVICE\\ReportServer",
+ *     "store": "sqlite:./.keyledger/ledger.db",   or esdb://host:2113?tls=false
+ *     "keystore": "./.keyledger/keystore/MSSQLSERVER/instance.keystore.json",
+ *     "stateDir": "./.keyledger",                  projections, checkpoints, log (optional)
+ *     "keySize": 2048                              2048 | 3072 | 4096 (optional)
+ *   }
+ */
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as E from 'fp-ts/Either';
+import * as t from 'io-ts';
+import { KeySize } from '../domain/events';
+import { DeploymentId, InstallationId, NonEmptyString } from '../domain/ids';
+import type { InstanceConfig } from '../domain/instance/decider';
+import { describeConnection } from './open-store';
+
+export const ConfigFile = t.intersection([
+  t.type({
+    installationId: InstallationId,
+    machineName: NonEmptyString,
+    instanceName: NonEmptyString,
+    serviceIdentity: NonEmptyString,
+    store: t.string,
+    keystore: NonEmptyString,
+  }),
+  t.partial({ deployment: DeploymentId, stateDir: NonEmptyString, keySize: KeySize }),
+]);
+export type ConfigFile = t.TypeOf<typeof ConfigFile>;
+const KNOWN_FIELDS = ['installationId', 'deployment', 'machineName', 'instanceName', 'serviceIdentity', 'store', 'keystore', 'stateDir', 'keySize'];
+
+export interface LoadedConfig {
+  readonly file: string;
+  readonly instance: InstanceConfig;
+  /** The connection string as written (may hold credentials: never record or print it). */
+  readonly storeConnection: string;
+  readonly stateDir: string;
+  readonly keySize: KeySize;
+}
+
+export interface ConfigError {
+  readonly _tag: 'ConfigError';
+  readonly file: string;
+  readonly message: string;
+}
+
+const HINTS: Record<string, string> = {
+  InstallationId: 'a GUID such as 6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b',
+  DeploymentId: 'letters, digits, ".", "_" or "-", starting with a letter or digit',
+  NonEmpty: 'a non-empty string',
+  '(2048 | 3072 | 4096)': '2048, 3072 or 4096',
+  string: 'a string',
+};
+
+const closest = (name: string): string | undefined =>
+  KNOWN_FIELDS.find((k) => k.toLowerCase() === name.toLowerCase() || (Math.abs(k.length - name.length) <= 2 && [...k].filter((c, i) => name[i] === c).length >= k.length - 2));
+
+const describeErrors = (errors: t.Errors): string => {
+  const first = errors[0];
+  if (!first) return 'invalid';
+  const field = first.context.map((c) => c.key).filter((k) => k !== '' && !/^\d+$/.test(k)).join('.');
+  const expected = first.context[first.context.length - 1]?.type.name ?? 'value';
+  const got = first.value === undefined ? 'is missing' : `is ${JSON.stringify(first.value)}, which is not valid`;
+  return `field "${field}" ${got}: expected ${HINTS[expected] ?? expected}`;
+};
+
+export const parseConfig = (file: string, raw: string): E.Either<ConfigError, LoadedConfig> => {
+  const fail = (message: string): E.Either<ConfigError, never> => E.left({ _tag: 'ConfigError', file, message });
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (e) {
+    return fail(`not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return fail('expected a JSON object');
+  const unknown = Object.keys(json).find((k) => !KNOWN_FIELDS.includes(k));
+  if (unknown !== undefined) {
+    const hint = closest(unknown);
+    return fail(`unknown field "${unknown}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  }
+  const decoded = ConfigFile.decode(json);
+  if (E.isLeft(decoded)) return fail(describeErrors(decoded.left));
+  const c = decoded.right;
+  const store = describeConnection(c.store);
+  if (!store) return fail(`field "store" is ${JSON.stringify(describeConnection(c.store) ? c.store : c.store.replace(/\/\/[^@/]*@/, '//***@'))}: expected sqlite:PATH, esdb://host:port?tls=false or esdb+discover://host:port`);
+  const base = path.dirname(path.resolve(file));
+  const keystorePath = path.resolve(base, c.keystore);
+  const storeConnection = store.kind === 'sqlite' && store.location !== ':memory:' ? `sqlite:${path.resolve(base, store.location)}` : c.store;
+  return E.right({
+    file: path.resolve(file),
+    instance: {
+      installationId: c.installationId,
+      deploymentId: c.deployment ?? ('default' as DeploymentId),
+      machineName: c.machineName,
+      instanceName: c.instanceName,
+      serviceIdentity: c.serviceIdentity,
+      store: store.kind === 'sqlite' ? { kind: 'sqlite', location: path.resolve(base, store.location) } : store,
+      keystorePath,
+    },
+    storeConnection,
+    stateDir: path.resolve(base, c.stateDir ?? '.keyledger'),
+    keySize: c.keySize ?? 2048,
+  });
+};
+
+export const loadConfig = (file: string): E.Either<ConfigError, LoadedConfig> => {
+  let raw: string;
+  try {
+    raw = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return E.left({
+      _tag: 'ConfigError',
+      file: path.resolve(file),
+      message: code === 'ENOENT' ? 'no such file (create one with: keyledger config new)' : `cannot be read (${code ?? String(e)})`,
+    });
+  }
+  return parseConfig(file, raw);
+};
+
+export interface NewConfigOptions {
+  readonly instanceName?: string;
+  readonly machineName?: string;
+  readonly serviceIdentity?: string;
+  readonly store?: string;
+  readonly deployment?: string;
+  readonly keySize?: number;
+}
+
+/** A fresh configuration: new installation ID, this machine's name, the current user as identity. */
+export const newConfig = (options: NewConfigOptions = {}): Record<string, unknown> => {
+  const installationId = randomUUID();
+  const instanceName = options.instanceName ?? 'MSSQLSERVER';
+  const safe = instanceName.replace(/[^A-Za-z0-9._-]/g, '_');
+  return {
+    installationId,
+    deployment: options.deployment ?? 'default',
+    machineName: options.machineName ?? os.hostname(),
+    instanceName,
+    serviceIdentity: options.serviceIdentity ?? os.userInfo().username,
+    store: options.store ?? 'sqlite:./.keyledger/ledger.db',
+    keystore: `./.keyledger/keystore/${safe}-${installationId.slice(0, 8)}/instance.keystore.json`,
+    ...(options.keySize !== undefined ? { keySize: options.keySize } : {}),
+  };
+};

@@ -1,0 +1,50 @@
+/**
+ * Projection checkpoints in a local SQLite file (`<stateDir>/projections.db`),
+ * whatever store the ledger itself lives in. State and position are written in
+ * one transaction, so they can never disagree.
+ */
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as E from 'fp-ts/Either';
+import type { Checkpoint, CheckpointError, CheckpointStore } from '../ports/checkpoints';
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export const openSqliteCheckpoints = (file: string): E.Either<CheckpointError, CheckpointStore> => {
+  const location = path.resolve(file);
+  const fail = (e: unknown): CheckpointError => ({ _tag: 'CheckpointError', location, message: message(e) });
+  let db: Database.Database;
+  try {
+    fs.mkdirSync(path.dirname(location), { recursive: true });
+    db = new Database(location, { timeout: 15_000 });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec(`CREATE TABLE IF NOT EXISTS checkpoints (
+      key TEXT PRIMARY KEY, version INTEGER NOT NULL, commit_pos TEXT NOT NULL, prepare_pos TEXT NOT NULL,
+      state TEXT NOT NULL, saved_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+    ) WITHOUT ROWID`);
+  } catch (e) {
+    return E.left(fail(e));
+  }
+  const get = db.prepare('SELECT version, commit_pos, prepare_pos, state FROM checkpoints WHERE key = ?');
+  const put = db.prepare(
+    `INSERT INTO checkpoints (key, version, commit_pos, prepare_pos, state) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT(key) DO UPDATE SET version = excluded.version, commit_pos = excluded.commit_pos,
+       prepare_pos = excluded.prepare_pos, state = excluded.state, saved_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
+  );
+  return E.right({
+    load: (key) =>
+      E.tryCatch(() => {
+        const row = get.get(key) as { version: number; commit_pos: string; prepare_pos: string; state: string } | undefined;
+        if (!row) return undefined;
+        const cp: Checkpoint = { version: row.version, position: { commit: BigInt(row.commit_pos), prepare: BigInt(row.prepare_pos) }, state: JSON.parse(row.state) };
+        return cp;
+      }, fail),
+    save: (key, cp) =>
+      E.tryCatch(() => {
+        put.run(key, cp.version, cp.position.commit.toString(), cp.position.prepare.toString(), JSON.stringify(cp.state));
+      }, fail),
+    close: () => db.close(),
+  });
+};
