@@ -1,0 +1,25 @@
+/**
+ * The CLI run in process (same code path as the binary, minus node startup):
+ * captures stdout / stderr and the exit code. Pass absolute config paths
+ * (ava's worker threads cannot chdir).
+ */
+import { runCli } from '../../src/cli/main';
+
+export interface InProcResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly json: <T = Record<string, unknown>>() => T;
+}
+
+export const cli = async (...args: string[]): Promise<InProcResult> => {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    env: { KEYLEDGER_ACTOR: 'operator@test' },
+    isTTY: false,
+  });
+  return { code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T };
+};
