@@ -10,7 +10,7 @@ import type { StoreSelectionError } from '../infra/open-store';
 
 export type CliError = CommandError | CheckpointError | ConfigError | StoreSelectionError | { readonly _tag: 'UsageError'; readonly message: string };
 
-export const EXIT = { ok: 0, notActivated: 1, usage: 2, failure: 3 } as const;
+export const EXIT = { ok: 0, notActivated: 1, usage: 2, failure: 3, tampered: 4 } as const;
 
 const isStoreError = (e: CliError): e is StoreError =>
   e._tag === 'VersionConflict' || e._tag === 'StoreUnavailable' || e._tag === 'StoredRecordUnreadable' || e._tag === 'InvalidAppend';

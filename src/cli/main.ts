@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import * as E from 'fp-ts/Either';
 import { type ActivationOutcome, type CommandError, initInstance, type InstanceDeps, startInstance } from '../commands/instance';
+import { verifyLedger } from '../commands/verify';
 import type { CommandContext } from '../domain/envelope';
 import type { KeySize } from '../domain/events';
 import { InstallationId } from '../domain/ids';
@@ -141,7 +142,8 @@ const runInstanceCommand = async (
 
 const HELP_FOOTER = `
 Exit codes: 0 ok / activated, 1 not activated (RSReportServerNotActivated),
-            2 bad input (usage, config), 3 failure (store, keystore, ledger).
+            2 bad input (usage, config), 3 failure (store, keystore, unreadable ledger),
+            4 verify found tampering.
 
 Quick start:
   keyledger config new          write ./keyledger.config.json for this machine
@@ -250,6 +252,29 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
         emit(io, g, rows.map(statusJson), listText(rows));
       });
       return done(EXIT.ok);
+    });
+
+  program
+    .command('verify')
+    .description('check the integrity of the whole ledger: every event decodes, revisions are contiguous, every hash matches and links to the one before; names the stream and revision of each problem (exit 4 when any)')
+    .action(async () => {
+      const g = globals();
+      const code = await withSession(io, g, async (s) => {
+        const progress = progressReporter(io, !g.json, 'verifying ledger');
+        const r = await verifyLedger(s.store, { onProgress: progress.update })();
+        progress.stop();
+        if (E.isLeft(r)) return fail(io, r.left);
+        const rep = r.right;
+        s.log.write({ command: 'verify', events: rep.events, streams: rep.streams, problems: rep.problems.length });
+        const text =
+          rep.problems.length === 0
+            ? `ledger intact: ${rep.events} events in ${rep.streams} streams, every hash verified\n`
+            : rep.problems.map((p) => `TAMPERED ${p.stream}@${p.revision} (${p.eventType}): ${p.problem}`).join('\n') +
+              `\n${rep.problems.length} problem(s) in ${rep.events} events. Restore the store from a backup taken before the first problem.\n`;
+        emit(io, g, rep, text);
+        return rep.problems.length === 0 ? EXIT.ok : EXIT.tampered;
+      });
+      return done(code);
     });
 
   return program;
