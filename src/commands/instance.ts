@@ -134,7 +134,23 @@ const checkAndRecord = async (
   });
 };
 
-const initPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Array<LedgerEvent['type']>): Promise<Pass> => {
+/** The keystore, read at most once per run (and replaced by what this run created). */
+interface HeldCache {
+  get(): Promise<E.Either<KeystoreError, StoredKeyPair>>;
+  set(value: E.Either<KeystoreError, StoredKeyPair> | undefined): void;
+}
+
+const heldCache = (deps: InstanceDeps, config: InstanceConfig): HeldCache => {
+  let cached: E.Either<KeystoreError, StoredKeyPair> | undefined;
+  return {
+    get: async () => (cached ??= await deps.keystore.load({ installationId: config.installationId, serviceIdentity: config.serviceIdentity })()),
+    set: (value) => {
+      cached = value;
+    },
+  };
+};
+
+const initPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Array<LedgerEvent['type']>, keys: HeldCache): Promise<Pass> => {
   const id = config.installationId;
   const inst = await loadInstance(deps.store, id)();
   if (E.isLeft(inst)) return inst;
@@ -152,7 +168,7 @@ const initPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Ar
   }
 
   // Step 2 — key pair issued (keystore first, then the event).
-  let held = await deps.keystore.load(binding)();
+  const held = await keys.get();
   const recordedKeyPair = s.status === 'KeyPairIssued' || s.status === 'Activated' || s.status === 'Disabled' ? s.keyPair : undefined;
   if (!recordedKeyPair) {
     if (E.isLeft(held) && held.left.problem === 'missing') {
@@ -160,7 +176,9 @@ const initPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Ar
       if (E.isLeft(generated)) return generated;
       const created = await deps.keystore.create(binding, generated.right)();
       if (E.isLeft(created) && created.left._tag === 'KeystoreError') return E.left(created.left);
-      return again(false); // reload: ours or a racing process's keystore is now there
+      // Ours is written: use it. Another process's won the race: read that one.
+      keys.set(E.isRight(created) ? E.right({ ...generated.right, installationId: id }) : undefined);
+      return again(false);
     }
     if (E.isLeft(held)) return checkAndRecord(deps, config, inst.right, dep.right, held, recorded, { skipUnwrapIfActivated: false });
     const k = held.right;
@@ -203,21 +221,22 @@ const initPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Ar
   return checkAndRecord(deps, config, inst.right, dep.right, held, recorded, { skipUnwrapIfActivated: true });
 };
 
-const startPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Array<LedgerEvent['type']>): Promise<Pass> => {
+const startPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Array<LedgerEvent['type']>, keys: HeldCache): Promise<Pass> => {
   const inst = await loadInstance(deps.store, config.installationId)();
   if (E.isLeft(inst)) return inst;
   const dep = await loadDeployment(deps.store, config.deploymentId)();
   if (E.isLeft(dep)) return dep;
-  const held = await deps.keystore.load({ installationId: config.installationId, serviceIdentity: config.serviceIdentity })();
+  const held = await keys.get();
   return checkAndRecord(deps, config, inst.right, dep.right, held, recorded, { skipUnwrapIfActivated: false });
 };
 
 const run = async (deps: InstanceDeps, config: InstanceConfig, pass: typeof initPass): Promise<E.Either<CommandError, ActivationOutcome>> => {
   const recorded: Array<LedgerEvent['type']> = [];
+  const keys = heldCache(deps, config);
   const maxConflicts = deps.maxConflicts ?? 20;
   let conflicts = 0;
   for (let i = 0; i < 100 + maxConflicts; i++) {
-    const r = await pass(deps, config, recorded);
+    const r = await pass(deps, config, recorded, keys);
     if (E.isLeft(r)) return r;
     if (r.right.next === 'done') return E.right({ ...r.right.outcome, recorded });
     if (r.right.conflict && ++conflicts > maxConflicts)

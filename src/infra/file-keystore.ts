@@ -42,7 +42,19 @@ type KeystoreFile = t.TypeOf<typeof KeystoreFile>;
 
 const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/** Write a file atomically and exclusively: temp file, fsync, hard link (EEXIST if present). */
+const fsyncDir = (dir: string): void => {
+  const dirFd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+};
+
+/**
+ * Write a file atomically and exclusively: temp file, fsync, hard link (EEXIST
+ * if present). The caller fsyncs the directory (once for several files).
+ */
 const writeExclusive = (file: string, content: string): 'written' | 'exists' => {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fd = fs.openSync(tmp, 'wx', 0o600);
@@ -55,12 +67,6 @@ const writeExclusive = (file: string, content: string): 'written' | 'exists' => 
   try {
     fs.chmodSync(tmp, 0o600);
     fs.linkSync(tmp, file);
-    const dirFd = fs.openSync(path.dirname(file), 'r');
-    try {
-      fs.fsyncSync(dirFd);
-    } finally {
-      fs.closeSync(dirFd);
-    }
     return 'written';
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
@@ -180,7 +186,9 @@ export const fileKeystore = (keystorePath: string): Keystore => {
         kdf: { alg: 'HKDF-SHA256', salt: salt.toString('base64url') },
         privateKey,
       };
-      return writeExclusive(file, JSON.stringify(content, null, 2) + '\n') === 'written' ? E.right(undefined) : E.left({ _tag: 'KeystoreExists', path: file });
+      const written = writeExclusive(file, JSON.stringify(content, null, 2) + '\n');
+      fsyncDir(dir); // the machine secret (if new) and the keystore, durable before anyone records the key pair
+      return written === 'written' ? E.right(undefined) : E.left({ _tag: 'KeystoreExists', path: file });
     } catch (e) {
       return E.left(problem('unreadable', `cannot write the keystore: ${msg(e)}`));
     }
