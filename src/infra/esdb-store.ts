@@ -25,6 +25,7 @@
  *
  * Every `@eventstore/db-client` import of the project lives under `src/infra/`.
  */
+import { finished } from 'node:stream';
 import { TextDecoder, TextEncoder } from 'node:util';
 import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
@@ -85,6 +86,10 @@ export interface EsdbStoreOptions {
   readonly resubscribe?: RetryPolicy;
   /** Events per `$all` page read (≥ 2). Default 500. */
   readonly readPageSize?: number;
+  /** An append attempt with no reply after this long is reported (outcome unknown) instead of hanging. Default 30 s. */
+  readonly appendTimeoutMs?: number;
+  /** How long `close()` waits for in-flight appends and for the server to end the BatchAppend stream. Default 5 s. */
+  readonly closeTimeoutMs?: number;
 }
 
 interface Backoff {
@@ -200,8 +205,11 @@ export class EsdbEventStore implements EventStore {
   private readonly retry: Backoff;
   private readonly resubscribe: Backoff;
   private readonly pageSize: number;
+  private readonly appendTimeoutMs: number;
+  private readonly closeTimeoutMs: number;
   private closed = false;
   private readonly liveSubscriptions = new Set<() => void>();
+  private readonly appendsInFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly client: EventStoreDBClient,
@@ -212,6 +220,8 @@ export class EsdbEventStore implements EventStore {
     this.retry = backoff(options.retry, { attempts: 5, baseDelayMs: 100, maxDelayMs: 2_000 });
     this.resubscribe = backoff(options.resubscribe, { attempts: 8, baseDelayMs: 200, maxDelayMs: 5_000 });
     this.pageSize = Math.max(2, Math.floor(options.readPageSize ?? 500));
+    this.appendTimeoutMs = Math.max(1, options.appendTimeoutMs ?? 30_000);
+    this.closeTimeoutMs = Math.max(0, options.closeTimeoutMs ?? 5_000);
   }
 
   /** Error text safe to show: no password, no full connection string. */
@@ -226,7 +236,7 @@ export class EsdbEventStore implements EventStore {
     return storeUnavailable(this.endpoint, this.scrub(`${what} failed${tries}: ${errorMessage(e)}`));
   }
 
-  /** Runs `op`, retrying transient failures with bounded exponential back-off; other failures go through `fail`. */
+  /** Runs `op`, retrying transient failures with bounded exponential back-off; any other thrown error becomes StoreUnavailable. */
   private withRetry<A>(what: string, op: () => Promise<E.Either<StoreError, A>>): TE.TaskEither<StoreError, A> {
     return async () => {
       for (let attempt = 1; ; attempt++) {
@@ -250,7 +260,6 @@ export class EsdbEventStore implements EventStore {
     const proposed: EsdbEventData[] = [];
     for (const e of events) {
       if (!UUID.test(e.id)) return TEleft({ _tag: 'InvalidAppend', stream, message: `event id ${JSON.stringify(e.id)} is not a UUID` });
-      if (e.type.length === 0) return TEleft({ _tag: 'InvalidAppend', stream, message: 'an event type is empty' });
       const data = serializeJson(e.data);
       const metadata = serializeJson(e.metadata);
       if (data === undefined || metadata === undefined) return TEleft({ _tag: 'InvalidAppend', stream, message: `event ${e.type} is not JSON` });
@@ -267,7 +276,7 @@ export class EsdbEventStore implements EventStore {
     }
     return this.withRetry(`append to ${stream}`, async () => {
       try {
-        const r = await this.client.appendToStream(stream, proposed, { expectedRevision: toClientExpected(expected) });
+        const r = await this.replyWithin(this.client.appendToStream(stream, proposed, { expectedRevision: toClientExpected(expected) }));
         if (!r.success) return E.left(versionConflict(stream, expected, await this.currentRevision(stream)));
         const position = r.position ?? (await this.positionOfLast(stream));
         return E.right({ nextExpectedRevision: r.nextExpectedRevision, position });
@@ -277,6 +286,21 @@ export class EsdbEventStore implements EventStore {
         throw e;
       }
     });
+  }
+
+  /** Tracks the append for `close()`, and turns a reply that never comes into an error. */
+  private replyWithin<A>(call: Promise<A>): Promise<A> {
+    this.appendsInFlight.add(call);
+    const settled = (): void => void this.appendsInFlight.delete(call);
+    call.then(settled, settled);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no reply within ${this.appendTimeoutMs} ms; the append may or may not have been written`)),
+        this.appendTimeoutMs,
+      );
+    });
+    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
   private async lastEvent(stream: string): Promise<EsdbRecordedEvent | undefined> {
@@ -518,9 +542,51 @@ export class EsdbEventStore implements EventStore {
     if (this.closed) return;
     this.closed = true;
     for (const f of [...this.liveSubscriptions]) f();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.closeTimeoutMs);
+    });
+    try {
+      await Promise.race([Promise.allSettled([...this.appendsInFlight]), deadline]);
+      await Promise.race([this.endBatchAppendStreams(), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
     await this.client.dispose();
   }
+
+  /**
+   * Client 6.2.1 bug: BatchAppend keeps its pending appends in ONE module-wide map, and
+   * when any client's BatchAppend stream errors — as `dispose()` makes it, by cancelling
+   * it — every pending append of EVERY client in the process is rejected ("Cancelled on
+   * client"), although the server still writes them; the late replies then throw inside
+   * the client (an unhandled rejection) and wedge that client's BatchAppend stream, so
+   * its later appends never resolve. Half-closing the stream first lets the server end
+   * it cleanly, and `dispose()` then finds nothing of it to cancel.
+   * (`disposableStreams` is TS-private in the pinned 6.2.1; only the duplex is ended.)
+   */
+  private endBatchAppendStreams(): Promise<void> {
+    const streams = (this.client as unknown as { disposableStreams?: Set<unknown> }).disposableStreams;
+    const duplexes = [...(streams ?? [])].filter(isDuplex);
+    return Promise.all(
+      duplexes.map(
+        (d) =>
+          new Promise<void>((resolve) => {
+            finished(d, () => resolve());
+            d.end();
+          }),
+      ),
+    ).then(() => undefined);
+  }
 }
+
+type DuplexLike = NodeJS.ReadableStream & NodeJS.WritableStream;
+const isDuplex = (s: unknown): s is DuplexLike =>
+  typeof s === 'object' &&
+  s !== null &&
+  typeof (s as { write?: unknown }).write === 'function' &&
+  typeof (s as { end?: unknown }).end === 'function' &&
+  typeof (s as { read?: unknown }).read === 'function';
 
 const TEleft =
   <A>(e: StoreError): TE.TaskEither<StoreError, A> =>

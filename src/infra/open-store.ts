@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type { EventStore, StoreError } from '../ports/event-store';
+import { openEsdbStore } from './esdb-store';
 import { openSqliteStore } from './sqlite-store';
 
 export interface StoreSelectionError {
@@ -38,6 +39,10 @@ export const openStore = async (
     if (file.length === 0)
       return E.left({ _tag: 'UnsupportedConnectionString', connectionString, message: 'sqlite: needs a file path, e.g. sqlite:./.keyledger/ledger.db' });
     return openSqliteStore(file === ':memory:' ? file : path.resolve(baseDir, file));
+  }
+  if (/^esdb(\+discover)?:\/\//.test(connectionString)) {
+    // Lazy: nothing is contacted until the first call. Errors name the endpoint, never the credentials.
+    return openEsdbStore(connectionString);
   }
   return E.left({
     _tag: 'UnsupportedConnectionString',

@@ -26,6 +26,7 @@
  * answers with the `stream-deleted` error; a soft-deleted stream reads as
  * missing and can be written again (revisions continue).
  */
+import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { Any } from 'google-protobuf/google/protobuf/any_pb';
 import { Empty as GEmpty } from 'google-protobuf/google/protobuf/empty_pb';
@@ -654,7 +655,7 @@ export const startEsdbDouble = async (options: EsdbDoubleOptions): Promise<EsdbD
     inject: (events) => {
       for (const e of events) {
         store.write(e.stream, [
-          { id: crypto.randomUUID(), type: e.type, contentType: 'application/json', data: bytes(JSON.stringify(e.data ?? {})), customMetadata: new Uint8Array() },
+          { id: randomUUID(), type: e.type, contentType: 'application/json', data: bytes(JSON.stringify(e.data ?? {})), customMetadata: new Uint8Array() },
         ]);
       }
     },

@@ -125,6 +125,15 @@ export const storeContract = (name: string, makeStore: MakeStore): void => {
     t.deepEqual(got!.metadata, e.metadata);
   });
 
+  withStore('any JSON value round-trips as data and as metadata (null, false, 0, "", arrays, numbers)', async (t, { store }, prefix) => {
+    const stream = `${prefix}json`;
+    const values: unknown[] = [null, false, 0, '', 'text', [1, 'two', null], { a: { b: [] } }, 3.25];
+    await right(t, store.append(stream, values.map((v, i) => ev(`V${i}`, v, values[values.length - 1 - i])), 'no_stream'));
+    const got = await right(t, store.readStream(stream));
+    t.deepEqual(got.map((e) => e.data), values);
+    t.deepEqual(got.map((e) => e.metadata), [...values].reverse());
+  });
+
   withStore('a missing stream reads as empty, forwards and backwards', async (t, { store }, prefix) => {
     t.deepEqual(await right(t, store.readStream(`${prefix}missing`)), []);
     t.deepEqual(await right(t, store.readStream(`${prefix}missing`, { direction: 'backwards' })), []);
