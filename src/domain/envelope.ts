@@ -11,7 +11,6 @@
 import { createHash } from 'node:crypto';
 import * as E from 'fp-ts/Either';
 import * as t from 'io-ts';
-import { PathReporter } from 'io-ts/PathReporter';
 import type { EventData, Position, RecordedEvent } from '../ports/event-store';
 import { LedgerEvent } from './events';
 import { IsoDate, NonEmptyString } from './ids';
@@ -88,11 +87,23 @@ export const canonicalJson = (value: unknown): string => {
 export const hashEvent = (stream: string, revision: bigint, type: string, data: unknown, metadata: Omit<EventMetadata, 'hash'>): string =>
   createHash('sha256').update(canonicalJson({ stream, revision: revision.toString(), type, data, metadata })).digest('hex');
 
-const problems = (errors: t.Errors): string =>
-  PathReporter.report(E.left(errors))
-    .slice(0, 3)
-    .map((m) => m.replace(/^Invalid value (.{0,80}).*? supplied to /, 'invalid value $1 at '))
-    .join('; ');
+/**
+ * Where a value failed and what was expected — never the value itself (it
+ * could be key material in a malformed event).
+ */
+export const problems = (errors: t.Errors): string => {
+  const lines = errors.map((e) => {
+    const where = e.context
+      .map((c) => c.key)
+      .filter((k) => k !== '' && !/^\d+$/.test(k))
+      .join('.');
+    const expected = e.context[e.context.length - 1]?.type.name ?? 'a valid value';
+    return `${where === '' ? 'the value' : where}: expected ${expected}${e.value === undefined ? ' (missing)' : ''}`;
+  });
+  return [...new Set(lines)].slice(0, 3).join('; ');
+};
+
+const CODECS: ReadonlyMap<string, t.Mixed> = new Map(LedgerEvent.types.map((c) => [c.props.type.value, c as t.Mixed]));
 
 // ─── Write side ───────────────────────────────────────────────────────────
 
@@ -111,7 +122,8 @@ export const sealEvents = (
   let prevHash = last.hash;
   let revision = last.revision === 'no_stream' ? -1n : last.revision;
   for (const ev of events) {
-    const decoded = LedgerEvent.decode(ev);
+    const codec = CODECS.get(ev.type);
+    const decoded = codec ? (codec.decode(ev) as t.Validation<LedgerEvent>) : LedgerEvent.decode(ev);
     if (E.isLeft(decoded)) return E.left({ _tag: 'InvalidEvent', stream, eventType: ev.type, problem: problems(decoded.left) });
     if (canonicalJson(decoded.right) !== canonicalJson(ev))
       return E.left({ _tag: 'InvalidEvent', stream, eventType: ev.type, problem: 'the event carries fields its schema does not define' });
@@ -142,11 +154,10 @@ export const sealEvents = (
 export const decodeRecorded = (r: RecordedEvent): E.Either<CorruptEvent, StoredEvent> => {
   const corrupt = (problem: string): E.Either<CorruptEvent, StoredEvent> =>
     E.left({ _tag: 'CorruptEvent', stream: r.streamName, revision: r.revision, eventType: r.type, problem });
-  const ev = LedgerEvent.decode({ type: r.type, data: r.data });
-  if (E.isLeft(ev)) {
-    const known = LedgerEvent.types.some((c) => c.props.type.value === r.type);
-    return corrupt(known ? `its data does not match the ${r.type} schema: ${problems(ev.left)}` : `unknown event type "${r.type}"`);
-  }
+  const codec = CODECS.get(r.type);
+  if (!codec) return corrupt(`unknown event type "${r.type}"`);
+  const ev = codec.decode({ type: r.type, data: r.data }) as t.Validation<LedgerEvent>;
+  if (E.isLeft(ev)) return corrupt(`its data does not match the ${r.type} schema: ${problems(ev.left)}`);
   const md = EventMetadata.decode(r.metadata);
   if (E.isLeft(md)) return corrupt(`its metadata is invalid: ${problems(md.left)}`);
   return E.right({ stream: r.streamName, revision: r.revision, position: r.position, event: ev.right, metadata: md.right });

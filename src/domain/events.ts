@@ -54,19 +54,21 @@ export const KeySize = t.union([t.literal(2048), t.literal(3072), t.literal(4096
 export type KeySize = t.TypeOf<typeof KeySize>;
 
 /** Where the ledger lives, as recorded: kind and location, never credentials. */
-export const StoreReference = t.type({ kind: t.union([t.literal('sqlite'), t.literal('esdb')]), location: t.string });
+export const StoreReference = t.exact(t.type({ kind: t.union([t.literal('sqlite'), t.literal('esdb')]), location: t.string }));
 
 /** One instance's wrapped copy of a symmetric key version. */
-export const WrappedCopy = t.type({
-  installationId: InstallationId,
-  recipientThumbprint: Thumbprint,
-  jwe: CompactJwe,
-});
+export const WrappedCopy = t.exact(
+  t.type({
+    installationId: InstallationId,
+    recipientThumbprint: Thumbprint,
+    jwe: CompactJwe,
+  }),
+);
 export type WrappedCopy = t.TypeOf<typeof WrappedCopy>;
 
 // ─── Why an instance is not activated ─────────────────────────────────────
 
-const reason = <K extends string, P extends t.Props>(kind: K, props: P) => t.type({ kind: t.literal(kind), ...props });
+const reason = <K extends string, P extends t.Props>(kind: K, props: P) => t.exact(t.type({ kind: t.literal(kind), ...props }));
 
 export const RefusalReason = t.union([
   reason('KeystoreUnavailable', {
@@ -89,7 +91,12 @@ export type RefusalReason = t.TypeOf<typeof RefusalReason>;
 
 // ─── Events ───────────────────────────────────────────────────────────────
 
-const event = <T extends string, P extends t.Props>(type: T, data: P) => t.type({ type: t.literal(type), data: t.type(data) });
+/**
+ * Data codecs are exact: decoding strips fields the schema does not define, so
+ * the write-side check (decoded === given) refuses any extra field — nothing
+ * unplanned (a password, a key) can ride along in an event.
+ */
+const event = <T extends string, P extends t.Props>(type: T, data: P) => t.type({ type: t.literal(type), data: t.exact(t.type(data)) });
 
 /** Step 1: the instance read its configuration (RSReportServer.config analogue). */
 export const ConfigRead = event('ConfigRead', {

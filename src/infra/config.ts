@@ -63,14 +63,32 @@ const HINTS: Record<string, string> = {
   string: 'a string',
 };
 
-const closest = (name: string): string | undefined =>
-  KNOWN_FIELDS.find((k) => k.toLowerCase() === name.toLowerCase() || (Math.abs(k.length - name.length) <= 2 && [...k].filter((c, i) => name[i] === c).length >= k.length - 2));
+const editDistance = (a: string, b: string): number => {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return row[b.length]!;
+};
+
+const closest = (name: string): string | undefined => {
+  const scored = KNOWN_FIELDS.map((k) => ({ k, d: editDistance(k.toLowerCase(), name.toLowerCase()) })).sort((x, y) => x.d - y.d);
+  return scored[0] && scored[0].d <= 2 ? scored[0].k : undefined;
+};
 
 const describeErrors = (errors: t.Errors): string => {
   const first = errors[0];
   if (!first) return 'invalid';
-  const field = first.context.map((c) => c.key).filter((k) => k !== '' && !/^\d+$/.test(k)).join('.');
-  const expected = first.context[first.context.length - 1]?.type.name ?? 'value';
+  const named = first.context.filter((c) => c.key !== '' && !/^\d+$/.test(c.key));
+  const field = named.map((c) => c.key).join('.');
+  // The type declared for the field (e.g. the whole union), not the last alternative tried.
+  const expected = named[named.length - 1]?.type.name ?? first.context[first.context.length - 1]?.type.name ?? 'value';
   const got = first.value === undefined ? 'is missing' : `is ${JSON.stringify(first.value)}, which is not valid`;
   return `field "${field}" ${got}: expected ${HINTS[expected] ?? expected}`;
 };
@@ -100,7 +118,7 @@ export const parseConfig = (file: string, raw: string): E.Either<ConfigError, Lo
   return E.right({
     file: path.resolve(file),
     instance: {
-      installationId: c.installationId,
+      installationId: c.installationId.toLowerCase() as InstallationId,
       deploymentId: c.deployment ?? ('default' as DeploymentId),
       machineName: c.machineName,
       instanceName: c.instanceName,

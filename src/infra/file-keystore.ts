@@ -152,7 +152,11 @@ export const fileKeystore = (keystorePath: string): Keystore => {
     try {
       const imported = await privateKeyFromJwk(jwk);
       if (imported.thumbprint !== ks.thumbprint) return E.left(problem('corrupt', 'the private key does not match the recorded thumbprint', ks.installationId));
-      return E.right({ installationId: ks.installationId, publicKey: ks.publicKey, thumbprint: ks.thumbprint, keySize: ks.keySize, privateKey: imported.handle });
+      // The plain header is only a label: the public key and size returned are derived from the decrypted private key.
+      const keySize = KeySize.decode(Buffer.from(imported.publicKey.n, 'base64url').length * 8);
+      if (E.isLeft(keySize) || ks.publicKey.n !== imported.publicKey.n || ks.publicKey.e !== imported.publicKey.e || ks.keySize !== keySize.right)
+        return E.left(problem('corrupt', 'the public key in the keystore header was edited', ks.installationId));
+      return E.right({ installationId: ks.installationId, publicKey: imported.publicKey, thumbprint: imported.thumbprint, keySize: keySize.right, privateKey: imported.handle });
     } catch {
       return E.left(problem('corrupt', 'the private key inside is not a valid RSA key', ks.installationId));
     }

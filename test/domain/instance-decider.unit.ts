@@ -1,0 +1,298 @@
+/**
+ * The instance decider: given the instance's events, when a command, then
+ * these events / this error / nothing. Plus what `evolve` makes of each event.
+ */
+import { createHash } from 'node:crypto';
+import test from 'ava';
+import type { InstanceEvent, PublicJwk, RefusalReason } from '../../src/domain/events';
+import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../../src/domain/ids';
+import {
+  decideInstance,
+  evolveInstance,
+  initialInstanceState,
+  type InstanceCommand,
+  type InstanceConfig,
+  type InstanceError,
+  type InstanceState,
+  type IssuedKeyPair,
+} from '../../src/domain/instance/decider';
+import { type Decider, spec, stateAfter } from '../support/decider-spec';
+
+const instance: Decider<InstanceCommand, InstanceEvent, InstanceState, InstanceError> = {
+  decide: decideInstance,
+  evolve: evolveInstance,
+  initialState: initialInstanceState,
+};
+
+// ─── Test data ────────────────────────────────────────────────────────────
+
+const ID = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b' as InstallationId;
+const DEPLOYMENT = 'default' as DeploymentId;
+const thumbprintOf = (label: string): Thumbprint => createHash('sha256').update(label).digest('base64url') as Thumbprint;
+const TP_A = thumbprintOf('key A');
+const TP_B = thumbprintOf('key B');
+const publicKey = (label: string): PublicJwk =>
+  ({ kty: 'RSA', n: createHash('sha512').update(label).digest('base64url'), e: 'AQAB', alg: 'RSA-OAEP-256', use: 'enc', kid: thumbprintOf(label) }) as unknown as PublicJwk;
+const V1 = 1 as KeyVersion;
+const V2 = 2 as KeyVersion;
+
+const config: InstanceConfig = {
+  installationId: ID,
+  deploymentId: DEPLOYMENT,
+  machineName: 'RS-NODE-1' as NonEmptyString,
+  instanceName: 'MSSQLSERVER' as NonEmptyString,
+  serviceIdentity: 'NT SERVICE\\ReportServer' as NonEmptyString,
+  store: { kind: 'sqlite', location: '/var/lib/keyledger/ledger.db' },
+  keystorePath: '/var/lib/keyledger/keystore/instance.keystore.json',
+};
+
+const keyPair: IssuedKeyPair = {
+  installationId: ID,
+  publicKey: publicKey('key A'),
+  thumbprint: TP_A,
+  algorithm: 'RSA-OAEP-256',
+  keySize: 2048,
+  serviceIdentity: config.serviceIdentity,
+};
+
+const configRead: InstanceEvent = { type: 'ConfigRead', data: config };
+const keyPairIssued: InstanceEvent = { type: 'KeyPairIssued', data: keyPair };
+const activated = (keyVersion: KeyVersion): InstanceEvent => ({
+  type: 'InstanceActivated',
+  data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion, thumbprint: TP_A },
+});
+const noCopy: RefusalReason = { kind: 'NoWrappedCopy', keyVersion: V1 };
+const refused = (reason: RefusalReason): InstanceEvent => ({ type: 'InstanceActivationRefused', data: { installationId: ID, deploymentId: DEPLOYMENT, reason } });
+
+const recordConfig = (c: InstanceConfig): InstanceCommand => ({ type: 'RecordConfig', config: c });
+const recordKeyPair = (thumbprint: Thumbprint, label = 'key A'): InstanceCommand => ({
+  type: 'RecordKeyPair',
+  installationId: ID,
+  publicKey: publicKey(label),
+  thumbprint,
+  keySize: 2048,
+});
+const activate = (thumbprint: Thumbprint, keyVersion: KeyVersion = V1): InstanceCommand => ({
+  type: 'Activate',
+  installationId: ID,
+  deploymentId: DEPLOYMENT,
+  keyVersion,
+  thumbprint,
+});
+const refuse = (reason: RefusalReason): InstanceCommand => ({ type: 'RefuseActivation', installationId: ID, deploymentId: DEPLOYMENT, reason });
+
+// ─── RecordConfig ─────────────────────────────────────────────────────────
+
+test('RecordConfig: the first time, the config is read', (t) => {
+  spec(t, instance).given([]).when(recordConfig(config)).then([{ type: 'ConfigRead', data: config }]);
+});
+
+test('RecordConfig: the same config again changes nothing', (t) => {
+  spec(t, instance).given([configRead]).when(recordConfig({ ...config })).thenNothingHappened();
+});
+
+test('RecordConfig: the same config after activation changes nothing', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, activated(V1)]).when(recordConfig(config)).thenNothingHappened();
+});
+
+const changes: ReadonlyArray<[keyof InstanceConfig, string]> = [
+  ['installationId', '0a6e1f3c-2b7d-4e9a-8c5f-1d3b6a9e2f4c'],
+  ['deploymentId', 'finance'],
+  ['machineName', 'RS-NODE-2'],
+  ['instanceName', 'SSRS'],
+  ['serviceIdentity', 'CONTOSO\\svc-reports'],
+];
+for (const [field, presented] of changes) {
+  test(`RecordConfig: a changed ${field} is a ConfigConflict naming it`, (t) => {
+    spec(t, instance)
+      .given([configRead])
+      .when(recordConfig({ ...config, [field]: presented }))
+      .thenFails({ _tag: 'ConfigConflict', field, recorded: String(config[field]), presented });
+  });
+}
+
+test('RecordConfig: with several changes, the conflict names the first field in order', (t) => {
+  spec(t, instance)
+    .given([configRead, keyPairIssued])
+    .when(recordConfig({ ...config, machineName: 'RS-NODE-9' as NonEmptyString, serviceIdentity: 'other' as NonEmptyString }))
+    .thenFails({ _tag: 'ConfigConflict', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-9' });
+});
+
+test('RecordConfig: after a refusal of an unconfigured instance, the config is read', (t) => {
+  spec(t, instance).given([refused({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT })]).when(recordConfig(config)).then([configRead]);
+});
+
+// ─── RecordKeyPair ────────────────────────────────────────────────────────
+
+test('RecordKeyPair: before the config is read it fails NotConfigured', (t) => {
+  spec(t, instance).given([]).when(recordKeyPair(TP_A)).thenFails({ _tag: 'NotConfigured', step: 'key pair issued' });
+});
+
+test('RecordKeyPair: the first key pair is issued under the config service identity', (t) => {
+  spec(t, instance)
+    .given([configRead])
+    .when(recordKeyPair(TP_A))
+    .then([
+      {
+        type: 'KeyPairIssued',
+        data: {
+          installationId: ID,
+          publicKey: publicKey('key A'),
+          thumbprint: TP_A,
+          algorithm: 'RSA-OAEP-256',
+          keySize: 2048,
+          serviceIdentity: 'NT SERVICE\\ReportServer' as NonEmptyString,
+        },
+      },
+    ]);
+});
+
+test('RecordKeyPair: the service identity comes from the recorded config, not from anywhere else', (t) => {
+  const other = { ...config, serviceIdentity: 'CONTOSO\\svc-reports' as NonEmptyString };
+  spec(t, instance)
+    .given([{ type: 'ConfigRead', data: other }])
+    .when({ type: 'RecordKeyPair', installationId: ID, publicKey: publicKey('key B'), thumbprint: TP_B, keySize: 3072 })
+    .then([
+      {
+        type: 'KeyPairIssued',
+        data: { installationId: ID, publicKey: publicKey('key B'), thumbprint: TP_B, algorithm: 'RSA-OAEP-256', keySize: 3072, serviceIdentity: other.serviceIdentity },
+      },
+    ]);
+});
+
+test('RecordKeyPair: the same thumbprint again changes nothing', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued]).when(recordKeyPair(TP_A)).thenNothingHappened();
+});
+
+test('RecordKeyPair: a different thumbprint fails KeyPairAlreadyIssued', (t) => {
+  spec(t, instance)
+    .given([configRead, keyPairIssued])
+    .when(recordKeyPair(TP_B, 'key B'))
+    .thenFails({ _tag: 'KeyPairAlreadyIssued', recordedThumbprint: TP_A, presentedThumbprint: TP_B });
+});
+
+test('RecordKeyPair: a different thumbprint after activation fails KeyPairAlreadyIssued', (t) => {
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activated(V1)])
+    .when(recordKeyPair(TP_B, 'key B'))
+    .thenFails({ _tag: 'KeyPairAlreadyIssued', recordedThumbprint: TP_A, presentedThumbprint: TP_B });
+});
+
+// ─── Activate ─────────────────────────────────────────────────────────────
+
+test('Activate: with no key pair it fails NoKeyPair', (t) => {
+  spec(t, instance).given([]).when(activate(TP_A)).thenFails({ _tag: 'NoKeyPair' });
+  spec(t, instance).given([configRead]).when(activate(TP_A)).thenFails({ _tag: 'NoKeyPair' });
+});
+
+test('Activate: with another thumbprint than the issued one it fails ThumbprintMismatch', (t) => {
+  spec(t, instance)
+    .given([configRead, keyPairIssued])
+    .when(activate(TP_B))
+    .thenFails({ _tag: 'ThumbprintMismatch', recordedThumbprint: TP_A, presentedThumbprint: TP_B });
+});
+
+test('Activate: the first time, the instance is activated', (t) => {
+  spec(t, instance)
+    .given([configRead, keyPairIssued])
+    .when(activate(TP_A))
+    .then([{ type: 'InstanceActivated', data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion: V1, thumbprint: TP_A } }]);
+});
+
+test('Activate: already activated with the same key version changes nothing', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, activated(V1)]).when(activate(TP_A, V1)).thenNothingHappened();
+});
+
+test('Activate: activated with an older key version records the new one', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, activated(V1)]).when(activate(TP_A, V2)).then([activated(V2)]);
+});
+
+test('Activate: after a refusal, the instance is activated again', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, activated(V1), refused(noCopy)]).when(activate(TP_A, V1)).then([activated(V1)]);
+});
+
+// ─── RefuseActivation ─────────────────────────────────────────────────────
+
+const reasons: ReadonlyArray<[string, ReadonlyArray<InstanceEvent>]> = [
+  ['NotInitialized', []],
+  ['Configured', [configRead]],
+  ['KeyPairIssued', [configRead, keyPairIssued]],
+  ['Activated', [configRead, keyPairIssued, activated(V1)]],
+  ['Disabled', [configRead, keyPairIssued, refused(noCopy)]],
+];
+for (const [status, given] of reasons) {
+  test(`RefuseActivation: from ${status}, the refusal is always recorded`, (t) => {
+    const reason: RefusalReason = { kind: 'PublicKeyMismatch', heldThumbprint: TP_B, storedThumbprint: TP_A, storedIn: 'deployment' };
+    t.is(stateAfter(instance, given).status as string, status);
+    spec(t, instance)
+      .given(given)
+      .when(refuse(reason))
+      .then([{ type: 'InstanceActivationRefused', data: { installationId: ID, deploymentId: DEPLOYMENT, reason } }]);
+  });
+}
+
+test('RefuseActivation: the same refusal twice is recorded twice (every refused start is a fact)', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, refused(noCopy)]).when(refuse(noCopy)).then([refused(noCopy)]);
+});
+
+// ─── evolve ───────────────────────────────────────────────────────────────
+
+test('evolve: nothing happened → NotInitialized', (t) => {
+  t.deepEqual(stateAfter(instance, []), { status: 'NotInitialized' });
+});
+
+test('evolve: ConfigRead → Configured with the config', (t) => {
+  t.deepEqual(stateAfter(instance, [configRead]), { status: 'Configured', config });
+});
+
+test('evolve: KeyPairIssued → KeyPairIssued with config and key pair', (t) => {
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued]), { status: 'KeyPairIssued', config, keyPair });
+});
+
+test('evolve: KeyPairIssued before any config is ignored', (t) => {
+  t.deepEqual(stateAfter(instance, [keyPairIssued]), { status: 'NotInitialized' });
+});
+
+test('evolve: InstanceActivated → Activated with the key version', (t) => {
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1)]), { status: 'Activated', config, keyPair, keyVersion: V1 });
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), activated(V2)]), { status: 'Activated', config, keyPair, keyVersion: V2 });
+});
+
+test('evolve: InstanceActivated without a key pair is ignored', (t) => {
+  t.deepEqual(stateAfter(instance, [configRead, activated(V1)]), { status: 'Configured', config });
+});
+
+test('evolve: InstanceActivationRefused → Disabled, keeping config and key pair', (t) => {
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), refused(noCopy)]), { status: 'Disabled', config, keyPair, reason: noCopy });
+});
+
+test('evolve: InstanceActivationRefused from NotInitialized → Disabled with neither config nor key pair', (t) => {
+  const reason: RefusalReason = { kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT };
+  t.deepEqual(stateAfter(instance, [refused(reason)]), { status: 'Disabled', config: undefined, keyPair: undefined, reason });
+});
+
+test('evolve: Disabled then InstanceActivated → Activated again', (t) => {
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, refused(noCopy), activated(V1)]), { status: 'Activated', config, keyPair, keyVersion: V1 });
+});
+
+test('evolve: a second ConfigRead after the key pair keeps the status and replaces the config', (t) => {
+  const moved = { ...config, keystorePath: '/srv/keyledger/instance.keystore.json' };
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, { type: 'ConfigRead', data: moved }]), { status: 'KeyPairIssued', config: moved, keyPair });
+});
+
+test('evolve: a new KeyPairIssued after activation goes back to KeyPairIssued', (t) => {
+  const newPair: IssuedKeyPair = { ...keyPair, publicKey: publicKey('key B'), thumbprint: TP_B };
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), { type: 'KeyPairIssued', data: newPair } as InstanceEvent]), {
+    status: 'KeyPairIssued',
+    config,
+    keyPair: newPair,
+  });
+});
+
+test('evolve never mutates the state it is given', (t) => {
+  const before = Object.freeze(stateAfter(instance, [configRead]));
+  const copy = structuredClone(before);
+  const after = evolveInstance(before, keyPairIssued);
+  t.deepEqual(before, copy);
+  t.not(after, before);
+});

@@ -1,0 +1,259 @@
+/**
+ * The start check: every refusal reason checkBeforeUnwrap / checkAfterUnwrap
+ * can give, the plan it gives when nothing is wrong, and how explainRefusal
+ * puts each reason to an operator (with the evidence in it).
+ */
+import { createHash } from 'node:crypto';
+import test from 'ava';
+import * as E from 'fp-ts/Either';
+import { type DeploymentState, evolveDeployment, initialDeploymentState } from '../../src/domain/deployment/decider';
+import type { Base64Url, CompactJwe, DeploymentEvent, InstanceEvent, PublicJwk, RefusalReason, WrappedCopy } from '../../src/domain/events';
+import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../../src/domain/ids';
+import { evolveInstance, initialInstanceState, type InstanceConfig, type InstanceState } from '../../src/domain/instance/decider';
+import { explainRefusal, refusalLine } from '../../src/domain/refusal';
+import { checkAfterUnwrap, checkBeforeUnwrap, type HeldKey, type UnwrapPlan } from '../../src/domain/start-check';
+
+// ─── Test data ────────────────────────────────────────────────────────────
+
+const ID = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b' as InstallationId;
+const OTHER_ID = '0a6e1f3c-2b7d-4e9a-8c5f-1d3b6a9e2f4c' as InstallationId;
+const DEPLOYMENT = 'default' as DeploymentId;
+const thumbprintOf = (label: string): Thumbprint => createHash('sha256').update(label).digest('base64url') as Thumbprint;
+const TP = thumbprintOf('this instance key');
+const TP_OTHER = thumbprintOf('another key');
+const publicKey = (label: string): PublicJwk => ({ kty: 'RSA', n: createHash('sha512').update(label).digest('base64url'), e: 'AQAB' }) as PublicJwk;
+const V1 = 1 as KeyVersion;
+const V2 = 2 as KeyVersion;
+const KEY_CHECK = createHash('sha256').update('key check v1').digest('base64url') as Base64Url;
+const KEYSTORE = '/var/lib/keyledger/keystore/instance.keystore.json';
+
+const b64u = (s: string): string => Buffer.from(s).toString('base64url');
+const jweFor = (tp: Thumbprint): CompactJwe =>
+  [b64u(JSON.stringify({ alg: 'RSA-OAEP-256', kid: tp, enc: 'A256GCM' })), b64u('encrypted key'), b64u('iv-12-bytes!'), b64u('ciphertext'), b64u('tag-16-bytes!!!!')].join('.') as CompactJwe;
+const copyFor = (installationId: InstallationId, tp: Thumbprint): WrappedCopy => ({ installationId, recipientThumbprint: tp, jwe: jweFor(tp) });
+
+const config: InstanceConfig = {
+  installationId: ID,
+  deploymentId: DEPLOYMENT,
+  machineName: 'RS-NODE-1' as NonEmptyString,
+  instanceName: 'MSSQLSERVER' as NonEmptyString,
+  serviceIdentity: 'NT SERVICE\\ReportServer' as NonEmptyString,
+  store: { kind: 'sqlite', location: '/var/lib/keyledger/ledger.db' },
+  keystorePath: KEYSTORE,
+};
+
+const configRead: InstanceEvent = { type: 'ConfigRead', data: config };
+const keyPairIssued = (tp: Thumbprint): InstanceEvent => ({
+  type: 'KeyPairIssued',
+  data: { installationId: ID, publicKey: publicKey(tp), thumbprint: tp, algorithm: 'RSA-OAEP-256', keySize: 2048, serviceIdentity: config.serviceIdentity },
+});
+const instanceAfter = (events: ReadonlyArray<InstanceEvent>): InstanceState => events.reduce(evolveInstance, initialInstanceState);
+const initialized = instanceAfter([configRead, keyPairIssued(TP)]);
+
+const stored = (id: InstallationId, tp: Thumbprint): DeploymentEvent => ({
+  type: 'PublicKeyStored',
+  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: 'RS-NODE-1' as NonEmptyString, instanceName: 'MSSQLSERVER' as NonEmptyString, thumbprint: tp, publicKey: publicKey(tp) },
+});
+const created = (keyVersion: KeyVersion, copy: WrappedCopy, createdBy: InstallationId = ID): DeploymentEvent => ({
+  type: 'SymmetricKeyCreated',
+  data: { deploymentId: DEPLOYMENT, keyVersion, algorithm: 'A256GCM', keyCheck: KEY_CHECK, createdBy, copy },
+});
+const wrapped = (keyVersion: KeyVersion, copy: WrappedCopy): DeploymentEvent => ({
+  type: 'SymmetricKeyWrapped',
+  data: { deploymentId: DEPLOYMENT, keyVersion, copy, wrappedBy: OTHER_ID, wrappedByThumbprint: TP_OTHER },
+});
+const deploymentAfter = (events: ReadonlyArray<DeploymentEvent>): DeploymentState => events.reduce(evolveDeployment, initialDeploymentState);
+const complete = deploymentAfter([stored(ID, TP), created(V1, copyFor(ID, TP))]);
+
+const held = (installationId: InstallationId = ID, thumbprint: Thumbprint = TP): HeldKey => ({ _tag: 'Held', installationId, thumbprint });
+const problem = (p: 'missing' | 'unreadable' | 'locked' | 'corrupt', detail: string, keystoreInstallationId: InstallationId | null = null): HeldKey => ({
+  _tag: 'KeystoreProblem',
+  keystorePath: KEYSTORE,
+  problem: p,
+  detail,
+  keystoreInstallationId,
+});
+
+const plan: UnwrapPlan = { keyVersion: V1, copy: { keyVersion: V1, copy: copyFor(ID, TP) }, expectedKeyCheck: KEY_CHECK, thumbprint: TP };
+
+// ─── checkBeforeUnwrap ────────────────────────────────────────────────────
+
+test('happy path: registered, key pair matches, copy for the held key → the unwrap plan', (t) => {
+  t.deepEqual(checkBeforeUnwrap(initialized, complete, config, held()), E.right(plan));
+});
+
+test('happy path: a member that joined (copy wrapped for it) gets the plan for its copy', (t) => {
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP), wrapped(V1, copyFor(ID, TP))]);
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.right(plan));
+});
+
+test('InstallationNotRegistered: nothing recorded for this installation, no keystore header', (t) => {
+  t.deepEqual(
+    checkBeforeUnwrap(initialInstanceState, complete, config, problem('missing', 'no keystore file')),
+    E.left({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }),
+  );
+});
+
+test('InstallationNotRegistered: nothing recorded, the keystore names another installation (edited config)', (t) => {
+  const presented = { ...config, installationId: OTHER_ID };
+  t.deepEqual(
+    checkBeforeUnwrap(initialInstanceState, complete, presented, held(ID, TP)),
+    E.left({ kind: 'InstallationNotRegistered', installationId: OTHER_ID, keystoreInstallationId: ID }),
+  );
+  t.deepEqual(
+    checkBeforeUnwrap(initialInstanceState, complete, presented, problem('locked', 'the keystore was issued to installation ' + ID, ID)),
+    E.left({ kind: 'InstallationNotRegistered', installationId: OTHER_ID, keystoreInstallationId: ID }),
+  );
+});
+
+test('InstallationNotRegistered: configured with a key pair but not in the deployment', (t) => {
+  t.deepEqual(
+    checkBeforeUnwrap(initialized, deploymentAfter([stored(OTHER_ID, TP_OTHER)]), config, held()),
+    E.left({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: ID }),
+  );
+});
+
+test('ServiceIdentityChanged: the service identity differs from the recorded one', (t) => {
+  t.deepEqual(
+    checkBeforeUnwrap(initialized, complete, { ...config, serviceIdentity: 'CONTOSO\\svc-reports' as NonEmptyString }, held()),
+    E.left({ kind: 'ServiceIdentityChanged', recordedIdentity: 'NT SERVICE\\ReportServer', presentedIdentity: 'CONTOSO\\svc-reports' }),
+  );
+});
+
+test('ConfigurationChanged: another recorded field differs (machine name)', (t) => {
+  t.deepEqual(
+    checkBeforeUnwrap(initialized, complete, { ...config, machineName: 'RS-NODE-2' as NonEmptyString }, held()),
+    E.left({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' }),
+  );
+});
+
+for (const p of ['missing', 'unreadable', 'locked', 'corrupt'] as const) {
+  test(`KeystoreUnavailable: the keystore is ${p}`, (t) => {
+    const detail = `detail for ${p}`;
+    t.deepEqual(
+      checkBeforeUnwrap(initialized, complete, config, problem(p, detail, p === 'missing' ? null : ID)),
+      E.left({ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: p, detail }),
+    );
+  });
+}
+
+test('KeystoreBelongsToOtherInstallation: the keystore holds a key for another installation', (t) => {
+  t.deepEqual(
+    checkBeforeUnwrap(initialized, complete, config, held(OTHER_ID, TP_OTHER)),
+    E.left({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID }),
+  );
+});
+
+test('KeystoreBelongsToOtherInstallation: the keystore cannot be opened and its header names another installation', (t) => {
+  t.deepEqual(
+    checkBeforeUnwrap(initialized, complete, config, problem('locked', `the keystore was issued to installation ${OTHER_ID}`, OTHER_ID)),
+    E.left({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID }),
+  );
+});
+
+test('PublicKeyMismatch storedIn instance: the held key is not the one issued to this instance', (t) => {
+  t.deepEqual(
+    checkBeforeUnwrap(initialized, complete, config, held(ID, TP_OTHER)),
+    E.left({ kind: 'PublicKeyMismatch', heldThumbprint: TP_OTHER, storedThumbprint: TP, storedIn: 'instance' }),
+  );
+});
+
+test('PublicKeyMismatch storedIn deployment: the deployment registered another key for this installation', (t) => {
+  t.deepEqual(
+    checkBeforeUnwrap(initialized, deploymentAfter([stored(ID, TP_OTHER)]), config, held()),
+    E.left({ kind: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'deployment' }),
+  );
+});
+
+test('NoSymmetricKey: registered, but the deployment has no symmetric key yet', (t) => {
+  t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter([stored(ID, TP)]), config, held()), E.left({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }));
+});
+
+test('NoWrappedCopy: a key exists but no copy was wrapped for this instance (waiting to join)', (t) => {
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP)]);
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
+});
+
+test('NoWrappedCopy: this instance holds only a copy of an older key version', (t) => {
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP), wrapped(V1, copyFor(ID, TP)), created(V2, copyFor(OTHER_ID, TP_OTHER), OTHER_ID)]);
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V2 }));
+});
+
+test('WrappedCopyForOtherKey: the copy for this installation was wrapped for another public key', (t) => {
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP), wrapped(V1, copyFor(ID, TP_OTHER))]);
+  t.deepEqual(
+    checkBeforeUnwrap(initialized, d, config, held()),
+    E.left({ kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP }),
+  );
+});
+
+// ─── checkAfterUnwrap ─────────────────────────────────────────────────────
+
+test('checkAfterUnwrap: the key check matches → the plan', (t) => {
+  t.deepEqual(checkAfterUnwrap(plan, { _tag: 'Unwrapped', keyCheck: KEY_CHECK }), E.right(plan));
+});
+
+test('UnwrapFailed: the copy cannot be unwrapped with the held private key', (t) => {
+  t.deepEqual(
+    checkAfterUnwrap(plan, { _tag: 'UnwrapFailed', detail: 'the JWE was not encrypted for this private key' }),
+    E.left({ kind: 'UnwrapFailed', keyVersion: V1, thumbprint: TP, detail: 'the JWE was not encrypted for this private key' }),
+  );
+});
+
+test('KeyCheckMismatch: the unwrapped key is not the current key version', (t) => {
+  t.deepEqual(
+    checkAfterUnwrap(plan, { _tag: 'Unwrapped', keyCheck: createHash('sha256').update('another key').digest('base64url') }),
+    E.left({ kind: 'KeyCheckMismatch', keyVersion: V1 }),
+  );
+});
+
+// ─── explainRefusal ───────────────────────────────────────────────────────
+
+const explained: ReadonlyArray<[RefusalReason, string, ReadonlyArray<string>]> = [
+  [{ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'no keystore file' }, 'rsKeyStateNotValid', [KEYSTORE, 'missing', 'no keystore file']],
+  [{ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'locked', detail: 'cannot be decrypted' }, 'rsKeyStateNotValid', [KEYSTORE, 'locked', 'cannot be decrypted']],
+  [{ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID }, 'rsReportServerDisabled', [ID, OTHER_ID]],
+  [{ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }, 'RSReportServerNotActivated', [ID]],
+  [{ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: OTHER_ID }, 'RSReportServerNotActivated', [ID, OTHER_ID]],
+  [{ kind: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'deployment' }, 'rsReportServerDisabled', [TP, TP_OTHER, 'deployment']],
+  [{ kind: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'instance' }, 'rsReportServerDisabled', [TP, TP_OTHER, 'instance']],
+  [{ kind: 'ServiceIdentityChanged', recordedIdentity: 'NT SERVICE\\ReportServer', presentedIdentity: 'CONTOSO\\svc-reports' }, 'rsKeyStateNotValid', ['NT SERVICE\\ReportServer', 'CONTOSO\\svc-reports']],
+  [{ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' }, 'RSReportServerNotActivated', ['machineName', 'RS-NODE-1', 'RS-NODE-2']],
+  [{ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }, 'RSReportServerNotActivated', [DEPLOYMENT]],
+  [{ kind: 'NoWrappedCopy', keyVersion: V2 }, 'RSReportServerNotActivated', ['version 2']],
+  [{ kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP }, 'rsReportServerDisabled', ['version 1', TP_OTHER, TP]],
+  [{ kind: 'UnwrapFailed', keyVersion: V1, thumbprint: TP, detail: 'the JWE was not encrypted for this private key' }, 'rsReportServerDisabled', ['version 1', TP, 'not encrypted for this private key']],
+  [{ kind: 'KeyCheckMismatch', keyVersion: V2 }, 'rsCannotValidateEncryptedData', ['version 2']],
+];
+
+for (const [reason, code, evidence] of explained) {
+  const label = `${reason.kind}${'problem' in reason ? ` (${reason.problem})` : ''}${'storedIn' in reason ? ` (${reason.storedIn})` : ''}${'keystoreInstallationId' in reason && reason.kind === 'InstallationNotRegistered' ? ` (keystore ${reason.keystoreInstallationId === null ? 'unknown' : 'other'})` : ''}`;
+  test(`explainRefusal ${label}: code ${code}, summary with the evidence, a remedy`, (t) => {
+    const x = explainRefusal(reason);
+    t.is(x.code, code);
+    for (const e of evidence) t.true(x.summary.includes(e), `summary should contain ${e}: ${x.summary}`);
+    t.regex(x.remedy, /\S{10}/);
+    t.is(refusalLine(reason), `RSReportServerNotActivated: ${code}: ${x.summary}. Remedy: ${x.remedy}.`);
+  });
+}
+
+test('explainRefusal: InstallationNotRegistered asks about an edited installation ID only when the keystore names another one', (t) => {
+  t.is(explainRefusal({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }).summary, `installation ${ID} is not registered in the deployment`);
+  t.is(explainRefusal({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: ID }).summary, `installation ${ID} is not registered in the deployment`);
+  t.is(
+    explainRefusal({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: OTHER_ID }).summary,
+    `installation ${ID} is not registered in the deployment (the keystore belongs to ${OTHER_ID}: was the installation ID in the config edited?)`,
+  );
+});
+
+test('explainRefusal: a locked keystore is remedied by the right identity, a missing one by restoring it', (t) => {
+  t.regex(explainRefusal({ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'locked', detail: 'x' }).remedy, /service identity/);
+  t.regex(explainRefusal({ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'x' }).remedy, /restore the keystore file/);
+});
+
+test('explainRefusal: remedies name the commands to run', (t) => {
+  t.regex(explainRefusal({ kind: 'NoWrappedCopy', keyVersion: V1 }).remedy, /keyledger join/);
+  t.regex(explainRefusal({ kind: 'ServiceIdentityChanged', recordedIdentity: 'a', presentedIdentity: 'b' }).remedy, /keyledger change-identity/);
+  t.regex(explainRefusal({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }).remedy, /keyledger init/);
+  t.regex(explainRefusal({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'a', presented: 'b' }).remedy, /restore machineName/);
+});
