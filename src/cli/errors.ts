@@ -2,15 +2,17 @@
  * Every failure the CLI can meet, as one line: what, why, what to do.
  * And the exit code it maps to.
  */
-import type { CommandError } from '../commands/instance';
+import type { IdentityError } from '../commands/identity';
+import type { MembershipError } from '../commands/membership';
+import { explainRefusal } from '../domain/refusal';
 import type { CheckpointError } from '../ports/checkpoints';
 import { describeStoreError, type StoreError } from '../ports/event-store';
 import type { ConfigError } from '../infra/config';
 import type { StoreSelectionError } from '../infra/open-store';
 
-export type CliError = CommandError | CheckpointError | ConfigError | StoreSelectionError | { readonly _tag: 'UsageError'; readonly message: string };
+export type CliError = MembershipError | IdentityError | CheckpointError | ConfigError | StoreSelectionError | { readonly _tag: 'UsageError'; readonly message: string };
 
-export const EXIT = { ok: 0, notActivated: 1, usage: 2, failure: 3, tampered: 4 } as const;
+export const EXIT = { ok: 0, notActivated: 1, usage: 2, failure: 3, tampered: 4, refused: 5 } as const;
 
 const isStoreError = (e: CliError): e is StoreError =>
   e._tag === 'VersionConflict' || e._tag === 'StoreUnavailable' || e._tag === 'StoredRecordUnreadable' || e._tag === 'InvalidAppend';
@@ -45,6 +47,8 @@ export const describeError = (e: CliError): string => {
           return 'the instance has no recorded key pair. Run keyledger init.';
         case 'ThumbprintMismatch':
           return `the key held (${x.presentedThumbprint}) is not the one recorded (${x.recordedThumbprint}). Run keyledger status for the remedy.`;
+        case 'SameServiceIdentity':
+          return `the instance already runs as "${x.serviceIdentity}" with another key pair; nothing to change.`;
       }
       break;
     }
@@ -59,9 +63,27 @@ export const describeError = (e: CliError): string => {
           return `the deployment already has symmetric key version ${x.keyVersion}. Join this instance from an activated member instead.`;
         case 'CopyNotForRegisteredKey':
           return `the wrapped copy is for ${x.copyThumbprint}, but installation ${x.installationId} registered ${x.storedThumbprint}.`;
+        case 'InstallationRemoved':
+          return `installation ${x.installationId} was removed from the deployment. To bring it back run keyledger init --rejoin on it, then join it.`;
+        case 'NoSymmetricKey':
+          return 'the deployment has no symmetric key yet. Run keyledger init on the first instance.';
+        case 'SponsorHoldsNoCurrentCopy':
+          return `installation ${x.sponsor} holds no copy of the current key${x.keyVersion !== null ? ` (it holds version ${x.keyVersion})` : ''}, so it cannot sponsor a join. Run the command on an activated member.`;
+        case 'LastMember':
+          return `installation ${x.installationId} is the last member holding symmetric key version ${x.keyVersion}: removing it leaves nobody able to join new instances. Back up the key first; pass --force to remove it anyway.`;
+        case 'NotAMember':
+          return `installation ${x.installationId} is not a member of the deployment (see keyledger list).`;
       }
       break;
     }
+    case 'SponsorNotActivated':
+      return `this instance (${e.sponsor}) cannot sponsor a join: ${
+        e.reason ? `${explainRefusal(e.reason).summary}. Remedy: ${explainRefusal(e.reason).remedy}` : 'it is not activated. Run keyledger start on it first'
+      }.`;
+    case 'NotAMemberYet':
+      return `installation ${e.installationId} has no key in the deployment yet, so there is nothing to move to a new identity. Finish keyledger init (and a join) first.`;
+    case 'CannotProveKey':
+      return `cannot prove this instance holds the current key (${e.detail}). Restore a backup key (rskeymgmt -a) instead.`;
     case 'TooManyConflicts':
       return `gave up after ${e.attempts} concurrent changes to ${e.stream}: other commands keep changing it. Try again when they are done.`;
     case 'CheckpointError':
@@ -76,5 +98,19 @@ export const describeError = (e: CliError): string => {
   return 'unexpected error';
 };
 
-export const exitCodeOf = (e: CliError): number =>
-  e._tag === 'ConfigError' || e._tag === 'UsageError' || e._tag === 'UnsupportedConnectionString' ? EXIT.usage : EXIT.failure;
+export const exitCodeOf = (e: CliError): number => {
+  switch (e._tag) {
+    case 'ConfigError':
+    case 'UsageError':
+    case 'UnsupportedConnectionString':
+      return EXIT.usage;
+    case 'InstanceRefused':
+    case 'DeploymentRefused':
+    case 'SponsorNotActivated':
+    case 'NotAMemberYet':
+    case 'CannotProveKey':
+      return EXIT.refused;
+    default:
+      return EXIT.failure;
+  }
+};

@@ -13,8 +13,11 @@ import { type ActivationOutcome, type CommandError, initInstance, type InstanceD
 import { verifyLedger } from '../commands/verify';
 import type { CommandContext } from '../domain/envelope';
 import type { KeySize } from '../domain/events';
-import { InstallationId } from '../domain/ids';
-import { activationProjection, type ActivationView, instanceStatus, listInstances } from '../projections/activation';
+import { InstallationId, NonEmptyString } from '../domain/ids';
+import { changeServiceIdentity } from '../commands/identity';
+import { joinInstance, removeInstance } from '../commands/membership';
+import { activationProjection, type ActivationView, initialActivationView, instanceStatus, listInstances } from '../projections/activation';
+import { findingsFor } from '../projections/findings';
 import { catchUp } from '../projections/runner';
 import type { EventStore } from '../ports/event-store';
 import { type LoadedConfig, loadConfig, newConfig } from '../infra/config';
@@ -24,7 +27,7 @@ import { fileOpLog, type OpLog } from '../infra/oplog';
 import { openStore } from '../infra/open-store';
 import { openSqliteCheckpoints } from '../infra/sqlite-checkpoints';
 import { type CliError, describeError, EXIT, exitCodeOf } from './errors';
-import { listText, outcomeText, statusJson, statusText } from './render';
+import { listText, membershipOf, outcomeText, statusJson, statusText } from './render';
 import { progressReporter } from './progress';
 
 export interface Io {
@@ -124,10 +127,11 @@ const runInstanceCommand = async (
   g: GlobalOptions,
   verb: 'init' | 'start',
   keySize: KeySize | undefined,
+  rejoin = false,
 ): Promise<number> =>
   withSession(io, g, async (s) => {
     const run = verb === 'init' ? initInstance : startInstance;
-    const r: E.Either<CommandError, ActivationOutcome> = await run(deps(s, verb, keySize), s.config.instance);
+    const r: E.Either<CommandError, ActivationOutcome> = await run({ ...deps(s, verb, keySize), rejoin }, s.config.instance);
     if (E.isLeft(r)) {
       s.log.write({ command: verb, installationId: s.config.instance.installationId, outcome: 'error', error: r.left._tag, message: describeError(r.left) });
       return fail(io, r.left);
@@ -143,12 +147,21 @@ const runInstanceCommand = async (
 const HELP_FOOTER = `
 Exit codes: 0 ok / activated, 1 not activated (RSReportServerNotActivated),
             2 bad input (usage, config), 3 failure (store, keystore, unreadable ledger),
-            4 verify found tampering.
+            4 verify found tampering, 5 refused by the ledger's rules (e.g. removing
+            the last member without --force).
 
 Quick start:
   keyledger config new          write ./keyledger.config.json for this machine
   keyledger init                run the five initialization steps (resumable)
   keyledger status              activated? if not, exactly why and what to do
+
+Scale-out (each instance has its own config and keystore; they share the store):
+  keyledger -c node2.json init            node 2: steps 1-3, then waits to join
+  keyledger -c node1.json join <id>       on an activated member: wrap the key for node 2
+  keyledger -c node2.json start           node 2 proves its copy and activates
+  keyledger remove <id> [--force]         revoke a member's copy (rskeymgmt -r)
+  keyledger change-identity <account>     new key pair under a new service identity
+  keyledger rskeymgmt -l | -j -m M -n N | -r <id>   the SSRS flags
 `;
 
 export const buildProgram = (io: Io, setExit: (code: number) => void): Command => {
@@ -219,7 +232,10 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     .command('init')
     .description('initialize this instance: config read, key pair issued, public key stored, symmetric key stored wrapped, activated — one event each; resumes after a crash, does nothing when done')
     .addOption(new Option('--key-size <bits>', 'RSA key size for a new key pair').choices(['2048', '3072', '4096']))
-    .action(async (o: { keySize?: string }) => done(await runInstanceCommand(io, globals(), 'init', o.keySize ? (Number(o.keySize) as KeySize) : undefined)));
+    .option('--rejoin', 'register this installation again after it was removed from the deployment (then join it from a member)')
+    .action(async (o: { keySize?: string; rejoin?: boolean }) =>
+      done(await runInstanceCommand(io, globals(), 'init', o.keySize ? (Number(o.keySize) as KeySize) : undefined, o.rejoin === true)),
+    );
 
   program
     .command('start')
@@ -235,8 +251,10 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
       const g = globals();
       const code = await withSession(io, g, async (s) => {
         const view = await loadView(io, s, g);
-        const st = instanceStatus(view, id ?? s.config.instance.installationId);
-        emit(io, g, statusJson(st), statusText(st));
+        const target = id ?? s.config.instance.installationId;
+        const st = instanceStatus(view, target);
+        const findings = findingsFor(view, target);
+        emit(io, g, statusJson(st, findings), statusText(st, findings));
         return st.state === 'activated' ? EXIT.ok : EXIT.notActivated;
       });
       return done(code);
@@ -244,15 +262,47 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
 
   program
     .command('list')
-    .description('every instance in the ledger: installation ID, machine, instance name, state (rskeymgmt -l)')
-    .action(async () => {
-      const g = globals();
-      await withSession(io, g, async (s) => {
-        const rows = listInstances(await loadView(io, s, g));
-        emit(io, g, rows.map(statusJson), listText(rows));
-      });
-      return done(EXIT.ok);
-    });
+    .description('membership: every instance with installation ID, machine, instance name, joined / waiting-to-join / disabled / removed, key version held, thumbprint (rskeymgmt -l)')
+    .action(async () => done(await listCommand(io, globals())));
+
+  program
+    .command('join')
+    .argument('[installationId]', 'the instance waiting to join (or pick it with --machine/--instance)')
+    .option('-m, --machine <name>', 'the waiting instance\'s machine name')
+    .option('-n, --instance <name>', 'the waiting instance\'s instance name')
+    .description('run on an activated member (the sponsor): unwrap the symmetric key with this member\'s private key, re-wrap it for the waiting instance\'s public key, record it (rskeymgmt -j). The waiting instance activates on its next start')
+    .action(async (id: string | undefined, o: { machine?: string; instance?: string }) => done(await joinCommand(io, globals(), id, o.machine, o.instance)));
+
+  program
+    .command('remove')
+    .argument('<installationId>', 'the member to remove')
+    .option('--force', 'remove it even if it is the last member holding the key (afterwards only a backup restores the key)')
+    .description('remove an instance from the scale-out: its registration and wrapped copy are revoked and its next start is refused (rskeymgmt -r)')
+    .action(async (id: string, o: { force?: boolean }) => done(await removeCommand(io, globals(), id, o.force === true)));
+
+  program
+    .command('change-identity')
+    .argument('<serviceIdentity>', 'the account the instance now runs as')
+    .description('move this instance to a new service identity: a new key pair under it, the symmetric key re-wrapped for it from the instance\'s own copy, the config file updated; resumable')
+    .action(async (identity: string) => done(await changeIdentityCommand(io, globals(), identity)));
+
+  program
+    .command('rskeymgmt')
+    .description('the SSRS rskeymgmt flags on top of keyledger: -l list, -j join (-m machine -n instance), -r <installationID> remove, -i local instance name')
+    .option('-l', 'list the instances of the deployment')
+    .option('-j', 'join a waiting instance (name it with -m and -n)')
+    .option('-r <installationID>', 'remove an instance')
+    .option('-m <machine>', 'remote machine (with -j)')
+    .option('-n <instance>', 'remote instance (with -j)')
+    .option('-i <instance>', 'local instance name (must match the config)')
+    .option('-f <file>', 'backup file (with -e / -a: not available yet)')
+    .option('-p <password>', 'backup password (with -e / -a: not available yet)')
+    .option('-e', 'extract the key to a backup file (not available yet)')
+    .option('-a', 'apply a backup (not available yet)')
+    .option('-d', 'delete keys and encrypted content (not available yet)')
+    .option('-s', 're-create the key (not available yet)')
+    .option('--force', 'with -r: allow removing the last member')
+    .action(async (o: Record<string, string | boolean | undefined>) => done(await rskeymgmt(io, globals(), o)));
 
   program
     .command('verify')
@@ -278,6 +328,129 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     });
 
   return program;
+};
+
+// ─── Scale-out commands ───────────────────────────────────────────────────
+
+const listCommand = async (io: Io, g: GlobalOptions): Promise<number> =>
+  withSession(io, g, async (s) => {
+    const view = await loadView(io, s, g);
+    const rows = listInstances(view);
+    emit(
+      io,
+      g,
+      rows.map((r) => {
+        const id = r.state === 'not-initialized' ? r.installationId : r.view.installationId;
+        return { ...statusJson(r, findingsFor(view, id)), ...membershipOf(r, view) };
+      }),
+      listText(rows, view),
+    );
+    return EXIT.ok;
+  });
+
+const resolveWaiting = (io: Io, view: ActivationView, id: string | undefined, machine: string | undefined, instance: string | undefined): InstallationId => {
+  if (id !== undefined) {
+    if (!InstallationId.is(id.toLowerCase())) return fail(io, { _tag: 'UsageError', message: `"${id}" is not an installation ID (a GUID)` });
+    return id.toLowerCase() as InstallationId;
+  }
+  if (machine === undefined || instance === undefined)
+    return fail(io, { _tag: 'UsageError', message: 'name the instance to join: keyledger join <installationId>, or --machine M --instance N' });
+  const matches = listInstances(view).filter(
+    (r) => r.state !== 'not-initialized' && r.view.machineName?.toLowerCase() === machine.toLowerCase() && r.view.instanceName?.toLowerCase() === instance.toLowerCase(),
+  );
+  const waiting = matches.filter((r) => r.state === 'waiting-to-join');
+  const pick = waiting.length === 1 ? waiting[0] : matches.length === 1 ? matches[0] : undefined;
+  if (!pick || pick.state === 'not-initialized')
+    return fail(io, {
+      _tag: 'UsageError',
+      message:
+        matches.length === 0
+          ? `no instance ${instance} on machine ${machine} in the ledger: run keyledger init on it first (see keyledger list)`
+          : `${matches.length} instances are named ${instance} on ${machine}: pass the installation ID instead (see keyledger list)`,
+    });
+  return pick.view.installationId as InstallationId;
+};
+
+const joinCommand = async (io: Io, g: GlobalOptions, id: string | undefined, machine: string | undefined, instance: string | undefined): Promise<number> =>
+  withSession(io, g, async (s) => {
+    const newcomer = id !== undefined ? resolveWaiting(io, initialActivationView, id, undefined, undefined) : resolveWaiting(io, await loadView(io, s, g), undefined, machine, instance);
+    const r = await joinInstance(deps(s, 'join'), s.config.instance, newcomer);
+    if (E.isLeft(r)) {
+      s.log.write({ command: 'join', sponsor: s.config.instance.installationId, newcomer, outcome: 'error', error: r.left._tag });
+      return fail(io, r.left);
+    }
+    const o = r.right;
+    s.log.write({ command: 'join', sponsor: o.sponsor, newcomer: o.newcomer, keyVersion: o.keyVersion, recorded: o.recorded });
+    emit(
+      io,
+      g,
+      o,
+      o.alreadyJoined
+        ? `installation ${o.newcomer} already holds symmetric key version ${o.keyVersion}; nothing to do\n`
+        : `joined: symmetric key version ${o.keyVersion} wrapped for ${o.newcomer} by ${o.sponsor} (SymmetricKeyWrapped recorded).\nNext: run keyledger start on ${o.newcomer} to activate it.\n`,
+    );
+    return EXIT.ok;
+  });
+
+const removeCommand = async (io: Io, g: GlobalOptions, id: string, force: boolean): Promise<number> =>
+  withSession(io, g, async (s) => {
+    if (!InstallationId.is(id.toLowerCase())) return fail(io, { _tag: 'UsageError', message: `"${id}" is not an installation ID (a GUID)` });
+    const r = await removeInstance(deps(s, 'remove'), s.config.instance.deploymentId, id.toLowerCase() as InstallationId, force);
+    if (E.isLeft(r)) return fail(io, r.left);
+    const o = r.right;
+    s.log.write({ command: 'remove', installationId: o.installationId, lastMember: o.lastMember, forced: force, recorded: o.recorded });
+    emit(
+      io,
+      g,
+      o,
+      o.recorded.length === 0
+        ? `installation ${o.installationId} was already removed; nothing to do\n`
+        : `removed: installation ${o.installationId}'s registration and wrapped copy are revoked (InstanceRemoved recorded); its next start is refused.\n${
+            o.lastMember ? 'It was the last member holding the key: a new initialization now needs a backup restore (rskeymgmt -a).\n' : ''
+          }`,
+    );
+    return EXIT.ok;
+  });
+
+const changeIdentityCommand = async (io: Io, g: GlobalOptions, identity: string): Promise<number> =>
+  withSession(io, g, async (s) => {
+    if (!NonEmptyString.is(identity)) return fail(io, { _tag: 'UsageError', message: 'the new service identity must be a non-empty name (at most 256 characters)' });
+    const r = await changeServiceIdentity(deps(s, 'change-identity'), s.config.instance, identity);
+    if (E.isLeft(r)) return fail(io, r.left);
+    const o = r.right;
+    // The config follows the ledger: rewrite serviceIdentity (temp file + rename).
+    const raw = JSON.parse(fs.readFileSync(s.config.file, 'utf8')) as Record<string, unknown>;
+    if (raw['serviceIdentity'] !== identity) {
+      const tmp = `${s.config.file}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, JSON.stringify({ ...raw, serviceIdentity: identity }, null, 2) + '\n', { mode: 0o600 });
+      fs.renameSync(tmp, s.config.file);
+    }
+    s.log.write({ command: 'change-identity', installationId: s.config.instance.installationId, from: o.previousIdentity, to: o.serviceIdentity, thumbprint: o.thumbprint, recorded: o.recorded });
+    emit(
+      io,
+      g,
+      o,
+      `service identity ${o.previousIdentity} → ${o.serviceIdentity}: new key ${o.thumbprint}${o.recorded.length ? ` (${o.recorded.join(', ')} recorded)` : ' (already done)'}; config updated.\n` +
+        outcomeText(o.activation, 'start'),
+    );
+    return o.activation.state === 'activated' ? EXIT.ok : EXIT.notActivated;
+  });
+
+const rskeymgmt = async (io: Io, g: GlobalOptions, o: Record<string, string | boolean | undefined>): Promise<number> => {
+  for (const flag of ['e', 'a', 'd', 's'] as const)
+    if (o[flag])
+      return fail(io, { _tag: 'UsageError', message: `rskeymgmt -${flag} (backup, restore, delete, re-create) is not available in this version of keyledger yet` });
+  if (typeof o['i'] === 'string') {
+    const c = loadConfig(g.config);
+    if (E.isLeft(c)) return fail(io, c.left);
+    if (c.right.instance.instanceName.toLowerCase() !== o['i'].toLowerCase())
+      return fail(io, { _tag: 'UsageError', message: `-i ${o['i']} does not match the config's instance ${c.right.instance.instanceName}: pass the instance's config with -c` });
+  }
+  const chosen = ['l', 'j', 'r'].filter((f) => o[f] !== undefined && o[f] !== false);
+  if (chosen.length !== 1) return fail(io, { _tag: 'UsageError', message: 'rskeymgmt takes exactly one of -l, -j, -r (and -e, -a, -d, -s in a later version)' });
+  if (o['l']) return listCommand(io, g);
+  if (o['j']) return joinCommand(io, g, undefined, o['m'] as string | undefined, o['n'] as string | undefined);
+  return removeCommand(io, g, String(o['r']), o['force'] === true);
 };
 
 /** Runs the CLI; resolves to the exit code. Never throws for user errors. */

@@ -2,8 +2,9 @@
  * How outcomes and views look to a person (text) and to a script (--json).
  */
 import type { ActivationOutcome } from '../commands/instance';
-import { explainRefusal, NOT_ACTIVATED } from '../domain/refusal';
-import { INIT_STEPS, type InstanceStatus } from '../projections/activation';
+import { explainRefusal, NOT_ACTIVATED, refusalLine } from '../domain/refusal';
+import { type ActivationView, INIT_STEPS, type InstanceStatus } from '../projections/activation';
+import type { Finding } from '../projections/findings';
 
 const STEP_OF: Record<string, number> = {
   ConfigRead: 1,
@@ -27,14 +28,38 @@ export const notActivatedLine = (s: InstanceStatus): string | undefined => {
       }; next: ${s.nextStep}. Remedy: run keyledger init to resume.`;
     case 'waiting-to-join':
       return `${NOT_ACTIVATED}: waiting to join: no copy of symmetric key version ${s.keyVersion} is wrapped for this instance yet. Remedy: join it from an activated member (keyledger join ${s.view.installationId} / rskeymgmt -j).`;
-    case 'disabled': {
-      const x = explainRefusal(s.reason);
-      return `${NOT_ACTIVATED}: ${x.code}: ${x.summary}. Remedy: ${x.remedy}.`;
-    }
+    case 'disabled':
+      return refusalLine(s.reason);
+    case 'removed':
+      return `${NOT_ACTIVATED}: installation ${s.view.installationId} was removed from the scale-out deployment (key ${s.revokedThumbprint} revoked, ${s.since.stream}@${s.since.revision}). Remedy: keyledger init --rejoin on it, then join it from an activated member (rskeymgmt -j).`;
   }
 };
 
-export const statusJson = (s: InstanceStatus): Record<string, unknown> => {
+/** The line operators get, with the first finding's diagnosis when there is one. */
+export const notActivatedWithFinding = (s: InstanceStatus, findings: ReadonlyArray<Finding>): string | undefined => {
+  const line = notActivatedLine(s);
+  const f = findings[0];
+  return line && f ? `${line} Finding ${f.kind}: ${f.summary}.` : line;
+};
+
+/** Membership as the scale-out page shows it: Joined / Waiting to Join / …, with the key version held. */
+export const membershipOf = (s: InstanceStatus, v: ActivationView): { membership: string; heldKeyVersion: number | null } => {
+  if (s.state === 'not-initialized') return { membership: 'not-initialized', heldKeyVersion: null };
+  const d = s.view.deploymentId === null ? undefined : v.deployments[s.view.deploymentId];
+  const copy = d?.copies[s.view.installationId.toLowerCase()];
+  const membership = s.state === 'activated' ? 'joined' : s.state;
+  return { membership, heldKeyVersion: copy?.keyVersion ?? null };
+};
+
+const findingJson = (f: Finding): Record<string, unknown> => ({ kind: f.kind, summary: f.summary, remedy: f.remedy, evidence: f.evidence, events: f.events });
+
+export const statusJson = (s: InstanceStatus, findings: ReadonlyArray<Finding> = []): Record<string, unknown> => ({
+  ...statusCore(s),
+  findings: findings.map(findingJson),
+  ...(s.state === 'activated' ? {} : { message: notActivatedWithFinding(s, findings) }),
+});
+
+const statusCore = (s: InstanceStatus): Record<string, unknown> => {
   const base =
     s.state === 'not-initialized'
       ? { installationId: s.installationId, state: s.state }
@@ -60,10 +85,12 @@ export const statusJson = (s: InstanceStatus): Record<string, unknown> => {
       const x = explainRefusal(s.reason);
       return { ...base, activated: false, error: NOT_ACTIVATED, code: x.code, reason: s.reason, summary: x.summary, remedy: x.remedy, since: s.since, message: notActivatedLine(s) };
     }
+    case 'removed':
+      return { ...base, activated: false, error: NOT_ACTIVATED, revokedThumbprint: s.revokedThumbprint, since: s.since, message: notActivatedLine(s) };
   }
 };
 
-export const statusText = (s: InstanceStatus): string => {
+export const statusText = (s: InstanceStatus, findings: ReadonlyArray<Finding> = []): string => {
   if (s.state === 'not-initialized') return `${notActivatedLine(s)}\n`;
   const v = s.view;
   const lines = [
@@ -86,9 +113,17 @@ export const statusText = (s: InstanceStatus): string => {
     case 'disabled':
       lines.push(`state         disabled since ${s.since.occurredAt} (${s.since.stream}@${s.since.revision}, by ${s.since.actor})`);
       break;
+    case 'removed':
+      lines.push(`state         removed since ${s.since.occurredAt} (${s.since.stream}@${s.since.revision}, by ${s.since.actor})`);
+      break;
   }
   const why = notActivatedLine(s);
   if (why) lines.push('', why);
+  for (const f of findings) {
+    lines.push('', `finding       ${f.kind}: ${f.summary}`, `remedy        ${f.remedy}`);
+    lines.push(`evidence      ${Object.entries(f.evidence).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join('  ')}`);
+    for (const e of f.events) lines.push(`  event       ${e.stream}@${e.revision} (position ${e.position}, ${e.occurredAt}, by ${e.actor})`);
+  }
   return lines.join('\n') + '\n';
 };
 
@@ -104,29 +139,26 @@ export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): strin
     lines.push(
       `${NOT_ACTIVATED}: waiting to join: steps 1-3 are done; an activated member must wrap the key for it. Remedy: keyledger join ${o.installationId} on a member (rskeymgmt -j).`,
     );
-  else if (o.reason) {
-    const x = explainRefusal(o.reason);
-    lines.push(`${NOT_ACTIVATED}: ${x.code}: ${x.summary}. Remedy: ${x.remedy}.`);
-  }
+  else if (o.reason) lines.push(refusalLine(o.reason));
   return lines.join('\n') + '\n';
 };
 
 const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 
-export const listText = (rows: ReadonlyArray<InstanceStatus>): string => {
+export const listText = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView): string => {
   if (rows.length === 0) return 'no instances recorded yet (run keyledger init)\n';
-  const table = rows.map((s) =>
-    s.state === 'not-initialized'
-      ? [s.installationId, '', '', s.state, '', '']
-      : [
-          s.view.installationId,
-          s.view.machineName ?? '',
-          s.view.instanceName ?? '',
-          s.state === 'disabled' ? `disabled (${s.reason.kind})` : s.state,
-          s.state === 'activated' ? String(s.keyVersion) : '',
-          s.view.thumbprint ? `${s.view.thumbprint.slice(0, 12)}…` : '',
-        ],
-  );
+  const table = rows.map((s) => {
+    if (s.state === 'not-initialized') return [s.installationId, '', '', s.state, '', ''];
+    const m = membershipOf(s, v);
+    return [
+      s.view.installationId,
+      s.view.machineName ?? '',
+      s.view.instanceName ?? '',
+      s.state === 'disabled' ? `disabled (${s.reason.kind})` : m.membership,
+      m.heldKeyVersion === null ? '' : String(m.heldKeyVersion),
+      s.view.thumbprint ? `${s.view.thumbprint.slice(0, 12)}…` : '',
+    ];
+  });
   const header = ['INSTALLATION ID', 'MACHINE', 'INSTANCE', 'STATE', 'KEY', 'THUMBPRINT'];
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
   return [header, ...table].map((r) => r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';

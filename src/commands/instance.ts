@@ -17,7 +17,7 @@
 import * as E from 'fp-ts/Either';
 import { type DeploymentError, type DeploymentState, decideDeployment, evolveDeployment, initialDeploymentState } from '../domain/deployment/decider';
 import type { CommandContext } from '../domain/envelope';
-import { isDeploymentEvent, isInstanceEvent, type KeySize, type LedgerEvent, type RefusalReason, WrappedCopy } from '../domain/events';
+import { type InstanceEvent, isDeploymentEvent, isInstanceEvent, type KeySize, type LedgerEvent, type RefusalReason, WrappedCopy } from '../domain/events';
 import { type DeploymentId, deploymentStream, type InstallationId, instanceStream } from '../domain/ids';
 import { decideInstance, evolveInstance, type InstanceConfig, type InstanceError, type InstanceState, initialInstanceState } from '../domain/instance/decider';
 import { checkAfterUnwrap, checkBeforeUnwrap, type HeldKey, type UnwrapOutcome, type UnwrapPlan } from '../domain/start-check';
@@ -33,6 +33,8 @@ export interface InstanceDeps {
   readonly keySize?: KeySize;
   /** How many version conflicts to absorb (reload and retry) before giving up. */
   readonly maxConflicts?: number;
+  /** init: re-register an installation that was removed from the deployment. */
+  readonly rejoin?: boolean;
 }
 
 export type ActivationState = 'activated' | 'waiting-to-join' | 'disabled';
@@ -60,18 +62,12 @@ export type CommandError =
 // ─── Loading ──────────────────────────────────────────────────────────────
 
 export const loadInstance = (store: EventStore, id: InstallationId) =>
-  loadAggregate<InstanceState, Extract<LedgerEvent, { type: 'ConfigRead' | 'KeyPairIssued' | 'InstanceActivated' | 'InstanceActivationRefused' }>>(
-    store,
-    instanceStream(id),
-    initialInstanceState,
-    isInstanceEvent,
-    evolveInstance,
-  );
+  loadAggregate<InstanceState, InstanceEvent>(store, instanceStream(id), initialInstanceState, isInstanceEvent, evolveInstance);
 
 export const loadDeployment = (store: EventStore, id: DeploymentId) =>
   loadAggregate(store, deploymentStream(id), initialDeploymentState, isDeploymentEvent, evolveDeployment);
 
-const heldFrom = (r: E.Either<KeystoreError, StoredKeyPair>): HeldKey =>
+export const heldFrom = (r: E.Either<KeystoreError, StoredKeyPair>): HeldKey =>
   E.isRight(r)
     ? { _tag: 'Held', installationId: r.right.installationId, thumbprint: r.right.thumbprint }
     : { _tag: 'KeystoreProblem', keystorePath: r.left.path, problem: r.left.problem, detail: r.left.detail, keystoreInstallationId: r.left.keystoreInstallationId };
@@ -192,10 +188,19 @@ const initPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Ar
   const pre = checkBeforeUnwrap(s, dep.right.state, config, heldFrom(held));
   if (E.isLeft(pre) && E.isRight(held)) {
     const k = held.right;
-    // Step 3 — installation ID and public key stored in the deployment.
-    if (pre.left.kind === 'InstallationNotRegistered') {
+    // Step 3 — installation ID and public key stored in the deployment (again, after a removal, with --rejoin).
+    if (pre.left.kind === 'InstallationNotRegistered' || (pre.left.kind === 'InstanceRemoved' && deps.rejoin === true)) {
       const step3 = decideDeployment(
-        { type: 'StorePublicKey', deploymentId: config.deploymentId, installationId: id, machineName: config.machineName, instanceName: config.instanceName, thumbprint: k.thumbprint, publicKey: k.publicKey },
+        {
+          type: 'StorePublicKey',
+          deploymentId: config.deploymentId,
+          installationId: id,
+          machineName: config.machineName,
+          instanceName: config.instanceName,
+          thumbprint: k.thumbprint,
+          publicKey: k.publicKey,
+          rejoin: deps.rejoin === true,
+        },
         dep.right.state,
       );
       if (E.isLeft(step3)) return E.left({ _tag: 'DeploymentRefused', error: step3.left });

@@ -86,6 +86,9 @@ export const RefusalReason = t.union([
   reason('WrappedCopyForOtherKey', { keyVersion: KeyVersion, copyThumbprint: Thumbprint, heldThumbprint: Thumbprint }),
   reason('UnwrapFailed', { keyVersion: KeyVersion, thumbprint: Thumbprint, detail: t.string }),
   reason('KeyCheckMismatch', { keyVersion: KeyVersion }),
+  reason('InstanceRemoved', { installationId: InstallationId, revokedThumbprint: Thumbprint }),
+  reason('StaleWrappedCopy', { heldVersion: KeyVersion, currentVersion: KeyVersion }),
+  reason('NoMemberHoldsKey', { keyVersion: KeyVersion }),
 ]);
 export type RefusalReason = t.TypeOf<typeof RefusalReason>;
 
@@ -169,6 +172,43 @@ export const InstanceActivationRefused = event('InstanceActivationRefused', {
   reason: RefusalReason,
 });
 
+/** A member left the scale-out (rskeymgmt -r): its registration and wrapped copy are revoked. */
+export const InstanceRemoved = event('InstanceRemoved', {
+  deploymentId: DeploymentId,
+  installationId: InstallationId,
+  machineName: t.string,
+  instanceName: t.string,
+  /** The registered key that is no longer trusted. */
+  thumbprint: Thumbprint,
+  /** The key version of the copy revoked, or null when it had none (waiting to join). */
+  revokedKeyVersion: t.union([KeyVersion, t.null]),
+  /** Removing the last member that holds the key needs --force: afterwards only a backup restores it. */
+  forced: t.boolean,
+  lastMember: t.boolean,
+});
+
+/** The instance's service identity changed: a new key pair was issued under the new identity. */
+export const ServiceIdentityChanged = event('ServiceIdentityChanged', {
+  installationId: InstallationId,
+  previousIdentity: NonEmptyString,
+  serviceIdentity: NonEmptyString,
+  previousThumbprint: Thumbprint,
+  publicKey: PublicJwk,
+  thumbprint: Thumbprint,
+  algorithm: t.literal('RSA-OAEP-256'),
+  keySize: KeySize,
+});
+
+/** The deployment now trusts a new public key for an installation (after an identity change). */
+export const PublicKeyReplaced = event('PublicKeyReplaced', {
+  deploymentId: DeploymentId,
+  installationId: InstallationId,
+  previousThumbprint: Thumbprint,
+  thumbprint: Thumbprint,
+  publicKey: PublicJwk,
+  reason: t.literal('service-identity-changed'),
+});
+
 export const LedgerEvent = t.union([
   ConfigRead,
   KeyPairIssued,
@@ -177,14 +217,17 @@ export const LedgerEvent = t.union([
   SymmetricKeyWrapped,
   InstanceActivated,
   InstanceActivationRefused,
+  InstanceRemoved,
+  ServiceIdentityChanged,
+  PublicKeyReplaced,
 ]);
 export type LedgerEvent = t.TypeOf<typeof LedgerEvent>;
 export type LedgerEventType = LedgerEvent['type'];
 export type EventOf<T extends LedgerEventType> = Extract<LedgerEvent, { type: T }>;
 
-export const INSTANCE_EVENT_TYPES = ['ConfigRead', 'KeyPairIssued', 'InstanceActivated', 'InstanceActivationRefused'] as const;
+export const INSTANCE_EVENT_TYPES = ['ConfigRead', 'KeyPairIssued', 'InstanceActivated', 'InstanceActivationRefused', 'ServiceIdentityChanged'] as const;
 export type InstanceEvent = EventOf<(typeof INSTANCE_EVENT_TYPES)[number]>;
-export const DEPLOYMENT_EVENT_TYPES = ['PublicKeyStored', 'SymmetricKeyCreated', 'SymmetricKeyWrapped'] as const;
+export const DEPLOYMENT_EVENT_TYPES = ['PublicKeyStored', 'SymmetricKeyCreated', 'SymmetricKeyWrapped', 'InstanceRemoved', 'PublicKeyReplaced'] as const;
 export type DeploymentEvent = EventOf<(typeof DEPLOYMENT_EVENT_TYPES)[number]>;
 
 export const isInstanceEvent = (e: LedgerEvent): e is InstanceEvent => (INSTANCE_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);

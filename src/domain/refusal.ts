@@ -83,6 +83,24 @@ export const explainRefusal = (r: RefusalReason): Explanation => {
         summary: `the copy of key version ${r.keyVersion} cannot be unwrapped with the private key ${r.thumbprint}: ${r.detail}`,
         remedy: 'restore a backup key (rskeymgmt -a), or delete all encrypted content (rskeymgmt -d)',
       };
+    case 'InstanceRemoved':
+      return {
+        code: NOT_ACTIVATED,
+        summary: `installation ${r.installationId} was removed from the scale-out deployment (its key ${r.revokedThumbprint} and wrapped copy were revoked)`,
+        remedy: 'to bring it back, run keyledger init --rejoin on it and join it from an activated member (rskeymgmt -j); or give it a new installation ID',
+      };
+    case 'StaleWrappedCopy':
+      return {
+        code: 'rsReportServerDisabled',
+        summary: `this instance holds a copy of symmetric key version ${r.heldVersion}, but the deployment's current version is ${r.currentVersion}`,
+        remedy: 'join it again from an activated member so it gets the current key (rskeymgmt -j), or restore a backup of the current key (rskeymgmt -a)',
+      };
+    case 'NoMemberHoldsKey':
+      return {
+        code: NOT_ACTIVATED,
+        summary: `no member of the deployment holds symmetric key version ${r.keyVersion} any more (the last member was removed), so nobody can join this instance`,
+        remedy: 'restore a backup of the key (keyledger restore / rskeymgmt -a); the key is never re-created silently',
+      };
     case 'KeyCheckMismatch':
       return {
         code: 'rsCannotValidateEncryptedData',
@@ -92,7 +110,8 @@ export const explainRefusal = (r: RefusalReason): Explanation => {
   }
 };
 
+/** `RSReportServerNotActivated: <specific code>: <summary>. Remedy: <remedy>.` (the code once when it is the generic one). */
 export const refusalLine = (r: RefusalReason): string => {
   const x = explainRefusal(r);
-  return `${NOT_ACTIVATED}: ${x.code}: ${x.summary}. Remedy: ${x.remedy}.`;
+  return `${NOT_ACTIVATED}: ${x.code === NOT_ACTIVATED ? '' : `${x.code}: `}${x.summary}. Remedy: ${x.remedy}.`;
 };

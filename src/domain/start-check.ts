@@ -4,7 +4,7 @@
  * instance's own copy of the symmetric key with the private key it holds.
  */
 import * as E from 'fp-ts/Either';
-import type { DeploymentState, HeldCopy } from './deployment/decider';
+import { type DeploymentState, type HeldCopy, keyHolders } from './deployment/decider';
 import type { RefusalReason } from './events';
 import type { InstallationId, KeyVersion, Thumbprint } from './ids';
 import { configDifference, configOf, keyPairOf, type InstanceConfig, type InstanceState } from './instance/decider';
@@ -45,6 +45,8 @@ export const checkBeforeUnwrap = (
         ? { kind: 'ServiceIdentityChanged', recordedIdentity: diff.recorded, presentedIdentity: diff.presented }
         : { kind: 'ConfigurationChanged', ...diff },
     );
+  const removed = deployment.removed[id];
+  if (removed && !deployment.registered[id]) return E.left({ kind: 'InstanceRemoved', installationId: id, revokedThumbprint: removed.thumbprint });
   if (held._tag === 'KeystoreProblem') {
     if (held.keystoreInstallationId !== null && held.keystoreInstallationId !== id)
       return E.left({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: id, keystoreInstallationId: held.keystoreInstallationId });
@@ -62,7 +64,8 @@ export const checkBeforeUnwrap = (
   const current = deployment.currentKey;
   if (!current) return E.left({ kind: 'NoSymmetricKey', deploymentId: presented.deploymentId });
   const copy = deployment.copies[id];
-  if (!copy || copy.keyVersion !== current.keyVersion) return E.left({ kind: 'NoWrappedCopy', keyVersion: current.keyVersion });
+  if (copy && copy.keyVersion !== current.keyVersion) return E.left({ kind: 'StaleWrappedCopy', heldVersion: copy.keyVersion, currentVersion: current.keyVersion });
+  if (!copy) return E.left(keyHolders(deployment).length === 0 ? { kind: 'NoMemberHoldsKey', keyVersion: current.keyVersion } : { kind: 'NoWrappedCopy', keyVersion: current.keyVersion });
   if (copy.copy.recipientThumbprint !== held.thumbprint)
     return E.left({ kind: 'WrappedCopyForOtherKey', keyVersion: current.keyVersion, copyThumbprint: copy.copy.recipientThumbprint, heldThumbprint: held.thumbprint });
   return E.right({ keyVersion: current.keyVersion, copy, expectedKeyCheck: current.keyCheck, thumbprint: held.thumbprint });

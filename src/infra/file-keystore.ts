@@ -198,5 +198,18 @@ export const fileKeystore = (keystorePath: string): Keystore => {
     }
   };
 
-  return { path: file, load, create };
+  const stagingPath = `${file}.next`;
+
+  const promoteStaging = (): TE.TaskEither<KeystoreError, 'promoted' | 'nothing-staged'> => async () => {
+    try {
+      if (!fs.existsSync(stagingPath)) return E.right('nothing-staged');
+      fs.renameSync(stagingPath, file);
+      fsyncDir(dir);
+      return E.right('promoted');
+    } catch (e) {
+      return E.left(problem('unreadable', `cannot replace the keystore with ${stagingPath}: ${msg(e)}`));
+    }
+  };
+
+  return { path: file, load, create, staging: () => fileKeystore(stagingPath), promoteStaging };
 };

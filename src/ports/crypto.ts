@@ -82,4 +82,8 @@ export interface Keystore {
   load(binding: KeystoreBinding): TE.TaskEither<KeystoreError, StoredKeyPair>;
   /** Writes a new keystore atomically; refuses (KeystoreExists) if one is already there. Mode 0600. */
   create(binding: KeystoreBinding, keyPair: GeneratedKeyPair): TE.TaskEither<KeystoreError | KeystoreExists, void>;
+  /** A second keystore beside this one, for a key pair that will replace it (identity change). */
+  staging(): Keystore;
+  /** Atomically replaces this keystore with the staged one (the old private key is gone). */
+  promoteStaging(): TE.TaskEither<KeystoreError, 'promoted' | 'nothing-staged'>;
 }

@@ -6,7 +6,7 @@
  */
 import type { StoredEvent } from '../domain/envelope';
 import type { RefusalReason } from '../domain/events';
-import { positionToString } from '../ports/event-store';
+import { comparePositions, positionFromString, positionToString } from '../ports/event-store';
 
 // ─── View ─────────────────────────────────────────────────────────────────
 
@@ -28,6 +28,8 @@ export interface InstanceView {
   readonly thumbprint: string | null;
   readonly configRead: EventRef | null;
   readonly keyPairIssued: EventRef | null;
+  /** Every machine name this installation ID was presented from, with the first event that shows it. */
+  readonly machines: Readonly<Record<string, EventRef>>;
   readonly lastActivation:
     | { readonly kind: 'activated'; readonly keyVersion: number; readonly at: EventRef }
     | { readonly kind: 'refused'; readonly reason: RefusalReason; readonly at: EventRef }
@@ -37,6 +39,8 @@ export interface InstanceView {
 export interface DeploymentView {
   readonly deploymentId: string;
   readonly currentKeyVersion: number | null;
+  readonly currentKeyCreated: EventRef | null;
+  readonly removed: Readonly<Record<string, { readonly thumbprint: string; readonly machineName: string; readonly instanceName: string; readonly at: EventRef }>>;
   readonly registered: Readonly<Record<string, { readonly thumbprint: string; readonly machineName: string; readonly instanceName: string; readonly at: EventRef }>>;
   readonly copies: Readonly<Record<string, { readonly keyVersion: number; readonly thumbprint: string; readonly at: EventRef }>>;
 }
@@ -65,10 +69,26 @@ const emptyInstance = (installationId: string): InstanceView => ({
   thumbprint: null,
   configRead: null,
   keyPairIssued: null,
+  machines: {},
   lastActivation: null,
 });
 
-const emptyDeployment = (deploymentId: string): DeploymentView => ({ deploymentId, currentKeyVersion: null, registered: {}, copies: {} });
+const emptyDeployment = (deploymentId: string): DeploymentView => ({ deploymentId, currentKeyVersion: null, currentKeyCreated: null, removed: {}, registered: {}, copies: {} });
+
+/** Whether event `a` came after event `b` in the store's global order. */
+export const isAfter = (a: EventRef, b: EventRef): boolean => {
+  const pa = positionFromString(a.position);
+  const pb = positionFromString(b.position);
+  return pa !== undefined && pb !== undefined && comparePositions(pa, pb) > 0;
+};
+
+const omit = <V>(r: Readonly<Record<string, V>>, key: string): Record<string, V> => {
+  const { [key]: _gone, ...rest } = r;
+  return rest;
+};
+
+const claim = (i: InstanceView, machine: string, at: EventRef): Readonly<Record<string, EventRef>> =>
+  i.machines[machine] ? i.machines : { ...i.machines, [machine]: at };
 
 // ─── Fold ─────────────────────────────────────────────────────────────────
 
@@ -91,24 +111,52 @@ export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationV
         machineName: ev.data.machineName,
         instanceName: ev.data.instanceName,
         serviceIdentity: ev.data.serviceIdentity,
-        configRead: at,
+        configRead: i.configRead ?? at,
+        machines: claim(i, ev.data.machineName, at),
       }));
     case 'KeyPairIssued':
       return instance(ev.data.installationId, (i) => ({ ...i, thumbprint: ev.data.thumbprint, keyPairIssued: at }));
     case 'InstanceActivated':
       return instance(ev.data.installationId, (i) => ({ ...i, deploymentId: i.deploymentId ?? ev.data.deploymentId, lastActivation: { kind: 'activated', keyVersion: ev.data.keyVersion, at } }));
-    case 'InstanceActivationRefused':
-      return instance(ev.data.installationId, (i) => ({ ...i, deploymentId: i.deploymentId ?? ev.data.deploymentId, lastActivation: { kind: 'refused', reason: ev.data.reason, at } }));
+    case 'InstanceActivationRefused': {
+      const r = ev.data.reason;
+      return instance(ev.data.installationId, (i) => ({
+        ...i,
+        deploymentId: i.deploymentId ?? ev.data.deploymentId,
+        machines: r.kind === 'ConfigurationChanged' && r.field === 'machineName' ? claim(i, r.presented, at) : i.machines,
+        lastActivation: { kind: 'refused', reason: r, at },
+      }));
+    }
+    case 'ServiceIdentityChanged':
+      return instance(ev.data.installationId, (i) => ({ ...i, serviceIdentity: ev.data.serviceIdentity, thumbprint: ev.data.thumbprint, keyPairIssued: at, lastActivation: null }));
+    case 'PublicKeyReplaced':
+      return deployment(ev.data.deploymentId, (d) => {
+        const id = ev.data.installationId.toLowerCase();
+        const r = d.registered[id];
+        return r ? { ...d, registered: { ...d.registered, [id]: { ...r, thumbprint: ev.data.thumbprint, at } } } : d;
+      });
+    case 'InstanceRemoved':
+      return deployment(ev.data.deploymentId, (d) => {
+        const id = ev.data.installationId.toLowerCase();
+        return {
+          ...d,
+          registered: omit(d.registered, id),
+          copies: omit(d.copies, id),
+          removed: { ...d.removed, [id]: { thumbprint: ev.data.thumbprint, machineName: ev.data.machineName, instanceName: ev.data.instanceName, at } },
+        };
+      });
     case 'PublicKeyStored':
       return deployment(ev.data.deploymentId, (d) => ({
         ...d,
         registered: { ...d.registered, [ev.data.installationId.toLowerCase()]: { thumbprint: ev.data.thumbprint, machineName: ev.data.machineName, instanceName: ev.data.instanceName, at } },
+        removed: omit(d.removed, ev.data.installationId.toLowerCase()),
       }));
     case 'SymmetricKeyCreated':
     case 'SymmetricKeyWrapped':
       return deployment(ev.data.deploymentId, (d) => ({
         ...d,
         currentKeyVersion: ev.type === 'SymmetricKeyCreated' ? ev.data.keyVersion : d.currentKeyVersion,
+        currentKeyCreated: ev.type === 'SymmetricKeyCreated' ? at : d.currentKeyCreated,
         copies: { ...d.copies, [ev.data.copy.installationId.toLowerCase()]: { keyVersion: ev.data.keyVersion, thumbprint: ev.data.copy.recipientThumbprint, at } },
       }));
   }
@@ -123,7 +171,8 @@ export type InstanceStatus =
   | { readonly state: 'initializing'; readonly completedSteps: number; readonly nextStep: string; readonly view: InstanceView }
   | { readonly state: 'waiting-to-join'; readonly completedSteps: number; readonly keyVersion: number; readonly view: InstanceView }
   | { readonly state: 'activated'; readonly keyVersion: number; readonly since: EventRef; readonly view: InstanceView }
-  | { readonly state: 'disabled'; readonly reason: RefusalReason; readonly since: EventRef; readonly view: InstanceView };
+  | { readonly state: 'disabled'; readonly reason: RefusalReason; readonly since: EventRef; readonly view: InstanceView }
+  | { readonly state: 'removed'; readonly since: EventRef; readonly revokedThumbprint: string; readonly view: InstanceView };
 
 /** Steps 1–4 that the ledger shows as done for this instance (0–4). */
 const completedSteps = (i: InstanceView, d: DeploymentView | undefined): number => {
@@ -143,8 +192,11 @@ export const instanceStatus = (v: ActivationView, installationId: string): Insta
   const d = i.deploymentId === null ? undefined : v.deployments[i.deploymentId];
   const steps = completedSteps(i, d);
   const last = i.lastActivation;
+  const removal = d?.removed[installationId.toLowerCase()];
+  if (removal && !(last !== null && isAfter(last.at, removal.at) && !(last.kind === 'refused' && last.reason.kind === 'InstanceRemoved')))
+    return { state: 'removed', since: removal.at, revokedThumbprint: removal.thumbprint, view: i };
   if (last?.kind === 'refused') {
-    if (last.reason.kind === 'NoWrappedCopy' && steps === 3) return { state: 'waiting-to-join', completedSteps: steps, keyVersion: last.reason.keyVersion, view: i };
+    if (last.reason.kind === 'NoWrappedCopy' && steps === 3 && d?.currentKeyVersion != null) return { state: 'waiting-to-join', completedSteps: steps, keyVersion: last.reason.keyVersion, view: i };
     return { state: 'disabled', reason: last.reason, since: last.at, view: i };
   }
   if (last?.kind === 'activated') return { state: 'activated', keyVersion: last.keyVersion, since: last.at, view: i };

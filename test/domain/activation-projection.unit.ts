@@ -120,6 +120,7 @@ test('initializing after step 1 (config read): next is the key pair', (t) => {
       thumbprint: null,
       configRead: { stream: instanceStream(NODE_1), revision: '0', position: '0/0', occurredAt: '2026-11-28T12:00:00.000Z', actor: 'operator@test' },
       keyPairIssued: null,
+      machines: { 'RS-NODE-1': { stream: instanceStream(NODE_1), revision: '0', position: '0/0', occurredAt: '2026-11-28T12:00:00.000Z', actor: 'operator@test' } },
       lastActivation: null,
     },
   });

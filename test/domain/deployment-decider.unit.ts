@@ -146,6 +146,7 @@ test('evolve: PublicKeyStored registers the installation', (t) => {
     registered: { [NODE_1]: { installationId: NODE_1, machineName: 'RS-NODE-1', instanceName: 'MSSQLSERVER', thumbprint: TP_1, publicKey: publicKey('node 1 key') } },
     currentKey: undefined,
     copies: {},
+    removed: {},
   });
 });
 

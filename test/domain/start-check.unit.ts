@@ -174,9 +174,9 @@ test('NoWrappedCopy: a key exists but no copy was wrapped for this instance (wai
   t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
 });
 
-test('NoWrappedCopy: this instance holds only a copy of an older key version', (t) => {
+test('StaleWrappedCopy: this instance holds only a copy of an older key version', (t) => {
   const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP), wrapped(V1, copyFor(ID, TP)), created(V2, copyFor(OTHER_ID, TP_OTHER), OTHER_ID)]);
-  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V2 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
 });
 
 test('WrappedCopyForOtherKey: the copy for this installation was wrapped for another public key', (t) => {
@@ -233,7 +233,8 @@ for (const [reason, code, evidence] of explained) {
     t.is(x.code, code);
     for (const e of evidence) t.true(x.summary.includes(e), `summary should contain ${e}: ${x.summary}`);
     t.regex(x.remedy, /\S{10}/);
-    t.is(refusalLine(reason), `RSReportServerNotActivated: ${code}: ${x.summary}. Remedy: ${x.remedy}.`);
+    const specific = code === 'RSReportServerNotActivated' ? '' : `${code}: `;
+    t.is(refusalLine(reason), `RSReportServerNotActivated: ${specific}${x.summary}. Remedy: ${x.remedy}.`);
   });
 }
 

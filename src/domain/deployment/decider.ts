@@ -31,13 +31,21 @@ export interface HeldCopy {
 }
 
 export interface DeploymentState {
+  /** Members (joined or waiting to join): installation ID → registered public key. */
   readonly registered: Readonly<Record<string, RegisteredInstance>>;
   readonly currentKey: CurrentKey | undefined;
   /** Each member's newest wrapped copy, by installation ID. */
   readonly copies: Readonly<Record<string, HeldCopy>>;
+  /** Installations removed from the scale-out, with the key that was revoked. */
+  readonly removed: Readonly<Record<string, { readonly thumbprint: Thumbprint }>>;
 }
 
-export const initialDeploymentState: DeploymentState = { registered: {}, currentKey: undefined, copies: {} };
+export const initialDeploymentState: DeploymentState = { registered: {}, currentKey: undefined, copies: {}, removed: {} };
+
+const without = <V>(r: Readonly<Record<string, V>>, key: string): Record<string, V> => {
+  const { [key]: _gone, ...rest } = r;
+  return rest;
+};
 
 export const evolveDeployment = (s: DeploymentState, e: DeploymentEvent): DeploymentState => {
   switch (e.type) {
@@ -49,8 +57,20 @@ export const evolveDeployment = (s: DeploymentState, e: DeploymentEvent): Deploy
           ...s.registered,
           [d.installationId]: { installationId: d.installationId, machineName: d.machineName, instanceName: d.instanceName, thumbprint: d.thumbprint, publicKey: d.publicKey },
         },
+        removed: without(s.removed, d.installationId),
       };
     }
+    case 'PublicKeyReplaced': {
+      const r = s.registered[e.data.installationId];
+      return r ? { ...s, registered: { ...s.registered, [r.installationId]: { ...r, thumbprint: e.data.thumbprint, publicKey: e.data.publicKey } } } : s;
+    }
+    case 'InstanceRemoved':
+      return {
+        ...s,
+        registered: without(s.registered, e.data.installationId),
+        copies: without(s.copies, e.data.installationId),
+        removed: { ...s.removed, [e.data.installationId]: { thumbprint: e.data.thumbprint } },
+      };
     case 'SymmetricKeyCreated':
       return {
         ...s,
@@ -61,6 +81,12 @@ export const evolveDeployment = (s: DeploymentState, e: DeploymentEvent): Deploy
       return { ...s, copies: { ...s.copies, [e.data.copy.installationId]: { keyVersion: e.data.keyVersion, copy: e.data.copy } } };
   }
 };
+
+/** Members holding a copy of the current key version (possible sponsors). */
+export const keyHolders = (s: DeploymentState): ReadonlyArray<InstallationId> =>
+  Object.values(s.copies)
+    .filter((c) => s.currentKey !== undefined && c.keyVersion === s.currentKey.keyVersion && s.registered[c.copy.installationId] !== undefined)
+    .map((c) => c.copy.installationId);
 
 /** The copy of the current key version an installation holds, if any. */
 export const currentCopyOf = (s: DeploymentState, id: InstallationId): HeldCopy | undefined => {
@@ -79,12 +105,33 @@ export type DeploymentCommand =
       readonly instanceName: NonEmptyString;
       readonly thumbprint: Thumbprint;
       readonly publicKey: PublicJwk;
+      /** Re-register an installation that was removed (rskeymgmt -r) — only when asked to. */
+      readonly rejoin?: boolean;
     }
   | {
       readonly type: 'CreateSymmetricKey';
       readonly deploymentId: DeploymentId;
       readonly keyCheck: Base64Url;
       readonly createdBy: InstallationId;
+      readonly copy: WrappedCopy;
+    }
+  | {
+      /** Join (rskeymgmt -j): an activated member wraps the current key for a registered newcomer. */
+      readonly type: 'WrapForMember';
+      readonly deploymentId: DeploymentId;
+      readonly sponsor: InstallationId;
+      readonly sponsorThumbprint: Thumbprint;
+      readonly copy: WrappedCopy;
+    }
+  | { readonly type: 'RemoveInstance'; readonly deploymentId: DeploymentId; readonly installationId: InstallationId; readonly force: boolean }
+  | {
+      /** Identity change: the installation's new public key, and its own copy re-wrapped for it. */
+      readonly type: 'ReplacePublicKey';
+      readonly deploymentId: DeploymentId;
+      readonly installationId: InstallationId;
+      readonly previousThumbprint: Thumbprint;
+      readonly thumbprint: Thumbprint;
+      readonly publicKey: PublicJwk;
       readonly copy: WrappedCopy;
     };
 
@@ -97,7 +144,12 @@ export type DeploymentError =
     }
   | { readonly _tag: 'InstallationNotRegistered'; readonly installationId: InstallationId }
   | { readonly _tag: 'SymmetricKeyExists'; readonly keyVersion: KeyVersion }
-  | { readonly _tag: 'CopyNotForRegisteredKey'; readonly installationId: InstallationId; readonly storedThumbprint: Thumbprint; readonly copyThumbprint: Thumbprint };
+  | { readonly _tag: 'CopyNotForRegisteredKey'; readonly installationId: InstallationId; readonly storedThumbprint: Thumbprint; readonly copyThumbprint: Thumbprint }
+  | { readonly _tag: 'InstallationRemoved'; readonly installationId: InstallationId }
+  | { readonly _tag: 'NoSymmetricKey' }
+  | { readonly _tag: 'SponsorHoldsNoCurrentCopy'; readonly sponsor: InstallationId; readonly keyVersion: KeyVersion | null }
+  | { readonly _tag: 'LastMember'; readonly installationId: InstallationId; readonly keyVersion: KeyVersion }
+  | { readonly _tag: 'NotAMember'; readonly installationId: InstallationId };
 
 const none: ReadonlyArray<DeploymentEvent> = [];
 const FIRST_VERSION = 1 as KeyVersion;
@@ -105,12 +157,13 @@ const FIRST_VERSION = 1 as KeyVersion;
 export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Either<DeploymentError, ReadonlyArray<DeploymentEvent>> => {
   switch (c.type) {
     case 'StorePublicKey': {
+      if (s.removed[c.installationId] && !c.rejoin) return E.left({ _tag: 'InstallationRemoved', installationId: c.installationId });
       const existing = s.registered[c.installationId];
       if (existing)
         return existing.thumbprint === c.thumbprint
           ? E.right(none)
           : E.left({ _tag: 'InstallationKeyConflict', installationId: c.installationId, storedThumbprint: existing.thumbprint, presentedThumbprint: c.thumbprint });
-      const { type: _type, ...data } = c;
+      const { type: _type, rejoin: _rejoin, ...data } = c;
       return E.right([{ type: 'PublicKeyStored', data }]);
     }
     case 'CreateSymmetricKey': {
@@ -124,6 +177,64 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
           type: 'SymmetricKeyCreated',
           data: { deploymentId: c.deploymentId, keyVersion: FIRST_VERSION, algorithm: 'A256GCM', keyCheck: c.keyCheck, createdBy: c.createdBy, copy: c.copy },
         },
+      ]);
+    }
+    case 'WrapForMember': {
+      const current = s.currentKey;
+      if (!current) return E.left({ _tag: 'NoSymmetricKey' });
+      const sponsorCopy = currentCopyOf(s, c.sponsor);
+      if (!s.registered[c.sponsor] || !sponsorCopy || sponsorCopy.copy.recipientThumbprint !== c.sponsorThumbprint)
+        return E.left({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: c.sponsor, keyVersion: s.copies[c.sponsor]?.keyVersion ?? null });
+      const newcomer = c.copy.installationId;
+      if (s.removed[newcomer]) return E.left({ _tag: 'InstallationRemoved', installationId: newcomer });
+      const registered = s.registered[newcomer];
+      if (!registered) return E.left({ _tag: 'InstallationNotRegistered', installationId: newcomer });
+      if (c.copy.recipientThumbprint !== registered.thumbprint)
+        return E.left({ _tag: 'CopyNotForRegisteredKey', installationId: newcomer, storedThumbprint: registered.thumbprint, copyThumbprint: c.copy.recipientThumbprint });
+      const held = currentCopyOf(s, newcomer);
+      if (held && held.copy.recipientThumbprint === registered.thumbprint) return E.right(none); // already joined: one wrap per member
+      return E.right([
+        { type: 'SymmetricKeyWrapped', data: { deploymentId: c.deploymentId, keyVersion: current.keyVersion, copy: c.copy, wrappedBy: c.sponsor, wrappedByThumbprint: c.sponsorThumbprint } },
+      ]);
+    }
+    case 'RemoveInstance': {
+      if (s.removed[c.installationId] && !s.registered[c.installationId]) return E.right(none);
+      const registered = s.registered[c.installationId];
+      if (!registered) return E.left({ _tag: 'NotAMember', installationId: c.installationId });
+      const holders = keyHolders(s);
+      const lastMember = s.currentKey !== undefined && holders.length === 1 && holders[0] === c.installationId;
+      if (lastMember && !c.force) return E.left({ _tag: 'LastMember', installationId: c.installationId, keyVersion: s.currentKey!.keyVersion });
+      return E.right([
+        {
+          type: 'InstanceRemoved',
+          data: {
+            deploymentId: c.deploymentId,
+            installationId: c.installationId,
+            machineName: registered.machineName,
+            instanceName: registered.instanceName,
+            thumbprint: registered.thumbprint,
+            revokedKeyVersion: s.copies[c.installationId]?.keyVersion ?? null,
+            forced: c.force,
+            lastMember,
+          },
+        },
+      ]);
+    }
+    case 'ReplacePublicKey': {
+      const current = s.currentKey;
+      if (!current) return E.left({ _tag: 'NoSymmetricKey' });
+      const registered = s.registered[c.installationId];
+      if (!registered) return E.left(s.removed[c.installationId] ? { _tag: 'InstallationRemoved', installationId: c.installationId } : { _tag: 'InstallationNotRegistered', installationId: c.installationId });
+      if (registered.thumbprint === c.thumbprint) return E.right(none); // already replaced (a resumed run)
+      if (registered.thumbprint !== c.previousThumbprint)
+        return E.left({ _tag: 'InstallationKeyConflict', installationId: c.installationId, storedThumbprint: registered.thumbprint, presentedThumbprint: c.previousThumbprint });
+      const own = currentCopyOf(s, c.installationId);
+      if (!own) return E.left({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: c.installationId, keyVersion: s.copies[c.installationId]?.keyVersion ?? null });
+      if (c.copy.installationId !== c.installationId || c.copy.recipientThumbprint !== c.thumbprint)
+        return E.left({ _tag: 'CopyNotForRegisteredKey', installationId: c.installationId, storedThumbprint: c.thumbprint, copyThumbprint: c.copy.recipientThumbprint });
+      return E.right([
+        { type: 'PublicKeyReplaced', data: { deploymentId: c.deploymentId, installationId: c.installationId, previousThumbprint: c.previousThumbprint, thumbprint: c.thumbprint, publicKey: c.publicKey, reason: 'service-identity-changed' } },
+        { type: 'SymmetricKeyWrapped', data: { deploymentId: c.deploymentId, keyVersion: current.keyVersion, copy: c.copy, wrappedBy: c.installationId, wrappedByThumbprint: c.previousThumbprint } },
       ]);
     }
   }

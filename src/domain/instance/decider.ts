@@ -7,7 +7,7 @@
 import * as E from 'fp-ts/Either';
 import type { ConfigRead, InstanceEvent, KeyPairIssued, KeySize, PublicJwk, RefusalReason } from '../events';
 import type * as t from 'io-ts';
-import type { DeploymentId, InstallationId, KeyVersion, Thumbprint } from '../ids';
+import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../ids';
 
 export type InstanceConfig = t.TypeOf<typeof ConfigRead>['data'];
 export type IssuedKeyPair = t.TypeOf<typeof KeyPairIssued>['data'];
@@ -52,6 +52,17 @@ export const evolveInstance = (s: InstanceState, e: InstanceEvent): InstanceStat
     }
     case 'InstanceActivationRefused':
       return { status: 'Disabled', config: configOf(s), keyPair: keyPairOf(s), reason: e.data.reason };
+    case 'ServiceIdentityChanged': {
+      const config = configOf(s);
+      if (!config) return s;
+      const d = e.data;
+      // A new key pair under the new identity: the instance must prove it again before it is active.
+      return {
+        status: 'KeyPairIssued',
+        config: { ...config, serviceIdentity: d.serviceIdentity },
+        keyPair: { installationId: d.installationId, publicKey: d.publicKey, thumbprint: d.thumbprint, algorithm: d.algorithm, keySize: d.keySize, serviceIdentity: d.serviceIdentity },
+      };
+    }
   }
 };
 
@@ -74,6 +85,14 @@ export type InstanceCommand =
       readonly thumbprint: Thumbprint;
     }
   | {
+      readonly type: 'ChangeServiceIdentity';
+      readonly installationId: InstallationId;
+      readonly serviceIdentity: NonEmptyString;
+      readonly publicKey: PublicJwk;
+      readonly thumbprint: Thumbprint;
+      readonly keySize: KeySize;
+    }
+  | {
       readonly type: 'RefuseActivation';
       readonly installationId: InstallationId;
       readonly deploymentId: DeploymentId;
@@ -85,7 +104,8 @@ export type InstanceError =
   | { readonly _tag: 'NotConfigured'; readonly step: string }
   | { readonly _tag: 'KeyPairAlreadyIssued'; readonly recordedThumbprint: Thumbprint; readonly presentedThumbprint: Thumbprint }
   | { readonly _tag: 'NoKeyPair' }
-  | { readonly _tag: 'ThumbprintMismatch'; readonly recordedThumbprint: Thumbprint; readonly presentedThumbprint: Thumbprint };
+  | { readonly _tag: 'ThumbprintMismatch'; readonly recordedThumbprint: Thumbprint; readonly presentedThumbprint: Thumbprint }
+  | { readonly _tag: 'SameServiceIdentity'; readonly serviceIdentity: string };
 
 const CONFIG_FIELDS = ['installationId', 'deploymentId', 'machineName', 'instanceName', 'serviceIdentity'] as const;
 
@@ -135,6 +155,31 @@ export const decideInstance = (c: InstanceCommand, s: InstanceState): E.Either<I
       if (s.status === 'Activated' && s.keyVersion === c.keyVersion) return E.right(none);
       return E.right([
         { type: 'InstanceActivated', data: { installationId: c.installationId, deploymentId: c.deploymentId, keyVersion: c.keyVersion, thumbprint: c.thumbprint } },
+      ]);
+    }
+    case 'ChangeServiceIdentity': {
+      const config = configOf(s);
+      const keyPair = keyPairOf(s);
+      if (!config) return E.left({ _tag: 'NotConfigured', step: 'service identity change' });
+      if (!keyPair) return E.left({ _tag: 'NoKeyPair' });
+      if (config.serviceIdentity === c.serviceIdentity) {
+        // Already moved (a resumed run) with this very key pair: nothing to record.
+        return keyPair.thumbprint === c.thumbprint ? E.right(none) : E.left({ _tag: 'SameServiceIdentity', serviceIdentity: c.serviceIdentity });
+      }
+      return E.right([
+        {
+          type: 'ServiceIdentityChanged',
+          data: {
+            installationId: c.installationId,
+            previousIdentity: config.serviceIdentity,
+            serviceIdentity: c.serviceIdentity,
+            previousThumbprint: keyPair.thumbprint,
+            publicKey: c.publicKey,
+            thumbprint: c.thumbprint,
+            algorithm: 'RSA-OAEP-256',
+            keySize: c.keySize,
+          },
+        },
       ]);
     }
     case 'RefuseActivation':
