@@ -16,9 +16,9 @@ import type { KeySize } from '../domain/events';
 import { InstallationId, NonEmptyString } from '../domain/ids';
 import { changeServiceIdentity } from '../commands/identity';
 import { joinInstance, removeInstance } from '../commands/membership';
-import { activationProjection, type ActivationView, initialActivationView, instanceStatus, listInstances } from '../projections/activation';
+import { activationProjection, type ActivationView, initialActivationView, type InstanceStatus, instanceStatus, listInstances } from '../projections/activation';
 import { findingsFor } from '../projections/findings';
-import { catchUp } from '../projections/runner';
+import { catchUp, runLive } from '../projections/runner';
 import type { EventStore } from '../ports/event-store';
 import { type LoadedConfig, loadConfig, newConfig } from '../infra/config';
 import { fileKeystore } from '../infra/file-keystore';
@@ -266,6 +266,12 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     .action(async () => done(await listCommand(io, globals())));
 
   program
+    .command('watch')
+    .description('follow the ledger live: print every change of an instance\'s state as it is recorded (one JSON object per line with --json); stops on Ctrl-C, or after --count changes')
+    .option('--count <n>', 'stop after n changes', (v) => Number.parseInt(v, 10))
+    .action(async (o: { count?: number }) => done(await watchCommand(io, globals(), o.count)));
+
+  program
     .command('join')
     .argument('[installationId]', 'the instance waiting to join (or pick it with --machine/--instance)')
     .option('-m, --machine <name>', 'the waiting instance\'s machine name')
@@ -328,6 +334,55 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     });
 
   return program;
+};
+
+// ─── watch ────────────────────────────────────────────────────────────────
+
+const watchCommand = async (io: Io, g: GlobalOptions, count: number | undefined): Promise<number> => {
+  if (count !== undefined && (!Number.isInteger(count) || count < 1)) return fail(io, { _tag: 'UsageError', message: '--count takes a whole number of at least 1' });
+  return withSession(io, g, async (s) => {
+    const checkpoints = openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'));
+    if (E.isLeft(checkpoints)) return fail(io, checkpoints.left);
+    const seen = new Map<string, string>();
+    let changes = 0;
+    let seeded = false;
+    const describe = (st: InstanceStatus): string => (st.state === 'disabled' ? `disabled (${st.reason.kind})` : st.state);
+    const result = await new Promise<CliError | undefined>((resolve) => {
+      const sub = runLive(s.store, activationProjection, checkpoints.right).subscribe({
+        next: (v) => {
+          const first = !seeded; // the first view is the current picture: remembered, not reported
+          seeded = true;
+          if (first) io.stderr(`watching ${listInstances(v.state).length} instance(s) from position ${v.position.commit} (Ctrl-C to stop)\n`);
+          for (const st of listInstances(v.state)) {
+            if (st.state === 'not-initialized') continue;
+            const id = st.view.installationId;
+            const now = describe(st);
+            const before = seen.get(id);
+            seen.set(id, now);
+            if (first || before === now) continue;
+            changes++;
+            const line = { installationId: id, machineName: st.view.machineName, instanceName: st.view.instanceName, from: before ?? null, to: now, at: v.position.commit.toString() };
+            io.stdout(g.json ? JSON.stringify(line) + '\n' : `${id} (${st.view.instanceName ?? '?'} on ${st.view.machineName ?? '?'}): ${before ?? 'new'} → ${now}\n`);
+            if (count !== undefined && changes >= count) {
+              sub.unsubscribe();
+              resolve(undefined);
+              return;
+            }
+          }
+        },
+        error: (e: CliError) => resolve(e),
+      });
+      const stop = (): void => {
+        sub.unsubscribe();
+        resolve(undefined);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    checkpoints.right.close();
+    if (result) return fail(io, result);
+    return EXIT.ok;
+  });
 };
 
 // ─── Scale-out commands ───────────────────────────────────────────────────
