@@ -164,6 +164,17 @@ export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationV
 
 // ─── Queries ──────────────────────────────────────────────────────────────
 
+/**
+ * The instance's last activation or refusal — unless the deployment registered
+ * it again since (a rejoin, a first registration after a refused start): an
+ * outcome from before the current registration no longer describes it.
+ */
+export const currentActivation = (v: ActivationView, i: InstanceView): InstanceView['lastActivation'] => {
+  const d = i.deploymentId === null ? undefined : v.deployments[i.deploymentId];
+  const reg = d?.registered[i.installationId.toLowerCase()];
+  return i.lastActivation && reg && isAfter(reg.at, i.lastActivation.at) ? null : i.lastActivation;
+};
+
 export const INIT_STEPS = ['config read', 'key pair issued', 'public key stored', 'symmetric key stored wrapped', 'activated'] as const;
 
 export type InstanceStatus =
@@ -191,7 +202,7 @@ export const instanceStatus = (v: ActivationView, installationId: string): Insta
   if (!i) return { state: 'not-initialized', installationId };
   const d = i.deploymentId === null ? undefined : v.deployments[i.deploymentId];
   const steps = completedSteps(i, d);
-  const last = i.lastActivation;
+  const last = currentActivation(v, i);
   const removal = d?.removed[installationId.toLowerCase()];
   if (removal && !(last !== null && isAfter(last.at, removal.at) && !(last.kind === 'refused' && last.reason.kind === 'InstanceRemoved')))
     return { state: 'removed', since: removal.at, revokedThumbprint: removal.thumbprint, view: i };

@@ -11,7 +11,7 @@
  *   RemovedInstanceStarting          an instance removed from the scale-out tried to start
  *   InstallationClaimedByTwoMachines one installation ID presented from two machine names
  */
-import { type ActivationView, type EventRef, type InstanceView, isAfter } from './activation';
+import { type ActivationView, currentActivation, type EventRef, type InstanceView, isAfter } from './activation';
 
 export type FindingKind = 'ForeignPublicKey' | 'CopyForKeyNoLongerHeld' | 'StaleCopy' | 'RemovedInstanceStarting' | 'InstallationClaimedByTwoMachines';
 
@@ -34,7 +34,7 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
   if (!i) return [];
   const d = i.deploymentId === null ? undefined : v.deployments[i.deploymentId];
   const out: Finding[] = [];
-  const last = i.lastActivation;
+  const last = currentActivation(v, i);
   const refusal = last?.kind === 'refused' ? last : undefined;
   const copy = d?.copies[id];
   const registration = d?.registered[id];
@@ -59,7 +59,7 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
     out.push({
       kind: 'CopyForKeyNoLongerHeld',
       installationId: i.installationId,
-      summary: `the copy of key version ${copy.keyVersion} is wrapped for ${copy.thumbprint}, a key this instance no longer holds (held: ${held}): a lost or replaced keystore`,
+      summary: `the copy of key version ${copy.keyVersion} is wrapped for ${copy.thumbprint}, a key this instance no longer holds (held: ${held}): a lost, replaced or no longer decryptable keystore`,
       remedy: 'restore the keystore from backup, or restore a backup key (rskeymgmt -a), or remove the installation and join it again (rskeymgmt -r, -j)',
       evidence: { installationId: i.installationId, keyVersion: copy.keyVersion, copyThumbprint: copy.thumbprint, heldThumbprint: held },
       events: byPosition([copy.at, i.keyPairIssued, refusal?.at]),

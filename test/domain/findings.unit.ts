@@ -1,0 +1,458 @@
+/**
+ * Mismatch findings, read off the activation view: for each kind, a replayed
+ * history that produces it and the exact Finding (evidence, event references
+ * oldest first); histories that must produce none; and the activation view's
+ * 'removed' status and `isAfter`.
+ */
+import { createHash } from 'node:crypto';
+import test from 'ava';
+import { type CommandContext, decodeRecorded, GENESIS, sealEvents, type StoredEvent } from '../../src/domain/envelope';
+import { type CompactJwe, isDeploymentEvent, type LedgerEvent, type PublicJwk, type RefusalReason, type WrappedCopy } from '../../src/domain/events';
+import { type DeploymentId, deploymentStream, type InstallationId, instanceStream, type KeyVersion, type NonEmptyString, type Thumbprint } from '../../src/domain/ids';
+import { type ActivationView, type EventRef, evolveActivation, initialActivationView, instanceStatus, isAfter } from '../../src/projections/activation';
+import { allFindings, type Finding, findingsFor } from '../../src/projections/findings';
+import { rightOf } from '../support/fixtures';
+
+// ─── Test data ────────────────────────────────────────────────────────────
+
+const NODE_1 = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b' as InstallationId;
+const NODE_2 = '0a6e1f3c-2b7d-4e9a-8c5f-1d3b6a9e2f4c' as InstallationId;
+const DEPLOYMENT = 'default' as DeploymentId;
+const DSTREAM = deploymentStream(DEPLOYMENT);
+const thumbprintOf = (label: string): Thumbprint => createHash('sha256').update(label).digest('base64url') as Thumbprint;
+const TP_1 = thumbprintOf('node 1 key');
+const TP_1B = thumbprintOf('node 1 key under the new identity');
+const TP_2 = thumbprintOf('node 2 key');
+const TP_X = thumbprintOf('a foreign key');
+const publicKey = (tp: Thumbprint): PublicJwk => ({ kty: 'RSA', n: createHash('sha512').update(tp).digest('base64url'), e: 'AQAB', kid: tp }) as unknown as PublicJwk;
+const V1 = 1 as KeyVersion;
+const V2 = 2 as KeyVersion;
+const KEY_CHECK = createHash('sha256').update('key check').digest('base64url');
+const b64u = (s: string): string => Buffer.from(s).toString('base64url');
+const jweFor = (tp: Thumbprint): CompactJwe =>
+  [b64u(JSON.stringify({ alg: 'RSA-OAEP-256', kid: tp, enc: 'A256GCM' })), b64u('encrypted key'), b64u('iv-12-bytes!'), b64u('ciphertext'), b64u('tag-16-bytes!!!!')].join('.') as CompactJwe;
+const copyFor = (installationId: InstallationId, tp: Thumbprint): WrappedCopy => ({ installationId, recipientThumbprint: tp, jwe: jweFor(tp) });
+
+const IDENTITY = 'NT SERVICE\\ReportServer' as NonEmptyString;
+const NEW_IDENTITY = 'CONTOSO\\svc-reports' as NonEmptyString;
+const machineOf: Record<string, string> = { [NODE_1]: 'RS-NODE-1', [NODE_2]: 'RS-NODE-2' };
+
+const configRead = (id: InstallationId, machineName = machineOf[id]!): LedgerEvent => ({
+  type: 'ConfigRead',
+  data: {
+    installationId: id,
+    deploymentId: DEPLOYMENT,
+    machineName: machineName as NonEmptyString,
+    instanceName: 'MSSQLSERVER' as NonEmptyString,
+    serviceIdentity: IDENTITY,
+    store: { kind: 'sqlite', location: '/var/lib/keyledger/ledger.db' },
+    keystorePath: `/var/lib/keyledger/keystore/${id}/instance.keystore.json`,
+  },
+});
+const keyPairIssued = (id: InstallationId, tp: Thumbprint): LedgerEvent => ({
+  type: 'KeyPairIssued',
+  data: { installationId: id, publicKey: publicKey(tp), thumbprint: tp, algorithm: 'RSA-OAEP-256', keySize: 2048, serviceIdentity: IDENTITY },
+});
+const publicKeyStored = (id: InstallationId, tp: Thumbprint): LedgerEvent => ({
+  type: 'PublicKeyStored',
+  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: machineOf[id]! as NonEmptyString, instanceName: 'MSSQLSERVER' as NonEmptyString, thumbprint: tp, publicKey: publicKey(tp) },
+});
+const keyCreated = (by: InstallationId, tp: Thumbprint, keyVersion: KeyVersion = V1): LedgerEvent =>
+  ({ type: 'SymmetricKeyCreated', data: { deploymentId: DEPLOYMENT, keyVersion, algorithm: 'A256GCM', keyCheck: KEY_CHECK, createdBy: by, copy: copyFor(by, tp) } }) as LedgerEvent;
+const keyWrapped = (to: InstallationId, tp: Thumbprint, keyVersion: KeyVersion = V1, by: InstallationId = NODE_1, byTp: Thumbprint = TP_1): LedgerEvent => ({
+  type: 'SymmetricKeyWrapped',
+  data: { deploymentId: DEPLOYMENT, keyVersion, copy: copyFor(to, tp), wrappedBy: by, wrappedByThumbprint: byTp },
+});
+const activated = (id: InstallationId, tp: Thumbprint, keyVersion: KeyVersion = V1): LedgerEvent => ({
+  type: 'InstanceActivated',
+  data: { installationId: id, deploymentId: DEPLOYMENT, keyVersion, thumbprint: tp },
+});
+const refused = (id: InstallationId, reason: RefusalReason): LedgerEvent => ({ type: 'InstanceActivationRefused', data: { installationId: id, deploymentId: DEPLOYMENT, reason } });
+const removed = (id: InstallationId, tp: Thumbprint, revokedKeyVersion: KeyVersion | null): LedgerEvent => ({
+  type: 'InstanceRemoved',
+  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: machineOf[id]!, instanceName: 'MSSQLSERVER', thumbprint: tp, revokedKeyVersion, forced: false, lastMember: false },
+});
+const identityChanged = (id: InstallationId, previousThumbprint: Thumbprint, tp: Thumbprint): LedgerEvent => ({
+  type: 'ServiceIdentityChanged',
+  data: { installationId: id, previousIdentity: IDENTITY, serviceIdentity: NEW_IDENTITY, previousThumbprint, publicKey: publicKey(tp), thumbprint: tp, algorithm: 'RSA-OAEP-256', keySize: 2048 },
+});
+const keyReplaced = (id: InstallationId, previousThumbprint: Thumbprint, tp: Thumbprint): LedgerEvent => ({
+  type: 'PublicKeyReplaced',
+  data: { deploymentId: DEPLOYMENT, installationId: id, previousThumbprint, thumbprint: tp, publicKey: publicKey(tp), reason: 'service-identity-changed' },
+});
+
+/**
+ * Seals each event into its stream's chain and decodes it back, as the store
+ * would hand it over: revisions per stream, global position n/n for the n-th
+ * event, one second per event from 2026-11-28T12:00:00Z.
+ */
+const history = (...steps: ReadonlyArray<LedgerEvent>): StoredEvent[] => {
+  const heads = new Map<string, { revision: bigint | 'no_stream'; hash: string }>();
+  let n = 0;
+  return steps.map((ev) => {
+    const stream = isDeploymentEvent(ev) ? DSTREAM : instanceStream(ev.data.installationId);
+    const head = heads.get(stream) ?? { revision: 'no_stream' as const, hash: GENESIS };
+    const ctx: CommandContext = {
+      actor: 'operator@test',
+      command: 'test',
+      correlationId: 'corr',
+      causationId: 'cause',
+      now: () => new Date(Date.parse('2026-11-28T12:00:00Z') + 1000 * n),
+      newId: () => `evt-${n}`,
+    };
+    const [sealed] = rightOf(sealEvents(stream, head, [ev], ctx));
+    const revision = head.revision === 'no_stream' ? 0n : head.revision + 1n;
+    const stored = rightOf(decodeRecorded({ id: sealed!.id, streamName: stream, revision, position: { commit: BigInt(n), prepare: BigInt(n) }, type: sealed!.type, data: sealed!.data, metadata: sealed!.metadata }));
+    heads.set(stream, { revision, hash: stored.metadata.hash });
+    n += 1;
+    return stored;
+  });
+};
+
+const replay = (events: ReadonlyArray<StoredEvent>): ActivationView => events.reduce(evolveActivation, initialActivationView);
+const refAt = (e: StoredEvent | undefined): EventRef => {
+  if (!e) throw new Error('test bug: no event at that index');
+  return { stream: e.stream, revision: e.revision.toString(), position: `${e.position.commit}/${e.position.prepare}`, occurredAt: e.metadata.occurredAt, actor: 'operator@test' };
+};
+/** Status without the embedded view, for compact exact assertions. */
+const statusOf = (v: ActivationView, id: string) => {
+  const s = instanceStatus(v, id);
+  if (s.state === 'not-initialized') return s;
+  const { view: _view, ...rest } = s;
+  return rest;
+};
+
+/** NODE_1 initialized the deployment (events 0–4), NODE_2 joined it (5–9): both activated. */
+const cluster: ReadonlyArray<LedgerEvent> = [
+  configRead(NODE_1),
+  keyPairIssued(NODE_1, TP_1),
+  publicKeyStored(NODE_1, TP_1),
+  keyCreated(NODE_1, TP_1),
+  activated(NODE_1, TP_1),
+  configRead(NODE_2),
+  keyPairIssued(NODE_2, TP_2),
+  publicKeyStored(NODE_2, TP_2),
+  keyWrapped(NODE_2, TP_2),
+  activated(NODE_2, TP_2),
+];
+/** NODE_1 alone, initialized and activated (events 0–4). */
+const founder = cluster.slice(0, 5);
+
+// ─── ForeignPublicKey ─────────────────────────────────────────────────────
+
+test('ForeignPublicKey: the deployment registered another public key for this installation ID (cloned config)', (t) => {
+  const events = history(configRead(NODE_2), keyPairIssued(NODE_2, TP_2), publicKeyStored(NODE_2, TP_X), refused(NODE_2, { kind: 'PublicKeyMismatch', heldThumbprint: TP_2, storedThumbprint: TP_X, storedIn: 'deployment' }));
+  t.deepEqual(findingsFor(replay(events), NODE_2), [
+    {
+      kind: 'ForeignPublicKey',
+      installationId: NODE_2,
+      summary: `installation ${NODE_2} was presented with public key ${TP_2}, but the deployment holds ${TP_X}: a cloned config or a rebuilt machine`,
+      remedy: 'remove the stale installation (rskeymgmt -r) and join the real one again from an activated member (rskeymgmt -j); or restore a backup key (rskeymgmt -a)',
+      evidence: { installationId: NODE_2, presentedThumbprint: TP_2, storedThumbprint: TP_X, storedIn: 'deployment' },
+      events: [refAt(events[2]), refAt(events[3])],
+    },
+  ]);
+});
+
+test('ForeignPublicKey: the instance was issued another key than the one presented; the evidence points at the key pair event', (t) => {
+  const events = history(...founder, refused(NODE_1, { kind: 'PublicKeyMismatch', heldThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'instance' }));
+  const findings = findingsFor(replay(events), NODE_1);
+  t.deepEqual(
+    findings.map((f) => [f.kind, f.evidence, f.events]),
+    [['ForeignPublicKey', { installationId: NODE_1, presentedThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'instance' }, [refAt(events[1]), refAt(events[5])]]],
+  );
+  t.is(findings[0]!.summary, `installation ${NODE_1} was presented with public key ${TP_X}, but the instance holds ${TP_1}: a cloned config or a rebuilt machine`);
+});
+
+// ─── CopyForKeyNoLongerHeld ───────────────────────────────────────────────
+
+const copyNoLongerHeld = (id: InstallationId, keyVersion: number, copyThumbprint: string, held: string, events: ReadonlyArray<EventRef>): Finding => ({
+  kind: 'CopyForKeyNoLongerHeld',
+  installationId: id,
+  summary: `the copy of key version ${keyVersion} is wrapped for ${copyThumbprint}, a key this instance no longer holds (held: ${held}): a lost, replaced or no longer decryptable keystore`,
+  remedy: 'restore the keystore from backup, or restore a backup key (rskeymgmt -a), or remove the installation and join it again (rskeymgmt -r, -j)',
+  evidence: { installationId: id, keyVersion, copyThumbprint, heldThumbprint: held },
+  events,
+});
+
+for (const problem of ['missing', 'corrupt', 'locked'] as const) {
+  test(`CopyForKeyNoLongerHeld: the keystore is ${problem}, the deployment still holds a copy for its key`, (t) => {
+    const events = history(...founder, refused(NODE_1, { kind: 'KeystoreUnavailable', keystorePath: '/k', problem, detail: 'x' }));
+    // key pair (1) before the copy (3): oldest first, not in the order the evidence was gathered
+    t.deepEqual(findingsFor(replay(events), NODE_1), [copyNoLongerHeld(NODE_1, 1, TP_1, `none (keystore ${problem})`, [refAt(events[1]), refAt(events[3]), refAt(events[5])])]);
+  });
+}
+
+test('CopyForKeyNoLongerHeld: the copy was wrapped for another key than the one the instance holds (refused WrappedCopyForOtherKey)', (t) => {
+  const events = history(
+    ...founder,
+    configRead(NODE_2),
+    keyPairIssued(NODE_2, TP_2),
+    publicKeyStored(NODE_2, TP_2),
+    keyWrapped(NODE_2, TP_X),
+    refused(NODE_2, { kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_X, heldThumbprint: TP_2 }),
+  );
+  const v = replay(events);
+  t.deepEqual(findingsFor(v, NODE_2), [copyNoLongerHeld(NODE_2, 1, TP_X, TP_2, [refAt(events[6]), refAt(events[8]), refAt(events[9])])]);
+  t.deepEqual(findingsFor(v, NODE_1), []);
+});
+
+test('CopyForKeyNoLongerHeld: mid identity change (new key pair, the deployment not yet told), from the structure alone', (t) => {
+  const events = history(...founder, identityChanged(NODE_1, TP_1, TP_1B));
+  // the identity change is the key pair event now; no refusal involved
+  t.deepEqual(findingsFor(replay(events), NODE_1), [copyNoLongerHeld(NODE_1, 1, TP_1, TP_1B, [refAt(events[3]), refAt(events[5])])]);
+});
+
+test('CopyForKeyNoLongerHeld: gone once the deployment trusts the new key and holds a copy for it', (t) => {
+  const events = history(...founder, identityChanged(NODE_1, TP_1, TP_1B), keyReplaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, NODE_1, TP_1), activated(NODE_1, TP_1B));
+  t.deepEqual(findingsFor(replay(events), NODE_1), []);
+  t.deepEqual(statusOf(replay(events), NODE_1), { state: 'activated', keyVersion: 1, since: refAt(events[8]) });
+});
+
+// ─── StaleCopy ────────────────────────────────────────────────────────────
+
+/** NODE_2 got a copy of version 1 (6); then version 2 became current (7). */
+const staleHistory: ReadonlyArray<LedgerEvent> = [
+  configRead(NODE_1),
+  keyPairIssued(NODE_1, TP_1),
+  publicKeyStored(NODE_1, TP_1),
+  configRead(NODE_2),
+  keyPairIssued(NODE_2, TP_2),
+  publicKeyStored(NODE_2, TP_2),
+  keyWrapped(NODE_2, TP_2, V1),
+  keyCreated(NODE_1, TP_1, V2),
+];
+const staleCopy = (events: ReadonlyArray<EventRef>): Finding => ({
+  kind: 'StaleCopy',
+  installationId: NODE_2,
+  summary: "this instance holds key version 1, the deployment's current key is version 2",
+  remedy: 'join it again from an activated member (rskeymgmt -j) so it gets the current key, or restore a backup of the current key (rskeymgmt -a)',
+  evidence: { installationId: NODE_2, heldVersion: 1, currentVersion: 2 },
+  events,
+});
+
+test('StaleCopy: refused StaleWrappedCopy, with the copy, the current key and the refusal as evidence', (t) => {
+  const events = history(...staleHistory, refused(NODE_2, { kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
+  const v = replay(events);
+  t.deepEqual(findingsFor(v, NODE_2), [staleCopy([refAt(events[6]), refAt(events[7]), refAt(events[8])])]);
+  t.deepEqual(findingsFor(v, NODE_1), []);
+});
+
+test('StaleCopy: from the structure alone, before the instance tried to start', (t) => {
+  const events = history(...staleHistory);
+  t.deepEqual(findingsFor(replay(events), NODE_2), [staleCopy([refAt(events[6]), refAt(events[7])])]);
+});
+
+test('StaleCopy: gone once it holds a copy of the current version', (t) => {
+  const events = history(...staleHistory, keyWrapped(NODE_2, TP_2, V2));
+  t.deepEqual(findingsFor(replay(events), NODE_2), []);
+});
+
+// ─── RemovedInstanceStarting ──────────────────────────────────────────────
+
+test('RemovedInstanceStarting: a removed member tried to start; the removal and the refusal are the evidence', (t) => {
+  const events = history(...cluster, removed(NODE_2, TP_2, V1), refused(NODE_2, { kind: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }));
+  const v = replay(events);
+  t.deepEqual(findingsFor(v, NODE_2), [
+    {
+      kind: 'RemovedInstanceStarting',
+      installationId: NODE_2,
+      summary: `installation ${NODE_2} tried to start after it was removed from the scale-out (its key ${TP_2} was revoked)`,
+      remedy: 'if it should be a member again: keyledger init --rejoin on it, then join it from an activated member (rskeymgmt -j); otherwise shut it down',
+      evidence: { installationId: NODE_2, revokedThumbprint: TP_2 },
+      events: [refAt(events[10]), refAt(events[11])],
+    },
+  ]);
+  t.deepEqual(findingsFor(v, NODE_1), []);
+});
+
+test('RemovedInstanceStarting: a removal alone (it never tried to start again) is not a finding', (t) => {
+  t.deepEqual(findingsFor(replay(history(...cluster, removed(NODE_2, TP_2, V1))), NODE_2), []);
+});
+
+// ─── InstallationClaimedByTwoMachines ─────────────────────────────────────
+
+const claimed = (machines: ReadonlyArray<string>, events: ReadonlyArray<EventRef>): Finding => ({
+  kind: 'InstallationClaimedByTwoMachines',
+  installationId: NODE_1,
+  summary: `installation ID ${NODE_1} is claimed by ${machines.length} machines: ${machines.join(', ')} (a config file copied to another machine)`,
+  remedy: 'give every machine but the original its own installation ID (keyledger config new) and join it (rskeymgmt -j)',
+  evidence: { installationId: NODE_1, machines },
+  events,
+});
+
+test('InstallationClaimedByTwoMachines: the config was presented from another machine name; machines sorted, events by position', (t) => {
+  const events = history(...founder, refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' }));
+  t.deepEqual(findingsFor(replay(events), NODE_1), [claimed(['RS-ALPHA', 'RS-NODE-1'], [refAt(events[0]), refAt(events[5])])]);
+});
+
+test('InstallationClaimedByTwoMachines: three machines, each with the first event that shows it', (t) => {
+  const fromAlpha = refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' });
+  const events = history(
+    ...founder,
+    fromAlpha,
+    refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ZULU' }),
+    fromAlpha,
+  );
+  t.deepEqual(findingsFor(replay(events), NODE_1), [claimed(['RS-ALPHA', 'RS-NODE-1', 'RS-ZULU'], [refAt(events[0]), refAt(events[5]), refAt(events[6])])]);
+});
+
+test('InstallationClaimedByTwoMachines: still reported after the original machine starts again', (t) => {
+  const events = history(...founder, refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' }), activated(NODE_1, TP_1));
+  t.deepEqual(findingsFor(replay(events), NODE_1), [claimed(['RS-ALPHA', 'RS-NODE-1'], [refAt(events[0]), refAt(events[5])])]);
+});
+
+// ─── No findings ──────────────────────────────────────────────────────────
+
+test('no findings: a healthy deployment, a joined member and its sponsor', (t) => {
+  const v = replay(history(...cluster));
+  t.deepEqual(findingsFor(v, NODE_1), []);
+  t.deepEqual(findingsFor(v, NODE_2), []);
+  t.deepEqual(allFindings(v), []);
+});
+
+test('no findings: a member waiting to join, before and after a start refused NoWrappedCopy', (t) => {
+  const waiting = [...founder, configRead(NODE_2), keyPairIssued(NODE_2, TP_2), publicKeyStored(NODE_2, TP_2)];
+  t.deepEqual(findingsFor(replay(history(...waiting)), NODE_2), []);
+  t.deepEqual(findingsFor(replay(history(...waiting, refused(NODE_2, { kind: 'NoWrappedCopy', keyVersion: V1 }))), NODE_2), []);
+});
+
+test('no findings: an unknown installation, or one known only from its config', (t) => {
+  t.deepEqual(findingsFor(initialActivationView, NODE_1), []);
+  t.deepEqual(findingsFor(replay(history(configRead(NODE_1))), NODE_1), []);
+});
+
+const otherRefusals: ReadonlyArray<RefusalReason> = [
+  { kind: 'KeystoreUnavailable', keystorePath: '/k', problem: 'unreadable', detail: 'permissions 644 are too open' },
+  { kind: 'ConfigurationChanged', field: 'instanceName', recorded: 'MSSQLSERVER', presented: 'SSRS' },
+  { kind: 'ServiceIdentityChanged', recordedIdentity: IDENTITY, presentedIdentity: NEW_IDENTITY },
+  { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: NODE_1, keystoreInstallationId: NODE_2 },
+  { kind: 'UnwrapFailed', keyVersion: V1, thumbprint: TP_1, detail: 'bad tag' },
+  { kind: 'KeyCheckMismatch', keyVersion: V1 },
+  { kind: 'NoWrappedCopy', keyVersion: V1 },
+  { kind: 'NoMemberHoldsKey', keyVersion: V1 },
+  { kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT },
+];
+for (const reason of otherRefusals) {
+  test(`no findings: a refusal ${reason.kind}${'field' in reason ? ` (${reason.field})` : ''}${'problem' in reason ? ` (${reason.problem})` : ''} is none of the finding kinds`, (t) => {
+    t.deepEqual(findingsFor(replay(history(...founder, refused(NODE_1, reason))), NODE_1), []);
+  });
+}
+
+test('a refusal produces only its own finding kind', (t) => {
+  const kinds = (reason: RefusalReason): ReadonlyArray<string> => findingsFor(replay(history(...founder, refused(NODE_1, reason))), NODE_1).map((f) => f.kind);
+  t.deepEqual(kinds({ kind: 'PublicKeyMismatch', heldThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'deployment' }), ['ForeignPublicKey']);
+  t.deepEqual(kinds({ kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_1, heldThumbprint: TP_X }), ['CopyForKeyNoLongerHeld']);
+  t.deepEqual(kinds({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' }), ['InstallationClaimedByTwoMachines']);
+  t.deepEqual(kinds({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }), []); // the view shows no newer key: no StaleCopy from the refusal alone
+});
+
+// ─── allFindings ──────────────────────────────────────────────────────────
+
+test('allFindings: every instance with its findings, instance by instance', (t) => {
+  const events = history(
+    ...cluster,
+    refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' }),
+    removed(NODE_2, TP_2, V1),
+    refused(NODE_2, { kind: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }),
+  );
+  const v = replay(events);
+  t.deepEqual(allFindings(v), [...findingsFor(v, NODE_1), ...findingsFor(v, NODE_2)]);
+  t.deepEqual(
+    allFindings(v).map((f) => [f.installationId, f.kind, f.events.map((e) => e.position)]),
+    [
+      [NODE_1, 'InstallationClaimedByTwoMachines', ['0/0', '10/10']],
+      [NODE_2, 'RemovedInstanceStarting', ['11/11', '12/12']],
+    ],
+  );
+});
+
+// ─── Activation status: removed ───────────────────────────────────────────
+
+test("instanceStatus 'removed': since the removal, naming the revoked key", (t) => {
+  const events = history(...cluster, removed(NODE_2, TP_2, V1));
+  const v = replay(events);
+  t.deepEqual(statusOf(v, NODE_2), { state: 'removed', since: refAt(events[10]), revokedThumbprint: TP_2 });
+  t.deepEqual(statusOf(v, NODE_1), { state: 'activated', keyVersion: 1, since: refAt(events[4]) });
+  t.deepEqual(v.deployments[DEPLOYMENT]!.removed, { [NODE_2]: { thumbprint: TP_2, machineName: 'RS-NODE-2', instanceName: 'MSSQLSERVER', at: refAt(events[10]) } });
+  t.deepEqual(Object.keys(v.deployments[DEPLOYMENT]!.registered), [NODE_1]);
+  t.deepEqual(Object.keys(v.deployments[DEPLOYMENT]!.copies), [NODE_1]);
+});
+
+test("instanceStatus 'removed': a later start refused InstanceRemoved keeps it removed, since the removal", (t) => {
+  const events = history(...cluster, removed(NODE_2, TP_2, V1), refused(NODE_2, { kind: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }));
+  t.deepEqual(statusOf(replay(events), NODE_2), { state: 'removed', since: refAt(events[10]), revokedThumbprint: TP_2 });
+});
+
+test("instanceStatus 'removed': a member removed while waiting to join", (t) => {
+  const events = history(...founder, configRead(NODE_2), keyPairIssued(NODE_2, TP_2), publicKeyStored(NODE_2, TP_2), removed(NODE_2, TP_2, null));
+  t.deepEqual(statusOf(replay(events), NODE_2), { state: 'removed', since: refAt(events[8]), revokedThumbprint: TP_2 });
+});
+
+test("instanceStatus: a rejoin, a join and a successful activation supersede 'removed'", (t) => {
+  const events = history(
+    ...cluster,
+    removed(NODE_2, TP_2, V1),
+    refused(NODE_2, { kind: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }),
+    publicKeyStored(NODE_2, TP_2),
+    keyWrapped(NODE_2, TP_2),
+    activated(NODE_2, TP_2),
+  );
+  const v = replay(events);
+  t.deepEqual(statusOf(v, NODE_2), { state: 'activated', keyVersion: 1, since: refAt(events[14]) });
+  t.deepEqual(v.deployments[DEPLOYMENT]!.removed, {});
+  t.deepEqual(findingsFor(v, NODE_2), []);
+});
+
+test("instanceStatus: rejoined after a refused start (init --rejoin), not yet joined: waiting-to-join, no RemovedInstanceStarting", (t) => {
+  // init --rejoin records PublicKeyStored and then, finding NoWrappedCopy, stops without recording a refusal
+  const events = history(
+    ...cluster,
+    removed(NODE_2, TP_2, V1),
+    refused(NODE_2, { kind: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }),
+    publicKeyStored(NODE_2, TP_2),
+  );
+  const v = replay(events);
+  t.deepEqual(statusOf(v, NODE_2), { state: 'waiting-to-join', completedSteps: 3, keyVersion: 1 });
+  t.deepEqual(findingsFor(v, NODE_2), []);
+});
+
+test("instanceStatus: rejoined without a start in between, not yet joined: waiting-to-join, not the activation from before the removal", (t) => {
+  const events = history(...cluster, removed(NODE_2, TP_2, V1), publicKeyStored(NODE_2, TP_2));
+  t.deepEqual(statusOf(replay(events), NODE_2), { state: 'waiting-to-join', completedSteps: 3, keyVersion: 1 });
+});
+
+// ─── isAfter ──────────────────────────────────────────────────────────────
+
+const ref = (position: string): EventRef => ({ stream: DSTREAM, revision: '0', position, occurredAt: '2026-11-28T12:00:00.000Z', actor: 'operator@test' });
+
+test('isAfter: by commit, then by prepare position', (t) => {
+  t.true(isAfter(ref('2/2'), ref('1/1')));
+  t.false(isAfter(ref('1/1'), ref('2/2')));
+  t.true(isAfter(ref('5/7'), ref('5/6')));
+  t.false(isAfter(ref('5/6'), ref('5/7')));
+  t.true(isAfter(ref('6/0'), ref('5/9')));
+});
+
+test('isAfter: an event is not after itself', (t) => {
+  t.false(isAfter(ref('3/3'), ref('3/3')));
+});
+
+test('isAfter: positions compare as numbers, not as strings, beyond 2^53', (t) => {
+  t.true(isAfter(ref('10/10'), ref('9/9')));
+  t.false(isAfter(ref('9/9'), ref('10/10')));
+  t.true(isAfter(ref('9007199254740993/0'), ref('9007199254740992/0')));
+  t.false(isAfter(ref('9007199254740992/0'), ref('9007199254740993/0')));
+});
+
+test('isAfter: an unreadable position is after nothing and nothing is after it', (t) => {
+  t.false(isAfter(ref('not-a-position'), ref('1/1')));
+  t.false(isAfter(ref('1/1'), ref('not-a-position')));
+  t.false(isAfter(ref(''), ref('')));
+});
+
+test('isAfter: the events of a replayed history, in their global order', (t) => {
+  const events = history(...founder);
+  t.true(isAfter(refAt(events[3]), refAt(events[1])));
+  t.false(isAfter(refAt(events[1]), refAt(events[3])));
+});

@@ -1,0 +1,373 @@
+/**
+ * The instance side of scale-out: ChangeServiceIdentity as given / when / then
+ * and the state ServiceIdentityChanged leaves (a new key pair that must be
+ * proven again); the start check's new refusals (InstanceRemoved,
+ * StaleWrappedCopy, NoMemberHoldsKey) and how explainRefusal puts them.
+ */
+import { createHash } from 'node:crypto';
+import test from 'ava';
+import * as E from 'fp-ts/Either';
+import { type DeploymentState, evolveDeployment, initialDeploymentState } from '../../src/domain/deployment/decider';
+import type { Base64Url, CompactJwe, DeploymentEvent, InstanceEvent, PublicJwk, RefusalReason, WrappedCopy } from '../../src/domain/events';
+import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../../src/domain/ids';
+import {
+  decideInstance,
+  evolveInstance,
+  initialInstanceState,
+  type InstanceCommand,
+  type InstanceConfig,
+  type InstanceError,
+  type InstanceState,
+  type IssuedKeyPair,
+} from '../../src/domain/instance/decider';
+import { explainRefusal, refusalLine } from '../../src/domain/refusal';
+import { checkBeforeUnwrap, type HeldKey } from '../../src/domain/start-check';
+import { type Decider, spec, stateAfter } from '../support/decider-spec';
+
+const instance: Decider<InstanceCommand, InstanceEvent, InstanceState, InstanceError> = {
+  decide: decideInstance,
+  evolve: evolveInstance,
+  initialState: initialInstanceState,
+};
+
+// ─── Test data ────────────────────────────────────────────────────────────
+
+const ID = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b' as InstallationId;
+const OTHER_ID = '0a6e1f3c-2b7d-4e9a-8c5f-1d3b6a9e2f4c' as InstallationId;
+const THIRD_ID = 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f' as InstallationId;
+const DEPLOYMENT = 'default' as DeploymentId;
+const thumbprintOf = (label: string): Thumbprint => createHash('sha256').update(label).digest('base64url') as Thumbprint;
+const TP_A = thumbprintOf('key A');
+const TP_B = thumbprintOf('key B');
+const TP_C = thumbprintOf('key C');
+const TP_OTHER = thumbprintOf('another member key');
+const TP_THIRD = thumbprintOf('a third member key');
+const publicKey = (tp: Thumbprint): PublicJwk =>
+  ({ kty: 'RSA', n: createHash('sha512').update(tp).digest('base64url'), e: 'AQAB', alg: 'RSA-OAEP-256', use: 'enc', kid: tp }) as unknown as PublicJwk;
+const V1 = 1 as KeyVersion;
+const V2 = 2 as KeyVersion;
+const KEY_CHECK = createHash('sha256').update('key check v1').digest('base64url') as Base64Url;
+const KEYSTORE = '/var/lib/keyledger/keystore/instance.keystore.json';
+const OLD_IDENTITY = 'NT SERVICE\\ReportServer' as NonEmptyString;
+const NEW_IDENTITY = 'CONTOSO\\svc-reports' as NonEmptyString;
+const THIRD_IDENTITY = 'CONTOSO\\svc-reports-2' as NonEmptyString;
+
+const b64u = (s: string): string => Buffer.from(s).toString('base64url');
+const jweFor = (tp: Thumbprint): CompactJwe =>
+  [b64u(JSON.stringify({ alg: 'RSA-OAEP-256', kid: tp, enc: 'A256GCM' })), b64u('encrypted key'), b64u('iv-12-bytes!'), b64u('ciphertext'), b64u('tag-16-bytes!!!!')].join('.') as CompactJwe;
+const copyFor = (installationId: InstallationId, tp: Thumbprint): WrappedCopy => ({ installationId, recipientThumbprint: tp, jwe: jweFor(tp) });
+
+const config: InstanceConfig = {
+  installationId: ID,
+  deploymentId: DEPLOYMENT,
+  machineName: 'RS-NODE-1' as NonEmptyString,
+  instanceName: 'MSSQLSERVER' as NonEmptyString,
+  serviceIdentity: OLD_IDENTITY,
+  store: { kind: 'sqlite', location: '/var/lib/keyledger/ledger.db' },
+  keystorePath: KEYSTORE,
+};
+const keyPair: IssuedKeyPair = { installationId: ID, publicKey: publicKey(TP_A), thumbprint: TP_A, algorithm: 'RSA-OAEP-256', keySize: 2048, serviceIdentity: OLD_IDENTITY };
+
+const configRead: InstanceEvent = { type: 'ConfigRead', data: config };
+const keyPairIssued: InstanceEvent = { type: 'KeyPairIssued', data: keyPair };
+const activated = (keyVersion: KeyVersion = V1, thumbprint: Thumbprint = TP_A): InstanceEvent => ({
+  type: 'InstanceActivated',
+  data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion, thumbprint },
+});
+const refused = (reason: RefusalReason): InstanceEvent => ({ type: 'InstanceActivationRefused', data: { installationId: ID, deploymentId: DEPLOYMENT, reason } });
+const identityChanged = (
+  previousIdentity: NonEmptyString,
+  serviceIdentity: NonEmptyString,
+  previousThumbprint: Thumbprint,
+  thumbprint: Thumbprint,
+): InstanceEvent => ({
+  type: 'ServiceIdentityChanged',
+  data: { installationId: ID, previousIdentity, serviceIdentity, previousThumbprint, publicKey: publicKey(thumbprint), thumbprint, algorithm: 'RSA-OAEP-256', keySize: 3072 },
+});
+const toB = identityChanged(OLD_IDENTITY, NEW_IDENTITY, TP_A, TP_B);
+
+const changeIdentity = (serviceIdentity: NonEmptyString, thumbprint: Thumbprint): InstanceCommand => ({
+  type: 'ChangeServiceIdentity',
+  installationId: ID,
+  serviceIdentity,
+  publicKey: publicKey(thumbprint),
+  thumbprint,
+  keySize: 3072,
+});
+const activate = (thumbprint: Thumbprint, keyVersion: KeyVersion = V1): InstanceCommand => ({ type: 'Activate', installationId: ID, deploymentId: DEPLOYMENT, keyVersion, thumbprint });
+
+// ─── ChangeServiceIdentity ────────────────────────────────────────────────
+
+test('ChangeServiceIdentity: before the config is read it fails NotConfigured', (t) => {
+  spec(t, instance).given([]).when(changeIdentity(NEW_IDENTITY, TP_B)).thenFails({ _tag: 'NotConfigured', step: 'service identity change' });
+  // refused before it was ever configured: still not configured
+  spec(t, instance)
+    .given([refused({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT })])
+    .when(changeIdentity(NEW_IDENTITY, TP_B))
+    .thenFails({ _tag: 'NotConfigured', step: 'service identity change' });
+});
+
+test('ChangeServiceIdentity: configured but no key pair issued yet fails NoKeyPair', (t) => {
+  spec(t, instance).given([configRead]).when(changeIdentity(NEW_IDENTITY, TP_B)).thenFails({ _tag: 'NoKeyPair' });
+});
+
+test('ChangeServiceIdentity: an activated instance records the new identity and key pair, naming the previous ones', (t) => {
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activated()])
+    .when(changeIdentity(NEW_IDENTITY, TP_B))
+    .then([
+      {
+        type: 'ServiceIdentityChanged',
+        data: {
+          installationId: ID,
+          previousIdentity: OLD_IDENTITY,
+          serviceIdentity: NEW_IDENTITY,
+          previousThumbprint: TP_A,
+          publicKey: publicKey(TP_B),
+          thumbprint: TP_B,
+          algorithm: 'RSA-OAEP-256',
+          keySize: 3072,
+        },
+      },
+    ]);
+});
+
+test('ChangeServiceIdentity: also from KeyPairIssued and from Disabled (the refusal that prompted it)', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued]).when(changeIdentity(NEW_IDENTITY, TP_B)).then([toB]);
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activated(), refused({ kind: 'ServiceIdentityChanged', recordedIdentity: OLD_IDENTITY, presentedIdentity: NEW_IDENTITY })])
+    .when(changeIdentity(NEW_IDENTITY, TP_B))
+    .then([toB]);
+});
+
+test('ChangeServiceIdentity: a second change names the first change as previous', (t) => {
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activated(), toB, activated(V1, TP_B)])
+    .when(changeIdentity(THIRD_IDENTITY, TP_C))
+    .then([identityChanged(NEW_IDENTITY, THIRD_IDENTITY, TP_B, TP_C)]);
+});
+
+test('ChangeServiceIdentity: the same identity with the same key pair (a resumed run): nothing happened', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, activated(), toB]).when(changeIdentity(NEW_IDENTITY, TP_B)).thenNothingHappened();
+  // never changed: the recorded identity with the recorded key pair is no change either
+  spec(t, instance).given([configRead, keyPairIssued]).when(changeIdentity(OLD_IDENTITY, TP_A)).thenNothingHappened();
+});
+
+test('ChangeServiceIdentity: the same identity with another key pair fails SameServiceIdentity', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, activated()]).when(changeIdentity(OLD_IDENTITY, TP_B)).thenFails({ _tag: 'SameServiceIdentity', serviceIdentity: OLD_IDENTITY });
+  spec(t, instance).given([configRead, keyPairIssued, activated(), toB]).when(changeIdentity(NEW_IDENTITY, TP_C)).thenFails({ _tag: 'SameServiceIdentity', serviceIdentity: NEW_IDENTITY });
+});
+
+// ─── The state after ServiceIdentityChanged ───────────────────────────────
+
+const afterChange: InstanceState = {
+  status: 'KeyPairIssued',
+  config: { ...config, serviceIdentity: NEW_IDENTITY },
+  keyPair: { installationId: ID, publicKey: publicKey(TP_B), thumbprint: TP_B, algorithm: 'RSA-OAEP-256', keySize: 3072, serviceIdentity: NEW_IDENTITY },
+};
+
+test('evolve ServiceIdentityChanged: config identity and key pair replaced, status KeyPairIssued (from Activated)', (t) => {
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated()]).status, 'Activated');
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(), toB]), afterChange);
+});
+
+test('evolve ServiceIdentityChanged: the same state from KeyPairIssued and from Disabled', (t) => {
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, toB]), afterChange);
+  t.deepEqual(
+    stateAfter(instance, [configRead, keyPairIssued, activated(), refused({ kind: 'ServiceIdentityChanged', recordedIdentity: OLD_IDENTITY, presentedIdentity: NEW_IDENTITY }), toB]),
+    afterChange,
+  );
+});
+
+test('evolve ServiceIdentityChanged: before the config is read, nothing changes', (t) => {
+  t.deepEqual(stateAfter(instance, [toB]), { status: 'NotInitialized' });
+});
+
+test('after the identity change the instance must prove itself again, with the new key', (t) => {
+  const history = [configRead, keyPairIssued, activated(V1), toB];
+  // the same key version as before is not "already activated": it was activated under the old key
+  spec(t, instance).given(history).when(activate(TP_B, V1)).then([activated(V1, TP_B)]);
+  spec(t, instance).given(history).when(activate(TP_A, V1)).thenFails({ _tag: 'ThumbprintMismatch', recordedThumbprint: TP_B, presentedThumbprint: TP_A });
+});
+
+test('after the identity change the recorded config carries the new identity', (t) => {
+  const history = [configRead, keyPairIssued, activated(), toB];
+  spec(t, instance).given(history).when({ type: 'RecordConfig', config: { ...config, serviceIdentity: NEW_IDENTITY } }).thenNothingHappened();
+  spec(t, instance)
+    .given(history)
+    .when({ type: 'RecordConfig', config })
+    .thenFails({ _tag: 'ConfigConflict', field: 'serviceIdentity', recorded: NEW_IDENTITY, presented: OLD_IDENTITY });
+  spec(t, instance)
+    .given(history)
+    .when({ type: 'RecordKeyPair', installationId: ID, publicKey: publicKey(TP_A), thumbprint: TP_A, keySize: 2048 })
+    .thenFails({ _tag: 'KeyPairAlreadyIssued', recordedThumbprint: TP_B, presentedThumbprint: TP_A });
+});
+
+// ─── Start check: scale-out refusals ──────────────────────────────────────
+
+const instanceAfter = (events: ReadonlyArray<InstanceEvent>): InstanceState => events.reduce(evolveInstance, initialInstanceState);
+const initialized = instanceAfter([configRead, keyPairIssued, activated()]);
+
+const stored = (id: InstallationId, tp: Thumbprint): DeploymentEvent => ({
+  type: 'PublicKeyStored',
+  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: 'RS-NODE-1' as NonEmptyString, instanceName: 'MSSQLSERVER' as NonEmptyString, thumbprint: tp, publicKey: publicKey(tp) },
+});
+const created = (keyVersion: KeyVersion, copy: WrappedCopy, createdBy: InstallationId): DeploymentEvent => ({
+  type: 'SymmetricKeyCreated',
+  data: { deploymentId: DEPLOYMENT, keyVersion, algorithm: 'A256GCM', keyCheck: KEY_CHECK, createdBy, copy },
+});
+const wrapped = (keyVersion: KeyVersion, copy: WrappedCopy): DeploymentEvent => ({
+  type: 'SymmetricKeyWrapped',
+  data: { deploymentId: DEPLOYMENT, keyVersion, copy, wrappedBy: OTHER_ID, wrappedByThumbprint: TP_OTHER },
+});
+const removed = (id: InstallationId, tp: Thumbprint, revokedKeyVersion: KeyVersion | null, lastMember = false): DeploymentEvent => ({
+  type: 'InstanceRemoved',
+  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: 'RS-NODE-1', instanceName: 'MSSQLSERVER', thumbprint: tp, revokedKeyVersion, forced: lastMember, lastMember },
+});
+const replaced = (id: InstallationId, previousThumbprint: Thumbprint, thumbprint: Thumbprint): DeploymentEvent => ({
+  type: 'PublicKeyReplaced',
+  data: { deploymentId: DEPLOYMENT, installationId: id, previousThumbprint, thumbprint, publicKey: publicKey(thumbprint), reason: 'service-identity-changed' },
+});
+const deploymentAfter = (events: ReadonlyArray<DeploymentEvent>): DeploymentState => events.reduce(evolveDeployment, initialDeploymentState);
+
+const held = (installationId: InstallationId = ID, thumbprint: Thumbprint = TP_A): HeldKey => ({ _tag: 'Held', installationId, thumbprint });
+const missingKeystore: HeldKey = { _tag: 'KeystoreProblem', keystorePath: KEYSTORE, problem: 'missing', detail: 'no keystore file', keystoreInstallationId: null };
+
+/** OTHER_ID created the key; this instance (ID) registered and joined. */
+const twoMembers: ReadonlyArray<DeploymentEvent> = [stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP_A), wrapped(V1, copyFor(ID, TP_A))];
+const planFor = (keyVersion: KeyVersion, tp: Thumbprint) => ({ keyVersion, copy: { keyVersion, copy: copyFor(ID, tp) }, expectedKeyCheck: KEY_CHECK, thumbprint: tp });
+
+test('start check: a joined member that was not removed gets its unwrap plan (baseline)', (t) => {
+  t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter(twoMembers), config, held()), E.right(planFor(V1, TP_A)));
+});
+
+test('InstanceRemoved: removed and not registered again', (t) => {
+  t.deepEqual(
+    checkBeforeUnwrap(initialized, deploymentAfter([...twoMembers, removed(ID, TP_A, V1)]), config, held()),
+    E.left({ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }),
+  );
+});
+
+test('InstanceRemoved: names the revoked key even when the instance now holds another one', (t) => {
+  t.deepEqual(
+    checkBeforeUnwrap(initialized, deploymentAfter([...twoMembers, removed(ID, TP_A, V1)]), config, held(ID, TP_C)),
+    E.left({ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }),
+  );
+});
+
+test('InstanceRemoved comes before keystore problems, but after a changed config', (t) => {
+  const d = deploymentAfter([...twoMembers, removed(ID, TP_A, V1)]);
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, missingKeystore), E.left({ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }));
+  t.deepEqual(
+    checkBeforeUnwrap(initialized, d, { ...config, machineName: 'RS-NODE-9' as NonEmptyString }, held()),
+    E.left({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-9' }),
+  );
+});
+
+test('InstanceRemoved: not refused once registered again (rejoin): waiting to join, then the plan once joined', (t) => {
+  const rejoined = [...twoMembers, removed(ID, TP_A, V1), stored(ID, TP_A)];
+  t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter(rejoined), config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter([...rejoined, wrapped(V1, copyFor(ID, TP_A))]), config, held()), E.right(planFor(V1, TP_A)));
+});
+
+test('InstanceRemoved: another installation being removed does not refuse this one', (t) => {
+  const d = deploymentAfter([...twoMembers, stored(THIRD_ID, TP_THIRD), removed(THIRD_ID, TP_THIRD, null)]);
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.right(planFor(V1, TP_A)));
+});
+
+test('StaleWrappedCopy: the only copy this instance holds is of an older key version', (t) => {
+  const d = deploymentAfter([...twoMembers, created(V2, copyFor(OTHER_ID, TP_OTHER), OTHER_ID)]);
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
+});
+
+test('StaleWrappedCopy comes before WrappedCopyForOtherKey, and holds when nobody holds the current key', (t) => {
+  const forOther = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP_A), wrapped(V1, copyFor(ID, TP_C)), created(V2, copyFor(OTHER_ID, TP_OTHER), OTHER_ID)]);
+  t.deepEqual(checkBeforeUnwrap(initialized, forOther, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
+  const nobody = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP_A), wrapped(V1, copyFor(ID, TP_A)), created(V2, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), removed(OTHER_ID, TP_OTHER, V2, true)]);
+  t.deepEqual(checkBeforeUnwrap(initialized, nobody, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
+});
+
+test('NoWrappedCopy: no copy for this instance while a member holds the key (it can be joined)', (t) => {
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP_A)]);
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
+  // one holder is enough, even after another member was removed
+  const afterRemoval = deploymentAfter([
+    stored(OTHER_ID, TP_OTHER),
+    created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID),
+    stored(THIRD_ID, TP_THIRD),
+    wrapped(V1, copyFor(THIRD_ID, TP_THIRD)),
+    removed(OTHER_ID, TP_OTHER, V1),
+    stored(ID, TP_A),
+  ]);
+  t.deepEqual(checkBeforeUnwrap(initialized, afterRemoval, config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
+});
+
+test('NoMemberHoldsKey: no copy for this instance and the last key holder was removed', (t) => {
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP_A), removed(OTHER_ID, TP_OTHER, V1, true)]);
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoMemberHoldsKey', keyVersion: V1 }));
+});
+
+test('NoMemberHoldsKey: a member holding only an older version does not count as a holder', (t) => {
+  const d = deploymentAfter([
+    stored(OTHER_ID, TP_OTHER),
+    stored(THIRD_ID, TP_THIRD),
+    wrapped(V1, copyFor(THIRD_ID, TP_THIRD)),
+    created(V2, copyFor(OTHER_ID, TP_OTHER), OTHER_ID),
+    stored(ID, TP_A),
+    removed(OTHER_ID, TP_OTHER, V2, true),
+  ]);
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoMemberHoldsKey', keyVersion: V2 }));
+});
+
+test('start check after an identity change: before the deployment trusts the new key PublicKeyMismatch, after it the plan', (t) => {
+  const moved = instanceAfter([configRead, keyPairIssued, activated(), toB]);
+  const presented = { ...config, serviceIdentity: NEW_IDENTITY };
+  t.deepEqual(
+    checkBeforeUnwrap(moved, deploymentAfter(twoMembers), presented, held(ID, TP_B)),
+    E.left({ kind: 'PublicKeyMismatch', heldThumbprint: TP_B, storedThumbprint: TP_A, storedIn: 'deployment' }),
+  );
+  const d = deploymentAfter([...twoMembers, replaced(ID, TP_A, TP_B), { type: 'SymmetricKeyWrapped', data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(ID, TP_B), wrappedBy: ID, wrappedByThumbprint: TP_A } }]);
+  t.deepEqual(checkBeforeUnwrap(moved, d, presented, held(ID, TP_B)), E.right(planFor(V1, TP_B)));
+  // the old identity is now the changed one
+  t.deepEqual(
+    checkBeforeUnwrap(moved, d, config, held(ID, TP_B)),
+    E.left({ kind: 'ServiceIdentityChanged', recordedIdentity: NEW_IDENTITY, presentedIdentity: OLD_IDENTITY }),
+  );
+});
+
+// ─── explainRefusal for the scale-out reasons ─────────────────────────────
+
+const explained: ReadonlyArray<[RefusalReason, string, ReadonlyArray<string>, RegExp]> = [
+  [{ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }, 'RSReportServerNotActivated', [ID, TP_A, 'removed'], /keyledger init --rejoin.*rskeymgmt -j/],
+  [{ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }, 'rsReportServerDisabled', ['key version 1', 'current version is 2'], /rskeymgmt -j.*rskeymgmt -a/],
+  [{ kind: 'NoMemberHoldsKey', keyVersion: V2 }, 'RSReportServerNotActivated', ['symmetric key version 2', 'no member'], /restore a backup of the key/],
+];
+
+for (const [reason, code, evidence, remedy] of explained) {
+  test(`explainRefusal ${reason.kind}: code ${code}, summary with the evidence, the remedy`, (t) => {
+    const x = explainRefusal(reason);
+    t.is(x.code, code);
+    for (const e of evidence) t.true(x.summary.includes(e), `summary should contain ${e}: ${x.summary}`);
+    t.regex(x.remedy, remedy);
+    const specific = code === 'RSReportServerNotActivated' ? '' : `${code}: `;
+    t.is(refusalLine(reason), `RSReportServerNotActivated: ${specific}${x.summary}. Remedy: ${x.remedy}.`);
+  });
+}
+
+test('explainRefusal: the exact summaries of the scale-out reasons', (t) => {
+  t.is(
+    explainRefusal({ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }).summary,
+    `installation ${ID} was removed from the scale-out deployment (its key ${TP_A} and wrapped copy were revoked)`,
+  );
+  t.is(explainRefusal({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }).summary, `this instance holds a copy of symmetric key version 1, but the deployment's current version is 2`);
+  t.is(
+    explainRefusal({ kind: 'NoMemberHoldsKey', keyVersion: V1 }).summary,
+    'no member of the deployment holds symmetric key version 1 any more (the last member was removed), so nobody can join this instance',
+  );
+});
+
+test('explainRefusal: NoMemberHoldsKey never suggests re-creating the key or joining', (t) => {
+  const x = explainRefusal({ kind: 'NoMemberHoldsKey', keyVersion: V1 });
+  t.notRegex(x.remedy, /keyledger join|rskeymgmt -j/);
+  t.regex(x.remedy, /never re-created/);
+});
