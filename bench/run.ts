@@ -8,21 +8,49 @@
  *   append          single-event appends through the port (SQLite adapter) vs raw
  *                   better-sqlite3 single-row transactions, both WAL +
  *                   synchronous=FULL: throughput ratio.                  target ≥ 0.6x
+ *   join            one join (the sponsor's joinInstance on an open SQLite store,
+ *                   the newcomer already waiting) vs the raw crypto it needs with
+ *                   node:crypto: unwrap the sponsor's copy (RSA-OAEP-256 +
+ *                   AES-256-GCM) and wrap it for the newcomer's public key.
+ *                                                                        target ≤ 1.5x
+ *   join-scale      joining the 50th instance (deployment grown to 49 members)
+ *                   vs joining the 2nd, several joins around each size,
+ *                   interleaved.                                         target ≤ 1.5x
  *
- * Options (env): BENCH_INIT_ROUNDS (default 24), BENCH_APPENDS (default 400).
+ * Options (env): BENCH_INIT_ROUNDS (default 24), BENCH_APPENDS (default 400),
+ * BENCH_JOIN_ROUNDS (default 16), BENCH_JOIN_SCALE_ROUNDS (default 8),
+ * BENCH_JOIN_SCALE_MEMBERS (default 49: members before the measured joins).
+ * `node dist/bench/run.js join join-scale` runs only those.
  */
 import Database from 'better-sqlite3';
-import { constants, createCipheriv, createDecipheriv, generateKeyPair, privateDecrypt, publicEncrypt, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  randomUUID,
+  type KeyObject,
+} from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import { initInstance } from '../src/commands/instance';
-import type { DeploymentId, InstallationId, NonEmptyString } from '../src/domain/ids';
+import * as TE from 'fp-ts/TaskEither';
+import { type InstanceDeps, initInstance, loadDeployment, startInstance } from '../src/commands/instance';
+import { joinInstance } from '../src/commands/membership';
+import { currentCopyOf } from '../src/domain/deployment/decider';
+import { type DeploymentId, deploymentStream, type InstallationId, type NonEmptyString } from '../src/domain/ids';
 import type { InstanceConfig } from '../src/domain/instance/decider';
 import { fileKeystore } from '../src/infra/file-keystore';
-import { joseCrypto } from '../src/infra/jose-crypto';
+import { joseCrypto, privateJwkOf } from '../src/infra/jose-crypto';
 import { SqliteEventStore } from '../src/infra/sqlite-store';
+import type { Crypto, Keystore } from '../src/ports/crypto';
+import type { EventStore } from '../src/ports/event-store';
 import { benchEsdb } from './esdb';
 
 export interface BenchResult {
@@ -175,6 +203,268 @@ export const benchAppend = async (n = Number(process.env['BENCH_APPENDS'] ?? 400
   };
 };
 
+// ─── join vs raw crypto ───────────────────────────────────────────────────
+
+/** Where a join's time goes, summed over the joins measured (ms). */
+interface JoinTimings {
+  keystore: number;
+  read: number;
+  reads: number;
+  eventsRead: number;
+  unwrap: number;
+  wrap: number;
+  append: number;
+  total: number;
+  joins: number;
+}
+
+const noTimings = (): JoinTimings => ({ keystore: 0, read: 0, reads: 0, eventsRead: 0, unwrap: 0, wrap: 0, append: 0, total: 0, joins: 0 });
+
+const timed =
+  <L, A>(add: (dt: number, a: E.Either<L, A>) => void, te: TE.TaskEither<L, A>): TE.TaskEither<L, A> =>
+  async () => {
+    const t0 = now();
+    const r = await te();
+    add(now() - t0, r);
+    return r;
+  };
+
+/** The ports, with a stopwatch on each call (a few µs per call). */
+const timedStore = (store: EventStore, t: JoinTimings): EventStore => ({
+  endpoint: store.endpoint,
+  append: (stream, events, expected) => timed((dt) => (t.append += dt), store.append(stream, events, expected)),
+  readStream: (stream, options) =>
+    timed(
+      (dt, r) => {
+        t.read += dt;
+        t.reads++;
+        if (E.isRight(r)) t.eventsRead += r.right.length;
+      },
+      store.readStream(stream, options),
+    ),
+  readAll: (options) => store.readAll(options),
+  subscribeToAll: (options) => store.subscribeToAll(options),
+  close: () => store.close(),
+});
+
+const timedCrypto = (crypto: Crypto, t: JoinTimings): Crypto => ({
+  ...crypto,
+  unwrap: (jwe, key) => timed((dt) => (t.unwrap += dt), crypto.unwrap(jwe, key)),
+  wrap: (key, recipient) => timed((dt) => (t.wrap += dt), crypto.wrap(key, recipient)),
+});
+
+const timedKeystore = (keystore: Keystore, t: JoinTimings): Keystore => ({
+  ...keystore,
+  load: (binding) => timed((dt) => (t.keystore += dt), keystore.load(binding)),
+});
+
+interface BenchMember {
+  readonly config: InstanceConfig;
+  readonly deps: (command: string, t?: JoinTimings) => InstanceDeps;
+}
+
+const benchMember = (store: EventStore, dir: string, deploymentId: string, label: string): BenchMember => {
+  const installationId = randomUUID() as InstallationId;
+  const config: InstanceConfig = {
+    installationId,
+    deploymentId: deploymentId as DeploymentId,
+    machineName: `BENCH-${label}` as NonEmptyString,
+    instanceName: 'MSSQLSERVER' as NonEmptyString,
+    serviceIdentity: 'bench' as NonEmptyString,
+    store: { kind: 'sqlite', location: dir },
+    keystorePath: path.join(dir, 'ks', `${deploymentId}-${label}`, 'instance.keystore.json'),
+  };
+  const keystore = fileKeystore(config.keystorePath);
+  const crypto = joseCrypto();
+  return {
+    config,
+    deps: (command, t) => ({
+      store: t ? timedStore(store, t) : store,
+      crypto: t ? timedCrypto(crypto, t) : crypto,
+      keystore: t ? timedKeystore(keystore, t) : keystore,
+      ctx: { actor: 'bench', command, correlationId: randomUUID(), causationId: randomUUID(), now: () => new Date(), newId: randomUUID },
+      keySize: 2048,
+    }),
+  };
+};
+
+/**
+ * Many members, fast: initInstance called directly (no CLI process), 2048-bit
+ * keys. The first member of a deployment creates its key; the others stop at
+ * "waiting to join". Key generation is nearly all of it.
+ */
+const initMember = async (store: EventStore, dir: string, deploymentId: string, label: string, expect: 'activated' | 'waiting-to-join'): Promise<BenchMember> => {
+  const m = benchMember(store, dir, deploymentId, label);
+  const r = await initInstance(m.deps('init'), m.config);
+  if (E.isLeft(r) || r.right.state !== expect) throw new Error(`bench init ${label}: expected ${expect}, got ${JSON.stringify(E.isLeft(r) ? r.left : r.right.state)}`);
+  return m;
+};
+
+/** One measured join; throws unless it wrapped the key for the newcomer. */
+const oneJoin = async (sponsor: BenchMember, newcomer: BenchMember, t?: JoinTimings): Promise<number> => {
+  const t0 = now();
+  const r = await joinInstance(sponsor.deps('join', t), sponsor.config, newcomer.config.installationId);
+  const dt = now() - t0;
+  if (E.isLeft(r) || r.right.alreadyJoined) throw new Error(`bench join failed: ${JSON.stringify(E.isLeft(r) ? r.left : r.right)}`);
+  if (t) {
+    t.total += dt;
+    t.joins++;
+  }
+  return dt;
+};
+
+/** A JWE-like compact wrap with node:crypto: RSA-OAEP-256 for a fresh content key, AES-256-GCM for the key (header as AAD). */
+const RAW_HEADER = Buffer.from(JSON.stringify({ alg: 'RSA-OAEP-256', enc: 'A256GCM' })).toString('base64url');
+const rawWrap = (symmetric: Buffer, recipient: KeyObject): string => {
+  const cek = randomBytes(32);
+  const iv = randomBytes(12);
+  const encryptedKey = publicEncrypt({ key: recipient, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek);
+  const gcm = createCipheriv('aes-256-gcm', cek, iv);
+  gcm.setAAD(Buffer.from(RAW_HEADER, 'ascii'));
+  const ciphertext = Buffer.concat([gcm.update(symmetric), gcm.final()]);
+  return [RAW_HEADER, encryptedKey.toString('base64url'), iv.toString('base64url'), ciphertext.toString('base64url'), gcm.getAuthTag().toString('base64url')].join('.');
+};
+const rawUnwrap = (jwe: string, key: KeyObject): Buffer => {
+  const [header, encryptedKey, iv, ciphertext, tag] = jwe.split('.') as [string, string, string, string, string];
+  const cek = privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(encryptedKey, 'base64url'));
+  const gcm = createDecipheriv('aes-256-gcm', cek, Buffer.from(iv, 'base64url'));
+  gcm.setAAD(Buffer.from(header, 'ascii'));
+  gcm.setAuthTag(Buffer.from(tag, 'base64url'));
+  return Buffer.concat([gcm.update(Buffer.from(ciphertext, 'base64url')), gcm.final()]);
+};
+
+/** What a join needs in crypto, raw: unwrap the sponsor's copy with its private key, wrap for the newcomer. */
+const rawJoinCrypto = (sponsorCopy: string, sponsorKey: KeyObject, newcomerKey: KeyObject): number => {
+  const t0 = now();
+  const symmetric = rawUnwrap(sponsorCopy, sponsorKey);
+  if (symmetric.length !== 32) throw new Error('raw baseline: unexpected key length');
+  rawWrap(symmetric, newcomerKey);
+  return now() - t0;
+};
+
+/** The sponsor's real copy (the JWE in the ledger) and its real private key, as node:crypto objects. */
+const rawInputs = async (store: EventStore, sponsor: BenchMember, newcomer: BenchMember): Promise<{ copy: string; sponsorKey: KeyObject; newcomerKey: KeyObject }> => {
+  const dep = await loadDeployment(store, sponsor.config.deploymentId)();
+  if (E.isLeft(dep)) throw new Error(`bench: cannot load the deployment: ${JSON.stringify(dep.left)}`);
+  const copy = currentCopyOf(dep.right.state, sponsor.config.installationId);
+  const newcomerJwk = dep.right.state.registered[newcomer.config.installationId]?.publicKey;
+  if (!copy || !newcomerJwk) throw new Error('bench: no sponsor copy or newcomer key in the deployment');
+  const held = await fileKeystore(sponsor.config.keystorePath).load({ installationId: sponsor.config.installationId, serviceIdentity: sponsor.config.serviceIdentity })();
+  if (E.isLeft(held)) throw new Error(`bench: cannot load the sponsor keystore: ${JSON.stringify(held.left)}`);
+  return {
+    copy: copy.copy.jwe,
+    sponsorKey: createPrivateKey({ key: privateJwkOf(held.right.privateKey) as never, format: 'jwk' }),
+    newcomerKey: createPublicKey({ key: newcomerJwk as never, format: 'jwk' }),
+  };
+};
+
+const perJoin = (t: JoinTimings): string => {
+  const n = Math.max(1, t.joins);
+  const rest = t.total - t.keystore - t.read - t.unwrap - t.wrap - t.append;
+  return (
+    `per join ${ms(t.total / n)}: keystore load ${ms(t.keystore / n)}, ${(t.reads / n).toFixed(0)} stream reads (${(t.eventsRead / n).toFixed(0)} events) ${ms(t.read / n)}, ` +
+    `decode+hash-verify+evolve+decide+seal ${ms(rest / n)}, unwrap ${ms(t.unwrap / n)}, wrap ${ms(t.wrap / n)}, append+fsync ${ms(t.append / n)}`
+  );
+};
+
+export const benchJoin = async (rounds = Number(process.env['BENCH_JOIN_ROUNDS'] ?? 16)): Promise<BenchResult> => {
+  const dir = tmp('join');
+  const store = new SqliteEventStore(path.join(dir, 'ledger.db'));
+  try {
+    const sponsor = await initMember(store, dir, 'bench-join', 'sponsor', 'activated');
+    const newcomers: BenchMember[] = [];
+    for (let i = 0; i <= rounds; i++) newcomers.push(await initMember(store, dir, 'bench-join', `n${i}`, 'waiting-to-join'));
+    const raw = await rawInputs(store, sponsor, newcomers[0]!);
+    // Warm up: module loading, JIT.
+    await oneJoin(sponsor, newcomers[0]!);
+    for (let i = 0; i < 3; i++) rawJoinCrypto(raw.copy, raw.sponsorKey, raw.newcomerKey);
+    const t = noTimings();
+    let rawTotal = 0;
+    for (let i = 1; i <= rounds; i++) {
+      // Alternate which goes first, so drift on the machine hits both alike.
+      if (i % 2 === 0) {
+        await oneJoin(sponsor, newcomers[i]!, t);
+        rawTotal += rawJoinCrypto(raw.copy, raw.sponsorKey, raw.newcomerKey);
+      } else {
+        rawTotal += rawJoinCrypto(raw.copy, raw.sponsorKey, raw.newcomerKey);
+        await oneJoin(sponsor, newcomers[i]!, t);
+      }
+    }
+    return {
+      name: 'join (sponsor joinInstance, SQLite) vs raw unwrap+wrap (node:crypto)',
+      ours: `${ms(t.total / rounds)} / join`,
+      baseline: `${ms(rawTotal / rounds)} / round`,
+      ratio: t.total / rawTotal,
+      target: { op: '<=', value: 1.5 },
+      note: `${rounds} interleaved rounds, RSA-2048; ${perJoin(t)}`,
+    };
+  } finally {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+};
+
+// ─── join-scale: the 50th member vs the 2nd ───────────────────────────────
+
+export const benchJoinScale = async (
+  rounds = Number(process.env['BENCH_JOIN_SCALE_ROUNDS'] ?? 8),
+  members = Number(process.env['BENCH_JOIN_SCALE_MEMBERS'] ?? 49),
+): Promise<BenchResult> => {
+  const dir = tmp('join-scale');
+  const store = new SqliteEventStore(path.join(dir, 'ledger.db'));
+  try {
+    // Two deployments in one ledger: "small" has one member, "big" is grown to `members` activated members.
+    const small = await initMember(store, dir, 'bench-small', 'sponsor', 'activated');
+    const big = await initMember(store, dir, 'bench-big', 'sponsor', 'activated');
+    const t0 = now();
+    for (let i = 1; i < members; i++) {
+      const m = await initMember(store, dir, 'bench-big', `m${i}`, 'waiting-to-join');
+      await oneJoin(big, m);
+      const s = await startInstance(m.deps('start'), m.config);
+      if (E.isLeft(s) || s.right.state !== 'activated') throw new Error(`bench: member ${i} did not activate`);
+    }
+    const growMs = now() - t0;
+    const waitingSmall: BenchMember[] = [];
+    const waitingBig: BenchMember[] = [];
+    for (let i = 0; i < rounds; i++) {
+      waitingSmall.push(await initMember(store, dir, 'bench-small', `w${i}`, 'waiting-to-join'));
+      waitingBig.push(await initMember(store, dir, 'bench-big', `w${i}`, 'waiting-to-join'));
+    }
+    // Warm up (module loading, JIT) on a third deployment, so the measured joins are exactly the
+    // small deployment's 2nd, 3rd, … member and the big one's (members+1)th, … — interleaved.
+    const warm = await initMember(store, dir, 'bench-warm', 'sponsor', 'activated');
+    await oneJoin(warm, await initMember(store, dir, 'bench-warm', 'w', 'waiting-to-join'));
+    const ts = noTimings();
+    const tb = noTimings();
+    for (let i = 0; i < rounds; i++) {
+      if (i % 2 === 0) {
+        await oneJoin(small, waitingSmall[i]!, ts);
+        await oneJoin(big, waitingBig[i]!, tb);
+      } else {
+        await oneJoin(big, waitingBig[i]!, tb);
+        await oneJoin(small, waitingSmall[i]!, ts);
+      }
+    }
+    const events = async (d: string): Promise<number> => {
+      const r = await store.readStream(deploymentStream(d as DeploymentId))();
+      return E.isRight(r) ? r.right.length : -1;
+    };
+    return {
+      name: `join-scale: joining member #${members + 1}–#${members + rounds} vs #2–#${rounds + 1} of a deployment`,
+      ours: `${ms(tb.total / rounds)} / join (#${members + 1}…)`,
+      baseline: `${ms(ts.total / rounds)} / join (#2…)`,
+      ratio: tb.total / ts.total,
+      target: { op: '<=', value: 1.5 },
+      note:
+        `${rounds} interleaved joins each; deployment streams end at ${await events('bench-big')} vs ${await events('bench-small')} events; ` +
+        `growing to ${members} members took ${(growMs / 1000).toFixed(1)} s. big: ${perJoin(tb)}. small: ${perJoin(ts)}`,
+    };
+  } finally {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+};
+
 // ─── Report ───────────────────────────────────────────────────────────────
 
 export const printResults = (results: ReadonlyArray<BenchResult>): boolean => {
@@ -193,6 +483,8 @@ const main = async (): Promise<void> => {
   const benches: Record<string, () => Promise<BenchResult | ReadonlyArray<BenchResult>>> = {
     init: () => benchInit(),
     append: () => benchAppend(),
+    join: () => benchJoin(),
+    'join-scale': () => benchJoinScale(),
     esdb: async () =>
       (await benchEsdb()).map((r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail })),
   };
