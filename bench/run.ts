@@ -43,6 +43,7 @@ import * as E from 'fp-ts/Either';
 import * as TE from 'fp-ts/TaskEither';
 import { type InstanceDeps, initInstance, loadDeployment, startInstance } from '../src/commands/instance';
 import { joinInstance } from '../src/commands/membership';
+import { openSqliteSnapshots } from '../src/infra/sqlite-checkpoints';
 import { currentCopyOf } from '../src/domain/deployment/decider';
 import { type DeploymentId, deploymentStream, type InstallationId, type NonEmptyString } from '../src/domain/ids';
 import type { InstanceConfig } from '../src/domain/instance/decider';
@@ -276,9 +277,12 @@ const benchMember = (store: EventStore, dir: string, deploymentId: string, label
   };
   const keystore = fileKeystore(config.keystorePath);
   const crypto = joseCrypto();
+  // Each member keeps its own local state (as the CLI does under its stateDir), snapshots included.
+  const snapshots = E.getOrElseW(() => undefined)(openSqliteSnapshots(path.join(dir, 'state', `${deploymentId}-${label}.db`)));
   return {
     config,
     deps: (command, t) => ({
+      ...(snapshots ? { snapshots } : {}),
       store: t ? timedStore(store, t) : store,
       crypto: t ? timedCrypto(crypto, t) : crypto,
       keystore: t ? timedKeystore(keystore, t) : keystore,

@@ -25,7 +25,8 @@ import { fileKeystore } from '../infra/file-keystore';
 import { joseCrypto } from '../infra/jose-crypto';
 import { fileOpLog, type OpLog } from '../infra/oplog';
 import { openStore } from '../infra/open-store';
-import { openSqliteCheckpoints } from '../infra/sqlite-checkpoints';
+import { openSqliteCheckpoints, openSqliteSnapshots } from '../infra/sqlite-checkpoints';
+import type { SnapshotStore } from '../ports/snapshots';
 import { type CliError, describeError, EXIT, exitCodeOf } from './errors';
 import { listText, membershipOf, outcomeText, statusJson, statusText } from './render';
 import { progressReporter } from './progress';
@@ -56,6 +57,8 @@ interface Session {
   readonly store: EventStore;
   readonly log: OpLog;
   readonly ctx: (command: string) => CommandContext;
+  /** Local snapshots of the deployment aggregate (a cache under stateDir; absent if it cannot be opened). */
+  readonly snapshots: (SnapshotStore & { close(): void }) | undefined;
 }
 
 const defaultActor = (): string => {
@@ -79,9 +82,11 @@ const openSession = async (io: Io, g: GlobalOptions): Promise<Session> => {
   if (E.isLeft(store)) return fail(io, store.left);
   const actor = g.actor ?? io.env['KEYLEDGER_ACTOR'] ?? defaultActor();
   const correlationId = g.correlationId ?? randomUUID();
+  const snapshots = openSqliteSnapshots(path.join(config.right.stateDir, 'projections.db'));
   return {
     config: config.right,
     store: store.right,
+    snapshots: E.isRight(snapshots) ? snapshots.right : undefined,
     log: fileOpLog(config.right.stateDir),
     ctx: (command) => ({ actor, command, correlationId, causationId: correlationId, now: () => new Date(), newId: randomUUID }),
   };
@@ -92,6 +97,7 @@ const withSession = async <A>(io: Io, g: GlobalOptions, f: (s: Session) => Promi
   try {
     return await f(s);
   } finally {
+    s.snapshots?.close();
     await s.store.close();
   }
 };
@@ -102,6 +108,7 @@ const deps = (s: Session, command: string, keySize?: KeySize): InstanceDeps => (
   keystore: fileKeystore(s.config.instance.keystorePath),
   ctx: s.ctx(command),
   keySize: keySize ?? s.config.keySize,
+  ...(s.snapshots ? { snapshots: s.snapshots } : {}),
 });
 
 const loadView = async (io: Io, s: Session, g: GlobalOptions): Promise<ActivationView> => {

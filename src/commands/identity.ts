@@ -58,7 +58,7 @@ export const changeServiceIdentity = async (deps: InstanceDeps, config: Instance
   for (let pass = 0; pass < 100; pass++) {
     const inst = await loadInstance(deps.store, id)();
     if (E.isLeft(inst)) return inst;
-    const dep = await loadDeployment(deps.store, config.deploymentId)();
+    const dep = await loadDeployment(deps.store, config.deploymentId, deps.snapshots)();
     if (E.isLeft(dep)) return dep;
     const s = inst.right.state;
     const recordedConfig = configOf(s);

@@ -23,6 +23,7 @@ import { decideInstance, evolveInstance, type InstanceConfig, type InstanceError
 import { checkAfterUnwrap, checkBeforeUnwrap, type HeldKey, type UnwrapOutcome, type UnwrapPlan } from '../domain/start-check';
 import type { Crypto, CryptoError, Keystore, KeystoreError, StoredKeyPair } from '../ports/crypto';
 import type { EventStore } from '../ports/event-store';
+import type { SnapshotStore } from '../ports/snapshots';
 import { type AppendError, appendDecided, type LoadError, type Loaded, loadAggregate } from './ledger';
 
 export interface InstanceDeps {
@@ -35,6 +36,8 @@ export interface InstanceDeps {
   readonly maxConflicts?: number;
   /** init: re-register an installation that was removed from the deployment. */
   readonly rejoin?: boolean;
+  /** Local snapshots of the deployment aggregate, so commands read only its new events. */
+  readonly snapshots?: SnapshotStore;
 }
 
 export type ActivationState = 'activated' | 'waiting-to-join' | 'disabled';
@@ -64,8 +67,18 @@ export type CommandError =
 export const loadInstance = (store: EventStore, id: InstallationId) =>
   loadAggregate<InstanceState, InstanceEvent>(store, instanceStream(id), initialInstanceState, isInstanceEvent, evolveInstance);
 
-export const loadDeployment = (store: EventStore, id: DeploymentId) =>
-  loadAggregate(store, deploymentStream(id), initialDeploymentState, isDeploymentEvent, evolveDeployment);
+/** Bump when DeploymentState's shape changes: older snapshots are then ignored. */
+export const DEPLOYMENT_SNAPSHOT_VERSION = 1;
+
+export const loadDeployment = (store: EventStore, id: DeploymentId, snapshots?: SnapshotStore) =>
+  loadAggregate(
+    store,
+    deploymentStream(id),
+    initialDeploymentState,
+    isDeploymentEvent,
+    evolveDeployment,
+    snapshots ? { store: snapshots, version: DEPLOYMENT_SNAPSHOT_VERSION } : undefined,
+  );
 
 export const heldFrom = (r: E.Either<KeystoreError, StoredKeyPair>): HeldKey =>
   E.isRight(r)
@@ -150,7 +163,7 @@ const initPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Ar
   const id = config.installationId;
   const inst = await loadInstance(deps.store, id)();
   if (E.isLeft(inst)) return inst;
-  const dep = await loadDeployment(deps.store, config.deploymentId)();
+  const dep = await loadDeployment(deps.store, config.deploymentId, deps.snapshots)();
   if (E.isLeft(dep)) return dep;
   const binding = { installationId: id, serviceIdentity: config.serviceIdentity };
   const s = inst.right.state;
@@ -229,7 +242,7 @@ const initPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Ar
 const startPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Array<LedgerEvent['type']>, keys: HeldCache): Promise<Pass> => {
   const inst = await loadInstance(deps.store, config.installationId)();
   if (E.isLeft(inst)) return inst;
-  const dep = await loadDeployment(deps.store, config.deploymentId)();
+  const dep = await loadDeployment(deps.store, config.deploymentId, deps.snapshots)();
   if (E.isLeft(dep)) return dep;
   const held = await keys.get();
   return checkAndRecord(deps, config, inst.right, dep.right, held, recorded, { skipUnwrapIfActivated: false });

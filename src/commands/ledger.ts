@@ -5,9 +5,10 @@
  */
 import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
-import { checkLink, type CommandContext, type CorruptEvent, decodeRecorded, GENESIS, type InvalidEvent, sealEvents, type StoredEvent } from '../domain/envelope';
+import { checkLink, type CommandContext, type CorruptEvent, decodeRecorded, EventMetadata, GENESIS, type InvalidEvent, sealEvents, type StoredEvent } from '../domain/envelope';
 import type { LedgerEvent } from '../domain/events';
 import type { AppendResult, EventStore, StoreError } from '../ports/event-store';
+import type { SnapshotStore } from '../ports/snapshots';
 
 export type LoadError = StoreError | CorruptEvent;
 export type AppendError = StoreError | InvalidEvent;
@@ -17,7 +18,15 @@ export interface Loaded<S> {
   readonly state: S;
   readonly revision: bigint | 'no_stream';
   readonly lastHash: string;
+  /** The events read by this load: all of them, or those after the snapshot it started from. */
   readonly events: ReadonlyArray<StoredEvent>;
+}
+
+/** Where and how to snapshot an aggregate (see src/ports/snapshots.ts). */
+export interface SnapshotPolicy {
+  readonly store: SnapshotStore;
+  /** The state shape's version: bump it when the state type changes. */
+  readonly version: number;
 }
 
 const PAGE = 1000;
@@ -34,6 +43,7 @@ export const loadAggregate =
     initial: S,
     accepts: (e: LedgerEvent) => e is Ev,
     evolve: (s: S, e: Ev) => S,
+    snapshots?: SnapshotPolicy,
   ): TE.TaskEither<LoadError, Loaded<S>> =>
   async () => {
     let state = initial;
@@ -41,6 +51,20 @@ export const loadAggregate =
     let lastHash = GENESIS;
     const events: StoredEvent[] = [];
     let from = 0n;
+    const key = `${store.endpoint}|${stream}`;
+    const snap = snapshots?.store.load(key);
+    if (snap && snap.version === snapshots?.version) {
+      // Trust the snapshot only if the stream's event at its revision still carries its hash.
+      const tip = await store.readStream(stream, { fromRevision: snap.revision, maxCount: 1 })();
+      if (E.isLeft(tip)) return tip;
+      const md = tip.right[0] ? EventMetadata.decode(tip.right[0].metadata) : undefined;
+      if (tip.right[0]?.revision === snap.revision && md && E.isRight(md) && md.right.hash === snap.hash) {
+        state = snap.state as S;
+        revision = snap.revision;
+        lastHash = snap.hash;
+        from = snap.revision + 1n;
+      }
+    }
     for (;;) {
       const page = await store.readStream(stream, { fromRevision: from, maxCount: PAGE })();
       if (E.isLeft(page)) return page;
@@ -62,6 +86,7 @@ export const loadAggregate =
       if (page.right.length < PAGE) break;
       from += BigInt(PAGE);
     }
+    if (snapshots && events.length > 0 && revision !== 'no_stream') snapshots.store.save(key, { version: snapshots.version, revision, hash: lastHash, state });
     return E.right({ stream, state, revision, lastHash, events });
   };
 

@@ -38,7 +38,7 @@ export const joinInstance = async (deps: InstanceDeps, sponsor: InstanceConfig, 
   for (let conflicts = 0; conflicts <= conflictLimit(deps); conflicts++) {
     const inst = await loadInstance(deps.store, sponsor.installationId)();
     if (E.isLeft(inst)) return inst;
-    const dep = await loadDeployment(deps.store, sponsor.deploymentId)();
+    const dep = await loadDeployment(deps.store, sponsor.deploymentId, deps.snapshots)();
     if (E.isLeft(dep)) return dep;
     const state = dep.right.state;
 
@@ -95,13 +95,13 @@ export interface RemoveOutcome {
 
 /** Removes an instance from the scale-out: its registration and wrapped copy are revoked. */
 export const removeInstance = async (
-  deps: Pick<InstanceDeps, 'store' | 'ctx' | 'maxConflicts'>,
+  deps: Pick<InstanceDeps, 'store' | 'ctx' | 'maxConflicts' | 'snapshots'>,
   deploymentId: DeploymentId,
   installationId: InstallationId,
   force: boolean,
 ): Promise<E.Either<MembershipError, RemoveOutcome>> => {
   for (let conflicts = 0; conflicts <= conflictLimit(deps); conflicts++) {
-    const dep = await loadDeployment(deps.store, deploymentId)();
+    const dep = await loadDeployment(deps.store, deploymentId, deps.snapshots)();
     if (E.isLeft(dep)) return dep;
     const decided = decideDeployment({ type: 'RemoveInstance', deploymentId, installationId, force }, dep.right.state);
     if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused', error: decided.left });

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type { Checkpoint, CheckpointError, CheckpointStore } from '../ports/checkpoints';
+import type { Snapshot, SnapshotStore } from '../ports/snapshots';
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -16,8 +17,9 @@ export const openSqliteCheckpoints = (file: string): E.Either<CheckpointError, C
   const fail = (e: unknown): CheckpointError => ({ _tag: 'CheckpointError', location, message: message(e) });
   let db: Database.Database;
   try {
-    fs.mkdirSync(path.dirname(location), { recursive: true });
+    fs.mkdirSync(path.dirname(location), { recursive: true, mode: 0o700 });
     db = new Database(location, { timeout: 15_000 });
+    fs.chmodSync(location, 0o600);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.exec(`CREATE TABLE IF NOT EXISTS checkpoints (
@@ -45,6 +47,51 @@ export const openSqliteCheckpoints = (file: string): E.Either<CheckpointError, C
       E.tryCatch(() => {
         put.run(key, cp.version, cp.position.commit.toString(), cp.position.prepare.toString(), JSON.stringify(cp.state));
       }, fail),
+    close: () => db.close(),
+  });
+};
+
+/**
+ * Aggregate snapshots in the same local file (table `snapshots`). A cache:
+ * unreadable rows are misses, failed writes are ignored.
+ */
+export const openSqliteSnapshots = (file: string): E.Either<CheckpointError, SnapshotStore & { close(): void }> => {
+  const location = path.resolve(file);
+  let db: Database.Database;
+  try {
+    fs.mkdirSync(path.dirname(location), { recursive: true, mode: 0o700 });
+    db = new Database(location, { timeout: 15_000 });
+    fs.chmodSync(location, 0o600);
+    db.pragma('journal_mode = WAL');
+    db.exec(`CREATE TABLE IF NOT EXISTS snapshots (
+      key TEXT PRIMARY KEY, version INTEGER NOT NULL, revision TEXT NOT NULL, hash TEXT NOT NULL, state TEXT NOT NULL
+    ) WITHOUT ROWID`);
+  } catch (e) {
+    return E.left({ _tag: 'CheckpointError', location, message: message(e) });
+  }
+  const get = db.prepare('SELECT version, revision, hash, state FROM snapshots WHERE key = ?');
+  const put = db.prepare(
+    `INSERT INTO snapshots (key, version, revision, hash, state) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT(key) DO UPDATE SET version = excluded.version, revision = excluded.revision, hash = excluded.hash, state = excluded.state`,
+  );
+  return E.right({
+    load: (key) => {
+      try {
+        const row = get.get(key) as { version: number; revision: string; hash: string; state: string } | undefined;
+        if (!row) return undefined;
+        const snapshot: Snapshot = { version: row.version, revision: BigInt(row.revision), hash: row.hash, state: JSON.parse(row.state) };
+        return snapshot;
+      } catch {
+        return undefined;
+      }
+    },
+    save: (key, s) => {
+      try {
+        put.run(key, s.version, s.revision.toString(), s.hash, JSON.stringify(s.state));
+      } catch {
+        // a cache: the next command reads the stream instead
+      }
+    },
     close: () => db.close(),
   });
 };

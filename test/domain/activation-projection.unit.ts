@@ -2,100 +2,46 @@
  * The activation read model, tested by replaying sealed-and-decoded events and
  * asking instanceStatus / listInstances.
  */
-import { createHash } from 'node:crypto';
 import test from 'ava';
-import { type CommandContext, decodeRecorded, GENESIS, sealEvents, type StoredEvent } from '../../src/domain/envelope';
-import type { CompactJwe, LedgerEvent, PublicJwk, RefusalReason, WrappedCopy } from '../../src/domain/events';
-import { type DeploymentId, deploymentStream, type InstallationId, instanceStream, type KeyVersion, type NonEmptyString, type Thumbprint } from '../../src/domain/ids';
+import type { LedgerEvent, RefusalReason } from '../../src/domain/events';
+import { instanceStream } from '../../src/domain/ids';
 import { type ActivationView, activationProjection, evolveActivation, initialActivationView, instanceStatus, listInstances } from '../../src/projections/activation';
-import { rightOf } from '../support/fixtures';
+import {
+  activated,
+  cluster,
+  configRead,
+  DEPLOYMENT,
+  DSTREAM,
+  founder,
+  history,
+  keyCreated,
+  keyPairIssued,
+  keyWrapped,
+  NODE_1,
+  NODE_2,
+  publicKeyStored,
+  refAt,
+  refused,
+  replay,
+  statusOf,
+  TP_1,
+  TP_2,
+  TP_X,
+  V1,
+} from '../support/domain-builders';
 
 // ─── Test data ────────────────────────────────────────────────────────────
 
-const NODE_1 = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b' as InstallationId;
-const NODE_2 = '0a6e1f3c-2b7d-4e9a-8c5f-1d3b6a9e2f4c' as InstallationId;
-const DEPLOYMENT = 'default' as DeploymentId;
-const DSTREAM = deploymentStream(DEPLOYMENT);
-const thumbprintOf = (label: string): Thumbprint => createHash('sha256').update(label).digest('base64url') as Thumbprint;
-const TP_1 = thumbprintOf('node 1 key');
-const TP_2 = thumbprintOf('node 2 key');
-const TP_X = thumbprintOf('a replaced key');
-const publicKey = (tp: Thumbprint): PublicJwk => ({ kty: 'RSA', n: createHash('sha512').update(tp).digest('base64url'), e: 'AQAB', kid: tp }) as unknown as PublicJwk;
-const V1 = 1 as KeyVersion;
-const KEY_CHECK = createHash('sha256').update('key check').digest('base64url');
-const b64u = (s: string): string => Buffer.from(s).toString('base64url');
-const jweFor = (tp: Thumbprint): CompactJwe =>
-  [b64u(JSON.stringify({ alg: 'RSA-OAEP-256', kid: tp, enc: 'A256GCM' })), b64u('encrypted key'), b64u('iv-12-bytes!'), b64u('ciphertext'), b64u('tag-16-bytes!!!!')].join('.') as CompactJwe;
-const copyFor = (installationId: InstallationId, tp: Thumbprint): WrappedCopy => ({ installationId, recipientThumbprint: tp, jwe: jweFor(tp) });
-
-const machineOf: Record<string, string> = { [NODE_1]: 'RS-NODE-1', [NODE_2]: 'RS-NODE-2' };
-const configRead = (id: InstallationId, machineName = machineOf[id]!): LedgerEvent => ({
-  type: 'ConfigRead',
-  data: {
-    installationId: id,
-    deploymentId: DEPLOYMENT,
-    machineName: machineName as NonEmptyString,
-    instanceName: 'MSSQLSERVER' as NonEmptyString,
-    serviceIdentity: 'NT SERVICE\\ReportServer' as NonEmptyString,
-    store: { kind: 'sqlite', location: '/var/lib/keyledger/ledger.db' },
-    keystorePath: `/var/lib/keyledger/keystore/${id}/instance.keystore.json`,
-  },
-});
-const keyPairIssued = (id: InstallationId, tp: Thumbprint): LedgerEvent => ({
-  type: 'KeyPairIssued',
-  data: { installationId: id, publicKey: publicKey(tp), thumbprint: tp, algorithm: 'RSA-OAEP-256', keySize: 2048, serviceIdentity: 'NT SERVICE\\ReportServer' as NonEmptyString },
-});
-const publicKeyStored = (id: InstallationId, tp: Thumbprint): LedgerEvent => ({
-  type: 'PublicKeyStored',
-  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: machineOf[id]! as NonEmptyString, instanceName: 'MSSQLSERVER' as NonEmptyString, thumbprint: tp, publicKey: publicKey(tp) },
-});
-const keyCreated = (by: InstallationId, tp: Thumbprint): LedgerEvent =>
-  ({ type: 'SymmetricKeyCreated', data: { deploymentId: DEPLOYMENT, keyVersion: V1, algorithm: 'A256GCM', keyCheck: KEY_CHECK, createdBy: by, copy: copyFor(by, tp) } }) as LedgerEvent;
-const keyWrapped = (to: InstallationId, tp: Thumbprint): LedgerEvent => ({
-  type: 'SymmetricKeyWrapped',
-  data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(to, tp), wrappedBy: NODE_1, wrappedByThumbprint: TP_1 },
-});
-const activated = (id: InstallationId, tp: Thumbprint): LedgerEvent => ({ type: 'InstanceActivated', data: { installationId: id, deploymentId: DEPLOYMENT, keyVersion: V1, thumbprint: tp } });
-const refused = (id: InstallationId, reason: RefusalReason): LedgerEvent => ({ type: 'InstanceActivationRefused', data: { installationId: id, deploymentId: DEPLOYMENT, reason } });
-
-/**
- * Seals each event into its stream's chain and decodes it back, as the store
- * would hand it over: revisions per stream, one global position per event,
- * one second per event from 2026-11-28T12:00:00Z.
- */
-const history = (...steps: ReadonlyArray<LedgerEvent>): StoredEvent[] => {
-  const heads = new Map<string, { revision: bigint | 'no_stream'; hash: string }>();
-  let n = 0;
-  return steps.map((ev) => {
-    const stream = ev.type === 'PublicKeyStored' || ev.type === 'SymmetricKeyCreated' || ev.type === 'SymmetricKeyWrapped' ? DSTREAM : instanceStream(ev.data.installationId);
-    const head = heads.get(stream) ?? { revision: 'no_stream' as const, hash: GENESIS };
-    const ctx: CommandContext = {
-      actor: 'operator@test',
-      command: 'init',
-      correlationId: 'corr',
-      causationId: 'cause',
-      now: () => new Date(Date.parse('2026-11-28T12:00:00Z') + 1000 * n),
-      newId: () => `evt-${n}`,
-    };
-    const [sealed] = rightOf(sealEvents(stream, head, [ev], ctx));
-    const revision = head.revision === 'no_stream' ? 0n : head.revision + 1n;
-    const stored = rightOf(decodeRecorded({ id: sealed!.id, streamName: stream, revision, position: { commit: BigInt(n), prepare: BigInt(n) }, type: sealed!.type, data: sealed!.data, metadata: sealed!.metadata }));
-    heads.set(stream, { revision, hash: stored.metadata.hash });
-    n += 1;
-    return stored;
-  });
-};
-
-const replay = (events: ReadonlyArray<StoredEvent>): ActivationView => events.reduce(evolveActivation, initialActivationView);
-const refAt = (e: StoredEvent) => ({ stream: e.stream, revision: e.revision.toString(), position: `${e.position.commit}/${e.position.prepare}`, occurredAt: e.metadata.occurredAt, actor: 'operator@test' });
-
-/** Status without the embedded view, for compact exact assertions. */
-const statusOf = (v: ActivationView, id: string) => {
-  const s = instanceStatus(v, id);
-  if (s.state === 'not-initialized') return s;
-  const { view: _view, ...rest } = s;
-  return rest;
-};
+/** NODE_1 created the key but is not yet activated; NODE_2 registered and waits to join (events 0–6). */
+const node2Waiting: ReadonlyArray<LedgerEvent> = [
+  configRead(NODE_1),
+  keyPairIssued(NODE_1, TP_1),
+  publicKeyStored(NODE_1, TP_1),
+  keyCreated(NODE_1, TP_1),
+  configRead(NODE_2),
+  keyPairIssued(NODE_2, TP_2),
+  publicKeyStored(NODE_2, TP_2),
+];
 
 // ─── Steps ────────────────────────────────────────────────────────────────
 
@@ -145,30 +91,17 @@ test('initializing at step 2 again when the deployment registered another key fo
 });
 
 test('waiting-to-join: the deployment has a key, but no copy for this instance', (t) => {
-  const v = replay(
-    history(configRead(NODE_1), keyPairIssued(NODE_1, TP_1), publicKeyStored(NODE_1, TP_1), keyCreated(NODE_1, TP_1), configRead(NODE_2), keyPairIssued(NODE_2, TP_2), publicKeyStored(NODE_2, TP_2)),
-  );
+  const v = replay(history(...node2Waiting));
   t.deepEqual(statusOf(v, NODE_2), { state: 'waiting-to-join', completedSteps: 3, keyVersion: 1 });
 });
 
 test('waiting-to-join: a start refused for NoWrappedCopy still reads as waiting to join', (t) => {
-  const v = replay(
-    history(
-      configRead(NODE_1),
-      keyPairIssued(NODE_1, TP_1),
-      publicKeyStored(NODE_1, TP_1),
-      keyCreated(NODE_1, TP_1),
-      configRead(NODE_2),
-      keyPairIssued(NODE_2, TP_2),
-      publicKeyStored(NODE_2, TP_2),
-      refused(NODE_2, { kind: 'NoWrappedCopy', keyVersion: V1 }),
-    ),
-  );
+  const v = replay(history(...node2Waiting, refused(NODE_2, { kind: 'NoWrappedCopy', keyVersion: V1 })));
   t.deepEqual(statusOf(v, NODE_2), { state: 'waiting-to-join', completedSteps: 3, keyVersion: 1 });
 });
 
 test('activated: all steps done, with a reference to the activation', (t) => {
-  const events = history(configRead(NODE_1), keyPairIssued(NODE_1, TP_1), publicKeyStored(NODE_1, TP_1), keyCreated(NODE_1, TP_1), activated(NODE_1, TP_1));
+  const events = history(...founder);
   t.deepEqual(statusOf(replay(events), NODE_1), {
     state: 'activated',
     keyVersion: 1,
@@ -177,20 +110,7 @@ test('activated: all steps done, with a reference to the activation', (t) => {
 });
 
 test('activated: a joined member, with the deployment view showing both copies', (t) => {
-  const v = replay(
-    history(
-      configRead(NODE_1),
-      keyPairIssued(NODE_1, TP_1),
-      publicKeyStored(NODE_1, TP_1),
-      keyCreated(NODE_1, TP_1),
-      activated(NODE_1, TP_1),
-      configRead(NODE_2),
-      keyPairIssued(NODE_2, TP_2),
-      publicKeyStored(NODE_2, TP_2),
-      keyWrapped(NODE_2, TP_2),
-      activated(NODE_2, TP_2),
-    ),
-  );
+  const v = replay(history(...cluster));
   t.is(instanceStatus(v, NODE_2).state, 'activated');
   const d = v.deployments[DEPLOYMENT]!;
   t.is(d.currentKeyVersion, 1);
@@ -206,7 +126,7 @@ test('activated: a joined member, with the deployment view showing both copies',
 
 test('disabled: a refusal, with its reason and a reference to the refusal event', (t) => {
   const reason: RefusalReason = { kind: 'PublicKeyMismatch', heldThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'deployment' };
-  const events = history(configRead(NODE_1), keyPairIssued(NODE_1, TP_1), publicKeyStored(NODE_1, TP_1), keyCreated(NODE_1, TP_1), activated(NODE_1, TP_1), refused(NODE_1, reason));
+  const events = history(...founder, refused(NODE_1, reason));
   t.deepEqual(statusOf(replay(events), NODE_1), {
     state: 'disabled',
     reason,
@@ -224,11 +144,7 @@ test('disabled: refused before it was ever configured', (t) => {
 
 test('re-activated after a refusal: activated again, since the new activation', (t) => {
   const events = history(
-    configRead(NODE_1),
-    keyPairIssued(NODE_1, TP_1),
-    publicKeyStored(NODE_1, TP_1),
-    keyCreated(NODE_1, TP_1),
-    activated(NODE_1, TP_1),
+    ...founder,
     refused(NODE_1, { kind: 'KeystoreUnavailable', keystorePath: '/k', problem: 'unreadable', detail: 'permissions 644 are too open' }),
     activated(NODE_1, TP_1),
   );
@@ -295,7 +211,7 @@ test('the fold never throws on unusual orders (activation before config, copies 
 });
 
 test('the view is plain JSON (it is checkpointed as is)', (t) => {
-  const v = replay(history(configRead(NODE_1), keyPairIssued(NODE_1, TP_1), publicKeyStored(NODE_1, TP_1), keyCreated(NODE_1, TP_1), activated(NODE_1, TP_1)));
+  const v = replay(history(...founder));
   t.deepEqual(JSON.parse(JSON.stringify(v)), v);
   t.is(activationProjection.evolve, evolveActivation);
   t.is(activationProjection.initialState, initialActivationView);

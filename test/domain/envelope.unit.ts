@@ -17,44 +17,28 @@ import {
   sealEvents,
 } from '../../src/domain/envelope';
 import type { CompactJwe, LedgerEvent, PublicJwk } from '../../src/domain/events';
-import { type DeploymentId, type InstallationId, instanceStream, type KeyVersion, type NonEmptyString, type Thumbprint, deploymentStream } from '../../src/domain/ids';
+import { type InstallationId, instanceStream, type NonEmptyString, type Thumbprint, deploymentStream } from '../../src/domain/ids';
 import type { EventData, RecordedEvent } from '../../src/ports/event-store';
+import { anInstance, b64u, DEPLOYMENT, NODE_1 as ID, V1 } from '../support/domain-builders';
 import { rightOf } from '../support/fixtures';
 
 // ─── Test data ────────────────────────────────────────────────────────────
 
-const ID = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b' as InstallationId;
-const DEPLOYMENT = 'default' as DeploymentId;
 const STREAM = instanceStream(ID);
 /** RFC 7638 §3.1's example key and its thumbprint. */
 const RFC_N =
   '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw';
 const TP = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' as Thumbprint;
 const PUBLIC_KEY = { kty: 'RSA', n: RFC_N, e: 'AQAB', alg: 'RSA-OAEP-256', use: 'enc', kid: TP } as unknown as PublicJwk;
-const V1 = 1 as KeyVersion;
 
-const b64u = (s: string | Buffer): string => Buffer.from(s).toString('base64url');
 const jwe = (header: object): string =>
   [b64u(JSON.stringify(header)), b64u(Buffer.alloc(256, 7)), b64u(Buffer.alloc(12, 1)), b64u(Buffer.alloc(32, 2)), b64u(Buffer.alloc(16, 3))].join('.');
 const GOOD_JWE = jwe({ alg: 'RSA-OAEP-256', kid: TP, enc: 'A256GCM' }) as CompactJwe;
 
-const configRead: LedgerEvent = {
-  type: 'ConfigRead',
-  data: {
-    installationId: ID,
-    deploymentId: DEPLOYMENT,
-    machineName: 'RS-NODE-1' as NonEmptyString,
-    instanceName: 'MSSQLSERVER' as NonEmptyString,
-    serviceIdentity: 'NT SERVICE\\ReportServer' as NonEmptyString,
-    store: { kind: 'sqlite', location: '/var/lib/keyledger/ledger.db' },
-    keystorePath: '/var/lib/keyledger/keystore/instance.keystore.json',
-  },
-};
-const keyPairIssued: LedgerEvent = {
-  type: 'KeyPairIssued',
-  data: { installationId: ID, publicKey: PUBLIC_KEY, thumbprint: TP, algorithm: 'RSA-OAEP-256', keySize: 2048, serviceIdentity: 'NT SERVICE\\ReportServer' as NonEmptyString },
-};
-const activated: LedgerEvent = { type: 'InstanceActivated', data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion: V1, thumbprint: TP } };
+const node = anInstance(ID, TP, { publicKey: PUBLIC_KEY });
+const configRead: LedgerEvent = node.configRead;
+const keyPairIssued: LedgerEvent = node.keyPairIssued;
+const activated: LedgerEvent = node.activated();
 const wrapped = (j: string): LedgerEvent =>
   ({
     type: 'SymmetricKeyWrapped',

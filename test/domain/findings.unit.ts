@@ -4,139 +4,41 @@
  * oldest first); histories that must produce none; and the activation view's
  * 'removed' status and `isAfter`.
  */
-import { createHash } from 'node:crypto';
 import test from 'ava';
-import { type CommandContext, decodeRecorded, GENESIS, sealEvents, type StoredEvent } from '../../src/domain/envelope';
-import { type CompactJwe, isDeploymentEvent, type LedgerEvent, type PublicJwk, type RefusalReason, type WrappedCopy } from '../../src/domain/events';
-import { type DeploymentId, deploymentStream, type InstallationId, instanceStream, type KeyVersion, type NonEmptyString, type Thumbprint } from '../../src/domain/ids';
-import { type ActivationView, type EventRef, evolveActivation, initialActivationView, instanceStatus, isAfter } from '../../src/projections/activation';
+import type { LedgerEvent, RefusalReason } from '../../src/domain/events';
+import type { InstallationId } from '../../src/domain/ids';
+import { type EventRef, initialActivationView, isAfter } from '../../src/projections/activation';
 import { allFindings, type Finding, findingsFor } from '../../src/projections/findings';
-import { rightOf } from '../support/fixtures';
-
-// ─── Test data ────────────────────────────────────────────────────────────
-
-const NODE_1 = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b' as InstallationId;
-const NODE_2 = '0a6e1f3c-2b7d-4e9a-8c5f-1d3b6a9e2f4c' as InstallationId;
-const DEPLOYMENT = 'default' as DeploymentId;
-const DSTREAM = deploymentStream(DEPLOYMENT);
-const thumbprintOf = (label: string): Thumbprint => createHash('sha256').update(label).digest('base64url') as Thumbprint;
-const TP_1 = thumbprintOf('node 1 key');
-const TP_1B = thumbprintOf('node 1 key under the new identity');
-const TP_2 = thumbprintOf('node 2 key');
-const TP_X = thumbprintOf('a foreign key');
-const publicKey = (tp: Thumbprint): PublicJwk => ({ kty: 'RSA', n: createHash('sha512').update(tp).digest('base64url'), e: 'AQAB', kid: tp }) as unknown as PublicJwk;
-const V1 = 1 as KeyVersion;
-const V2 = 2 as KeyVersion;
-const KEY_CHECK = createHash('sha256').update('key check').digest('base64url');
-const b64u = (s: string): string => Buffer.from(s).toString('base64url');
-const jweFor = (tp: Thumbprint): CompactJwe =>
-  [b64u(JSON.stringify({ alg: 'RSA-OAEP-256', kid: tp, enc: 'A256GCM' })), b64u('encrypted key'), b64u('iv-12-bytes!'), b64u('ciphertext'), b64u('tag-16-bytes!!!!')].join('.') as CompactJwe;
-const copyFor = (installationId: InstallationId, tp: Thumbprint): WrappedCopy => ({ installationId, recipientThumbprint: tp, jwe: jweFor(tp) });
-
-const IDENTITY = 'NT SERVICE\\ReportServer' as NonEmptyString;
-const NEW_IDENTITY = 'CONTOSO\\svc-reports' as NonEmptyString;
-const machineOf: Record<string, string> = { [NODE_1]: 'RS-NODE-1', [NODE_2]: 'RS-NODE-2' };
-
-const configRead = (id: InstallationId, machineName = machineOf[id]!): LedgerEvent => ({
-  type: 'ConfigRead',
-  data: {
-    installationId: id,
-    deploymentId: DEPLOYMENT,
-    machineName: machineName as NonEmptyString,
-    instanceName: 'MSSQLSERVER' as NonEmptyString,
-    serviceIdentity: IDENTITY,
-    store: { kind: 'sqlite', location: '/var/lib/keyledger/ledger.db' },
-    keystorePath: `/var/lib/keyledger/keystore/${id}/instance.keystore.json`,
-  },
-});
-const keyPairIssued = (id: InstallationId, tp: Thumbprint): LedgerEvent => ({
-  type: 'KeyPairIssued',
-  data: { installationId: id, publicKey: publicKey(tp), thumbprint: tp, algorithm: 'RSA-OAEP-256', keySize: 2048, serviceIdentity: IDENTITY },
-});
-const publicKeyStored = (id: InstallationId, tp: Thumbprint): LedgerEvent => ({
-  type: 'PublicKeyStored',
-  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: machineOf[id]! as NonEmptyString, instanceName: 'MSSQLSERVER' as NonEmptyString, thumbprint: tp, publicKey: publicKey(tp) },
-});
-const keyCreated = (by: InstallationId, tp: Thumbprint, keyVersion: KeyVersion = V1): LedgerEvent =>
-  ({ type: 'SymmetricKeyCreated', data: { deploymentId: DEPLOYMENT, keyVersion, algorithm: 'A256GCM', keyCheck: KEY_CHECK, createdBy: by, copy: copyFor(by, tp) } }) as LedgerEvent;
-const keyWrapped = (to: InstallationId, tp: Thumbprint, keyVersion: KeyVersion = V1, by: InstallationId = NODE_1, byTp: Thumbprint = TP_1): LedgerEvent => ({
-  type: 'SymmetricKeyWrapped',
-  data: { deploymentId: DEPLOYMENT, keyVersion, copy: copyFor(to, tp), wrappedBy: by, wrappedByThumbprint: byTp },
-});
-const activated = (id: InstallationId, tp: Thumbprint, keyVersion: KeyVersion = V1): LedgerEvent => ({
-  type: 'InstanceActivated',
-  data: { installationId: id, deploymentId: DEPLOYMENT, keyVersion, thumbprint: tp },
-});
-const refused = (id: InstallationId, reason: RefusalReason): LedgerEvent => ({ type: 'InstanceActivationRefused', data: { installationId: id, deploymentId: DEPLOYMENT, reason } });
-const removed = (id: InstallationId, tp: Thumbprint, revokedKeyVersion: KeyVersion | null): LedgerEvent => ({
-  type: 'InstanceRemoved',
-  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: machineOf[id]!, instanceName: 'MSSQLSERVER', thumbprint: tp, revokedKeyVersion, forced: false, lastMember: false },
-});
-const identityChanged = (id: InstallationId, previousThumbprint: Thumbprint, tp: Thumbprint): LedgerEvent => ({
-  type: 'ServiceIdentityChanged',
-  data: { installationId: id, previousIdentity: IDENTITY, serviceIdentity: NEW_IDENTITY, previousThumbprint, publicKey: publicKey(tp), thumbprint: tp, algorithm: 'RSA-OAEP-256', keySize: 2048 },
-});
-const keyReplaced = (id: InstallationId, previousThumbprint: Thumbprint, tp: Thumbprint): LedgerEvent => ({
-  type: 'PublicKeyReplaced',
-  data: { deploymentId: DEPLOYMENT, installationId: id, previousThumbprint, thumbprint: tp, publicKey: publicKey(tp), reason: 'service-identity-changed' },
-});
-
-/**
- * Seals each event into its stream's chain and decodes it back, as the store
- * would hand it over: revisions per stream, global position n/n for the n-th
- * event, one second per event from 2026-11-28T12:00:00Z.
- */
-const history = (...steps: ReadonlyArray<LedgerEvent>): StoredEvent[] => {
-  const heads = new Map<string, { revision: bigint | 'no_stream'; hash: string }>();
-  let n = 0;
-  return steps.map((ev) => {
-    const stream = isDeploymentEvent(ev) ? DSTREAM : instanceStream(ev.data.installationId);
-    const head = heads.get(stream) ?? { revision: 'no_stream' as const, hash: GENESIS };
-    const ctx: CommandContext = {
-      actor: 'operator@test',
-      command: 'test',
-      correlationId: 'corr',
-      causationId: 'cause',
-      now: () => new Date(Date.parse('2026-11-28T12:00:00Z') + 1000 * n),
-      newId: () => `evt-${n}`,
-    };
-    const [sealed] = rightOf(sealEvents(stream, head, [ev], ctx));
-    const revision = head.revision === 'no_stream' ? 0n : head.revision + 1n;
-    const stored = rightOf(decodeRecorded({ id: sealed!.id, streamName: stream, revision, position: { commit: BigInt(n), prepare: BigInt(n) }, type: sealed!.type, data: sealed!.data, metadata: sealed!.metadata }));
-    heads.set(stream, { revision, hash: stored.metadata.hash });
-    n += 1;
-    return stored;
-  });
-};
-
-const replay = (events: ReadonlyArray<StoredEvent>): ActivationView => events.reduce(evolveActivation, initialActivationView);
-const refAt = (e: StoredEvent | undefined): EventRef => {
-  if (!e) throw new Error('test bug: no event at that index');
-  return { stream: e.stream, revision: e.revision.toString(), position: `${e.position.commit}/${e.position.prepare}`, occurredAt: e.metadata.occurredAt, actor: 'operator@test' };
-};
-/** Status without the embedded view, for compact exact assertions. */
-const statusOf = (v: ActivationView, id: string) => {
-  const s = instanceStatus(v, id);
-  if (s.state === 'not-initialized') return s;
-  const { view: _view, ...rest } = s;
-  return rest;
-};
-
-/** NODE_1 initialized the deployment (events 0–4), NODE_2 joined it (5–9): both activated. */
-const cluster: ReadonlyArray<LedgerEvent> = [
-  configRead(NODE_1),
-  keyPairIssued(NODE_1, TP_1),
-  publicKeyStored(NODE_1, TP_1),
-  keyCreated(NODE_1, TP_1),
-  activated(NODE_1, TP_1),
-  configRead(NODE_2),
-  keyPairIssued(NODE_2, TP_2),
-  publicKeyStored(NODE_2, TP_2),
-  keyWrapped(NODE_2, TP_2),
-  activated(NODE_2, TP_2),
-];
-/** NODE_1 alone, initialized and activated (events 0–4). */
-const founder = cluster.slice(0, 5);
+import {
+  activated,
+  cluster,
+  configRead,
+  DEPLOYMENT,
+  DSTREAM,
+  founder,
+  history,
+  IDENTITY,
+  identityChanged,
+  keyCreated,
+  keyPairIssued,
+  keyReplaced,
+  keyWrapped,
+  NEW_IDENTITY,
+  NODE_1,
+  NODE_2,
+  publicKeyStored,
+  refAt,
+  refused,
+  removed,
+  replay,
+  statusOf,
+  TP_1,
+  TP_1B,
+  TP_2,
+  TP_X,
+  V1,
+  V2,
+} from '../support/domain-builders';
 
 // ─── ForeignPublicKey ─────────────────────────────────────────────────────
 
@@ -204,7 +106,7 @@ test('CopyForKeyNoLongerHeld: mid identity change (new key pair, the deployment 
 });
 
 test('CopyForKeyNoLongerHeld: gone once the deployment trusts the new key and holds a copy for it', (t) => {
-  const events = history(...founder, identityChanged(NODE_1, TP_1, TP_1B), keyReplaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, NODE_1, TP_1), activated(NODE_1, TP_1B));
+  const events = history(...founder, identityChanged(NODE_1, TP_1, TP_1B), keyReplaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 }), activated(NODE_1, TP_1B));
   t.deepEqual(findingsFor(replay(events), NODE_1), []);
   t.deepEqual(statusOf(replay(events), NODE_1), { state: 'activated', keyVersion: 1, since: refAt(events[8]) });
 });

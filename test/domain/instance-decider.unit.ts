@@ -2,82 +2,25 @@
  * The instance decider: given the instance's events, when a command, then
  * these events / this error / nothing. Plus what `evolve` makes of each event.
  */
-import { createHash } from 'node:crypto';
 import test from 'ava';
-import type { InstanceEvent, PublicJwk, RefusalReason } from '../../src/domain/events';
-import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../../src/domain/ids';
-import {
-  decideInstance,
-  evolveInstance,
-  initialInstanceState,
-  type InstanceCommand,
-  type InstanceConfig,
-  type InstanceError,
-  type InstanceState,
-  type IssuedKeyPair,
-} from '../../src/domain/instance/decider';
-import { type Decider, spec, stateAfter } from '../support/decider-spec';
-
-const instance: Decider<InstanceCommand, InstanceEvent, InstanceState, InstanceError> = {
-  decide: decideInstance,
-  evolve: evolveInstance,
-  initialState: initialInstanceState,
-};
+import type { InstanceEvent, RefusalReason } from '../../src/domain/events';
+import type { NonEmptyString, Thumbprint } from '../../src/domain/ids';
+import { evolveInstance, type InstanceCommand, type InstanceConfig, type IssuedKeyPair } from '../../src/domain/instance/decider';
+import { spec, stateAfter } from '../support/decider-spec';
+import { anInstance, DEPLOYMENT, NODE_1 as ID, instanceDecider as instance, publicKey, TP_1 as TP_A, TP_1B as TP_B, V1, V2 } from '../support/domain-builders';
 
 // ─── Test data ────────────────────────────────────────────────────────────
 
-const ID = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b' as InstallationId;
-const DEPLOYMENT = 'default' as DeploymentId;
-const thumbprintOf = (label: string): Thumbprint => createHash('sha256').update(label).digest('base64url') as Thumbprint;
-const TP_A = thumbprintOf('key A');
-const TP_B = thumbprintOf('key B');
-const publicKey = (label: string): PublicJwk =>
-  ({ kty: 'RSA', n: createHash('sha512').update(label).digest('base64url'), e: 'AQAB', alg: 'RSA-OAEP-256', use: 'enc', kid: thumbprintOf(label) }) as unknown as PublicJwk;
-const V1 = 1 as KeyVersion;
-const V2 = 2 as KeyVersion;
-
-const config: InstanceConfig = {
-  installationId: ID,
-  deploymentId: DEPLOYMENT,
-  machineName: 'RS-NODE-1' as NonEmptyString,
-  instanceName: 'MSSQLSERVER' as NonEmptyString,
-  serviceIdentity: 'NT SERVICE\\ReportServer' as NonEmptyString,
-  store: { kind: 'sqlite', location: '/var/lib/keyledger/ledger.db' },
-  keystorePath: '/var/lib/keyledger/keystore/instance.keystore.json',
-};
-
-const keyPair: IssuedKeyPair = {
-  installationId: ID,
-  publicKey: publicKey('key A'),
-  thumbprint: TP_A,
-  algorithm: 'RSA-OAEP-256',
-  keySize: 2048,
-  serviceIdentity: config.serviceIdentity,
-};
-
-const configRead: InstanceEvent = { type: 'ConfigRead', data: config };
-const keyPairIssued: InstanceEvent = { type: 'KeyPairIssued', data: keyPair };
-const activated = (keyVersion: KeyVersion): InstanceEvent => ({
-  type: 'InstanceActivated',
-  data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion, thumbprint: TP_A },
-});
+const { config, keyPair, configRead, keyPairIssued, activated, refused, activate } = anInstance(ID, TP_A);
 const noCopy: RefusalReason = { kind: 'NoWrappedCopy', keyVersion: V1 };
-const refused = (reason: RefusalReason): InstanceEvent => ({ type: 'InstanceActivationRefused', data: { installationId: ID, deploymentId: DEPLOYMENT, reason } });
 
 const recordConfig = (c: InstanceConfig): InstanceCommand => ({ type: 'RecordConfig', config: c });
-const recordKeyPair = (thumbprint: Thumbprint, label = 'key A'): InstanceCommand => ({
+const recordKeyPair = (thumbprint: Thumbprint): InstanceCommand => ({
   type: 'RecordKeyPair',
   installationId: ID,
-  publicKey: publicKey(label),
+  publicKey: publicKey(thumbprint),
   thumbprint,
   keySize: 2048,
-});
-const activate = (thumbprint: Thumbprint, keyVersion: KeyVersion = V1): InstanceCommand => ({
-  type: 'Activate',
-  installationId: ID,
-  deploymentId: DEPLOYMENT,
-  keyVersion,
-  thumbprint,
 });
 const refuse = (reason: RefusalReason): InstanceCommand => ({ type: 'RefuseActivation', installationId: ID, deploymentId: DEPLOYMENT, reason });
 
@@ -137,7 +80,7 @@ test('RecordKeyPair: the first key pair is issued under the config service ident
         type: 'KeyPairIssued',
         data: {
           installationId: ID,
-          publicKey: publicKey('key A'),
+          publicKey: publicKey(TP_A),
           thumbprint: TP_A,
           algorithm: 'RSA-OAEP-256',
           keySize: 2048,
@@ -151,11 +94,11 @@ test('RecordKeyPair: the service identity comes from the recorded config, not fr
   const other = { ...config, serviceIdentity: 'CONTOSO\\svc-reports' as NonEmptyString };
   spec(t, instance)
     .given([{ type: 'ConfigRead', data: other }])
-    .when({ type: 'RecordKeyPair', installationId: ID, publicKey: publicKey('key B'), thumbprint: TP_B, keySize: 3072 })
+    .when({ type: 'RecordKeyPair', installationId: ID, publicKey: publicKey(TP_B), thumbprint: TP_B, keySize: 3072 })
     .then([
       {
         type: 'KeyPairIssued',
-        data: { installationId: ID, publicKey: publicKey('key B'), thumbprint: TP_B, algorithm: 'RSA-OAEP-256', keySize: 3072, serviceIdentity: other.serviceIdentity },
+        data: { installationId: ID, publicKey: publicKey(TP_B), thumbprint: TP_B, algorithm: 'RSA-OAEP-256', keySize: 3072, serviceIdentity: other.serviceIdentity },
       },
     ]);
 });
@@ -167,14 +110,14 @@ test('RecordKeyPair: the same thumbprint again changes nothing', (t) => {
 test('RecordKeyPair: a different thumbprint fails KeyPairAlreadyIssued', (t) => {
   spec(t, instance)
     .given([configRead, keyPairIssued])
-    .when(recordKeyPair(TP_B, 'key B'))
+    .when(recordKeyPair(TP_B))
     .thenFails({ _tag: 'KeyPairAlreadyIssued', recordedThumbprint: TP_A, presentedThumbprint: TP_B });
 });
 
 test('RecordKeyPair: a different thumbprint after activation fails KeyPairAlreadyIssued', (t) => {
   spec(t, instance)
     .given([configRead, keyPairIssued, activated(V1)])
-    .when(recordKeyPair(TP_B, 'key B'))
+    .when(recordKeyPair(TP_B))
     .thenFails({ _tag: 'KeyPairAlreadyIssued', recordedThumbprint: TP_A, presentedThumbprint: TP_B });
 });
 
@@ -281,7 +224,7 @@ test('evolve: a second ConfigRead after the key pair keeps the status and replac
 });
 
 test('evolve: a new KeyPairIssued after activation goes back to KeyPairIssued', (t) => {
-  const newPair: IssuedKeyPair = { ...keyPair, publicKey: publicKey('key B'), thumbprint: TP_B };
+  const newPair: IssuedKeyPair = { ...keyPair, publicKey: publicKey(TP_B), thumbprint: TP_B };
   t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), { type: 'KeyPairIssued', data: newPair } as InstanceEvent]), {
     status: 'KeyPairIssued',
     config,

@@ -6,98 +6,40 @@
  * a removal (StorePublicKey with rejoin), who holds the key (keyHolders), and
  * what evolve makes of InstanceRemoved and PublicKeyReplaced.
  */
-import { createHash } from 'node:crypto';
 import test from 'ava';
+import { type DeploymentCommand, evolveDeployment, initialDeploymentState, keyHolders } from '../../src/domain/deployment/decider';
+import type { DeploymentEvent, WrappedCopy } from '../../src/domain/events';
+import type { InstallationId, KeyVersion, Thumbprint } from '../../src/domain/ids';
+import { spec, stateAfter } from '../support/decider-spec';
 import {
-  decideDeployment,
-  type DeploymentCommand,
-  type DeploymentError,
-  type DeploymentState,
-  evolveDeployment,
-  initialDeploymentState,
-  keyHolders,
-} from '../../src/domain/deployment/decider';
-import type { Base64Url, CompactJwe, DeploymentEvent, PublicJwk, WrappedCopy } from '../../src/domain/events';
-import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../../src/domain/ids';
-import { type Decider, spec, stateAfter } from '../support/decider-spec';
-
-const deployment: Decider<DeploymentCommand, DeploymentEvent, DeploymentState, DeploymentError> = {
-  decide: decideDeployment,
-  evolve: evolveDeployment,
-  initialState: initialDeploymentState,
-};
+  copyFor,
+  DEPLOYMENT,
+  deploymentDecider as deployment,
+  KEY_CHECK,
+  keyCreated,
+  keyReplaced as replaced,
+  keyWrapped,
+  NODE_1,
+  NODE_2,
+  NODE_3,
+  publicKey,
+  publicKeyStored as stored,
+  removed,
+  storePublicKey,
+  TP_1,
+  TP_1B,
+  TP_2,
+  TP_3,
+  TP_X,
+  V1,
+  V2,
+} from '../support/domain-builders';
 
 // ─── Test data ────────────────────────────────────────────────────────────
 
-const DEPLOYMENT = 'default' as DeploymentId;
-const NODE_1 = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b' as InstallationId;
-const NODE_2 = '0a6e1f3c-2b7d-4e9a-8c5f-1d3b6a9e2f4c' as InstallationId;
-const NODE_3 = 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f' as InstallationId;
-const thumbprintOf = (label: string): Thumbprint => createHash('sha256').update(label).digest('base64url') as Thumbprint;
-const TP_1 = thumbprintOf('node 1 key');
-const TP_1B = thumbprintOf('node 1 key under the new identity');
-const TP_2 = thumbprintOf('node 2 key');
-const TP_3 = thumbprintOf('node 3 key');
-const TP_X = thumbprintOf('some other key');
-const publicKey = (tp: Thumbprint): PublicJwk =>
-  ({ kty: 'RSA', n: createHash('sha512').update(tp).digest('base64url'), e: 'AQAB', alg: 'RSA-OAEP-256', use: 'enc', kid: tp }) as unknown as PublicJwk;
-const V1 = 1 as KeyVersion;
-const V2 = 2 as KeyVersion;
-const KEY_CHECK = createHash('sha256').update('key check v1').digest('base64url') as Base64Url;
+/** NODE_1 creates every key version here. */
+const created = (keyVersion: KeyVersion = V1): DeploymentEvent => keyCreated(NODE_1, TP_1, keyVersion);
 
-const b64u = (s: string): string => Buffer.from(s).toString('base64url');
-/** A syntactically valid compact JWE with the header a wrapped key carries; `salt` makes another ciphertext. */
-const jweFor = (tp: Thumbprint, salt = ''): CompactJwe =>
-  [b64u(JSON.stringify({ alg: 'RSA-OAEP-256', kid: tp, enc: 'A256GCM' })), b64u(`encrypted key${salt}`), b64u('iv-12-bytes!'), b64u('ciphertext'), b64u('tag-16-bytes!!!!')].join('.') as CompactJwe;
-const copyFor = (installationId: InstallationId, recipientThumbprint: Thumbprint, salt = ''): WrappedCopy => ({ installationId, recipientThumbprint, jwe: jweFor(recipientThumbprint, salt) });
-
-const machineOf: Record<string, string> = { [NODE_1]: 'RS-NODE-1', [NODE_2]: 'RS-NODE-2', [NODE_3]: 'RS-NODE-3' };
-
-const stored = (installationId: InstallationId, thumbprint: Thumbprint): DeploymentEvent => ({
-  type: 'PublicKeyStored',
-  data: { deploymentId: DEPLOYMENT, installationId, machineName: machineOf[installationId]! as NonEmptyString, instanceName: 'MSSQLSERVER' as NonEmptyString, thumbprint, publicKey: publicKey(thumbprint) },
-});
-const created = (keyVersion: KeyVersion = V1, createdBy: InstallationId = NODE_1, copy: WrappedCopy = copyFor(NODE_1, TP_1)): DeploymentEvent => ({
-  type: 'SymmetricKeyCreated',
-  data: { deploymentId: DEPLOYMENT, keyVersion, algorithm: 'A256GCM', keyCheck: KEY_CHECK, createdBy, copy },
-});
-const wrapped = (keyVersion: KeyVersion, copy: WrappedCopy, wrappedBy: InstallationId = NODE_1, wrappedByThumbprint: Thumbprint = TP_1): DeploymentEvent => ({
-  type: 'SymmetricKeyWrapped',
-  data: { deploymentId: DEPLOYMENT, keyVersion, copy, wrappedBy, wrappedByThumbprint },
-});
-const removed = (
-  installationId: InstallationId,
-  thumbprint: Thumbprint,
-  revokedKeyVersion: KeyVersion | null,
-  opts: { forced?: boolean; lastMember?: boolean } = {},
-): DeploymentEvent => ({
-  type: 'InstanceRemoved',
-  data: {
-    deploymentId: DEPLOYMENT,
-    installationId,
-    machineName: machineOf[installationId]!,
-    instanceName: 'MSSQLSERVER',
-    thumbprint,
-    revokedKeyVersion,
-    forced: opts.forced ?? false,
-    lastMember: opts.lastMember ?? false,
-  },
-});
-const replaced = (installationId: InstallationId, previousThumbprint: Thumbprint, thumbprint: Thumbprint): DeploymentEvent => ({
-  type: 'PublicKeyReplaced',
-  data: { deploymentId: DEPLOYMENT, installationId, previousThumbprint, thumbprint, publicKey: publicKey(thumbprint), reason: 'service-identity-changed' },
-});
-
-const storePublicKey = (installationId: InstallationId, thumbprint: Thumbprint, rejoin?: boolean): DeploymentCommand => ({
-  type: 'StorePublicKey',
-  deploymentId: DEPLOYMENT,
-  installationId,
-  machineName: machineOf[installationId]! as NonEmptyString,
-  instanceName: 'MSSQLSERVER' as NonEmptyString,
-  thumbprint,
-  publicKey: publicKey(thumbprint),
-  ...(rejoin === undefined ? {} : { rejoin }),
-});
 const wrapForMember = (copy: WrappedCopy, sponsor: InstallationId = NODE_1, sponsorThumbprint: Thumbprint = TP_1): DeploymentCommand => ({
   type: 'WrapForMember',
   deploymentId: DEPLOYMENT,
@@ -121,9 +63,9 @@ const founded: ReadonlyArray<DeploymentEvent> = [stored(NODE_1, TP_1), created()
 /** … and NODE_2 registered, waiting to join. */
 const waiting: ReadonlyArray<DeploymentEvent> = [...founded, stored(NODE_2, TP_2)];
 /** … and NODE_2 joined (NODE_1 wrapped the key for it). */
-const joined: ReadonlyArray<DeploymentEvent> = [...waiting, wrapped(V1, copyFor(NODE_2, TP_2))];
+const joined: ReadonlyArray<DeploymentEvent> = [...waiting, keyWrapped(NODE_2, TP_2)];
 /** NODE_2 holds a copy of version 1, then NODE_1 (out of band) holds version 2, the current one. */
-const staleForNode2: ReadonlyArray<DeploymentEvent> = [stored(NODE_1, TP_1), stored(NODE_2, TP_2), wrapped(V1, copyFor(NODE_2, TP_2)), created(V2)];
+const staleForNode2: ReadonlyArray<DeploymentEvent> = [stored(NODE_1, TP_1), stored(NODE_2, TP_2), keyWrapped(NODE_2, TP_2), created(V2)];
 
 // ─── WrapForMember (join) ─────────────────────────────────────────────────
 
@@ -197,7 +139,7 @@ test('WrapForMember: a sponsor presenting another thumbprint than its copy was w
 });
 
 test('WrapForMember: after its identity change a sponsor signs with its new thumbprint, not the old one', (t) => {
-  const moved = [...waiting, replaced(NODE_1, TP_1, TP_1B), wrapped(V1, copyFor(NODE_1, TP_1B), NODE_1, TP_1)];
+  const moved = [...waiting, replaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 })];
   spec(t, deployment).given(moved).when(wrapForMember(copyFor(NODE_2, TP_2), NODE_1, TP_1)).thenFails({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: NODE_1, keyVersion: V1 });
   spec(t, deployment)
     .given(moved)
@@ -236,7 +178,7 @@ test('WrapForMember: a newcomer that already holds the current copy for its key:
   spec(t, deployment).given(joined).when(wrapForMember(copyFor(NODE_2, TP_2, ' again'))).thenNothingHappened();
   // nor does another member sponsoring the repeat
   spec(t, deployment)
-    .given([...joined, stored(NODE_3, TP_3), wrapped(V1, copyFor(NODE_3, TP_3))])
+    .given([...joined, stored(NODE_3, TP_3), keyWrapped(NODE_3, TP_3)])
     .when(wrapForMember(copyFor(NODE_2, TP_2), NODE_3, TP_3))
     .thenNothingHappened();
 });
@@ -395,7 +337,7 @@ test('ReplacePublicKey: an installation that was never registered fails Installa
 
 test('ReplacePublicKey: already replaced (a resumed run): nothing happened', (t) => {
   spec(t, deployment)
-    .given([...joined, replaced(NODE_1, TP_1, TP_1B), wrapped(V1, copyFor(NODE_1, TP_1B), NODE_1, TP_1)])
+    .given([...joined, replaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 })])
     .when(replacePublicKey(NODE_1, TP_1, TP_1B))
     .thenNothingHappened();
 });
@@ -459,7 +401,7 @@ test('StorePublicKey with rejoin: the registration is back, `removed` is cleared
   spec(t, deployment)
     .given([...joined, removed(NODE_2, TP_2, V1), stored(NODE_2, TP_2)])
     .when(wrapForMember(copyFor(NODE_2, TP_2)))
-    .then([wrapped(V1, copyFor(NODE_2, TP_2))]);
+    .then([keyWrapped(NODE_2, TP_2)]);
 });
 
 test('StorePublicKey with rejoin: an installation that was never removed behaves as without it', (t) => {
@@ -497,7 +439,7 @@ test('keyHolders: not a member holding an older version, not a removed member, n
 });
 
 test('keyHolders: a member keeps holding the key through its identity change', (t) => {
-  t.deepEqual(keyHolders(stateAfter(deployment, [...joined, replaced(NODE_1, TP_1, TP_1B), wrapped(V1, copyFor(NODE_1, TP_1B), NODE_1, TP_1)])), [NODE_1, NODE_2]);
+  t.deepEqual(keyHolders(stateAfter(deployment, [...joined, replaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 })])), [NODE_1, NODE_2]);
 });
 
 // ─── evolve: InstanceRemoved and PublicKeyReplaced ────────────────────────
@@ -535,7 +477,7 @@ test('evolve: PublicKeyReplaced replaces thumbprint and public key only; the cop
     copies: { [NODE_1]: { keyVersion: V1, copy: copyFor(NODE_1, TP_1) }, [NODE_2]: { keyVersion: V1, copy: copyFor(NODE_2, TP_2) } },
     removed: {},
   });
-  t.deepEqual(stateAfter(deployment, [...joined, replaced(NODE_1, TP_1, TP_1B), wrapped(V1, copyFor(NODE_1, TP_1B), NODE_1, TP_1)]), {
+  t.deepEqual(stateAfter(deployment, [...joined, replaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 })]), {
     registered: { [NODE_1]: node1After, [NODE_2]: node2 },
     currentKey: { keyVersion: V1, keyCheck: KEY_CHECK },
     copies: { [NODE_1]: { keyVersion: V1, copy: copyFor(NODE_1, TP_1B) }, [NODE_2]: { keyVersion: V1, copy: copyFor(NODE_2, TP_2) } },

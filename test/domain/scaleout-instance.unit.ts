@@ -4,87 +4,54 @@
  * proven again); the start check's new refusals (InstanceRemoved,
  * StaleWrappedCopy, NoMemberHoldsKey) and how explainRefusal puts them.
  */
-import { createHash } from 'node:crypto';
 import test from 'ava';
 import * as E from 'fp-ts/Either';
-import { type DeploymentState, evolveDeployment, initialDeploymentState } from '../../src/domain/deployment/decider';
-import type { Base64Url, CompactJwe, DeploymentEvent, InstanceEvent, PublicJwk, RefusalReason, WrappedCopy } from '../../src/domain/events';
-import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../../src/domain/ids';
-import {
-  decideInstance,
-  evolveInstance,
-  initialInstanceState,
-  type InstanceCommand,
-  type InstanceConfig,
-  type InstanceError,
-  type InstanceState,
-  type IssuedKeyPair,
-} from '../../src/domain/instance/decider';
+import type { DeploymentEvent, RefusalReason } from '../../src/domain/events';
+import type { InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../../src/domain/ids';
+import type { InstanceCommand, InstanceState } from '../../src/domain/instance/decider';
 import { explainRefusal, refusalLine } from '../../src/domain/refusal';
 import { checkBeforeUnwrap, type HeldKey } from '../../src/domain/start-check';
-import { type Decider, spec, stateAfter } from '../support/decider-spec';
-
-const instance: Decider<InstanceCommand, InstanceEvent, InstanceState, InstanceError> = {
-  decide: decideInstance,
-  evolve: evolveInstance,
-  initialState: initialInstanceState,
-};
+import { spec, stateAfter } from '../support/decider-spec';
+import {
+  anInstance,
+  copyFor,
+  DEPLOYMENT,
+  deploymentAfter,
+  NODE_1 as ID,
+  IDENTITY as OLD_IDENTITY,
+  identityChanged,
+  instanceAfter,
+  instanceDecider as instance,
+  KEY_CHECK,
+  KEYSTORE,
+  keyCreated,
+  keyReplaced as replaced,
+  keyWrapped,
+  NEW_IDENTITY,
+  NODE_2 as OTHER_ID,
+  NODE_3 as THIRD_ID,
+  publicKey,
+  publicKeyStored as stored,
+  removed,
+  thumbprintOf,
+  TP_1 as TP_A,
+  TP_1B as TP_B,
+  TP_2 as TP_OTHER,
+  TP_3 as TP_THIRD,
+  V1,
+  V2,
+  type WrappedBy,
+} from '../support/domain-builders';
 
 // ─── Test data ────────────────────────────────────────────────────────────
 
-const ID = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b' as InstallationId;
-const OTHER_ID = '0a6e1f3c-2b7d-4e9a-8c5f-1d3b6a9e2f4c' as InstallationId;
-const THIRD_ID = 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f' as InstallationId;
-const DEPLOYMENT = 'default' as DeploymentId;
-const thumbprintOf = (label: string): Thumbprint => createHash('sha256').update(label).digest('base64url') as Thumbprint;
-const TP_A = thumbprintOf('key A');
-const TP_B = thumbprintOf('key B');
+/** The key after a second identity change. */
 const TP_C = thumbprintOf('key C');
-const TP_OTHER = thumbprintOf('another member key');
-const TP_THIRD = thumbprintOf('a third member key');
-const publicKey = (tp: Thumbprint): PublicJwk =>
-  ({ kty: 'RSA', n: createHash('sha512').update(tp).digest('base64url'), e: 'AQAB', alg: 'RSA-OAEP-256', use: 'enc', kid: tp }) as unknown as PublicJwk;
-const V1 = 1 as KeyVersion;
-const V2 = 2 as KeyVersion;
-const KEY_CHECK = createHash('sha256').update('key check v1').digest('base64url') as Base64Url;
-const KEYSTORE = '/var/lib/keyledger/keystore/instance.keystore.json';
-const OLD_IDENTITY = 'NT SERVICE\\ReportServer' as NonEmptyString;
-const NEW_IDENTITY = 'CONTOSO\\svc-reports' as NonEmptyString;
 const THIRD_IDENTITY = 'CONTOSO\\svc-reports-2' as NonEmptyString;
 
-const b64u = (s: string): string => Buffer.from(s).toString('base64url');
-const jweFor = (tp: Thumbprint): CompactJwe =>
-  [b64u(JSON.stringify({ alg: 'RSA-OAEP-256', kid: tp, enc: 'A256GCM' })), b64u('encrypted key'), b64u('iv-12-bytes!'), b64u('ciphertext'), b64u('tag-16-bytes!!!!')].join('.') as CompactJwe;
-const copyFor = (installationId: InstallationId, tp: Thumbprint): WrappedCopy => ({ installationId, recipientThumbprint: tp, jwe: jweFor(tp) });
-
-const config: InstanceConfig = {
-  installationId: ID,
-  deploymentId: DEPLOYMENT,
-  machineName: 'RS-NODE-1' as NonEmptyString,
-  instanceName: 'MSSQLSERVER' as NonEmptyString,
-  serviceIdentity: OLD_IDENTITY,
-  store: { kind: 'sqlite', location: '/var/lib/keyledger/ledger.db' },
-  keystorePath: KEYSTORE,
-};
-const keyPair: IssuedKeyPair = { installationId: ID, publicKey: publicKey(TP_A), thumbprint: TP_A, algorithm: 'RSA-OAEP-256', keySize: 2048, serviceIdentity: OLD_IDENTITY };
-
-const configRead: InstanceEvent = { type: 'ConfigRead', data: config };
-const keyPairIssued: InstanceEvent = { type: 'KeyPairIssued', data: keyPair };
-const activated = (keyVersion: KeyVersion = V1, thumbprint: Thumbprint = TP_A): InstanceEvent => ({
-  type: 'InstanceActivated',
-  data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion, thumbprint },
-});
-const refused = (reason: RefusalReason): InstanceEvent => ({ type: 'InstanceActivationRefused', data: { installationId: ID, deploymentId: DEPLOYMENT, reason } });
-const identityChanged = (
-  previousIdentity: NonEmptyString,
-  serviceIdentity: NonEmptyString,
-  previousThumbprint: Thumbprint,
-  thumbprint: Thumbprint,
-): InstanceEvent => ({
-  type: 'ServiceIdentityChanged',
-  data: { installationId: ID, previousIdentity, serviceIdentity, previousThumbprint, publicKey: publicKey(thumbprint), thumbprint, algorithm: 'RSA-OAEP-256', keySize: 3072 },
-});
-const toB = identityChanged(OLD_IDENTITY, NEW_IDENTITY, TP_A, TP_B);
+const { config, configRead, keyPairIssued, activated, refused, activate } = anInstance(ID, TP_A);
+/** Identity changes here come with a 3072-bit key pair. */
+const toB = identityChanged(ID, TP_A, TP_B, { keySize: 3072 });
 
 const changeIdentity = (serviceIdentity: NonEmptyString, thumbprint: Thumbprint): InstanceCommand => ({
   type: 'ChangeServiceIdentity',
@@ -94,7 +61,6 @@ const changeIdentity = (serviceIdentity: NonEmptyString, thumbprint: Thumbprint)
   thumbprint,
   keySize: 3072,
 });
-const activate = (thumbprint: Thumbprint, keyVersion: KeyVersion = V1): InstanceCommand => ({ type: 'Activate', installationId: ID, deploymentId: DEPLOYMENT, keyVersion, thumbprint });
 
 // ─── ChangeServiceIdentity ────────────────────────────────────────────────
 
@@ -144,7 +110,7 @@ test('ChangeServiceIdentity: a second change names the first change as previous'
   spec(t, instance)
     .given([configRead, keyPairIssued, activated(), toB, activated(V1, TP_B)])
     .when(changeIdentity(THIRD_IDENTITY, TP_C))
-    .then([identityChanged(NEW_IDENTITY, THIRD_IDENTITY, TP_B, TP_C)]);
+    .then([identityChanged(ID, TP_B, TP_C, { previousIdentity: NEW_IDENTITY, serviceIdentity: THIRD_IDENTITY, keySize: 3072 })]);
 });
 
 test('ChangeServiceIdentity: the same identity with the same key pair (a resumed run): nothing happened', (t) => {
@@ -205,36 +171,15 @@ test('after the identity change the recorded config carries the new identity', (
 
 // ─── Start check: scale-out refusals ──────────────────────────────────────
 
-const instanceAfter = (events: ReadonlyArray<InstanceEvent>): InstanceState => events.reduce(evolveInstance, initialInstanceState);
 const initialized = instanceAfter([configRead, keyPairIssued, activated()]);
-
-const stored = (id: InstallationId, tp: Thumbprint): DeploymentEvent => ({
-  type: 'PublicKeyStored',
-  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: 'RS-NODE-1' as NonEmptyString, instanceName: 'MSSQLSERVER' as NonEmptyString, thumbprint: tp, publicKey: publicKey(tp) },
-});
-const created = (keyVersion: KeyVersion, copy: WrappedCopy, createdBy: InstallationId): DeploymentEvent => ({
-  type: 'SymmetricKeyCreated',
-  data: { deploymentId: DEPLOYMENT, keyVersion, algorithm: 'A256GCM', keyCheck: KEY_CHECK, createdBy, copy },
-});
-const wrapped = (keyVersion: KeyVersion, copy: WrappedCopy): DeploymentEvent => ({
-  type: 'SymmetricKeyWrapped',
-  data: { deploymentId: DEPLOYMENT, keyVersion, copy, wrappedBy: OTHER_ID, wrappedByThumbprint: TP_OTHER },
-});
-const removed = (id: InstallationId, tp: Thumbprint, revokedKeyVersion: KeyVersion | null, lastMember = false): DeploymentEvent => ({
-  type: 'InstanceRemoved',
-  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: 'RS-NODE-1', instanceName: 'MSSQLSERVER', thumbprint: tp, revokedKeyVersion, forced: lastMember, lastMember },
-});
-const replaced = (id: InstallationId, previousThumbprint: Thumbprint, thumbprint: Thumbprint): DeploymentEvent => ({
-  type: 'PublicKeyReplaced',
-  data: { deploymentId: DEPLOYMENT, installationId: id, previousThumbprint, thumbprint, publicKey: publicKey(thumbprint), reason: 'service-identity-changed' },
-});
-const deploymentAfter = (events: ReadonlyArray<DeploymentEvent>): DeploymentState => events.reduce(evolveDeployment, initialDeploymentState);
+/** OTHER_ID, which created the key, wraps the copies for the others. */
+const BY_OTHER: WrappedBy = { by: OTHER_ID, byThumbprint: TP_OTHER };
 
 const held = (installationId: InstallationId = ID, thumbprint: Thumbprint = TP_A): HeldKey => ({ _tag: 'Held', installationId, thumbprint });
 const missingKeystore: HeldKey = { _tag: 'KeystoreProblem', keystorePath: KEYSTORE, problem: 'missing', detail: 'no keystore file', keystoreInstallationId: null };
 
 /** OTHER_ID created the key; this instance (ID) registered and joined. */
-const twoMembers: ReadonlyArray<DeploymentEvent> = [stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP_A), wrapped(V1, copyFor(ID, TP_A))];
+const twoMembers: ReadonlyArray<DeploymentEvent> = [stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP_A), keyWrapped(ID, TP_A, V1, BY_OTHER)];
 const planFor = (keyVersion: KeyVersion, tp: Thumbprint) => ({ keyVersion, copy: { keyVersion, copy: copyFor(ID, tp) }, expectedKeyCheck: KEY_CHECK, thumbprint: tp });
 
 test('start check: a joined member that was not removed gets its unwrap plan (baseline)', (t) => {
@@ -267,7 +212,7 @@ test('InstanceRemoved comes before keystore problems, but after a changed config
 test('InstanceRemoved: not refused once registered again (rejoin): waiting to join, then the plan once joined', (t) => {
   const rejoined = [...twoMembers, removed(ID, TP_A, V1), stored(ID, TP_A)];
   t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter(rejoined), config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
-  t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter([...rejoined, wrapped(V1, copyFor(ID, TP_A))]), config, held()), E.right(planFor(V1, TP_A)));
+  t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter([...rejoined, keyWrapped(ID, TP_A, V1, BY_OTHER)]), config, held()), E.right(planFor(V1, TP_A)));
 });
 
 test('InstanceRemoved: another installation being removed does not refuse this one', (t) => {
@@ -276,26 +221,26 @@ test('InstanceRemoved: another installation being removed does not refuse this o
 });
 
 test('StaleWrappedCopy: the only copy this instance holds is of an older key version', (t) => {
-  const d = deploymentAfter([...twoMembers, created(V2, copyFor(OTHER_ID, TP_OTHER), OTHER_ID)]);
+  const d = deploymentAfter([...twoMembers, keyCreated(OTHER_ID, TP_OTHER, V2)]);
   t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
 });
 
 test('StaleWrappedCopy comes before WrappedCopyForOtherKey, and holds when nobody holds the current key', (t) => {
-  const forOther = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP_A), wrapped(V1, copyFor(ID, TP_C)), created(V2, copyFor(OTHER_ID, TP_OTHER), OTHER_ID)]);
+  const forOther = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP_A), keyWrapped(ID, TP_C, V1, BY_OTHER), keyCreated(OTHER_ID, TP_OTHER, V2)]);
   t.deepEqual(checkBeforeUnwrap(initialized, forOther, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
-  const nobody = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP_A), wrapped(V1, copyFor(ID, TP_A)), created(V2, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), removed(OTHER_ID, TP_OTHER, V2, true)]);
+  const nobody = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP_A), keyWrapped(ID, TP_A, V1, BY_OTHER), keyCreated(OTHER_ID, TP_OTHER, V2), removed(OTHER_ID, TP_OTHER, V2, { forced: true, lastMember: true })]);
   t.deepEqual(checkBeforeUnwrap(initialized, nobody, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
 });
 
 test('NoWrappedCopy: no copy for this instance while a member holds the key (it can be joined)', (t) => {
-  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP_A)]);
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP_A)]);
   t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
   // one holder is enough, even after another member was removed
   const afterRemoval = deploymentAfter([
     stored(OTHER_ID, TP_OTHER),
-    created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID),
+    keyCreated(OTHER_ID, TP_OTHER),
     stored(THIRD_ID, TP_THIRD),
-    wrapped(V1, copyFor(THIRD_ID, TP_THIRD)),
+    keyWrapped(THIRD_ID, TP_THIRD, V1, BY_OTHER),
     removed(OTHER_ID, TP_OTHER, V1),
     stored(ID, TP_A),
   ]);
@@ -303,7 +248,7 @@ test('NoWrappedCopy: no copy for this instance while a member holds the key (it 
 });
 
 test('NoMemberHoldsKey: no copy for this instance and the last key holder was removed', (t) => {
-  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP_A), removed(OTHER_ID, TP_OTHER, V1, true)]);
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP_A), removed(OTHER_ID, TP_OTHER, V1, { forced: true, lastMember: true })]);
   t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoMemberHoldsKey', keyVersion: V1 }));
 });
 
@@ -311,10 +256,10 @@ test('NoMemberHoldsKey: a member holding only an older version does not count as
   const d = deploymentAfter([
     stored(OTHER_ID, TP_OTHER),
     stored(THIRD_ID, TP_THIRD),
-    wrapped(V1, copyFor(THIRD_ID, TP_THIRD)),
-    created(V2, copyFor(OTHER_ID, TP_OTHER), OTHER_ID),
+    keyWrapped(THIRD_ID, TP_THIRD, V1, BY_OTHER),
+    keyCreated(OTHER_ID, TP_OTHER, V2),
     stored(ID, TP_A),
-    removed(OTHER_ID, TP_OTHER, V2, true),
+    removed(OTHER_ID, TP_OTHER, V2, { forced: true, lastMember: true }),
   ]);
   t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoMemberHoldsKey', keyVersion: V2 }));
 });

@@ -6,64 +6,38 @@
 import { createHash } from 'node:crypto';
 import test from 'ava';
 import * as E from 'fp-ts/Either';
-import { type DeploymentState, evolveDeployment, initialDeploymentState } from '../../src/domain/deployment/decider';
-import type { Base64Url, CompactJwe, DeploymentEvent, InstanceEvent, PublicJwk, RefusalReason, WrappedCopy } from '../../src/domain/events';
-import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../../src/domain/ids';
-import { evolveInstance, initialInstanceState, type InstanceConfig, type InstanceState } from '../../src/domain/instance/decider';
+import type { RefusalReason } from '../../src/domain/events';
+import type { InstallationId, NonEmptyString, Thumbprint } from '../../src/domain/ids';
+import { initialInstanceState } from '../../src/domain/instance/decider';
 import { explainRefusal, refusalLine } from '../../src/domain/refusal';
 import { checkAfterUnwrap, checkBeforeUnwrap, type HeldKey, type UnwrapPlan } from '../../src/domain/start-check';
+import {
+  anInstance,
+  copyFor,
+  DEPLOYMENT,
+  deploymentAfter,
+  NODE_1 as ID,
+  instanceAfter,
+  KEY_CHECK,
+  KEYSTORE,
+  keyCreated,
+  keyWrapped,
+  NODE_2 as OTHER_ID,
+  publicKeyStored as stored,
+  TP_1 as TP,
+  TP_2 as TP_OTHER,
+  V1,
+  V2,
+  type WrappedBy,
+} from '../support/domain-builders';
 
 // ─── Test data ────────────────────────────────────────────────────────────
 
-const ID = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b' as InstallationId;
-const OTHER_ID = '0a6e1f3c-2b7d-4e9a-8c5f-1d3b6a9e2f4c' as InstallationId;
-const DEPLOYMENT = 'default' as DeploymentId;
-const thumbprintOf = (label: string): Thumbprint => createHash('sha256').update(label).digest('base64url') as Thumbprint;
-const TP = thumbprintOf('this instance key');
-const TP_OTHER = thumbprintOf('another key');
-const publicKey = (label: string): PublicJwk => ({ kty: 'RSA', n: createHash('sha512').update(label).digest('base64url'), e: 'AQAB' }) as PublicJwk;
-const V1 = 1 as KeyVersion;
-const V2 = 2 as KeyVersion;
-const KEY_CHECK = createHash('sha256').update('key check v1').digest('base64url') as Base64Url;
-const KEYSTORE = '/var/lib/keyledger/keystore/instance.keystore.json';
-
-const b64u = (s: string): string => Buffer.from(s).toString('base64url');
-const jweFor = (tp: Thumbprint): CompactJwe =>
-  [b64u(JSON.stringify({ alg: 'RSA-OAEP-256', kid: tp, enc: 'A256GCM' })), b64u('encrypted key'), b64u('iv-12-bytes!'), b64u('ciphertext'), b64u('tag-16-bytes!!!!')].join('.') as CompactJwe;
-const copyFor = (installationId: InstallationId, tp: Thumbprint): WrappedCopy => ({ installationId, recipientThumbprint: tp, jwe: jweFor(tp) });
-
-const config: InstanceConfig = {
-  installationId: ID,
-  deploymentId: DEPLOYMENT,
-  machineName: 'RS-NODE-1' as NonEmptyString,
-  instanceName: 'MSSQLSERVER' as NonEmptyString,
-  serviceIdentity: 'NT SERVICE\\ReportServer' as NonEmptyString,
-  store: { kind: 'sqlite', location: '/var/lib/keyledger/ledger.db' },
-  keystorePath: KEYSTORE,
-};
-
-const configRead: InstanceEvent = { type: 'ConfigRead', data: config };
-const keyPairIssued = (tp: Thumbprint): InstanceEvent => ({
-  type: 'KeyPairIssued',
-  data: { installationId: ID, publicKey: publicKey(tp), thumbprint: tp, algorithm: 'RSA-OAEP-256', keySize: 2048, serviceIdentity: config.serviceIdentity },
-});
-const instanceAfter = (events: ReadonlyArray<InstanceEvent>): InstanceState => events.reduce(evolveInstance, initialInstanceState);
-const initialized = instanceAfter([configRead, keyPairIssued(TP)]);
-
-const stored = (id: InstallationId, tp: Thumbprint): DeploymentEvent => ({
-  type: 'PublicKeyStored',
-  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: 'RS-NODE-1' as NonEmptyString, instanceName: 'MSSQLSERVER' as NonEmptyString, thumbprint: tp, publicKey: publicKey(tp) },
-});
-const created = (keyVersion: KeyVersion, copy: WrappedCopy, createdBy: InstallationId = ID): DeploymentEvent => ({
-  type: 'SymmetricKeyCreated',
-  data: { deploymentId: DEPLOYMENT, keyVersion, algorithm: 'A256GCM', keyCheck: KEY_CHECK, createdBy, copy },
-});
-const wrapped = (keyVersion: KeyVersion, copy: WrappedCopy): DeploymentEvent => ({
-  type: 'SymmetricKeyWrapped',
-  data: { deploymentId: DEPLOYMENT, keyVersion, copy, wrappedBy: OTHER_ID, wrappedByThumbprint: TP_OTHER },
-});
-const deploymentAfter = (events: ReadonlyArray<DeploymentEvent>): DeploymentState => events.reduce(evolveDeployment, initialDeploymentState);
-const complete = deploymentAfter([stored(ID, TP), created(V1, copyFor(ID, TP))]);
+const { config, configRead, keyPairIssued } = anInstance(ID, TP);
+const initialized = instanceAfter([configRead, keyPairIssued]);
+const complete = deploymentAfter([stored(ID, TP), keyCreated(ID, TP)]);
+/** OTHER_ID wraps the copies for the others. */
+const BY_OTHER: WrappedBy = { by: OTHER_ID, byThumbprint: TP_OTHER };
 
 const held = (installationId: InstallationId = ID, thumbprint: Thumbprint = TP): HeldKey => ({ _tag: 'Held', installationId, thumbprint });
 const problem = (p: 'missing' | 'unreadable' | 'locked' | 'corrupt', detail: string, keystoreInstallationId: InstallationId | null = null): HeldKey => ({
@@ -83,7 +57,7 @@ test('happy path: registered, key pair matches, copy for the held key → the un
 });
 
 test('happy path: a member that joined (copy wrapped for it) gets the plan for its copy', (t) => {
-  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP), wrapped(V1, copyFor(ID, TP))]);
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP), keyWrapped(ID, TP, V1, BY_OTHER)]);
   t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.right(plan));
 });
 
@@ -170,17 +144,17 @@ test('NoSymmetricKey: registered, but the deployment has no symmetric key yet', 
 });
 
 test('NoWrappedCopy: a key exists but no copy was wrapped for this instance (waiting to join)', (t) => {
-  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP)]);
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP)]);
   t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
 });
 
 test('StaleWrappedCopy: this instance holds only a copy of an older key version', (t) => {
-  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP), wrapped(V1, copyFor(ID, TP)), created(V2, copyFor(OTHER_ID, TP_OTHER), OTHER_ID)]);
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP), keyWrapped(ID, TP, V1, BY_OTHER), keyCreated(OTHER_ID, TP_OTHER, V2)]);
   t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
 });
 
 test('WrappedCopyForOtherKey: the copy for this installation was wrapped for another public key', (t) => {
-  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), created(V1, copyFor(OTHER_ID, TP_OTHER), OTHER_ID), stored(ID, TP), wrapped(V1, copyFor(ID, TP_OTHER))]);
+  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP), keyWrapped(ID, TP_OTHER, V1, BY_OTHER)]);
   t.deepEqual(
     checkBeforeUnwrap(initialized, d, config, held()),
     E.left({ kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP }),
