@@ -13,7 +13,7 @@
  */
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { constants, createDecipheriv, createHash, createHmac, createPrivateKey, privateDecrypt } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { deploymentStream, type DeploymentId, type InstallationId } from '../src/domain/ids';
@@ -22,34 +22,8 @@ import { privateJwkOf } from '../src/infra/jose-crypto';
 import { type CliResult, keyledger } from './support/cli';
 import { openTestStore, rightOf, tempDir } from './support/fixtures';
 import { eventsOf } from './support/ledger-reader';
+import { encodings, PRIVATE_MEMBERS, unwrapWithNodeCrypto } from './support/secrets';
 
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const;
-
-/**
- * Every way a secret could be written down, as substrings that must appear in
- * any encoding of a larger buffer containing it: base64 and base64url at each
- * of the three byte alignments (whole 3-byte groups only), hex both cases.
- */
-const encodings = (secret: Buffer): string[] => {
-  const out = new Set<string>([secret.toString('hex'), secret.toString('hex').toUpperCase()]);
-  for (let skip = 0; skip < 3; skip++) {
-    const aligned = secret.subarray(skip, skip + Math.floor((secret.length - skip) / 3) * 3);
-    out.add(aligned.toString('base64'));
-    out.add(aligned.toString('base64url'));
-  }
-  return [...out];
-};
-
-/** Independently unwraps a compact JWE (RSA-OAEP-256 + A256GCM) with node:crypto (as test/secrets.e2e.ts does). */
-const unwrapWithNodeCrypto = (jwe: string, privateJwk: object): Buffer => {
-  const [header, encryptedKey, iv, ciphertext, tag] = jwe.split('.') as [string, string, string, string, string];
-  const key = createPrivateKey({ key: privateJwk as never, format: 'jwk' });
-  const cek = privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(encryptedKey, 'base64url'));
-  const gcm = createDecipheriv('aes-256-gcm', cek, Buffer.from(iv, 'base64url'));
-  gcm.setAAD(Buffer.from(header, 'ascii'));
-  gcm.setAuthTag(Buffer.from(tag, 'base64url'));
-  return Buffer.concat([gcm.update(Buffer.from(ciphertext, 'base64url')), gcm.final()]);
-};
 
 interface Cfg {
   readonly installationId: InstallationId;

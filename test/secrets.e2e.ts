@@ -6,7 +6,7 @@
  * projection file, the operations log, or any command's output.
  */
 import test from 'ava';
-import { createDecipheriv, createHmac, createPrivateKey, constants, privateDecrypt } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileKeystore } from '../src/infra/file-keystore';
@@ -14,21 +14,9 @@ import { privateJwkOf } from '../src/infra/jose-crypto';
 import { keyledger, type CliResult } from './support/cli';
 import { openTestStore, rightOf, tempDir } from './support/fixtures';
 import { eventsOf } from './support/ledger-reader';
+import { encodings, unwrapWithNodeCrypto } from './support/secrets';
 import { deploymentStream, type InstallationId } from '../src/domain/ids';
 
-/** Every way a secret could be written down. */
-const encodings = (secret: Buffer): string[] => [secret.toString('base64url'), secret.toString('base64'), secret.toString('hex'), secret.toString('hex').toUpperCase()];
-
-/** Independently unwraps a compact JWE (RSA-OAEP-256 + A256GCM) with node:crypto. */
-const unwrapWithNodeCrypto = (jwe: string, privateJwk: object): Buffer => {
-  const [header, encryptedKey, iv, ciphertext, tag] = jwe.split('.') as [string, string, string, string, string];
-  const key = createPrivateKey({ key: privateJwk as never, format: 'jwk' });
-  const cek = privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(encryptedKey, 'base64url'));
-  const gcm = createDecipheriv('aes-256-gcm', cek, Buffer.from(iv, 'base64url'));
-  gcm.setAAD(Buffer.from(header, 'ascii'));
-  gcm.setAuthTag(Buffer.from(tag, 'base64url'));
-  return Buffer.concat([gcm.update(Buffer.from(ciphertext, 'base64url')), gcm.final()]);
-};
 
 test('no private key and no plain symmetric key in the ledger, the logs or any output', async (t) => {
   t.timeout(120_000);

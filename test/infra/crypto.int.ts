@@ -3,7 +3,7 @@
  * symmetric key as a compact JWE (checked independently with node:crypto),
  * and handles that never print key material.
  */
-import { constants, createDecipheriv, createHmac, createPrivateKey, type JsonWebKey, privateDecrypt } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
 import test from 'ava';
 import * as E from 'fp-ts/Either';
@@ -11,6 +11,7 @@ import type { CompactJwe, PublicJwk } from '../../src/domain/events';
 import { joseCrypto, privateJwkOf } from '../../src/infra/jose-crypto';
 import type { GeneratedKeyPair } from '../../src/ports/crypto';
 import { rightOf } from '../support/fixtures';
+import { unwrapWithNodeCrypto } from '../support/secrets';
 
 const crypto = joseCrypto();
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
@@ -32,16 +33,6 @@ const twoPairs = (): Promise<[GeneratedKeyPair, GeneratedKeyPair]> =>
 
 const headerOf = (jwe: string): unknown => JSON.parse(Buffer.from(jwe.split('.')[0]!, 'base64url').toString('utf8'));
 
-/** Decrypts a compact RSA-OAEP-256 + A256GCM JWE with plain node:crypto: no node-jose involved. */
-const decryptIndependently = (jwe: string, privateJwk: object): Buffer => {
-  const [protectedHeader, encryptedKey, iv, ciphertext, tag] = jwe.split('.') as [string, string, string, string, string];
-  const key = createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' });
-  const cek = privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(encryptedKey, 'base64url'));
-  const decipher = createDecipheriv('aes-256-gcm', cek, Buffer.from(iv, 'base64url'));
-  decipher.setAAD(Buffer.from(protectedHeader, 'ascii'));
-  decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-  return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]);
-};
 
 // ─── Thumbprints ──────────────────────────────────────────────────────────
 
@@ -138,7 +129,7 @@ test('interop: plain node:crypto decrypts the JWE (RSA-OAEP SHA-256, then AES-25
   const [a] = await twoPairs();
   const key = crypto.createSymmetricKey();
   const jwe = rightOf(await crypto.wrap(key, a.publicKey)());
-  const bytes = decryptIndependently(jwe, privateJwkOf(a.privateKey));
+  const bytes = unwrapWithNodeCrypto(jwe, privateJwkOf(a.privateKey));
   t.is(bytes.length, 32);
   t.is(createHmac('sha256', bytes).update('keyledger/key-check/v1').digest('base64url'), crypto.keyCheck(key));
 });
@@ -149,7 +140,7 @@ test('interop: a JWE with the AAD (protected header) changed does not decrypt', 
   const jwe = rightOf(await crypto.wrap(crypto.createSymmetricKey(), a.publicKey)());
   const parts = jwe.split('.');
   parts[0] = Buffer.from(JSON.stringify({ alg: 'RSA-OAEP-256', enc: 'A256GCM', kid: a.thumbprint })).toString('base64url');
-  t.throws(() => decryptIndependently(parts.join('.'), privateJwkOf(a.privateKey)), { message: /unable to authenticate data/i });
+  t.throws(() => unwrapWithNodeCrypto(parts.join('.'), privateJwkOf(a.privateKey)), { message: /unable to authenticate data/i });
 });
 
 // ─── Handles redact ───────────────────────────────────────────────────────
@@ -174,7 +165,7 @@ test('a SymmetricKeyHandle prints and serializes as a redaction marker, never th
   t.timeout(120_000);
   const [a] = await twoPairs();
   const key = crypto.createSymmetricKey();
-  const bytes = decryptIndependently(rightOf(await crypto.wrap(key, a.publicKey)()), privateJwkOf(a.privateKey));
+  const bytes = unwrapWithNodeCrypto(rightOf(await crypto.wrap(key, a.publicKey)()), privateJwkOf(a.privateKey));
   const outputs = [JSON.stringify(key), inspect(key), String(key), inspect({ key }, { showHidden: true }), JSON.stringify({ key })];
   t.is(JSON.stringify(key), '"[symmetric key: redacted]"');
   for (const out of outputs) {

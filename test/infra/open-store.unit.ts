@@ -81,6 +81,7 @@ test('the config loader accepts a cluster connection string and records only its
 });
 
 test('openStore: a cluster string opens lazily (nothing contacted); an unsupported one is refused without echoing it', async (t) => {
+  t.timeout(10_000);
   const r = await openStore('esdb+discover://admin:changeit@127.0.0.1:1,127.0.0.1:2?tls=false');
   t.true(E.isRight(r));
   if (E.isRight(r)) {
