@@ -12,23 +12,33 @@ import type { Snapshot, SnapshotStore } from '../ports/snapshots';
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-export const openSqliteCheckpoints = (file: string): E.Either<CheckpointError, CheckpointStore> => {
+/** The local state file: private to the instance's operator (0600 in a 0700 folder), WAL, durable. */
+const openLocalDb = (file: string, schema: string): E.Either<CheckpointError, { db: Database.Database; location: string }> => {
   const location = path.resolve(file);
-  const fail = (e: unknown): CheckpointError => ({ _tag: 'CheckpointError', location, message: message(e) });
-  let db: Database.Database;
   try {
     fs.mkdirSync(path.dirname(location), { recursive: true, mode: 0o700 });
-    db = new Database(location, { timeout: 15_000 });
+    const db = new Database(location, { timeout: 15_000 });
     fs.chmodSync(location, 0o600);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    db.exec(`CREATE TABLE IF NOT EXISTS checkpoints (
+    db.exec(schema);
+    return E.right({ db, location });
+  } catch (e) {
+    return E.left({ _tag: 'CheckpointError', location, message: message(e) });
+  }
+};
+
+export const openSqliteCheckpoints = (file: string): E.Either<CheckpointError, CheckpointStore> => {
+  const opened = openLocalDb(
+    file,
+    `CREATE TABLE IF NOT EXISTS checkpoints (
       key TEXT PRIMARY KEY, version INTEGER NOT NULL, commit_pos TEXT NOT NULL, prepare_pos TEXT NOT NULL,
       state TEXT NOT NULL, saved_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
-    ) WITHOUT ROWID`);
-  } catch (e) {
-    return E.left(fail(e));
-  }
+    ) WITHOUT ROWID`,
+  );
+  if (E.isLeft(opened)) return opened;
+  const { db, location } = opened.right;
+  const fail = (e: unknown): CheckpointError => ({ _tag: 'CheckpointError', location, message: message(e) });
   const get = db.prepare('SELECT version, commit_pos, prepare_pos, state FROM checkpoints WHERE key = ?');
   const put = db.prepare(
     `INSERT INTO checkpoints (key, version, commit_pos, prepare_pos, state) VALUES (?, ?, ?, ?, ?)
@@ -56,19 +66,14 @@ export const openSqliteCheckpoints = (file: string): E.Either<CheckpointError, C
  * unreadable rows are misses, failed writes are ignored.
  */
 export const openSqliteSnapshots = (file: string): E.Either<CheckpointError, SnapshotStore & { close(): void }> => {
-  const location = path.resolve(file);
-  let db: Database.Database;
-  try {
-    fs.mkdirSync(path.dirname(location), { recursive: true, mode: 0o700 });
-    db = new Database(location, { timeout: 15_000 });
-    fs.chmodSync(location, 0o600);
-    db.pragma('journal_mode = WAL');
-    db.exec(`CREATE TABLE IF NOT EXISTS snapshots (
+  const opened = openLocalDb(
+    file,
+    `CREATE TABLE IF NOT EXISTS snapshots (
       key TEXT PRIMARY KEY, version INTEGER NOT NULL, revision TEXT NOT NULL, hash TEXT NOT NULL, state TEXT NOT NULL
-    ) WITHOUT ROWID`);
-  } catch (e) {
-    return E.left({ _tag: 'CheckpointError', location, message: message(e) });
-  }
+    ) WITHOUT ROWID`,
+  );
+  if (E.isLeft(opened)) return opened;
+  const { db } = opened.right;
   const get = db.prepare('SELECT version, revision, hash, state FROM snapshots WHERE key = ?');
   const put = db.prepare(
     `INSERT INTO snapshots (key, version, revision, hash, state) VALUES (?, ?, ?, ?, ?)
