@@ -7,6 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sealEvents } from '../src/domain/envelope';
+import { sha256Hex } from '../src/infra/sha256';
 import type { RefusalReason } from '../src/domain/events';
 import { type DeploymentId, deploymentStream, instanceStream, type KeyVersion } from '../src/domain/ids';
 import { fileKeystore } from '../src/infra/file-keystore';
@@ -114,7 +115,7 @@ test('a copy older than the deployment\'s current key version: StaleCopy', async
           data: { deploymentId: 'default' as DeploymentId, keyVersion: 2 as KeyVersion, algorithm: 'A256GCM', keyCheck: crypto.keyCheck(v2), createdBy: a!.id, copy: { installationId: a!.id, recipientThumbprint: aKey.thumbprint, jwe } },
         },
       ],
-      aContext('recreate'),
+      aContext('recreate'), sha256Hex,
     ),
   );
   rightOf(await store.append(stream, sealed, lastEvent.revision)());

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { sealEvents } from '../src/domain/envelope';
+import { sha256Hex } from '../src/infra/sha256';
 import { deploymentStream, type InstallationId, instanceStream } from '../src/domain/ids';
 import type { RefusalReason } from '../src/domain/events';
 import { joseCrypto } from '../src/infra/jose-crypto';
@@ -121,7 +122,7 @@ test('a foreign public key stored in the deployment for this installation: refus
     stream,
     { revision: last.revision, hash: last.metadata.hash },
     [{ type: 'PublicKeyStored', data: { deploymentId: 'default' as never, installationId: a.id, machineName: 'ROGUE' as never, instanceName: 'A' as never, thumbprint: foreign.thumbprint, publicKey: foreign.publicKey } }],
-    aContext('rogue'),
+    aContext('rogue'), sha256Hex,
   );
   t.true(E.isRight(sealed));
   rightOf(await store.append(stream, rightOf(sealed), last.revision)());

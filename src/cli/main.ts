@@ -16,7 +16,7 @@ import type { KeySize } from '../domain/events';
 import { InstallationId, NonEmptyString } from '../domain/ids';
 import { changeServiceIdentity } from '../commands/identity';
 import { joinInstance, removeInstance } from '../commands/membership';
-import { activationProjection, type ActivationView, initialActivationView, type InstanceStatus, instanceStatus, listInstances } from '../projections/activation';
+import { activationProjection, type ActivationView, type InstanceStatus, instanceStatus, listInstances } from '../projections/activation';
 import { findingsFor } from '../projections/findings';
 import { catchUp, runLive } from '../projections/runner';
 import type { EventStore } from '../ports/event-store';
@@ -254,11 +254,11 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     .argument('[installationId]', 'another instance of the ledger (default: this config\'s)')
     .description('activation state from the ledger; when not activated, prints RSReportServerNotActivated with the reason and remedy and exits 1')
     .action(async (id: string | undefined) => {
-      if (id !== undefined && !InstallationId.is(id)) return fail(io, { _tag: 'UsageError', message: `"${id}" is not an installation ID (a GUID)` });
+      const requested = id === undefined ? undefined : parseInstallationId(io, id);
       const g = globals();
       const code = await withSession(io, g, async (s) => {
         const view = await loadView(io, s, g);
-        const target = id ?? s.config.instance.installationId;
+        const target = requested ?? s.config.instance.installationId;
         const st = instanceStatus(view, target);
         const findings = findingsFor(view, target);
         emit(io, g, statusJson(st, findings), statusText(st, findings));
@@ -410,11 +410,14 @@ const listCommand = async (io: Io, g: GlobalOptions): Promise<number> =>
     return EXIT.ok;
   });
 
-const resolveWaiting = (io: Io, view: ActivationView, id: string | undefined, machine: string | undefined, instance: string | undefined): InstallationId => {
-  if (id !== undefined) {
-    if (!InstallationId.is(id.toLowerCase())) return fail(io, { _tag: 'UsageError', message: `"${id}" is not an installation ID (a GUID)` });
-    return id.toLowerCase() as InstallationId;
-  }
+/** An installation ID from the command line (case-insensitive, stored lowercase), or one clear line and exit 2. */
+const parseInstallationId = (io: Io, id: string): InstallationId => {
+  const lower = id.toLowerCase();
+  return InstallationId.is(lower) ? lower : fail(io, { _tag: 'UsageError', message: `"${id}" is not an installation ID (a GUID)` });
+};
+
+/** The instance a join names by machine and instance name (preferring the one waiting to join). */
+const findByName = (io: Io, view: ActivationView, machine: string | undefined, instance: string | undefined): InstallationId => {
   if (machine === undefined || instance === undefined)
     return fail(io, { _tag: 'UsageError', message: 'name the instance to join: keyledger join <installationId>, or --machine M --instance N' });
   const matches = listInstances(view).filter(
@@ -435,7 +438,7 @@ const resolveWaiting = (io: Io, view: ActivationView, id: string | undefined, ma
 
 const joinCommand = async (io: Io, g: GlobalOptions, id: string | undefined, machine: string | undefined, instance: string | undefined): Promise<number> =>
   withSession(io, g, async (s) => {
-    const newcomer = id !== undefined ? resolveWaiting(io, initialActivationView, id, undefined, undefined) : resolveWaiting(io, await loadView(io, s, g), undefined, machine, instance);
+    const newcomer = id !== undefined ? parseInstallationId(io, id) : findByName(io, await loadView(io, s, g), machine, instance);
     const r = await joinInstance(deps(s, 'join'), s.config.instance, newcomer);
     if (E.isLeft(r)) {
       s.log.write({ command: 'join', sponsor: s.config.instance.installationId, newcomer, outcome: 'error', error: r.left._tag });
@@ -456,8 +459,7 @@ const joinCommand = async (io: Io, g: GlobalOptions, id: string | undefined, mac
 
 const removeCommand = async (io: Io, g: GlobalOptions, id: string, force: boolean): Promise<number> =>
   withSession(io, g, async (s) => {
-    if (!InstallationId.is(id.toLowerCase())) return fail(io, { _tag: 'UsageError', message: `"${id}" is not an installation ID (a GUID)` });
-    const r = await removeInstance(deps(s, 'remove'), s.config.instance.deploymentId, id.toLowerCase() as InstallationId, force);
+    const r = await removeInstance(deps(s, 'remove'), s.config.instance.deploymentId, parseInstallationId(io, id), force);
     if (E.isLeft(r)) return fail(io, r.left);
     const o = r.right;
     s.log.write({ command: 'remove', installationId: o.installationId, lastMember: o.lastMember, forced: force, recorded: o.recorded });

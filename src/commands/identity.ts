@@ -19,8 +19,9 @@ import { currentCopyOf, decideDeployment } from '../domain/deployment/decider';
 import type { LedgerEvent } from '../domain/events';
 import type { NonEmptyString } from '../domain/ids';
 import { configOf, decideInstance, type InstanceConfig, keyPairOf } from '../domain/instance/decider';
-import { type ActivationOutcome, type CommandError, type InstanceDeps, loadDeployment, loadInstance, startInstance } from './instance';
-import { appendDecided } from './ledger';
+import { explainRefusal } from '../domain/refusal';
+import { type ActivationOutcome, type CommandError, type InstanceDeps, loadDeployment, loadInstance, startInstance, unwrapOwnCopy } from './instance';
+import { appendOrConflict, type Loaded } from './ledger';
 
 export type IdentityError =
   | CommandError
@@ -44,14 +45,12 @@ export const changeServiceIdentity = async (deps: InstanceDeps, config: Instance
   let previousThumbprint: string | null = null;
   const maxConflicts = deps.maxConflicts ?? 20;
   let conflicts = 0;
-  const write = async (loaded: Parameters<typeof appendDecided>[1], events: ReadonlyArray<LedgerEvent>): Promise<E.Either<IdentityError, 'ok' | 'conflict'>> => {
-    const r = await appendDecided(deps.store, loaded, events, deps.ctx)();
-    if (E.isLeft(r)) {
-      if (r.left._tag !== 'VersionConflict') return r;
-      if (++conflicts > maxConflicts) return E.left({ _tag: 'TooManyConflicts', stream: loaded.stream, attempts: conflicts });
-      return E.right('conflict');
-    }
-    recorded.push(...events.map((e) => e.type));
+  const write = async (loaded: Loaded<unknown>, events: ReadonlyArray<LedgerEvent>): Promise<E.Either<IdentityError, 'ok' | 'conflict'>> => {
+    const r = await appendOrConflict(deps.store, loaded, events, deps.ctx);
+    if (E.isLeft(r)) return r;
+    if (r.right === 'conflict')
+      return ++conflicts > maxConflicts ? E.left({ _tag: 'TooManyConflicts', stream: loaded.stream, attempts: conflicts }) : E.right('conflict');
+    if (r.right === 'written') recorded.push(...events.map((e) => e.type));
     return E.right('ok');
   };
 
@@ -101,9 +100,10 @@ export const changeServiceIdentity = async (deps: InstanceDeps, config: Instance
       if (!ownCopy) return E.left({ _tag: 'NotAMemberYet', installationId: id });
       const old = await deps.keystore.load({ installationId: id, serviceIdentity: changed.data.previousIdentity })();
       if (E.isLeft(old)) return E.left({ _tag: 'CannotProveKey', installationId: id, detail: `the keystore under the previous identity is ${old.left.problem}: ${old.left.detail}` });
-      const key = await deps.crypto.unwrap(ownCopy.copy.jwe, old.right.privateKey)();
-      if (E.isLeft(key)) return E.left({ _tag: 'CannotProveKey', installationId: id, detail: key.left.message });
-      if (deps.crypto.keyCheck(key.right) !== dep.right.state.currentKey?.keyCheck) return E.left({ _tag: 'CannotProveKey', installationId: id, detail: 'the unwrapped key fails the key check' });
+      const current = dep.right.state.currentKey!; // a current copy implies a current key
+      const plan = { keyVersion: current.keyVersion, copy: ownCopy, expectedKeyCheck: current.keyCheck, thumbprint: old.right.thumbprint };
+      const key = await unwrapOwnCopy(deps.crypto, plan, old.right.privateKey);
+      if (E.isLeft(key)) return E.left({ _tag: 'CannotProveKey', installationId: id, detail: explainRefusal(key.left).summary });
       const jwe = await deps.crypto.wrap(key.right, keyPair.publicKey)();
       if (E.isLeft(jwe)) return jwe;
       const decided = decideDeployment(

@@ -19,12 +19,12 @@ import { type DeploymentError, type DeploymentState, decideDeployment, evolveDep
 import type { CommandContext } from '../domain/envelope';
 import { type InstanceEvent, isDeploymentEvent, isInstanceEvent, type KeySize, type LedgerEvent, type RefusalReason, WrappedCopy } from '../domain/events';
 import { type DeploymentId, deploymentStream, type InstallationId, instanceStream } from '../domain/ids';
-import { decideInstance, evolveInstance, type InstanceConfig, type InstanceError, type InstanceState, initialInstanceState } from '../domain/instance/decider';
+import { decideInstance, evolveInstance, type InstanceConfig, type InstanceError, type InstanceState, initialInstanceState, keyPairOf } from '../domain/instance/decider';
 import { checkAfterUnwrap, checkBeforeUnwrap, type HeldKey, type UnwrapOutcome, type UnwrapPlan } from '../domain/start-check';
-import type { Crypto, CryptoError, Keystore, KeystoreError, StoredKeyPair } from '../ports/crypto';
+import type { Crypto, CryptoError, Keystore, KeystoreError, PrivateKeyHandle, StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
 import type { EventStore } from '../ports/event-store';
 import type { SnapshotStore } from '../ports/snapshots';
-import { type AppendError, appendDecided, type LoadError, type Loaded, loadAggregate } from './ledger';
+import { type AppendError, appendOrConflict, type LoadError, type Loaded, loadAggregate } from './ledger';
 
 export interface InstanceDeps {
   readonly store: EventStore;
@@ -98,16 +98,23 @@ const write = async (
   events: ReadonlyArray<LedgerEvent>,
   recorded: Array<LedgerEvent['type']>,
 ): Promise<E.Either<CommandError, 'written' | 'conflict' | 'nothing'>> => {
-  const r = await appendDecided(deps.store, loaded, events, deps.ctx)();
-  if (E.isLeft(r)) return r.left._tag === 'VersionConflict' ? E.right('conflict') : r;
-  if (r.right === 'nothing') return E.right('nothing');
-  recorded.push(...events.map((e) => e.type));
-  return E.right('written');
+  const r = await appendOrConflict(deps.store, loaded, events, deps.ctx);
+  if (E.isRight(r) && r.right === 'written') recorded.push(...events.map((e) => e.type));
+  return r;
 };
 
-const unwrapOwnCopy = async (crypto: Crypto, plan: UnwrapPlan, key: StoredKeyPair): Promise<UnwrapOutcome> => {
-  const r = await crypto.unwrap(plan.copy.copy.jwe, key.privateKey)();
-  return E.isLeft(r) ? { _tag: 'UnwrapFailed', detail: r.left.message } : { _tag: 'Unwrapped', keyCheck: crypto.keyCheck(r.right) };
+/**
+ * The proof an instance holds the key: unwrap its own copy with its private
+ * key and check the result is the plan's key version. The key comes back
+ * (in its opaque handle) for the callers that re-wrap it: join, identity change.
+ */
+export const unwrapOwnCopy = async (crypto: Crypto, plan: UnwrapPlan, privateKey: PrivateKeyHandle): Promise<E.Either<RefusalReason, SymmetricKeyHandle>> => {
+  const r = await crypto.unwrap(plan.copy.copy.jwe, privateKey)();
+  const outcome: UnwrapOutcome = E.isLeft(r) ? { _tag: 'UnwrapFailed', detail: r.left.message } : { _tag: 'Unwrapped', keyCheck: crypto.keyCheck(r.right) };
+  const verdict = checkAfterUnwrap(plan, outcome);
+  if (E.isLeft(verdict)) return verdict;
+  if (E.isLeft(r)) throw new Error('programmer error: a failed unwrap passed the check');
+  return r;
 };
 
 /** The start check proper, then its outcome recorded on the instance stream. */
@@ -125,7 +132,10 @@ const checkAndRecord = async (
   if (E.isRight(pre) && E.isRight(held)) {
     const already = inst.state.status === 'Activated' && inst.state.keyVersion === pre.right.keyVersion;
     if (already && options.skipUnwrapIfActivated) verdict = pre;
-    else verdict = checkAfterUnwrap(pre.right, await unwrapOwnCopy(deps.crypto, pre.right, held.right));
+    else {
+      const proven = await unwrapOwnCopy(deps.crypto, pre.right, held.right.privateKey);
+      verdict = E.isLeft(proven) ? proven : pre;
+    }
   }
   const base = { installationId: config.installationId, deploymentId: config.deploymentId };
   const decided = E.isRight(verdict)
@@ -178,7 +188,7 @@ const initPass = async (deps: InstanceDeps, config: InstanceConfig, recorded: Ar
 
   // Step 2 — key pair issued (keystore first, then the event).
   const held = await keys.get();
-  const recordedKeyPair = s.status === 'KeyPairIssued' || s.status === 'Activated' || s.status === 'Disabled' ? s.keyPair : undefined;
+  const recordedKeyPair = keyPairOf(s);
   if (!recordedKeyPair) {
     if (E.isLeft(held) && held.left.problem === 'missing') {
       const generated = await deps.crypto.generateKeyPair(deps.keySize ?? 2048)();

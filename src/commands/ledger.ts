@@ -1,12 +1,14 @@
 /**
  * What every command handler does with the store: load an aggregate's stream
  * (decoding each event and checking its hash link), then append the decided
- * events with the revision it saw, sealed into the stream's hash chain.
+ * events with the revision it saw, sealed into the stream's hash chain
+ * (SHA-256, the digest the domain's envelope functions are given).
  */
 import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
 import { checkLink, type CommandContext, type CorruptEvent, decodeRecorded, EventMetadata, GENESIS, type InvalidEvent, sealEvents, type StoredEvent } from '../domain/envelope';
 import type { LedgerEvent } from '../domain/events';
+import { sha256Hex } from '../infra/sha256';
 import type { AppendResult, EventStore, StoreError } from '../ports/event-store';
 import type { SnapshotStore } from '../ports/snapshots';
 
@@ -75,7 +77,7 @@ export const loadAggregate =
         const corrupt = (problem: string): E.Either<CorruptEvent, never> =>
           E.left({ _tag: 'CorruptEvent', stream, revision: r.revision, eventType: r.type, problem });
         if (!accepts(stored.event)) return corrupt(`a ${r.type} event does not belong in this stream`);
-        const link = checkLink({ stream, revision: r.revision, type: r.type, data: r.data, metadata: stored.metadata }, lastHash);
+        const link = checkLink({ stream, revision: r.revision, type: r.type, data: r.data, metadata: stored.metadata }, lastHash, sha256Hex);
         if (link === 'hash-mismatch') return corrupt('its content does not match its hash (the stored event was altered)');
         if (link === 'chain-broken') return corrupt('its previous-hash link is broken (an event before it was altered, removed or reordered)');
         state = evolve(state, stored.event as Ev);
@@ -90,12 +92,27 @@ export const loadAggregate =
     return E.right({ stream, state, revision, lastHash, events });
   };
 
+/**
+ * appendDecided, with a version conflict turned into 'conflict' — the signal
+ * for a command to reload and decide again — and every other failure kept.
+ */
+export const appendOrConflict = async (
+  store: EventStore,
+  loaded: Loaded<unknown>,
+  events: ReadonlyArray<LedgerEvent>,
+  ctx: CommandContext,
+): Promise<E.Either<AppendError, 'written' | 'conflict' | 'nothing'>> => {
+  const r = await appendDecided(store, loaded, events, ctx)();
+  if (E.isLeft(r)) return r.left._tag === 'VersionConflict' ? E.right('conflict') : r;
+  return E.right(r.right === 'nothing' ? 'nothing' : 'written');
+};
+
 /** Appends decided events after exactly the revision that was loaded. Nothing to append → no write. */
 export const appendDecided =
   (store: EventStore, loaded: Loaded<unknown>, events: ReadonlyArray<LedgerEvent>, ctx: CommandContext): TE.TaskEither<AppendError, AppendResult | 'nothing'> =>
   async () => {
     if (events.length === 0) return E.right('nothing');
-    const sealed = sealEvents(loaded.stream, { revision: loaded.revision, hash: loaded.lastHash }, events, ctx);
+    const sealed = sealEvents(loaded.stream, { revision: loaded.revision, hash: loaded.lastHash }, events, ctx, sha256Hex);
     if (E.isLeft(sealed)) return sealed;
     return store.append(loaded.stream, sealed.right, loaded.revision === 'no_stream' ? 'no_stream' : loaded.revision)();
   };

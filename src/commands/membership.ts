@@ -14,9 +14,9 @@ import { currentCopyOf, decideDeployment } from '../domain/deployment/decider';
 import type { LedgerEvent, RefusalReason } from '../domain/events';
 import type { DeploymentId, InstallationId, KeyVersion } from '../domain/ids';
 import type { InstanceConfig } from '../domain/instance/decider';
-import { checkAfterUnwrap, checkBeforeUnwrap } from '../domain/start-check';
-import { type CommandError, heldFrom, type InstanceDeps, loadDeployment, loadInstance } from './instance';
-import { appendDecided } from './ledger';
+import { checkBeforeUnwrap } from '../domain/start-check';
+import { type CommandError, heldFrom, type InstanceDeps, loadDeployment, loadInstance, unwrapOwnCopy } from './instance';
+import { appendOrConflict } from './ledger';
 
 export type MembershipError =
   | CommandError
@@ -59,9 +59,8 @@ export const joinInstance = async (deps: InstanceDeps, sponsor: InstanceConfig, 
       });
 
     // Unwrap with the sponsor's own private key; wrap for the newcomer's public key. In memory only.
-    const unwrapped = await deps.crypto.unwrap(pre.right.copy.copy.jwe, held.right.privateKey)();
-    const verdict = checkAfterUnwrap(pre.right, E.isLeft(unwrapped) ? { _tag: 'UnwrapFailed', detail: unwrapped.left.message } : { _tag: 'Unwrapped', keyCheck: deps.crypto.keyCheck(unwrapped.right) });
-    if (E.isLeft(verdict) || E.isLeft(unwrapped)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: E.isLeft(verdict) ? verdict.left : null });
+    const unwrapped = await unwrapOwnCopy(deps.crypto, pre.right, held.right.privateKey);
+    if (E.isLeft(unwrapped)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: unwrapped.left });
     const jwe = await deps.crypto.wrap(unwrapped.right, target.publicKey)();
     if (E.isLeft(jwe)) return jwe;
 
@@ -76,11 +75,9 @@ export const joinInstance = async (deps: InstanceDeps, sponsor: InstanceConfig, 
       state,
     );
     if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused', error: decided.left });
-    const appended = await appendDecided(deps.store, dep.right, decided.right, deps.ctx)();
-    if (E.isLeft(appended)) {
-      if (appended.left._tag === 'VersionConflict') continue;
-      return appended;
-    }
+    const appended = await appendOrConflict(deps.store, dep.right, decided.right, deps.ctx);
+    if (E.isLeft(appended)) return appended;
+    if (appended.right === 'conflict') continue;
     return E.right({ sponsor: sponsor.installationId, newcomer, keyVersion: pre.right.keyVersion, alreadyJoined: decided.right.length === 0, recorded: decided.right.map((e) => e.type) });
   }
   return E.left({ _tag: 'TooManyConflicts', stream: `deployment ${sponsor.deploymentId}`, attempts: conflictLimit(deps) });
@@ -105,11 +102,9 @@ export const removeInstance = async (
     if (E.isLeft(dep)) return dep;
     const decided = decideDeployment({ type: 'RemoveInstance', deploymentId, installationId, force }, dep.right.state);
     if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused', error: decided.left });
-    const appended = await appendDecided(deps.store, dep.right, decided.right, deps.ctx)();
-    if (E.isLeft(appended)) {
-      if (appended.left._tag === 'VersionConflict') continue;
-      return appended;
-    }
+    const appended = await appendOrConflict(deps.store, dep.right, decided.right, deps.ctx);
+    if (E.isLeft(appended)) return appended;
+    if (appended.right === 'conflict') continue;
     const ev = decided.right[0];
     return E.right({ installationId, deploymentId, lastMember: ev?.type === 'InstanceRemoved' ? ev.data.lastMember : false, recorded: decided.right.map((e) => e.type) });
   }

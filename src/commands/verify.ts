@@ -8,6 +8,7 @@ import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
 import { checkLink, decodeRecorded, EventMetadata, GENESIS } from '../domain/envelope';
 import { LEDGER_PREFIX } from '../domain/ids';
+import { sha256Hex } from '../infra/sha256';
 import type { EventStore, StoreError } from '../ports/event-store';
 
 export interface IntegrityProblem {
@@ -51,7 +52,7 @@ export const verifyLedger =
           heads[r.streamName] = { revision: r.revision, hash: E.isRight(md) ? md.right.hash : head.hash };
           continue;
         }
-        const link = checkLink({ stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata }, head.hash);
+        const link = checkLink({ stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata }, head.hash, sha256Hex);
         if (link === 'hash-mismatch') report('its content does not match its hash: the stored event was altered');
         else if (link === 'chain-broken') report('its previous-hash link does not match the event before it: an event was altered, removed or reordered');
         heads[r.streamName] = { revision: r.revision, hash: decoded.right.metadata.hash };

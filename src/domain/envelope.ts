@@ -7,8 +7,8 @@
  * (GENESIS for revision 0). Editing any field, reordering, or removing an
  * event from the middle of a stream breaks the chain at that revision.
  * See docs/adr/0002-hash-chain.md for what it does not detect.
+ * The digest (SHA-256 hex, src/infra/sha256.ts) is injected: no crypto here.
  */
-import { createHash } from 'node:crypto';
 import * as E from 'fp-ts/Either';
 import * as t from 'io-ts';
 import type { EventData, Position, RecordedEvent } from '../ports/event-store';
@@ -84,8 +84,11 @@ export const canonicalJson = (value: unknown): string => {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 };
 
-export const hashEvent = (stream: string, revision: bigint, type: string, data: unknown, metadata: Omit<EventMetadata, 'hash'>): string =>
-  createHash('sha256').update(canonicalJson({ stream, revision: revision.toString(), type, data, metadata })).digest('hex');
+/** A digest of text, as lowercase hex (the chain uses SHA-256). */
+export type Digest = (text: string) => string;
+
+export const hashEvent = (digest: Digest, stream: string, revision: bigint, type: string, data: unknown, metadata: Omit<EventMetadata, 'hash'>): string =>
+  digest(canonicalJson({ stream, revision: revision.toString(), type, data, metadata }));
 
 /**
  * Where a value failed and what was expected — never the value itself (it
@@ -117,6 +120,7 @@ export const sealEvents = (
   last: { revision: bigint | 'no_stream'; hash: string },
   events: ReadonlyArray<LedgerEvent>,
   ctx: CommandContext,
+  digest: Digest,
 ): E.Either<InvalidEvent, ReadonlyArray<EventData>> => {
   const out: EventData[] = [];
   let prevHash = last.hash;
@@ -139,7 +143,7 @@ export const sealEvents = (
       schemaVersion: SCHEMA_VERSION,
       prevHash,
     } as Omit<EventMetadata, 'hash'>;
-    const hash = hashEvent(stream, revision, ev.type, ev.data, base);
+    const hash = hashEvent(digest, stream, revision, ev.type, ev.data, base);
     const metadata = { ...base, hash };
     if (!EventMetadata.is(metadata)) return E.left({ _tag: 'InvalidEvent', stream, eventType: ev.type, problem: 'invalid metadata (actor or clock)' });
     out.push({ id: eventId, type: ev.type, data: ev.data, metadata });
@@ -167,9 +171,10 @@ export const decodeRecorded = (r: RecordedEvent): E.Either<CorruptEvent, StoredE
 export const checkLink = (
   e: { stream: string; revision: bigint; type: string; data: unknown; metadata: EventMetadata },
   prevHash: string,
+  digest: Digest,
 ): 'ok' | 'hash-mismatch' | 'chain-broken' => {
   const { hash, ...rest } = e.metadata;
-  if (hashEvent(e.stream, e.revision, e.type, e.data, rest) !== hash) return 'hash-mismatch';
+  if (hashEvent(digest, e.stream, e.revision, e.type, e.data, rest) !== hash) return 'hash-mismatch';
   if (e.metadata.prevHash !== prevHash) return 'chain-broken';
   return 'ok';
 };

@@ -111,7 +111,7 @@ export const parseConfig = (file: string, raw: string): E.Either<ConfigError, Lo
   if (E.isLeft(decoded)) return fail(describeErrors(decoded.left));
   const c = decoded.right;
   const store = describeConnection(c.store);
-  if (!store) return fail(`field "store" is ${JSON.stringify(describeConnection(c.store) ? c.store : c.store.replace(/\/\/[^@/]*@/, '//***@'))}: expected sqlite:PATH, esdb://host:port?tls=false or esdb+discover://host:port`);
+  if (!store) return fail(`field "store" is ${JSON.stringify(c.store.replace(/\/\/[^@/]*@/, '//***@'))}: expected sqlite:PATH, esdb://host:port?tls=false or esdb+discover://host:port`);
   const base = path.dirname(path.resolve(file));
   const keystorePath = path.resolve(base, c.keystore);
   const storeConnection = store.kind === 'sqlite' && store.location !== ':memory:' ? `sqlite:${path.resolve(base, store.location)}` : c.store;

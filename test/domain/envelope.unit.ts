@@ -8,19 +8,27 @@ import test from 'ava';
 import * as E from 'fp-ts/Either';
 import {
   canonicalJson,
-  checkLink,
+  checkLink as checkWith,
   type CommandContext,
   decodeRecorded,
   type EventMetadata,
   GENESIS,
-  hashEvent,
-  sealEvents,
+  hashEvent as hashWith,
+  sealEvents as sealWith,
 } from '../../src/domain/envelope';
 import type { CompactJwe, LedgerEvent, PublicJwk } from '../../src/domain/events';
 import { type InstallationId, instanceStream, type NonEmptyString, type Thumbprint, deploymentStream } from '../../src/domain/ids';
 import type { EventData, RecordedEvent } from '../../src/ports/event-store';
 import { anInstance, b64u, DEPLOYMENT, NODE_1 as ID, V1 } from '../support/domain-builders';
 import { rightOf } from '../support/fixtures';
+import { sha256Hex } from '../../src/infra/sha256';
+
+// The envelope functions take their digest as a parameter; these tests use the one the ledger uses.
+const sealEvents = (stream: string, last: { revision: bigint | 'no_stream'; hash: string }, events: ReadonlyArray<LedgerEvent>, ctx: CommandContext) =>
+  sealWith(stream, last, events, ctx, sha256Hex);
+const checkLink = (e: Parameters<typeof checkWith>[0], prevHash: string) => checkWith(e, prevHash, sha256Hex);
+const hashEvent = (stream: string, revision: bigint, type: string, data: unknown, metadata: Omit<EventMetadata, 'hash'>) =>
+  hashWith(sha256Hex, stream, revision, type, data, metadata);
 
 // ─── Test data ────────────────────────────────────────────────────────────
 

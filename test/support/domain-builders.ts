@@ -17,6 +17,7 @@ import {
   initialDeploymentState,
 } from '../../src/domain/deployment/decider';
 import { type CommandContext, decodeRecorded, GENESIS, sealEvents, type StoredEvent } from '../../src/domain/envelope';
+import { sha256Hex } from '../../src/infra/sha256';
 import {
   type Base64Url,
   type CompactJwe,
@@ -256,7 +257,7 @@ export const history = (...steps: ReadonlyArray<LedgerEvent>): StoredEvent[] => 
       now: () => new Date(Date.parse('2026-11-28T12:00:00Z') + 1000 * n),
       newId: () => `evt-${n}`,
     };
-    const [sealed] = rightOf(sealEvents(stream, head, [ev], ctx));
+    const [sealed] = rightOf(sealEvents(stream, head, [ev], ctx, sha256Hex));
     const revision = head.revision === 'no_stream' ? 0n : head.revision + 1n;
     const stored = rightOf(decodeRecorded({ id: sealed!.id, streamName: stream, revision, position: { commit: BigInt(n), prepare: BigInt(n) }, type: sealed!.type, data: sealed!.data, metadata: sealed!.metadata }));
     heads.set(stream, { revision, hash: stored.metadata.hash });
