@@ -41,9 +41,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import * as TE from 'fp-ts/TaskEither';
-import { type InstanceDeps, initInstance, loadDeployment, startInstance } from '../src/commands/instance';
+import { deploymentAggregate, type InstanceDeps, initInstance, startInstance } from '../src/commands/instance';
+import { loadAggregate } from '../src/commands/handler';
+import { sha256Hex } from '../src/infra/sha256';
 import { joinInstance } from '../src/commands/membership';
-import { openSqliteSnapshots } from '../src/infra/sqlite-checkpoints';
 import { currentCopyOf } from '../src/domain/deployment/decider';
 import { type DeploymentId, deploymentStream, type InstallationId, type NonEmptyString } from '../src/domain/ids';
 import type { InstanceConfig } from '../src/domain/instance/decider';
@@ -107,6 +108,8 @@ const oneInit = async (store: SqliteEventStore, dir: string, i: number): Promise
       crypto: joseCrypto(),
       keystore: fileKeystore(config.keystorePath),
       ctx: { actor: 'bench', command: 'init', correlationId: installationId, causationId: installationId, now: () => new Date(), newId: randomUUID },
+      digest: sha256Hex,
+      host: 'bench',
     },
     config,
   );
@@ -277,12 +280,11 @@ const benchMember = (store: EventStore, dir: string, deploymentId: string, label
   };
   const keystore = fileKeystore(config.keystorePath);
   const crypto = joseCrypto();
-  // Each member keeps its own local state (as the CLI does under its stateDir), snapshots included.
-  const snapshots = E.getOrElseW(() => undefined)(openSqliteSnapshots(path.join(dir, 'state', `${deploymentId}-${label}.db`)));
   return {
     config,
     deps: (command, t) => ({
-      ...(snapshots ? { snapshots } : {}),
+      digest: sha256Hex,
+      host: 'bench',
       store: t ? timedStore(store, t) : store,
       crypto: t ? timedCrypto(crypto, t) : crypto,
       keystore: t ? timedKeystore(keystore, t) : keystore,
@@ -348,7 +350,7 @@ const rawJoinCrypto = (sponsorCopy: string, sponsorKey: KeyObject, newcomerKey: 
 
 /** The sponsor's real copy (the JWE in the ledger) and its real private key, as node:crypto objects. */
 const rawInputs = async (store: EventStore, sponsor: BenchMember, newcomer: BenchMember): Promise<{ copy: string; sponsorKey: KeyObject; newcomerKey: KeyObject }> => {
-  const dep = await loadDeployment(store, sponsor.config.deploymentId)();
+  const dep = await loadAggregate(store, deploymentAggregate(sponsor.config.deploymentId), sha256Hex)();
   if (E.isLeft(dep)) throw new Error(`bench: cannot load the deployment: ${JSON.stringify(dep.left)}`);
   const copy = currentCopyOf(dep.right.state, sponsor.config.installationId);
   const newcomerJwk = dep.right.state.registered[newcomer.config.installationId]?.publicKey;

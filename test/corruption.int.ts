@@ -45,7 +45,7 @@ test('a stored event that is not JSON: status names stream and revision, exits 3
   t.is(status.stderr.trim().split('\n').length, 1, 'one line');
   t.true(status.stderr.includes(`${stream}@1`), status.stderr);
   const start = await cli('-c', file, 'start');
-  t.is(start.code, 3);
+  t.is(start.code, 3, 'unreadable, not proven altered: exit 3');
   t.true(start.stderr.includes(`${stream}@1`), start.stderr);
   const verify = await cli('-c', file, 'verify');
   t.is(verify.code, 3);
@@ -85,7 +85,7 @@ test('a valid-looking but altered event: the hash chain catches it — commands 
   const data = JSON.parse(row.data) as Record<string, unknown>;
   t.is(tamper(ledger, 'UPDATE events SET data = ? WHERE stream_name = ? AND stream_revision = 0', JSON.stringify({ ...data, serviceIdentity: 'attacker' }), stream), 1);
   const start = await cli('-c', file, 'start');
-  t.is(start.code, 3);
+  t.is(start.code, 4, 'an altered event is tampering: exit 4');
   t.true(start.stderr.includes(`${stream}@0 (ConfigRead): its content does not match its hash`), start.stderr);
   const verify = await cli('-c', file, 'verify');
   t.is(verify.code, 4);

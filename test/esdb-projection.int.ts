@@ -14,6 +14,7 @@ import { filter, firstValueFrom, type Observable, share, take, toArray } from 'r
 import { initInstance, startInstance } from '../src/commands/instance';
 import { openEsdbStore, type EsdbStoreOptions } from '../src/infra/esdb-store';
 import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
+import { sha256Hex } from '../src/infra/sha256';
 import { type ActivationView, activationProjection, instanceStatus } from '../src/projections/activation';
 import { catchUp, type LiveView, runLive } from '../src/projections/runner';
 import type { CheckpointStore } from '../src/ports/checkpoints';
@@ -67,7 +68,7 @@ for (const [label, batchAppend] of [
       const cp = checkpoints(dir);
       t.teardown(() => cp.close());
 
-      const views$ = runLive(store, activationProjection, cp).pipe(share());
+      const views$ = runLive(store, activationProjection, cp, { digest: sha256Hex }).pipe(share());
       // 1 on catching up (empty ledger), 5 for init's five events, 1 for the refusal.
       const seen = firstValueFrom(views$.pipe(take(7), toArray()));
       // Drive the changes only once the live view exists.
@@ -100,12 +101,12 @@ for (const [label, batchAppend] of [
       // A new process: catch-up from the same checkpoint file folds nothing and agrees with the live view.
       const cp2 = checkpoints(dir);
       t.teardown(() => cp2.close());
-      const again = rightOf(await catchUp(store, activationProjection, cp2)());
+      const again = rightOf(await catchUp(store, activationProjection, cp2, { digest: sha256Hex })());
       t.is(again.processed, 0);
       t.deepEqual(again.state, last.state);
       t.deepEqual(again.position, last.position);
       // …and a replay from nothing (a bumped projection version) reaches the same view.
-      const rebuilt = rightOf(await catchUp(store, { ...activationProjection, version: activationProjection.version + 1 }, cp2)());
+      const rebuilt = rightOf(await catchUp(store, { ...activationProjection, version: activationProjection.version + 1 }, cp2, { digest: sha256Hex })());
       t.is(rebuilt.processed, 6);
       t.deepEqual(rebuilt.state, last.state);
     });
@@ -125,7 +126,7 @@ test.serial('esdb projection: the server restarts mid-run → the live view resu
     t.teardown(() => cp.close());
 
     const ended = { error: undefined as unknown, completed: false };
-    const views$: Observable<LiveView<ActivationView>> = runLive(store, activationProjection, cp).pipe(share());
+    const views$: Observable<LiveView<ActivationView>> = runLive(store, activationProjection, cp, { digest: sha256Hex }).pipe(share());
     // Every emission while the test runs (not just the ones awaited), to catch duplicates.
     const all: Array<LiveView<ActivationView>> = [];
     const tap = views$.subscribe({ next: (v) => all.push(v), error: (e: unknown) => (ended.error = e), complete: () => (ended.completed = true) });
@@ -168,7 +169,7 @@ test.serial('esdb projection: the server restarts mid-run → the live view resu
     tap.unsubscribe();
     const cp2 = checkpoints(dir);
     t.teardown(() => cp2.close());
-    const again = rightOf(await catchUp(store, activationProjection, cp2)());
+    const again = rightOf(await catchUp(store, activationProjection, cp2, { digest: sha256Hex })());
     t.is(again.processed, 0);
     t.deepEqual(again.state, views.at(-1)!.state);
   });

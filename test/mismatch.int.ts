@@ -143,22 +143,28 @@ test('a removed instance starting: RemovedInstanceStarting', async (t) => {
   );
 });
 
-test('one installation ID claimed by two machines (a copied config): InstallationClaimedByTwoMachines', async (t) => {
+test('one installation ID claimed by two machines (a copied config): InstallationClaimedByTwoMachines, on the holder\'s status and the clone\'s', async (t) => {
   t.timeout(60_000);
   const dir = tempDir('kl-mm');
   const [, b] = await activatedDeployment(dir, ['A', 'B']);
   const cloneFile = path.join(dir, 'clone.json');
   fs.writeFileSync(cloneFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(b!.file, 'utf8')), machineName: 'RS-CLONE' }));
   const cloned: TestNode = { ...b!, file: cloneFile, run: (...args: string[]) => cli('-c', cloneFile, ...args) };
-  await expectMismatch(
-    t,
-    cloned,
-    { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-B', presented: 'RS-CLONE' },
-    { kind: 'InstallationClaimedByTwoMachines', evidence: { installationId: b!.id, machines: ['RS-B', 'RS-CLONE'] } },
-  );
-  // The original machine is unaffected by the clone's attempt… but the finding stays visible on it.
-  t.is((await b!.run('start')).code, 0);
-  const s = (await b!.run('--json', 'status')).json<StatusJson>();
-  t.is(s.state, 'activated');
-  t.deepEqual(s.findings.map((f) => f.kind), ['InstallationClaimedByTwoMachines']);
+  const start = await cloned.run('start');
+  t.is(start.code, 1);
+  const last = (await instanceEvents(dir, b!.id)).at(-1)!;
+  t.deepEqual(last.event.type === 'InstanceActivationRefused' ? last.event.data.reason : undefined, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-B', presented: 'RS-CLONE' });
+  // The refusal is evidence about the clone: the registered holder stays activated, and both sides see the finding.
+  for (const n of [cloned, b!]) {
+    const status = await n.run('--json', 'status');
+    t.is(status.code, 0);
+    const s = status.json<StatusJson>();
+    t.is(s.state, 'activated');
+    const f = s.findings.find((x) => x.kind === 'InstallationClaimedByTwoMachines');
+    if (!f) return t.fail(JSON.stringify(s.findings));
+    t.deepEqual(f.evidence['machines'], ['RS-B', 'RS-CLONE']);
+    t.true(f.events.some((e) => e.stream === instanceStream(b!.id) && e.revision === last.revision.toString()), 'the clone\'s refusal is cited');
+  }
+  t.regex((await b!.run('status')).stdout, /finding\s+InstallationClaimedByTwoMachines: /);
+  t.is((await b!.run('start')).code, 0, 'the original machine is unaffected');
 });

@@ -9,6 +9,7 @@ import * as E from 'fp-ts/Either';
 import { filter, firstValueFrom, share, take, toArray } from 'rxjs';
 import { initInstance, startInstance } from '../src/commands/instance';
 import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
+import { sha256Hex } from '../src/infra/sha256';
 import { activationProjection, instanceStatus } from '../src/projections/activation';
 import { catchUp, runLive } from '../src/projections/runner';
 import type { CheckpointStore } from '../src/ports/checkpoints';
@@ -24,19 +25,19 @@ test('catch-up folds only what is new since the durable checkpoint', async (t) =
   rightOf(await initInstance(depsFor(store, a), a));
 
   const cp1 = checkpoints(dir);
-  const first = rightOf(await catchUp(store, activationProjection, cp1)());
+  const first = rightOf(await catchUp(store, activationProjection, cp1, { digest: sha256Hex })());
   t.is(first.processed, 5);
   t.is(instanceStatus(first.state, a.installationId).state, 'activated');
   cp1.close();
 
   const cp2 = checkpoints(dir); // a new process
-  const second = rightOf(await catchUp(store, activationProjection, cp2)());
+  const second = rightOf(await catchUp(store, activationProjection, cp2, { digest: sha256Hex })());
   t.is(second.processed, 0, 'nothing replayed');
   t.deepEqual(second.state, first.state);
 
   const b = aConfig(dir, { machineName: 'RS-NODE-2' as never });
   rightOf(await initInstance(depsFor(store, b), b));
-  const third = rightOf(await catchUp(store, activationProjection, cp2)());
+  const third = rightOf(await catchUp(store, activationProjection, cp2, { digest: sha256Hex })());
   t.is(third.processed, 3, 'only B\'s three events');
   t.is(instanceStatus(third.state, b.installationId).state, 'waiting-to-join');
   t.is(instanceStatus(third.state, a.installationId).state, 'activated');
@@ -51,9 +52,9 @@ test('a projection version bump rebuilds from the start', async (t) => {
   const a = aConfig(dir);
   rightOf(await initInstance(depsFor(store, a), a));
   const cp = checkpoints(dir);
-  t.is(rightOf(await catchUp(store, activationProjection, cp)()).processed, 5);
+  t.is(rightOf(await catchUp(store, activationProjection, cp, { digest: sha256Hex })()).processed, 5);
   const bumped = { ...activationProjection, version: activationProjection.version + 1 };
-  t.is(rightOf(await catchUp(store, bumped, cp)()).processed, 5);
+  t.is(rightOf(await catchUp(store, bumped, cp, { digest: sha256Hex })()).processed, 5);
   cp.close();
   await store.close();
 });
@@ -68,7 +69,7 @@ test('live: the view follows a start refusal and re-activation written by anothe
   const cp = checkpoints(dir);
   const writer = openTestStore(file);
 
-  const states = runLive(store, activationProjection, cp).pipe(filter((v) => v.live), share());
+  const states = runLive(store, activationProjection, cp, { digest: sha256Hex }).pipe(filter((v) => v.live), share());
   const seen = firstValueFrom(states.pipe(take(3), toArray()));
   // Drive changes only once the live view exists: caught-up emission comes first.
   const changer = firstValueFrom(states.pipe(take(1))).then(async () => {
@@ -82,7 +83,7 @@ test('live: the view follows a start refusal and re-activation written by anothe
   t.deepEqual(status, ['activated', 'disabled', 'activated']);
 
   // The checkpoint was saved as the view moved: a new catch-up has nothing to do.
-  const after = rightOf(await catchUp(store, activationProjection, cp)());
+  const after = rightOf(await catchUp(store, activationProjection, cp, { digest: sha256Hex })());
   t.is(after.processed, 0);
   t.is(instanceStatus(after.state, a.installationId).state, 'activated');
   cp.close();
@@ -96,12 +97,12 @@ test('a corrupt event stops the live view with an error naming it, after what ca
   const store = openTestStore(path.join(dir, 'ledger.db'));
   rightOf(await store.append('keyledger.instance-bogus', [{ id: 'x', type: 'NotAnEvent', data: {}, metadata: {} }], 'no_stream')());
   const cp = checkpoints(dir);
-  const err = await firstValueFrom(runLive(store, activationProjection, cp)).then(
+  const err = await firstValueFrom(runLive(store, activationProjection, cp, { digest: sha256Hex })).then(
     () => undefined,
     (e: unknown) => e,
   );
   t.deepEqual(err, { _tag: 'CorruptEvent', stream: 'keyledger.instance-bogus', revision: 0n, eventType: 'NotAnEvent', problem: 'unknown event type "NotAnEvent"' });
-  const r = await catchUp(store, activationProjection, cp)();
+  const r = await catchUp(store, activationProjection, cp, { digest: sha256Hex })();
   t.true(E.isLeft(r));
   if (E.isLeft(r)) t.is(r.left._tag, 'CorruptEvent');
   cp.close();

@@ -69,14 +69,14 @@ const expectRefusal = async (t: import('ava').ExecutionContext, n: Node, expecte
   t.regex(text.stdout, /RSReportServerNotActivated: .*Remedy: /);
 };
 
-test('an edited installation ID: not registered, with the keystore\'s own installation ID as evidence', async (t) => {
+test('an edited installation ID: the keystore belongs to the original installation, named as evidence', async (t) => {
   t.timeout(30_000);
   const dir = tempDir('kl-ref');
   const a = await newNode(dir, 'A');
   t.is((await cli('-c', a.file, 'init')).code, 0);
   const edited = randomUUID() as InstallationId;
   editConfig(a, { installationId: edited });
-  await expectRefusal(t, a, { kind: 'InstallationNotRegistered', installationId: edited, keystoreInstallationId: a.id }, 'RSReportServerNotActivated', [edited, a.id]);
+  await expectRefusal(t, a, { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: edited, keystoreInstallationId: a.id }, 'rsReportServerDisabled', [edited, a.id]);
 });
 
 test('a swapped keystore (another instance\'s): refused, naming both installations', async (t) => {
@@ -156,9 +156,13 @@ test('a config cloned onto another machine (same installation ID, other machine 
   const clone: Node = { ...a, file: path.join(dir, 'clone.json') };
   fs.writeFileSync(clone.file, JSON.stringify({ ...JSON.parse(fs.readFileSync(a.file, 'utf8')), machineName: 'RS-NODE-9' }));
   const init = await cli('-c', clone.file, 'init');
-  t.is(init.code, 5, 'refused by the ledger\'s rules');
-  t.regex(init.stderr, /^keyledger: the config's machineName is "RS-NODE-9", but this installation was initialized with "RS-NODE-1"/);
-  await expectRefusal(t, clone, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-9' }, 'RSReportServerNotActivated', ['RS-NODE-1', 'RS-NODE-9']);
+  t.is(init.code, 1, 'refused: not activated');
+  t.regex(init.stdout, /^RSReportServerNotActivated: the config's machineName is "RS-NODE-9" but the ledger recorded "RS-NODE-1"/m);
+  t.deepEqual(await lastRefusal(clone.dir, a.id), { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-9' });
+  // Evidence about another machine, not the state of the registered holder.
+  const status = (await cli('--json', '-c', clone.file, 'status')).json<{ state: string; findings: Array<{ kind: string }> }>();
+  t.is(status.state, 'activated');
+  t.deepEqual(status.findings.map((f) => f.kind), ['InstallationClaimedByTwoMachines']);
 });
 
 test('after the cause is fixed, start activates the instance again and status follows', async (t) => {

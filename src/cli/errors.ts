@@ -70,7 +70,7 @@ export const describeError = (e: CliError): string => {
         case 'SponsorHoldsNoCurrentCopy':
           return `installation ${x.sponsor} holds no copy of the current key${x.keyVersion !== null ? ` (it holds version ${x.keyVersion})` : ''}, so it cannot sponsor a join. Run the command on an activated member.`;
         case 'LastMember':
-          return `installation ${x.installationId} is the last member holding symmetric key version ${x.keyVersion}: removing it leaves nobody able to join new instances. Back up the key first; pass --force to remove it anyway.`;
+          return `installation ${x.installationId} is the last member holding symmetric key version ${x.keyVersion}: removing it leaves nobody able to join new instances, and this version cannot back the key up yet. Pass --force to remove it anyway.`;
         case 'NotAMember':
           return `installation ${x.installationId} is not a member of the deployment (see keyledger list).`;
       }
@@ -78,12 +78,12 @@ export const describeError = (e: CliError): string => {
     }
     case 'SponsorNotActivated':
       return `this instance (${e.sponsor}) cannot sponsor a join: ${
-        e.reason ? `${explainRefusal(e.reason).summary}. Remedy: ${explainRefusal(e.reason).remedy}` : 'it is not activated. Run keyledger start on it first'
+        e.reason ? `${explainRefusal(e.reason).summary}. Run keyledger status on it for the remedy, or run the join on another activated member` : 'it cannot open its keystore. Run keyledger status on it for the remedy'
       }.`;
     case 'NotAMemberYet':
       return `installation ${e.installationId} has no key in the deployment yet, so there is nothing to move to a new identity. Finish keyledger init (and a join) first.`;
     case 'CannotProveKey':
-      return `cannot prove this instance holds the current key (${e.detail}). Restore a backup key (rskeymgmt -a) instead.`;
+      return `cannot prove this instance holds the current key (${e.detail}). Run keyledger status for the remedy.`;
     case 'TooManyConflicts':
       return `gave up after ${e.attempts} concurrent changes to ${e.stream}: other commands keep changing it. Try again when they are done.`;
     case 'CheckpointError':
@@ -110,6 +110,9 @@ export const exitCodeOf = (e: CliError): number => {
     case 'NotAMemberYet':
     case 'CannotProveKey':
       return EXIT.refused;
+    case 'CorruptEvent':
+      // a hash, link or revision problem (the ledger was altered) vs an event that does not decode
+      return (e as { readonly tampered?: boolean }).tampered === true ? EXIT.tampered : EXIT.failure;
     default:
       return EXIT.failure;
   }

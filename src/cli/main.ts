@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import * as E from 'fp-ts/Either';
-import { type ActivationOutcome, type CommandError, initInstance, type InstanceDeps, startInstance } from '../commands/instance';
+import { initInstance, type InstanceDeps, startInstance } from '../commands/instance';
 import { verifyLedger } from '../commands/verify';
 import type { CommandContext } from '../domain/envelope';
 import type { KeySize } from '../domain/events';
@@ -20,15 +20,16 @@ import { activationProjection, type ActivationView, type InstanceStatus, instanc
 import { findingsFor } from '../projections/findings';
 import { catchUp, runLive } from '../projections/runner';
 import type { EventStore } from '../ports/event-store';
-import { type LoadedConfig, loadConfig, newConfig } from '../infra/config';
+import { type LoadedConfig, loadConfig, newConfig, renewInstallationId } from '../infra/config';
 import { fileKeystore } from '../infra/file-keystore';
 import { joseCrypto } from '../infra/jose-crypto';
 import { fileOpLog, type OpLog } from '../infra/oplog';
 import { openStore } from '../infra/open-store';
-import { openSqliteCheckpoints, openSqliteSnapshots } from '../infra/sqlite-checkpoints';
-import type { SnapshotStore } from '../ports/snapshots';
+import { pauseFromEnv } from '../infra/pause';
+import { openSqliteCheckpoints } from '../infra/sqlite-checkpoints';
+import { sha256Hex } from '../infra/sha256';
 import { type CliError, describeError, EXIT, exitCodeOf } from './errors';
-import { listText, membershipOf, outcomeText, statusJson, statusText } from './render';
+import { listText, membershipOf, outcomeRemedy, outcomeText, remedyJson, statusJson, statusText } from './render';
 import { progressReporter } from './progress';
 
 export interface Io {
@@ -46,10 +47,6 @@ interface GlobalOptions {
   readonly json?: boolean;
 }
 
-class Exit {
-  constructor(readonly code: number) {}
-}
-
 // ─── Wiring ───────────────────────────────────────────────────────────────
 
 interface Session {
@@ -57,8 +54,9 @@ interface Session {
   readonly store: EventStore;
   readonly log: OpLog;
   readonly ctx: (command: string) => CommandContext;
-  /** Local snapshots of the deployment aggregate (a cache under stateDir; absent if it cannot be opened). */
-  readonly snapshots: (SnapshotStore & { close(): void }) | undefined;
+  /** The host name recorded with start-check outcomes ($KEYLEDGER_HOST, default: this host's name). */
+  readonly host: string;
+  readonly env: NodeJS.ProcessEnv;
 }
 
 const defaultActor = (): string => {
@@ -69,57 +67,69 @@ const defaultActor = (): string => {
   }
 };
 
-const fail = (io: Io, e: CliError): never => {
+/** Prints the error as one line on stderr and gives its exit code. */
+const fail = (io: Io, e: CliError): number => {
   io.stderr(`keyledger: ${describeError(e)}\n`);
-  throw new Exit(exitCodeOf(e));
+  return exitCodeOf(e);
 };
 
-const openSession = async (io: Io, g: GlobalOptions): Promise<Session> => {
+const usage = (message: string): E.Either<CliError, never> => E.left({ _tag: 'UsageError', message });
+
+const openSession = async (io: Io, g: GlobalOptions): Promise<E.Either<CliError, Session>> => {
   const config = loadConfig(g.config);
-  if (E.isLeft(config)) return fail(io, config.left);
+  if (E.isLeft(config)) return config;
   const connection = g.store ?? io.env['KEYLEDGER_STORE'] ?? config.right.storeConnection;
   const store = await openStore(connection, path.dirname(config.right.file));
-  if (E.isLeft(store)) return fail(io, store.left);
+  if (E.isLeft(store)) return store;
   const actor = g.actor ?? io.env['KEYLEDGER_ACTOR'] ?? defaultActor();
   const correlationId = g.correlationId ?? randomUUID();
-  const snapshots = openSqliteSnapshots(path.join(config.right.stateDir, 'projections.db'));
-  return {
+  return E.right({
     config: config.right,
     store: store.right,
-    snapshots: E.isRight(snapshots) ? snapshots.right : undefined,
     log: fileOpLog(config.right.stateDir),
     ctx: (command) => ({ actor, command, correlationId, causationId: correlationId, now: () => new Date(), newId: randomUUID }),
-  };
+    host: io.env['KEYLEDGER_HOST'] ?? os.hostname(),
+    env: io.env,
+  });
 };
 
-const withSession = async <A>(io: Io, g: GlobalOptions, f: (s: Session) => Promise<A>): Promise<A> => {
+/** Opens the session, runs `f`, closes the store; a failure anywhere is one line on stderr and its exit code. */
+const withSession = async (io: Io, g: GlobalOptions, f: (s: Session) => Promise<E.Either<CliError, number>>): Promise<number> => {
   const s = await openSession(io, g);
+  if (E.isLeft(s)) return fail(io, s.left);
   try {
-    return await f(s);
+    const r = await f(s.right);
+    return E.isLeft(r) ? fail(io, r.left) : r.right;
   } finally {
-    s.snapshots?.close();
-    await s.store.close();
+    await s.right.store.close();
   }
 };
 
-const deps = (s: Session, command: string, keySize?: KeySize): InstanceDeps => ({
-  store: s.store,
-  crypto: joseCrypto(),
-  keystore: fileKeystore(s.config.instance.keystorePath),
-  ctx: s.ctx(command),
-  keySize: keySize ?? s.config.keySize,
-  ...(s.snapshots ? { snapshots: s.snapshots } : {}),
-});
+const deps = (s: Session, command: string, keySize?: KeySize): InstanceDeps => {
+  const pause = pauseFromEnv(s.env);
+  return {
+    store: s.store,
+    crypto: joseCrypto(),
+    keystore: fileKeystore(s.config.instance.keystorePath),
+    ctx: s.ctx(command),
+    digest: sha256Hex,
+    host: s.host,
+    keySize: keySize ?? s.config.keySize,
+    ...(pause ? { pause } : {}),
+  };
+};
 
-const loadView = async (io: Io, s: Session, g: GlobalOptions): Promise<ActivationView> => {
+const loadView = async (io: Io, s: Session, g: GlobalOptions): Promise<E.Either<CliError, ActivationView>> => {
   const checkpoints = openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'));
-  if (E.isLeft(checkpoints)) return fail(io, checkpoints.left);
+  if (E.isLeft(checkpoints)) return checkpoints;
   const progress = progressReporter(io, !g.json, 'replaying ledger');
   try {
-    const r = await catchUp(s.store, activationProjection, checkpoints.right, { onProgress: progress.update })();
+    const r = await catchUp(s.store, activationProjection, checkpoints.right, { digest: sha256Hex, onProgress: progress.update })();
     progress.stop();
-    if (E.isLeft(r)) return fail(io, r.left);
-    return r.right.state;
+    if (E.isLeft(r)) return r;
+    if (r.right.rebuilt?.reason === 'ledger-replaced')
+      io.stderr(`keyledger: the local view no longer matches the ledger (it was replaced or restored from a backup): rebuilt it from the ledger's ${r.right.processed} events\n`);
+    return E.right(r.right.state);
   } finally {
     checkpoints.right.close();
   }
@@ -129,25 +139,29 @@ const emit = (io: Io, g: GlobalOptions, json: unknown, text: string): void => {
   io.stdout(g.json ? JSON.stringify(json, null, 2) + '\n' : text);
 };
 
-const runInstanceCommand = async (
-  io: Io,
-  g: GlobalOptions,
-  verb: 'init' | 'start',
-  keySize: KeySize | undefined,
-  rejoin = false,
-): Promise<number> =>
-  withSession(io, g, async (s) => {
+const runInstanceCommand = async (io: Io, g: GlobalOptions, verb: 'init' | 'start', keySize: KeySize | undefined, options: { rejoin?: boolean; newId?: boolean } = {}): Promise<number> => {
+  let renewed: { previous: string; installationId: string } | undefined;
+  if (options.newId) {
+    // A new installation ID and keystore in the config file, then a normal init under them.
+    const r = renewInstallationId(g.config);
+    if (E.isLeft(r)) return fail(io, r.left);
+    renewed = r.right;
+    io.stderr(`keyledger: the config now names installation ${renewed.installationId} (was ${renewed.previous}) with a keystore of its own\n`);
+  }
+  return withSession(io, g, async (s) => {
     const run = verb === 'init' ? initInstance : startInstance;
-    const r: E.Either<CommandError, ActivationOutcome> = await run({ ...deps(s, verb, keySize), rejoin }, s.config.instance);
+    const r = await run({ ...deps(s, verb, keySize), rejoin: options.rejoin === true }, s.config.instance);
     if (E.isLeft(r)) {
       s.log.write({ command: verb, installationId: s.config.instance.installationId, outcome: 'error', error: r.left._tag, message: describeError(r.left) });
-      return fail(io, r.left);
+      return r;
     }
-    const o = r.right;
+    const { loads: _loads, ...o } = r.right;
     s.log.write({ command: verb, installationId: o.installationId, outcome: o.state, recorded: o.recorded, reason: o.reason?.kind, keyVersion: o.keyVersion, thumbprint: o.thumbprint });
-    emit(io, g, o, outcomeText(o, verb));
-    return o.state === 'activated' ? EXIT.ok : EXIT.notActivated;
+    const remedy = outcomeRemedy(o);
+    emit(io, g, { ...o, ...(renewed ? { previousInstallationId: renewed.previous } : {}), ...(remedy ? { remedy: remedyJson(remedy) } : {}) }, outcomeText(o, verb));
+    return E.right(o.state === 'activated' ? EXIT.ok : EXIT.notActivated);
   });
+};
 
 // ─── The program ──────────────────────────────────────────────────────────
 
@@ -207,7 +221,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
           emit(io, globals(), { file, created: false }, `config ${file} already exists; keeping it\n`);
           return done(EXIT.ok);
         }
-        return fail(io, { _tag: 'UsageError', message: `config ${file} already exists: pass --if-missing to keep it, or choose another path with --config` });
+        return done(fail(io, { _tag: 'UsageError', message: `config ${file} already exists: pass --if-missing to keep it, or choose another path with --config` }));
       }
       const cfg = newConfig({
         instanceName: o.instance,
@@ -220,7 +234,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
       const check = loadConfig(file);
-      if (E.isLeft(check)) return fail(io, check.left);
+      if (E.isLeft(check)) return done(fail(io, check.left));
       emit(io, globals(), { file, created: true, installationId: cfg['installationId'] }, `wrote ${file} (installation ${String(cfg['installationId'])})\n`);
       return done(EXIT.ok);
     });
@@ -229,7 +243,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     .description('validate the config file and show what it resolves to (no secrets)')
     .action(() => {
       const c = loadConfig(globals().config);
-      if (E.isLeft(c)) return fail(io, c.left);
+      if (E.isLeft(c)) return done(fail(io, c.left));
       const shown = { file: c.right.file, ...c.right.instance, stateDir: c.right.stateDir, keySize: c.right.keySize };
       emit(io, globals(), shown, Object.entries(shown).map(([k, v]) => `${k.padEnd(16)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n') + '\n');
       return done(EXIT.ok);
@@ -240,9 +254,14 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     .description('initialize this instance: config read, key pair issued, public key stored, symmetric key stored wrapped, activated — one event each; resumes after a crash, does nothing when done')
     .addOption(new Option('--key-size <bits>', 'RSA key size for a new key pair').choices(['2048', '3072', '4096']))
     .option('--rejoin', 'register this installation again after it was removed from the deployment (then join it from a member)')
-    .action(async (o: { keySize?: string; rejoin?: boolean }) =>
-      done(await runInstanceCommand(io, globals(), 'init', o.keySize ? (Number(o.keySize) as KeySize) : undefined, o.rejoin === true)),
-    );
+    .option(
+      '--new-installation-id',
+      'first give this instance a new installation ID and a keystore of its own in its config file (when its key pair is lost, or another machine presents its ID); prints the new ID for the join',
+    )
+    .action(async (o: { keySize?: string; rejoin?: boolean; newInstallationId?: boolean }) => {
+      if (o.rejoin && o.newInstallationId) return done(fail(io, { _tag: 'UsageError', message: '--rejoin and --new-installation-id exclude each other: rejoin keeps the installation ID' }));
+      return done(await runInstanceCommand(io, globals(), 'init', o.keySize ? (Number(o.keySize) as KeySize) : undefined, { rejoin: o.rejoin === true, newId: o.newInstallationId === true }));
+    });
 
   program
     .command('start')
@@ -254,15 +273,17 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     .argument('[installationId]', 'another instance of the ledger (default: this config\'s)')
     .description('activation state from the ledger; when not activated, prints RSReportServerNotActivated with the reason and remedy and exits 1')
     .action(async (id: string | undefined) => {
-      const requested = id === undefined ? undefined : parseInstallationId(io, id);
       const g = globals();
+      const requested = id === undefined ? E.right(undefined) : parseInstallationId(id);
+      if (E.isLeft(requested)) return done(fail(io, requested.left));
       const code = await withSession(io, g, async (s) => {
         const view = await loadView(io, s, g);
-        const target = requested ?? s.config.instance.installationId;
-        const st = instanceStatus(view, target);
-        const findings = findingsFor(view, target);
+        if (E.isLeft(view)) return view;
+        const target = requested.right ?? s.config.instance.installationId;
+        const st = instanceStatus(view.right, target);
+        const findings = findingsFor(view.right, target);
         emit(io, g, statusJson(st, findings), statusText(st, findings));
-        return st.state === 'activated' ? EXIT.ok : EXIT.notActivated;
+        return E.right(st.state === 'activated' ? EXIT.ok : EXIT.notActivated);
       });
       return done(code);
     });
@@ -283,8 +304,9 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     .argument('[installationId]', 'the instance waiting to join (or pick it with --machine/--instance)')
     .option('-m, --machine <name>', 'the waiting instance\'s machine name')
     .option('-n, --instance <name>', 'the waiting instance\'s instance name')
+    .option('--rewrap', 'wrap the key again even though a copy for the instance is recorded (its copy cannot be unwrapped, or holds another key)')
     .description('run on an activated member (the sponsor): unwrap the symmetric key with this member\'s private key, re-wrap it for the waiting instance\'s public key, record it (rskeymgmt -j). The waiting instance activates on its next start')
-    .action(async (id: string | undefined, o: { machine?: string; instance?: string }) => done(await joinCommand(io, globals(), id, o.machine, o.instance)));
+    .action(async (id: string | undefined, o: { machine?: string; instance?: string; rewrap?: boolean }) => done(await joinCommand(io, globals(), id, o.machine, o.instance, o.rewrap === true)));
 
   program
     .command('remove')
@@ -326,7 +348,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
         const progress = progressReporter(io, !g.json, 'verifying ledger');
         const r = await verifyLedger(s.store, { onProgress: progress.update })();
         progress.stop();
-        if (E.isLeft(r)) return fail(io, r.left);
+        if (E.isLeft(r)) return r;
         const rep = r.right;
         s.log.write({ command: 'verify', events: rep.events, streams: rep.streams, problems: rep.problems.length });
         const text =
@@ -335,7 +357,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
             : rep.problems.map((p) => `TAMPERED ${p.stream}@${p.revision} (${p.eventType}): ${p.problem}`).join('\n') +
               `\n${rep.problems.length} problem(s) in ${rep.events} events. Restore the store from a backup taken before the first problem.\n`;
         emit(io, g, rep, text);
-        return rep.problems.length === 0 ? EXIT.ok : EXIT.tampered;
+        return E.right(rep.problems.length === 0 ? EXIT.ok : EXIT.tampered);
       });
       return done(code);
     });
@@ -349,13 +371,13 @@ const watchCommand = async (io: Io, g: GlobalOptions, count: number | undefined)
   if (count !== undefined && (!Number.isInteger(count) || count < 1)) return fail(io, { _tag: 'UsageError', message: '--count takes a whole number of at least 1' });
   return withSession(io, g, async (s) => {
     const checkpoints = openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'));
-    if (E.isLeft(checkpoints)) return fail(io, checkpoints.left);
+    if (E.isLeft(checkpoints)) return checkpoints;
     const seen = new Map<string, string>();
     let changes = 0;
     let seeded = false;
     const describe = (st: InstanceStatus): string => (st.state === 'disabled' ? `disabled (${st.reason.kind})` : st.state);
     const result = await new Promise<CliError | undefined>((resolve) => {
-      const sub = runLive(s.store, activationProjection, checkpoints.right).subscribe({
+      const sub = runLive(s.store, activationProjection, checkpoints.right, { digest: sha256Hex }).subscribe({
         next: (v) => {
           const first = !seeded; // the first view is the current picture: remembered, not reported
           seeded = true;
@@ -387,8 +409,7 @@ const watchCommand = async (io: Io, g: GlobalOptions, count: number | undefined)
       process.once('SIGTERM', stop);
     });
     checkpoints.right.close();
-    if (result) return fail(io, result);
-    return EXIT.ok;
+    return result ? E.left(result) : E.right(EXIT.ok);
   });
 };
 
@@ -397,52 +418,56 @@ const watchCommand = async (io: Io, g: GlobalOptions, count: number | undefined)
 const listCommand = async (io: Io, g: GlobalOptions): Promise<number> =>
   withSession(io, g, async (s) => {
     const view = await loadView(io, s, g);
-    const rows = listInstances(view);
+    if (E.isLeft(view)) return view;
+    const rows = listInstances(view.right);
     emit(
       io,
       g,
       rows.map((r) => {
         const id = r.state === 'not-initialized' ? r.installationId : r.view.installationId;
-        return { ...statusJson(r, findingsFor(view, id)), ...membershipOf(r, view) };
+        return { ...statusJson(r, findingsFor(view.right, id)), ...membershipOf(r, view.right) };
       }),
-      listText(rows, view),
+      listText(rows, view.right),
     );
-    return EXIT.ok;
+    return E.right(EXIT.ok);
   });
 
-/** An installation ID from the command line (case-insensitive, stored lowercase), or one clear line and exit 2. */
-const parseInstallationId = (io: Io, id: string): InstallationId => {
+/** An installation ID from the command line (case-insensitive, stored lowercase). */
+const parseInstallationId = (id: string): E.Either<CliError, InstallationId> => {
   const lower = id.toLowerCase();
-  return InstallationId.is(lower) ? lower : fail(io, { _tag: 'UsageError', message: `"${id}" is not an installation ID (a GUID)` });
+  return InstallationId.is(lower) ? E.right(lower) : usage(`"${id}" is not an installation ID (a GUID)`);
 };
 
 /** The instance a join names by machine and instance name (preferring the one waiting to join). */
-const findByName = (io: Io, view: ActivationView, machine: string | undefined, instance: string | undefined): InstallationId => {
-  if (machine === undefined || instance === undefined)
-    return fail(io, { _tag: 'UsageError', message: 'name the instance to join: keyledger join <installationId>, or --machine M --instance N' });
+const findByName = (view: ActivationView, machine: string | undefined, instance: string | undefined): E.Either<CliError, InstallationId> => {
+  if (machine === undefined || instance === undefined) return usage('name the instance to join: keyledger join <installationId>, or --machine M --instance N');
   const matches = listInstances(view).filter(
     (r) => r.state !== 'not-initialized' && r.view.machineName?.toLowerCase() === machine.toLowerCase() && r.view.instanceName?.toLowerCase() === instance.toLowerCase(),
   );
   const waiting = matches.filter((r) => r.state === 'waiting-to-join');
   const pick = waiting.length === 1 ? waiting[0] : matches.length === 1 ? matches[0] : undefined;
   if (!pick || pick.state === 'not-initialized')
-    return fail(io, {
-      _tag: 'UsageError',
-      message:
-        matches.length === 0
-          ? `no instance ${instance} on machine ${machine} in the ledger: run keyledger init on it first (see keyledger list)`
-          : `${matches.length} instances are named ${instance} on ${machine}: pass the installation ID instead (see keyledger list)`,
-    });
-  return pick.view.installationId as InstallationId;
+    return usage(
+      matches.length === 0
+        ? `no instance ${instance} on machine ${machine} in the ledger: run keyledger init on it first (see keyledger list)`
+        : `${matches.length} instances are named ${instance} on ${machine}: pass the installation ID instead (see keyledger list)`,
+    );
+  return E.right(pick.view.installationId as InstallationId);
 };
 
-const joinCommand = async (io: Io, g: GlobalOptions, id: string | undefined, machine: string | undefined, instance: string | undefined): Promise<number> =>
+const joinCommand = async (io: Io, g: GlobalOptions, id: string | undefined, machine: string | undefined, instance: string | undefined, rewrap = false): Promise<number> =>
   withSession(io, g, async (s) => {
-    const newcomer = id !== undefined ? parseInstallationId(io, id) : findByName(io, await loadView(io, s, g), machine, instance);
-    const r = await joinInstance(deps(s, 'join'), s.config.instance, newcomer);
+    let newcomer: E.Either<CliError, InstallationId>;
+    if (id !== undefined) newcomer = parseInstallationId(id);
+    else {
+      const view = await loadView(io, s, g);
+      newcomer = E.isLeft(view) ? view : findByName(view.right, machine, instance);
+    }
+    if (E.isLeft(newcomer)) return newcomer;
+    const r = await joinInstance(deps(s, 'join'), s.config.instance, newcomer.right, { rewrap });
     if (E.isLeft(r)) {
-      s.log.write({ command: 'join', sponsor: s.config.instance.installationId, newcomer, outcome: 'error', error: r.left._tag });
-      return fail(io, r.left);
+      s.log.write({ command: 'join', sponsor: s.config.instance.installationId, newcomer: newcomer.right, outcome: 'error', error: r.left._tag });
+      return r;
     }
     const o = r.right;
     s.log.write({ command: 'join', sponsor: o.sponsor, newcomer: o.newcomer, keyVersion: o.keyVersion, recorded: o.recorded });
@@ -451,16 +476,18 @@ const joinCommand = async (io: Io, g: GlobalOptions, id: string | undefined, mac
       g,
       o,
       o.alreadyJoined
-        ? `installation ${o.newcomer} already holds symmetric key version ${o.keyVersion}; nothing to do\n`
+        ? `installation ${o.newcomer} already holds symmetric key version ${o.keyVersion}; nothing to do (pass --rewrap if its copy is unusable)\n`
         : `joined: symmetric key version ${o.keyVersion} wrapped for ${o.newcomer} by ${o.sponsor} (SymmetricKeyWrapped recorded).\nNext: run keyledger start on ${o.newcomer} to activate it.\n`,
     );
-    return EXIT.ok;
+    return E.right(EXIT.ok);
   });
 
 const removeCommand = async (io: Io, g: GlobalOptions, id: string, force: boolean): Promise<number> =>
   withSession(io, g, async (s) => {
-    const r = await removeInstance(deps(s, 'remove'), s.config.instance.deploymentId, parseInstallationId(io, id), force);
-    if (E.isLeft(r)) return fail(io, r.left);
+    const target = parseInstallationId(id);
+    if (E.isLeft(target)) return target;
+    const r = await removeInstance(deps(s, 'remove'), s.config.instance.deploymentId, target.right, force);
+    if (E.isLeft(r)) return r;
     const o = r.right;
     s.log.write({ command: 'remove', installationId: o.installationId, lastMember: o.lastMember, forced: force, recorded: o.recorded });
     emit(
@@ -470,17 +497,18 @@ const removeCommand = async (io: Io, g: GlobalOptions, id: string, force: boolea
       o.recorded.length === 0
         ? `installation ${o.installationId} was already removed; nothing to do\n`
         : `removed: installation ${o.installationId}'s registration and wrapped copy are revoked (InstanceRemoved recorded); its next start is refused.\n${
-            o.lastMember ? 'It was the last member holding the key: a new initialization now needs a backup restore (rskeymgmt -a).\n' : ''
+            o.lastMember ? 'It was the last member holding the key: a new instance can only get it from a key backup restore, which this version cannot do yet.\n' : ''
           }`,
     );
-    return EXIT.ok;
+    return E.right(EXIT.ok);
   });
 
 const changeIdentityCommand = async (io: Io, g: GlobalOptions, identity: string): Promise<number> =>
   withSession(io, g, async (s) => {
-    if (!NonEmptyString.is(identity)) return fail(io, { _tag: 'UsageError', message: 'the new service identity must be a non-empty name (at most 256 characters)' });
+    if (!NonEmptyString.is(identity)) return usage('the new service identity must be a non-empty name (at most 256 characters)');
+    // Key size: the recorded one, or a larger one from the config — never smaller (the command keeps the larger).
     const r = await changeServiceIdentity(deps(s, 'change-identity'), s.config.instance, identity);
-    if (E.isLeft(r)) return fail(io, r.left);
+    if (E.isLeft(r)) return r;
     const o = r.right;
     // The config follows the ledger: rewrite serviceIdentity (temp file + rename).
     const raw = JSON.parse(fs.readFileSync(s.config.file, 'utf8')) as Record<string, unknown>;
@@ -497,13 +525,12 @@ const changeIdentityCommand = async (io: Io, g: GlobalOptions, identity: string)
       `service identity ${o.previousIdentity} → ${o.serviceIdentity}: new key ${o.thumbprint}${o.recorded.length ? ` (${o.recorded.join(', ')} recorded)` : ' (already done)'}; config updated.\n` +
         outcomeText(o.activation, 'start'),
     );
-    return o.activation.state === 'activated' ? EXIT.ok : EXIT.notActivated;
+    return E.right(o.activation.state === 'activated' ? EXIT.ok : EXIT.notActivated);
   });
 
 const rskeymgmt = async (io: Io, g: GlobalOptions, o: Record<string, string | boolean | undefined>): Promise<number> => {
   for (const flag of ['e', 'a', 'd', 's'] as const)
-    if (o[flag])
-      return fail(io, { _tag: 'UsageError', message: `rskeymgmt -${flag} (backup, restore, delete, re-create) is not available in this version of keyledger yet` });
+    if (o[flag]) return fail(io, { _tag: 'UsageError', message: `rskeymgmt -${flag} (backup, restore, delete, re-create) is not available in this version of keyledger yet` });
   if (typeof o['i'] === 'string') {
     const c = loadConfig(g.config);
     if (E.isLeft(c)) return fail(io, c.left);
@@ -527,7 +554,7 @@ export const runCli = async (argv: ReadonlyArray<string>, io: Io): Promise<numbe
     await program.parseAsync([...argv], { from: 'user' });
     return code;
   } catch (e) {
-    if (e instanceof Exit) return e.code;
+    // commander reports usage errors (and --help / --version) by throwing its own error type.
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     throw e;
   }

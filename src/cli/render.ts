@@ -3,6 +3,7 @@
  */
 import type { ActivationOutcome } from '../commands/instance';
 import { explainRefusal, NOT_ACTIVATED, refusalLine } from '../domain/refusal';
+import { joinAgain, type Remedy, remedyFor, remedyText, resumeInit } from '../domain/remedy';
 import { type ActivationView, INIT_STEPS, type InstanceStatus } from '../projections/activation';
 import type { Finding } from '../projections/findings';
 
@@ -21,19 +22,29 @@ export const notActivatedLine = (s: InstanceStatus): string | undefined => {
     case 'activated':
       return undefined;
     case 'not-initialized':
-      return `${NOT_ACTIVATED}: installation ${s.installationId} is not initialized. Remedy: run keyledger init.`;
+      return `${NOT_ACTIVATED}: installation ${s.installationId} is not initialized. Remedy: ${remedyText(s.remedy)}.`;
     case 'initializing':
       return `${NOT_ACTIVATED}: initialization stopped after step ${s.completedSteps} of 5${
         s.completedSteps > 0 ? ` (${INIT_STEPS[s.completedSteps - 1]})` : ''
-      }; next: ${s.nextStep}. Remedy: run keyledger init to resume.`;
+      }; next: ${s.nextStep}. Remedy: ${remedyText(s.remedy)}.`;
     case 'waiting-to-join':
-      return `${NOT_ACTIVATED}: waiting to join: no copy of symmetric key version ${s.keyVersion} is wrapped for this instance yet. Remedy: join it from an activated member (keyledger join ${s.view.installationId} / rskeymgmt -j).`;
-    case 'disabled':
-      return refusalLine(s.reason);
+      return `${NOT_ACTIVATED}: waiting to join: no copy of symmetric key version ${s.keyVersion} is wrapped for this instance yet. Remedy: ${remedyText(s.remedy)}.`;
+    case 'disabled': {
+      const x = explainRefusal(s.reason);
+      return `${NOT_ACTIVATED}: ${x.code === NOT_ACTIVATED ? '' : `${x.code}: `}${x.summary}. Remedy: ${remedyText(s.remedy)}.`;
+    }
     case 'removed':
-      return `${NOT_ACTIVATED}: installation ${s.view.installationId} was removed from the scale-out deployment (key ${s.revokedThumbprint} revoked, ${s.since.stream}@${s.since.revision}). Remedy: keyledger init --rejoin on it, then join it from an activated member (rskeymgmt -j).`;
+      return `${NOT_ACTIVATED}: installation ${s.view.installationId} was removed from the scale-out deployment (key ${s.revokedThumbprint} revoked, ${s.since.stream}@${s.since.revision}). Remedy: ${remedyText(s.remedy)}.`;
   }
 };
+
+/** A remedy for scripts: the typed steps, each also as the command line to run, and the sentence. */
+export const remedyJson = (r: Remedy): Record<string, unknown> => ({
+  kind: r._tag,
+  sentence: r.sentence,
+  steps: r._tag === 'Run' ? r.steps.map((st) => ({ on: st.on, args: st.args, command: `keyledger ${st.args.map((a) => (typeof a === 'string' ? a : `<${a.placeholder}>`)).join(' ')}` })) : [],
+  text: remedyText(r),
+});
 
 /** The line operators get, with the first finding's diagnosis when there is one. */
 export const notActivatedWithFinding = (s: InstanceStatus, findings: ReadonlyArray<Finding>): string | undefined => {
@@ -51,12 +62,12 @@ export const membershipOf = (s: InstanceStatus, v: ActivationView): { membership
   return { membership, heldKeyVersion: copy?.keyVersion ?? null };
 };
 
-const findingJson = (f: Finding): Record<string, unknown> => ({ kind: f.kind, summary: f.summary, remedy: f.remedy, evidence: f.evidence, events: f.events });
+const findingJson = (f: Finding): Record<string, unknown> => ({ kind: f.kind, summary: f.summary, remedy: remedyJson(f.remedy), evidence: f.evidence, events: f.events });
 
 export const statusJson = (s: InstanceStatus, findings: ReadonlyArray<Finding> = []): Record<string, unknown> => ({
   ...statusCore(s),
   findings: findings.map(findingJson),
-  ...(s.state === 'activated' ? {} : { message: notActivatedWithFinding(s, findings) }),
+  ...(s.state === 'activated' ? {} : { message: notActivatedWithFinding(s, findings), remedy: remedyJson(s.remedy) }),
 });
 
 const statusCore = (s: InstanceStatus): Record<string, unknown> => {
@@ -83,7 +94,7 @@ const statusCore = (s: InstanceStatus): Record<string, unknown> => {
       return { ...base, activated: false, error: NOT_ACTIVATED, completedSteps: s.completedSteps, keyVersion: s.keyVersion, message: notActivatedLine(s) };
     case 'disabled': {
       const x = explainRefusal(s.reason);
-      return { ...base, activated: false, error: NOT_ACTIVATED, code: x.code, reason: s.reason, summary: x.summary, remedy: x.remedy, since: s.since, message: notActivatedLine(s) };
+      return { ...base, activated: false, error: NOT_ACTIVATED, code: x.code, reason: s.reason, summary: x.summary, since: s.since, message: notActivatedLine(s) };
     }
     case 'removed':
       return { ...base, activated: false, error: NOT_ACTIVATED, revokedThumbprint: s.revokedThumbprint, since: s.since, message: notActivatedLine(s) };
@@ -105,7 +116,7 @@ export const statusText = (s: InstanceStatus, findings: ReadonlyArray<Finding> =
       lines.push(`state         activated (symmetric key version ${s.keyVersion}, since ${s.since.occurredAt}, ${s.since.stream}@${s.since.revision})`);
       break;
     case 'initializing':
-      lines.push(`state         initializing (${s.completedSteps}/5 steps done)`);
+      lines.push(`state         initializing (${s.completedSteps}/5 steps recorded)`);
       break;
     case 'waiting-to-join':
       lines.push(`state         waiting to join (steps 1-3 done)`);
@@ -120,11 +131,26 @@ export const statusText = (s: InstanceStatus, findings: ReadonlyArray<Finding> =
   const why = notActivatedLine(s);
   if (why) lines.push('', why);
   for (const f of findings) {
-    lines.push('', `finding       ${f.kind}: ${f.summary}`, `remedy        ${f.remedy}`);
+    lines.push('', `finding       ${f.kind}: ${f.summary}`, `remedy        ${remedyText(f.remedy)}`);
     lines.push(`evidence      ${Object.entries(f.evidence).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join('  ')}`);
     for (const e of f.events) lines.push(`  event       ${e.stream}@${e.revision} (position ${e.position}, ${e.occurredAt}, by ${e.actor})`);
   }
   return lines.join('\n') + '\n';
+};
+
+/** The remedy an init/start outcome prints, typed (for --json) — undefined when activated. */
+export const outcomeRemedy = (o: ActivationOutcome): Remedy | undefined => {
+  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders };
+  switch (o.state) {
+    case 'activated':
+      return undefined;
+    case 'initializing':
+      return resumeInit(`initialization is incomplete (step ${o.completedSteps ?? 0} of 5 recorded)`);
+    case 'waiting-to-join':
+      return joinAgain(ctx, 'it is waiting to join');
+    case 'disabled':
+      return o.reason ? remedyFor(o.reason, ctx) : undefined;
+  }
 };
 
 export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): string => {
@@ -133,13 +159,18 @@ export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): strin
     const step = STEP_OF[type];
     lines.push(step !== undefined ? `  step ${step}/5  ${INIT_STEPS[step - 1]}  (${type} recorded)` : `  ${type} recorded`);
   }
-  if (o.recorded.length === 0) lines.push(verb === 'init' ? '  nothing to do: every step is already recorded' : '  start check passed; nothing new to record');
+  if (o.recorded.length === 0 && o.state === 'activated') lines.push(verb === 'init' ? '  nothing to do: every step is already recorded' : '  start check passed; nothing new to record');
+  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders };
   if (o.state === 'activated') lines.push(`activated: installation ${o.installationId}, symmetric key version ${o.keyVersion}, key ${o.thumbprint}`);
-  else if (o.state === 'waiting-to-join')
+  else if (o.state === 'initializing')
     lines.push(
-      `${NOT_ACTIVATED}: waiting to join: steps 1-3 are done; an activated member must wrap the key for it. Remedy: keyledger join ${o.installationId} on a member (rskeymgmt -j).`,
+      `${NOT_ACTIVATED}: initialization of installation ${o.installationId} is incomplete: ${o.completedSteps ?? 0} of 5 steps recorded${
+        (o.completedSteps ?? 0) > 0 ? ` (last: ${INIT_STEPS[(o.completedSteps ?? 1) - 1]})` : ''
+      }. Remedy: ${remedyText(resumeInit('resume it'))}.`,
     );
-  else if (o.reason) lines.push(refusalLine(o.reason));
+  else if (o.state === 'waiting-to-join')
+    lines.push(`${NOT_ACTIVATED}: waiting to join: steps 1-3 are done; an activated member must wrap the key for it. Remedy: ${remedyText(joinAgain(ctx, 'it is waiting to join'))}.`);
+  else if (o.reason) lines.push(refusalLine(o.reason, ctx));
   return lines.join('\n') + '\n';
 };
 

@@ -17,11 +17,11 @@
 import * as E from 'fp-ts/Either';
 import { currentCopyOf, decideDeployment } from '../domain/deployment/decider';
 import type { LedgerEvent } from '../domain/events';
-import type { NonEmptyString } from '../domain/ids';
+import type { NonEmptyString, Thumbprint } from '../domain/ids';
 import { configOf, decideInstance, type InstanceConfig, keyPairOf } from '../domain/instance/decider';
 import { explainRefusal } from '../domain/refusal';
-import { type ActivationOutcome, type CommandError, type InstanceDeps, loadDeployment, loadInstance, startInstance, unwrapOwnCopy } from './instance';
-import { appendOrConflict, type Loaded } from './ledger';
+import { type Decision, handleCommand, type LoadedAll } from './handler';
+import { type ActivationOutcome, type CommandError, type InstanceDeps, type MemberAggregates, memberAggregates, startInstance, unwrapOwnCopy } from './instance';
 
 export type IdentityError =
   | CommandError
@@ -37,43 +37,30 @@ export interface IdentityOutcome {
   readonly activation: ActivationOutcome;
 }
 
+type Step = { readonly _tag: 'Continue' } | { readonly _tag: 'Promote'; readonly thumbprint: Thumbprint };
+type StepDecision = E.Either<IdentityError, Decision<MemberAggregates, Step>>;
+
 export const changeServiceIdentity = async (deps: InstanceDeps, config: InstanceConfig, newIdentity: NonEmptyString): Promise<E.Either<IdentityError, IdentityOutcome>> => {
   const id = config.installationId;
   const staging = deps.keystore.staging();
-  const recorded: Array<LedgerEvent['type']> = [];
-  let previousIdentity: string | undefined;
-  let previousThumbprint: string | null = null;
-  const maxConflicts = deps.maxConflicts ?? 20;
-  let conflicts = 0;
-  const write = async (loaded: Loaded<unknown>, events: ReadonlyArray<LedgerEvent>): Promise<E.Either<IdentityError, 'ok' | 'conflict'>> => {
-    const r = await appendOrConflict(deps.store, loaded, events, deps.ctx);
-    if (E.isLeft(r)) return r;
-    if (r.right === 'conflict')
-      return ++conflicts > maxConflicts ? E.left({ _tag: 'TooManyConflicts', stream: loaded.stream, attempts: conflicts }) : E.right('conflict');
-    if (r.right === 'written') recorded.push(...events.map((e) => e.type));
-    return E.right('ok');
-  };
+  let previous: { identity: string; thumbprint: Thumbprint } | undefined;
 
-  for (let pass = 0; pass < 100; pass++) {
-    const inst = await loadInstance(deps.store, id)();
-    if (E.isLeft(inst)) return inst;
-    const dep = await loadDeployment(deps.store, config.deploymentId, deps.snapshots)();
-    if (E.isLeft(dep)) return dep;
-    const s = inst.right.state;
+  const decide = async (l: LoadedAll<MemberAggregates>): Promise<StepDecision> => {
+    const s = l.instance.state;
     const recordedConfig = configOf(s);
     const keyPair = keyPairOf(s);
     if (!recordedConfig || !keyPair) return E.left({ _tag: 'NotAMemberYet', installationId: id });
-    const registered = dep.right.state.registered[id];
-    const ownCopy = currentCopyOf(dep.right.state, id);
+    const registered = l.deployment.state.registered[id];
+    const ownCopy = currentCopyOf(l.deployment.state, id);
 
     if (recordedConfig.serviceIdentity !== newIdentity) {
-      // Step 1 — stage a key pair under the new identity, then record the change.
-      previousIdentity = recordedConfig.serviceIdentity;
-      previousThumbprint = keyPair.thumbprint;
+      // Step 1 — stage a key pair under the new identity (never smaller than the recorded one), then record the change.
+      previous = { identity: recordedConfig.serviceIdentity, thumbprint: keyPair.thumbprint };
       if (!registered || !ownCopy) return E.left({ _tag: 'NotAMemberYet', installationId: id });
       let staged = await staging.load({ installationId: id, serviceIdentity: newIdentity })();
       if (E.isLeft(staged) && staged.left.problem === 'missing') {
-        const generated = await deps.crypto.generateKeyPair(deps.keySize ?? keyPair.keySize)();
+        const size = Math.max(deps.keySize ?? 0, keyPair.keySize) as typeof keyPair.keySize;
+        const generated = await deps.crypto.generateKeyPair(size)();
         if (E.isLeft(generated)) return generated;
         const created = await staging.create({ installationId: id, serviceIdentity: newIdentity }, generated.right)();
         if (E.isLeft(created) && created.left._tag === 'KeystoreError') return E.left(created.left);
@@ -83,24 +70,20 @@ export const changeServiceIdentity = async (deps: InstanceDeps, config: Instance
       const k = staged.right;
       const decided = decideInstance({ type: 'ChangeServiceIdentity', installationId: id, serviceIdentity: newIdentity, publicKey: k.publicKey, thumbprint: k.thumbprint, keySize: k.keySize }, s);
       if (E.isLeft(decided)) return E.left({ _tag: 'InstanceRefused', error: decided.left });
-      const w = await write(inst.right, decided.right);
-      if (E.isLeft(w)) return w;
-      continue;
+      return E.right({ append: { to: 'instance', events: decided.right }, result: { _tag: 'Continue' } });
     }
 
-    // The change is recorded: the instance's key pair is the new one.
-    const changed = [...inst.right.events].reverse().find((e) => e.event.type === 'ServiceIdentityChanged')?.event;
-    if (changed?.type === 'ServiceIdentityChanged') {
-      previousIdentity ??= changed.data.previousIdentity;
-      previousThumbprint ??= changed.data.previousThumbprint;
+    // The change is recorded: the instance's key pair is the new one. A resumed run finds the old identity in the ledger.
+    if (!previous) {
+      const changed = [...l.instance.events].reverse().find((e) => e.event.type === 'ServiceIdentityChanged')?.event;
+      if (changed?.type === 'ServiceIdentityChanged') previous = { identity: changed.data.previousIdentity, thumbprint: changed.data.previousThumbprint };
     }
     if (registered && registered.thumbprint !== keyPair.thumbprint) {
       // Step 2 — re-wrap the instance's own copy for its new key, with the old private key.
-      if (!changed || changed.type !== 'ServiceIdentityChanged') return E.left({ _tag: 'NotAMemberYet', installationId: id });
-      if (!ownCopy) return E.left({ _tag: 'NotAMemberYet', installationId: id });
-      const old = await deps.keystore.load({ installationId: id, serviceIdentity: changed.data.previousIdentity })();
+      if (!previous || !ownCopy) return E.left({ _tag: 'NotAMemberYet', installationId: id });
+      const old = await deps.keystore.load({ installationId: id, serviceIdentity: previous.identity })();
       if (E.isLeft(old)) return E.left({ _tag: 'CannotProveKey', installationId: id, detail: `the keystore under the previous identity is ${old.left.problem}: ${old.left.detail}` });
-      const current = dep.right.state.currentKey!; // a current copy implies a current key
+      const current = l.deployment.state.currentKey!; // a current copy implies a current key
       const plan = { keyVersion: current.keyVersion, copy: ownCopy, expectedKeyCheck: current.keyCheck, thumbprint: old.right.thumbprint };
       const key = await unwrapOwnCopy(deps.crypto, plan, old.right.privateKey);
       if (E.isLeft(key)) return E.left({ _tag: 'CannotProveKey', installationId: id, detail: explainRefusal(key.left).summary });
@@ -116,24 +99,32 @@ export const changeServiceIdentity = async (deps: InstanceDeps, config: Instance
           publicKey: keyPair.publicKey,
           copy: { installationId: id, recipientThumbprint: keyPair.thumbprint, jwe: jwe.right },
         },
-        dep.right.state,
+        l.deployment.state,
       );
       if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused', error: decided.left });
-      const w = await write(dep.right, decided.right);
-      if (E.isLeft(w)) return w;
-      continue;
+      return E.right({ append: { to: 'deployment', events: decided.right }, result: { _tag: 'Continue' } });
     }
+    return E.right({ result: { _tag: 'Promote', thumbprint: keyPair.thumbprint } });
+  };
 
+  const recorded: Array<LedgerEvent['type']> = [];
+  let loaded: LoadedAll<MemberAggregates> | undefined;
+  for (let i = 0; i < 4; i++) {
+    const r = await handleCommand(deps, memberAggregates(config), decide, loaded);
+    if (E.isLeft(r)) return r;
+    recorded.push(...r.right.appended);
+    loaded = r.right.loaded;
+    if (r.right.result._tag === 'Continue') continue;
     // Step 3 — the new keystore replaces the old one; the start check under the new identity activates.
     const promoted = await deps.keystore.promoteStaging()();
     if (E.isLeft(promoted)) return promoted;
     const activation = await startInstance(deps, { ...config, serviceIdentity: newIdentity });
     if (E.isLeft(activation)) return activation;
     return E.right({
-      previousIdentity: previousIdentity ?? newIdentity,
+      previousIdentity: previous?.identity ?? newIdentity,
       serviceIdentity: newIdentity,
-      previousThumbprint,
-      thumbprint: keyPair.thumbprint,
+      previousThumbprint: previous?.thumbprint ?? null,
+      thumbprint: r.right.result.thumbprint,
       recorded: [...recorded, ...activation.right.recorded],
       activation: activation.right,
     });

@@ -13,10 +13,10 @@ import * as E from 'fp-ts/Either';
 import { currentCopyOf, decideDeployment } from '../domain/deployment/decider';
 import type { LedgerEvent, RefusalReason } from '../domain/events';
 import type { DeploymentId, InstallationId, KeyVersion } from '../domain/ids';
-import type { InstanceConfig } from '../domain/instance/decider';
 import { checkBeforeUnwrap } from '../domain/start-check';
-import { type CommandError, heldFrom, type InstanceDeps, loadDeployment, loadInstance, unwrapOwnCopy } from './instance';
-import { appendOrConflict } from './ledger';
+import type { InstanceConfig } from '../domain/instance/decider';
+import { handleCommand, type HandlerDeps } from './handler';
+import { type CommandError, deploymentAggregate, heldFrom, type InstanceDeps, memberAggregates, unwrapOwnCopy } from './instance';
 
 export type MembershipError =
   | CommandError
@@ -31,27 +31,29 @@ export interface JoinOutcome {
   readonly recorded: ReadonlyArray<LedgerEvent['type']>;
 }
 
-const conflictLimit = (deps: { readonly maxConflicts?: number }): number => deps.maxConflicts ?? 20;
+export interface JoinOptions {
+  /** Wrap again even though a copy for the newcomer's registered key is recorded (it cannot be unwrapped, or holds another key). */
+  readonly rewrap?: boolean;
+}
 
-export const joinInstance = async (deps: InstanceDeps, sponsor: InstanceConfig, newcomer: InstallationId): Promise<E.Either<MembershipError, JoinOutcome>> => {
+/**
+ * The sponsor proves itself by the start check and the unwrap of its own copy —
+ * not by its last recorded outcome, which an impostor presenting its
+ * installation ID may have written.
+ */
+export const joinInstance = async (deps: InstanceDeps, sponsor: InstanceConfig, newcomer: InstallationId, options: JoinOptions = {}): Promise<E.Either<MembershipError, JoinOutcome>> => {
   const held = await deps.keystore.load({ installationId: sponsor.installationId, serviceIdentity: sponsor.serviceIdentity })();
-  for (let conflicts = 0; conflicts <= conflictLimit(deps); conflicts++) {
-    const inst = await loadInstance(deps.store, sponsor.installationId)();
-    if (E.isLeft(inst)) return inst;
-    const dep = await loadDeployment(deps.store, sponsor.deploymentId, deps.snapshots)();
-    if (E.isLeft(dep)) return dep;
-    const state = dep.right.state;
-
-    // The sponsor must be an activated member that can prove it holds the key.
-    const pre = checkBeforeUnwrap(inst.right.state, state, sponsor, heldFrom(held));
+  const r = await handleCommand(deps, memberAggregates(sponsor), async (l): Promise<E.Either<MembershipError, { append?: { to: 'deployment'; events: ReadonlyArray<LedgerEvent> }; result: JoinOutcome }>> => {
+    const state = l.deployment.state;
+    const pre = checkBeforeUnwrap(l.instance.state, state, sponsor, heldFrom(held));
     if (E.isLeft(pre)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: pre.left });
-    if (inst.right.state.status !== 'Activated' || E.isLeft(held)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: null });
+    if (E.isLeft(held)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: null });
+    const outcome = (keyVersion: KeyVersion, alreadyJoined: boolean): JoinOutcome => ({ sponsor: sponsor.installationId, newcomer, keyVersion, alreadyJoined, recorded: [] });
 
     // Cheap checks on the newcomer before any crypto.
     const target = state.registered[newcomer];
     const has = currentCopyOf(state, newcomer);
-    if (target && has && has.copy.recipientThumbprint === target.thumbprint)
-      return E.right({ sponsor: sponsor.installationId, newcomer, keyVersion: has.keyVersion, alreadyJoined: true, recorded: [] });
+    if (target && has && has.copy.recipientThumbprint === target.thumbprint && options.rewrap !== true) return E.right({ result: outcome(has.keyVersion, true) });
     if (!target)
       return E.left({
         _tag: 'DeploymentRefused',
@@ -63,7 +65,6 @@ export const joinInstance = async (deps: InstanceDeps, sponsor: InstanceConfig, 
     if (E.isLeft(unwrapped)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: unwrapped.left });
     const jwe = await deps.crypto.wrap(unwrapped.right, target.publicKey)();
     if (E.isLeft(jwe)) return jwe;
-
     const decided = decideDeployment(
       {
         type: 'WrapForMember',
@@ -71,16 +72,14 @@ export const joinInstance = async (deps: InstanceDeps, sponsor: InstanceConfig, 
         sponsor: sponsor.installationId,
         sponsorThumbprint: pre.right.thumbprint,
         copy: { installationId: newcomer, recipientThumbprint: target.thumbprint, jwe: jwe.right },
+        ...(options.rewrap === true ? { rewrap: true } : {}),
       },
       state,
     );
     if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused', error: decided.left });
-    const appended = await appendOrConflict(deps.store, dep.right, decided.right, deps.ctx);
-    if (E.isLeft(appended)) return appended;
-    if (appended.right === 'conflict') continue;
-    return E.right({ sponsor: sponsor.installationId, newcomer, keyVersion: pre.right.keyVersion, alreadyJoined: decided.right.length === 0, recorded: decided.right.map((e) => e.type) });
-  }
-  return E.left({ _tag: 'TooManyConflicts', stream: `deployment ${sponsor.deploymentId}`, attempts: conflictLimit(deps) });
+    return E.right({ append: { to: 'deployment', events: decided.right }, result: outcome(pre.right.keyVersion, decided.right.length === 0) });
+  });
+  return E.isLeft(r) ? r : E.right({ ...r.right.result, recorded: r.right.appended });
 };
 
 export interface RemoveOutcome {
@@ -92,21 +91,16 @@ export interface RemoveOutcome {
 
 /** Removes an instance from the scale-out: its registration and wrapped copy are revoked. */
 export const removeInstance = async (
-  deps: Pick<InstanceDeps, 'store' | 'ctx' | 'maxConflicts' | 'snapshots'>,
+  deps: HandlerDeps,
   deploymentId: DeploymentId,
   installationId: InstallationId,
   force: boolean,
 ): Promise<E.Either<MembershipError, RemoveOutcome>> => {
-  for (let conflicts = 0; conflicts <= conflictLimit(deps); conflicts++) {
-    const dep = await loadDeployment(deps.store, deploymentId, deps.snapshots)();
-    if (E.isLeft(dep)) return dep;
-    const decided = decideDeployment({ type: 'RemoveInstance', deploymentId, installationId, force }, dep.right.state);
-    if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused', error: decided.left });
-    const appended = await appendOrConflict(deps.store, dep.right, decided.right, deps.ctx);
-    if (E.isLeft(appended)) return appended;
-    if (appended.right === 'conflict') continue;
+  const r = await handleCommand(deps, { deployment: deploymentAggregate(deploymentId) }, async (l) => {
+    const decided = decideDeployment({ type: 'RemoveInstance', deploymentId, installationId, force }, l.deployment.state);
+    if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused' as const, error: decided.left });
     const ev = decided.right[0];
-    return E.right({ installationId, deploymentId, lastMember: ev?.type === 'InstanceRemoved' ? ev.data.lastMember : false, recorded: decided.right.map((e) => e.type) });
-  }
-  return E.left({ _tag: 'TooManyConflicts', stream: `deployment ${deploymentId}`, attempts: conflictLimit(deps) });
+    return E.right({ append: { to: 'deployment' as const, events: decided.right }, result: ev?.type === 'InstanceRemoved' ? ev.data.lastMember : false });
+  });
+  return E.isLeft(r) ? r : E.right({ installationId, deploymentId, lastMember: r.right.result, recorded: r.right.appended });
 };

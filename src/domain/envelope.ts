@@ -60,6 +60,8 @@ export interface CorruptEvent {
   readonly revision: bigint;
   readonly eventType: string;
   readonly problem: string;
+  /** Set when the event's content, its hash link or the stream's revisions were altered (not merely unreadable). */
+  readonly tampered?: true;
 }
 
 /** An event that failed validation before it was written: nothing was appended. */

@@ -100,6 +100,30 @@ export type RefusalReason = t.TypeOf<typeof RefusalReason>;
  * unplanned (a password, a key) can ride along in an event.
  */
 const event = <T extends string, P extends t.Props>(type: T, data: P) => t.type({ type: t.literal(type), data: t.exact(t.type(data)) });
+/** An event with fields added later: optional on read (older events lack them), exact all the same. */
+const eventWithLater = <T extends string, P extends t.Props, L extends t.Props>(type: T, data: P, later: L) =>
+  t.type({ type: t.literal(type), data: t.exact(t.intersection([t.type(data), t.partial(later)])) });
+
+/**
+ * What a start check's outcome was decided on (see docs/adr/0007-outcome-basis.md):
+ * the deployment stream's revision it read, and who presented the installation —
+ * the key pair held, the machine and instance names in its config, the host it ran
+ * on and the keystore it opened. The activation view discards an outcome when the
+ * deployment changed this installation after that revision, and attributes it to
+ * the registered holder only when the presenter is the holder.
+ */
+export const OutcomeBasis = t.exact(
+  t.type({
+    /** The deployment stream's revision the decision read (-1: the stream did not exist). */
+    deploymentRevision: t.refinement(t.Int, (n) => n >= -1, 'Revision'),
+    /** The thumbprint of the key pair the presenter holds (null: its keystore could not be opened). */
+    presentedThumbprint: t.union([Thumbprint, t.null]),
+    machineName: NonEmptyString,
+    host: t.string,
+    keystorePath: t.string,
+  }),
+);
+export type OutcomeBasis = t.TypeOf<typeof OutcomeBasis>;
 
 /** Step 1: the instance read its configuration (RSReportServer.config analogue). */
 export const ConfigRead = event('ConfigRead', {
@@ -158,19 +182,27 @@ export const SymmetricKeyWrapped = event('SymmetricKeyWrapped', {
 });
 
 /** Step 5, and every later successful start check that changes the instance's state. */
-export const InstanceActivated = event('InstanceActivated', {
-  installationId: InstallationId,
-  deploymentId: DeploymentId,
-  keyVersion: KeyVersion,
-  thumbprint: Thumbprint,
-});
+export const InstanceActivated = eventWithLater(
+  'InstanceActivated',
+  {
+    installationId: InstallationId,
+    deploymentId: DeploymentId,
+    keyVersion: KeyVersion,
+    thumbprint: Thumbprint,
+  },
+  { basis: OutcomeBasis },
+);
 
 /** A start check failed: the instance is disabled and answers RSReportServerNotActivated. */
-export const InstanceActivationRefused = event('InstanceActivationRefused', {
-  installationId: InstallationId,
-  deploymentId: DeploymentId,
-  reason: RefusalReason,
-});
+export const InstanceActivationRefused = eventWithLater(
+  'InstanceActivationRefused',
+  {
+    installationId: InstallationId,
+    deploymentId: DeploymentId,
+    reason: RefusalReason,
+  },
+  { basis: OutcomeBasis },
+);
 
 /** A member left the scale-out (rskeymgmt -r): its registration and wrapped copy are revoked. */
 export const InstanceRemoved = event('InstanceRemoved', {
@@ -232,7 +264,3 @@ export type DeploymentEvent = EventOf<(typeof DEPLOYMENT_EVENT_TYPES)[number]>;
 
 export const isInstanceEvent = (e: LedgerEvent): e is InstanceEvent => (INSTANCE_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);
 export const isDeploymentEvent = (e: LedgerEvent): e is DeploymentEvent => (DEPLOYMENT_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);
-
-/** The wrapped copies an event records (creation carries the first one). */
-export const copiesIn = (e: LedgerEvent): ReadonlyArray<{ keyVersion: KeyVersion; copy: WrappedCopy }> =>
-  e.type === 'SymmetricKeyCreated' || e.type === 'SymmetricKeyWrapped' ? [{ keyVersion: e.data.keyVersion, copy: e.data.copy }] : [];

@@ -172,3 +172,26 @@ export const newConfig = (options: NewConfigOptions = {}): Record<string, unknow
     ...(options.keySize !== undefined ? { keySize: options.keySize } : {}),
   };
 };
+
+/**
+ * Gives the instance of a config file a new installation ID and a keystore path
+ * of its own (init --new-installation-id: the remedy when its key pair is lost or
+ * another machine presents its ID). Every other field is kept; written atomically.
+ */
+export const renewInstallationId = (file: string): E.Either<ConfigError, { readonly previous: string; readonly installationId: string }> => {
+  const loaded = loadConfig(file);
+  if (E.isLeft(loaded)) return loaded;
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const installationId = randomUUID();
+  const safe = loaded.right.instance.instanceName.replace(/[^A-Za-z0-9._-]/g, '_');
+  const stateDir = typeof raw['stateDir'] === 'string' ? raw['stateDir'] : './.keyledger';
+  const next = { ...raw, installationId, keystore: `${stateDir.replace(/\/$/, '')}/keystore/${safe}-${installationId.slice(0, 8)}/instance.keystore.json` };
+  const tmp = `${loaded.right.file}.tmp-${process.pid}`;
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
+    fs.renameSync(tmp, loaded.right.file);
+  } catch (e) {
+    return E.left({ _tag: 'ConfigError', file: loaded.right.file, message: `cannot be rewritten (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
+  }
+  return E.right({ previous: loaded.right.instance.installationId, installationId });
+};

@@ -1,14 +1,13 @@
 /**
  * Projection checkpoints in a local SQLite file (`<stateDir>/projections.db`),
- * whatever store the ledger itself lives in. State and position are written in
- * one transaction, so they can never disagree.
+ * whatever store the ledger itself lives in. State, position and the hash-chain
+ * heads are written in one row (one transaction), so they can never disagree.
  */
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import type { Checkpoint, CheckpointError, CheckpointStore } from '../ports/checkpoints';
-import type { Snapshot, SnapshotStore } from '../ports/snapshots';
+import type { Checkpoint, CheckpointError, CheckpointStore, CheckpointTip, StreamHead } from '../ports/checkpoints';
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -28,75 +27,102 @@ const openLocalDb = (file: string, schema: string): E.Either<CheckpointError, { 
   }
 };
 
+/** Columns added after the first release: an older file gets them (NULL: no heads kept, the runner rebuilds). */
+const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['heads', 'TEXT'],
+  ['tip', 'TEXT'],
+];
+
+const addMissingColumns = (db: Database.Database): void => {
+  const have = new Set((db.prepare('PRAGMA table_info(checkpoints)').all() as Array<{ name: string }>).map((c) => c.name));
+  for (const [name, type] of ADDED_COLUMNS) {
+    if (have.has(name)) continue;
+    try {
+      db.exec(`ALTER TABLE checkpoints ADD COLUMN ${name} ${type}`);
+    } catch (e) {
+      // another process added it first
+      if (!/duplicate column/i.test(message(e))) throw e;
+    }
+  }
+};
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isHead = (v: unknown): v is StreamHead => isRecord(v) && typeof v['revision'] === 'string' && /^\d+$/.test(v['revision']) && typeof v['hash'] === 'string';
+
+/** Heads as stored; anything malformed reads as `null` (no heads: the runner rebuilds). */
+const parseHeads = (text: string | null): Checkpoint['heads'] => {
+  if (text === null) return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    return isRecord(v) && Object.values(v).every(isHead) ? (v as Record<string, StreamHead>) : null;
+  } catch {
+    return null;
+  }
+};
+
+const parseTip = (text: string | null): CheckpointTip | null => {
+  if (text === null) return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    return isHead(v) && isRecord(v) && typeof v['stream'] === 'string' ? (v as unknown as CheckpointTip) : null;
+  } catch {
+    return null;
+  }
+};
+
 export const openSqliteCheckpoints = (file: string): E.Either<CheckpointError, CheckpointStore> => {
   const opened = openLocalDb(
     file,
     `CREATE TABLE IF NOT EXISTS checkpoints (
       key TEXT PRIMARY KEY, version INTEGER NOT NULL, commit_pos TEXT NOT NULL, prepare_pos TEXT NOT NULL,
-      state TEXT NOT NULL, saved_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+      state TEXT NOT NULL, saved_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+      heads TEXT, tip TEXT
     ) WITHOUT ROWID`,
   );
   if (E.isLeft(opened)) return opened;
   const { db, location } = opened.right;
   const fail = (e: unknown): CheckpointError => ({ _tag: 'CheckpointError', location, message: message(e) });
-  const get = db.prepare('SELECT version, commit_pos, prepare_pos, state FROM checkpoints WHERE key = ?');
+  try {
+    addMissingColumns(db);
+  } catch (e) {
+    db.close();
+    return E.left(fail(e));
+  }
+  const get = db.prepare('SELECT version, commit_pos, prepare_pos, state, heads, tip FROM checkpoints WHERE key = ?');
   const put = db.prepare(
-    `INSERT INTO checkpoints (key, version, commit_pos, prepare_pos, state) VALUES (?, ?, ?, ?, ?)
+    `INSERT INTO checkpoints (key, version, commit_pos, prepare_pos, state, heads, tip) VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(key) DO UPDATE SET version = excluded.version, commit_pos = excluded.commit_pos,
-       prepare_pos = excluded.prepare_pos, state = excluded.state, saved_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
+       prepare_pos = excluded.prepare_pos, state = excluded.state, heads = excluded.heads, tip = excluded.tip,
+       saved_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
   );
   return E.right({
     load: (key) =>
       E.tryCatch(() => {
-        const row = get.get(key) as { version: number; commit_pos: string; prepare_pos: string; state: string } | undefined;
+        const row = get.get(key) as
+          | { version: number; commit_pos: string; prepare_pos: string; state: string; heads: string | null; tip: string | null }
+          | undefined;
         if (!row) return undefined;
-        const cp: Checkpoint = { version: row.version, position: { commit: BigInt(row.commit_pos), prepare: BigInt(row.prepare_pos) }, state: JSON.parse(row.state) };
+        const cp: Checkpoint = {
+          version: row.version,
+          position: { commit: BigInt(row.commit_pos), prepare: BigInt(row.prepare_pos) },
+          state: JSON.parse(row.state),
+          heads: parseHeads(row.heads),
+          tip: parseTip(row.tip),
+        };
         return cp;
       }, fail),
     save: (key, cp) =>
       E.tryCatch(() => {
-        put.run(key, cp.version, cp.position.commit.toString(), cp.position.prepare.toString(), JSON.stringify(cp.state));
+        put.run(
+          key,
+          cp.version,
+          cp.position.commit.toString(),
+          cp.position.prepare.toString(),
+          JSON.stringify(cp.state),
+          cp.heads === null ? null : JSON.stringify(cp.heads),
+          cp.tip === null ? null : JSON.stringify(cp.tip),
+        );
       }, fail),
-    close: () => db.close(),
-  });
-};
-
-/**
- * Aggregate snapshots in the same local file (table `snapshots`). A cache:
- * unreadable rows are misses, failed writes are ignored.
- */
-export const openSqliteSnapshots = (file: string): E.Either<CheckpointError, SnapshotStore & { close(): void }> => {
-  const opened = openLocalDb(
-    file,
-    `CREATE TABLE IF NOT EXISTS snapshots (
-      key TEXT PRIMARY KEY, version INTEGER NOT NULL, revision TEXT NOT NULL, hash TEXT NOT NULL, state TEXT NOT NULL
-    ) WITHOUT ROWID`,
-  );
-  if (E.isLeft(opened)) return opened;
-  const { db } = opened.right;
-  const get = db.prepare('SELECT version, revision, hash, state FROM snapshots WHERE key = ?');
-  const put = db.prepare(
-    `INSERT INTO snapshots (key, version, revision, hash, state) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT(key) DO UPDATE SET version = excluded.version, revision = excluded.revision, hash = excluded.hash, state = excluded.state`,
-  );
-  return E.right({
-    load: (key) => {
-      try {
-        const row = get.get(key) as { version: number; revision: string; hash: string; state: string } | undefined;
-        if (!row) return undefined;
-        const snapshot: Snapshot = { version: row.version, revision: BigInt(row.revision), hash: row.hash, state: JSON.parse(row.state) };
-        return snapshot;
-      } catch {
-        return undefined;
-      }
-    },
-    save: (key, s) => {
-      try {
-        put.run(key, s.version, s.revision.toString(), s.hash, JSON.stringify(s.state));
-      } catch {
-        // a cache: the next command reads the stream instead
-      }
-    },
     close: () => db.close(),
   });
 };

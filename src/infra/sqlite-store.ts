@@ -6,6 +6,11 @@
  *   transaction (one writer at a time, others wait up to `busyTimeoutMs`), and
  *   the expected-revision check happens inside it, so racing writers get
  *   exactly one winner and a `VersionConflict` for the rest.
+ * - Opening is safe when several processes open the same new (or empty) file
+ *   at once: the busy timeout is set when the connection is opened, before
+ *   any statement; the switch to WAL and the schema creation are retried on
+ *   SQLITE_BUSY within that same budget (see `retryWhileBusy`), and only then
+ *   reported as `StoreUnavailable`.
  * - Global position = the row's autoincrement id (commit = prepare).
  * - Live subscriptions poll the file (other processes write to it too) and are
  *   woken at once by appends made through this same store object.
@@ -71,6 +76,44 @@ CREATE TABLE IF NOT EXISTS streams (
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
+
+/** SQLITE_BUSY and its extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_BUSY_RECOVERY, …). */
+const isBusy = (e: unknown): boolean =>
+  e instanceof Database.SqliteError && (e.code === 'SQLITE_BUSY' || e.code.startsWith('SQLITE_BUSY_'));
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks this thread for `ms` (the constructor is synchronous, like better-sqlite3). */
+const sleepSync = (ms: number): void => {
+  if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);
+};
+
+/**
+ * Runs `f`, and again after a short pause for as long as it fails with
+ * SQLITE_BUSY and `deadline` (a `performance.now()` instant) is not reached.
+ * Any other error, or SQLITE_BUSY once the budget is spent, is thrown as is.
+ *
+ * Needed because SQLite does not call the busy handler everywhere: switching a
+ * file to WAL reads page 1 under a shared lock and then upgrades to a write
+ * lock (sqlite3BtreeSetVersion); when another connection already holds the
+ * write lock, the upgrade fails with SQLITE_BUSY at once (waiting could
+ * deadlock). Failing the statement releases the shared lock, so after a pause
+ * the next attempt either finds the file already in WAL or takes the lock.
+ */
+const retryWhileBusy = <A>(deadline: number, f: () => A): A => {
+  let pause = 1;
+  for (;;) {
+    try {
+      return f();
+    } catch (e) {
+      const left = deadline - performance.now();
+      if (!isBusy(e) || left <= 0) throw e;
+      sleepSync(Math.min(pause, Math.ceil(left)));
+      pause = Math.min(pause * 2, 32);
+    }
+  }
+};
+
 /** Opens (creating if needed) the ledger file. */
 export const openSqliteStore = (file: string, options: SqliteStoreOptions = {}): E.Either<StoreError, EventStore> =>
   E.tryCatch(
@@ -96,11 +139,20 @@ export class SqliteEventStore implements EventStore {
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
     this.pageSize = options.pageSize ?? 500;
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new Database(file, { timeout: options.busyTimeoutMs ?? 15_000 });
+    const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    // better-sqlite3 sets the busy timeout (sqlite3_busy_timeout) as it opens
+    // the connection, before any statement below runs.
+    this.db = new Database(file, { timeout: busyTimeoutMs });
+    // One budget for the whole opening sequence, not one per statement.
+    const deadline = performance.now() + busyTimeoutMs;
     try {
-      this.db.pragma('journal_mode = WAL');
+      // Fails with SQLITE_BUSY without waiting when another process is switching
+      // the same new file to WAL at the same moment: retry within the budget.
+      retryWhileBusy(deadline, () => this.db.pragma('journal_mode = WAL'));
       this.db.pragma('synchronous = FULL');
-      this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+      // BEGIN IMMEDIATE waits (busy handler) for other writers; a rolled-back
+      // attempt that still failed with SQLITE_BUSY is retried within the budget.
+      retryWhileBusy(deadline, () => this.db.transaction(() => this.db.exec(SCHEMA)).immediate());
       this.stmt = {
         revisionOf: this.db.prepare('SELECT revision FROM streams WHERE stream_name = ?'),
         insert: this.db.prepare(

@@ -5,7 +5,8 @@
  * plain JSON (it is checkpointed as is) and is never mutated.
  */
 import type { StoredEvent } from '../domain/envelope';
-import type { RefusalReason } from '../domain/events';
+import type { OutcomeBasis, RefusalReason } from '../domain/events';
+import { joinAgain, proveCopy, type Remedy, type RemedyContext, rejoin, remedyFor, resumeInit } from '../domain/remedy';
 import { comparePositions, positionFromString, positionToString } from '../ports/event-store';
 
 // ─── View ─────────────────────────────────────────────────────────────────
@@ -19,21 +20,30 @@ export interface EventRef {
   readonly actor: string;
 }
 
+/** A start-check outcome as recorded, with what it was decided on (null basis: recorded before outcomes carried one). */
+export type RecordedOutcome =
+  | { readonly kind: 'activated'; readonly keyVersion: number; readonly basis: OutcomeBasis | null; readonly at: EventRef }
+  | { readonly kind: 'refused'; readonly reason: RefusalReason; readonly basis: OutcomeBasis | null; readonly at: EventRef };
+
 export interface InstanceView {
   readonly installationId: string;
   readonly deploymentId: string | null;
   readonly machineName: string | null;
   readonly instanceName: string | null;
   readonly serviceIdentity: string | null;
+  /** The keystore path the installation's config named when it was first read. */
+  readonly keystorePath: string | null;
   readonly thumbprint: string | null;
   readonly configRead: EventRef | null;
   readonly keyPairIssued: EventRef | null;
-  /** Every machine name this installation ID was presented from, with the first event that shows it. */
+  /** Every machine name this installation ID was presented from, with the first event that shows it (from events without a basis). */
   readonly machines: Readonly<Record<string, EventRef>>;
-  readonly lastActivation:
-    | { readonly kind: 'activated'; readonly keyVersion: number; readonly at: EventRef }
-    | { readonly kind: 'refused'; readonly reason: RefusalReason; readonly at: EventRef }
-    | null;
+  /**
+   * The newest outcome of each presenter (key pair held, machine, host, keystore)
+   * since the current key pair was issued: bounded by the number of distinct
+   * presenters. Whose outcome describes the instance is decided at query time.
+   */
+  readonly outcomes: Readonly<Record<string, RecordedOutcome>>;
 }
 
 export interface DeploymentView {
@@ -66,11 +76,12 @@ const emptyInstance = (installationId: string): InstanceView => ({
   machineName: null,
   instanceName: null,
   serviceIdentity: null,
+  keystorePath: null,
   thumbprint: null,
   configRead: null,
   keyPairIssued: null,
   machines: {},
-  lastActivation: null,
+  outcomes: {},
 });
 
 const emptyDeployment = (deploymentId: string): DeploymentView => ({ deploymentId, currentKeyVersion: null, currentKeyCreated: null, removed: {}, registered: {}, copies: {} });
@@ -89,6 +100,12 @@ const omit = <V>(r: Readonly<Record<string, V>>, key: string): Record<string, V>
 
 const claim = (i: InstanceView, machine: string, at: EventRef): Readonly<Record<string, EventRef>> =>
   i.machines[machine] ? i.machines : { ...i.machines, [machine]: at };
+
+/** Who presented the installation, as one key: outcomes of the same presenter replace each other. */
+export const presenterKey = (b: OutcomeBasis | null): string =>
+  b === null ? 'unknown' : JSON.stringify([b.presentedThumbprint, b.machineName, b.host, b.keystorePath]);
+
+const record = (i: InstanceView, o: RecordedOutcome): InstanceView => ({ ...i, outcomes: { ...i.outcomes, [presenterKey(o.basis)]: o } });
 
 // ─── Fold ─────────────────────────────────────────────────────────────────
 
@@ -111,24 +128,34 @@ export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationV
         machineName: ev.data.machineName,
         instanceName: ev.data.instanceName,
         serviceIdentity: ev.data.serviceIdentity,
+        keystorePath: i.keystorePath ?? ev.data.keystorePath,
         configRead: i.configRead ?? at,
         machines: claim(i, ev.data.machineName, at),
       }));
     case 'KeyPairIssued':
       return instance(ev.data.installationId, (i) => ({ ...i, thumbprint: ev.data.thumbprint, keyPairIssued: at }));
-    case 'InstanceActivated':
-      return instance(ev.data.installationId, (i) => ({ ...i, deploymentId: i.deploymentId ?? ev.data.deploymentId, lastActivation: { kind: 'activated', keyVersion: ev.data.keyVersion, at } }));
+    case 'InstanceActivated': {
+      const basis = ev.data.basis ?? null;
+      return instance(ev.data.installationId, (i) => record({ ...i, deploymentId: i.deploymentId ?? ev.data.deploymentId }, { kind: 'activated', keyVersion: ev.data.keyVersion, basis, at }));
+    }
     case 'InstanceActivationRefused': {
       const r = ev.data.reason;
-      return instance(ev.data.installationId, (i) => ({
-        ...i,
-        deploymentId: i.deploymentId ?? ev.data.deploymentId,
-        machines: r.kind === 'ConfigurationChanged' && r.field === 'machineName' ? claim(i, r.presented, at) : i.machines,
-        lastActivation: { kind: 'refused', reason: r, at },
-      }));
+      const basis = ev.data.basis ?? null;
+      return instance(ev.data.installationId, (i) =>
+        record(
+          {
+            ...i,
+            deploymentId: i.deploymentId ?? ev.data.deploymentId,
+            // Without a basis, a machine name is all that shows another claimant.
+            machines: basis === null && r.kind === 'ConfigurationChanged' && r.field === 'machineName' ? claim(i, r.presented, at) : i.machines,
+          },
+          { kind: 'refused', reason: r, basis, at },
+        ),
+      );
     }
     case 'ServiceIdentityChanged':
-      return instance(ev.data.installationId, (i) => ({ ...i, serviceIdentity: ev.data.serviceIdentity, thumbprint: ev.data.thumbprint, keyPairIssued: at, lastActivation: null }));
+      // A new key pair: outcomes presented with the old one no longer describe the instance.
+      return instance(ev.data.installationId, (i) => ({ ...i, serviceIdentity: ev.data.serviceIdentity, thumbprint: ev.data.thumbprint, keyPairIssued: at, outcomes: {} }));
     case 'PublicKeyReplaced':
       return deployment(ev.data.deploymentId, (d) => {
         const id = ev.data.installationId.toLowerCase();
@@ -164,26 +191,84 @@ export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationV
 
 // ─── Queries ──────────────────────────────────────────────────────────────
 
-/**
- * The instance's last activation or refusal — unless the deployment registered
- * it again since (a rejoin, a first registration after a refused start): an
- * outcome from before the current registration no longer describes it.
- */
-export const currentActivation = (v: ActivationView, i: InstanceView): InstanceView['lastActivation'] => {
-  const d = i.deploymentId === null ? undefined : v.deployments[i.deploymentId];
+export const deploymentOf = (v: ActivationView, i: InstanceView): DeploymentView | undefined => (i.deploymentId === null ? undefined : v.deployments[i.deploymentId]);
+
+/** The registered holder of an installation: the key pair and machine the deployment registered (before registration: what the instance recorded). */
+export const holderOf = (i: InstanceView, d: DeploymentView | undefined): { readonly thumbprint: string | null; readonly machineName: string | null } => {
   const reg = d?.registered[i.installationId.toLowerCase()];
-  return i.lastActivation && reg && isAfter(reg.at, i.lastActivation.at) ? null : i.lastActivation;
+  return { thumbprint: reg?.thumbprint ?? i.thumbprint, machineName: reg?.machineName ?? i.machineName };
 };
+
+/**
+ * Whether an outcome was presented by the registered holder rather than by
+ * another machine using its installation ID (a cloned config, a second
+ * keystore). The holder presents its registered key pair from its registered
+ * machine; without that key pair (a lost or replaced keystore) it is still the
+ * holder if it presented from the same machine name, host and keystore as the
+ * holder did when it last proved its key (before any proof: the keystore its
+ * config named). An outcome without a basis is taken as the holder's.
+ */
+export const byHolder = (i: InstanceView, d: DeploymentView | undefined, o: RecordedOutcome): boolean => {
+  const b = o.basis;
+  if (b === null) return true;
+  const h = holderOf(i, d);
+  // The holder's names and keys as the deployment registered them and as the instance recorded them (they differ only if one was overwritten).
+  const machines = [h.machineName, i.machineName].filter((m): m is string => m !== null);
+  const keys = [h.thumbprint, i.thumbprint].filter((k): k is string => k !== null);
+  if (machines.length > 0 && !machines.includes(b.machineName)) return false;
+  if (b.presentedThumbprint !== null && keys.includes(b.presentedThumbprint)) return true;
+  const proven = Object.values(i.outcomes).filter((x) => x.basis !== null && x.basis.presentedThumbprint !== null && keys.includes(x.basis.presentedThumbprint) && machines.includes(x.basis.machineName));
+  if (proven.length > 0) return proven.some((x) => x.basis?.host === b.host && x.basis.keystorePath === b.keystorePath);
+  return i.keystorePath === null || i.keystorePath === b.keystorePath;
+};
+
+/** The deployment revision of the last change bearing on the installation (its registration, key, copy, removal, or a new key version). */
+const lastChange = (d: DeploymentView | undefined, id: string): number =>
+  Math.max(-1, ...[d?.registered[id]?.at, d?.copies[id]?.at, d?.removed[id]?.at, d?.currentKeyCreated].filter((r): r is EventRef => r != null).map((r) => Number(r.revision)));
+
+/**
+ * Whether an outcome still describes the instance: it was decided on a
+ * deployment revision no older than the last change bearing on it. An outcome
+ * without a basis counts until such a change is recorded after it (by position).
+ */
+export const isCurrent = (i: InstanceView, d: DeploymentView | undefined, o: RecordedOutcome): boolean => {
+  const id = i.installationId.toLowerCase();
+  if (o.basis !== null) return o.basis.deploymentRevision >= lastChange(d, id);
+  return ![d?.registered[id]?.at, d?.copies[id]?.at, d?.removed[id]?.at, d?.currentKeyCreated].some((r) => r != null && isAfter(r, o.at));
+};
+
+/** The holder's newest outcome, if it still describes the instance. */
+export const currentOutcome = (v: ActivationView, i: InstanceView): RecordedOutcome | null => {
+  const d = deploymentOf(v, i);
+  const latest = Object.values(i.outcomes)
+    .filter((o) => byHolder(i, d, o))
+    .reduce<RecordedOutcome | null>((a, o) => (a === null || isAfter(o.at, a.at) ? o : a), null);
+  return latest !== null && isCurrent(i, d, latest) ? latest : null;
+};
+
+/** Outcomes presented by other machines than the holder, newest per presenter. */
+export const otherClaimants = (v: ActivationView, i: InstanceView): ReadonlyArray<RecordedOutcome & { readonly basis: OutcomeBasis }> => {
+  const d = deploymentOf(v, i);
+  return Object.values(i.outcomes).filter((o): o is RecordedOutcome & { basis: OutcomeBasis } => o.basis !== null && !byHolder(i, d, o));
+};
+
+/** Members other than `id` that hold a copy of the deployment's current key: who could sponsor a join. */
+export const otherHolders = (d: DeploymentView | undefined, id: string): number =>
+  d === undefined || d.currentKeyVersion === null
+    ? 0
+    : Object.entries(d.copies).filter(([who, c]) => who !== id.toLowerCase() && c.keyVersion === d.currentKeyVersion && d.registered[who] !== undefined).length;
+
+export const remedyContext = (v: ActivationView, i: InstanceView): RemedyContext => ({ installationId: i.installationId, otherHolders: otherHolders(deploymentOf(v, i), i.installationId) });
 
 export const INIT_STEPS = ['config read', 'key pair issued', 'public key stored', 'symmetric key stored wrapped', 'activated'] as const;
 
 export type InstanceStatus =
-  | { readonly state: 'not-initialized'; readonly installationId: string }
-  | { readonly state: 'initializing'; readonly completedSteps: number; readonly nextStep: string; readonly view: InstanceView }
-  | { readonly state: 'waiting-to-join'; readonly completedSteps: number; readonly keyVersion: number; readonly view: InstanceView }
+  | { readonly state: 'not-initialized'; readonly installationId: string; readonly remedy: Remedy }
+  | { readonly state: 'initializing'; readonly completedSteps: number; readonly nextStep: string; readonly view: InstanceView; readonly remedy: Remedy }
+  | { readonly state: 'waiting-to-join'; readonly completedSteps: number; readonly keyVersion: number; readonly view: InstanceView; readonly remedy: Remedy }
   | { readonly state: 'activated'; readonly keyVersion: number; readonly since: EventRef; readonly view: InstanceView }
-  | { readonly state: 'disabled'; readonly reason: RefusalReason; readonly since: EventRef; readonly view: InstanceView }
-  | { readonly state: 'removed'; readonly since: EventRef; readonly revokedThumbprint: string; readonly view: InstanceView };
+  | { readonly state: 'disabled'; readonly reason: RefusalReason; readonly since: EventRef; readonly view: InstanceView; readonly remedy: Remedy }
+  | { readonly state: 'removed'; readonly since: EventRef; readonly revokedThumbprint: string; readonly view: InstanceView; readonly remedy: Remedy };
 
 /** Steps 1–4 that the ledger shows as done for this instance (0–4). */
 const completedSteps = (i: InstanceView, d: DeploymentView | undefined): number => {
@@ -199,20 +284,30 @@ const completedSteps = (i: InstanceView, d: DeploymentView | undefined): number 
 
 export const instanceStatus = (v: ActivationView, installationId: string): InstanceStatus => {
   const i = v.instances[installationId.toLowerCase()];
-  if (!i) return { state: 'not-initialized', installationId };
-  const d = i.deploymentId === null ? undefined : v.deployments[i.deploymentId];
+  if (!i) return { state: 'not-initialized', installationId, remedy: resumeInit('it is not initialized') };
+  const d = deploymentOf(v, i);
+  const id = installationId.toLowerCase();
+  const ctx = remedyContext(v, i);
   const steps = completedSteps(i, d);
-  const last = currentActivation(v, i);
-  const removal = d?.removed[installationId.toLowerCase()];
-  if (removal && !(last !== null && isAfter(last.at, removal.at) && !(last.kind === 'refused' && last.reason.kind === 'InstanceRemoved')))
-    return { state: 'removed', since: removal.at, revokedThumbprint: removal.thumbprint, view: i };
+  const removal = d?.removed[id];
+  if (removal && !d?.registered[id])
+    return { state: 'removed', since: removal.at, revokedThumbprint: removal.thumbprint, view: i, remedy: rejoin(ctx, 'it was removed from the scale-out') };
+  const last = currentOutcome(v, i);
   if (last?.kind === 'refused') {
-    if (last.reason.kind === 'NoWrappedCopy' && steps === 3 && d?.currentKeyVersion != null) return { state: 'waiting-to-join', completedSteps: steps, keyVersion: last.reason.keyVersion, view: i };
-    return { state: 'disabled', reason: last.reason, since: last.at, view: i };
+    if (last.reason.kind === 'NoWrappedCopy' && steps === 3 && d?.currentKeyVersion != null)
+      return { state: 'waiting-to-join', completedSteps: steps, keyVersion: last.reason.keyVersion, view: i, remedy: joinAgain(ctx, 'it is waiting to join') };
+    return { state: 'disabled', reason: last.reason, since: last.at, view: i, remedy: remedyFor(last.reason, ctx) };
   }
   if (last?.kind === 'activated') return { state: 'activated', keyVersion: last.keyVersion, since: last.at, view: i };
-  if (steps === 3 && d?.currentKeyVersion != null) return { state: 'waiting-to-join', completedSteps: steps, keyVersion: d.currentKeyVersion, view: i };
-  return { state: 'initializing', completedSteps: steps, nextStep: INIT_STEPS[steps] ?? 'activated', view: i };
+  if (steps === 3 && d?.currentKeyVersion != null)
+    return { state: 'waiting-to-join', completedSteps: steps, keyVersion: d.currentKeyVersion, view: i, remedy: joinAgain(ctx, 'it is waiting to join') };
+  return {
+    state: 'initializing',
+    completedSteps: steps,
+    nextStep: INIT_STEPS[steps] ?? 'activated',
+    view: i,
+    remedy: steps === 4 ? proveCopy('a copy of the current key is wrapped for it, but it has not proved it since') : resumeInit(`initialization stopped after step ${steps} of 5`),
+  };
 };
 
 /** Every instance the ledger knows, with its status, ordered by machine and instance name. */
@@ -226,7 +321,8 @@ const sortKey = (s: InstanceStatus): string =>
 
 export const activationProjection = {
   name: 'activation',
-  version: 1,
+  /** 2: outcomes kept per presenter with their basis (docs/adr/0007-outcome-basis.md). */
+  version: 2,
   initialState: initialActivationView,
   evolve: evolveActivation,
 } as const;

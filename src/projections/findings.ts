@@ -11,7 +11,8 @@
  *   RemovedInstanceStarting          an instance removed from the scale-out tried to start
  *   InstallationClaimedByTwoMachines one installation ID presented from two machine names
  */
-import { type ActivationView, currentActivation, type EventRef, type InstanceView, isAfter } from './activation';
+import { freshInstallation, joinAgain, type Remedy, rejoin } from '../domain/remedy';
+import { type ActivationView, currentOutcome, deploymentOf, type EventRef, holderOf, type InstanceView, isAfter, otherClaimants, otherHolders, remedyContext } from './activation';
 
 export type FindingKind = 'ForeignPublicKey' | 'CopyForKeyNoLongerHeld' | 'StaleCopy' | 'RemovedInstanceStarting' | 'InstallationClaimedByTwoMachines';
 
@@ -19,7 +20,7 @@ export interface Finding {
   readonly kind: FindingKind;
   readonly installationId: string;
   readonly summary: string;
-  readonly remedy: string;
+  readonly remedy: Remedy;
   readonly evidence: Readonly<Record<string, string | number | ReadonlyArray<string>>>;
   /** The events that show it, oldest first. */
   readonly events: ReadonlyArray<EventRef>;
@@ -32,9 +33,10 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
   const id = installationId.toLowerCase();
   const i: InstanceView | undefined = v.instances[id];
   if (!i) return [];
-  const d = i.deploymentId === null ? undefined : v.deployments[i.deploymentId];
+  const d = deploymentOf(v, i);
+  const ctx = remedyContext(v, i);
   const out: Finding[] = [];
-  const last = currentActivation(v, i);
+  const last = currentOutcome(v, i);
   const refusal = last?.kind === 'refused' ? last : undefined;
   const copy = d?.copies[id];
   const registration = d?.registered[id];
@@ -45,7 +47,7 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
       kind: 'ForeignPublicKey',
       installationId: i.installationId,
       summary: `installation ${i.installationId} was presented with public key ${r.heldThumbprint}, but the ${r.storedIn} holds ${r.storedThumbprint}: a cloned config or a rebuilt machine`,
-      remedy: 'remove the stale installation (rskeymgmt -r) and join the real one again from an activated member (rskeymgmt -j); or restore a backup key (rskeymgmt -a)',
+      remedy: freshInstallation(ctx, 'the machine holds another key pair than the one registered'),
       evidence: { installationId: i.installationId, presentedThumbprint: r.heldThumbprint, storedThumbprint: r.storedThumbprint, storedIn: r.storedIn },
       events: byPosition([r.storedIn === 'deployment' ? registration?.at : i.keyPairIssued, refusal.at]),
     });
@@ -55,12 +57,17 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
   const copyForOther = refusal?.reason.kind === 'WrappedCopyForOtherKey';
   const structural = copy !== undefined && i.thumbprint !== null && copy.thumbprint !== i.thumbprint;
   if (copy && (keystoreLost || copyForOther || structural)) {
-    const held = refusal?.reason.kind === 'WrappedCopyForOtherKey' ? refusal.reason.heldThumbprint : refusal?.reason.kind === 'KeystoreUnavailable' ? `none (keystore ${refusal.reason.problem})` : (i.thumbprint ?? 'none');
+    const held =
+      refusal?.reason.kind === 'WrappedCopyForOtherKey'
+        ? refusal.reason.heldThumbprint
+        : refusal?.reason.kind === 'KeystoreUnavailable'
+          ? `none (keystore ${refusal.reason.problem})`
+          : (i.thumbprint ?? 'none');
     out.push({
       kind: 'CopyForKeyNoLongerHeld',
       installationId: i.installationId,
       summary: `the copy of key version ${copy.keyVersion} is wrapped for ${copy.thumbprint}, a key this instance no longer holds (held: ${held}): a lost, replaced or no longer decryptable keystore`,
-      remedy: 'restore the keystore from backup, or restore a backup key (rskeymgmt -a), or remove the installation and join it again (rskeymgmt -r, -j)',
+      remedy: copyForOther || structural ? joinAgain(ctx, 'its copy is wrapped for a key it no longer holds') : freshInstallation(ctx, 'its key pair is lost'),
       evidence: { installationId: i.installationId, keyVersion: copy.keyVersion, copyThumbprint: copy.thumbprint, heldThumbprint: held },
       events: byPosition([copy.at, i.keyPairIssued, refusal?.at]),
     });
@@ -71,33 +78,44 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
       kind: 'StaleCopy',
       installationId: i.installationId,
       summary: `this instance holds key version ${copy.keyVersion}, the deployment's current key is version ${d.currentKeyVersion}`,
-      remedy: 'join it again from an activated member (rskeymgmt -j) so it gets the current key, or restore a backup of the current key (rskeymgmt -a)',
+      remedy: joinAgain(ctx, 'its copy is of an older key version'),
       evidence: { installationId: i.installationId, heldVersion: copy.keyVersion, currentVersion: d.currentKeyVersion },
       events: byPosition([copy.at, d.currentKeyCreated, refusal?.reason.kind === 'StaleWrappedCopy' ? refusal.at : undefined]),
     });
   }
 
-  if (refusal?.reason.kind === 'InstanceRemoved') {
-    const removal = d?.removed[id];
+  const removedStart = Object.values(i.outcomes).find((o) => o.kind === 'refused' && o.reason.kind === 'InstanceRemoved');
+  const removal = d?.removed[id];
+  if (removal && !registration && removedStart?.kind === 'refused' && removedStart.reason.kind === 'InstanceRemoved' && !isAfter(removal.at, removedStart.at)) {
     out.push({
       kind: 'RemovedInstanceStarting',
       installationId: i.installationId,
-      summary: `installation ${i.installationId} tried to start after it was removed from the scale-out (its key ${refusal.reason.revokedThumbprint} was revoked)`,
-      remedy: 'if it should be a member again: keyledger init --rejoin on it, then join it from an activated member (rskeymgmt -j); otherwise shut it down',
-      evidence: { installationId: i.installationId, revokedThumbprint: refusal.reason.revokedThumbprint },
-      events: byPosition([removal?.at, refusal.at]),
+      summary: `installation ${i.installationId} tried to start after it was removed from the scale-out (its key ${removedStart.reason.revokedThumbprint} was revoked)`,
+      remedy: rejoin(ctx, 'it was removed from the scale-out'),
+      evidence: { installationId: i.installationId, revokedThumbprint: removedStart.reason.revokedThumbprint },
+      events: byPosition([removal.at, removedStart.at]),
     });
   }
 
-  const machines = Object.keys(i.machines).sort();
-  if (machines.length > 1) {
+  // Another machine presenting this installation ID: shown on the holder's status and on the other machine's alike.
+  const others = otherClaimants(v, i);
+  const holder = holderOf(i, d);
+  const legacyMachines = Object.keys(i.machines);
+  const machines = [...new Set([...(holder.machineName !== null ? [holder.machineName] : []), ...legacyMachines, ...others.map((o) => o.basis.machineName)])].sort();
+  if (others.length > 0 || legacyMachines.length > 1) {
+    const claimants = others
+      .map((o) => `${o.basis.machineName} (host ${o.basis.host}, keystore ${o.basis.keystorePath}, key ${o.basis.presentedThumbprint ?? 'none'})`)
+      .sort();
     out.push({
       kind: 'InstallationClaimedByTwoMachines',
       installationId: i.installationId,
-      summary: `installation ID ${i.installationId} is claimed by ${machines.length} machines: ${machines.join(', ')} (a config file copied to another machine)`,
-      remedy: 'give every machine but the original its own installation ID (keyledger config new) and join it (rskeymgmt -j)',
-      evidence: { installationId: i.installationId, machines },
-      events: byPosition(machines.map((m) => i.machines[m])),
+      summary: `installation ID ${i.installationId} is registered to ${holder.machineName ?? '?'} (key ${holder.thumbprint ?? 'none'}) but was also presented by ${
+        claimants.length > 0 ? claimants.join('; ') : machines.filter((m) => m !== holder.machineName).join(', ')
+      } (a config file copied to another machine, or a second keystore)`,
+      // The holder itself can sponsor the other machine's new installation.
+      remedy: freshInstallation({ ...ctx, otherHolders: otherHolders(d, '') }, 'another machine presents this installation ID', 'the-other-machine'),
+      evidence: { installationId: i.installationId, machines, ...(claimants.length > 0 ? { claimants } : {}) },
+      events: byPosition([...(legacyMachines.length > 0 ? legacyMachines.map((m) => i.machines[m]) : [registration?.at ?? i.configRead]), ...others.map((o) => o.at)]),
     });
   }
   return out;

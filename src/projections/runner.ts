@@ -4,16 +4,30 @@
  *   page, so memory stays bounded by the page and the view), saves, returns;
  * - `runLive` does the same from a catch-up-then-live subscription and keeps
  *   saving as events arrive, emitting the view after each one.
- * A stored event that cannot be decoded stops the runner with a
- * `CorruptEvent` naming its stream and revision; the checkpoint stays before it.
+ *
+ * Every event is checked before it is folded (ADR 0002): it must decode, its
+ * revision must follow the previous one of its stream (0 for a stream not seen
+ * yet), its content must match its hash and its `prevHash` must be the hash of
+ * the event before it. A problem stops the runner with a `CorruptEvent`
+ * naming its stream and revision (`tampered: true` for a hash, link or
+ * revision problem); the checkpoint stays before it. The per-stream heads
+ * (revision + hash; memory bounded by the number of streams) are saved with
+ * the checkpoint, so a resumed run keeps checking links across runs.
+ *
+ * Before a checkpoint is trusted, the event at its position is read back from
+ * the store: if it is gone or carries another hash or position, the ledger was
+ * replaced (restored from a backup, another file) and the view is rebuilt from
+ * the start; the result says so (`rebuilt`).
+ *
+ * The digest (SHA-256 hex) is injected: this layer does not import src/infra.
  */
 import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
-import { concatMap, EMPTY, Observable, of, throwError } from 'rxjs';
-import { type CorruptEvent, decodeRecorded, type StoredEvent } from '../domain/envelope';
+import { concatMap, defer, EMPTY, from, Observable, of, throwError } from 'rxjs';
+import { checkLink, type CorruptEvent, decodeRecorded, type Digest, GENESIS, type StoredEvent } from '../domain/envelope';
 import { LEDGER_PREFIX } from '../domain/ids';
-import type { CheckpointError, CheckpointStore } from '../ports/checkpoints';
-import { type EventStore, type Position, START, type StoreError } from '../ports/event-store';
+import type { Checkpoint, CheckpointError, CheckpointStore, CheckpointTip, StreamHead } from '../ports/checkpoints';
+import { comparePositions, type EventStore, type Position, type RecordedEvent, START, type StoreError } from '../ports/event-store';
 
 export interface Projection<S> {
   readonly name: string;
@@ -25,63 +39,197 @@ export interface Projection<S> {
 
 export type RunnerError = StoreError | CorruptEvent | CheckpointError;
 
+/** Why a run discarded its checkpoint and replayed the ledger from the start. */
+export type RebuildReason =
+  /** The event at the checkpoint's position is gone or differs: the ledger was replaced or restored from a backup. */
+  | 'ledger-replaced'
+  /** The projection's version changed. */
+  | 'version-changed'
+  /** The checkpoint predates the hash-chain heads (or they are unreadable). */
+  | 'no-heads';
+
+export interface Rebuild {
+  readonly reason: RebuildReason;
+}
+
 export interface ProjectionResult<S> {
   readonly state: S;
   readonly position: Position;
   /** Events folded in this run (0: the checkpoint was current). */
   readonly processed: number;
+  /** Non-null when a checkpoint existed but was discarded: then `processed` counts the whole ledger. */
+  readonly rebuilt: Rebuild | null;
 }
+
+/** A hash, link or revision problem: the ledger was altered (exit 4 at the CLI), as opposed to an undecodable event. */
+export type TamperedEvent = CorruptEvent & { readonly tampered: true };
+
+export const tamperedEvent = (r: Pick<RecordedEvent, 'streamName' | 'revision' | 'type'>, problem: string): TamperedEvent => ({
+  _tag: 'CorruptEvent',
+  stream: r.streamName,
+  revision: r.revision,
+  eventType: r.type,
+  problem,
+  tampered: true,
+});
+
+export const isTampered = (e: { readonly _tag: string }): e is TamperedEvent => e._tag === 'CorruptEvent' && (e as { tampered?: unknown }).tampered === true;
 
 export const checkpointKey = (projection: { readonly name: string }, store: EventStore): string => `${projection.name}@${store.endpoint}`;
 
-const startFrom = <S>(projection: Projection<S>, store: EventStore, checkpoints: CheckpointStore): E.Either<CheckpointError, { state: S; position: Position }> => {
-  const cp = checkpoints.load(checkpointKey(projection, store));
-  if (E.isLeft(cp)) return cp;
-  if (!cp.right || cp.right.version !== projection.version) return E.right({ state: projection.initialState, position: START });
-  return E.right({ state: cp.right.state as S, position: cp.right.position });
+// ─── The hash chain, per stream ───────────────────────────────────────────
+
+interface Head {
+  readonly revision: bigint;
+  readonly hash: string;
+}
+
+const HASH_MISMATCH = 'its content does not match its hash: the stored event was altered';
+const CHAIN_BROKEN = 'its previous-hash link does not match the event before it: an event was altered, removed or reordered';
+
+/**
+ * Decodes an event and checks it extends its stream's chain as known so far.
+ * Does not record it: call `advance` once it is folded.
+ */
+const checkEvent = (heads: ReadonlyMap<string, Head>, r: RecordedEvent, digest: Digest): E.Either<CorruptEvent, StoredEvent> => {
+  const decoded = decodeRecorded(r);
+  if (E.isLeft(decoded)) return decoded;
+  const head = heads.get(r.streamName);
+  const expected = head ? head.revision + 1n : 0n;
+  if (r.revision > expected)
+    return E.left(tamperedEvent(r, `revision ${expected}${r.revision > expected + 1n ? `..${r.revision - 1n}` : ''} is missing before it: an event was removed`));
+  if (r.revision < expected)
+    return E.left(tamperedEvent(r, `it comes after revision ${head?.revision ?? -1n} of the same stream: an event was duplicated or reordered`));
+  const link = checkLink({ stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata }, head?.hash ?? GENESIS, digest);
+  if (link === 'hash-mismatch') return E.left(tamperedEvent(r, HASH_MISMATCH));
+  if (link === 'chain-broken') return E.left(tamperedEvent(r, CHAIN_BROKEN));
+  return decoded;
 };
 
+const headsFromCheckpoint = (heads: Readonly<Record<string, StreamHead>>): Map<string, Head> =>
+  new Map(Object.entries(heads).map(([stream, h]) => [stream, { revision: BigInt(h.revision), hash: h.hash }]));
+
+const headsToCheckpoint = (heads: ReadonlyMap<string, Head>): Record<string, StreamHead> => {
+  const out: Record<string, StreamHead> = {};
+  for (const [stream, h] of heads) out[stream] = { revision: h.revision.toString(), hash: h.hash };
+  return out;
+};
+
+/** The mutable progress of one run: view, position, chain heads, and the event at the position. */
+interface Progress<S> {
+  state: S;
+  position: Position;
+  heads: Map<string, Head>;
+  tip: CheckpointTip | null;
+}
+
+const advance = <S>(p: Progress<S>, projection: Projection<S>, e: StoredEvent): void => {
+  p.state = projection.evolve(p.state, e);
+  p.position = e.position;
+  p.heads.set(e.stream, { revision: e.revision, hash: e.metadata.hash });
+  p.tip = { stream: e.stream, revision: e.revision.toString(), hash: e.metadata.hash };
+};
+
+const toCheckpoint = <S>(projection: Projection<S>, p: Progress<S>): Checkpoint => ({
+  version: projection.version,
+  position: p.position,
+  state: p.state,
+  heads: headsToCheckpoint(p.heads),
+  tip: p.tip,
+});
+
+// ─── Where a run starts ───────────────────────────────────────────────────
+
+const hashIn = (metadata: unknown): string | undefined =>
+  typeof metadata === 'object' && metadata !== null && typeof (metadata as { hash?: unknown }).hash === 'string' ? (metadata as { hash: string }).hash : undefined;
+
+const startFrom = async <S>(
+  projection: Projection<S>,
+  store: EventStore,
+  checkpoints: CheckpointStore,
+  digest: Digest,
+): Promise<E.Either<RunnerError, Progress<S> & { rebuilt: Rebuild | null }>> => {
+  const fresh = (rebuilt: Rebuild | null) => E.right({ state: projection.initialState, position: START, heads: new Map<string, Head>(), tip: null, rebuilt });
+  const loaded = checkpoints.load(checkpointKey(projection, store));
+  if (E.isLeft(loaded)) return loaded;
+  const cp = loaded.right;
+  if (!cp) return fresh(null);
+  if (cp.version !== projection.version) return fresh({ reason: 'version-changed' });
+  if (cp.heads === null) return fresh({ reason: 'no-heads' });
+  if (comparePositions(cp.position, START) === 0) return fresh(null); // nothing folded yet: nothing to trust or lose
+  if (cp.tip === null) return fresh({ reason: 'no-heads' });
+  // Is the ledger still the one the view was built from? The event at the checkpoint must still be there, the same.
+  const revision = BigInt(cp.tip.revision);
+  const read = await store.readStream(cp.tip.stream, { fromRevision: revision, maxCount: 1 })();
+  if (E.isLeft(read)) return read;
+  const at = read.right[0];
+  if (at === undefined || at.revision !== revision || comparePositions(at.position, cp.position) !== 0 || hashIn(at.metadata) !== cp.tip.hash)
+    return fresh({ reason: 'ledger-replaced' });
+  // Same hash: its content must still match it (an edit in place of the very event the checkpoint stands on).
+  const decoded = decodeRecorded(at);
+  if (E.isLeft(decoded)) return decoded;
+  if (checkLink({ stream: at.streamName, revision: at.revision, type: at.type, data: at.data, metadata: decoded.right.metadata }, decoded.right.metadata.prevHash, digest) !== 'ok')
+    return E.left(tamperedEvent(at, HASH_MISMATCH));
+  return E.right({ state: cp.state as S, position: cp.position, heads: headsFromCheckpoint(cp.heads), tip: cp.tip, rebuilt: null });
+};
+
+// ─── Catch-up ─────────────────────────────────────────────────────────────
+
 export interface CatchUpOptions {
+  /** The hash chain's digest (SHA-256 hex: `sha256Hex` from src/infra/sha256.ts). */
+  readonly digest: Digest;
   readonly pageSize?: number;
   readonly onProgress?: (processed: number) => void;
 }
 
 export const catchUp =
-  <S>(store: EventStore, projection: Projection<S>, checkpoints: CheckpointStore, options: CatchUpOptions = {}): TE.TaskEither<RunnerError, ProjectionResult<S>> =>
+  <S>(store: EventStore, projection: Projection<S>, checkpoints: CheckpointStore, options: CatchUpOptions): TE.TaskEither<RunnerError, ProjectionResult<S>> =>
   async () => {
-    const from = startFrom(projection, store, checkpoints);
-    if (E.isLeft(from)) return from;
-    let { state, position } = from.right;
+    const started = await startFrom(projection, store, checkpoints, options.digest);
+    if (E.isLeft(started)) return started;
+    const { rebuilt, ...progress } = started.right;
+    const p: Progress<S> = progress;
     let processed = 0;
     const pageSize = options.pageSize ?? 1000;
+    const save = (): E.Either<CheckpointError, void> => checkpoints.save(checkpointKey(projection, store), toCheckpoint(projection, p));
     for (;;) {
-      const page = await store.readAll({ after: position, maxCount: pageSize, streamPrefixes: [LEDGER_PREFIX] })();
+      const page = await store.readAll({ after: p.position, maxCount: pageSize, streamPrefixes: [LEDGER_PREFIX] })();
       if (E.isLeft(page)) return page;
       for (const r of page.right) {
-        const decoded = decodeRecorded(r);
-        if (E.isLeft(decoded)) {
-          const saved = processed > 0 ? checkpoints.save(checkpointKey(projection, store), { version: projection.version, position, state }) : E.right(undefined);
-          return E.isLeft(saved) ? saved : decoded;
+        const checked = checkEvent(p.heads, r, options.digest);
+        if (E.isLeft(checked)) {
+          const saved = processed > 0 ? save() : E.right(undefined);
+          return E.isLeft(saved) ? saved : checked;
         }
-        state = projection.evolve(state, decoded.right);
-        position = r.position;
+        advance(p, projection, checked.right);
         processed++;
       }
       options.onProgress?.(processed);
       if (page.right.length < pageSize) break;
     }
-    if (processed > 0) {
-      const saved = checkpoints.save(checkpointKey(projection, store), { version: projection.version, position, state });
+    // A discarded checkpoint is replaced even when the new ledger is empty, so the rebuild is reported once.
+    if (processed > 0 || rebuilt !== null) {
+      const saved = save();
       if (E.isLeft(saved)) return saved;
     }
-    return E.right({ state, position, processed });
+    return E.right({ state: p.state, position: p.position, processed, rebuilt });
   };
+
+// ─── Live ─────────────────────────────────────────────────────────────────
 
 export interface LiveView<S> {
   readonly state: S;
   readonly position: Position;
   /** False while the backlog is being replayed. */
   readonly live: boolean;
+  /** On the view emitted on catching up: non-null when the checkpoint was discarded and the ledger replayed from the start. Null on every other view. */
+  readonly rebuilt: Rebuild | null;
+}
+
+export interface LiveOptions {
+  /** The hash chain's digest (SHA-256 hex: `sha256Hex` from src/infra/sha256.ts). */
+  readonly digest: Digest;
+  readonly saveEvery?: number;
 }
 
 /**
@@ -89,45 +237,39 @@ export interface LiveView<S> {
  * catching up). Saves the checkpoint every `saveEvery` events while replaying
  * and after every event once live. Unsubscribe to stop.
  */
-export const runLive = <S>(store: EventStore, projection: Projection<S>, checkpoints: CheckpointStore, options: { readonly saveEvery?: number } = {}): Observable<LiveView<S>> =>
-  new Observable<LiveView<S>>((subscriber) => {
-    const from = startFrom(projection, store, checkpoints);
-    if (E.isLeft(from)) {
-      subscriber.error(from.left);
-      return undefined;
-    }
-    let { state, position } = from.right;
-    let live = false;
-    let unsaved = 0;
-    const saveEvery = options.saveEvery ?? 500;
-    const save = (): E.Either<CheckpointError, void> => {
-      unsaved = 0;
-      return checkpoints.save(checkpointKey(projection, store), { version: projection.version, position, state });
-    };
-    const sub = store
-      .subscribeToAll({ after: position, streamPrefixes: [LEDGER_PREFIX] })
-      .pipe(
+export const runLive = <S>(store: EventStore, projection: Projection<S>, checkpoints: CheckpointStore, options: LiveOptions): Observable<LiveView<S>> =>
+  defer(() => from(startFrom(projection, store, checkpoints, options.digest))).pipe(
+    concatMap((started): Observable<LiveView<S>> => {
+      if (E.isLeft(started)) return throwError(() => started.left);
+      const { rebuilt, ...progress } = started.right;
+      const p: Progress<S> = progress;
+      let live = false;
+      let unsaved = 0;
+      const saveEvery = options.saveEvery ?? 500;
+      const save = (): E.Either<CheckpointError, void> => {
+        unsaved = 0;
+        return checkpoints.save(checkpointKey(projection, store), toCheckpoint(projection, p));
+      };
+      return store.subscribeToAll({ after: p.position, streamPrefixes: [LEDGER_PREFIX] }).pipe(
         concatMap((m): Observable<LiveView<S>> => {
           if (m.kind === 'caughtUp') {
             live = true;
             const saved = save();
-            return E.isLeft(saved) ? throwError(() => saved.left) : of({ state, position, live });
+            return E.isLeft(saved) ? throwError(() => saved.left) : of({ state: p.state, position: p.position, live, rebuilt });
           }
-          const decoded = decodeRecorded(m.event);
-          if (E.isLeft(decoded)) {
-            save();
-            return throwError(() => decoded.left);
+          const checked = checkEvent(p.heads, m.event, options.digest);
+          if (E.isLeft(checked)) {
+            if (unsaved > 0) save();
+            return throwError(() => checked.left);
           }
-          state = projection.evolve(state, decoded.right);
-          position = m.event.position;
+          advance(p, projection, checked.right);
           unsaved++;
           if (live || unsaved >= saveEvery) {
             const saved = save();
             if (E.isLeft(saved)) return throwError(() => saved.left);
           }
-          return live ? of({ state, position, live }) : EMPTY;
+          return live ? of({ state: p.state, position: p.position, live, rebuilt: null }) : EMPTY;
         }),
-      )
-      .subscribe(subscriber);
-    return () => sub.unsubscribe();
-  });
+      );
+    }),
+  );

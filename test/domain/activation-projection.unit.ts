@@ -46,14 +46,15 @@ const node2Waiting: ReadonlyArray<LedgerEvent> = [
 // ─── Steps ────────────────────────────────────────────────────────────────
 
 test('not-initialized: the ledger knows nothing of the installation', (t) => {
-  t.deepEqual(instanceStatus(initialActivationView, NODE_1), { state: 'not-initialized', installationId: NODE_1 });
-  t.deepEqual(instanceStatus(replay(history(configRead(NODE_2))), NODE_1), { state: 'not-initialized', installationId: NODE_1 });
+  t.deepEqual(statusOf(initialActivationView, NODE_1), { state: 'not-initialized', installationId: NODE_1 });
+  t.deepEqual(statusOf(replay(history(configRead(NODE_2))), NODE_1), { state: 'not-initialized', installationId: NODE_1 });
 });
 
 test('initializing after step 1 (config read): next is the key pair', (t) => {
   const events = history(configRead(NODE_1));
   const v = replay(events);
   t.deepEqual(instanceStatus(v, NODE_1), {
+    remedy: { _tag: 'Run', sentence: 'initialization stopped after step 1 of 5: resume initialization', steps: [{ on: 'this-instance', args: ['init'] }] },
     state: 'initializing',
     completedSteps: 1,
     nextStep: 'key pair issued',
@@ -63,11 +64,12 @@ test('initializing after step 1 (config read): next is the key pair', (t) => {
       machineName: 'RS-NODE-1',
       instanceName: 'MSSQLSERVER',
       serviceIdentity: 'NT SERVICE\\ReportServer',
+      keystorePath: configRead(NODE_1).data.keystorePath,
       thumbprint: null,
       configRead: { stream: instanceStream(NODE_1), revision: '0', position: '0/0', occurredAt: '2026-11-28T12:00:00.000Z', actor: 'operator@test' },
       keyPairIssued: null,
       machines: { 'RS-NODE-1': { stream: instanceStream(NODE_1), revision: '0', position: '0/0', occurredAt: '2026-11-28T12:00:00.000Z', actor: 'operator@test' } },
-      lastActivation: null,
+      outcomes: {},
     },
   });
 });

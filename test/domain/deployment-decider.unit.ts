@@ -5,7 +5,8 @@
 import test from 'ava';
 import type { DeploymentEvent, WrappedCopy } from '../../src/domain/events';
 import type { InstallationId, KeyVersion } from '../../src/domain/ids';
-import { currentCopyOf, type DeploymentCommand, evolveDeployment } from '../../src/domain/deployment/decider';
+import { currentCopyOf, type DeploymentCommand, evolveDeployment, lastChangeFor } from '../../src/domain/deployment/decider';
+import type { DeploymentState } from '../../src/domain/deployment/decider';
 import { spec, stateAfter } from '../support/decider-spec';
 import {
   copyFor,
@@ -25,6 +26,10 @@ import {
   V1,
   V2,
 } from '../support/domain-builders';
+
+
+/** The membership part of the state (registrations, key, copies, removals); revisions are asserted on their own. */
+const membershipOf = ({ registered, currentKey, copies, removed }: DeploymentState) => ({ registered, currentKey, copies, removed });
 
 // ─── Test data ────────────────────────────────────────────────────────────
 
@@ -107,7 +112,7 @@ test('CreateSymmetricKey: a copy for the creator thumbprint but another installa
 // ─── evolve and currentCopyOf ─────────────────────────────────────────────
 
 test('evolve: PublicKeyStored registers the installation', (t) => {
-  t.deepEqual(stateAfter(deployment, [node1Stored]), {
+  t.deepEqual(membershipOf(stateAfter(deployment, [node1Stored])), {
     registered: { [NODE_1]: { installationId: NODE_1, machineName: 'RS-NODE-1', instanceName: 'MSSQLSERVER', thumbprint: TP_1, publicKey: publicKey(TP_1) } },
     currentKey: undefined,
     copies: {},
@@ -153,4 +158,14 @@ test('evolve never mutates the state it is given', (t) => {
   t.deepEqual(before, copy);
   t.not(after, before);
   t.is(before.currentKey, undefined);
+});
+
+test('evolve: every event is one revision; changedAt names the last event bearing on each installation, keyCreatedAt the key', (t) => {
+  const s = stateAfter(deployment, [node1Stored, created()]);
+  t.is(s.revision, 1);
+  t.deepEqual(s.changedAt, { [NODE_1]: 1 });
+  t.is(s.keyCreatedAt, 1);
+  t.is(lastChangeFor(s, NODE_1), 1);
+  t.is(lastChangeFor(s, 'someone-else'), 1, 'a new key version bears on everyone');
+  t.is(lastChangeFor(stateAfter(deployment, [node1Stored]), 'someone-else'), -1);
 });

@@ -8,7 +8,11 @@ import test from 'ava';
 import type { LedgerEvent, RefusalReason } from '../../src/domain/events';
 import type { InstallationId } from '../../src/domain/ids';
 import { type EventRef, initialActivationView, isAfter } from '../../src/projections/activation';
-import { allFindings, type Finding, findingsFor } from '../../src/projections/findings';
+import { allFindings, type Finding, findingsFor as findingsWithRemedies } from '../../src/projections/findings';
+
+/** Findings without their remedies: the remedies are typed data tested in remedy.unit.ts and followed in remedy-walk.e2e.ts. */
+type WithoutRemedy = Omit<Finding, 'remedy'>;
+const findingsFor = (...args: Parameters<typeof findingsWithRemedies>): ReadonlyArray<WithoutRemedy> => findingsWithRemedies(...args).map(({ remedy: _r, ...f }) => f);
 import {
   activated,
   cluster,
@@ -49,8 +53,7 @@ test('ForeignPublicKey: the deployment registered another public key for this in
       kind: 'ForeignPublicKey',
       installationId: NODE_2,
       summary: `installation ${NODE_2} was presented with public key ${TP_2}, but the deployment holds ${TP_X}: a cloned config or a rebuilt machine`,
-      remedy: 'remove the stale installation (rskeymgmt -r) and join the real one again from an activated member (rskeymgmt -j); or restore a backup key (rskeymgmt -a)',
-      evidence: { installationId: NODE_2, presentedThumbprint: TP_2, storedThumbprint: TP_X, storedIn: 'deployment' },
+          evidence: { installationId: NODE_2, presentedThumbprint: TP_2, storedThumbprint: TP_X, storedIn: 'deployment' },
       events: [refAt(events[2]), refAt(events[3])],
     },
   ]);
@@ -68,11 +71,10 @@ test('ForeignPublicKey: the instance was issued another key than the one present
 
 // ─── CopyForKeyNoLongerHeld ───────────────────────────────────────────────
 
-const copyNoLongerHeld = (id: InstallationId, keyVersion: number, copyThumbprint: string, held: string, events: ReadonlyArray<EventRef>): Finding => ({
+const copyNoLongerHeld = (id: InstallationId, keyVersion: number, copyThumbprint: string, held: string, events: ReadonlyArray<EventRef>): WithoutRemedy => ({
   kind: 'CopyForKeyNoLongerHeld',
   installationId: id,
   summary: `the copy of key version ${keyVersion} is wrapped for ${copyThumbprint}, a key this instance no longer holds (held: ${held}): a lost, replaced or no longer decryptable keystore`,
-  remedy: 'restore the keystore from backup, or restore a backup key (rskeymgmt -a), or remove the installation and join it again (rskeymgmt -r, -j)',
   evidence: { installationId: id, keyVersion, copyThumbprint, heldThumbprint: held },
   events,
 });
@@ -124,11 +126,10 @@ const staleHistory: ReadonlyArray<LedgerEvent> = [
   keyWrapped(NODE_2, TP_2, V1),
   keyCreated(NODE_1, TP_1, V2),
 ];
-const staleCopy = (events: ReadonlyArray<EventRef>): Finding => ({
+const staleCopy = (events: ReadonlyArray<EventRef>): WithoutRemedy => ({
   kind: 'StaleCopy',
   installationId: NODE_2,
   summary: "this instance holds key version 1, the deployment's current key is version 2",
-  remedy: 'join it again from an activated member (rskeymgmt -j) so it gets the current key, or restore a backup of the current key (rskeymgmt -a)',
   evidence: { installationId: NODE_2, heldVersion: 1, currentVersion: 2 },
   events,
 });
@@ -160,8 +161,7 @@ test('RemovedInstanceStarting: a removed member tried to start; the removal and 
       kind: 'RemovedInstanceStarting',
       installationId: NODE_2,
       summary: `installation ${NODE_2} tried to start after it was removed from the scale-out (its key ${TP_2} was revoked)`,
-      remedy: 'if it should be a member again: keyledger init --rejoin on it, then join it from an activated member (rskeymgmt -j); otherwise shut it down',
-      evidence: { installationId: NODE_2, revokedThumbprint: TP_2 },
+          evidence: { installationId: NODE_2, revokedThumbprint: TP_2 },
       events: [refAt(events[10]), refAt(events[11])],
     },
   ]);
@@ -174,11 +174,10 @@ test('RemovedInstanceStarting: a removal alone (it never tried to start again) i
 
 // ─── InstallationClaimedByTwoMachines ─────────────────────────────────────
 
-const claimed = (machines: ReadonlyArray<string>, events: ReadonlyArray<EventRef>): Finding => ({
+const claimed = (machines: ReadonlyArray<string>, events: ReadonlyArray<EventRef>): WithoutRemedy => ({
   kind: 'InstallationClaimedByTwoMachines',
   installationId: NODE_1,
-  summary: `installation ID ${NODE_1} is claimed by ${machines.length} machines: ${machines.join(', ')} (a config file copied to another machine)`,
-  remedy: 'give every machine but the original its own installation ID (keyledger config new) and join it (rskeymgmt -j)',
+  summary: `installation ID ${NODE_1} is registered to RS-NODE-1 (key ${TP_1}) but was also presented by ${machines.filter((m) => m !== 'RS-NODE-1').join(', ')} (a config file copied to another machine, or a second keystore)`,
   evidence: { installationId: NODE_1, machines },
   events,
 });
@@ -259,7 +258,7 @@ test('allFindings: every instance with its findings, instance by instance', (t) 
     refused(NODE_2, { kind: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }),
   );
   const v = replay(events);
-  t.deepEqual(allFindings(v), [...findingsFor(v, NODE_1), ...findingsFor(v, NODE_2)]);
+  t.deepEqual(allFindings(v), [...findingsWithRemedies(v, NODE_1), ...findingsWithRemedies(v, NODE_2)]);
   t.deepEqual(
     allFindings(v).map((f) => [f.installationId, f.kind, f.events.map((e) => e.position)]),
     [

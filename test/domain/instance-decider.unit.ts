@@ -3,11 +3,11 @@
  * these events / this error / nothing. Plus what `evolve` makes of each event.
  */
 import test from 'ava';
-import type { InstanceEvent, RefusalReason } from '../../src/domain/events';
+import type { InstanceEvent, OutcomeBasis, RefusalReason } from '../../src/domain/events';
 import type { NonEmptyString, Thumbprint } from '../../src/domain/ids';
 import { evolveInstance, type InstanceCommand, type InstanceConfig, type IssuedKeyPair } from '../../src/domain/instance/decider';
 import { spec, stateAfter } from '../support/decider-spec';
-import { anInstance, DEPLOYMENT, NODE_1 as ID, instanceDecider as instance, publicKey, TP_1 as TP_A, TP_1B as TP_B, V1, V2 } from '../support/domain-builders';
+import { aBasis, anInstance, DEPLOYMENT, NODE_1 as ID, instanceDecider as instance, publicKey, TP_1 as TP_A, TP_1B as TP_B, V1, V2 } from '../support/domain-builders';
 
 // ─── Test data ────────────────────────────────────────────────────────────
 
@@ -22,7 +22,8 @@ const recordKeyPair = (thumbprint: Thumbprint): InstanceCommand => ({
   thumbprint,
   keySize: 2048,
 });
-const refuse = (reason: RefusalReason): InstanceCommand => ({ type: 'RefuseActivation', installationId: ID, deploymentId: DEPLOYMENT, reason });
+const BASIS = aBasis(ID, TP_A, 3);
+const refuse = (reason: RefusalReason, basis = BASIS, changedAt = 3): InstanceCommand => ({ type: 'RefuseActivation', installationId: ID, deploymentId: DEPLOYMENT, reason, basis, changedAt });
 
 // ─── RecordConfig ─────────────────────────────────────────────────────────
 
@@ -135,23 +136,35 @@ test('Activate: with another thumbprint than the issued one it fails ThumbprintM
     .thenFails({ _tag: 'ThumbprintMismatch', recordedThumbprint: TP_A, presentedThumbprint: TP_B });
 });
 
-test('Activate: the first time, the instance is activated', (t) => {
-  spec(t, instance)
-    .given([configRead, keyPairIssued])
-    .when(activate(TP_A))
-    .then([{ type: 'InstanceActivated', data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion: V1, thumbprint: TP_A } }]);
+const BASIS_2 = aBasis(ID, TP_A, 2);
+const activatedOn = (basis: OutcomeBasis, keyVersion = V1): InstanceEvent => ({ type: 'InstanceActivated', data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion, thumbprint: TP_A, basis } });
+const refusedOn = (reason: RefusalReason, basis: OutcomeBasis): InstanceEvent => ({ type: 'InstanceActivationRefused', data: { installationId: ID, deploymentId: DEPLOYMENT, reason, basis } });
+const activateOn = (basis: OutcomeBasis, changedAt: number, keyVersion = V1): InstanceCommand => ({ type: 'Activate', installationId: ID, deploymentId: DEPLOYMENT, keyVersion, thumbprint: TP_A, basis, changedAt });
+
+test('Activate: the first time, the instance is activated, with the basis it was decided on', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued]).when(activate(TP_A)).then([activatedOn(BASIS_2)]);
 });
 
-test('Activate: already activated with the same key version changes nothing', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, activated(V1)]).when(activate(TP_A, V1)).thenNothingHappened();
+test('Activate: already activated with the same key version, presenter and a deployment unchanged since: nothing happened', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, activatedOn(BASIS_2)]).when(activateOn(aBasis(ID, TP_A, 5), 2)).thenNothingHappened();
+});
+
+test('Activate: recorded again when the deployment changed this installation after the last activation was decided (it was stale)', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, activatedOn(BASIS_2)]).when(activateOn(aBasis(ID, TP_A, 5), 4)).then([activatedOn(aBasis(ID, TP_A, 5))]);
+});
+
+test('Activate: recorded again from another presenter (another host), and over a legacy activation without a basis', (t) => {
+  const elsewhere = aBasis(ID, TP_A, 2, { host: 'another-host' });
+  spec(t, instance).given([configRead, keyPairIssued, activatedOn(BASIS_2)]).when(activateOn(elsewhere, 2)).then([activatedOn(elsewhere)]);
+  spec(t, instance).given([configRead, keyPairIssued, activated(V1)]).when(activate(TP_A, V1)).then([activatedOn(BASIS_2)]);
 });
 
 test('Activate: activated with an older key version records the new one', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, activated(V1)]).when(activate(TP_A, V2)).then([activated(V2)]);
+  spec(t, instance).given([configRead, keyPairIssued, activatedOn(BASIS_2)]).when(activate(TP_A, V2)).then([activatedOn(BASIS_2, V2)]);
 });
 
 test('Activate: after a refusal, the instance is activated again', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, activated(V1), refused(noCopy)]).when(activate(TP_A, V1)).then([activated(V1)]);
+  spec(t, instance).given([configRead, keyPairIssued, activatedOn(BASIS_2), refusedOn(noCopy, BASIS_2)]).when(activate(TP_A, V1)).then([activatedOn(BASIS_2)]);
 });
 
 // ─── RefuseActivation ─────────────────────────────────────────────────────
@@ -164,18 +177,25 @@ const reasons: ReadonlyArray<[string, ReadonlyArray<InstanceEvent>]> = [
   ['Disabled', [configRead, keyPairIssued, refused(noCopy)]],
 ];
 for (const [status, given] of reasons) {
-  test(`RefuseActivation: from ${status}, the refusal is always recorded`, (t) => {
+  test(`RefuseActivation: from ${status}, a new reason is recorded with its basis`, (t) => {
     const reason: RefusalReason = { kind: 'PublicKeyMismatch', heldThumbprint: TP_B, storedThumbprint: TP_A, storedIn: 'deployment' };
     t.is(stateAfter(instance, given).status as string, status);
-    spec(t, instance)
-      .given(given)
-      .when(refuse(reason))
-      .then([{ type: 'InstanceActivationRefused', data: { installationId: ID, deploymentId: DEPLOYMENT, reason } }]);
+    spec(t, instance).given(given).when(refuse(reason)).then([refusedOn(reason, BASIS)]);
   });
 }
 
-test('RefuseActivation: the same refusal twice is recorded twice (every refused start is a fact)', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, refused(noCopy)]).when(refuse(noCopy)).then([refused(noCopy)]);
+test('RefuseActivation: the same refusal again, same presenter, deployment unchanged since: nothing happened (re-run init, repeated start)', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, refusedOn(noCopy, BASIS)]).when(refuse(noCopy, aBasis(ID, TP_A, 7), 3)).thenNothingHappened();
+});
+
+test('RefuseActivation: the same reason is recorded again when the deployment changed the installation since, or another presenter presents it', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, refusedOn(noCopy, BASIS)]).when(refuse(noCopy, aBasis(ID, TP_A, 7), 6)).then([refusedOn(noCopy, aBasis(ID, TP_A, 7))]);
+  const clone = aBasis(ID, TP_A, 3, { machineName: 'RS-CLONE' as NonEmptyString });
+  spec(t, instance).given([configRead, keyPairIssued, refusedOn(noCopy, BASIS)]).when(refuse(noCopy, clone, 3)).then([refusedOn(noCopy, clone)]);
+});
+
+test('RefuseActivation: a legacy refusal (no basis) is never taken as saying the same', (t) => {
+  spec(t, instance).given([configRead, keyPairIssued, refused(noCopy)]).when(refuse(noCopy)).then([refusedOn(noCopy, BASIS)]);
 });
 
 // ─── evolve ───────────────────────────────────────────────────────────────
@@ -197,8 +217,8 @@ test('evolve: KeyPairIssued before any config is ignored', (t) => {
 });
 
 test('evolve: InstanceActivated → Activated with the key version', (t) => {
-  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1)]), { status: 'Activated', config, keyPair, keyVersion: V1 });
-  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), activated(V2)]), { status: 'Activated', config, keyPair, keyVersion: V2 });
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1)]), { status: 'Activated', config, keyPair, keyVersion: V1, basis: null });
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), activated(V2)]), { status: 'Activated', config, keyPair, keyVersion: V2, basis: null });
 });
 
 test('evolve: InstanceActivated without a key pair is ignored', (t) => {
@@ -206,16 +226,16 @@ test('evolve: InstanceActivated without a key pair is ignored', (t) => {
 });
 
 test('evolve: InstanceActivationRefused → Disabled, keeping config and key pair', (t) => {
-  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), refused(noCopy)]), { status: 'Disabled', config, keyPair, reason: noCopy });
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), refused(noCopy)]), { status: 'Disabled', config, keyPair, reason: noCopy, basis: null });
 });
 
 test('evolve: InstanceActivationRefused from NotInitialized → Disabled with neither config nor key pair', (t) => {
   const reason: RefusalReason = { kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT };
-  t.deepEqual(stateAfter(instance, [refused(reason)]), { status: 'Disabled', config: undefined, keyPair: undefined, reason });
+  t.deepEqual(stateAfter(instance, [refused(reason)]), { status: 'Disabled', config: undefined, keyPair: undefined, reason, basis: null });
 });
 
 test('evolve: Disabled then InstanceActivated → Activated again', (t) => {
-  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, refused(noCopy), activated(V1)]), { status: 'Activated', config, keyPair, keyVersion: V1 });
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, refused(noCopy), activated(V1)]), { status: 'Activated', config, keyPair, keyVersion: V1, basis: null });
 });
 
 test('evolve: a second ConfigRead after the key pair keeps the status and replaces the config', (t) => {

@@ -4,6 +4,7 @@
  * proven again); the start check's new refusals (InstanceRemoved,
  * StaleWrappedCopy, NoMemberHoldsKey) and how explainRefusal puts them.
  */
+import { remedyFor, remedyText } from '../../src/domain/remedy';
 import test from 'ava';
 import * as E from 'fp-ts/Either';
 import type { DeploymentEvent, RefusalReason } from '../../src/domain/events';
@@ -41,6 +42,7 @@ import {
   V1,
   V2,
   type WrappedBy,
+  aBasis,
 } from '../support/domain-builders';
 
 // ─── Test data ────────────────────────────────────────────────────────────
@@ -152,7 +154,11 @@ test('evolve ServiceIdentityChanged: before the config is read, nothing changes'
 test('after the identity change the instance must prove itself again, with the new key', (t) => {
   const history = [configRead, keyPairIssued, activated(V1), toB];
   // the same key version as before is not "already activated": it was activated under the old key
-  spec(t, instance).given(history).when(activate(TP_B, V1)).then([activated(V1, TP_B)]);
+  const proven = activated(V1, TP_B);
+  spec(t, instance)
+    .given(history)
+    .when(activate(TP_B, V1))
+    .then([{ ...proven, data: { ...proven.data, basis: aBasis(ID, TP_B, 2) } }]);
   spec(t, instance).given(history).when(activate(TP_A, V1)).thenFails({ _tag: 'ThumbprintMismatch', recordedThumbprint: TP_B, presentedThumbprint: TP_A });
 });
 
@@ -283,9 +289,9 @@ test('start check after an identity change: before the deployment trusts the new
 // ─── explainRefusal for the scale-out reasons ─────────────────────────────
 
 const explained: ReadonlyArray<[RefusalReason, string, ReadonlyArray<string>, RegExp]> = [
-  [{ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }, 'RSReportServerNotActivated', [ID, TP_A, 'removed'], /keyledger init --rejoin.*rskeymgmt -j/],
-  [{ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }, 'rsReportServerDisabled', ['key version 1', 'current version is 2'], /rskeymgmt -j.*rskeymgmt -a/],
-  [{ kind: 'NoMemberHoldsKey', keyVersion: V2 }, 'RSReportServerNotActivated', ['symmetric key version 2', 'no member'], /restore a backup of the key/],
+  [{ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }, 'RSReportServerNotActivated', [ID, TP_A, 'removed'], /keyledger init --rejoin.*keyledger join/],
+  [{ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }, 'rsReportServerDisabled', ['key version 1', 'current version is 2'], /keyledger join .*keyledger start/],
+  [{ kind: 'NoMemberHoldsKey', keyVersion: V2 }, 'RSReportServerNotActivated', ['symmetric key version 2', 'no member'], /a key backup restore is needed, which this version cannot do yet/],
 ];
 
 for (const [reason, code, evidence, remedy] of explained) {
@@ -293,9 +299,11 @@ for (const [reason, code, evidence, remedy] of explained) {
     const x = explainRefusal(reason);
     t.is(x.code, code);
     for (const e of evidence) t.true(x.summary.includes(e), `summary should contain ${e}: ${x.summary}`);
-    t.regex(x.remedy, remedy);
+    const ctx = { installationId: ID, otherHolders: 1 };
+    const text = remedyText(remedyFor(reason, ctx));
+    t.regex(text, remedy);
     const specific = code === 'RSReportServerNotActivated' ? '' : `${code}: `;
-    t.is(refusalLine(reason), `RSReportServerNotActivated: ${specific}${x.summary}. Remedy: ${x.remedy}.`);
+    t.is(refusalLine(reason, ctx), `RSReportServerNotActivated: ${specific}${x.summary}. Remedy: ${text}.`);
   });
 }
 
@@ -311,8 +319,8 @@ test('explainRefusal: the exact summaries of the scale-out reasons', (t) => {
   );
 });
 
-test('explainRefusal: NoMemberHoldsKey never suggests re-creating the key or joining', (t) => {
-  const x = explainRefusal({ kind: 'NoMemberHoldsKey', keyVersion: V1 });
-  t.notRegex(x.remedy, /keyledger join|rskeymgmt -j/);
-  t.regex(x.remedy, /never re-created/);
+test('remedyFor: NoMemberHoldsKey names no command (no join, no re-created key): a backup restore, not available yet', (t) => {
+  const r = remedyFor({ kind: 'NoMemberHoldsKey', keyVersion: V1 }, { installationId: ID, otherHolders: 0 });
+  t.is(r._tag, 'NotYetPossible');
+  t.notRegex(remedyText(r), /keyledger/);
 });

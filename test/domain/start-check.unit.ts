@@ -4,6 +4,7 @@
  * puts each reason to an operator (with the evidence in it).
  */
 import { createHash } from 'node:crypto';
+import { remedyFor, remedyText } from '../../src/domain/remedy';
 import test from 'ava';
 import * as E from 'fp-ts/Either';
 import type { RefusalReason } from '../../src/domain/events';
@@ -68,15 +69,15 @@ test('InstallationNotRegistered: nothing recorded for this installation, no keys
   );
 });
 
-test('InstallationNotRegistered: nothing recorded, the keystore names another installation (edited config)', (t) => {
+test('KeystoreBelongsToOtherInstallation: nothing recorded, the keystore names another installation (an edited installation ID)', (t) => {
   const presented = { ...config, installationId: OTHER_ID };
   t.deepEqual(
     checkBeforeUnwrap(initialInstanceState, complete, presented, held(ID, TP)),
-    E.left({ kind: 'InstallationNotRegistered', installationId: OTHER_ID, keystoreInstallationId: ID }),
+    E.left({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: OTHER_ID, keystoreInstallationId: ID }),
   );
   t.deepEqual(
     checkBeforeUnwrap(initialInstanceState, complete, presented, problem('locked', 'the keystore was issued to installation ' + ID, ID)),
-    E.left({ kind: 'InstallationNotRegistered', installationId: OTHER_ID, keystoreInstallationId: ID }),
+    E.left({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: OTHER_ID, keystoreInstallationId: ID }),
   );
 });
 
@@ -206,9 +207,9 @@ for (const [reason, code, evidence] of explained) {
     const x = explainRefusal(reason);
     t.is(x.code, code);
     for (const e of evidence) t.true(x.summary.includes(e), `summary should contain ${e}: ${x.summary}`);
-    t.regex(x.remedy, /\S{10}/);
     const specific = code === 'RSReportServerNotActivated' ? '' : `${code}: `;
-    t.is(refusalLine(reason), `RSReportServerNotActivated: ${specific}${x.summary}. Remedy: ${x.remedy}.`);
+    const ctx = { installationId: ID, otherHolders: 1 };
+    t.is(refusalLine(reason, ctx), `RSReportServerNotActivated: ${specific}${x.summary}. Remedy: ${remedyText(remedyFor(reason, ctx))}.`);
   });
 }
 
@@ -221,14 +222,17 @@ test('explainRefusal: InstallationNotRegistered asks about an edited installatio
   );
 });
 
-test('explainRefusal: a locked keystore is remedied by the right identity, a missing one by restoring it', (t) => {
-  t.regex(explainRefusal({ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'locked', detail: 'x' }).remedy, /service identity/);
-  t.regex(explainRefusal({ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'x' }).remedy, /restore the keystore file/);
+test('remedyFor: a locked keystore names the service identity, a missing one restoring the file', (t) => {
+  const ctx = { installationId: ID, otherHolders: 1 };
+  t.regex(remedyFor({ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'locked', detail: 'x' }, ctx).sentence, /identity it was protected for/);
+  t.regex(remedyFor({ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'x' }, ctx).sentence, /restore the file from a backup/);
 });
 
-test('explainRefusal: remedies name the commands to run', (t) => {
-  t.regex(explainRefusal({ kind: 'NoWrappedCopy', keyVersion: V1 }).remedy, /keyledger join/);
-  t.regex(explainRefusal({ kind: 'ServiceIdentityChanged', recordedIdentity: 'a', presentedIdentity: 'b' }).remedy, /keyledger change-identity/);
-  t.regex(explainRefusal({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }).remedy, /keyledger init/);
-  t.regex(explainRefusal({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'a', presented: 'b' }).remedy, /restore machineName/);
+test('remedyFor: remedies name the commands to run', (t) => {
+  const ctx = { installationId: ID, otherHolders: 1 };
+  const commands = (r: RefusalReason): string => remedyText(remedyFor(r, ctx));
+  t.regex(commands({ kind: 'NoWrappedCopy', keyVersion: V1 }), /`keyledger join [0-9a-f-]{36}`.*`keyledger start`/);
+  t.regex(commands({ kind: 'ServiceIdentityChanged', recordedIdentity: 'a', presentedIdentity: 'b' }), /`keyledger change-identity b`/);
+  t.regex(commands({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }), /`keyledger init`/);
+  t.regex(commands({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'a', presented: 'b' }), /restore "a" in the config.*`keyledger init --new-installation-id`/);
 });

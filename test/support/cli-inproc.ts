@@ -12,13 +12,16 @@ export interface InProcResult {
   readonly json: <T = Record<string, unknown>>() => T;
 }
 
-export const cli = async (...args: string[]): Promise<InProcResult> => {
+export const cli = async (...args: string[]): Promise<InProcResult> => cliWithEnv({}, ...args);
+
+/** The CLI with extra environment variables (KEYLEDGER_HOST, KEYLEDGER_PAUSE_AT / KEYLEDGER_PAUSE_FILE, …). */
+export const cliWithEnv = async (env: Readonly<Record<string, string>>, ...args: string[]): Promise<InProcResult> => {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
     stdout: (s) => (stdout += s),
     stderr: (s) => (stderr += s),
-    env: { KEYLEDGER_ACTOR: 'operator@test' },
+    env: { KEYLEDGER_ACTOR: 'operator@test', KEYLEDGER_HOST: 'test-host', ...env },
     isTTY: false,
   });
   return { code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T };

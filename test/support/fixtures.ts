@@ -13,6 +13,7 @@ import type { InstanceConfig } from '../../src/domain/instance/decider';
 import { fileKeystore } from '../../src/infra/file-keystore';
 import { joseCrypto } from '../../src/infra/jose-crypto';
 import { openSqliteStore } from '../../src/infra/sqlite-store';
+import { sha256Hex } from '../../src/infra/sha256';
 import type { EventStore } from '../../src/ports/event-store';
 
 export const tempDir = (label = 'kl'): string => fs.mkdtempSync(path.join(os.tmpdir(), `${label}-`));
@@ -60,6 +61,8 @@ export const depsFor = (store: EventStore, config: InstanceConfig, command = 'in
   crypto: joseCrypto(),
   keystore: fileKeystore(config.keystorePath),
   ctx: aContext(command),
+  digest: sha256Hex,
+  host: 'test-host',
   ...extra,
 });
 

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
+import { sha256Hex } from '../../src/infra/sha256';
 import * as E from 'fp-ts/Either';
 import { initInstance } from '../../src/commands/instance';
 import { loadConfig } from '../../src/infra/config';
@@ -29,6 +30,8 @@ const main = async (): Promise<void> => {
       crypto: joseCrypto(),
       keystore: fileKeystore(cfg.right.instance.keystorePath),
       ctx: { actor: 'child@test', command: 'init', correlationId: id, causationId: id, now: () => new Date(), newId: randomUUID },
+      digest: sha256Hex,
+      host: 'test-host',
     },
     cfg.right.instance,
   );

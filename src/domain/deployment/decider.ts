@@ -38,16 +38,32 @@ export interface DeploymentState {
   readonly copies: Readonly<Record<string, HeldCopy>>;
   /** Installations removed from the scale-out, with the key that was revoked. */
   readonly removed: Readonly<Record<string, { readonly thumbprint: Thumbprint }>>;
+  /** The stream revision of the last event folded (-1: none): every event is one revision. */
+  readonly revision: number;
+  /** Per installation, the revision of the last event that changed its registration or copy. */
+  readonly changedAt: Readonly<Record<string, number>>;
+  /** The revision at which the current key version was created (-1: none). */
+  readonly keyCreatedAt: number;
 }
 
-export const initialDeploymentState: DeploymentState = { registered: {}, currentKey: undefined, copies: {}, removed: {} };
+export const initialDeploymentState: DeploymentState = { registered: {}, currentKey: undefined, copies: {}, removed: {}, revision: -1, changedAt: {}, keyCreatedAt: -1 };
+
+/**
+ * The revision of the last deployment event that bears on an installation's
+ * start check: its registration, its key, its copy, its removal, or a new key
+ * version. An outcome decided on an older revision no longer describes it.
+ */
+export const lastChangeFor = (s: DeploymentState, id: string): number => Math.max(s.changedAt[id] ?? -1, s.keyCreatedAt);
 
 const without = <V>(r: Readonly<Record<string, V>>, key: string): Record<string, V> => {
   const { [key]: _gone, ...rest } = r;
   return rest;
 };
 
-export const evolveDeployment = (s: DeploymentState, e: DeploymentEvent): DeploymentState => {
+export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): DeploymentState => {
+  const revision = before.revision + 1;
+  const touched = (id: string): Readonly<Record<string, number>> => ({ ...before.changedAt, [id]: revision });
+  const s: DeploymentState = { ...before, revision };
   switch (e.type) {
     case 'PublicKeyStored': {
       const d = e.data;
@@ -58,11 +74,14 @@ export const evolveDeployment = (s: DeploymentState, e: DeploymentEvent): Deploy
           [d.installationId]: { installationId: d.installationId, machineName: d.machineName, instanceName: d.instanceName, thumbprint: d.thumbprint, publicKey: d.publicKey },
         },
         removed: without(s.removed, d.installationId),
+        changedAt: touched(d.installationId),
       };
     }
     case 'PublicKeyReplaced': {
       const r = s.registered[e.data.installationId];
-      return r ? { ...s, registered: { ...s.registered, [r.installationId]: { ...r, thumbprint: e.data.thumbprint, publicKey: e.data.publicKey } } } : s;
+      return r
+        ? { ...s, registered: { ...s.registered, [r.installationId]: { ...r, thumbprint: e.data.thumbprint, publicKey: e.data.publicKey } }, changedAt: touched(r.installationId) }
+        : s;
     }
     case 'InstanceRemoved':
       return {
@@ -70,15 +89,22 @@ export const evolveDeployment = (s: DeploymentState, e: DeploymentEvent): Deploy
         registered: without(s.registered, e.data.installationId),
         copies: without(s.copies, e.data.installationId),
         removed: { ...s.removed, [e.data.installationId]: { thumbprint: e.data.thumbprint } },
+        changedAt: touched(e.data.installationId),
       };
     case 'SymmetricKeyCreated':
       return {
         ...s,
         currentKey: { keyVersion: e.data.keyVersion, keyCheck: e.data.keyCheck },
         copies: { ...s.copies, [e.data.copy.installationId]: { keyVersion: e.data.keyVersion, copy: e.data.copy } },
+        changedAt: touched(e.data.copy.installationId),
+        keyCreatedAt: revision,
       };
     case 'SymmetricKeyWrapped':
-      return { ...s, copies: { ...s.copies, [e.data.copy.installationId]: { keyVersion: e.data.keyVersion, copy: e.data.copy } } };
+      return {
+        ...s,
+        copies: { ...s.copies, [e.data.copy.installationId]: { keyVersion: e.data.keyVersion, copy: e.data.copy } },
+        changedAt: touched(e.data.copy.installationId),
+      };
   }
 };
 
@@ -122,6 +148,8 @@ export type DeploymentCommand =
       readonly sponsor: InstallationId;
       readonly sponsorThumbprint: Thumbprint;
       readonly copy: WrappedCopy;
+      /** Wrap again even though a copy for the newcomer's registered key is recorded (that copy is unusable). */
+      readonly rewrap?: boolean;
     }
   | { readonly type: 'RemoveInstance'; readonly deploymentId: DeploymentId; readonly installationId: InstallationId; readonly force: boolean }
   | {
@@ -192,7 +220,7 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
       if (c.copy.recipientThumbprint !== registered.thumbprint)
         return E.left({ _tag: 'CopyNotForRegisteredKey', installationId: newcomer, storedThumbprint: registered.thumbprint, copyThumbprint: c.copy.recipientThumbprint });
       const held = currentCopyOf(s, newcomer);
-      if (held && held.copy.recipientThumbprint === registered.thumbprint) return E.right(none); // already joined: one wrap per member
+      if (held && held.copy.recipientThumbprint === registered.thumbprint && c.rewrap !== true) return E.right(none); // already joined: one wrap per member
       return E.right([
         { type: 'SymmetricKeyWrapped', data: { deploymentId: c.deploymentId, keyVersion: current.keyVersion, copy: c.copy, wrappedBy: c.sponsor, wrappedByThumbprint: c.sponsorThumbprint } },
       ]);
@@ -239,3 +267,10 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
     }
   }
 };
+
+/** The deployment aggregate as one value (emmett's Decider shape). */
+export const deploymentDecider = {
+  decide: decideDeployment,
+  evolve: evolveDeployment,
+  initialState: initialDeploymentState,
+} as const;

@@ -5,7 +5,7 @@
  * with the command.
  */
 import * as E from 'fp-ts/Either';
-import type { ConfigRead, InstanceEvent, KeyPairIssued, KeySize, PublicJwk, RefusalReason } from '../events';
+import type { ConfigRead, InstanceEvent, KeyPairIssued, KeySize, OutcomeBasis, PublicJwk, RefusalReason } from '../events';
 import type * as t from 'io-ts';
 import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../ids';
 
@@ -23,12 +23,15 @@ export type InstanceState =
       readonly config: InstanceConfig;
       readonly keyPair: IssuedKeyPair;
       readonly keyVersion: KeyVersion;
+      /** What the activation was decided on (null: recorded before outcomes carried it). */
+      readonly basis: OutcomeBasis | null;
     }
   | {
       readonly status: 'Disabled';
       readonly config: InstanceConfig | undefined;
       readonly keyPair: IssuedKeyPair | undefined;
       readonly reason: RefusalReason;
+      readonly basis: OutcomeBasis | null;
     };
 
 export const initialInstanceState: InstanceState = { status: 'NotInitialized' };
@@ -48,10 +51,10 @@ export const evolveInstance = (s: InstanceState, e: InstanceEvent): InstanceStat
     case 'InstanceActivated': {
       const config = configOf(s);
       const keyPair = keyPairOf(s);
-      return config && keyPair ? { status: 'Activated', config, keyPair, keyVersion: e.data.keyVersion } : s;
+      return config && keyPair ? { status: 'Activated', config, keyPair, keyVersion: e.data.keyVersion, basis: e.data.basis ?? null } : s;
     }
     case 'InstanceActivationRefused':
-      return { status: 'Disabled', config: configOf(s), keyPair: keyPairOf(s), reason: e.data.reason };
+      return { status: 'Disabled', config: configOf(s), keyPair: keyPairOf(s), reason: e.data.reason, basis: e.data.basis ?? null };
     case 'ServiceIdentityChanged': {
       const config = configOf(s);
       if (!config) return s;
@@ -83,6 +86,9 @@ export type InstanceCommand =
       readonly deploymentId: DeploymentId;
       readonly keyVersion: KeyVersion;
       readonly thumbprint: Thumbprint;
+      readonly basis: OutcomeBasis;
+      /** The deployment revision of the last change bearing on this installation (lastChangeFor). */
+      readonly changedAt: number;
     }
   | {
       readonly type: 'ChangeServiceIdentity';
@@ -97,6 +103,9 @@ export type InstanceCommand =
       readonly installationId: InstallationId;
       readonly deploymentId: DeploymentId;
       readonly reason: RefusalReason;
+      readonly basis: OutcomeBasis;
+      /** The deployment revision of the last change bearing on this installation (lastChangeFor). */
+      readonly changedAt: number;
     };
 
 export type InstanceError =
@@ -116,6 +125,20 @@ export const configDifference = (recorded: InstanceConfig, presented: InstanceCo
 };
 
 const none: ReadonlyArray<InstanceEvent> = [];
+
+const samePresenter = (a: OutcomeBasis, b: OutcomeBasis): boolean =>
+  a.presentedThumbprint === b.presentedThumbprint && a.machineName === b.machineName && a.host === b.host && a.keystorePath === b.keystorePath;
+
+/**
+ * Whether the last recorded outcome already says what a new one would: same
+ * presenter, and no deployment change bearing on the installation since it was
+ * decided. Then recording again adds nothing (a re-run init, a repeated start).
+ */
+const stillSays = (last: OutcomeBasis | null, basis: OutcomeBasis, changedAt: number): boolean =>
+  last !== null && samePresenter(last, basis) && last.deploymentRevision >= changedAt;
+
+/** Structural equality of two refusal reasons (plain JSON values). */
+const sameReason = (a: RefusalReason, b: RefusalReason): boolean => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
 export const decideInstance = (c: InstanceCommand, s: InstanceState): E.Either<InstanceError, ReadonlyArray<InstanceEvent>> => {
   switch (c.type) {
@@ -152,9 +175,12 @@ export const decideInstance = (c: InstanceCommand, s: InstanceState): E.Either<I
       if (!keyPair) return E.left({ _tag: 'NoKeyPair' });
       if (keyPair.thumbprint !== c.thumbprint)
         return E.left({ _tag: 'ThumbprintMismatch', recordedThumbprint: keyPair.thumbprint, presentedThumbprint: c.thumbprint });
-      if (s.status === 'Activated' && s.keyVersion === c.keyVersion) return E.right(none);
+      if (s.status === 'Activated' && s.keyVersion === c.keyVersion && stillSays(s.basis, c.basis, c.changedAt)) return E.right(none);
       return E.right([
-        { type: 'InstanceActivated', data: { installationId: c.installationId, deploymentId: c.deploymentId, keyVersion: c.keyVersion, thumbprint: c.thumbprint } },
+        {
+          type: 'InstanceActivated',
+          data: { installationId: c.installationId, deploymentId: c.deploymentId, keyVersion: c.keyVersion, thumbprint: c.thumbprint, basis: c.basis },
+        },
       ]);
     }
     case 'ChangeServiceIdentity': {
@@ -183,7 +209,17 @@ export const decideInstance = (c: InstanceCommand, s: InstanceState): E.Either<I
       ]);
     }
     case 'RefuseActivation':
-      // Every refused start is a fact worth keeping: operators see each attempt.
-      return E.right([{ type: 'InstanceActivationRefused', data: { installationId: c.installationId, deploymentId: c.deploymentId, reason: c.reason } }]);
+      // A refusal is recorded when it says something new: another reason, another presenter, or a changed deployment.
+      if (s.status === 'Disabled' && sameReason(s.reason, c.reason) && stillSays(s.basis, c.basis, c.changedAt)) return E.right(none);
+      return E.right([
+        { type: 'InstanceActivationRefused', data: { installationId: c.installationId, deploymentId: c.deploymentId, reason: c.reason, basis: c.basis } },
+      ]);
   }
 };
+
+/** The instance aggregate as one value (emmett's Decider shape). */
+export const instanceDecider = {
+  decide: decideInstance,
+  evolve: evolveInstance,
+  initialState: initialInstanceState,
+} as const;

@@ -1,0 +1,171 @@
+/**
+ * The one command handler (after emmett's `handleCommand` with
+ * `retry.onVersionConflict`): load the aggregates a command reads — every
+ * event decoded, its hash link and revision checked — decide, seal the decided
+ * events into the target stream's hash chain, append with the revision that was
+ * read, and on a `VersionConflict` (only) load again and decide again, a bounded
+ * number of times. The new state is the loaded state evolved by the appended
+ * events — no reload — so a multi-step workflow (init, identity change) passes
+ * it to its next step and reads the store once per conflict, not once per step.
+ */
+import * as E from 'fp-ts/Either';
+import type * as TE from 'fp-ts/TaskEither';
+import { checkLink, type CommandContext, type CorruptEvent, decodeRecorded, type Digest, GENESIS, type InvalidEvent, sealEvents, type StoredEvent } from '../domain/envelope';
+import type { LedgerEvent } from '../domain/events';
+import type { EventStore, StoreError } from '../ports/event-store';
+
+export type LoadError = StoreError | CorruptEvent;
+export type AppendError = StoreError | InvalidEvent;
+
+/** Racing writers kept changing the stream: the handler gave up after `attempts` conflicts on it. */
+export interface TooManyConflicts {
+  readonly _tag: 'TooManyConflicts';
+  readonly stream: string;
+  readonly attempts: number;
+}
+
+export type HandlerError = LoadError | AppendError | TooManyConflicts;
+
+/** An aggregate's stream and how to fold it: the decider's `evolve` and `initialState`, and which events belong. */
+export interface Aggregate<S, Ev extends LedgerEvent> {
+  readonly stream: string;
+  readonly initialState: S;
+  readonly evolve: (state: S, event: Ev) => S;
+  readonly accepts: (event: LedgerEvent) => event is Ev;
+}
+
+export interface Loaded<S> {
+  readonly stream: string;
+  readonly state: S;
+  readonly revision: bigint | 'no_stream';
+  readonly lastHash: string;
+  /** The events this load read (events appended afterwards by the handler are folded into `state` only). */
+  readonly events: ReadonlyArray<StoredEvent>;
+}
+
+/** Where a command can be held by a test (see src/infra/pause.ts): `<command>:before-append:<first event type>`. */
+export type Pause = (point: string) => Promise<void>;
+
+export interface HandlerDeps {
+  readonly store: EventStore;
+  readonly ctx: CommandContext;
+  /** The hash-chain digest (SHA-256 hex, src/infra/sha256.ts). */
+  readonly digest: Digest;
+  /** How many version conflicts to absorb (reload and decide again) before giving up. */
+  readonly maxConflicts?: number;
+  readonly pause?: Pause;
+}
+
+const PAGE = 1000;
+
+/**
+ * Rebuilds an aggregate from its whole stream. Every event is decoded, belongs
+ * to this kind of stream, follows the previous revision and links to the
+ * previous event's hash; anything else is a `CorruptEvent` naming stream and
+ * revision (`tampered` when the content or the chain was altered).
+ */
+export const loadAggregate =
+  <S, Ev extends LedgerEvent>(store: EventStore, agg: Aggregate<S, Ev>, digest: Digest): TE.TaskEither<LoadError, Loaded<S>> =>
+  async () => {
+    let state = agg.initialState;
+    let revision: bigint | 'no_stream' = 'no_stream';
+    let lastHash = GENESIS;
+    const events: StoredEvent[] = [];
+    for (let from = 0n; ; from += BigInt(PAGE)) {
+      const page = await store.readStream(agg.stream, { fromRevision: from, maxCount: PAGE })();
+      if (E.isLeft(page)) return page;
+      for (const r of page.right) {
+        const corrupt = (problem: string, tampered: boolean): E.Either<CorruptEvent, never> =>
+          E.left({ _tag: 'CorruptEvent', stream: agg.stream, revision: r.revision, eventType: r.type, problem, ...(tampered ? { tampered: true as const } : {}) });
+        const expected: bigint = revision === 'no_stream' ? 0n : revision + 1n;
+        if (r.revision !== expected) return corrupt(`revision ${expected} is missing (the stream jumps to ${r.revision}: an event was removed)`, true);
+        const decoded = decodeRecorded(r);
+        if (E.isLeft(decoded)) return decoded;
+        const stored = decoded.right;
+        if (!agg.accepts(stored.event)) return corrupt(`a ${r.type} event does not belong in this stream`, false);
+        const link = checkLink({ stream: agg.stream, revision: r.revision, type: r.type, data: r.data, metadata: stored.metadata }, lastHash, digest);
+        if (link === 'hash-mismatch') return corrupt('its content does not match its hash (the stored event was altered)', true);
+        if (link === 'chain-broken') return corrupt('its previous-hash link is broken (an event before it was altered, removed or reordered)', true);
+        state = agg.evolve(state, stored.event);
+        revision = r.revision;
+        lastHash = stored.metadata.hash;
+        events.push(stored);
+      }
+      if (page.right.length < PAGE) break;
+    }
+    return E.right({ stream: agg.stream, state, revision, lastHash, events });
+  };
+
+// biome-ignore lint/suspicious/noExplicitAny: the states of a map of aggregates differ; each is typed through StateOf
+export type Aggregates = Readonly<Record<string, Aggregate<any, any>>>;
+type StateOf<A> = A extends Aggregate<infer S, infer _Ev> ? S : never;
+export type LoadedAll<A extends Aggregates> = { readonly [K in keyof A]: Loaded<StateOf<A[K]>> };
+
+/** What a decision does: append events to one of the loaded streams (or nothing), and what it returns. */
+export interface Decision<A extends Aggregates, R> {
+  readonly append?: { readonly to: keyof A & string; readonly events: ReadonlyArray<LedgerEvent> };
+  readonly result: R;
+}
+
+export interface Handled<A extends Aggregates, R> {
+  /** The aggregates after the append: the loaded states evolved by the appended events. */
+  readonly loaded: LoadedAll<A>;
+  readonly appended: ReadonlyArray<LedgerEvent['type']>;
+  readonly result: R;
+  /** Stream loads this call made (one per aggregate per attempt; 0 when it started from states in memory and met no conflict). */
+  readonly loads: number;
+}
+
+export const loadAll = async <A extends Aggregates>(store: EventStore, aggregates: A, digest: Digest): Promise<E.Either<LoadError, LoadedAll<A>>> => {
+  const out: Record<string, Loaded<unknown>> = {};
+  for (const [key, agg] of Object.entries(aggregates)) {
+    const l = await loadAggregate(store, agg, digest)();
+    if (E.isLeft(l)) return l;
+    out[key] = l.right;
+  }
+  return E.right(out as LoadedAll<A>);
+};
+
+export const handleCommand = async <A extends Aggregates, Err, R>(
+  deps: HandlerDeps,
+  aggregates: A,
+  decide: (loaded: LoadedAll<A>) => Promise<E.Either<Err, Decision<A, R>>>,
+  /** States already in memory (from a previous step of the same workflow): the first attempt decides on them without loading. */
+  from?: LoadedAll<A>,
+): Promise<E.Either<Err | HandlerError, Handled<A, R>>> => {
+  const maxConflicts = deps.maxConflicts ?? 20;
+  let loads = 0;
+  let loaded = from;
+  for (let conflicts = 0; ; ) {
+    if (!loaded) {
+      const l = await loadAll(deps.store, aggregates, deps.digest);
+      if (E.isLeft(l)) return l;
+      loads += Object.keys(aggregates).length;
+      loaded = l.right;
+    }
+    const decided = await decide(loaded);
+    if (E.isLeft(decided)) return decided;
+    const { append, result } = decided.right;
+    if (!append || append.events.length === 0) return E.right({ loaded, appended: [], result, loads });
+    const target: Loaded<unknown> = loaded[append.to];
+    const sealed = sealEvents(target.stream, { revision: target.revision, hash: target.lastHash }, append.events, deps.ctx, deps.digest);
+    if (E.isLeft(sealed)) return sealed;
+    await deps.pause?.(`${deps.ctx.command}:before-append:${append.events[0]!.type}`);
+    const written = await deps.store.append(target.stream, sealed.right, target.revision === 'no_stream' ? 'no_stream' : target.revision)();
+    if (E.isLeft(written)) {
+      if (written.left._tag !== 'VersionConflict') return written;
+      if (++conflicts > maxConflicts) return E.left({ _tag: 'TooManyConflicts', stream: written.left.stream, attempts: conflicts });
+      loaded = undefined;
+      continue;
+    }
+    const agg = aggregates[append.to]!;
+    const last = sealed.right[sealed.right.length - 1]!;
+    const next: Loaded<unknown> = {
+      ...target,
+      state: append.events.reduce((s, e) => agg.evolve(s, e), target.state),
+      revision: written.right.nextExpectedRevision,
+      lastHash: (last.metadata as { hash: string }).hash,
+    };
+    return E.right({ loaded: { ...loaded, [append.to]: next }, appended: append.events.map((e) => e.type), result, loads });
+  }
+};

@@ -1,0 +1,118 @@
+/**
+ * Remedies as data: the keyledger commands to run, where, in order, and one
+ * sentence saying why — or, when the only real remedy is a feature this version
+ * does not have (restoring a key backup), a plain sentence saying so and no
+ * command. Every command named here exists; test/remedy-walk.e2e.ts follows
+ * each remedy literally and reaches an activated instance.
+ */
+import type { RefusalReason } from './events';
+
+/** Where a step runs: on the instance the remedy is for, on any activated member, or on the other machine presenting this installation ID. */
+export type Where = 'this-instance' | 'a-member' | 'the-other-machine';
+
+/** A command-line argument: literal text, or a value the previous step printed (the new installation ID). */
+export type Arg = string | { readonly placeholder: 'new-installation-id' };
+
+export interface RemedyStep {
+  readonly on: Where;
+  /** The arguments after `keyledger`. */
+  readonly args: ReadonlyArray<Arg>;
+}
+
+export type Remedy =
+  | { readonly _tag: 'Run'; readonly sentence: string; readonly steps: ReadonlyArray<RemedyStep> }
+  | { readonly _tag: 'NotYetPossible'; readonly sentence: string };
+
+export interface RemedyContext {
+  readonly installationId: string;
+  /** Activated members other than this installation that hold the current key (possible sponsors). */
+  readonly otherHolders: number;
+}
+
+const NEW_ID: Arg = { placeholder: 'new-installation-id' };
+
+const run = (sentence: string, ...steps: ReadonlyArray<RemedyStep>): Remedy => ({ _tag: 'Run', sentence, steps });
+const step = (on: Where, ...args: ReadonlyArray<Arg>): RemedyStep => ({ on, args });
+
+export const BACKUP_RESTORE_NEEDED = 'no other member holds the key, so nobody can wrap it for this instance; a key backup restore is needed, which this version cannot do yet';
+const backupNeeded = (why: string): Remedy => ({ _tag: 'NotYetPossible', sentence: `${why}: ${BACKUP_RESTORE_NEEDED}` });
+
+/** The key pair this installation was registered with is gone or not its own: a new installation ID, joined by a member. */
+export const freshInstallation = (ctx: RemedyContext, why: string, on: Where = 'this-instance'): Remedy =>
+  ctx.otherHolders === 0
+    ? backupNeeded(why)
+    : run(
+        `${why}: give ${on === 'the-other-machine' ? 'the other machine' : 'this machine'} a new installation ID and key pair, have a member join it, then start it (afterwards, if the old key is lost for good, remove installation ${ctx.installationId} from a member)`,
+        step(on, 'init', '--new-installation-id'),
+        step('a-member', 'join', NEW_ID),
+        step(on, 'start'),
+      );
+
+/** A member wraps the current key for this instance again; then it proves it. */
+export const joinAgain = (ctx: RemedyContext, why: string, rewrap = false): Remedy =>
+  ctx.otherHolders === 0
+    ? backupNeeded(why)
+    : run(`${why}: have an activated member wrap the current key for it, then start it`, step('a-member', 'join', ctx.installationId, ...(rewrap ? ['--rewrap'] : [])), step('this-instance', 'start'));
+
+/** A copy is wrapped for it: it only has to prove it. */
+export const proveCopy = (why: string): Remedy => run(`${why}: start it`, step('this-instance', 'start'));
+
+export const resumeInit = (why: string): Remedy => run(`${why}: resume initialization`, step('this-instance', 'init'));
+
+export const rejoin = (ctx: RemedyContext, why: string): Remedy =>
+  ctx.otherHolders === 0
+    ? backupNeeded(why)
+    : run(
+        `${why}: if it should be a member again, register it again, have a member join it, then start it; otherwise shut it down`,
+        step('this-instance', 'init', '--rejoin'),
+        step('a-member', 'join', ctx.installationId),
+        step('this-instance', 'start'),
+      );
+
+export const remedyFor = (r: RefusalReason, ctx: RemedyContext): Remedy => {
+  switch (r.kind) {
+    case 'KeystoreUnavailable':
+      return freshInstallation(
+        ctx,
+        r.problem === 'locked'
+          ? 'the keystore cannot be decrypted here (start the service under the identity it was protected for, if that is the cause)'
+          : `the keystore is ${r.problem} (restore the file from a backup and run keyledger start, if you have one)`,
+      );
+    case 'KeystoreBelongsToOtherInstallation':
+      return freshInstallation(ctx, `the config's installation ID does not match its keystore (${r.keystoreInstallationId}; put that ID back in the config if it was edited by mistake)`);
+    case 'InstallationNotRegistered':
+      return resumeInit('the installation is not registered in the deployment');
+    case 'PublicKeyMismatch':
+      return freshInstallation(ctx, 'this machine holds another key pair than the one registered for the installation');
+    case 'ServiceIdentityChanged':
+      return run('the service identity changed without updating the keys: move the keys to the new identity', step('this-instance', 'change-identity', r.presentedIdentity));
+    case 'ConfigurationChanged':
+      return freshInstallation(ctx, `the config's ${r.field} differs from the one recorded for the installation (restore "${r.recorded}" in the config if it was changed by mistake)`);
+    case 'NoSymmetricKey':
+      return resumeInit('the deployment has no symmetric key yet');
+    case 'NoWrappedCopy':
+      return joinAgain(ctx, 'it is waiting to join');
+    case 'WrappedCopyForOtherKey':
+      return joinAgain(ctx, 'its copy is wrapped for another key pair');
+    case 'UnwrapFailed':
+      return joinAgain(ctx, 'its copy cannot be unwrapped', true);
+    case 'KeyCheckMismatch':
+      return joinAgain(ctx, 'its copy holds a key that is not the deployment\'s', true);
+    case 'InstanceRemoved':
+      return rejoin(ctx, 'it was removed from the scale-out');
+    case 'StaleWrappedCopy':
+      return joinAgain(ctx, 'its copy is of an older key version');
+    case 'NoMemberHoldsKey':
+      return backupNeeded('the last member holding the key was removed');
+  }
+};
+
+const argText = (a: Arg): string => (typeof a === 'string' ? (/^[\w@.:/\\=-]+$/.test(a) ? a : JSON.stringify(a)) : '<new installation ID>');
+
+const whereText = (w: Where): string => (w === 'this-instance' ? 'on this instance' : w === 'a-member' ? 'on an activated member' : 'on the other machine');
+
+/** One line: the sentence, then each command with where it runs. */
+export const remedyText = (r: Remedy): string =>
+  r._tag === 'NotYetPossible'
+    ? r.sentence
+    : `${r.sentence}: ${r.steps.map((s, i) => `${i === 0 ? '' : 'then '}${whereText(s.on)} run \`keyledger ${s.args.map(argText).join(' ')}\``).join('; ')}`;
