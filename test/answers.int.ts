@@ -13,7 +13,7 @@ import { type DeploymentId, deploymentStream, instanceStream } from '../src/doma
 import { loadConfig } from '../src/infra/config';
 import { fileKeystore } from '../src/infra/file-keystore';
 import { cli, cliWithEnv, type InProcResult } from './support/cli-inproc';
-import { crashingStore, SimulatedCrash } from './support/crashing-store';
+import { initStoppedAfter } from './support/interrupted';
 import { depsFor, openTestStore, rightOf, tempDir } from './support/fixtures';
 import { activatedDeployment, deploymentEvents, editConfig, instanceEvents, ledgerFile, newNode, type TestNode } from './support/nodes';
 import { rowOf, tamper } from './support/tamper';
@@ -171,10 +171,7 @@ for (const crashAfter of [1, 2, 3]) {
     t.timeout(60_000);
     const dir = tempDir('kl-ans');
     const n = await newNode(dir, 'A');
-    const cfg = rightOf(loadConfig(n.file));
-    const store = openTestStore(ledgerFile(dir));
-    await t.throwsAsync(initInstance(depsFor(crashingStore(store, crashAfter, 'after'), cfg.instance), cfg.instance), { instanceOf: SimulatedCrash });
-    await store.close();
+    await initStoppedAfter(t, n, crashAfter);
     const before = (await instanceEvents(dir, n.id)).length;
     const start = await n.run('--json', 'start');
     t.is(start.code, 1);

@@ -9,17 +9,15 @@
 import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initInstance } from '../src/commands/instance';
 import { sealEvents } from '../src/domain/envelope';
 import type { LedgerEvent } from '../src/domain/events';
 import { type DeploymentId, deploymentStream, instanceStream, type KeyVersion } from '../src/domain/ids';
-import { loadConfig } from '../src/infra/config';
 import { fileKeystore } from '../src/infra/file-keystore';
 import { joseCrypto } from '../src/infra/jose-crypto';
 import { sha256Hex } from '../src/infra/sha256';
 import { cli } from './support/cli-inproc';
-import { crashingStore, SimulatedCrash } from './support/crashing-store';
-import { aContext, depsFor, openTestStore, rightOf, tempDir } from './support/fixtures';
+import { initStoppedAfter } from './support/interrupted';
+import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
 import { eventsOf } from './support/ledger-reader';
 import { activatedDeployment, editConfig, ledgerFile, newNode, type TestNode } from './support/nodes';
 
@@ -140,6 +138,21 @@ const copyForB = async (cast: Cast & { dir: string }, make: (b: { thumbprint: st
   ]);
 };
 
+/** Another member re-created the key (version 2) and wrapped it only for itself (the member of the cast). */
+const newKeyVersionHeldOnlyBy = async (cast: Cast & { dir: string }): Promise<void> => {
+  const a = cast.member;
+  const crypto = joseCrypto();
+  const aKey = rightOf(await fileKeystore(a.keystore).load({ installationId: a.id, serviceIdentity: identityOf(a) })());
+  const v2 = crypto.createSymmetricKey();
+  const jwe = rightOf(await crypto.wrap(v2, aKey.publicKey)());
+  await sealOnto(cast.dir, DSTREAM, [
+    {
+      type: 'SymmetricKeyCreated',
+      data: { deploymentId: DEPLOYMENT, keyVersion: 2 as KeyVersion, algorithm: 'A256GCM', keyCheck: crypto.keyCheck(v2), createdBy: a.id, copy: { installationId: a.id, recipientThumbprint: aKey.thumbprint, jwe } },
+    },
+  ]);
+};
+
 /** B initialized up to its registration, waiting to be joined. */
 const waitingPair = async (): Promise<Cast & { dir: string }> => {
   const dir = tempDir('kl-walk');
@@ -244,17 +257,7 @@ test('walk: InstanceRemoved → init --rejoin, join, start', async (t) => {
 test('walk: StaleWrappedCopy (a newer key version it holds no copy of) → join, start', async (t) => {
   t.timeout(60_000);
   const cast = await pair();
-  const a = cast.member;
-  const crypto = joseCrypto();
-  const aKey = rightOf(await fileKeystore(a.keystore).load({ installationId: a.id, serviceIdentity: identityOf(a) })());
-  const v2 = crypto.createSymmetricKey();
-  const jwe = rightOf(await crypto.wrap(v2, aKey.publicKey)());
-  await sealOnto(cast.dir, DSTREAM, [
-    {
-      type: 'SymmetricKeyCreated',
-      data: { deploymentId: DEPLOYMENT, keyVersion: 2 as KeyVersion, algorithm: 'A256GCM', keyCheck: crypto.keyCheck(v2), createdBy: a.id, copy: { installationId: a.id, recipientThumbprint: aKey.thumbprint, jwe } },
-    },
-  ]);
+  await newKeyVersionHeldOnlyBy(cast);
   await walkStart(t, cast, 'StaleWrappedCopy');
 });
 
@@ -266,10 +269,7 @@ for (const [kind, step] of [
     t.timeout(60_000);
     const dir = tempDir('kl-walk');
     const a = await newNode(dir, 'A');
-    const cfg = rightOf(loadConfig(a.file));
-    const store = openTestStore(ledgerFile(dir));
-    await t.throwsAsync(initInstance(depsFor(crashingStore(store, step, 'after'), cfg.instance), cfg.instance), { instanceOf: SimulatedCrash });
-    await store.close();
+    await initStoppedAfter(t, a, step);
     const reason =
       kind === 'InstallationNotRegistered' ? { kind, installationId: a.id, keystoreInstallationId: a.id } : { kind, deploymentId: DEPLOYMENT };
     await sealOnto(dir, instanceStream(a.id), [{ type: 'InstanceActivationRefused', data: { installationId: a.id, deploymentId: DEPLOYMENT, reason } }]);
@@ -283,10 +283,7 @@ test('walk: initializing (start after an interrupted init) → init', async (t) 
   t.timeout(60_000);
   const dir = tempDir('kl-walk');
   const a = await newNode(dir, 'A');
-  const cfg = rightOf(loadConfig(a.file));
-  const store = openTestStore(ledgerFile(dir));
-  await t.throwsAsync(initInstance(depsFor(crashingStore(store, 1, 'after'), cfg.instance), cfg.instance), { instanceOf: SimulatedCrash });
-  await store.close();
+  await initStoppedAfter(t, a, 1);
   await walkStart(t, { self: a, member: a }, 'initializing');
 });
 
@@ -313,23 +310,7 @@ test('walk: finding CopyForKeyNoLongerHeld (a lost keystore) → its remedy', as
 test('walk: finding StaleCopy → its remedy', async (t) => {
   t.timeout(60_000);
   const cast = await pair();
-  const a = cast.member;
-  const crypto = joseCrypto();
-  const aKey = rightOf(await fileKeystore(a.keystore).load({ installationId: a.id, serviceIdentity: identityOf(a) })());
-  const v2 = crypto.createSymmetricKey();
-  await sealOnto(cast.dir, DSTREAM, [
-    {
-      type: 'SymmetricKeyCreated',
-      data: {
-        deploymentId: DEPLOYMENT,
-        keyVersion: 2 as KeyVersion,
-        algorithm: 'A256GCM',
-        keyCheck: crypto.keyCheck(v2),
-        createdBy: a.id,
-        copy: { installationId: a.id, recipientThumbprint: aKey.thumbprint, jwe: rightOf(await crypto.wrap(v2, aKey.publicKey)()) },
-      },
-    },
-  ]);
+  await newKeyVersionHeldOnlyBy(cast);
   t.is((await cast.self.run('start')).code, 1);
   await walkFinding(t, cast, 'StaleCopy');
 });

@@ -69,6 +69,13 @@ const ledgerWith = async (file: string, events: ReadonlyArray<LedgerEvent>): Pro
   return store;
 };
 
+/** A fresh directory with a ledger file holding the founder's history (NODE_1 initialized and activated). */
+const founderLedger = async (): Promise<{ dir: string; file: string; store: EventStore }> => {
+  const dir = tempDir('kl-vi');
+  const file = path.join(dir, 'ledger.db');
+  return { dir, file, store: await ledgerWith(file, founder) };
+};
+
 /** Changes one character of the stored thumbprint of an event, in the file (the hash in its metadata is left as it was). */
 const flipThumbprint = (file: string, stream: string, revision: number): void => {
   const data = JSON.parse(rowOf(file, stream, revision).data) as { thumbprint: string };
@@ -116,9 +123,7 @@ const LINK = /previous-hash link does not match the event before it/;
 
 test('from an empty view: one character of a stored thumbprint changed → CorruptEvent naming stream and revision, tampered', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   flipThumbprint(file, S1, 1); // KeyPairIssued
   const cp = checkpointsIn(dir);
   t.teardown(() => cp.close());
@@ -137,9 +142,7 @@ test('from an empty view: one character of a stored thumbprint changed → Corru
 
 test('an event re-sealed with its own new hash: the next event\'s link is broken', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   rewriteWithNewHash(file, S1, 1);
   const cp = checkpointsIn(dir);
   t.teardown(() => cp.close());
@@ -149,9 +152,7 @@ test('an event re-sealed with its own new hash: the next event\'s link is broken
 
 test('an undecodable event stays a CorruptEvent without the tampered mark (exit 3, not 4)', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   tamper(file, "UPDATE events SET event_type = 'KeyPairStolen' WHERE stream_name = ? AND stream_revision = 1", S1);
   const cp = checkpointsIn(dir);
   t.teardown(() => cp.close());
@@ -165,9 +166,7 @@ test('an undecodable event stays a CorruptEvent without the tampered mark (exit 
 
 test('an event written after the checkpoint and then altered: detected by the next catch-up', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   const cp = checkpointsIn(dir);
   t.teardown(() => cp.close());
   t.is(rightOf(await catchUp(store, activationProjection, cp, { digest })()).processed, 5);
@@ -181,9 +180,7 @@ test('an event written after the checkpoint and then altered: detected by the ne
 
 test('the heads are saved with the checkpoint: a link broken right after it is caught across runs (new process)', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   const cp1 = checkpointsIn(dir);
   t.is(rightOf(await catchUp(store, activationProjection, cp1, { digest })()).processed, 5);
   cp1.close();
@@ -207,9 +204,7 @@ test('the heads are saved with the checkpoint: a link broken right after it is c
 
 test('an event deleted from the middle of a stream: the revision gap is named', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   t.is(tamper(file, 'DELETE FROM events WHERE stream_name = ? AND stream_revision = 1', S1), 1);
   const cp = checkpointsIn(dir);
   t.teardown(() => cp.close());
@@ -219,9 +214,7 @@ test('an event deleted from the middle of a stream: the revision gap is named', 
 
 test('an event deleted and the rest renumbered (streams table fixed): the renumbered event no longer matches its hash', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   tamper(file, 'DELETE FROM events WHERE stream_name = ? AND stream_revision = 1', S1);
   tamper(file, 'UPDATE events SET stream_revision = 1 WHERE stream_name = ? AND stream_revision = 2', S1);
   tamper(file, 'UPDATE streams SET revision = 1 WHERE stream_name = ?', S1);
@@ -233,9 +226,7 @@ test('an event deleted and the rest renumbered (streams table fixed): the renumb
 
 test('the first event of a stream deleted after the checkpoint: revision 0 is missing', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   const cp = checkpointsIn(dir);
   t.teardown(() => cp.close());
   rightOf(await catchUp(store, activationProjection, cp, { digest })());
@@ -249,9 +240,7 @@ test('the first event of a stream deleted after the checkpoint: revision 0 is mi
 
 test('the ledger file replaced by another ledger after a checkpoint: rebuilt (ledger-replaced), the view is the new ledger\'s only', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   const cp = checkpointsIn(dir);
   t.teardown(() => cp.close());
   const first = rightOf(await catchUp(store, activationProjection, cp, { digest })());
@@ -397,9 +386,7 @@ test('a ledger growing across several catch-ups (new processes, small pages) is 
 
 test('live: a tampered event in the backlog stops the live view with a tampered CorruptEvent', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   flipThumbprint(file, S1, 1);
   const cp = checkpointsIn(dir);
   t.teardown(() => cp.close());
@@ -414,9 +401,7 @@ test('live: a tampered event in the backlog stops the live view with a tampered 
 
 test('live: growing normally, then a forged event arrives → the live view stops on it, after the views before it', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   const writer = openTestStore(file);
   const cp = checkpointsIn(dir);
   t.teardown(() => cp.close());
@@ -445,9 +430,7 @@ test('live: growing normally, then a forged event arrives → the live view stop
 
 test('live: a replaced ledger is rebuilt and the caught-up view says so', async (t) => {
   t.timeout(30_000);
-  const dir = tempDir('kl-vi');
-  const file = path.join(dir, 'ledger.db');
-  const store = await ledgerWith(file, founder);
+  const { dir, file, store } = await founderLedger();
   const cp = checkpointsIn(dir);
   t.teardown(() => cp.close());
   rightOf(await catchUp(store, activationProjection, cp, { digest })());
