@@ -40,10 +40,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import * as TE from 'fp-ts/TaskEither';
+import type * as TE from 'fp-ts/TaskEither';
 import { deploymentAggregate, type InstanceDeps, initInstance, startInstance } from '../src/commands/instance';
 import { loadAggregate } from '../src/commands/handler';
 import { sha256Hex } from '../src/infra/sha256';
+import type { BenchResult } from './result';
+import { benchStartup } from './startup';
 import { joinInstance } from '../src/commands/membership';
 import { currentCopyOf } from '../src/domain/deployment/decider';
 import { type DeploymentId, deploymentStream, type InstallationId, type NonEmptyString } from '../src/domain/ids';
@@ -55,14 +57,7 @@ import type { Crypto, Keystore } from '../src/ports/crypto';
 import type { EventStore } from '../src/ports/event-store';
 import { benchEsdb } from './esdb';
 
-export interface BenchResult {
-  readonly name: string;
-  readonly ours: string;
-  readonly baseline: string;
-  readonly ratio: number;
-  readonly target?: { readonly op: '<=' | '>='; readonly value: number };
-  readonly note?: string;
-}
+export type { BenchResult } from './result';
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 const tmp = (label: string): string => fs.mkdtempSync(path.join(os.tmpdir(), `kl-bench-${label}-`));
@@ -72,7 +67,9 @@ const ms = (x: number): string => `${x.toFixed(1)} ms`;
 
 const rawInitCrypto = async (): Promise<void> => {
   const { publicKey, privateKey } = await new Promise<{ publicKey: KeyObject; privateKey: KeyObject }>((resolve, reject) =>
-    generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 }, (err, pub, priv) => (err ? reject(err) : resolve({ publicKey: pub, privateKey: priv }))),
+    generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 }, (err, pub, priv) =>
+      err ? reject(err) : resolve({ publicKey: pub, privateKey: priv }),
+    ),
   );
   const symmetric = randomBytes(32);
   // wrap: a content key under RSA-OAEP-256, the symmetric key under AES-256-GCM
@@ -299,10 +296,17 @@ const benchMember = (store: EventStore, dir: string, deploymentId: string, label
  * keys. The first member of a deployment creates its key; the others stop at
  * "waiting to join". Key generation is nearly all of it.
  */
-const initMember = async (store: EventStore, dir: string, deploymentId: string, label: string, expect: 'activated' | 'waiting-to-join'): Promise<BenchMember> => {
+const initMember = async (
+  store: EventStore,
+  dir: string,
+  deploymentId: string,
+  label: string,
+  expect: 'activated' | 'waiting-to-join',
+): Promise<BenchMember> => {
   const m = benchMember(store, dir, deploymentId, label);
   const r = await initInstance(m.deps('init'), m.config);
-  if (E.isLeft(r) || r.right.state !== expect) throw new Error(`bench init ${label}: expected ${expect}, got ${JSON.stringify(E.isLeft(r) ? r.left : r.right.state)}`);
+  if (E.isLeft(r) || r.right.state !== expect)
+    throw new Error(`bench init ${label}: expected ${expect}, got ${JSON.stringify(E.isLeft(r) ? r.left : r.right.state)}`);
   return m;
 };
 
@@ -328,7 +332,13 @@ const rawWrap = (symmetric: Buffer, recipient: KeyObject): string => {
   const gcm = createCipheriv('aes-256-gcm', cek, iv);
   gcm.setAAD(Buffer.from(RAW_HEADER, 'ascii'));
   const ciphertext = Buffer.concat([gcm.update(symmetric), gcm.final()]);
-  return [RAW_HEADER, encryptedKey.toString('base64url'), iv.toString('base64url'), ciphertext.toString('base64url'), gcm.getAuthTag().toString('base64url')].join('.');
+  return [
+    RAW_HEADER,
+    encryptedKey.toString('base64url'),
+    iv.toString('base64url'),
+    ciphertext.toString('base64url'),
+    gcm.getAuthTag().toString('base64url'),
+  ].join('.');
 };
 const rawUnwrap = (jwe: string, key: KeyObject): Buffer => {
   const [header, encryptedKey, iv, ciphertext, tag] = jwe.split('.') as [string, string, string, string, string];
@@ -349,13 +359,20 @@ const rawJoinCrypto = (sponsorCopy: string, sponsorKey: KeyObject, newcomerKey: 
 };
 
 /** The sponsor's real copy (the JWE in the ledger) and its real private key, as node:crypto objects. */
-const rawInputs = async (store: EventStore, sponsor: BenchMember, newcomer: BenchMember): Promise<{ copy: string; sponsorKey: KeyObject; newcomerKey: KeyObject }> => {
+const rawInputs = async (
+  store: EventStore,
+  sponsor: BenchMember,
+  newcomer: BenchMember,
+): Promise<{ copy: string; sponsorKey: KeyObject; newcomerKey: KeyObject }> => {
   const dep = await loadAggregate(store, deploymentAggregate(sponsor.config.deploymentId), sha256Hex)();
   if (E.isLeft(dep)) throw new Error(`bench: cannot load the deployment: ${JSON.stringify(dep.left)}`);
   const copy = currentCopyOf(dep.right.state, sponsor.config.installationId);
   const newcomerJwk = dep.right.state.registered[newcomer.config.installationId]?.publicKey;
   if (!copy || !newcomerJwk) throw new Error('bench: no sponsor copy or newcomer key in the deployment');
-  const held = await fileKeystore(sponsor.config.keystorePath).load({ installationId: sponsor.config.installationId, serviceIdentity: sponsor.config.serviceIdentity })();
+  const held = await fileKeystore(sponsor.config.keystorePath).load({
+    installationId: sponsor.config.installationId,
+    serviceIdentity: sponsor.config.serviceIdentity,
+  })();
   if (E.isLeft(held)) throw new Error(`bench: cannot load the sponsor keystore: ${JSON.stringify(held.left)}`);
   return {
     copy: copy.copy.jwe,
@@ -479,7 +496,11 @@ export const printResults = (results: ReadonlyArray<BenchResult>): boolean => {
   for (const r of results) {
     const verdict = r.target ? ((r.target.op === '<=' ? r.ratio <= r.target.value : r.ratio >= r.target.value) ? 'meets' : 'MISSES') : 'reported';
     if (verdict === 'MISSES') ok = false;
-    process.stdout.write(`${r.name}\n${r.ours ? `  ours ${r.ours}   baseline ${r.baseline}\n` : ''}  ratio ${r.ratio.toFixed(2)}x${r.target ? `   target ${r.target.op} ${r.target.value}x: ${verdict}` : ''}\n${r.note ? `  (${r.note})\n` : ''}\n`);
+    process.stdout.write(
+      `${r.name}\n${r.ours ? `  ours ${r.ours}   baseline ${r.baseline}\n` : ''}` +
+        `  ratio ${r.ratio.toFixed(2)}x${r.target ? `   target ${r.target.op} ${r.target.value}x: ${verdict}` : ''}\n` +
+        `${r.note ? `  (${r.note})\n` : ''}\n`,
+    );
   }
   return ok;
 };
@@ -491,8 +512,11 @@ const main = async (): Promise<void> => {
     append: () => benchAppend(),
     join: () => benchJoin(),
     'join-scale': () => benchJoinScale(),
+    startup: () => benchStartup(),
     esdb: async () =>
-      (await benchEsdb()).map((r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail })),
+      (await benchEsdb()).map(
+        (r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail }),
+      ),
   };
   const results: BenchResult[] = [];
   for (const [name, run] of Object.entries(benches)) {

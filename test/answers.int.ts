@@ -103,7 +103,10 @@ test('2. a NoWrappedCopy refusal recorded before a join no longer describes the 
   t.is(code, 1);
   t.is(s.state, 'initializing', 'joined, not yet proven: not "disabled … join it"');
   t.is(s.completedSteps, 4);
-  t.deepEqual(s.remedy?.steps.map((x) => x.command), ['keyledger start']);
+  t.deepEqual(
+    s.remedy?.steps.map((x) => x.command),
+    ['keyledger start'],
+  );
   t.notRegex(s.message ?? '', /join/);
   t.is((await b.run('start')).code, 0);
   t.is((await status(b)).s.state, 'activated');
@@ -123,10 +126,17 @@ test('3. a config copied to another machine: the clone is refused, the original 
   const original = await status(a!);
   t.is(original.code, 0, original.s.message);
   t.is(original.s.state, 'activated', 'the holder is not disabled by what another machine presented');
-  t.is(original.s.reason, undefined, 'nor does its state carry the clone\'s refusal (its keystore path is evidence in the finding only)');
+  t.is(original.s.reason, undefined, "nor does its state carry the clone's refusal (its keystore path is evidence in the finding only)");
   t.is(original.s.message, undefined);
-  t.deepEqual(original.s.findings.map((f) => f.kind), ['InstallationClaimedByTwoMachines']);
-  t.deepEqual((await status(copy)).s.findings.map((f) => f.kind), ['InstallationClaimedByTwoMachines'], 'the same finding from the clone\'s side');
+  t.deepEqual(
+    original.s.findings.map((f) => f.kind),
+    ['InstallationClaimedByTwoMachines'],
+  );
+  t.deepEqual(
+    (await status(copy)).s.findings.map((f) => f.kind),
+    ['InstallationClaimedByTwoMachines'],
+    "the same finding from the clone's side",
+  );
 
   // The original sponsors a join without restarting.
   const c = await newNode(dir, 'C');
@@ -145,21 +155,29 @@ const twoKeystores = async (dir: string): Promise<[TestNode, TestNode]> => {
 };
 
 for (const [label, point] of [
-  ['the held init\'s key pair lands after the other has initialized and activated', 'init:before-append:KeyPairIssued'],
-  ['the held init\'s activation lands after the other was refused', 'init:before-append:InstanceActivated'],
+  ["the held init's key pair lands after the other has initialized and activated", 'init:before-append:KeyPairIssued'],
+  ["the held init's activation lands after the other was refused", 'init:before-append:InstanceActivated'],
 ] as const) {
   test(`4. two inits from one config with different keystores (${label}): InstallationClaimedByTwoMachines, whichever wins`, async (t) => {
     t.timeout(60_000);
     const dir = tempDir('kl-ans');
     const [x, y] = await twoKeystores(dir);
-    const [held, other] = await interleave(dir, point, (env) => cliWithEnv(env, '-c', x.file, 'init'), () => y.run('init'));
+    const [held, other] = await interleave(
+      dir,
+      point,
+      (env) => cliWithEnv(env, '-c', x.file, 'init'),
+      () => y.run('init'),
+    );
     t.deepEqual([held.code, other.code].sort(), [0, 1], `${held.stdout}\n${other.stdout}`);
     const starts = [await x.run('start'), await y.run('start')].map((r) => r.code).sort();
     t.deepEqual(starts, [0, 1], 'exactly one of the two holds the registered key pair');
     for (const n of [x, y]) {
       const { s } = await status(n);
       t.is(s.state, 'activated', 'the registered holder is activated');
-      t.deepEqual(s.findings.map((f) => f.kind), ['InstallationClaimedByTwoMachines']);
+      t.deepEqual(
+        s.findings.map((f) => f.kind),
+        ['InstallationClaimedByTwoMachines'],
+      );
     }
   });
 }
@@ -178,8 +196,14 @@ for (const crashAfter of [1, 2, 3]) {
     const o = start.json<{ state: string; completedSteps: number; remedy: { steps: Array<{ command: string }> } }>();
     t.is(o.state, 'initializing');
     t.is(o.completedSteps, crashAfter);
-    t.deepEqual(o.remedy.steps.map((x) => x.command), ['keyledger init']);
-    t.regex((await n.run('start')).stdout, new RegExp(`initialization of installation ${n.id} is incomplete: ${crashAfter} of 5 steps recorded.*keyledger init`));
+    t.deepEqual(
+      o.remedy.steps.map((x) => x.command),
+      ['keyledger init'],
+    );
+    t.regex(
+      (await n.run('start')).stdout,
+      new RegExp(`initialization of installation ${n.id} is incomplete: ${crashAfter} of 5 steps recorded.*keyledger init`),
+    );
     t.is((await instanceEvents(dir, n.id)).length, before, 'start records no refusal for an unfinished init');
     const s = (await status(n)).s;
     t.is(s.state, 'initializing');
@@ -215,7 +239,15 @@ test('8. one character of a stored thumbprint changed: remove refuses to append 
   const row = rowOf(ledgerFile(dir), stream, 0);
   const data = JSON.parse(row.data) as { thumbprint: string };
   const flipped = `${data.thumbprint[0] === 'A' ? 'B' : 'A'}${data.thumbprint.slice(1)}`;
-  t.is(tamper(ledgerFile(dir), 'UPDATE events SET data = ? WHERE stream_name = ? AND stream_revision = 0', JSON.stringify({ ...data, thumbprint: flipped }), stream), 1);
+  t.is(
+    tamper(
+      ledgerFile(dir),
+      'UPDATE events SET data = ? WHERE stream_name = ? AND stream_revision = 0',
+      JSON.stringify({ ...data, thumbprint: flipped }),
+      stream,
+    ),
+    1,
+  );
   const removed = await a!.run('remove', b!.id);
   t.is(removed.code, 4, removed.stderr);
   t.regex(removed.stderr, new RegExp(`${stream.replace('.', '\\.')}@0 .*does not match its hash`));
@@ -251,7 +283,10 @@ test('the command handler: an init reads each stream once, a join once, a start 
   const counting: typeof store = {
     endpoint: store.endpoint,
     append: (s, e, x) => store.append(s, e, x),
-    readStream: (s, o) => ((reads += 1), store.readStream(s, o)),
+    readStream: (s, o) => {
+      reads += 1;
+      return store.readStream(s, o);
+    },
     readAll: (o) => store.readAll(o),
     subscribeToAll: (o) => store.subscribeToAll(o),
     close: () => store.close(),

@@ -57,15 +57,29 @@ test('a stored event that no longer matches its schema: CorruptEvent naming stre
   const { file, ledger, stream } = await setup();
   const row = rowOf(ledger, stream, 1);
   const data = JSON.parse(row.data) as Record<string, unknown>;
-  t.is(tamper(ledger, 'UPDATE events SET data = ? WHERE stream_name = ? AND stream_revision = 1', JSON.stringify({ ...data, thumbprint: 'not-a-thumbprint' }), stream), 1);
+  t.is(
+    tamper(
+      ledger,
+      'UPDATE events SET data = ? WHERE stream_name = ? AND stream_revision = 1',
+      JSON.stringify({ ...data, thumbprint: 'not-a-thumbprint' }),
+      stream,
+    ),
+    1,
+  );
   fs.rmSync(path.join(path.dirname(ledger), 'projections.db'), { force: true });
   const status = await cli('-c', file, 'status');
   t.is(status.code, 3);
-  t.regex(status.stderr, new RegExp(`^keyledger: the ledger holds an invalid event at ${stream}@1 \\(KeyPairIssued\\): its data does not match the KeyPairIssued schema`));
+  t.regex(
+    status.stderr,
+    new RegExp(`^keyledger: the ledger holds an invalid event at ${stream}@1 \\(KeyPairIssued\\): its data does not match the KeyPairIssued schema`),
+  );
   const verify = await cli('--json', '-c', file, 'verify');
   t.is(verify.code, 4);
   const problems = verify.json<{ problems: Array<{ stream: string; revision: string; eventType: string }> }>().problems;
-  t.deepEqual(problems.map((p) => [p.stream, p.revision, p.eventType]), [[stream, '1', 'KeyPairIssued']]);
+  t.deepEqual(
+    problems.map((p) => [p.stream, p.revision, p.eventType]),
+    [[stream, '1', 'KeyPairIssued']],
+  );
 });
 
 test('an unknown event type in a ledger stream: named, not skipped', async (t) => {
@@ -83,7 +97,15 @@ test('a valid-looking but altered event: the hash chain catches it — commands 
   const { file, ledger, stream } = await setup();
   const row = rowOf(ledger, stream, 0);
   const data = JSON.parse(row.data) as Record<string, unknown>;
-  t.is(tamper(ledger, 'UPDATE events SET data = ? WHERE stream_name = ? AND stream_revision = 0', JSON.stringify({ ...data, serviceIdentity: 'attacker' }), stream), 1);
+  t.is(
+    tamper(
+      ledger,
+      'UPDATE events SET data = ? WHERE stream_name = ? AND stream_revision = 0',
+      JSON.stringify({ ...data, serviceIdentity: 'attacker' }),
+      stream,
+    ),
+    1,
+  );
   const start = await cli('-c', file, 'start');
   t.is(start.code, 4, 'an altered event is tampering: exit 4');
   t.true(start.stderr.includes(`${stream}@0 (ConfigRead): its content does not match its hash`), start.stderr);

@@ -16,7 +16,8 @@ import { openEsdbStore, type EsdbStoreOptions } from '../src/infra/esdb-store';
 import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
 import { sha256Hex } from '../src/infra/sha256';
 import { type ActivationView, activationProjection, instanceStatus } from '../src/projections/activation';
-import { catchUp, type LiveView, runLive } from '../src/projections/runner';
+import { type LiveView, runLive } from '../src/projections/live';
+import { catchUp } from '../src/projections/runner';
 import type { CheckpointStore } from '../src/ports/checkpoints';
 import { type EventStore, type Position, positionToString } from '../src/ports/event-store';
 import { startEsdbDouble, type EsdbDouble } from './support/esdb-double';
@@ -37,10 +38,7 @@ const esdbConfig = (dir: string, d: EsdbDouble, overrides: Parameters<typeof aCo
 const statesOf = (views: ReadonlyArray<LiveView<ActivationView>>, id: string): string[] => views.map((v) => instanceStatus(v.state, id).state);
 
 /** Runs the body with a fresh double; stores registered with `stores` are closed before the double stops. */
-const withDouble = async (
-  batchAppend: boolean,
-  body: (d: EsdbDouble, stores: (s: EventStore) => EventStore) => Promise<void>,
-): Promise<void> => {
+const withDouble = async (batchAppend: boolean, body: (d: EsdbDouble, stores: (s: EventStore) => EventStore) => Promise<void>): Promise<void> => {
   const d = await startEsdbDouble({ batchAppend });
   const opened: EventStore[] = [];
   try {
@@ -84,7 +82,15 @@ for (const [label, batchAppend] of [
       await changer;
 
       t.true(views.every((v) => v.live));
-      t.deepEqual(statesOf(views, a.installationId), ['not-initialized', 'initializing', 'initializing', 'initializing', 'initializing', 'activated', 'disabled']);
+      t.deepEqual(statesOf(views, a.installationId), [
+        'not-initialized',
+        'initializing',
+        'initializing',
+        'initializing',
+        'initializing',
+        'activated',
+        'disabled',
+      ]);
       const last = views.at(-1)!;
       const refusal = instanceStatus(last.state, a.installationId);
       t.like(refusal, { state: 'disabled', reason: { kind: 'ServiceIdentityChanged' } });
@@ -95,7 +101,10 @@ for (const [label, batchAppend] of [
         events.map((e) => e.type),
         ['ConfigRead', 'KeyPairIssued', 'PublicKeyStored', 'SymmetricKeyCreated', 'InstanceActivated', 'InstanceActivationRefused'],
       );
-      t.deepEqual(views.slice(1).map((v) => positionToString(v.position)), events.map((e) => positionToString(e.position)));
+      t.deepEqual(
+        views.slice(1).map((v) => positionToString(v.position)),
+        events.map((e) => positionToString(e.position)),
+      );
       t.is(d.calls.subscriptions, 1);
 
       // A new process: catch-up from the same checkpoint file folds nothing and agrees with the live view.
@@ -114,66 +123,79 @@ for (const [label, batchAppend] of [
 }
 
 // `serial`: it stops the double (see the client bug note in src/infra/esdb-store.ts); ava runs it before the rest.
-test.serial('esdb projection: the server restarts mid-run → the live view resumes and delivers the events appended after the restart exactly once', async (t) => {
-  t.timeout(30_000);
-  await withDouble(true, async (d, stores) => {
-    const dir = tempDir('kl-esdb-proj');
-    const patient = { attempts: 40, baseDelayMs: 20, maxDelayMs: 200 };
-    const store = stores(open(d.connectionString, { retry: patient, resubscribe: patient }));
-    const a = esdbConfig(dir, d);
-    rightOf(await initInstance(depsFor(store, a), a)); // the backlog: five events
-    const cp = checkpoints(dir);
-    t.teardown(() => cp.close());
+test.serial(
+  'esdb projection: the server restarts mid-run → the live view resumes and delivers the events appended after the restart exactly once',
+  async (t) => {
+    t.timeout(30_000);
+    await withDouble(true, async (d, stores) => {
+      const dir = tempDir('kl-esdb-proj');
+      const patient = { attempts: 40, baseDelayMs: 20, maxDelayMs: 200 };
+      const store = stores(open(d.connectionString, { retry: patient, resubscribe: patient }));
+      const a = esdbConfig(dir, d);
+      rightOf(await initInstance(depsFor(store, a), a)); // the backlog: five events
+      const cp = checkpoints(dir);
+      t.teardown(() => cp.close());
 
-    const ended = { error: undefined as unknown, completed: false };
-    const views$: Observable<LiveView<ActivationView>> = runLive(store, activationProjection, cp, { digest: sha256Hex }).pipe(share());
-    // Every emission while the test runs (not just the ones awaited), to catch duplicates.
-    const all: Array<LiveView<ActivationView>> = [];
-    const tap = views$.subscribe({ next: (v) => all.push(v), error: (e: unknown) => (ended.error = e), complete: () => (ended.completed = true) });
-    t.teardown(() => tap.unsubscribe());
+      const ended = { error: undefined as unknown, completed: false };
+      const views$: Observable<LiveView<ActivationView>> = runLive(store, activationProjection, cp, { digest: sha256Hex }).pipe(share());
+      // Every emission while the test runs (not just the ones awaited), to catch duplicates.
+      const all: Array<LiveView<ActivationView>> = [];
+      const tap = views$.subscribe({ next: (v) => all.push(v), error: (e: unknown) => (ended.error = e), complete: () => (ended.completed = true) });
+      t.teardown(() => tap.unsubscribe());
 
-    // caught up (activated), then after the restart: refusal, re-activation, and node B's three init events.
-    const seen = firstValueFrom(views$.pipe(take(6), toArray()));
-    const caughtUp = await firstValueFrom(views$.pipe(filter((v) => v.live)));
-    t.is(instanceStatus(caughtUp.state, a.installationId).state, 'activated');
-    t.is(all.length, 1, 'the backlog is folded silently; one view on catching up');
+      // caught up (activated), then after the restart: refusal, re-activation, and node B's three init events.
+      const seen = firstValueFrom(views$.pipe(take(6), toArray()));
+      const caughtUp = await firstValueFrom(views$.pipe(filter((v) => v.live)));
+      t.is(instanceStatus(caughtUp.state, a.installationId).state, 'activated');
+      t.is(all.length, 1, 'the backlog is folded silently; one view on catching up');
 
-    await d.stop();
-    // Down long enough for the drop to be seen and a resubscription or two to fail (not an assertion on timing).
-    await new Promise((r) => setTimeout(r, 300));
-    await d.start();
+      await d.stop();
+      // Down long enough for the drop to be seen and a resubscription or two to fail (not an assertion on timing).
+      await new Promise((r) => setTimeout(r, 300));
+      await d.start();
 
-    const writer = stores(open(d.connectionString, { retry: patient }));
-    const moved = { ...a, serviceIdentity: 'svc-moved' as never };
-    t.is(rightOf(await startInstance(depsFor(writer, moved, 'start'), moved)).state, 'disabled');
-    t.is(rightOf(await startInstance(depsFor(writer, a, 'start'), a)).state, 'activated');
-    const b = esdbConfig(dir, d, { machineName: 'RS-NODE-2' as never });
-    t.is(rightOf(await initInstance(depsFor(writer, b), b)).state, 'waiting-to-join');
+      const writer = stores(open(d.connectionString, { retry: patient }));
+      const moved = { ...a, serviceIdentity: 'svc-moved' as never };
+      t.is(rightOf(await startInstance(depsFor(writer, moved, 'start'), moved)).state, 'disabled');
+      t.is(rightOf(await startInstance(depsFor(writer, a, 'start'), a)).state, 'activated');
+      const b = esdbConfig(dir, d, { machineName: 'RS-NODE-2' as never });
+      t.is(rightOf(await initInstance(depsFor(writer, b), b)).state, 'waiting-to-join');
 
-    const views = await seen;
-    t.is(ended.error, undefined, 'the adapter resubscribed instead of reporting StoreUnavailable');
-    t.false(ended.completed);
-    t.deepEqual(statesOf(views, a.installationId), ['activated', 'disabled', 'activated', 'activated', 'activated', 'activated']);
-    t.deepEqual(statesOf(views, b.installationId), ['not-initialized', 'not-initialized', 'not-initialized', 'initializing', 'initializing', 'waiting-to-join']);
-    t.true(d.calls.subscriptions >= 2, 'the adapter resubscribed');
+      const views = await seen;
+      t.is(ended.error, undefined, 'the adapter resubscribed instead of reporting StoreUnavailable');
+      t.false(ended.completed);
+      t.deepEqual(statesOf(views, a.installationId), ['activated', 'disabled', 'activated', 'activated', 'activated', 'activated']);
+      t.deepEqual(statesOf(views, b.installationId), [
+        'not-initialized',
+        'not-initialized',
+        'not-initialized',
+        'initializing',
+        'initializing',
+        'waiting-to-join',
+      ]);
+      t.true(d.calls.subscriptions >= 2, 'the adapter resubscribed');
 
-    // Exactly once: one view per event after the checkpoint, positions strictly increasing, none repeated.
-    const after = rightOf(await store.readAll({ after: caughtUp.position })());
-    t.is(after.length, 5);
-    const positions = views.slice(1).map((v) => v.position);
-    t.deepEqual(positions.map(positionToString), after.map((e) => positionToString(e.position)));
-    t.true(increasing([caughtUp.position, ...positions]));
-    t.is(all.length, 6, 'no view beyond the six events');
+      // Exactly once: one view per event after the checkpoint, positions strictly increasing, none repeated.
+      const after = rightOf(await store.readAll({ after: caughtUp.position })());
+      t.is(after.length, 5);
+      const positions = views.slice(1).map((v) => v.position);
+      t.deepEqual(
+        positions.map(positionToString),
+        after.map((e) => positionToString(e.position)),
+      );
+      t.true(increasing([caughtUp.position, ...positions]));
+      t.is(all.length, 6, 'no view beyond the six events');
 
-    // The checkpoint moved with the live view: a new catch-up from it folds nothing.
-    tap.unsubscribe();
-    const cp2 = checkpoints(dir);
-    t.teardown(() => cp2.close());
-    const again = rightOf(await catchUp(store, activationProjection, cp2, { digest: sha256Hex })());
-    t.is(again.processed, 0);
-    t.deepEqual(again.state, views.at(-1)!.state);
-  });
-});
+      // The checkpoint moved with the live view: a new catch-up from it folds nothing.
+      tap.unsubscribe();
+      const cp2 = checkpoints(dir);
+      t.teardown(() => cp2.close());
+      const again = rightOf(await catchUp(store, activationProjection, cp2, { digest: sha256Hex })());
+      t.is(again.processed, 0);
+      t.deepEqual(again.state, views.at(-1)!.state);
+    });
+  },
+);
 
 const increasing = (ps: ReadonlyArray<Position>): boolean =>
   ps.every((p, i) => i === 0 || p.commit > ps[i - 1]!.commit || (p.commit === ps[i - 1]!.commit && p.prepare > ps[i - 1]!.prepare));

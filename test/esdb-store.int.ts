@@ -120,24 +120,28 @@ const withDouble = (
 // ─── (a) both append paths are really exercised ───────────────────────────
 
 for (const batchAppend of [true, false]) {
-  withDouble(`esdb · appends travel over ${batchAppend ? 'Streams.BatchAppend' : 'Streams.Append'} when the server ${batchAppend ? 'advertises' : 'does not advertise'} BatchAppend`, batchAppend, async (t, d, stores) => {
-    const store = stores(open(d.connectionString));
-    const p = prefix();
-    await right(t, store.append(`${p}a`, [ev('A0')], 'no_stream'));
-    await right(t, store.append(`${p}a`, [ev('A1'), ev('A2')], 0n));
-    await right(t, store.append(`${p}b`, [ev('B0')], 'any'));
-    t.like(await left(t, store.append(`${p}a`, [ev('X')], 'no_stream')), { _tag: 'VersionConflict', actual: 2n });
-    t.is(d.calls.features, 1, 'server features asked once per connection');
-    if (batchAppend) {
-      t.is(d.calls.batchAppend, 4);
-      t.is(d.calls.batchAppendStreams, 1, 'one cached bidi stream');
-      t.is(d.calls.append, 0);
-    } else {
-      t.is(d.calls.append, 4);
-      t.is(d.calls.batchAppend, 0);
-      t.is(d.calls.batchAppendStreams, 0);
-    }
-  });
+  withDouble(
+    `esdb · appends travel over ${batchAppend ? 'Streams.BatchAppend' : 'Streams.Append'} when the server ${batchAppend ? 'advertises' : 'does not advertise'} BatchAppend`,
+    batchAppend,
+    async (t, d, stores) => {
+      const store = stores(open(d.connectionString));
+      const p = prefix();
+      await right(t, store.append(`${p}a`, [ev('A0')], 'no_stream'));
+      await right(t, store.append(`${p}a`, [ev('A1'), ev('A2')], 0n));
+      await right(t, store.append(`${p}b`, [ev('B0')], 'any'));
+      t.like(await left(t, store.append(`${p}a`, [ev('X')], 'no_stream')), { _tag: 'VersionConflict', actual: 2n });
+      t.is(d.calls.features, 1, 'server features asked once per connection');
+      if (batchAppend) {
+        t.is(d.calls.batchAppend, 4);
+        t.is(d.calls.batchAppendStreams, 1, 'one cached bidi stream');
+        t.is(d.calls.append, 0);
+      } else {
+        t.is(d.calls.append, 4);
+        t.is(d.calls.batchAppend, 0);
+        t.is(d.calls.batchAppendStreams, 0);
+      }
+    },
+  );
 }
 
 withDouble('esdb · throwOnAppendFailure=false in the connection string does not hide conflicts', true, async (t, d, stores) => {
@@ -145,7 +149,12 @@ withDouble('esdb · throwOnAppendFailure=false in the connection string does not
   const p = prefix();
   await right(t, store.append(`${p}a`, [ev('A0'), ev('A1')], 'no_stream'));
   t.deepEqual(await left(t, store.append(`${p}a`, [ev('X')], 0n)), { _tag: 'VersionConflict', stream: `${p}a`, expected: 0n, actual: 1n });
-  t.deepEqual(await left(t, store.append(`${p}b`, [ev('X')], 'stream_exists')), { _tag: 'VersionConflict', stream: `${p}b`, expected: 'stream_exists', actual: 'no_stream' });
+  t.deepEqual(await left(t, store.append(`${p}b`, [ev('X')], 'stream_exists')), {
+    _tag: 'VersionConflict',
+    stream: `${p}b`,
+    expected: 'stream_exists',
+    actual: 'no_stream',
+  });
 });
 
 test('esdb · appends are validated before anything is sent', async (t) => {
@@ -163,93 +172,113 @@ test('esdb · appends are validated before anything is sent', async (t) => {
 
 // ─── (b) outages and running subscriptions ────────────────────────────────
 
-withDouble('esdb · a running subscription survives a server restart: nothing lost, nothing duplicated', true, async (t, d, stores) => {
-  const patient = { attempts: 40, baseDelayMs: 20, maxDelayMs: 200 };
-  const store = stores(open(withCredentials(d), { retry: patient, resubscribe: patient }));
-  const other = stores(open(d.connectionString, { retry: patient }));
-  const p = prefix();
-  await right(t, store.append(`${p}a`, [ev('Old0'), ev('Old1')], 'no_stream'));
-  const live$ = store.subscribeToAll({ streamPrefixes: [p] }).pipe(share());
-  const done = firstValueFrom(live$.pipe(take(6), toArray()));
-  await firstValueFrom(live$.pipe(filter((m) => m.kind === 'caughtUp')));
-  await right(t, store.append(`${p}a`, [ev('Live0')], 1n));
-  await d.stop();
-  await sleep(300); // down long enough for the drop to be seen and resubscriptions to fail
-  await d.start();
-  // Written by another client right after the restart: the resubscription may come before or after it.
-  await right(t, other.append(`${p}a`, [ev('New0')], 2n));
-  await right(t, store.append(`${p}b`, [ev('New1')], 'no_stream'));
-  t.deepEqual(names(await done), ['Old0', 'Old1', '<caughtUp>', 'Live0', 'New0', 'New1']);
-  t.true(d.calls.subscriptions >= 2, 'the adapter resubscribed');
-}, true);
+withDouble(
+  'esdb · a running subscription survives a server restart: nothing lost, nothing duplicated',
+  true,
+  async (t, d, stores) => {
+    const patient = { attempts: 40, baseDelayMs: 20, maxDelayMs: 200 };
+    const store = stores(open(withCredentials(d), { retry: patient, resubscribe: patient }));
+    const other = stores(open(d.connectionString, { retry: patient }));
+    const p = prefix();
+    await right(t, store.append(`${p}a`, [ev('Old0'), ev('Old1')], 'no_stream'));
+    const live$ = store.subscribeToAll({ streamPrefixes: [p] }).pipe(share());
+    const done = firstValueFrom(live$.pipe(take(6), toArray()));
+    await firstValueFrom(live$.pipe(filter((m) => m.kind === 'caughtUp')));
+    await right(t, store.append(`${p}a`, [ev('Live0')], 1n));
+    await d.stop();
+    await sleep(300); // down long enough for the drop to be seen and resubscriptions to fail
+    await d.start();
+    // Written by another client right after the restart: the resubscription may come before or after it.
+    await right(t, other.append(`${p}a`, [ev('New0')], 2n));
+    await right(t, store.append(`${p}b`, [ev('New1')], 'no_stream'));
+    t.deepEqual(names(await done), ['Old0', 'Old1', '<caughtUp>', 'Live0', 'New0', 'New1']);
+    t.true(d.calls.subscriptions >= 2, 'the adapter resubscribed');
+  },
+  true,
+);
 
-withDouble('esdb · a subscription whose server stays down ends with StoreUnavailable after bounded retries', false, async (t, d, stores) => {
-  const store = stores(open(withCredentials(d), { resubscribe: { attempts: 3, baseDelayMs: 10, maxDelayMs: 40 } }));
-  const p = prefix();
-  await right(t, store.append(`${p}a`, [ev('Old0')], 'no_stream'));
-  const live$ = store.subscribeToAll({ streamPrefixes: [p] }).pipe(share());
-  const ended = ending(live$);
-  const before = firstValueFrom(live$.pipe(take(2), toArray()));
-  t.deepEqual(names(await before), ['Old0', '<caughtUp>']);
-  await d.stop();
-  assertUnavailable(t, await ended, d, /gave up after 3 resubscription attempts.*UNAVAILABLE/);
-}, true);
+withDouble(
+  'esdb · a subscription whose server stays down ends with StoreUnavailable after bounded retries',
+  false,
+  async (t, d, stores) => {
+    const store = stores(open(withCredentials(d), { resubscribe: { attempts: 3, baseDelayMs: 10, maxDelayMs: 40 } }));
+    const p = prefix();
+    await right(t, store.append(`${p}a`, [ev('Old0')], 'no_stream'));
+    const live$ = store.subscribeToAll({ streamPrefixes: [p] }).pipe(share());
+    const ended = ending(live$);
+    const before = firstValueFrom(live$.pipe(take(2), toArray()));
+    t.deepEqual(names(await before), ['Old0', '<caughtUp>']);
+    await d.stop();
+    assertUnavailable(t, await ended, d, /gave up after 3 resubscription attempts.*UNAVAILABLE/);
+  },
+  true,
+);
 
 // ─── (c) system events are skipped ────────────────────────────────────────
 
-withDouble('esdb · $-prefixed system streams and event types are skipped by readAll (maxCount counts visible events) and subscriptions', true, async (t, d, stores) => {
-  // A tiny page size makes readAll cross many pages made only of system events.
-  const store = stores(open(d.connectionString, { readPageSize: 2 }));
-  const noise = (n: number): void =>
-    d.inject([
-      { stream: '$stats-127.0.0.1:2113', type: '$statsCollected' },
-      { stream: `$$noise${n}`, type: '$metadata' },
-      { stream: '$et-Thing', type: '$>' },
-      { stream: '$system-stream', type: 'PlainType' },
-      { stream: `user${n}`, type: '$weird' },
-    ]);
-  noise(0);
-  await right(t, store.append('user-a', [ev('U0')], 'no_stream'));
-  noise(1);
-  noise(2);
-  await right(t, store.append('user-b', [ev('U1'), ev('U2')], 'no_stream'));
-  noise(3);
-  await right(t, store.append('user-a', [ev('U3')], 0n));
-  noise(4);
-  t.true(d.size() > 25);
+withDouble(
+  'esdb · $-prefixed system streams and event types are skipped by readAll (maxCount counts visible events) and subscriptions',
+  true,
+  async (t, d, stores) => {
+    // A tiny page size makes readAll cross many pages made only of system events.
+    const store = stores(open(d.connectionString, { readPageSize: 2 }));
+    const noise = (n: number): void =>
+      d.inject([
+        { stream: '$stats-127.0.0.1:2113', type: '$statsCollected' },
+        { stream: `$$noise${n}`, type: '$metadata' },
+        { stream: '$et-Thing', type: '$>' },
+        { stream: '$system-stream', type: 'PlainType' },
+        { stream: `user${n}`, type: '$weird' },
+      ]);
+    noise(0);
+    await right(t, store.append('user-a', [ev('U0')], 'no_stream'));
+    noise(1);
+    noise(2);
+    await right(t, store.append('user-b', [ev('U1'), ev('U2')], 'no_stream'));
+    noise(3);
+    await right(t, store.append('user-a', [ev('U3')], 0n));
+    noise(4);
+    t.true(d.size() > 25);
 
-  const all = await right(t, store.readAll());
-  t.deepEqual(all.map((e) => e.type), ['U0', 'U1', 'U2', 'U3']);
-  t.deepEqual(
-    (await right(t, store.readAll({ maxCount: 2 }))).map((e) => e.type),
-    ['U0', 'U1'],
-  );
-  t.deepEqual(
-    (await right(t, store.readAll({ after: all[0]!.position, maxCount: 2 }))).map((e) => e.type),
-    ['U1', 'U2'],
-  );
-  t.deepEqual(
-    (await right(t, store.readAll({ after: all[3]!.position }))).map((e) => e.type),
-    [],
-  );
-  t.deepEqual(
-    (await right(t, store.readAll({ streamPrefixes: ['user-b', '$'] }))).map((e) => e.type),
-    ['U1', 'U2'],
-  );
+    const all = await right(t, store.readAll());
+    t.deepEqual(
+      all.map((e) => e.type),
+      ['U0', 'U1', 'U2', 'U3'],
+    );
+    t.deepEqual(
+      (await right(t, store.readAll({ maxCount: 2 }))).map((e) => e.type),
+      ['U0', 'U1'],
+    );
+    t.deepEqual(
+      (await right(t, store.readAll({ after: all[0]!.position, maxCount: 2 }))).map((e) => e.type),
+      ['U1', 'U2'],
+    );
+    t.deepEqual(
+      (await right(t, store.readAll({ after: all[3]!.position }))).map((e) => e.type),
+      [],
+    );
+    t.deepEqual(
+      (await right(t, store.readAll({ streamPrefixes: ['user-b', '$'] }))).map((e) => e.type),
+      ['U1', 'U2'],
+    );
 
-  const live$ = store.subscribeToAll().pipe(share());
-  const done = firstValueFrom(live$.pipe(take(7), toArray()));
-  await firstValueFrom(live$.pipe(filter((m) => m.kind === 'caughtUp')));
-  noise(5);
-  await right(t, store.append('user-c', [ev('L0')], 'any'));
-  noise(6);
-  await right(t, store.append('user-a', [ev('L1')], 'any'));
-  t.deepEqual(names(await done), ['U0', 'U1', 'U2', 'U3', '<caughtUp>', 'L0', 'L1']);
-});
+    const live$ = store.subscribeToAll().pipe(share());
+    const done = firstValueFrom(live$.pipe(take(7), toArray()));
+    await firstValueFrom(live$.pipe(filter((m) => m.kind === 'caughtUp')));
+    noise(5);
+    await right(t, store.append('user-c', [ev('L0')], 'any'));
+    noise(6);
+    await right(t, store.append('user-a', [ev('L1')], 'any'));
+    t.deepEqual(names(await done), ['U0', 'U1', 'U2', 'U3', '<caughtUp>', 'L0', 'L1']);
+  },
+);
 
 withDouble('esdb · subscriptions with and without prefixes see no system events, live included', false, async (t, d, stores) => {
   const store = stores(open(d.connectionString));
-  d.inject([{ stream: '$stats-x', type: '$statsCollected' }, { stream: '$system', type: 'Plain' }]);
+  d.inject([
+    { stream: '$stats-x', type: '$statsCollected' },
+    { stream: '$system', type: 'Plain' },
+  ]);
   await right(t, store.append('u-a', [ev('U0')], 'no_stream'));
   d.inject([{ stream: 'u-a-sys', type: '$weird' }]);
   for (const [streamPrefixes, live, expected] of [
@@ -259,7 +288,11 @@ withDouble('esdb · subscriptions with and without prefixes see no system events
     const live$ = store.subscribeToAll(streamPrefixes ? { streamPrefixes } : {}).pipe(share());
     const done = firstValueFrom(live$.pipe(take(expected.length), toArray()));
     await firstValueFrom(live$.pipe(filter((m) => m.kind === 'caughtUp')));
-    d.inject([{ stream: '$stats-x', type: '$statsCollected' }, { stream: '$system', type: 'Plain' }, { stream: 'u-b', type: '$weird' }]);
+    d.inject([
+      { stream: '$stats-x', type: '$statsCollected' },
+      { stream: '$system', type: 'Plain' },
+      { stream: 'u-b', type: '$weird' },
+    ]);
     await right(t, store.append('u-b', [ev(live)], 'any'));
     t.deepEqual(names(await done), [...expected]);
   }
@@ -267,18 +300,23 @@ withDouble('esdb · subscriptions with and without prefixes see no system events
 
 // ─── (d) calls while the server is down ───────────────────────────────────
 
-withDouble('esdb · append, reads while the server is down: StoreUnavailable naming the endpoint, after bounded retries', true, async (t, d, stores) => {
-  const store = stores(open(withCredentials(d), { retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 40 } }));
-  const p = prefix();
-  await right(t, store.append(`${p}a`, [ev('A0')], 'no_stream')); // connected once: this is an outage
-  await d.stop();
-  assertUnavailable(t, await left(t, store.append(`${p}a`, [ev('A1')], 0n)), d, /append to .* \(gave up after 3 attempts\): 14 UNAVAILABLE/);
-  assertUnavailable(t, await left(t, store.readStream(`${p}a`)), d, /UNAVAILABLE/);
-  assertUnavailable(t, await left(t, store.readAll()), d, /UNAVAILABLE/);
-  // …and the same store works again once the server is back.
-  await d.start();
-  t.is((await right(t, store.append(`${p}a`, [ev('A1')], 0n))).nextExpectedRevision, 1n);
-}, true);
+withDouble(
+  'esdb · append, reads while the server is down: StoreUnavailable naming the endpoint, after bounded retries',
+  true,
+  async (t, d, stores) => {
+    const store = stores(open(withCredentials(d), { retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 40 } }));
+    const p = prefix();
+    await right(t, store.append(`${p}a`, [ev('A0')], 'no_stream')); // connected once: this is an outage
+    await d.stop();
+    assertUnavailable(t, await left(t, store.append(`${p}a`, [ev('A1')], 0n)), d, /append to .* \(gave up after 3 attempts\): 14 UNAVAILABLE/);
+    assertUnavailable(t, await left(t, store.readStream(`${p}a`)), d, /UNAVAILABLE/);
+    assertUnavailable(t, await left(t, store.readAll()), d, /UNAVAILABLE/);
+    // …and the same store works again once the server is back.
+    await d.start();
+    t.is((await right(t, store.append(`${p}a`, [ev('A1')], 0n))).nextExpectedRevision, 1n);
+  },
+  true,
+);
 
 test.serial('esdb · a server that was never there: StoreUnavailable, not a hang or a throw', async (t) => {
   t.timeout(10_000);
@@ -307,20 +345,24 @@ test('esdb · connection strings: credentials never reach errors; non-esdb strin
 // ─── tombstones, deletes and the double's other RPCs (driven by the raw client) ──
 
 for (const batchAppend of [true, false]) {
-  withDouble(`esdb · tombstoned stream (${batchAppend ? 'BatchAppend' : 'Append'}): reads as empty, appends are InvalidAppend`, batchAppend, async (t, d, stores) => {
-    const store = stores(open(d.connectionString));
-    const raw = EventStoreDBClient.connectionString(d.connectionString);
-    try {
-      const p = prefix();
-      await right(t, store.append(`${p}gone`, [ev('A0')], 'no_stream'));
-      await raw.tombstoneStream(`${p}gone`, { expectedRevision: 0n });
-      t.is(d.calls.tombstone, 1);
-      t.deepEqual(await right(t, store.readStream(`${p}gone`)), []);
-      t.like(await left(t, store.append(`${p}gone`, [ev('A1')], 'any')), { _tag: 'InvalidAppend', stream: `${p}gone` });
-    } finally {
-      await raw.dispose();
-    }
-  });
+  withDouble(
+    `esdb · tombstoned stream (${batchAppend ? 'BatchAppend' : 'Append'}): reads as empty, appends are InvalidAppend`,
+    batchAppend,
+    async (t, d, stores) => {
+      const store = stores(open(d.connectionString));
+      const raw = EventStoreDBClient.connectionString(d.connectionString);
+      try {
+        const p = prefix();
+        await right(t, store.append(`${p}gone`, [ev('A0')], 'no_stream'));
+        await raw.tombstoneStream(`${p}gone`, { expectedRevision: 0n });
+        t.is(d.calls.tombstone, 1);
+        t.deepEqual(await right(t, store.readStream(`${p}gone`)), []);
+        t.like(await left(t, store.append(`${p}gone`, [ev('A1')], 'any')), { _tag: 'InvalidAppend', stream: `${p}gone` });
+      } finally {
+        await raw.dispose();
+      }
+    },
+  );
 }
 
 withDouble('esdb double · soft delete, delete conflicts and stream subscriptions behave as the client expects', true, async (t, d, stores) => {
@@ -335,7 +377,10 @@ withDouble('esdb double · soft delete, delete conflicts and stream subscription
     t.deepEqual(await right(t, store.readStream(`${p}s`)), []);
     // Written again after a soft delete: revisions continue.
     t.is((await right(t, store.append(`${p}s`, [ev('A2')], 'no_stream'))).nextExpectedRevision, 2n);
-    t.deepEqual((await right(t, store.readStream(`${p}s`))).map((e) => e.type), ['A2']);
+    t.deepEqual(
+      (await right(t, store.readStream(`${p}s`))).map((e) => e.type),
+      ['A2'],
+    );
 
     await right(t, store.append(`${p}t`, [ev('T0'), ev('T1')], NO_STREAM));
     const sub = raw.subscribeToStream(`${p}t`, { fromRevision: 0n });

@@ -25,7 +25,11 @@ test('init records the five steps, exactly one event each, in order', async (t) 
   t.deepEqual(await instanceTypes(store, cfg.installationId), ['ConfigRead', 'KeyPairIssued', 'InstanceActivated']);
   t.deepEqual(await deploymentTypes(store), ['PublicKeyStored', 'SymmetricKeyCreated']);
   const all = rightOf(await store.readAll()());
-  t.deepEqual(all.map((e) => e.type), STEP_EVENTS, 'global order is step order');
+  t.deepEqual(
+    all.map((e) => e.type),
+    STEP_EVENTS,
+    'global order is step order',
+  );
   await store.close();
 });
 
@@ -46,7 +50,7 @@ test('init on an initialized instance does nothing; start on it records nothing 
   await store.close();
 });
 
-test('every event carries actor, command, correlation and causation ids, and links into its stream\'s hash chain', async (t) => {
+test("every event carries actor, command, correlation and causation ids, and links into its stream's hash chain", async (t) => {
   t.timeout(30_000);
   const dir = tempDir();
   const store = openTestStore(path.join(dir, 'ledger.db'));
@@ -86,7 +90,10 @@ for (const when of ['before', 'after'] as const) {
       t.is(resumed.state, 'activated');
       t.deepEqual(resumed.recorded, STEP_EVENTS.slice(done), 'resumes at the first step not recorded');
       const inst = await eventsOf(store, instanceStream(cfg.installationId));
-      t.deepEqual(inst.map((e) => e.event.type), ['ConfigRead', 'KeyPairIssued', 'InstanceActivated']);
+      t.deepEqual(
+        inst.map((e) => e.event.type),
+        ['ConfigRead', 'KeyPairIssued', 'InstanceActivated'],
+      );
       t.deepEqual(await deploymentTypes(store), ['PublicKeyStored', 'SymmetricKeyCreated']);
       // The key pair recorded is the one in the keystore (written before the crash when k > 1).
       const keystore = JSON.parse(fs.readFileSync(cfg.keystorePath, 'utf8')) as { thumbprint: string };

@@ -52,7 +52,9 @@ const expectMismatch = async (
   if (!f) return t.fail(`no ${finding.kind} finding in ${JSON.stringify(s.findings)}`);
   t.deepEqual(f.evidence, finding.evidence);
   t.true(
-    f.events.some((e) => e.stream === instanceStream(n.id) && e.revision === last.revision.toString() && e.position === `${last.position.commit}/${last.position.prepare}`),
+    f.events.some(
+      (e) => e.stream === instanceStream(n.id) && e.revision === last.revision.toString() && e.position === `${last.position.commit}/${last.position.prepare}`,
+    ),
     'the refusal event is cited with its position',
   );
   t.true(s.message?.includes(`Finding ${finding.kind}:`), 'RSReportServerNotActivated carries the finding');
@@ -92,7 +94,7 @@ test('a wrapped copy for a key the instance no longer holds (lost keystore): Cop
   );
 });
 
-test('a copy older than the deployment\'s current key version: StaleCopy', async (t) => {
+test("a copy older than the deployment's current key version: StaleCopy", async (t) => {
   t.timeout(60_000);
   const dir = tempDir('kl-mm');
   const [a, b] = await activatedDeployment(dir, ['A', 'B']);
@@ -102,7 +104,12 @@ test('a copy older than the deployment\'s current key version: StaleCopy', async
   const stream = deploymentStream('default' as DeploymentId);
   const events = await eventsOf(store, stream);
   const lastEvent = events.at(-1)!;
-  const aKey = rightOf(await fileKeystore(a!.keystore).load({ installationId: a!.id, serviceIdentity: (JSON.parse(fs.readFileSync(a!.file, 'utf8')) as { serviceIdentity: string }).serviceIdentity })());
+  const aKey = rightOf(
+    await fileKeystore(a!.keystore).load({
+      installationId: a!.id,
+      serviceIdentity: (JSON.parse(fs.readFileSync(a!.file, 'utf8')) as { serviceIdentity: string }).serviceIdentity,
+    })(),
+  );
   const v2 = crypto.createSymmetricKey();
   const jwe = rightOf(await crypto.wrap(v2, aKey.publicKey)());
   const sealed = rightOf(
@@ -112,10 +119,18 @@ test('a copy older than the deployment\'s current key version: StaleCopy', async
       [
         {
           type: 'SymmetricKeyCreated',
-          data: { deploymentId: 'default' as DeploymentId, keyVersion: 2 as KeyVersion, algorithm: 'A256GCM', keyCheck: crypto.keyCheck(v2), createdBy: a!.id, copy: { installationId: a!.id, recipientThumbprint: aKey.thumbprint, jwe } },
+          data: {
+            deploymentId: 'default' as DeploymentId,
+            keyVersion: 2 as KeyVersion,
+            algorithm: 'A256GCM',
+            keyCheck: crypto.keyCheck(v2),
+            createdBy: a!.id,
+            copy: { installationId: a!.id, recipientThumbprint: aKey.thumbprint, jwe },
+          },
         },
       ],
-      aContext('recreate'), sha256Hex,
+      aContext('recreate'),
+      sha256Hex,
     ),
   );
   rightOf(await store.append(stream, sealed, lastEvent.revision)());
@@ -143,7 +158,7 @@ test('a removed instance starting: RemovedInstanceStarting', async (t) => {
   );
 });
 
-test('one installation ID claimed by two machines (a copied config): InstallationClaimedByTwoMachines, on the holder\'s status and the clone\'s', async (t) => {
+test("one installation ID claimed by two machines (a copied config): InstallationClaimedByTwoMachines, on the holder's status and the clone's", async (t) => {
   t.timeout(60_000);
   const dir = tempDir('kl-mm');
   const [, b] = await activatedDeployment(dir, ['A', 'B']);
@@ -153,7 +168,12 @@ test('one installation ID claimed by two machines (a copied config): Installatio
   const start = await cloned.run('start');
   t.is(start.code, 1);
   const last = (await instanceEvents(dir, b!.id)).at(-1)!;
-  t.deepEqual(last.event.type === 'InstanceActivationRefused' ? last.event.data.reason : undefined, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-B', presented: 'RS-CLONE' });
+  t.deepEqual(last.event.type === 'InstanceActivationRefused' ? last.event.data.reason : undefined, {
+    kind: 'ConfigurationChanged',
+    field: 'machineName',
+    recorded: 'RS-B',
+    presented: 'RS-CLONE',
+  });
   // The refusal is evidence about the clone: the registered holder stays activated, and both sides see the finding.
   for (const n of [cloned, b!]) {
     const status = await n.run('--json', 'status');
@@ -163,7 +183,10 @@ test('one installation ID claimed by two machines (a copied config): Installatio
     const f = s.findings.find((x) => x.kind === 'InstallationClaimedByTwoMachines');
     if (!f) return t.fail(JSON.stringify(s.findings));
     t.deepEqual(f.evidence['machines'], ['RS-B', 'RS-CLONE']);
-    t.true(f.events.some((e) => e.stream === instanceStream(b!.id) && e.revision === last.revision.toString()), 'the clone\'s refusal is cited');
+    t.true(
+      f.events.some((e) => e.stream === instanceStream(b!.id) && e.revision === last.revision.toString()),
+      "the clone's refusal is cited",
+    );
   }
   t.regex((await b!.run('status')).stdout, /finding\s+InstallationClaimedByTwoMachines: /);
   t.is((await b!.run('start')).code, 0, 'the original machine is unaffected');

@@ -11,7 +11,8 @@ import { initInstance, startInstance } from '../src/commands/instance';
 import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
 import { sha256Hex } from '../src/infra/sha256';
 import { activationProjection, instanceStatus } from '../src/projections/activation';
-import { catchUp, runLive } from '../src/projections/runner';
+import { runLive } from '../src/projections/live';
+import { catchUp } from '../src/projections/runner';
 import type { CheckpointStore } from '../src/ports/checkpoints';
 import { aConfig, depsFor, openTestStore, rightOf, tempDir } from './support/fixtures';
 
@@ -38,7 +39,7 @@ test('catch-up folds only what is new since the durable checkpoint', async (t) =
   const b = aConfig(dir, { machineName: 'RS-NODE-2' as never });
   rightOf(await initInstance(depsFor(store, b), b));
   const third = rightOf(await catchUp(store, activationProjection, cp2, { digest: sha256Hex })());
-  t.is(third.processed, 3, 'only B\'s three events');
+  t.is(third.processed, 3, "only B's three events");
   t.is(instanceStatus(third.state, b.installationId).state, 'waiting-to-join');
   t.is(instanceStatus(third.state, a.installationId).state, 'activated');
   cp2.close();
@@ -69,7 +70,10 @@ test('live: the view follows a start refusal and re-activation written by anothe
   const cp = checkpoints(dir);
   const writer = openTestStore(file);
 
-  const states = runLive(store, activationProjection, cp, { digest: sha256Hex }).pipe(filter((v) => v.live), share());
+  const states = runLive(store, activationProjection, cp, { digest: sha256Hex }).pipe(
+    filter((v) => v.live),
+    share(),
+  );
   const seen = firstValueFrom(states.pipe(take(3), toArray()));
   // Drive changes only once the live view exists: caught-up emission comes first.
   const changer = firstValueFrom(states.pipe(take(1))).then(async () => {
@@ -101,7 +105,13 @@ test('a corrupt event stops the live view with an error naming it, after what ca
     () => undefined,
     (e: unknown) => e,
   );
-  t.deepEqual(err, { _tag: 'CorruptEvent', stream: 'keyledger.instance-bogus', revision: 0n, eventType: 'NotAnEvent', problem: 'unknown event type "NotAnEvent"' });
+  t.deepEqual(err, {
+    _tag: 'CorruptEvent',
+    stream: 'keyledger.instance-bogus',
+    revision: 0n,
+    eventType: 'NotAnEvent',
+    problem: 'unknown event type "NotAnEvent"',
+  });
   const r = await catchUp(store, activationProjection, cp, { digest: sha256Hex })();
   t.true(E.isLeft(r));
   if (E.isLeft(r)) t.is(r.left._tag, 'CorruptEvent');

@@ -50,10 +50,19 @@ const lastRefusal = async (dir: string, id: InstallationId): Promise<RefusalReas
 };
 
 /** start refuses (exit 1, RSReportServerNotActivated); status reports the same reason. */
-const expectRefusal = async (t: import('ava').ExecutionContext, n: Node, expected: RefusalReason, code: string, evidence: ReadonlyArray<string>): Promise<void> => {
+const expectRefusal = async (
+  t: import('ava').ExecutionContext,
+  n: Node,
+  expected: RefusalReason,
+  code: string,
+  evidence: ReadonlyArray<string>,
+): Promise<void> => {
   const started = await cli('-c', n.file, 'start');
   t.is(started.code, 1, started.stdout + started.stderr);
-  t.regex(started.stdout, code === 'RSReportServerNotActivated' ? /RSReportServerNotActivated: (?!RSReportServerNotActivated)/ : new RegExp(`RSReportServerNotActivated: ${code}:`));
+  t.regex(
+    started.stdout,
+    code === 'RSReportServerNotActivated' ? /RSReportServerNotActivated: (?!RSReportServerNotActivated)/ : new RegExp(`RSReportServerNotActivated: ${code}:`),
+  );
   const id = (JSON.parse(fs.readFileSync(n.file, 'utf8')) as { installationId: InstallationId }).installationId;
   t.deepEqual(await lastRefusal(n.dir, id), expected, 'the refusal and its reason are recorded');
   const status = await cli('--json', '-c', n.file, 'status');
@@ -76,10 +85,16 @@ test('an edited installation ID: the keystore belongs to the original installati
   t.is((await cli('-c', a.file, 'init')).code, 0);
   const edited = randomUUID() as InstallationId;
   editConfig(a, { installationId: edited });
-  await expectRefusal(t, a, { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: edited, keystoreInstallationId: a.id }, 'rsReportServerDisabled', [edited, a.id]);
+  await expectRefusal(
+    t,
+    a,
+    { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: edited, keystoreInstallationId: a.id },
+    'rsReportServerDisabled',
+    [edited, a.id],
+  );
 });
 
-test('a swapped keystore (another instance\'s): refused, naming both installations', async (t) => {
+test("a swapped keystore (another instance's): refused, naming both installations", async (t) => {
   t.timeout(30_000);
   const dir = tempDir('kl-ref');
   const a = await newNode(dir, 'A');
@@ -88,7 +103,13 @@ test('a swapped keystore (another instance\'s): refused, naming both installatio
   t.is((await cli('-c', b.file, 'init')).code, 1, 'B waits to join');
   fs.copyFileSync(b.keystore, a.keystore);
   fs.copyFileSync(path.join(path.dirname(b.keystore), 'machine.secret'), path.join(path.dirname(a.keystore), 'machine.secret'));
-  await expectRefusal(t, a, { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: a.id, keystoreInstallationId: b.id }, 'rsReportServerDisabled', [a.id, b.id]);
+  await expectRefusal(
+    t,
+    a,
+    { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: a.id, keystoreInstallationId: b.id },
+    'rsReportServerDisabled',
+    [a.id, b.id],
+  );
 });
 
 test('a replaced keystore (same installation, new key pair): the held thumbprint does not match the recorded one', async (t) => {
@@ -103,7 +124,13 @@ test('a replaced keystore (same installation, new key pair): the held thumbprint
   const cfg = JSON.parse(fs.readFileSync(a.file, 'utf8')) as { serviceIdentity: string };
   const kp = rightOf(await joseCrypto().generateKeyPair(2048)());
   rightOf(await fileKeystore(a.keystore).create({ installationId: a.id, serviceIdentity: cfg.serviceIdentity }, kp)());
-  await expectRefusal(t, a, { kind: 'PublicKeyMismatch', heldThumbprint: kp.thumbprint, storedThumbprint: recorded as never, storedIn: 'instance' }, 'rsReportServerDisabled', [kp.thumbprint, recorded]);
+  await expectRefusal(
+    t,
+    a,
+    { kind: 'PublicKeyMismatch', heldThumbprint: kp.thumbprint, storedThumbprint: recorded as never, storedIn: 'instance' },
+    'rsReportServerDisabled',
+    [kp.thumbprint, recorded],
+  );
 });
 
 test('a foreign public key stored in the deployment for this installation: refused as a mismatch', async (t) => {
@@ -121,13 +148,32 @@ test('a foreign public key stored in the deployment for this installation: refus
   const sealed = sealEvents(
     stream,
     { revision: last.revision, hash: last.metadata.hash },
-    [{ type: 'PublicKeyStored', data: { deploymentId: 'default' as never, installationId: a.id, machineName: 'ROGUE' as never, instanceName: 'A' as never, thumbprint: foreign.thumbprint, publicKey: foreign.publicKey } }],
-    aContext('rogue'), sha256Hex,
+    [
+      {
+        type: 'PublicKeyStored',
+        data: {
+          deploymentId: 'default' as never,
+          installationId: a.id,
+          machineName: 'ROGUE' as never,
+          instanceName: 'A' as never,
+          thumbprint: foreign.thumbprint,
+          publicKey: foreign.publicKey,
+        },
+      },
+    ],
+    aContext('rogue'),
+    sha256Hex,
   );
   t.true(E.isRight(sealed));
   rightOf(await store.append(stream, rightOf(sealed), last.revision)());
   await store.close();
-  await expectRefusal(t, a, { kind: 'PublicKeyMismatch', heldThumbprint: held as never, storedThumbprint: foreign.thumbprint, storedIn: 'deployment' }, 'rsReportServerDisabled', [held, foreign.thumbprint]);
+  await expectRefusal(
+    t,
+    a,
+    { kind: 'PublicKeyMismatch', heldThumbprint: held as never, storedThumbprint: foreign.thumbprint, storedIn: 'deployment' },
+    'rsReportServerDisabled',
+    [held, foreign.thumbprint],
+  );
 });
 
 test('a changed service identity: refused until the keys are updated for it', async (t) => {
@@ -136,7 +182,10 @@ test('a changed service identity: refused until the keys are updated for it', as
   const a = await newNode(dir, 'A', ['--identity', 'svc-old']);
   t.is((await cli('-c', a.file, 'init')).code, 0);
   editConfig(a, { serviceIdentity: 'svc-new' });
-  await expectRefusal(t, a, { kind: 'ServiceIdentityChanged', recordedIdentity: 'svc-old', presentedIdentity: 'svc-new' }, 'rsKeyStateNotValid', ['svc-old', 'svc-new']);
+  await expectRefusal(t, a, { kind: 'ServiceIdentityChanged', recordedIdentity: 'svc-old', presentedIdentity: 'svc-new' }, 'rsKeyStateNotValid', [
+    'svc-old',
+    'svc-new',
+  ]);
 });
 
 test('a lost keystore: rsKeyStateNotValid, naming the keystore path', async (t) => {
@@ -145,7 +194,9 @@ test('a lost keystore: rsKeyStateNotValid, naming the keystore path', async (t) 
   const a = await newNode(dir, 'A');
   t.is((await cli('-c', a.file, 'init')).code, 0);
   fs.rmSync(a.keystore);
-  await expectRefusal(t, a, { kind: 'KeystoreUnavailable', keystorePath: a.keystore, problem: 'missing', detail: 'no keystore file' }, 'rsKeyStateNotValid', [a.keystore]);
+  await expectRefusal(t, a, { kind: 'KeystoreUnavailable', keystorePath: a.keystore, problem: 'missing', detail: 'no keystore file' }, 'rsKeyStateNotValid', [
+    a.keystore,
+  ]);
 });
 
 test('a config cloned onto another machine (same installation ID, other machine name): refused', async (t) => {
@@ -162,7 +213,10 @@ test('a config cloned onto another machine (same installation ID, other machine 
   // Evidence about another machine, not the state of the registered holder.
   const status = (await cli('--json', '-c', clone.file, 'status')).json<{ state: string; findings: Array<{ kind: string }> }>();
   t.is(status.state, 'activated');
-  t.deepEqual(status.findings.map((f) => f.kind), ['InstallationClaimedByTwoMachines']);
+  t.deepEqual(
+    status.findings.map((f) => f.kind),
+    ['InstallationClaimedByTwoMachines'],
+  );
 });
 
 test('after the cause is fixed, start activates the instance again and status follows', async (t) => {

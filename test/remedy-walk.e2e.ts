@@ -113,7 +113,15 @@ const sealOnto = async (dir: string, stream: string, events: ReadonlyArray<Ledge
   const store = openTestStore(ledgerFile(dir));
   const existing = await eventsOf(store, stream);
   const last = existing.at(-1);
-  const sealed = rightOf(sealEvents(stream, last ? { revision: last.revision, hash: last.metadata.hash } : { revision: 'no_stream', hash: '0'.repeat(64) }, events, aContext('hand-sealed'), sha256Hex));
+  const sealed = rightOf(
+    sealEvents(
+      stream,
+      last ? { revision: last.revision, hash: last.metadata.hash } : { revision: 'no_stream', hash: '0'.repeat(64) },
+      events,
+      aContext('hand-sealed'),
+      sha256Hex,
+    ),
+  );
   rightOf(await store.append(stream, sealed, last ? last.revision : 'no_stream')());
   await store.close();
 };
@@ -122,7 +130,10 @@ const DEPLOYMENT = 'default' as DeploymentId;
 const DSTREAM = deploymentStream(DEPLOYMENT);
 
 /** A copy for B as the deployment records it, with whatever JWE and recipient the test chooses. */
-const copyForB = async (cast: Cast & { dir: string }, make: (b: { thumbprint: string; publicKey: unknown }, aJwe: string) => Promise<{ recipient: string; jwe: string }>): Promise<void> => {
+const copyForB = async (
+  cast: Cast & { dir: string },
+  make: (b: { thumbprint: string; publicKey: unknown }, aJwe: string) => Promise<{ recipient: string; jwe: string }>,
+): Promise<void> => {
   const store = openTestStore(ledgerFile(cast.dir));
   const events = await eventsOf(store, DSTREAM);
   await store.close();
@@ -133,7 +144,13 @@ const copyForB = async (cast: Cast & { dir: string }, make: (b: { thumbprint: st
   await sealOnto(cast.dir, DSTREAM, [
     {
       type: 'SymmetricKeyWrapped',
-      data: { deploymentId: DEPLOYMENT, keyVersion: 1 as KeyVersion, copy: { installationId: cast.self.id, recipientThumbprint: recipient as never, jwe: jwe as never }, wrappedBy: cast.member.id, wrappedByThumbprint: aCopy.event.data.copy.recipientThumbprint },
+      data: {
+        deploymentId: DEPLOYMENT,
+        keyVersion: 1 as KeyVersion,
+        copy: { installationId: cast.self.id, recipientThumbprint: recipient as never, jwe: jwe as never },
+        wrappedBy: cast.member.id,
+        wrappedByThumbprint: aCopy.event.data.copy.recipientThumbprint,
+      },
     },
   ]);
 };
@@ -148,7 +165,14 @@ const newKeyVersionHeldOnlyBy = async (cast: Cast & { dir: string }): Promise<vo
   await sealOnto(cast.dir, DSTREAM, [
     {
       type: 'SymmetricKeyCreated',
-      data: { deploymentId: DEPLOYMENT, keyVersion: 2 as KeyVersion, algorithm: 'A256GCM', keyCheck: crypto.keyCheck(v2), createdBy: a.id, copy: { installationId: a.id, recipientThumbprint: aKey.thumbprint, jwe } },
+      data: {
+        deploymentId: DEPLOYMENT,
+        keyVersion: 2 as KeyVersion,
+        algorithm: 'A256GCM',
+        keyCheck: crypto.keyCheck(v2),
+        createdBy: a.id,
+        copy: { installationId: a.id, recipientThumbprint: aKey.thumbprint, jwe },
+      },
     },
   ]);
 };
@@ -175,7 +199,7 @@ for (const problem of ['missing', 'corrupt', 'locked'] as const) {
   });
 }
 
-test('walk: KeystoreBelongsToOtherInstallation (the config points at another installation\'s keystore)', async (t) => {
+test("walk: KeystoreBelongsToOtherInstallation (the config points at another installation's keystore)", async (t) => {
   t.timeout(60_000);
   const cast = await pair();
   editConfig(cast.self, { keystore: cast.member.keystore });
@@ -198,7 +222,14 @@ test('walk: PublicKeyMismatch in the deployment (another key registered under th
   await sealOnto(cast.dir, DSTREAM, [
     {
       type: 'PublicKeyStored',
-      data: { deploymentId: DEPLOYMENT, installationId: cast.self.id, machineName: 'RS-B' as never, instanceName: 'B' as never, thumbprint: foreign.thumbprint, publicKey: foreign.publicKey },
+      data: {
+        deploymentId: DEPLOYMENT,
+        installationId: cast.self.id,
+        machineName: 'RS-B' as never,
+        instanceName: 'B' as never,
+        thumbprint: foreign.thumbprint,
+        publicKey: foreign.publicKey,
+      },
     },
   ]);
   await walkStart(t, cast, 'PublicKeyMismatch');
@@ -270,8 +301,7 @@ for (const [kind, step] of [
     const dir = tempDir('kl-walk');
     const a = await newNode(dir, 'A');
     await initStoppedAfter(t, a, step);
-    const reason =
-      kind === 'InstallationNotRegistered' ? { kind, installationId: a.id, keystoreInstallationId: a.id } : { kind, deploymentId: DEPLOYMENT };
+    const reason = kind === 'InstallationNotRegistered' ? { kind, installationId: a.id, keystoreInstallationId: a.id } : { kind, deploymentId: DEPLOYMENT };
     await sealOnto(dir, instanceStream(a.id), [{ type: 'InstanceActivationRefused', data: { installationId: a.id, deploymentId: DEPLOYMENT, reason } }]);
     const s = (await a.run('--json', 'status')).json<StatusJson>();
     t.is(s.reason?.kind, kind);

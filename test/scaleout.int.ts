@@ -44,7 +44,8 @@ test('join: the sponsor wraps the key for the waiting instance, which activates 
   t.deepEqual(start.json<{ recorded: string[] }>().recorded, ['InstanceActivated']);
 
   const list = await a.run('--json', 'list');
-  const rows = list.json<Array<{ installationId: string; membership: string; heldKeyVersion: number; thumbprint: string; machineName: string; instanceName: string }>>();
+  const rows =
+    list.json<Array<{ installationId: string; membership: string; heldKeyVersion: number; thumbprint: string; machineName: string; instanceName: string }>>();
   t.deepEqual(
     rows.map((r) => [r.installationId, r.machineName, r.instanceName, r.membership, r.heldKeyVersion, r.thumbprint]).sort(),
     [
@@ -153,7 +154,10 @@ test('removing the last member needs --force; afterwards a new instance needs a 
     'one symmetric key, ever',
   );
   const status = await c.run('status');
-  t.regex(status.stdout, /no member of the deployment holds symmetric key version 1.*Remedy: .*a key backup restore is needed, which this version cannot do yet/s);
+  t.regex(
+    status.stdout,
+    /no member of the deployment holds symmetric key version 1.*Remedy: .*a key backup restore is needed, which this version cannot do yet/s,
+  );
 });
 
 test('rejoin: a removed instance is re-registered only when asked, then joined again', async (t) => {
@@ -217,9 +221,18 @@ for (const crashAfter of [1, 2]) {
     const dir = tempDir('kl-so');
     const [, b] = await activatedDeployment(dir, ['A', 'B']);
     const cfg = rightOf(loadConfig(b!.file));
-    const deps = (store: ReturnType<typeof openTestStore>) => ({ store, crypto: joseCrypto(), keystore: fileKeystore(cfg.instance.keystorePath), ctx: aContext('change-identity'), digest: sha256Hex, host: 'test-host' });
+    const deps = (store: ReturnType<typeof openTestStore>) => ({
+      store,
+      crypto: joseCrypto(),
+      keystore: fileKeystore(cfg.instance.keystorePath),
+      ctx: aContext('change-identity'),
+      digest: sha256Hex,
+      host: 'test-host',
+    });
     const first = openTestStore(ledgerFile(dir));
-    await t.throwsAsync(changeServiceIdentity(deps(crashingStore(first, crashAfter, 'after')), cfg.instance, 'svc-new' as NonEmptyString), { instanceOf: SimulatedCrash });
+    await t.throwsAsync(changeServiceIdentity(deps(crashingStore(first, crashAfter, 'after')), cfg.instance, 'svc-new' as NonEmptyString), {
+      instanceOf: SimulatedCrash,
+    });
     await first.close();
     t.true(fs.existsSync(`${b!.keystore}.next`), 'the new key is staged, the old one still in place');
 

@@ -17,7 +17,6 @@ import { eventsOf } from './support/ledger-reader';
 import { encodings, unwrapWithNodeCrypto } from './support/secrets';
 import { deploymentStream, type InstallationId } from '../src/domain/ids';
 
-
 test('no private key and no plain symmetric key in the ledger, the logs or any output', async (t) => {
   t.timeout(120_000);
   const dir = tempDir('kl-secrets');
@@ -50,8 +49,14 @@ test('no private key and no plain symmetric key in the ledger, the logs or any o
   const secrets: Array<{ what: string; bytes: Buffer }> = [];
   const privateJwks: Record<string, object> = {};
   for (const n of ['A', 'B']) {
-    const cfg = JSON.parse(fs.readFileSync(path.join(dir, `${n}.json`), 'utf8')) as { installationId: InstallationId; serviceIdentity: string; keystore: string };
-    const kp = rightOf(await fileKeystore(path.resolve(dir, cfg.keystore)).load({ installationId: cfg.installationId, serviceIdentity: cfg.serviceIdentity })());
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, `${n}.json`), 'utf8')) as {
+      installationId: InstallationId;
+      serviceIdentity: string;
+      keystore: string;
+    };
+    const kp = rightOf(
+      await fileKeystore(path.resolve(dir, cfg.keystore)).load({ installationId: cfg.installationId, serviceIdentity: cfg.serviceIdentity })(),
+    );
     const jwk = privateJwkOf(kp.privateKey) as Record<string, string>;
     privateJwks[n] = jwk;
     for (const m of ['d', 'p', 'q', 'dp', 'dq', 'qi']) secrets.push({ what: `${n}'s private ${m}`, bytes: Buffer.from(jwk[m]!, 'base64url') });
@@ -68,7 +73,10 @@ test('no private key and no plain symmetric key in the ledger, the logs or any o
 
   // Everything an attacker or a log shipper could read.
   const stateDir = path.join(dir, '.keyledger');
-  const files = fs.readdirSync(stateDir).filter((f) => !fs.statSync(path.join(stateDir, f)).isDirectory()).map((f) => path.join(stateDir, f));
+  const files = fs
+    .readdirSync(stateDir)
+    .filter((f) => !fs.statSync(path.join(stateDir, f)).isDirectory())
+    .map((f) => path.join(stateDir, f));
   t.true(files.some((f) => f.endsWith('ledger.db')));
   t.true(files.some((f) => f.endsWith('keyledger.log')));
   const haystacks: Array<{ where: string; bytes: Buffer }> = [

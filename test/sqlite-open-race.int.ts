@@ -132,8 +132,7 @@ const race = async (t: ExecutionContext, precreateEmptyFile: boolean): Promise<v
         child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
         child.stdout.setEncoding('utf8').on('data', (d: string) => {
           buffered += d;
-          let nl: number;
-          while ((nl = buffered.indexOf('\n')) >= 0) {
+          for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
             const line = buffered.slice(0, nl);
             buffered = buffered.slice(nl + 1);
             if (line === 'ready') {

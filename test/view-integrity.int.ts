@@ -22,7 +22,8 @@ import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
 import type { CheckpointStore } from '../src/ports/checkpoints';
 import type { EventStore } from '../src/ports/event-store';
 import { activationProjection, type ActivationView, instanceStatus } from '../src/projections/activation';
-import { catchUp, type ProjectionResult, type RunnerError, runLive } from '../src/projections/runner';
+import { runLive } from '../src/projections/live';
+import { catchUp, type ProjectionResult, type RunnerError } from '../src/projections/runner';
 import { runCli } from '../src/cli/main';
 import { cli } from './support/cli-inproc';
 import {
@@ -81,7 +82,8 @@ const flipThumbprint = (file: string, stream: string, revision: number): void =>
   const data = JSON.parse(rowOf(file, stream, revision).data) as { thumbprint: string };
   const c = data.thumbprint[5] === 'A' ? 'B' : 'A';
   const edited = { ...data, thumbprint: data.thumbprint.slice(0, 5) + c + data.thumbprint.slice(6) };
-  if (tamper(file, 'UPDATE events SET data = ? WHERE stream_name = ? AND stream_revision = ?', JSON.stringify(edited), stream, revision) !== 1) throw new Error('test bug: no such row');
+  if (tamper(file, 'UPDATE events SET data = ? WHERE stream_name = ? AND stream_revision = ?', JSON.stringify(edited), stream, revision) !== 1)
+    throw new Error('test bug: no such row');
 };
 
 /** Changes an event's thumbprint and re-seals its own hash (as someone who knows the scheme would): its successor's link breaks. */
@@ -91,7 +93,14 @@ const rewriteWithNewHash = (file: string, stream: string, revision: number): voi
   const { hash: _old, ...meta } = JSON.parse(row.metadata) as { hash: string; prevHash: string };
   const edited = { ...data, thumbprint: TP_3 };
   const hash = hashEvent(digest, stream, BigInt(revision), row.event_type, edited, meta as never);
-  tamper(file, 'UPDATE events SET data = ?, metadata = ? WHERE stream_name = ? AND stream_revision = ?', JSON.stringify(edited), JSON.stringify({ ...meta, hash }), stream, revision);
+  tamper(
+    file,
+    'UPDATE events SET data = ?, metadata = ? WHERE stream_name = ? AND stream_revision = ?',
+    JSON.stringify(edited),
+    JSON.stringify({ ...meta, hash }),
+    stream,
+    revision,
+  );
 };
 
 /** Copies a closed ledger file over another (as a file restore would), dropping the target's WAL side files. */
@@ -140,7 +149,7 @@ test('from an empty view: one character of a stored thumbprint changed → Corru
   await store.close();
 });
 
-test('an event re-sealed with its own new hash: the next event\'s link is broken', async (t) => {
+test("an event re-sealed with its own new hash: the next event's link is broken", async (t) => {
   t.timeout(30_000);
   const { dir, file, store } = await founderLedger();
   rewriteWithNewHash(file, S1, 1);
@@ -238,7 +247,7 @@ test('the first event of a stream deleted after the checkpoint: revision 0 is mi
 
 // ─── (d) the ledger file replaced ─────────────────────────────────────────
 
-test('the ledger file replaced by another ledger after a checkpoint: rebuilt (ledger-replaced), the view is the new ledger\'s only', async (t) => {
+test("the ledger file replaced by another ledger after a checkpoint: rebuilt (ledger-replaced), the view is the new ledger's only", async (t) => {
   t.timeout(30_000);
   const { dir, file, store } = await founderLedger();
   const cp = checkpointsIn(dir);
@@ -409,12 +418,23 @@ test('live: growing normally, then a forged event arrives → the live view stop
   const views$ = runLive(store, activationProjection, cp, { digest }).pipe(share());
   const views: Array<{ live: boolean; rebuilt: unknown }> = [];
   const ended = new Promise<unknown>((resolve) => views$.subscribe({ next: (v) => views.push(v), error: resolve, complete: () => resolve(undefined) }));
-  await firstValueFrom(views$.pipe(filter((v) => v.live), take(1)));
+  await firstValueFrom(
+    views$.pipe(
+      filter((v) => v.live),
+      take(1),
+    ),
+  );
   // Two genuine events, then one whose content was changed after sealing (its hash no longer matches).
   await write(writer, [configRead(NODE_2), keyPairIssued(NODE_2, TP_2)]);
   await firstValueFrom(views$.pipe(take(2), toArray()));
   const [forged] = rightOf(
-    sealEvents(DSTREAM, { revision: 1n, hash: (rightOf(await store.readStream(DSTREAM, { fromRevision: 1n })())[0]!.metadata as { hash: string }).hash }, [publicKeyStored(NODE_2, TP_2)], aContext(), digest),
+    sealEvents(
+      DSTREAM,
+      { revision: 1n, hash: (rightOf(await store.readStream(DSTREAM, { fromRevision: 1n })())[0]!.metadata as { hash: string }).hash },
+      [publicKeyStored(NODE_2, TP_2)],
+      aContext(),
+      digest,
+    ),
   );
   rightOf(await writer.append(DSTREAM, [{ ...forged!, data: { ...(forged!.data as object), instanceName: 'EVIL' } }], 1n)());
   const err = (await ended) as RunnerError;

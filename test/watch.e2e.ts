@@ -24,7 +24,9 @@ test('watch reports each state change written by other processes, then stops aft
       if (stderr.includes('watching ')) resolve();
     }),
   );
-  const watcher = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  const watcher = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, stderr })),
+  );
   await ready; // the watcher has its first picture (A activated); every change from here on is reported
   t.is((await keyledger(dir, '-c', 'B.json', 'init')).code, 1);
   const bId = (await import(path.join(dir, 'B.json'))) as { installationId: string };
@@ -32,7 +34,10 @@ test('watch reports each state change written by other processes, then stops aft
   t.is((await keyledger(dir, '-c', 'B.json', 'start')).code, 0);
   const w = await watcher;
   t.is(w.code, 0, w.stderr);
-  const lines = w.stdout.trim().split('\n').map((l) => JSON.parse(l) as { installationId: string; from: string | null; to: string });
+  const lines = w.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { installationId: string; from: string | null; to: string });
   t.deepEqual(
     lines.map((l) => [l.installationId, l.from, l.to]),
     [

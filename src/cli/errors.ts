@@ -1,84 +1,118 @@
 /**
- * Every failure the CLI can meet, as one line: what, why, what to do.
- * And the exit code it maps to.
+ * Every failure the CLI can meet, as one line — what, why, what to do — and
+ * the exit code it maps to. Both switches are exhaustive (no fallback branch):
+ * a new error type does not compile until it is described here.
  */
 import type { IdentityError } from '../commands/identity';
+import type { InstanceError } from '../domain/instance/decider';
+import type { DeploymentError } from '../domain/deployment/decider';
 import type { MembershipError } from '../commands/membership';
 import { explainRefusal } from '../domain/refusal';
-import type { CheckpointError } from '../ports/checkpoints';
-import { describeStoreError, type StoreError } from '../ports/event-store';
 import type { ConfigError } from '../infra/config';
 import type { StoreSelectionError } from '../infra/open-store';
+import type { CheckpointError } from '../ports/checkpoints';
+import { describeStoreError } from '../ports/event-store';
 
-export type CliError = MembershipError | IdentityError | CheckpointError | ConfigError | StoreSelectionError | { readonly _tag: 'UsageError'; readonly message: string };
+export type CliError =
+  | MembershipError
+  | IdentityError
+  | CheckpointError
+  | ConfigError
+  | StoreSelectionError
+  | { readonly _tag: 'UsageError'; readonly message: string };
 
 export const EXIT = { ok: 0, notActivated: 1, usage: 2, failure: 3, tampered: 4, refused: 5 } as const;
 
-const isStoreError = (e: CliError): e is StoreError =>
-  e._tag === 'VersionConflict' || e._tag === 'StoreUnavailable' || e._tag === 'StoredRecordUnreadable' || e._tag === 'InvalidAppend';
+const unreachable = (x: never): never => {
+  throw new Error(`programmer error: an error without a description: ${JSON.stringify(x)}`);
+};
+
+const instanceRefused = (x: InstanceError): string => {
+  switch (x._tag) {
+    case 'ConfigConflict':
+      return x.field === 'serviceIdentity'
+        ? `this installation was initialized under service identity "${x.recorded}", but the config says "${x.presented}". ` +
+            'Run keyledger change-identity to move it, or restore the config.'
+        : `the config's ${x.field} is "${x.presented}", but this installation was initialized with "${x.recorded}". ` +
+            'Restore the config, or give this instance a new installation ID (keyledger init --new-installation-id).';
+    case 'KeyPairAlreadyIssued':
+      return (
+        `a different key pair (${x.recordedThumbprint}) is already recorded for this installation; ` +
+        `the keystore holds ${x.presentedThumbprint}. Run keyledger status for the remedy.`
+      );
+    case 'NotConfigured':
+      return `the instance has no recorded configuration (step "${x.step}" needs it). Run keyledger init.`;
+    case 'NoKeyPair':
+      return 'the instance has no recorded key pair. Run keyledger init.';
+    case 'ThumbprintMismatch':
+      return `the key held (${x.presentedThumbprint}) is not the one recorded (${x.recordedThumbprint}). Run keyledger status for the remedy.`;
+    case 'SameServiceIdentity':
+      return `the instance already runs as "${x.serviceIdentity}" with another key pair; nothing to change.`;
+    default:
+      return unreachable(x);
+  }
+};
+
+const deploymentRefused = (x: DeploymentError): string => {
+  switch (x._tag) {
+    case 'InstallationKeyConflict':
+      return `the deployment already holds another public key (${x.storedThumbprint}) for installation ${x.installationId}. Run keyledger status for the remedy.`;
+    case 'UnknownInstallation':
+      return `installation ${x.installationId} is not registered in the deployment. Run keyledger init on it.`;
+    case 'SymmetricKeyExists':
+      return `the deployment already has symmetric key version ${x.keyVersion}. Join this instance from an activated member instead.`;
+    case 'CopyNotForRegisteredKey':
+      return `the wrapped copy is for ${x.copyThumbprint}, but installation ${x.installationId} registered ${x.storedThumbprint}.`;
+    case 'InstallationRemoved':
+      return `installation ${x.installationId} was removed from the deployment. To bring it back run keyledger init --rejoin on it, then join it.`;
+    case 'NoKeyToWrap':
+      return 'the deployment has no symmetric key yet. Run keyledger init on the first instance.';
+    case 'SponsorHoldsNoCurrentCopy':
+      return (
+        `installation ${x.sponsor} holds no copy of the current key${x.keyVersion !== null ? ` (it holds version ${x.keyVersion})` : ''}, ` +
+        'so it cannot sponsor a join. Run the command on an activated member.'
+      );
+    case 'LastMember':
+      return (
+        `installation ${x.installationId} is the last member holding symmetric key version ${x.keyVersion}: removing it leaves nobody able to ` +
+        'join new instances, and this version cannot back the key up yet. Pass --force to remove it anyway.'
+      );
+    case 'NotAMember':
+      return `installation ${x.installationId} is not a member of the deployment (see keyledger list).`;
+    default:
+      return unreachable(x);
+  }
+};
 
 export const describeError = (e: CliError): string => {
-  if (isStoreError(e)) {
-    if (e._tag === 'StoreUnavailable') return `${describeStoreError(e)}. Check the "store" setting in the config and that the store is reachable.`;
-    if (e._tag === 'StoredRecordUnreadable') return `${describeStoreError(e)}. Run keyledger verify, and restore the store from a backup.`;
-    return describeStoreError(e);
-  }
   switch (e._tag) {
+    case 'VersionConflict':
+    case 'InvalidAppend':
+      return describeStoreError(e);
+    case 'StoreUnavailable':
+      return `${describeStoreError(e)}. Check the "store" setting in the config and that the store is reachable.`;
+    case 'StoredRecordUnreadable':
+      return `${describeStoreError(e)}. Run keyledger verify, and restore the store from a backup.`;
     case 'CorruptEvent':
-      return `the ledger holds an invalid event at ${e.stream}@${e.revision} (${e.eventType}): ${e.problem}. Run keyledger verify for the full picture; restore the store from a backup.`;
+      return (
+        `the ledger holds an invalid event at ${e.stream}@${e.revision} (${e.eventType}): ${e.problem}. ` +
+        'Run keyledger verify for the full picture; restore the store from a backup.'
+      );
     case 'InvalidEvent':
       return `refused to write an invalid ${e.eventType} event to ${e.stream}: ${e.problem}. Nothing was written; this is a bug, please report it.`;
     case 'CryptoError':
       return `cryptographic ${e.operation} failed: ${e.message}.`;
     case 'KeystoreError':
       return `the keystore ${e.path} is ${e.problem}: ${e.detail}.`;
-    case 'InstanceRefused': {
-      const x = e.error;
-      switch (x._tag) {
-        case 'ConfigConflict':
-          return x.field === 'serviceIdentity'
-            ? `this installation was initialized under service identity "${x.recorded}", but the config says "${x.presented}". Run keyledger change-identity to move it, or restore the config.`
-            : `the config's ${x.field} is "${x.presented}", but this installation was initialized with "${x.recorded}". Restore the config, or give this instance a new installation ID (keyledger config new).`;
-        case 'KeyPairAlreadyIssued':
-          return `a different key pair (${x.recordedThumbprint}) is already recorded for this installation; the keystore holds ${x.presentedThumbprint}. Run keyledger status for the remedy.`;
-        case 'NotConfigured':
-          return `the instance has no recorded configuration (step "${x.step}" needs it). Run keyledger init.`;
-        case 'NoKeyPair':
-          return 'the instance has no recorded key pair. Run keyledger init.';
-        case 'ThumbprintMismatch':
-          return `the key held (${x.presentedThumbprint}) is not the one recorded (${x.recordedThumbprint}). Run keyledger status for the remedy.`;
-        case 'SameServiceIdentity':
-          return `the instance already runs as "${x.serviceIdentity}" with another key pair; nothing to change.`;
-      }
-      break;
-    }
-    case 'DeploymentRefused': {
-      const x = e.error;
-      switch (x._tag) {
-        case 'InstallationKeyConflict':
-          return `the deployment already holds another public key (${x.storedThumbprint}) for installation ${x.installationId}. Run keyledger status for the remedy.`;
-        case 'InstallationNotRegistered':
-          return `installation ${x.installationId} is not registered in the deployment. Run keyledger init.`;
-        case 'SymmetricKeyExists':
-          return `the deployment already has symmetric key version ${x.keyVersion}. Join this instance from an activated member instead.`;
-        case 'CopyNotForRegisteredKey':
-          return `the wrapped copy is for ${x.copyThumbprint}, but installation ${x.installationId} registered ${x.storedThumbprint}.`;
-        case 'InstallationRemoved':
-          return `installation ${x.installationId} was removed from the deployment. To bring it back run keyledger init --rejoin on it, then join it.`;
-        case 'NoSymmetricKey':
-          return 'the deployment has no symmetric key yet. Run keyledger init on the first instance.';
-        case 'SponsorHoldsNoCurrentCopy':
-          return `installation ${x.sponsor} holds no copy of the current key${x.keyVersion !== null ? ` (it holds version ${x.keyVersion})` : ''}, so it cannot sponsor a join. Run the command on an activated member.`;
-        case 'LastMember':
-          return `installation ${x.installationId} is the last member holding symmetric key version ${x.keyVersion}: removing it leaves nobody able to join new instances, and this version cannot back the key up yet. Pass --force to remove it anyway.`;
-        case 'NotAMember':
-          return `installation ${x.installationId} is not a member of the deployment (see keyledger list).`;
-      }
-      break;
-    }
+    case 'InstanceRefused':
+      return instanceRefused(e.error);
+    case 'DeploymentRefused':
+      return deploymentRefused(e.error);
     case 'SponsorNotActivated':
       return `this instance (${e.sponsor}) cannot sponsor a join: ${
-        e.reason ? `${explainRefusal(e.reason).summary}. Run keyledger status on it for the remedy, or run the join on another activated member` : 'it cannot open its keystore. Run keyledger status on it for the remedy'
+        e.reason
+          ? `${explainRefusal(e.reason).summary}. Run keyledger status on it for the remedy, or run the join on another activated member`
+          : 'it cannot open its keystore. Run keyledger status on it for the remedy'
       }.`;
     case 'NotAMemberYet':
       return `installation ${e.installationId} has no key in the deployment yet, so there is nothing to move to a new identity. Finish keyledger init (and a join) first.`;
@@ -94,8 +128,9 @@ export const describeError = (e: CliError): string => {
       return `unsupported store "${e.connectionString}": ${e.message}.`;
     case 'UsageError':
       return e.message;
+    default:
+      return unreachable(e);
   }
-  return 'unexpected error';
 };
 
 export const exitCodeOf = (e: CliError): number => {
@@ -111,9 +146,19 @@ export const exitCodeOf = (e: CliError): number => {
     case 'CannotProveKey':
       return EXIT.refused;
     case 'CorruptEvent':
-      // a hash, link or revision problem (the ledger was altered) vs an event that does not decode
-      return (e as { readonly tampered?: boolean }).tampered === true ? EXIT.tampered : EXIT.failure;
-    default:
+      // an altered event, link or revision (tampering) vs an event that does not decode
+      return e.tampered === true ? EXIT.tampered : EXIT.failure;
+    case 'VersionConflict':
+    case 'InvalidAppend':
+    case 'StoreUnavailable':
+    case 'StoredRecordUnreadable':
+    case 'InvalidEvent':
+    case 'CryptoError':
+    case 'KeystoreError':
+    case 'TooManyConflicts':
+    case 'CheckpointError':
       return EXIT.failure;
+    default:
+      return unreachable(e);
   }
 };

@@ -17,7 +17,10 @@ export const progressReporter = (io: { readonly isTTY: boolean }, enabled: boole
     update: (processed) => {
       if (!bar) {
         if (Date.now() - started < 300) return; // short work gets no bar
-        bar = new cliProgress.SingleBar({ format: `${label} | {value} events | {duration}s`, stream: process.stderr, clearOnComplete: true, hideCursor: true }, cliProgress.Presets.shades_classic);
+        bar = new cliProgress.SingleBar(
+          { format: `${label} | {value} events | {duration}s`, stream: process.stderr, clearOnComplete: true, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        );
         bar.start(0, processed);
       }
       bar.update(processed);

@@ -34,7 +34,10 @@ export const notActivatedLine = (s: InstanceStatus): string | undefined => {
       return `${NOT_ACTIVATED}: ${x.code === NOT_ACTIVATED ? '' : `${x.code}: `}${x.summary}. Remedy: ${remedyText(s.remedy)}.`;
     }
     case 'removed':
-      return `${NOT_ACTIVATED}: installation ${s.view.installationId} was removed from the scale-out deployment (key ${s.revokedThumbprint} revoked, ${s.since.stream}@${s.since.revision}). Remedy: ${remedyText(s.remedy)}.`;
+      return (
+        `${NOT_ACTIVATED}: installation ${s.view.installationId} was removed from the scale-out deployment ` +
+        `(key ${s.revokedThumbprint} revoked, ${s.since.stream}@${s.since.revision}). Remedy: ${remedyText(s.remedy)}.`
+      );
   }
 };
 
@@ -42,7 +45,14 @@ export const notActivatedLine = (s: InstanceStatus): string | undefined => {
 export const remedyJson = (r: Remedy): Record<string, unknown> => ({
   kind: r._tag,
   sentence: r.sentence,
-  steps: r._tag === 'Run' ? r.steps.map((st) => ({ on: st.on, args: st.args, command: `keyledger ${st.args.map((a) => (typeof a === 'string' ? a : `<${a.placeholder}>`)).join(' ')}` })) : [],
+  steps:
+    r._tag === 'Run'
+      ? r.steps.map((st) => ({
+          on: st.on,
+          args: st.args,
+          command: `keyledger ${st.args.map((a) => (typeof a === 'string' ? a : `<${a.placeholder}>`)).join(' ')}`,
+        }))
+      : [],
   text: remedyText(r),
 });
 
@@ -62,7 +72,13 @@ export const membershipOf = (s: InstanceStatus, v: ActivationView): { membership
   return { membership, heldKeyVersion: copy?.keyVersion ?? null };
 };
 
-const findingJson = (f: Finding): Record<string, unknown> => ({ kind: f.kind, summary: f.summary, remedy: remedyJson(f.remedy), evidence: f.evidence, events: f.events });
+const findingJson = (f: Finding): Record<string, unknown> => ({
+  kind: f.kind,
+  summary: f.summary,
+  remedy: remedyJson(f.remedy),
+  evidence: f.evidence,
+  events: f.events,
+});
 
 export const statusJson = (s: InstanceStatus, findings: ReadonlyArray<Finding> = []): Record<string, unknown> => ({
   ...statusCore(s),
@@ -94,7 +110,16 @@ const statusCore = (s: InstanceStatus): Record<string, unknown> => {
       return { ...base, activated: false, error: NOT_ACTIVATED, completedSteps: s.completedSteps, keyVersion: s.keyVersion, message: notActivatedLine(s) };
     case 'disabled': {
       const x = explainRefusal(s.reason);
-      return { ...base, activated: false, error: NOT_ACTIVATED, code: x.code, reason: s.reason, summary: x.summary, since: s.since, message: notActivatedLine(s) };
+      return {
+        ...base,
+        activated: false,
+        error: NOT_ACTIVATED,
+        code: x.code,
+        reason: s.reason,
+        summary: x.summary,
+        since: s.since,
+        message: notActivatedLine(s),
+      };
     }
     case 'removed':
       return { ...base, activated: false, error: NOT_ACTIVATED, revokedThumbprint: s.revokedThumbprint, since: s.since, message: notActivatedLine(s) };
@@ -132,10 +157,14 @@ export const statusText = (s: InstanceStatus, findings: ReadonlyArray<Finding> =
   if (why) lines.push('', why);
   for (const f of findings) {
     lines.push('', `finding       ${f.kind}: ${f.summary}`, `remedy        ${remedyText(f.remedy)}`);
-    lines.push(`evidence      ${Object.entries(f.evidence).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join('  ')}`);
+    lines.push(
+      `evidence      ${Object.entries(f.evidence)
+        .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`)
+        .join('  ')}`,
+    );
     for (const e of f.events) lines.push(`  event       ${e.stream}@${e.revision} (position ${e.position}, ${e.occurredAt}, by ${e.actor})`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 };
 
 /** The remedy an init/start outcome prints, typed (for --json) — undefined when activated. */
@@ -159,7 +188,8 @@ export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): strin
     const step = STEP_OF[type];
     lines.push(step !== undefined ? `  step ${step}/5  ${INIT_STEPS[step - 1]}  (${type} recorded)` : `  ${type} recorded`);
   }
-  if (o.recorded.length === 0 && o.state === 'activated') lines.push(verb === 'init' ? '  nothing to do: every step is already recorded' : '  start check passed; nothing new to record');
+  if (o.recorded.length === 0 && o.state === 'activated')
+    lines.push(verb === 'init' ? '  nothing to do: every step is already recorded' : '  start check passed; nothing new to record');
   const ctx = { installationId: o.installationId, otherHolders: o.otherHolders };
   if (o.state === 'activated') lines.push(`activated: installation ${o.installationId}, symmetric key version ${o.keyVersion}, key ${o.thumbprint}`);
   else if (o.state === 'initializing')
@@ -169,9 +199,11 @@ export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): strin
       }. Remedy: ${remedyText(resumeInit('resume it'))}.`,
     );
   else if (o.state === 'waiting-to-join')
-    lines.push(`${NOT_ACTIVATED}: waiting to join: steps 1-3 are done; an activated member must wrap the key for it. Remedy: ${remedyText(joinAgain(ctx, 'it is waiting to join'))}.`);
+    lines.push(
+      `${NOT_ACTIVATED}: waiting to join: steps 1-3 are done; an activated member must wrap the key for it. Remedy: ${remedyText(joinAgain(ctx, 'it is waiting to join'))}.`,
+    );
   else if (o.reason) lines.push(refusalLine(o.reason, ctx));
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 };
 
 const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
@@ -192,5 +224,12 @@ export const listText = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView)
   });
   const header = ['INSTALLATION ID', 'MACHINE', 'INSTANCE', 'STATE', 'KEY', 'THUMBPRINT'];
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
-  return [header, ...table].map((r) => r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return `${[header, ...table]
+    .map((r) =>
+      r
+        .map((c, i) => pad(c, widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 };

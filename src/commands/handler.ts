@@ -10,9 +10,20 @@
  */
 import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
-import { checkLink, type CommandContext, type CorruptEvent, decodeRecorded, type Digest, GENESIS, type InvalidEvent, sealEvents, type StoredEvent } from '../domain/envelope';
+import {
+  checkLink,
+  type CommandContext,
+  type CorruptEvent,
+  decodeRecorded,
+  type Digest,
+  GENESIS,
+  type InvalidEvent,
+  sealEvents,
+  type StoredEvent,
+} from '../domain/envelope';
 import type { LedgerEvent } from '../domain/events';
 import type { EventStore, StoreError } from '../ports/event-store';
+import type { Pause } from '../ports/pause';
 
 export type LoadError = StoreError | CorruptEvent;
 export type AppendError = StoreError | InvalidEvent;
@@ -42,9 +53,6 @@ export interface Loaded<S> {
   /** The events this load read (events appended afterwards by the handler are folded into `state` only). */
   readonly events: ReadonlyArray<StoredEvent>;
 }
-
-/** Where a command can be held by a test (see src/infra/pause.ts): `<command>:before-append:<first event type>`. */
-export type Pause = (point: string) => Promise<void>;
 
 export interface HandlerDeps {
   readonly store: EventStore;
@@ -76,7 +84,14 @@ export const loadAggregate =
       if (E.isLeft(page)) return page;
       for (const r of page.right) {
         const corrupt = (problem: string, tampered: boolean): E.Either<CorruptEvent, never> =>
-          E.left({ _tag: 'CorruptEvent', stream: agg.stream, revision: r.revision, eventType: r.type, problem, ...(tampered ? { tampered: true as const } : {}) });
+          E.left({
+            _tag: 'CorruptEvent',
+            stream: agg.stream,
+            revision: r.revision,
+            eventType: r.type,
+            problem,
+            ...(tampered ? { tampered: true as const } : {}),
+          });
         const expected: bigint = revision === 'no_stream' ? 0n : revision + 1n;
         if (r.revision !== expected) return corrupt(`revision ${expected} is missing (the stream jumps to ${r.revision}: an event was removed)`, true);
         const decoded = decodeRecorded(r);

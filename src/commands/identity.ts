@@ -21,7 +21,15 @@ import type { NonEmptyString, Thumbprint } from '../domain/ids';
 import { configOf, decideInstance, type InstanceConfig, keyPairOf } from '../domain/instance/decider';
 import { explainRefusal } from '../domain/refusal';
 import { type Decision, handleCommand, type LoadedAll } from './handler';
-import { type ActivationOutcome, type CommandError, type InstanceDeps, type MemberAggregates, memberAggregates, startInstance, unwrapOwnCopy } from './instance';
+import {
+  type ActivationOutcome,
+  type CommandError,
+  type InstanceDeps,
+  type MemberAggregates,
+  memberAggregates,
+  startInstance,
+  unwrapOwnCopy,
+} from './instance';
 
 export type IdentityError =
   | CommandError
@@ -40,7 +48,11 @@ export interface IdentityOutcome {
 type Step = { readonly _tag: 'Continue' } | { readonly _tag: 'Promote'; readonly thumbprint: Thumbprint };
 type StepDecision = E.Either<IdentityError, Decision<MemberAggregates, Step>>;
 
-export const changeServiceIdentity = async (deps: InstanceDeps, config: InstanceConfig, newIdentity: NonEmptyString): Promise<E.Either<IdentityError, IdentityOutcome>> => {
+export const changeServiceIdentity = async (
+  deps: InstanceDeps,
+  config: InstanceConfig,
+  newIdentity: NonEmptyString,
+): Promise<E.Either<IdentityError, IdentityOutcome>> => {
   const id = config.installationId;
   const staging = deps.keystore.staging();
   let previous: { identity: string; thumbprint: Thumbprint } | undefined;
@@ -68,7 +80,17 @@ export const changeServiceIdentity = async (deps: InstanceDeps, config: Instance
       }
       if (E.isLeft(staged)) return staged;
       const k = staged.right;
-      const decided = decideInstance({ type: 'ChangeServiceIdentity', installationId: id, serviceIdentity: newIdentity, publicKey: k.publicKey, thumbprint: k.thumbprint, keySize: k.keySize }, s);
+      const decided = decideInstance(
+        {
+          type: 'ChangeServiceIdentity',
+          installationId: id,
+          serviceIdentity: newIdentity,
+          publicKey: k.publicKey,
+          thumbprint: k.thumbprint,
+          keySize: k.keySize,
+        },
+        s,
+      );
       if (E.isLeft(decided)) return E.left({ _tag: 'InstanceRefused', error: decided.left });
       return E.right({ append: { to: 'instance', events: decided.right }, result: { _tag: 'Continue' } });
     }
@@ -82,7 +104,12 @@ export const changeServiceIdentity = async (deps: InstanceDeps, config: Instance
       // Step 2 — re-wrap the instance's own copy for its new key, with the old private key.
       if (!previous || !ownCopy) return E.left({ _tag: 'NotAMemberYet', installationId: id });
       const old = await deps.keystore.load({ installationId: id, serviceIdentity: previous.identity })();
-      if (E.isLeft(old)) return E.left({ _tag: 'CannotProveKey', installationId: id, detail: `the keystore under the previous identity is ${old.left.problem}: ${old.left.detail}` });
+      if (E.isLeft(old))
+        return E.left({
+          _tag: 'CannotProveKey',
+          installationId: id,
+          detail: `the keystore under the previous identity is ${old.left.problem}: ${old.left.detail}`,
+        });
       const current = l.deployment.state.currentKey!; // a current copy implies a current key
       const plan = { keyVersion: current.keyVersion, copy: ownCopy, expectedKeyCheck: current.keyCheck, thumbprint: old.right.thumbprint };
       const key = await unwrapOwnCopy(deps.crypto, plan, old.right.privateKey);

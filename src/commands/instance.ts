@@ -17,7 +17,16 @@
  */
 import * as E from 'fp-ts/Either';
 import { type DeploymentError, type DeploymentState, decideDeployment, deploymentDecider, keyHolders, lastChangeFor } from '../domain/deployment/decider';
-import { type DeploymentEvent, type InstanceEvent, isDeploymentEvent, isInstanceEvent, type KeySize, type LedgerEvent, type OutcomeBasis, type RefusalReason } from '../domain/events';
+import {
+  type DeploymentEvent,
+  type InstanceEvent,
+  isDeploymentEvent,
+  isInstanceEvent,
+  type KeySize,
+  type LedgerEvent,
+  type OutcomeBasis,
+  type RefusalReason,
+} from '../domain/events';
 import { type DeploymentId, deploymentStream, type InstallationId, instanceStream } from '../domain/ids';
 import { checkAfterUnwrap, completedStepsAt, type HeldKey, type InitStep, isInitStep, nextInitStep, type UnwrapPlan } from '../domain/init-workflow';
 import { decideInstance, type InstanceConfig, type InstanceError, type InstanceState, instanceDecider } from '../domain/instance/decider';
@@ -76,13 +85,22 @@ export const deploymentAggregate = (id: DeploymentId): Aggregate<DeploymentState
 });
 
 /** An instance and its deployment: what init, start, join and identity change read. */
-export const memberAggregates = (config: InstanceConfig) => ({ instance: instanceAggregate(config.installationId), deployment: deploymentAggregate(config.deploymentId) });
+export const memberAggregates = (config: InstanceConfig) => ({
+  instance: instanceAggregate(config.installationId),
+  deployment: deploymentAggregate(config.deploymentId),
+});
 export type MemberAggregates = ReturnType<typeof memberAggregates>;
 
 export const heldFrom = (r: E.Either<KeystoreError, StoredKeyPair>): HeldKey =>
   E.isRight(r)
     ? { _tag: 'Held', installationId: r.right.installationId, thumbprint: r.right.thumbprint }
-    : { _tag: 'KeystoreProblem', keystorePath: r.left.path, problem: r.left.problem, detail: r.left.detail, keystoreInstallationId: r.left.keystoreInstallationId };
+    : {
+        _tag: 'KeystoreProblem',
+        keystorePath: r.left.path,
+        problem: r.left.problem,
+        detail: r.left.detail,
+        keystoreInstallationId: r.left.keystoreInstallationId,
+      };
 
 /** Activated members other than `id` that hold the current key. */
 export const otherHoldersOf = (d: DeploymentState, id: string): number => keyHolders(d).filter((h) => h !== id).length;
@@ -94,7 +112,10 @@ export const otherHoldersOf = (d: DeploymentState, id: string): number => keyHol
  */
 export const unwrapOwnCopy = async (crypto: Crypto, plan: UnwrapPlan, privateKey: PrivateKeyHandle): Promise<E.Either<RefusalReason, SymmetricKeyHandle>> => {
   const r = await crypto.unwrap(plan.copy.copy.jwe, privateKey)();
-  const verdict = checkAfterUnwrap(plan, E.isLeft(r) ? { _tag: 'UnwrapFailed', detail: r.left.message } : { _tag: 'Unwrapped', keyCheck: crypto.keyCheck(r.right) });
+  const verdict = checkAfterUnwrap(
+    plan,
+    E.isLeft(r) ? { _tag: 'UnwrapFailed', detail: r.left.message } : { _tag: 'Unwrapped', keyCheck: crypto.keyCheck(r.right) },
+  );
   if (verdict._tag === 'Refused') return E.left(verdict.reason);
   if (E.isLeft(r)) throw new Error('programmer error: a failed unwrap passed the check');
   return r;
@@ -118,7 +139,8 @@ type Next = { readonly _tag: 'Continue' } | { readonly _tag: 'Finished'; readonl
 type StepDecision = E.Either<CommandError, Decision<MemberAggregates, Next>>;
 
 const CONTINUE: Next = { _tag: 'Continue' };
-const appendTo = (to: 'instance' | 'deployment', events: ReadonlyArray<LedgerEvent>, result: Next = CONTINUE): StepDecision => E.right({ append: { to, events }, result });
+const appendTo = (to: 'instance' | 'deployment', events: ReadonlyArray<LedgerEvent>, result: Next = CONTINUE): StepDecision =>
+  E.right({ append: { to, events }, result });
 
 /** One decision of init or start: perform (or, for start, report) the next step. */
 const decideNext = async (
@@ -131,7 +153,13 @@ const decideNext = async (
   const id = config.installationId;
   const base = { installationId: id, deploymentId: config.deploymentId, otherHolders: otherHoldersOf(l.deployment.state, id) };
   const held = await keys.get();
-  const step: InitStep = nextInitStep({ instance: l.instance.state, deployment: l.deployment.state, presented: config, held: heldFrom(held), rejoin: deps.rejoin === true });
+  const step: InitStep = nextInitStep({
+    instance: l.instance.state,
+    deployment: l.deployment.state,
+    presented: config,
+    held: heldFrom(held),
+    rejoin: deps.rejoin === true,
+  });
   const basis: OutcomeBasis = {
     deploymentRevision: l.deployment.state.revision as OutcomeBasis['deploymentRevision'],
     presentedThumbprint: E.isRight(held) ? held.right.thumbprint : null,
@@ -142,7 +170,10 @@ const decideNext = async (
   const changedAt = lastChangeFor(l.deployment.state, id);
   const finished = (outcome: Omit<ActivationOutcome, 'recorded' | keyof typeof base>): Next => ({ _tag: 'Finished', outcome: { ...base, ...outcome } });
   const refuse = (reason: RefusalReason, state: 'disabled' | 'waiting-to-join'): StepDecision => {
-    const decided = decideInstance({ type: 'RefuseActivation', installationId: id, deploymentId: config.deploymentId, reason, basis, changedAt }, l.instance.state);
+    const decided = decideInstance(
+      { type: 'RefuseActivation', installationId: id, deploymentId: config.deploymentId, reason, basis, changedAt },
+      l.instance.state,
+    );
     return E.isLeft(decided) ? E.left({ _tag: 'InstanceRefused', error: decided.left }) : appendTo('instance', decided.right, finished({ state, reason }));
   };
   const deployment = (decided: E.Either<DeploymentError, ReadonlyArray<LedgerEvent>>): StepDecision =>
@@ -150,8 +181,7 @@ const decideNext = async (
   const instance = (decided: E.Either<InstanceError, ReadonlyArray<LedgerEvent>>): StepDecision =>
     E.isLeft(decided) ? E.left({ _tag: 'InstanceRefused', error: decided.left }) : appendTo('instance', decided.right);
 
-  if (verb === 'start' && isInitStep(step))
-    return E.right({ result: finished({ state: 'initializing', completedSteps: completedStepsAt(step._tag) }) });
+  if (verb === 'start' && isInitStep(step)) return E.right({ result: finished({ state: 'initializing', completedSteps: completedStepsAt(step._tag) }) });
 
   switch (step._tag) {
     case 'RecordConfig':
@@ -168,7 +198,9 @@ const decideNext = async (
     case 'RecordKeyPair': {
       if (E.isLeft(held)) throw new Error('programmer error: RecordKeyPair without a key pair held');
       const k = held.right;
-      return instance(decideInstance({ type: 'RecordKeyPair', installationId: id, publicKey: k.publicKey, thumbprint: k.thumbprint, keySize: k.keySize }, l.instance.state));
+      return instance(
+        decideInstance({ type: 'RecordKeyPair', installationId: id, publicKey: k.publicKey, thumbprint: k.thumbprint, keySize: k.keySize }, l.instance.state),
+      );
     }
     case 'StorePublicKey': {
       if (E.isLeft(held)) throw new Error('programmer error: StorePublicKey without a key pair held');
@@ -215,12 +247,16 @@ const decideNext = async (
     case 'Done':
     case 'Prove': {
       // init stops at an activation that still holds; start proves on every start.
-      if (step._tag === 'Done' && verb === 'init') return E.right({ result: finished({ state: 'activated', keyVersion: step.plan.keyVersion, thumbprint: step.plan.thumbprint }) });
+      if (step._tag === 'Done' && verb === 'init')
+        return E.right({ result: finished({ state: 'activated', keyVersion: step.plan.keyVersion, thumbprint: step.plan.thumbprint }) });
       if (E.isLeft(held)) throw new Error('programmer error: Prove without a key pair held');
       const proven = await unwrapOwnCopy(deps.crypto, step.plan, held.right.privateKey);
       if (E.isLeft(proven)) return refuse(proven.left, 'disabled');
       const { keyVersion, thumbprint } = step.plan;
-      const decided = decideInstance({ type: 'Activate', installationId: id, deploymentId: config.deploymentId, keyVersion, thumbprint, basis, changedAt }, l.instance.state);
+      const decided = decideInstance(
+        { type: 'Activate', installationId: id, deploymentId: config.deploymentId, keyVersion, thumbprint, basis, changedAt },
+        l.instance.state,
+      );
       return E.isLeft(decided)
         ? E.left({ _tag: 'InstanceRefused', error: decided.left })
         : appendTo('instance', decided.right, finished({ state: 'activated', keyVersion, thumbprint }));
@@ -229,7 +265,11 @@ const decideNext = async (
 };
 
 /** Step after step through the handler, each on the states the previous one left in memory. */
-const runWorkflow = async (deps: InstanceDeps, config: InstanceConfig, verb: Verb): Promise<E.Either<CommandError, ActivationOutcome & { readonly loads: number }>> => {
+const runWorkflow = async (
+  deps: InstanceDeps,
+  config: InstanceConfig,
+  verb: Verb,
+): Promise<E.Either<CommandError, ActivationOutcome & { readonly loads: number }>> => {
   const keys = keystoreReader(deps, config);
   const aggregates = memberAggregates(config);
   const recorded: Array<LedgerEvent['type']> = [];

@@ -18,9 +18,7 @@ import type { InstanceConfig } from '../domain/instance/decider';
 import { handleCommand, type HandlerDeps } from './handler';
 import { type CommandError, deploymentAggregate, heldFrom, type InstanceDeps, memberAggregates, unwrapOwnCopy } from './instance';
 
-export type MembershipError =
-  | CommandError
-  | { readonly _tag: 'SponsorNotActivated'; readonly sponsor: InstallationId; readonly reason: RefusalReason | null };
+export type MembershipError = CommandError | { readonly _tag: 'SponsorNotActivated'; readonly sponsor: InstallationId; readonly reason: RefusalReason | null };
 
 export interface JoinOutcome {
   readonly sponsor: InstallationId;
@@ -41,44 +39,62 @@ export interface JoinOptions {
  * not by its last recorded outcome, which an impostor presenting its
  * installation ID may have written.
  */
-export const joinInstance = async (deps: InstanceDeps, sponsor: InstanceConfig, newcomer: InstallationId, options: JoinOptions = {}): Promise<E.Either<MembershipError, JoinOutcome>> => {
+export const joinInstance = async (
+  deps: InstanceDeps,
+  sponsor: InstanceConfig,
+  newcomer: InstallationId,
+  options: JoinOptions = {},
+): Promise<E.Either<MembershipError, JoinOutcome>> => {
   const held = await deps.keystore.load({ installationId: sponsor.installationId, serviceIdentity: sponsor.serviceIdentity })();
-  const r = await handleCommand(deps, memberAggregates(sponsor), async (l): Promise<E.Either<MembershipError, { append?: { to: 'deployment'; events: ReadonlyArray<LedgerEvent> }; result: JoinOutcome }>> => {
-    const state = l.deployment.state;
-    const pre = checkBeforeUnwrap(l.instance.state, state, sponsor, heldFrom(held));
-    if (E.isLeft(pre)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: pre.left });
-    if (E.isLeft(held)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: null });
-    const outcome = (keyVersion: KeyVersion, alreadyJoined: boolean): JoinOutcome => ({ sponsor: sponsor.installationId, newcomer, keyVersion, alreadyJoined, recorded: [] });
-
-    // Cheap checks on the newcomer before any crypto.
-    const target = state.registered[newcomer];
-    const has = currentCopyOf(state, newcomer);
-    if (target && has && has.copy.recipientThumbprint === target.thumbprint && options.rewrap !== true) return E.right({ result: outcome(has.keyVersion, true) });
-    if (!target)
-      return E.left({
-        _tag: 'DeploymentRefused',
-        error: state.removed[newcomer] ? { _tag: 'InstallationRemoved', installationId: newcomer } : { _tag: 'InstallationNotRegistered', installationId: newcomer },
+  const r = await handleCommand(
+    deps,
+    memberAggregates(sponsor),
+    async (l): Promise<E.Either<MembershipError, { append?: { to: 'deployment'; events: ReadonlyArray<LedgerEvent> }; result: JoinOutcome }>> => {
+      const state = l.deployment.state;
+      const pre = checkBeforeUnwrap(l.instance.state, state, sponsor, heldFrom(held));
+      if (E.isLeft(pre)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: pre.left });
+      if (E.isLeft(held)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: null });
+      const outcome = (keyVersion: KeyVersion, alreadyJoined: boolean): JoinOutcome => ({
+        sponsor: sponsor.installationId,
+        newcomer,
+        keyVersion,
+        alreadyJoined,
+        recorded: [],
       });
 
-    // Unwrap with the sponsor's own private key; wrap for the newcomer's public key. In memory only.
-    const unwrapped = await unwrapOwnCopy(deps.crypto, pre.right, held.right.privateKey);
-    if (E.isLeft(unwrapped)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: unwrapped.left });
-    const jwe = await deps.crypto.wrap(unwrapped.right, target.publicKey)();
-    if (E.isLeft(jwe)) return jwe;
-    const decided = decideDeployment(
-      {
-        type: 'WrapForMember',
-        deploymentId: sponsor.deploymentId,
-        sponsor: sponsor.installationId,
-        sponsorThumbprint: pre.right.thumbprint,
-        copy: { installationId: newcomer, recipientThumbprint: target.thumbprint, jwe: jwe.right },
-        ...(options.rewrap === true ? { rewrap: true } : {}),
-      },
-      state,
-    );
-    if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused', error: decided.left });
-    return E.right({ append: { to: 'deployment', events: decided.right }, result: outcome(pre.right.keyVersion, decided.right.length === 0) });
-  });
+      // Cheap checks on the newcomer before any crypto.
+      const target = state.registered[newcomer];
+      const has = currentCopyOf(state, newcomer);
+      if (target && has && has.copy.recipientThumbprint === target.thumbprint && options.rewrap !== true)
+        return E.right({ result: outcome(has.keyVersion, true) });
+      if (!target)
+        return E.left({
+          _tag: 'DeploymentRefused',
+          error: state.removed[newcomer]
+            ? { _tag: 'InstallationRemoved', installationId: newcomer }
+            : { _tag: 'UnknownInstallation', installationId: newcomer },
+        });
+
+      // Unwrap with the sponsor's own private key; wrap for the newcomer's public key. In memory only.
+      const unwrapped = await unwrapOwnCopy(deps.crypto, pre.right, held.right.privateKey);
+      if (E.isLeft(unwrapped)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: unwrapped.left });
+      const jwe = await deps.crypto.wrap(unwrapped.right, target.publicKey)();
+      if (E.isLeft(jwe)) return jwe;
+      const decided = decideDeployment(
+        {
+          type: 'WrapForMember',
+          deploymentId: sponsor.deploymentId,
+          sponsor: sponsor.installationId,
+          sponsorThumbprint: pre.right.thumbprint,
+          copy: { installationId: newcomer, recipientThumbprint: target.thumbprint, jwe: jwe.right },
+          ...(options.rewrap === true ? { rewrap: true } : {}),
+        },
+        state,
+      );
+      if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused', error: decided.left });
+      return E.right({ append: { to: 'deployment', events: decided.right }, result: outcome(pre.right.keyVersion, decided.right.length === 0) });
+    },
+  );
   return E.isLeft(r) ? r : E.right({ ...r.right.result, recorded: r.right.appended });
 };
 

@@ -6,10 +6,9 @@
  */
 import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
-import { checkLink, decodeRecorded, EventMetadata, GENESIS } from '../domain/envelope';
+import { checkLink, decodeRecorded, type Digest, EventMetadata, GENESIS } from '../domain/envelope';
 import { LEDGER_PREFIX } from '../domain/ids';
-import { sha256Hex } from '../infra/sha256';
-import type { EventStore, StoreError } from '../ports/event-store';
+import type { EventStore, Position, StoreError } from '../ports/event-store';
 
 export interface IntegrityProblem {
   readonly stream: string;
@@ -26,13 +25,20 @@ export interface VerifyReport {
   readonly heads: Readonly<Record<string, { readonly revision: string; readonly hash: string }>>;
 }
 
+export interface VerifyOptions {
+  /** The hash chain's digest (SHA-256 hex: `sha256Hex` from src/infra/sha256.ts). */
+  readonly digest: Digest;
+  readonly pageSize?: number;
+  readonly onProgress?: (events: number) => void;
+}
+
 export const verifyLedger =
-  (store: EventStore, options: { readonly pageSize?: number; readonly onProgress?: (events: number) => void } = {}): TE.TaskEither<StoreError, VerifyReport> =>
+  (store: EventStore, options: VerifyOptions): TE.TaskEither<StoreError, VerifyReport> =>
   async () => {
     const heads: Record<string, { revision: bigint; hash: string }> = {};
     const problems: IntegrityProblem[] = [];
     let events = 0;
-    let after;
+    let after: Position | undefined;
     const pageSize = options.pageSize ?? 1000;
     for (;;) {
       const page = await store.readAll({ ...(after ? { after } : {}), maxCount: pageSize, streamPrefixes: [LEDGER_PREFIX] })();
@@ -44,7 +50,8 @@ export const verifyLedger =
         const report = (problem: string): void => {
           problems.push({ stream: r.streamName, revision: r.revision.toString(), eventType: r.type, problem });
         };
-        if (r.revision !== head.revision + 1n) report(`revision ${head.revision + 1n}${r.revision > head.revision + 2n ? `..${r.revision - 1n}` : ''} is missing before it`);
+        if (r.revision !== head.revision + 1n)
+          report(`revision ${head.revision + 1n}${r.revision > head.revision + 2n ? `..${r.revision - 1n}` : ''} is missing before it`);
         const decoded = decodeRecorded(r);
         if (E.isLeft(decoded)) {
           report(decoded.left.problem);
@@ -52,7 +59,11 @@ export const verifyLedger =
           heads[r.streamName] = { revision: r.revision, hash: E.isRight(md) ? md.right.hash : head.hash };
           continue;
         }
-        const link = checkLink({ stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata }, head.hash, sha256Hex);
+        const link = checkLink(
+          { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata },
+          head.hash,
+          options.digest,
+        );
         if (link === 'hash-mismatch') report('its content does not match its hash: the stored event was altered');
         else if (link === 'chain-broken') report('its previous-hash link does not match the event before it: an event was altered, removed or reordered');
         heads[r.streamName] = { revision: r.revision, hash: decoded.right.metadata.hash };

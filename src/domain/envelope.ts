@@ -11,9 +11,10 @@
  */
 import * as E from 'fp-ts/Either';
 import * as t from 'io-ts';
-import type { EventData, Position, RecordedEvent } from '../ports/event-store';
+import { decodeProblems } from './decode-errors';
 import { LedgerEvent } from './events';
 import { IsoDate, NonEmptyString } from './ids';
+import type { EventData, Position, RecordedEvent } from './recorded';
 
 export const SCHEMA_VERSION = 1;
 export const GENESIS = '0'.repeat(64);
@@ -97,14 +98,7 @@ export const hashEvent = (digest: Digest, stream: string, revision: bigint, type
  * could be key material in a malformed event).
  */
 export const problems = (errors: t.Errors): string => {
-  const lines = errors.map((e) => {
-    const where = e.context
-      .map((c) => c.key)
-      .filter((k) => k !== '' && !/^\d+$/.test(k))
-      .join('.');
-    const expected = e.context[e.context.length - 1]?.type.name ?? 'a valid value';
-    return `${where === '' ? 'the value' : where}: expected ${expected}${e.value === undefined ? ' (missing)' : ''}`;
-  });
+  const lines = decodeProblems(errors).map((p) => `${p.path === '' ? 'the value' : p.path}: expected ${p.innermost}${p.missing ? ' (missing)' : ''}`);
   return [...new Set(lines)].slice(0, 3).join('; ');
 };
 

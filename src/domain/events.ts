@@ -23,11 +23,7 @@ export type Base64Url = t.TypeOf<typeof Base64Url>;
 
 /** An RSA public JWK. A JWK with any private member (d, p, q, …) is not a PublicJwk. */
 export const PublicJwk = t.intersection([
-  t.refinement(
-    t.UnknownRecord,
-    (r) => PRIVATE_JWK_MEMBERS.every((m) => !(m in r)),
-    'PublicJwk(no private members)',
-  ),
+  t.refinement(t.UnknownRecord, (r) => PRIVATE_JWK_MEMBERS.every((m) => !(m in r)), 'PublicJwk(no private members)'),
   t.type({ kty: t.literal('RSA'), n: Base64Url, e: Base64Url }),
   t.partial({ alg: t.literal('RSA-OAEP-256'), use: t.literal('enc'), kid: t.string }),
 ]);
@@ -78,7 +74,11 @@ export const RefusalReason = t.union([
   }),
   reason('KeystoreBelongsToOtherInstallation', { presentedInstallationId: InstallationId, keystoreInstallationId: InstallationId }),
   reason('InstallationNotRegistered', { installationId: InstallationId, keystoreInstallationId: t.union([InstallationId, t.null]) }),
-  reason('PublicKeyMismatch', { heldThumbprint: Thumbprint, storedThumbprint: Thumbprint, storedIn: t.union([t.literal('instance'), t.literal('deployment')]) }),
+  reason('PublicKeyMismatch', {
+    heldThumbprint: Thumbprint,
+    storedThumbprint: Thumbprint,
+    storedIn: t.union([t.literal('instance'), t.literal('deployment')]),
+  }),
   reason('ServiceIdentityChanged', { recordedIdentity: t.string, presentedIdentity: t.string }),
   reason('ConfigurationChanged', { field: t.string, recorded: t.string, presented: t.string }),
   reason('NoSymmetricKey', { deploymentId: DeploymentId }),

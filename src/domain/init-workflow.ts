@@ -76,7 +76,9 @@ export const completedStepsAt = (step: StepTag): number => {
 };
 
 /** Steps 1–4, which only `init` performs. */
-export const isInitStep = (s: InitStep): s is Extract<InitStep, { _tag: 'RecordConfig' | 'GenerateKeyPair' | 'RecordKeyPair' | 'StorePublicKey' | 'CreateSymmetricKey' }> =>
+export const isInitStep = (
+  s: InitStep,
+): s is Extract<InitStep, { _tag: 'RecordConfig' | 'GenerateKeyPair' | 'RecordKeyPair' | 'StorePublicKey' | 'CreateSymmetricKey' }> =>
   s._tag === 'RecordConfig' || s._tag === 'GenerateKeyPair' || s._tag === 'RecordKeyPair' || s._tag === 'StorePublicKey' || s._tag === 'CreateSymmetricKey';
 
 export interface WorkflowInput {
@@ -110,7 +112,9 @@ export const nextInitStep = ({ instance, deployment, presented, held, rejoin }: 
   const removed = deployment.removed[id];
   if (removed && !registered) {
     const canRejoin = rejoin && held._tag === 'Held' && held.installationId === id && keyPair !== undefined && keyPair.thumbprint === held.thumbprint;
-    return canRejoin ? { _tag: 'StorePublicKey', rejoin: true } : refused({ kind: 'InstanceRemoved', installationId: id, revokedThumbprint: removed.thumbprint });
+    return canRejoin
+      ? { _tag: 'StorePublicKey', rejoin: true }
+      : refused({ kind: 'InstanceRemoved', installationId: id, revokedThumbprint: removed.thumbprint });
   }
   if (held._tag === 'KeystoreProblem') {
     if (held.keystoreInstallationId !== null && held.keystoreInstallationId !== id)
@@ -118,7 +122,8 @@ export const nextInitStep = ({ instance, deployment, presented, held, rejoin }: 
     if (!keyPair && held.problem === 'missing') return { _tag: 'GenerateKeyPair' };
     return refused({ kind: 'KeystoreUnavailable', keystorePath: held.keystorePath, problem: held.problem, detail: held.detail });
   }
-  if (held.installationId !== id) return refused({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: id, keystoreInstallationId: held.installationId });
+  if (held.installationId !== id)
+    return refused({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: id, keystoreInstallationId: held.installationId });
   if (!keyPair) return { _tag: 'RecordKeyPair' };
   if (keyPair.thumbprint !== held.thumbprint)
     return refused({ kind: 'PublicKeyMismatch', heldThumbprint: held.thumbprint, storedThumbprint: keyPair.thumbprint, storedIn: 'instance' });
@@ -128,13 +133,19 @@ export const nextInitStep = ({ instance, deployment, presented, held, rejoin }: 
   const current = deployment.currentKey;
   if (!current) return { _tag: 'CreateSymmetricKey' };
   const copy = deployment.copies[id];
-  if (copy && copy.keyVersion !== current.keyVersion) return refused({ kind: 'StaleWrappedCopy', heldVersion: copy.keyVersion, currentVersion: current.keyVersion });
+  if (copy && copy.keyVersion !== current.keyVersion)
+    return refused({ kind: 'StaleWrappedCopy', heldVersion: copy.keyVersion, currentVersion: current.keyVersion });
   if (!copy)
     return keyHolders(deployment).length === 0
       ? refused({ kind: 'NoMemberHoldsKey', keyVersion: current.keyVersion })
       : { _tag: 'Waiting', reason: { kind: 'NoWrappedCopy', keyVersion: current.keyVersion } };
   if (copy.copy.recipientThumbprint !== held.thumbprint)
-    return refused({ kind: 'WrappedCopyForOtherKey', keyVersion: current.keyVersion, copyThumbprint: copy.copy.recipientThumbprint, heldThumbprint: held.thumbprint });
+    return refused({
+      kind: 'WrappedCopyForOtherKey',
+      keyVersion: current.keyVersion,
+      copyThumbprint: copy.copy.recipientThumbprint,
+      heldThumbprint: held.thumbprint,
+    });
   const plan: UnwrapPlan = { keyVersion: current.keyVersion, copy, expectedKeyCheck: current.keyCheck, thumbprint: held.thumbprint };
   const proven =
     instance.status === 'Activated' &&
@@ -150,8 +161,12 @@ export const nextInitStep = ({ instance, deployment, presented, held, rejoin }: 
 export type UnwrapOutcome = { readonly _tag: 'Unwrapped'; readonly keyCheck: string } | { readonly _tag: 'UnwrapFailed'; readonly detail: string };
 
 /** Step 5's evidence: the own copy unwrapped, and the key it yields is the deployment's current key. */
-export const checkAfterUnwrap = (plan: UnwrapPlan, outcome: UnwrapOutcome): { readonly _tag: 'Proven'; readonly plan: UnwrapPlan } | { readonly _tag: 'Refused'; readonly reason: RefusalReason } => {
-  if (outcome._tag === 'UnwrapFailed') return { _tag: 'Refused', reason: { kind: 'UnwrapFailed', keyVersion: plan.keyVersion, thumbprint: plan.thumbprint, detail: outcome.detail } };
+export const checkAfterUnwrap = (
+  plan: UnwrapPlan,
+  outcome: UnwrapOutcome,
+): { readonly _tag: 'Proven'; readonly plan: UnwrapPlan } | { readonly _tag: 'Refused'; readonly reason: RefusalReason } => {
+  if (outcome._tag === 'UnwrapFailed')
+    return { _tag: 'Refused', reason: { kind: 'UnwrapFailed', keyVersion: plan.keyVersion, thumbprint: plan.thumbprint, detail: outcome.detail } };
   if (outcome.keyCheck !== plan.expectedKeyCheck) return { _tag: 'Refused', reason: { kind: 'KeyCheckMismatch', keyVersion: plan.keyVersion } };
   return { _tag: 'Proven', plan };
 };

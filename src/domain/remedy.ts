@@ -34,7 +34,8 @@ const NEW_ID: Arg = { placeholder: 'new-installation-id' };
 const run = (sentence: string, ...steps: ReadonlyArray<RemedyStep>): Remedy => ({ _tag: 'Run', sentence, steps });
 const step = (on: Where, ...args: ReadonlyArray<Arg>): RemedyStep => ({ on, args });
 
-export const BACKUP_RESTORE_NEEDED = 'no other member holds the key, so nobody can wrap it for this instance; a key backup restore is needed, which this version cannot do yet';
+export const BACKUP_RESTORE_NEEDED =
+  'no other member holds the key, so nobody can wrap it for this instance; a key backup restore is needed, which this version cannot do yet';
 const backupNeeded = (why: string): Remedy => ({ _tag: 'NotYetPossible', sentence: `${why}: ${BACKUP_RESTORE_NEEDED}` });
 
 /** The key pair this installation was registered with is gone or not its own: a new installation ID, joined by a member. */
@@ -42,7 +43,8 @@ export const freshInstallation = (ctx: RemedyContext, why: string, on: Where = '
   ctx.otherHolders === 0
     ? backupNeeded(why)
     : run(
-        `${why}: give ${on === 'the-other-machine' ? 'the other machine' : 'this machine'} a new installation ID and key pair, have a member join it, then start it (afterwards, if the old key is lost for good, remove installation ${ctx.installationId} from a member)`,
+        `${why}: give ${on === 'the-other-machine' ? 'the other machine' : 'this machine'} a new installation ID and key pair, ` +
+          `have a member join it, then start it (afterwards, if the old key is lost for good, remove installation ${ctx.installationId} from a member)`,
         step(on, 'init', '--new-installation-id'),
         step('a-member', 'join', NEW_ID),
         step(on, 'start'),
@@ -52,7 +54,11 @@ export const freshInstallation = (ctx: RemedyContext, why: string, on: Where = '
 export const joinAgain = (ctx: RemedyContext, why: string, rewrap = false): Remedy =>
   ctx.otherHolders === 0
     ? backupNeeded(why)
-    : run(`${why}: have an activated member wrap the current key for it, then start it`, step('a-member', 'join', ctx.installationId, ...(rewrap ? ['--rewrap'] : [])), step('this-instance', 'start'));
+    : run(
+        `${why}: have an activated member wrap the current key for it, then start it`,
+        step('a-member', 'join', ctx.installationId, ...(rewrap ? ['--rewrap'] : [])),
+        step('this-instance', 'start'),
+      );
 
 /** A copy is wrapped for it: it only has to prove it. */
 export const proveCopy = (why: string): Remedy => run(`${why}: start it`, step('this-instance', 'start'));
@@ -79,15 +85,24 @@ export const remedyFor = (r: RefusalReason, ctx: RemedyContext): Remedy => {
           : `the keystore is ${r.problem} (restore the file from a backup and run keyledger start, if you have one)`,
       );
     case 'KeystoreBelongsToOtherInstallation':
-      return freshInstallation(ctx, `the config's installation ID does not match its keystore (${r.keystoreInstallationId}; put that ID back in the config if it was edited by mistake)`);
+      return freshInstallation(
+        ctx,
+        `the config's installation ID does not match its keystore (${r.keystoreInstallationId}; put that ID back in the config if it was edited by mistake)`,
+      );
     case 'InstallationNotRegistered':
       return resumeInit('the installation is not registered in the deployment');
     case 'PublicKeyMismatch':
       return freshInstallation(ctx, 'this machine holds another key pair than the one registered for the installation');
     case 'ServiceIdentityChanged':
-      return run('the service identity changed without updating the keys: move the keys to the new identity', step('this-instance', 'change-identity', r.presentedIdentity));
+      return run(
+        'the service identity changed without updating the keys: move the keys to the new identity',
+        step('this-instance', 'change-identity', r.presentedIdentity),
+      );
     case 'ConfigurationChanged':
-      return freshInstallation(ctx, `the config's ${r.field} differs from the one recorded for the installation (restore "${r.recorded}" in the config if it was changed by mistake)`);
+      return freshInstallation(
+        ctx,
+        `the config's ${r.field} differs from the one recorded for the installation (restore "${r.recorded}" in the config if it was changed by mistake)`,
+      );
     case 'NoSymmetricKey':
       return resumeInit('the deployment has no symmetric key yet');
     case 'NoWrappedCopy':
@@ -97,7 +112,7 @@ export const remedyFor = (r: RefusalReason, ctx: RemedyContext): Remedy => {
     case 'UnwrapFailed':
       return joinAgain(ctx, 'its copy cannot be unwrapped', true);
     case 'KeyCheckMismatch':
-      return joinAgain(ctx, 'its copy holds a key that is not the deployment\'s', true);
+      return joinAgain(ctx, "its copy holds a key that is not the deployment's", true);
     case 'InstanceRemoved':
       return rejoin(ctx, 'it was removed from the scale-out');
     case 'StaleWrappedCopy':

@@ -32,7 +32,9 @@ export const checkBeforeUnwrap = (
     case 'StorePublicKey':
       return notRegistered();
     case 'GenerateKeyPair':
-      return held._tag === 'KeystoreProblem' ? E.left({ kind: 'KeystoreUnavailable', keystorePath: held.keystorePath, problem: held.problem, detail: held.detail }) : notRegistered();
+      return held._tag === 'KeystoreProblem'
+        ? E.left({ kind: 'KeystoreUnavailable', keystorePath: held.keystorePath, problem: held.problem, detail: held.detail })
+        : notRegistered();
     case 'CreateSymmetricKey':
       return E.left({ kind: 'NoSymmetricKey', deploymentId: presented.deploymentId });
     case 'Waiting':

@@ -21,10 +21,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import * as t from 'io-ts';
+import { decodeProblems } from '../domain/decode-errors';
 import { KeySize } from '../domain/events';
 import { DeploymentId, InstallationId, NonEmptyString } from '../domain/ids';
 import type { InstanceConfig } from '../domain/instance/decider';
-import { describeConnection } from './open-store';
+import { describeConnection } from './connection-string';
+import { errorMessage } from './error-message';
 
 export const ConfigFile = t.intersection([
   t.type({
@@ -83,14 +85,11 @@ const closest = (name: string): string | undefined => {
 };
 
 const describeErrors = (errors: t.Errors): string => {
-  const first = errors[0];
+  const first = decodeProblems(errors)[0];
   if (!first) return 'invalid';
-  const named = first.context.filter((c) => c.key !== '' && !/^\d+$/.test(c.key));
-  const field = named.map((c) => c.key).join('.');
-  // The type declared for the field (e.g. the whole union), not the last alternative tried.
-  const expected = named[named.length - 1]?.type.name ?? first.context[first.context.length - 1]?.type.name ?? 'value';
-  const got = first.value === undefined ? 'is missing' : `is ${JSON.stringify(first.value)}, which is not valid`;
-  return `field "${field}" ${got}: expected ${HINTS[expected] ?? expected}`;
+  const expected = first.declared ?? first.innermost;
+  const got = first.missing ? 'is missing' : `is ${JSON.stringify(first.value)}, which is not valid`;
+  return `field "${first.path}" ${got}: expected ${HINTS[expected] ?? expected}`;
 };
 
 export const parseConfig = (file: string, raw: string): E.Either<ConfigError, LoadedConfig> => {
@@ -99,7 +98,7 @@ export const parseConfig = (file: string, raw: string): E.Either<ConfigError, Lo
   try {
     json = JSON.parse(raw);
   } catch (e) {
-    return fail(`not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    return fail(`not valid JSON (${errorMessage(e)})`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return fail('expected a JSON object');
   const unknown = Object.keys(json).find((k) => !KNOWN_FIELDS.includes(k));
@@ -111,7 +110,10 @@ export const parseConfig = (file: string, raw: string): E.Either<ConfigError, Lo
   if (E.isLeft(decoded)) return fail(describeErrors(decoded.left));
   const c = decoded.right;
   const store = describeConnection(c.store);
-  if (!store) return fail(`field "store" is ${JSON.stringify(c.store.replace(/\/\/[^@/]*@/, '//***@'))}: expected sqlite:PATH, esdb://host:port?tls=false or esdb+discover://host:port`);
+  if (!store)
+    return fail(
+      `field "store" is ${JSON.stringify(c.store.replace(/\/\/[^@/]*@/, '//***@'))}: expected sqlite:PATH, esdb://host:port?tls=false or esdb+discover://host:port`,
+    );
   const base = path.dirname(path.resolve(file));
   const keystorePath = path.resolve(base, c.keystore);
   const storeConnection = store.kind === 'sqlite' && store.location !== ':memory:' ? `sqlite:${path.resolve(base, store.location)}` : c.store;
@@ -188,7 +190,7 @@ export const renewInstallationId = (file: string): E.Either<ConfigError, { reado
   const next = { ...raw, installationId, keystore: `${stateDir.replace(/\/$/, '')}/keystore/${safe}-${installationId.slice(0, 8)}/instance.keystore.json` };
   const tmp = `${loaded.right.file}.tmp-${process.pid}`;
   try {
-    fs.writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
+    fs.writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
     fs.renameSync(tmp, loaded.right.file);
   } catch (e) {
     return E.left({ _tag: 'ConfigError', file: loaded.right.file, message: `cannot be rewritten (${(e as NodeJS.ErrnoException).code ?? String(e)})` });

@@ -28,6 +28,7 @@
 import { finished } from 'node:stream';
 import { TextDecoder, TextEncoder } from 'node:util';
 import * as E from 'fp-ts/Either';
+import { esdbEndpoint, secretsOf, splitEsdb } from './connection-string';
 import type * as TE from 'fp-ts/TaskEither';
 import { Observable } from 'rxjs';
 import {
@@ -70,6 +71,7 @@ import {
   storeUnavailable,
   versionConflict,
 } from '../ports/event-store';
+import { errorMessage } from './error-message';
 
 export interface RetryPolicy {
   /** Total attempts, the first one included (≥ 1). */
@@ -109,47 +111,6 @@ const delayAfter = (b: Backoff, failures: number): number => Math.min(b.maxDelay
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
-// ─── connection strings ───────────────────────────────────────────────────
-
-const SCHEME = /^(esdb(?:\+discover)?):\/\//i;
-
-/** `esdb://host:port` (or `esdb+discover://h1:p1,h2:p2`): no credentials, no options. */
-export const esdbEndpoint = (connectionString: string): string => {
-  const cs = connectionString.trim();
-  const m = SCHEME.exec(cs);
-  if (!m) return 'esdb://<unrecognised>';
-  let authority = cs.slice(m[0].length).split('?')[0] ?? '';
-  const at = authority.lastIndexOf('@');
-  if (at >= 0) authority = authority.slice(at + 1);
-  authority = authority.split('/')[0] ?? '';
-  return `${m[1]!.toLowerCase()}://${authority}`;
-};
-
-/** The secrets a connection string carries (the password of its user info), raw and decoded. */
-const secretsOf = (connectionString: string): string[] => {
-  const cs = connectionString.trim();
-  const m = SCHEME.exec(cs);
-  if (!m) return [cs];
-  const beforeQuery = cs.slice(m[0].length).split('?')[0] ?? '';
-  const at = beforeQuery.lastIndexOf('@');
-  if (at < 0) return [];
-  const userInfo = beforeQuery.slice(0, at);
-  const colon = userInfo.indexOf(':');
-  const password = colon >= 0 ? userInfo.slice(colon + 1) : '';
-  const out = new Set<string>([cs]);
-  if (password.length > 0) {
-    out.add(password);
-    try {
-      out.add(decodeURIComponent(password));
-    } catch {
-      /* not percent-encoded */
-    }
-  }
-  return [...out];
-};
-
 /** The client resolves a failed append (instead of throwing) with this option; the adapter needs the error. */
 const withoutThrowOnAppendFailure = (cs: string): string =>
   cs.replace(/([?&])throwOnAppendFailure=[^&]*(&|$)/i, (_m, sep: string, tail: string) => (tail === '&' ? sep : '')).replace(/[?&]$/, '');
@@ -157,7 +118,7 @@ const withoutThrowOnAppendFailure = (cs: string): string =>
 /** Opens a client for `esdb://…` / `esdb+discover://…`. The channel is lazy: nothing is contacted yet. */
 export const openEsdbStore = (connectionString: string, options: EsdbStoreOptions = {}): E.Either<StoreError, EventStore> => {
   const endpoint = esdbEndpoint(connectionString);
-  if (!SCHEME.test(connectionString.trim()))
+  if (!splitEsdb(connectionString))
     return E.left(storeUnavailable(endpoint, 'not an EventStoreDB connection string (esdb://host:port?tls=false or esdb+discover://host:port)'));
   let client: EventStoreDBClient;
   try {
@@ -468,23 +429,34 @@ export class EsdbEventStore implements EventStore {
       const dropped = (s: AllStreamSubscription, err: unknown): void => {
         if (current !== s || stopped) return;
         detach(s);
-        if (this.closed) return finish();
-        if (err !== undefined && !isTransient(err)) return finish(this.unavailable('subscription to $all', err));
+        if (this.closed) {
+          finish();
+          return;
+        }
+        if (err !== undefined && !isTransient(err)) {
+          finish(this.unavailable('subscription to $all', err));
+          return;
+        }
         failures++;
-        if (failures > this.resubscribe.attempts)
-          return finish(
+        if (failures > this.resubscribe.attempts) {
+          finish(
             this.unavailable(
               `subscription to $all (gave up after ${this.resubscribe.attempts} resubscription attempts)`,
               err ?? new Error('the server ended the subscription'),
             ),
           );
+          return;
+        }
         timer = setTimeout(open, delayAfter(this.resubscribe, failures));
       };
 
       const open = (): void => {
         timer = undefined;
         if (stopped) return;
-        if (this.closed) return finish();
+        if (this.closed) {
+          finish();
+          return;
+        }
         let s: AllStreamSubscription;
         try {
           s = this.client.subscribeToAll({
@@ -492,7 +464,8 @@ export class EsdbEventStore implements EventStore {
             filter: prefixes ? streamNameFilter({ prefixes }) : excludeSystemEvents(),
           });
         } catch (e) {
-          return finish(this.unavailable('subscription to $all', e));
+          finish(this.unavailable('subscription to $all', e));
+          return;
         }
         current = s;
         /** Once the server said caught_up: how many events it sent before that are still to be handed out. */
@@ -597,3 +570,5 @@ const TEright =
   <A>(a: A): TE.TaskEither<StoreError, A> =>
   () =>
     Promise.resolve(E.right(a));
+
+export { esdbEndpoint } from './connection-string';

@@ -16,13 +16,14 @@ import { hkdfSync, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import * as TE from 'fp-ts/TaskEither';
+import type * as TE from 'fp-ts/TaskEither';
 import * as t from 'io-ts';
 import jose from 'node-jose';
 import { KeySize, PublicJwk } from '../domain/events';
 import { InstallationId, Thumbprint } from '../domain/ids';
 import type { GeneratedKeyPair, Keystore, KeystoreBinding, KeystoreError, KeystoreExists, StoredKeyPair } from '../ports/crypto';
 import { decryptWith, privateJwkOf, privateKeyFromJwk, recipient } from './jose-crypto';
+import { errorMessage } from './error-message';
 
 const FORMAT = 'keyledger-keystore';
 const HKDF_INFO = 'keyledger-keystore/v1';
@@ -39,8 +40,6 @@ const KeystoreFile = t.type({
   privateKey: t.string,
 });
 type KeystoreFile = t.TypeOf<typeof KeystoreFile>;
-
-const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 const fsyncDir = (dir: string): void => {
   const dirFd = fs.openSync(dir, 'r');
@@ -103,7 +102,7 @@ export const fileKeystore = (keystorePath: string): Keystore => {
       const b = Buffer.from(fs.readFileSync(secretFile, 'utf8').trim(), 'base64url');
       return b.length >= 32 ? E.right(b) : E.left(problem('locked', `the machine secret ${secretFile} is damaged`));
     } catch (e) {
-      return E.left(problem('unreadable', `the machine secret ${secretFile} cannot be read: ${msg(e)}`));
+      return E.left(problem('unreadable', `the machine secret ${secretFile} cannot be read: ${errorMessage(e)}`));
     }
   };
 
@@ -113,90 +112,102 @@ export const fileKeystore = (keystorePath: string): Keystore => {
     return jose.JWK.asKey({ kty: 'oct', k: k.toString('base64url'), alg: 'A256GCM' });
   };
 
-  const load = (binding: KeystoreBinding): TE.TaskEither<KeystoreError, StoredKeyPair> => async () => {
-    let raw: string;
-    try {
-      const st = fs.statSync(file);
-      if ((st.mode & 0o077) !== 0)
-        return E.left(problem('unreadable', `its permissions ${(st.mode & 0o777).toString(8)} are too open (run: chmod 600 ${file})`));
-      raw = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      return E.left(code === 'ENOENT' ? problem('missing', 'no keystore file') : problem('unreadable', msg(e)));
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      return E.left(problem('corrupt', 'the file is not JSON'));
-    }
-    const header = KeystoreFile.decode(parsed);
-    if (E.isLeft(header)) return E.left(problem('corrupt', 'the file is not a keyledger keystore'));
-    const ks = header.right;
-    if (ks.installationId.toLowerCase() !== binding.installationId.toLowerCase())
-      return E.left(problem('locked', `the keystore was issued to installation ${ks.installationId}`, ks.installationId));
-    const secret = readMachineSecret(false);
-    if (E.isLeft(secret)) return E.left({ ...secret.left, keystoreInstallationId: ks.installationId });
-    let jwk: object;
-    try {
-      const key = await protectionKey(secret.right, Buffer.from(ks.kdf.salt, 'base64url'), binding);
-      const result = await decryptWith(key, ks.privateKey, ['dir', 'A256GCM']);
-      const h = result.header as Record<string, unknown>;
-      if (h['kl_inst'] !== ks.installationId || h['kl_tp'] !== ks.thumbprint) return E.left(problem('corrupt', 'the keystore header was edited', ks.installationId));
-      jwk = JSON.parse(Buffer.from(result.plaintext).toString('utf8')) as object;
-    } catch {
-      return E.left(
-        problem('locked', `it cannot be decrypted under service identity "${binding.serviceIdentity}" with this machine's secret`, ks.installationId),
-      );
-    }
-    try {
-      const imported = await privateKeyFromJwk(jwk);
-      if (imported.thumbprint !== ks.thumbprint) return E.left(problem('corrupt', 'the private key does not match the recorded thumbprint', ks.installationId));
-      // The plain header is only a label: the public key and size returned are derived from the decrypted private key.
-      const keySize = KeySize.decode(Buffer.from(imported.publicKey.n, 'base64url').length * 8);
-      if (E.isLeft(keySize) || ks.publicKey.n !== imported.publicKey.n || ks.publicKey.e !== imported.publicKey.e || ks.keySize !== keySize.right)
-        return E.left(problem('corrupt', 'the public key in the keystore header was edited', ks.installationId));
-      return E.right({ installationId: ks.installationId, publicKey: imported.publicKey, thumbprint: imported.thumbprint, keySize: keySize.right, privateKey: imported.handle });
-    } catch {
-      return E.left(problem('corrupt', 'the private key inside is not a valid RSA key', ks.installationId));
-    }
-  };
+  const load =
+    (binding: KeystoreBinding): TE.TaskEither<KeystoreError, StoredKeyPair> =>
+    async () => {
+      let raw: string;
+      try {
+        const st = fs.statSync(file);
+        if ((st.mode & 0o077) !== 0)
+          return E.left(problem('unreadable', `its permissions ${(st.mode & 0o777).toString(8)} are too open (run: chmod 600 ${file})`));
+        raw = fs.readFileSync(file, 'utf8');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        return E.left(code === 'ENOENT' ? problem('missing', 'no keystore file') : problem('unreadable', errorMessage(e)));
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        return E.left(problem('corrupt', 'the file is not JSON'));
+      }
+      const header = KeystoreFile.decode(parsed);
+      if (E.isLeft(header)) return E.left(problem('corrupt', 'the file is not a keyledger keystore'));
+      const ks = header.right;
+      if (ks.installationId.toLowerCase() !== binding.installationId.toLowerCase())
+        return E.left(problem('locked', `the keystore was issued to installation ${ks.installationId}`, ks.installationId));
+      const secret = readMachineSecret(false);
+      if (E.isLeft(secret)) return E.left({ ...secret.left, keystoreInstallationId: ks.installationId });
+      let jwk: object;
+      try {
+        const key = await protectionKey(secret.right, Buffer.from(ks.kdf.salt, 'base64url'), binding);
+        const result = await decryptWith(key, ks.privateKey, ['dir', 'A256GCM']);
+        const h = result.header as Record<string, unknown>;
+        if (h['kl_inst'] !== ks.installationId || h['kl_tp'] !== ks.thumbprint)
+          return E.left(problem('corrupt', 'the keystore header was edited', ks.installationId));
+        jwk = JSON.parse(Buffer.from(result.plaintext).toString('utf8')) as object;
+      } catch {
+        return E.left(
+          problem('locked', `it cannot be decrypted under service identity "${binding.serviceIdentity}" with this machine's secret`, ks.installationId),
+        );
+      }
+      try {
+        const imported = await privateKeyFromJwk(jwk);
+        if (imported.thumbprint !== ks.thumbprint)
+          return E.left(problem('corrupt', 'the private key does not match the recorded thumbprint', ks.installationId));
+        // The plain header is only a label: the public key and size returned are derived from the decrypted private key.
+        const keySize = KeySize.decode(Buffer.from(imported.publicKey.n, 'base64url').length * 8);
+        if (E.isLeft(keySize) || ks.publicKey.n !== imported.publicKey.n || ks.publicKey.e !== imported.publicKey.e || ks.keySize !== keySize.right)
+          return E.left(problem('corrupt', 'the public key in the keystore header was edited', ks.installationId));
+        return E.right({
+          installationId: ks.installationId,
+          publicKey: imported.publicKey,
+          thumbprint: imported.thumbprint,
+          keySize: keySize.right,
+          privateKey: imported.handle,
+        });
+      } catch {
+        return E.left(problem('corrupt', 'the private key inside is not a valid RSA key', ks.installationId));
+      }
+    };
 
-  const create = (binding: KeystoreBinding, keyPair: GeneratedKeyPair): TE.TaskEither<KeystoreError | KeystoreExists, void> => async () => {
-    try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (e) {
-      return E.left(problem('unreadable', `cannot create ${dir}: ${msg(e)}`));
-    }
-    if (fs.existsSync(file)) return E.left({ _tag: 'KeystoreExists', path: file });
-    const secret = readMachineSecret(true);
-    if (E.isLeft(secret)) return secret;
-    const salt = randomBytes(16);
-    try {
-      const key = await protectionKey(secret.right, salt, binding);
-      const privateKey = await jose.JWE.createEncrypt(
-        { format: 'compact', contentAlg: 'A256GCM', fields: { alg: 'dir', kl_inst: binding.installationId, kl_tp: keyPair.thumbprint } },
-        recipient(key),
-      )
-        .update(Buffer.from(JSON.stringify(privateJwkOf(keyPair.privateKey)), 'utf8'))
-        .final();
-      const content: KeystoreFile = {
-        format: FORMAT,
-        version: 1,
-        installationId: binding.installationId,
-        thumbprint: keyPair.thumbprint,
-        keySize: keyPair.keySize,
-        publicKey: keyPair.publicKey,
-        kdf: { alg: 'HKDF-SHA256', salt: salt.toString('base64url') },
-        privateKey,
-      };
-      const written = writeExclusive(file, JSON.stringify(content, null, 2) + '\n');
-      fsyncDir(dir); // the machine secret (if new) and the keystore, durable before anyone records the key pair
-      return written === 'written' ? E.right(undefined) : E.left({ _tag: 'KeystoreExists', path: file });
-    } catch (e) {
-      return E.left(problem('unreadable', `cannot write the keystore: ${msg(e)}`));
-    }
-  };
+  const create =
+    (binding: KeystoreBinding, keyPair: GeneratedKeyPair): TE.TaskEither<KeystoreError | KeystoreExists, void> =>
+    async () => {
+      try {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      } catch (e) {
+        return E.left(problem('unreadable', `cannot create ${dir}: ${errorMessage(e)}`));
+      }
+      if (fs.existsSync(file)) return E.left({ _tag: 'KeystoreExists', path: file });
+      const secret = readMachineSecret(true);
+      if (E.isLeft(secret)) return secret;
+      const salt = randomBytes(16);
+      try {
+        const key = await protectionKey(secret.right, salt, binding);
+        const privateKey = await jose.JWE.createEncrypt(
+          { format: 'compact', contentAlg: 'A256GCM', fields: { alg: 'dir', kl_inst: binding.installationId, kl_tp: keyPair.thumbprint } },
+          recipient(key),
+        )
+          .update(Buffer.from(JSON.stringify(privateJwkOf(keyPair.privateKey)), 'utf8'))
+          .final();
+        const content: KeystoreFile = {
+          format: FORMAT,
+          version: 1,
+          installationId: binding.installationId,
+          thumbprint: keyPair.thumbprint,
+          keySize: keyPair.keySize,
+          publicKey: keyPair.publicKey,
+          kdf: { alg: 'HKDF-SHA256', salt: salt.toString('base64url') },
+          privateKey,
+        };
+        const written = writeExclusive(file, `${JSON.stringify(content, null, 2)}\n`);
+        fsyncDir(dir); // the machine secret (if new) and the keystore, durable before anyone records the key pair
+        return written === 'written' ? E.right(undefined) : E.left({ _tag: 'KeystoreExists', path: file });
+      } catch (e) {
+        return E.left(problem('unreadable', `cannot write the keystore: ${errorMessage(e)}`));
+      }
+    };
 
   const stagingPath = `${file}.next`;
 
@@ -207,7 +218,7 @@ export const fileKeystore = (keystorePath: string): Keystore => {
       fsyncDir(dir);
       return E.right('promoted');
     } catch (e) {
-      return E.left(problem('unreadable', `cannot replace the keystore with ${stagingPath}: ${msg(e)}`));
+      return E.left(problem('unreadable', `cannot replace the keystore with ${stagingPath}: ${errorMessage(e)}`));
     }
   };
 

@@ -13,6 +13,7 @@ import * as TE from 'fp-ts/TaskEither';
 import jose from 'node-jose';
 import { type Base64Url, CompactJwe, type KeySize, type PublicJwk } from '../domain/events';
 import { Thumbprint } from '../domain/ids';
+import { errorMessage } from './error-message';
 import type { Crypto, CryptoError, GeneratedKeyPair, PrivateKeyHandle, SymmetricKeyHandle } from '../ports/crypto';
 
 const KEY_CHECK_LABEL = 'keyledger/key-check/v1';
@@ -71,7 +72,7 @@ const joseKeyOf = (h: PrivateKeyHandle): jose.JWK.Key => {
 
 const fail =
   (operation: CryptoError['operation']) =>
-  (e: unknown): CryptoError => ({ _tag: 'CryptoError', operation, message: e instanceof Error ? e.message : String(e) });
+  (e: unknown): CryptoError => ({ _tag: 'CryptoError', operation, message: errorMessage(e) });
 
 const b64u = (buf: Buffer): string => buf.toString('base64url');
 
@@ -120,8 +121,7 @@ export const joseCrypto = (): Crypto => ({
       return { publicKey: publicJwkOf(key), thumbprint, keySize: size, privateKey };
     }, fail('generate')),
 
-  thumbprint: (publicKey) =>
-    TE.tryCatch(async () => thumbprintOf(await jose.JWK.asKey(publicKey as jose.JWK.RawKey)), fail('thumbprint')),
+  thumbprint: (publicKey) => TE.tryCatch(async () => thumbprintOf(await jose.JWK.asKey(publicKey as jose.JWK.RawKey)), fail('thumbprint')),
 
   createSymmetricKey: () => symmetricFrom(randomBytes(32)),
 
@@ -142,10 +142,13 @@ export const joseCrypto = (): Crypto => ({
     }, fail('wrap')),
 
   unwrap: (jwe, privateKey) =>
-    TE.tryCatch(async () => {
-      const result = await decryptWith(joseKeyOf(privateKey), jwe, ['RSA-OAEP-256', 'A256GCM']);
-      const bytes = Buffer.from(result.plaintext);
-      if (bytes.length !== 32) throw new Error(`unwrapped ${bytes.length} bytes, expected a 256-bit key`);
-      return symmetricFrom(bytes);
-    }, (e) => fail('unwrap')(e instanceof Error && /no key found|decrypt/i.test(e.message) ? new Error('the JWE was not encrypted for this private key') : e)),
+    TE.tryCatch(
+      async () => {
+        const result = await decryptWith(joseKeyOf(privateKey), jwe, ['RSA-OAEP-256', 'A256GCM']);
+        const bytes = Buffer.from(result.plaintext);
+        if (bytes.length !== 32) throw new Error(`unwrapped ${bytes.length} bytes, expected a 256-bit key`);
+        return symmetricFrom(bytes);
+      },
+      (e) => fail('unwrap')(e instanceof Error && /no key found|decrypt/i.test(e.message) ? new Error('the JWE was not encrypted for this private key') : e),
+    ),
 });

@@ -15,11 +15,11 @@ export const fileOpLog = (stateDir: string, now: () => Date = () => new Date()):
     try {
       fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       const file = path.join(stateDir, 'keyledger.log');
-      fs.appendFileSync(file, JSON.stringify({ at: now().toISOString(), ...entry }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) + '\n', { mode: 0o600 });
+      fs.appendFileSync(file, `${JSON.stringify({ at: now().toISOString(), ...entry }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`, {
+        mode: 0o600,
+      });
     } catch {
       // The log is a convenience: failing to write it never fails a key operation.
     }
   },
 });
-
-export const nullOpLog: OpLog = { write: () => undefined };

@@ -8,7 +8,7 @@
  * deterministically. Without both variables there is no pause and no cost.
  */
 import * as fs from 'node:fs';
-import type { Pause } from '../commands/handler';
+import type { Pause } from '../ports/pause';
 
 const MAX_WAIT_MS = 60_000;
 

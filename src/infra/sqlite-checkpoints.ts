@@ -8,8 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type { Checkpoint, CheckpointError, CheckpointStore, CheckpointTip, StreamHead } from '../ports/checkpoints';
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+import { errorMessage } from './error-message';
 
 /** The local state file: private to the instance's operator (0600 in a 0700 folder), WAL, durable. */
 const openLocalDb = (file: string, schema: string): E.Either<CheckpointError, { db: Database.Database; location: string }> => {
@@ -23,7 +22,7 @@ const openLocalDb = (file: string, schema: string): E.Either<CheckpointError, { 
     db.exec(schema);
     return E.right({ db, location });
   } catch (e) {
-    return E.left({ _tag: 'CheckpointError', location, message: message(e) });
+    return E.left({ _tag: 'CheckpointError', location, message: errorMessage(e) });
   }
 };
 
@@ -41,13 +40,14 @@ const addMissingColumns = (db: Database.Database): void => {
       db.exec(`ALTER TABLE checkpoints ADD COLUMN ${name} ${type}`);
     } catch (e) {
       // another process added it first
-      if (!/duplicate column/i.test(message(e))) throw e;
+      if (!/duplicate column/i.test(errorMessage(e))) throw e;
     }
   }
 };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isHead = (v: unknown): v is StreamHead => isRecord(v) && typeof v['revision'] === 'string' && /^\d+$/.test(v['revision']) && typeof v['hash'] === 'string';
+const isHead = (v: unknown): v is StreamHead =>
+  isRecord(v) && typeof v['revision'] === 'string' && /^\d+$/.test(v['revision']) && typeof v['hash'] === 'string';
 
 /** Heads as stored; anything malformed reads as `null` (no heads: the runner rebuilds). */
 const parseHeads = (text: string | null): Checkpoint['heads'] => {
@@ -81,7 +81,7 @@ export const openSqliteCheckpoints = (file: string): E.Either<CheckpointError, C
   );
   if (E.isLeft(opened)) return opened;
   const { db, location } = opened.right;
-  const fail = (e: unknown): CheckpointError => ({ _tag: 'CheckpointError', location, message: message(e) });
+  const fail = (e: unknown): CheckpointError => ({ _tag: 'CheckpointError', location, message: errorMessage(e) });
   try {
     addMissingColumns(db);
   } catch (e) {

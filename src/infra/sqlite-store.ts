@@ -19,8 +19,9 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import * as TE from 'fp-ts/TaskEither';
-import { Observable, Subject } from 'rxjs';
+import type * as TE from 'fp-ts/TaskEither';
+import type { Observable } from 'rxjs';
+import { rxjs } from './lazy-rxjs';
 import {
   type AppendResult,
   type EventData,
@@ -37,6 +38,7 @@ import {
   storeUnavailable,
   versionConflict,
 } from '../ports/event-store';
+import { errorMessage } from './error-message';
 
 export interface SqliteStoreOptions {
   /** How long a writer waits for another process's transaction. */
@@ -74,13 +76,10 @@ CREATE TABLE IF NOT EXISTS streams (
 ) WITHOUT ROWID;
 `;
 
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
 const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
 
 /** SQLITE_BUSY and its extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_BUSY_RECOVERY, …). */
-const isBusy = (e: unknown): boolean =>
-  e instanceof Database.SqliteError && (e.code === 'SQLITE_BUSY' || e.code.startsWith('SQLITE_BUSY_'));
+const isBusy = (e: unknown): boolean => e instanceof Database.SqliteError && (e.code === 'SQLITE_BUSY' || e.code.startsWith('SQLITE_BUSY_'));
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 /** Blocks this thread for `ms` (the constructor is synchronous, like better-sqlite3). */
@@ -118,13 +117,14 @@ const retryWhileBusy = <A>(deadline: number, f: () => A): A => {
 export const openSqliteStore = (file: string, options: SqliteStoreOptions = {}): E.Either<StoreError, EventStore> =>
   E.tryCatch(
     () => new SqliteEventStore(file, options),
-    (e) => storeUnavailable(`sqlite:${file}`, message(e)),
+    (e) => storeUnavailable(`sqlite:${file}`, errorMessage(e)),
   );
 
 export class SqliteEventStore implements EventStore {
   readonly endpoint: string;
   private readonly db: Database.Database;
-  private readonly appended = new Subject<void>();
+  /** Woken by this store's own appends: live subscriptions read at once instead of at the next poll. */
+  private readonly appended = new Set<() => void>();
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private closed = false;
@@ -155,9 +155,7 @@ export class SqliteEventStore implements EventStore {
       retryWhileBusy(deadline, () => this.db.transaction(() => this.db.exec(SCHEMA)).immediate());
       this.stmt = {
         revisionOf: this.db.prepare('SELECT revision FROM streams WHERE stream_name = ?'),
-        insert: this.db.prepare(
-          'INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
-        ),
+        insert: this.db.prepare('INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)'),
         upsertStream: this.db.prepare(
           'INSERT INTO streams (stream_name, revision) VALUES (?, ?) ON CONFLICT(stream_name) DO UPDATE SET revision = excluded.revision',
         ),
@@ -181,7 +179,7 @@ export class SqliteEventStore implements EventStore {
     try {
       serialized = events.map((e) => ({ id: e.id, type: e.type, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) }));
     } catch (e) {
-      return E.left({ _tag: 'InvalidAppend', stream, message: `event is not JSON: ${message(e)}` });
+      return E.left({ _tag: 'InvalidAppend', stream, message: `event is not JSON: ${errorMessage(e)}` });
     }
     const tx = this.db.transaction((): E.Either<StoreError, AppendResult> => {
       const row = this.stmt.revisionOf.get(stream) as { revision: number } | undefined;
@@ -203,10 +201,10 @@ export class SqliteEventStore implements EventStore {
     });
     try {
       const result = tx.immediate();
-      if (E.isRight(result)) this.appended.next();
+      if (E.isRight(result)) for (const wake of this.appended) wake();
       return result;
     } catch (e) {
-      return E.left(storeUnavailable(this.endpoint, message(e)));
+      return E.left(storeUnavailable(this.endpoint, errorMessage(e)));
     }
   }
 
@@ -240,7 +238,7 @@ export class SqliteEventStore implements EventStore {
     const params: unknown[] = [after.commit];
     let filter = '';
     if (prefixes && prefixes.length > 0) {
-      filter = ' AND (' + prefixes.map(() => 'substr(stream_name, 1, ?) = ?').join(' OR ') + ')';
+      filter = ` AND (${prefixes.map(() => 'substr(stream_name, 1, ?) = ?').join(' OR ')})`;
       for (const p of prefixes) params.push(p.length, p);
     }
     params.push(limit);
@@ -251,7 +249,7 @@ export class SqliteEventStore implements EventStore {
     try {
       return f();
     } catch (e) {
-      return E.left(storeUnavailable(this.endpoint, message(e)));
+      return E.left(storeUnavailable(this.endpoint, errorMessage(e)));
     }
   }
 
@@ -264,7 +262,7 @@ export class SqliteEventStore implements EventStore {
         data = JSON.parse(r.data);
         metadata = JSON.parse(r.metadata);
       } catch (e) {
-        return E.left({ _tag: 'StoredRecordUnreadable', stream: r.stream_name, revision: BigInt(r.stream_revision), message: message(e) });
+        return E.left({ _tag: 'StoredRecordUnreadable', stream: r.stream_name, revision: BigInt(r.stream_revision), message: errorMessage(e) });
       }
       const p = BigInt(r.global_position);
       out.push({
@@ -283,7 +281,7 @@ export class SqliteEventStore implements EventStore {
   // ─── subscriptions ──────────────────────────────────────────────────────
 
   subscribeToAll(options: SubscribeOptions = {}): Observable<SubscriptionMessage> {
-    return new Observable<SubscriptionMessage>((subscriber) => {
+    return new (rxjs().Observable)<SubscriptionMessage>((subscriber) => {
       let position = options.after ?? START;
       let caughtUp = false;
       let stopped = false;
@@ -321,7 +319,7 @@ export class SqliteEventStore implements EventStore {
         }
         timer = setTimeout(pump, ms);
       };
-      const wake = this.appended.subscribe(() => {
+      const wake = (): void => {
         if (!pending) {
           pending = true;
           setImmediate(() => {
@@ -329,11 +327,12 @@ export class SqliteEventStore implements EventStore {
             if (caughtUp) schedule(0);
           });
         }
-      });
+      };
+      this.appended.add(wake);
       schedule(0);
       return () => {
         stopped = true;
-        wake.unsubscribe();
+        this.appended.delete(wake);
         if (timer !== undefined) clearTimeout(timer);
       };
     });
@@ -342,7 +341,7 @@ export class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.appended.complete();
+    this.appended.clear();
     this.db.close();
   }
 }

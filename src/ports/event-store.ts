@@ -13,16 +13,13 @@
  */
 import type { Observable } from 'rxjs';
 import type * as TE from 'fp-ts/TaskEither';
+import type { EventData, Position, RecordedEvent } from '../domain/recorded';
+
+export type { EventData, Position, RecordedEvent } from '../domain/recorded';
 
 // ─── Revisions and positions ──────────────────────────────────────────────
 
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
-
-/** A global position in the store's total order ($all). */
-export interface Position {
-  readonly commit: bigint;
-  readonly prepare: bigint;
-}
 
 export const START: Position = { commit: -1n, prepare: -1n };
 
@@ -39,24 +36,7 @@ export const positionFromString = (s: string): Position | undefined => {
 export const describeExpected = (e: ExpectedRevision): string => (typeof e === 'bigint' ? `revision ${e}` : e);
 
 // ─── Events as the store sees them ────────────────────────────────────────
-
-/** An event to append. `data` and `metadata` are JSON values. */
-export interface EventData {
-  readonly id: string;
-  readonly type: string;
-  readonly data: unknown;
-  readonly metadata: unknown;
-}
-
-export interface RecordedEvent {
-  readonly id: string;
-  readonly streamName: string;
-  readonly revision: bigint;
-  readonly position: Position;
-  readonly type: string;
-  readonly data: unknown;
-  readonly metadata: unknown;
-}
+// EventData, RecordedEvent and Position are defined in src/domain/recorded.ts (re-exported above).
 
 export interface AppendResult {
   /** The revision of the last event written: what to pass as `ExpectedRevision` next. */

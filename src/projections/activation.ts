@@ -50,8 +50,12 @@ export interface DeploymentView {
   readonly deploymentId: string;
   readonly currentKeyVersion: number | null;
   readonly currentKeyCreated: EventRef | null;
-  readonly removed: Readonly<Record<string, { readonly thumbprint: string; readonly machineName: string; readonly instanceName: string; readonly at: EventRef }>>;
-  readonly registered: Readonly<Record<string, { readonly thumbprint: string; readonly machineName: string; readonly instanceName: string; readonly at: EventRef }>>;
+  readonly removed: Readonly<
+    Record<string, { readonly thumbprint: string; readonly machineName: string; readonly instanceName: string; readonly at: EventRef }>
+  >;
+  readonly registered: Readonly<
+    Record<string, { readonly thumbprint: string; readonly machineName: string; readonly instanceName: string; readonly at: EventRef }>
+  >;
   readonly copies: Readonly<Record<string, { readonly keyVersion: number; readonly thumbprint: string; readonly at: EventRef }>>;
 }
 
@@ -84,7 +88,14 @@ const emptyInstance = (installationId: string): InstanceView => ({
   outcomes: {},
 });
 
-const emptyDeployment = (deploymentId: string): DeploymentView => ({ deploymentId, currentKeyVersion: null, currentKeyCreated: null, removed: {}, registered: {}, copies: {} });
+const emptyDeployment = (deploymentId: string): DeploymentView => ({
+  deploymentId,
+  currentKeyVersion: null,
+  currentKeyCreated: null,
+  removed: {},
+  registered: {},
+  copies: {},
+});
 
 /** Whether event `a` came after event `b` in the store's global order. */
 export const isAfter = (a: EventRef, b: EventRef): boolean => {
@@ -136,7 +147,9 @@ export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationV
       return instance(ev.data.installationId, (i) => ({ ...i, thumbprint: ev.data.thumbprint, keyPairIssued: at }));
     case 'InstanceActivated': {
       const basis = ev.data.basis ?? null;
-      return instance(ev.data.installationId, (i) => record({ ...i, deploymentId: i.deploymentId ?? ev.data.deploymentId }, { kind: 'activated', keyVersion: ev.data.keyVersion, basis, at }));
+      return instance(ev.data.installationId, (i) =>
+        record({ ...i, deploymentId: i.deploymentId ?? ev.data.deploymentId }, { kind: 'activated', keyVersion: ev.data.keyVersion, basis, at }),
+      );
     }
     case 'InstanceActivationRefused': {
       const r = ev.data.reason;
@@ -155,7 +168,13 @@ export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationV
     }
     case 'ServiceIdentityChanged':
       // A new key pair: outcomes presented with the old one no longer describe the instance.
-      return instance(ev.data.installationId, (i) => ({ ...i, serviceIdentity: ev.data.serviceIdentity, thumbprint: ev.data.thumbprint, keyPairIssued: at, outcomes: {} }));
+      return instance(ev.data.installationId, (i) => ({
+        ...i,
+        serviceIdentity: ev.data.serviceIdentity,
+        thumbprint: ev.data.thumbprint,
+        keyPairIssued: at,
+        outcomes: {},
+      }));
     case 'PublicKeyReplaced':
       return deployment(ev.data.deploymentId, (d) => {
         const id = ev.data.installationId.toLowerCase();
@@ -175,7 +194,10 @@ export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationV
     case 'PublicKeyStored':
       return deployment(ev.data.deploymentId, (d) => ({
         ...d,
-        registered: { ...d.registered, [ev.data.installationId.toLowerCase()]: { thumbprint: ev.data.thumbprint, machineName: ev.data.machineName, instanceName: ev.data.instanceName, at } },
+        registered: {
+          ...d.registered,
+          [ev.data.installationId.toLowerCase()]: { thumbprint: ev.data.thumbprint, machineName: ev.data.machineName, instanceName: ev.data.instanceName, at },
+        },
         removed: omit(d.removed, ev.data.installationId.toLowerCase()),
       }));
     case 'SymmetricKeyCreated':
@@ -184,14 +206,18 @@ export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationV
         ...d,
         currentKeyVersion: ev.type === 'SymmetricKeyCreated' ? ev.data.keyVersion : d.currentKeyVersion,
         currentKeyCreated: ev.type === 'SymmetricKeyCreated' ? at : d.currentKeyCreated,
-        copies: { ...d.copies, [ev.data.copy.installationId.toLowerCase()]: { keyVersion: ev.data.keyVersion, thumbprint: ev.data.copy.recipientThumbprint, at } },
+        copies: {
+          ...d.copies,
+          [ev.data.copy.installationId.toLowerCase()]: { keyVersion: ev.data.keyVersion, thumbprint: ev.data.copy.recipientThumbprint, at },
+        },
       }));
   }
 };
 
 // ─── Queries ──────────────────────────────────────────────────────────────
 
-export const deploymentOf = (v: ActivationView, i: InstanceView): DeploymentView | undefined => (i.deploymentId === null ? undefined : v.deployments[i.deploymentId]);
+export const deploymentOf = (v: ActivationView, i: InstanceView): DeploymentView | undefined =>
+  i.deploymentId === null ? undefined : v.deployments[i.deploymentId];
 
 /** The registered holder of an installation: the key pair and machine the deployment registered (before registration: what the instance recorded). */
 export const holderOf = (i: InstanceView, d: DeploymentView | undefined): { readonly thumbprint: string | null; readonly machineName: string | null } => {
@@ -217,14 +243,21 @@ export const byHolder = (i: InstanceView, d: DeploymentView | undefined, o: Reco
   const keys = [h.thumbprint, i.thumbprint].filter((k): k is string => k !== null);
   if (machines.length > 0 && !machines.includes(b.machineName)) return false;
   if (b.presentedThumbprint !== null && keys.includes(b.presentedThumbprint)) return true;
-  const proven = Object.values(i.outcomes).filter((x) => x.basis !== null && x.basis.presentedThumbprint !== null && keys.includes(x.basis.presentedThumbprint) && machines.includes(x.basis.machineName));
+  const proven = Object.values(i.outcomes).filter(
+    (x) => x.basis !== null && x.basis.presentedThumbprint !== null && keys.includes(x.basis.presentedThumbprint) && machines.includes(x.basis.machineName),
+  );
   if (proven.length > 0) return proven.some((x) => x.basis?.host === b.host && x.basis.keystorePath === b.keystorePath);
   return i.keystorePath === null || i.keystorePath === b.keystorePath;
 };
 
 /** The deployment revision of the last change bearing on the installation (its registration, key, copy, removal, or a new key version). */
 const lastChange = (d: DeploymentView | undefined, id: string): number =>
-  Math.max(-1, ...[d?.registered[id]?.at, d?.copies[id]?.at, d?.removed[id]?.at, d?.currentKeyCreated].filter((r): r is EventRef => r != null).map((r) => Number(r.revision)));
+  Math.max(
+    -1,
+    ...[d?.registered[id]?.at, d?.copies[id]?.at, d?.removed[id]?.at, d?.currentKeyCreated]
+      .filter((r): r is EventRef => r != null)
+      .map((r) => Number(r.revision)),
+  );
 
 /**
  * Whether an outcome still describes the instance: it was decided on a
@@ -258,7 +291,10 @@ export const otherHolders = (d: DeploymentView | undefined, id: string): number 
     ? 0
     : Object.entries(d.copies).filter(([who, c]) => who !== id.toLowerCase() && c.keyVersion === d.currentKeyVersion && d.registered[who] !== undefined).length;
 
-export const remedyContext = (v: ActivationView, i: InstanceView): RemedyContext => ({ installationId: i.installationId, otherHolders: otherHolders(deploymentOf(v, i), i.installationId) });
+export const remedyContext = (v: ActivationView, i: InstanceView): RemedyContext => ({
+  installationId: i.installationId,
+  otherHolders: otherHolders(deploymentOf(v, i), i.installationId),
+});
 
 export const INIT_STEPS = ['config read', 'key pair issued', 'public key stored', 'symmetric key stored wrapped', 'activated'] as const;
 
@@ -306,7 +342,10 @@ export const instanceStatus = (v: ActivationView, installationId: string): Insta
     completedSteps: steps,
     nextStep: INIT_STEPS[steps] ?? 'activated',
     view: i,
-    remedy: steps === 4 ? proveCopy('a copy of the current key is wrapped for it, but it has not proved it since') : resumeInit(`initialization stopped after step ${steps} of 5`),
+    remedy:
+      steps === 4
+        ? proveCopy('a copy of the current key is wrapped for it, but it has not proved it since')
+        : resumeInit(`initialization stopped after step ${steps} of 5`),
   };
 };
 

@@ -12,7 +12,18 @@
  *   InstallationClaimedByTwoMachines one installation ID presented from two machine names
  */
 import { freshInstallation, joinAgain, type Remedy, rejoin } from '../domain/remedy';
-import { type ActivationView, currentOutcome, deploymentOf, type EventRef, holderOf, type InstanceView, isAfter, otherClaimants, otherHolders, remedyContext } from './activation';
+import {
+  type ActivationView,
+  currentOutcome,
+  deploymentOf,
+  type EventRef,
+  holderOf,
+  type InstanceView,
+  isAfter,
+  otherClaimants,
+  otherHolders,
+  remedyContext,
+} from './activation';
 
 export type FindingKind = 'ForeignPublicKey' | 'CopyForKeyNoLongerHeld' | 'StaleCopy' | 'RemovedInstanceStarting' | 'InstallationClaimedByTwoMachines';
 
@@ -46,7 +57,9 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
     out.push({
       kind: 'ForeignPublicKey',
       installationId: i.installationId,
-      summary: `installation ${i.installationId} was presented with public key ${r.heldThumbprint}, but the ${r.storedIn} holds ${r.storedThumbprint}: a cloned config or a rebuilt machine`,
+      summary:
+        `installation ${i.installationId} was presented with public key ${r.heldThumbprint}, ` +
+        `but the ${r.storedIn} holds ${r.storedThumbprint}: a cloned config or a rebuilt machine`,
       remedy: freshInstallation(ctx, 'the machine holds another key pair than the one registered'),
       evidence: { installationId: i.installationId, presentedThumbprint: r.heldThumbprint, storedThumbprint: r.storedThumbprint, storedIn: r.storedIn },
       events: byPosition([r.storedIn === 'deployment' ? registration?.at : i.keyPairIssued, refusal.at]),
@@ -66,7 +79,9 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
     out.push({
       kind: 'CopyForKeyNoLongerHeld',
       installationId: i.installationId,
-      summary: `the copy of key version ${copy.keyVersion} is wrapped for ${copy.thumbprint}, a key this instance no longer holds (held: ${held}): a lost, replaced or no longer decryptable keystore`,
+      summary:
+        `the copy of key version ${copy.keyVersion} is wrapped for ${copy.thumbprint}, a key this instance no longer holds (held: ${held}): ` +
+        'a lost, replaced or no longer decryptable keystore',
       remedy: copyForOther || structural ? joinAgain(ctx, 'its copy is wrapped for a key it no longer holds') : freshInstallation(ctx, 'its key pair is lost'),
       evidence: { installationId: i.installationId, keyVersion: copy.keyVersion, copyThumbprint: copy.thumbprint, heldThumbprint: held },
       events: byPosition([copy.at, i.keyPairIssued, refusal?.at]),
@@ -101,7 +116,9 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
   const others = otherClaimants(v, i);
   const holder = holderOf(i, d);
   const legacyMachines = Object.keys(i.machines);
-  const machines = [...new Set([...(holder.machineName !== null ? [holder.machineName] : []), ...legacyMachines, ...others.map((o) => o.basis.machineName)])].sort();
+  const machines = [
+    ...new Set([...(holder.machineName !== null ? [holder.machineName] : []), ...legacyMachines, ...others.map((o) => o.basis.machineName)]),
+  ].sort();
   if (others.length > 0 || legacyMachines.length > 1) {
     const claimants = others
       .map((o) => `${o.basis.machineName} (host ${o.basis.host}, keystore ${o.basis.keystorePath}, key ${o.basis.presentedThumbprint ?? 'none'})`)
@@ -115,7 +132,10 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
       // The holder itself can sponsor the other machine's new installation.
       remedy: freshInstallation({ ...ctx, otherHolders: otherHolders(d, '') }, 'another machine presents this installation ID', 'the-other-machine'),
       evidence: { installationId: i.installationId, machines, ...(claimants.length > 0 ? { claimants } : {}) },
-      events: byPosition([...(legacyMachines.length > 0 ? legacyMachines.map((m) => i.machines[m]) : [registration?.at ?? i.configRead]), ...others.map((o) => o.at)]),
+      events: byPosition([
+        ...(legacyMachines.length > 0 ? legacyMachines.map((m) => i.machines[m]) : [registration?.at ?? i.configRead]),
+        ...others.map((o) => o.at),
+      ]),
     });
   }
   return out;

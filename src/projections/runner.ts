@@ -23,7 +23,6 @@
  */
 import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
-import { concatMap, defer, EMPTY, from, Observable, of, throwError } from 'rxjs';
 import { checkLink, type CorruptEvent, decodeRecorded, type Digest, GENESIS, type StoredEvent } from '../domain/envelope';
 import { LEDGER_PREFIX } from '../domain/ids';
 import type { Checkpoint, CheckpointError, CheckpointStore, CheckpointTip, StreamHead } from '../ports/checkpoints';
@@ -79,7 +78,7 @@ export const checkpointKey = (projection: { readonly name: string }, store: Even
 
 // ─── The hash chain, per stream ───────────────────────────────────────────
 
-interface Head {
+export interface Head {
   readonly revision: bigint;
   readonly hash: string;
 }
@@ -91,16 +90,22 @@ const CHAIN_BROKEN = 'its previous-hash link does not match the event before it:
  * Decodes an event and checks it extends its stream's chain as known so far.
  * Does not record it: call `advance` once it is folded.
  */
-const checkEvent = (heads: ReadonlyMap<string, Head>, r: RecordedEvent, digest: Digest): E.Either<CorruptEvent, StoredEvent> => {
+export const checkEvent = (heads: ReadonlyMap<string, Head>, r: RecordedEvent, digest: Digest): E.Either<CorruptEvent, StoredEvent> => {
   const decoded = decodeRecorded(r);
   if (E.isLeft(decoded)) return decoded;
   const head = heads.get(r.streamName);
   const expected = head ? head.revision + 1n : 0n;
   if (r.revision > expected)
-    return E.left(tamperedEvent(r, `revision ${expected}${r.revision > expected + 1n ? `..${r.revision - 1n}` : ''} is missing before it: an event was removed`));
+    return E.left(
+      tamperedEvent(r, `revision ${expected}${r.revision > expected + 1n ? `..${r.revision - 1n}` : ''} is missing before it: an event was removed`),
+    );
   if (r.revision < expected)
     return E.left(tamperedEvent(r, `it comes after revision ${head?.revision ?? -1n} of the same stream: an event was duplicated or reordered`));
-  const link = checkLink({ stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata }, head?.hash ?? GENESIS, digest);
+  const link = checkLink(
+    { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata },
+    head?.hash ?? GENESIS,
+    digest,
+  );
   if (link === 'hash-mismatch') return E.left(tamperedEvent(r, HASH_MISMATCH));
   if (link === 'chain-broken') return E.left(tamperedEvent(r, CHAIN_BROKEN));
   return decoded;
@@ -116,21 +121,21 @@ const headsToCheckpoint = (heads: ReadonlyMap<string, Head>): Record<string, Str
 };
 
 /** The mutable progress of one run: view, position, chain heads, and the event at the position. */
-interface Progress<S> {
+export interface Progress<S> {
   state: S;
   position: Position;
   heads: Map<string, Head>;
   tip: CheckpointTip | null;
 }
 
-const advance = <S>(p: Progress<S>, projection: Projection<S>, e: StoredEvent): void => {
+export const advance = <S>(p: Progress<S>, projection: Projection<S>, e: StoredEvent): void => {
   p.state = projection.evolve(p.state, e);
   p.position = e.position;
   p.heads.set(e.stream, { revision: e.revision, hash: e.metadata.hash });
   p.tip = { stream: e.stream, revision: e.revision.toString(), hash: e.metadata.hash };
 };
 
-const toCheckpoint = <S>(projection: Projection<S>, p: Progress<S>): Checkpoint => ({
+export const toCheckpoint = <S>(projection: Projection<S>, p: Progress<S>): Checkpoint => ({
   version: projection.version,
   position: p.position,
   state: p.state,
@@ -141,9 +146,11 @@ const toCheckpoint = <S>(projection: Projection<S>, p: Progress<S>): Checkpoint 
 // ─── Where a run starts ───────────────────────────────────────────────────
 
 const hashIn = (metadata: unknown): string | undefined =>
-  typeof metadata === 'object' && metadata !== null && typeof (metadata as { hash?: unknown }).hash === 'string' ? (metadata as { hash: string }).hash : undefined;
+  typeof metadata === 'object' && metadata !== null && typeof (metadata as { hash?: unknown }).hash === 'string'
+    ? (metadata as { hash: string }).hash
+    : undefined;
 
-const startFrom = async <S>(
+export const startFrom = async <S>(
   projection: Projection<S>,
   store: EventStore,
   checkpoints: CheckpointStore,
@@ -168,7 +175,13 @@ const startFrom = async <S>(
   // Same hash: its content must still match it (an edit in place of the very event the checkpoint stands on).
   const decoded = decodeRecorded(at);
   if (E.isLeft(decoded)) return decoded;
-  if (checkLink({ stream: at.streamName, revision: at.revision, type: at.type, data: at.data, metadata: decoded.right.metadata }, decoded.right.metadata.prevHash, digest) !== 'ok')
+  if (
+    checkLink(
+      { stream: at.streamName, revision: at.revision, type: at.type, data: at.data, metadata: decoded.right.metadata },
+      decoded.right.metadata.prevHash,
+      digest,
+    ) !== 'ok'
+  )
     return E.left(tamperedEvent(at, HASH_MISMATCH));
   return E.right({ state: cp.state as S, position: cp.position, heads: headsFromCheckpoint(cp.heads), tip: cp.tip, rebuilt: null });
 };
@@ -214,62 +227,3 @@ export const catchUp =
     }
     return E.right({ state: p.state, position: p.position, processed, rebuilt });
   };
-
-// ─── Live ─────────────────────────────────────────────────────────────────
-
-export interface LiveView<S> {
-  readonly state: S;
-  readonly position: Position;
-  /** False while the backlog is being replayed. */
-  readonly live: boolean;
-  /** On the view emitted on catching up: non-null when the checkpoint was discarded and the ledger replayed from the start. Null on every other view. */
-  readonly rebuilt: Rebuild | null;
-}
-
-export interface LiveOptions {
-  /** The hash chain's digest (SHA-256 hex: `sha256Hex` from src/infra/sha256.ts). */
-  readonly digest: Digest;
-  readonly saveEvery?: number;
-}
-
-/**
- * The view, kept live: emits after every event once caught up (and once on
- * catching up). Saves the checkpoint every `saveEvery` events while replaying
- * and after every event once live. Unsubscribe to stop.
- */
-export const runLive = <S>(store: EventStore, projection: Projection<S>, checkpoints: CheckpointStore, options: LiveOptions): Observable<LiveView<S>> =>
-  defer(() => from(startFrom(projection, store, checkpoints, options.digest))).pipe(
-    concatMap((started): Observable<LiveView<S>> => {
-      if (E.isLeft(started)) return throwError(() => started.left);
-      const { rebuilt, ...progress } = started.right;
-      const p: Progress<S> = progress;
-      let live = false;
-      let unsaved = 0;
-      const saveEvery = options.saveEvery ?? 500;
-      const save = (): E.Either<CheckpointError, void> => {
-        unsaved = 0;
-        return checkpoints.save(checkpointKey(projection, store), toCheckpoint(projection, p));
-      };
-      return store.subscribeToAll({ after: p.position, streamPrefixes: [LEDGER_PREFIX] }).pipe(
-        concatMap((m): Observable<LiveView<S>> => {
-          if (m.kind === 'caughtUp') {
-            live = true;
-            const saved = save();
-            return E.isLeft(saved) ? throwError(() => saved.left) : of({ state: p.state, position: p.position, live, rebuilt });
-          }
-          const checked = checkEvent(p.heads, m.event, options.digest);
-          if (E.isLeft(checked)) {
-            if (unsaved > 0) save();
-            return throwError(() => checked.left);
-          }
-          advance(p, projection, checked.right);
-          unsaved++;
-          if (live || unsaved >= saveEvery) {
-            const saved = save();
-            if (E.isLeft(saved)) return throwError(() => saved.left);
-          }
-          return live ? of({ state: p.state, position: p.position, live, rebuilt: null }) : EMPTY;
-        }),
-      );
-    }),
-  );

@@ -5,7 +5,14 @@
 import test from 'ava';
 import type { LedgerEvent, RefusalReason } from '../../src/domain/events';
 import { instanceStream } from '../../src/domain/ids';
-import { type ActivationView, activationProjection, evolveActivation, initialActivationView, instanceStatus, listInstances } from '../../src/projections/activation';
+import {
+  type ActivationView,
+  activationProjection,
+  evolveActivation,
+  initialActivationView,
+  instanceStatus,
+  listInstances,
+} from '../../src/projections/activation';
 import {
   activated,
   cluster,
@@ -68,7 +75,9 @@ test('initializing after step 1 (config read): next is the key pair', (t) => {
       thumbprint: null,
       configRead: { stream: instanceStream(NODE_1), revision: '0', position: '0/0', occurredAt: '2026-11-28T12:00:00.000Z', actor: 'operator@test' },
       keyPairIssued: null,
-      machines: { 'RS-NODE-1': { stream: instanceStream(NODE_1), revision: '0', position: '0/0', occurredAt: '2026-11-28T12:00:00.000Z', actor: 'operator@test' } },
+      machines: {
+        'RS-NODE-1': { stream: instanceStream(NODE_1), revision: '0', position: '0/0', occurredAt: '2026-11-28T12:00:00.000Z', actor: 'operator@test' },
+      },
       outcomes: {},
     },
   });
@@ -162,7 +171,14 @@ test('installation IDs are matched case-insensitively', (t) => {
 
 test('listInstances: every known instance, ordered by machine then instance name', (t) => {
   const v = replay(
-    history(configRead(NODE_2), configRead(NODE_1), keyPairIssued(NODE_1, TP_1), publicKeyStored(NODE_1, TP_1), keyCreated(NODE_1, TP_1), activated(NODE_1, TP_1)),
+    history(
+      configRead(NODE_2),
+      configRead(NODE_1),
+      keyPairIssued(NODE_1, TP_1),
+      publicKeyStored(NODE_1, TP_1),
+      keyCreated(NODE_1, TP_1),
+      activated(NODE_1, TP_1),
+    ),
   );
   t.deepEqual(
     listInstances(v).map((s) => (s.state === 'not-initialized' ? [s.installationId, s.state] : [s.view.machineName, s.view.installationId, s.state])),
@@ -185,7 +201,14 @@ const deepFreeze = <T>(o: T): T => {
 };
 
 test('the fold never mutates its input and returns a new view', (t) => {
-  const events = history(configRead(NODE_1), keyPairIssued(NODE_1, TP_1), publicKeyStored(NODE_1, TP_1), keyCreated(NODE_1, TP_1), keyWrapped(NODE_2, TP_2), activated(NODE_1, TP_1));
+  const events = history(
+    configRead(NODE_1),
+    keyPairIssued(NODE_1, TP_1),
+    publicKeyStored(NODE_1, TP_1),
+    keyCreated(NODE_1, TP_1),
+    keyWrapped(NODE_2, TP_2),
+    activated(NODE_1, TP_1),
+  );
   let v: ActivationView = deepFreeze(structuredClone(initialActivationView));
   for (const e of events) {
     const snapshot = structuredClone(v);

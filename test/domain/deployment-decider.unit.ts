@@ -27,7 +27,6 @@ import {
   V2,
 } from '../support/domain-builders';
 
-
 /** The membership part of the state (registrations, key, copies, removals); revisions are asserted on their own. */
 const membershipOf = ({ registered, currentKey, copies, removed }: DeploymentState) => ({ registered, currentKey, copies, removed });
 
@@ -36,7 +35,13 @@ const membershipOf = ({ registered, currentKey, copies, removed }: DeploymentSta
 const node1Stored = publicKeyStored(NODE_1, TP_1);
 const node2Stored = publicKeyStored(NODE_2, TP_2);
 
-const createKey = (createdBy: InstallationId, copy: WrappedCopy): DeploymentCommand => ({ type: 'CreateSymmetricKey', deploymentId: DEPLOYMENT, keyCheck: KEY_CHECK, createdBy, copy });
+const createKey = (createdBy: InstallationId, copy: WrappedCopy): DeploymentCommand => ({
+  type: 'CreateSymmetricKey',
+  deploymentId: DEPLOYMENT,
+  keyCheck: KEY_CHECK,
+  createdBy,
+  copy,
+});
 /** NODE_1 creates every key version here. */
 const created = (keyVersion: KeyVersion = V1): DeploymentEvent => keyCreated(NODE_1, TP_1, keyVersion);
 
@@ -76,16 +81,28 @@ test('CreateSymmetricKey: no key yet, registered creator, copy for its key → v
 });
 
 test('CreateSymmetricKey: when a key exists it fails SymmetricKeyExists', (t) => {
-  spec(t, deployment).given([node1Stored, node2Stored, created()]).when(createKey(NODE_2, copyFor(NODE_2, TP_2))).thenFails({ _tag: 'SymmetricKeyExists', keyVersion: V1 });
+  spec(t, deployment)
+    .given([node1Stored, node2Stored, created()])
+    .when(createKey(NODE_2, copyFor(NODE_2, TP_2)))
+    .thenFails({ _tag: 'SymmetricKeyExists', keyVersion: V1 });
 });
 
 test('CreateSymmetricKey: the creator repeating itself also gets SymmetricKeyExists (a new key would orphan the old one)', (t) => {
-  spec(t, deployment).given([node1Stored, created()]).when(createKey(NODE_1, copyFor(NODE_1, TP_1))).thenFails({ _tag: 'SymmetricKeyExists', keyVersion: V1 });
+  spec(t, deployment)
+    .given([node1Stored, created()])
+    .when(createKey(NODE_1, copyFor(NODE_1, TP_1)))
+    .thenFails({ _tag: 'SymmetricKeyExists', keyVersion: V1 });
 });
 
 test('CreateSymmetricKey: a creator that is not registered fails InstallationNotRegistered', (t) => {
-  spec(t, deployment).given([]).when(createKey(NODE_1, copyFor(NODE_1, TP_1))).thenFails({ _tag: 'InstallationNotRegistered', installationId: NODE_1 });
-  spec(t, deployment).given([node2Stored]).when(createKey(NODE_1, copyFor(NODE_1, TP_1))).thenFails({ _tag: 'InstallationNotRegistered', installationId: NODE_1 });
+  spec(t, deployment)
+    .given([])
+    .when(createKey(NODE_1, copyFor(NODE_1, TP_1)))
+    .thenFails({ _tag: 'UnknownInstallation', installationId: NODE_1 });
+  spec(t, deployment)
+    .given([node2Stored])
+    .when(createKey(NODE_1, copyFor(NODE_1, TP_1)))
+    .thenFails({ _tag: 'UnknownInstallation', installationId: NODE_1 });
 });
 
 test('CreateSymmetricKey: a copy wrapped for another thumbprint fails CopyNotForRegisteredKey', (t) => {

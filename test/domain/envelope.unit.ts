@@ -35,7 +35,9 @@ const hashEvent = (stream: string, revision: bigint, type: string, data: unknown
 const STREAM = instanceStream(ID);
 /** RFC 7638 §3.1's example key and its thumbprint. */
 const RFC_N =
-  '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw';
+  '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64t' +
+  'Z_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbO' +
+  'pbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw';
 const TP = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' as Thumbprint;
 const PUBLIC_KEY = { kty: 'RSA', n: RFC_N, e: 'AQAB', alg: 'RSA-OAEP-256', use: 'enc', kid: TP } as unknown as PublicJwk;
 
@@ -267,7 +269,10 @@ test('decodeRecorded: a sealed event decodes back to the event with its metadata
 
 test('decodeRecorded: an unknown event type is a CorruptEvent naming stream and revision', (t) => {
   const [r] = toRecorded(STREAM, 7n, rightOf(sealEvents(STREAM, { revision: 6n, hash: GENESIS }, [activated], fixedContext())));
-  t.deepEqual(decodeRecorded({ ...r!, type: 'InstanceTeleported' }), E.left({ _tag: 'CorruptEvent', stream: STREAM, revision: 7n, eventType: 'InstanceTeleported', problem: 'unknown event type "InstanceTeleported"' }));
+  t.deepEqual(
+    decodeRecorded({ ...r!, type: 'InstanceTeleported' }),
+    E.left({ _tag: 'CorruptEvent', stream: STREAM, revision: 7n, eventType: 'InstanceTeleported', problem: 'unknown event type "InstanceTeleported"' }),
+  );
 });
 
 test('decodeRecorded: a known type with bad data is a CorruptEvent naming the schema', (t) => {
@@ -292,7 +297,9 @@ test('decodeRecorded: bad metadata is a CorruptEvent', (t) => {
 test('decodeRecorded never throws, whatever it is given', (t) => {
   const junk: ReadonlyArray<unknown> = [null, undefined, 42, 'x', [], { type: 'ConfigRead' }];
   for (const data of junk)
-    t.notThrows(() => decodeRecorded({ id: 'x', streamName: STREAM, revision: 0n, position: { commit: 0n, prepare: 0n }, type: 'ConfigRead', data, metadata: data }));
+    t.notThrows(() =>
+      decodeRecorded({ id: 'x', streamName: STREAM, revision: 0n, position: { commit: 0n, prepare: 0n }, type: 'ConfigRead', data, metadata: data }),
+    );
 });
 
 // ─── checkLink ────────────────────────────────────────────────────────────

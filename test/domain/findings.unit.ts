@@ -12,7 +12,8 @@ import { allFindings, type Finding, findingsFor as findingsWithRemedies } from '
 
 /** Findings without their remedies: the remedies are typed data tested in remedy.unit.ts and followed in remedy-walk.e2e.ts. */
 type WithoutRemedy = Omit<Finding, 'remedy'>;
-const findingsFor = (...args: Parameters<typeof findingsWithRemedies>): ReadonlyArray<WithoutRemedy> => findingsWithRemedies(...args).map(({ remedy: _r, ...f }) => f);
+const findingsFor = (...args: Parameters<typeof findingsWithRemedies>): ReadonlyArray<WithoutRemedy> =>
+  findingsWithRemedies(...args).map(({ remedy: _r, ...f }) => f);
 import {
   activated,
   cluster,
@@ -47,13 +48,18 @@ import {
 // ─── ForeignPublicKey ─────────────────────────────────────────────────────
 
 test('ForeignPublicKey: the deployment registered another public key for this installation ID (cloned config)', (t) => {
-  const events = history(configRead(NODE_2), keyPairIssued(NODE_2, TP_2), publicKeyStored(NODE_2, TP_X), refused(NODE_2, { kind: 'PublicKeyMismatch', heldThumbprint: TP_2, storedThumbprint: TP_X, storedIn: 'deployment' }));
+  const events = history(
+    configRead(NODE_2),
+    keyPairIssued(NODE_2, TP_2),
+    publicKeyStored(NODE_2, TP_X),
+    refused(NODE_2, { kind: 'PublicKeyMismatch', heldThumbprint: TP_2, storedThumbprint: TP_X, storedIn: 'deployment' }),
+  );
   t.deepEqual(findingsFor(replay(events), NODE_2), [
     {
       kind: 'ForeignPublicKey',
       installationId: NODE_2,
       summary: `installation ${NODE_2} was presented with public key ${TP_2}, but the deployment holds ${TP_X}: a cloned config or a rebuilt machine`,
-          evidence: { installationId: NODE_2, presentedThumbprint: TP_2, storedThumbprint: TP_X, storedIn: 'deployment' },
+      evidence: { installationId: NODE_2, presentedThumbprint: TP_2, storedThumbprint: TP_X, storedIn: 'deployment' },
       events: [refAt(events[2]), refAt(events[3])],
     },
   ]);
@@ -64,9 +70,18 @@ test('ForeignPublicKey: the instance was issued another key than the one present
   const findings = findingsFor(replay(events), NODE_1);
   t.deepEqual(
     findings.map((f) => [f.kind, f.evidence, f.events]),
-    [['ForeignPublicKey', { installationId: NODE_1, presentedThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'instance' }, [refAt(events[1]), refAt(events[5])]]],
+    [
+      [
+        'ForeignPublicKey',
+        { installationId: NODE_1, presentedThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'instance' },
+        [refAt(events[1]), refAt(events[5])],
+      ],
+    ],
   );
-  t.is(findings[0]!.summary, `installation ${NODE_1} was presented with public key ${TP_X}, but the instance holds ${TP_1}: a cloned config or a rebuilt machine`);
+  t.is(
+    findings[0]!.summary,
+    `installation ${NODE_1} was presented with public key ${TP_X}, but the instance holds ${TP_1}: a cloned config or a rebuilt machine`,
+  );
 });
 
 // ─── CopyForKeyNoLongerHeld ───────────────────────────────────────────────
@@ -74,7 +89,9 @@ test('ForeignPublicKey: the instance was issued another key than the one present
 const copyNoLongerHeld = (id: InstallationId, keyVersion: number, copyThumbprint: string, held: string, events: ReadonlyArray<EventRef>): WithoutRemedy => ({
   kind: 'CopyForKeyNoLongerHeld',
   installationId: id,
-  summary: `the copy of key version ${keyVersion} is wrapped for ${copyThumbprint}, a key this instance no longer holds (held: ${held}): a lost, replaced or no longer decryptable keystore`,
+  summary:
+    `the copy of key version ${keyVersion} is wrapped for ${copyThumbprint}, a key this instance no longer holds (held: ${held}): ` +
+    'a lost, replaced or no longer decryptable keystore',
   evidence: { installationId: id, keyVersion, copyThumbprint, heldThumbprint: held },
   events,
 });
@@ -83,7 +100,9 @@ for (const problem of ['missing', 'corrupt', 'locked'] as const) {
   test(`CopyForKeyNoLongerHeld: the keystore is ${problem}, the deployment still holds a copy for its key`, (t) => {
     const events = history(...founder, refused(NODE_1, { kind: 'KeystoreUnavailable', keystorePath: '/k', problem, detail: 'x' }));
     // key pair (1) before the copy (3): oldest first, not in the order the evidence was gathered
-    t.deepEqual(findingsFor(replay(events), NODE_1), [copyNoLongerHeld(NODE_1, 1, TP_1, `none (keystore ${problem})`, [refAt(events[1]), refAt(events[3]), refAt(events[5])])]);
+    t.deepEqual(findingsFor(replay(events), NODE_1), [
+      copyNoLongerHeld(NODE_1, 1, TP_1, `none (keystore ${problem})`, [refAt(events[1]), refAt(events[3]), refAt(events[5])]),
+    ]);
   });
 }
 
@@ -108,7 +127,13 @@ test('CopyForKeyNoLongerHeld: mid identity change (new key pair, the deployment 
 });
 
 test('CopyForKeyNoLongerHeld: gone once the deployment trusts the new key and holds a copy for it', (t) => {
-  const events = history(...founder, identityChanged(NODE_1, TP_1, TP_1B), keyReplaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 }), activated(NODE_1, TP_1B));
+  const events = history(
+    ...founder,
+    identityChanged(NODE_1, TP_1, TP_1B),
+    keyReplaced(NODE_1, TP_1, TP_1B),
+    keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 }),
+    activated(NODE_1, TP_1B),
+  );
   t.deepEqual(findingsFor(replay(events), NODE_1), []);
   t.deepEqual(statusOf(replay(events), NODE_1), { state: 'activated', keyVersion: 1, since: refAt(events[8]) });
 });
@@ -161,7 +186,7 @@ test('RemovedInstanceStarting: a removed member tried to start; the removal and 
       kind: 'RemovedInstanceStarting',
       installationId: NODE_2,
       summary: `installation ${NODE_2} tried to start after it was removed from the scale-out (its key ${TP_2} was revoked)`,
-          evidence: { installationId: NODE_2, revokedThumbprint: TP_2 },
+      evidence: { installationId: NODE_2, revokedThumbprint: TP_2 },
       events: [refAt(events[10]), refAt(events[11])],
     },
   ]);
@@ -177,7 +202,9 @@ test('RemovedInstanceStarting: a removal alone (it never tried to start again) i
 const claimed = (machines: ReadonlyArray<string>, events: ReadonlyArray<EventRef>): WithoutRemedy => ({
   kind: 'InstallationClaimedByTwoMachines',
   installationId: NODE_1,
-  summary: `installation ID ${NODE_1} is registered to RS-NODE-1 (key ${TP_1}) but was also presented by ${machines.filter((m) => m !== 'RS-NODE-1').join(', ')} (a config file copied to another machine, or a second keystore)`,
+  summary:
+    `installation ID ${NODE_1} is registered to RS-NODE-1 (key ${TP_1}) but was also presented by ` +
+    `${machines.filter((m) => m !== 'RS-NODE-1').join(', ')} (a config file copied to another machine, or a second keystore)`,
   evidence: { installationId: NODE_1, machines },
   events,
 });
@@ -199,7 +226,11 @@ test('InstallationClaimedByTwoMachines: three machines, each with the first even
 });
 
 test('InstallationClaimedByTwoMachines: still reported after the original machine starts again', (t) => {
-  const events = history(...founder, refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' }), activated(NODE_1, TP_1));
+  const events = history(
+    ...founder,
+    refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' }),
+    activated(NODE_1, TP_1),
+  );
   t.deepEqual(findingsFor(replay(events), NODE_1), [claimed(['RS-ALPHA', 'RS-NODE-1'], [refAt(events[0]), refAt(events[5])])]);
 });
 
@@ -235,7 +266,8 @@ const otherRefusals: ReadonlyArray<RefusalReason> = [
   { kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT },
 ];
 for (const reason of otherRefusals) {
-  test(`no findings: a refusal ${reason.kind}${'field' in reason ? ` (${reason.field})` : ''}${'problem' in reason ? ` (${reason.problem})` : ''} is none of the finding kinds`, (t) => {
+  const detail = `${'field' in reason ? ` (${reason.field})` : ''}${'problem' in reason ? ` (${reason.problem})` : ''}`;
+  test(`no findings: a refusal ${reason.kind}${detail} is none of the finding kinds`, (t) => {
     t.deepEqual(findingsFor(replay(history(...founder, refused(NODE_1, reason))), NODE_1), []);
   });
 }
@@ -244,7 +276,9 @@ test('a refusal produces only its own finding kind', (t) => {
   const kinds = (reason: RefusalReason): ReadonlyArray<string> => findingsFor(replay(history(...founder, refused(NODE_1, reason))), NODE_1).map((f) => f.kind);
   t.deepEqual(kinds({ kind: 'PublicKeyMismatch', heldThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'deployment' }), ['ForeignPublicKey']);
   t.deepEqual(kinds({ kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_1, heldThumbprint: TP_X }), ['CopyForKeyNoLongerHeld']);
-  t.deepEqual(kinds({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' }), ['InstallationClaimedByTwoMachines']);
+  t.deepEqual(kinds({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' }), [
+    'InstallationClaimedByTwoMachines',
+  ]);
   t.deepEqual(kinds({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }), []); // the view shows no newer key: no StaleCopy from the refusal alone
 });
 
@@ -275,7 +309,9 @@ test("instanceStatus 'removed': since the removal, naming the revoked key", (t) 
   const v = replay(events);
   t.deepEqual(statusOf(v, NODE_2), { state: 'removed', since: refAt(events[10]), revokedThumbprint: TP_2 });
   t.deepEqual(statusOf(v, NODE_1), { state: 'activated', keyVersion: 1, since: refAt(events[4]) });
-  t.deepEqual(v.deployments[DEPLOYMENT]!.removed, { [NODE_2]: { thumbprint: TP_2, machineName: 'RS-NODE-2', instanceName: 'MSSQLSERVER', at: refAt(events[10]) } });
+  t.deepEqual(v.deployments[DEPLOYMENT]!.removed, {
+    [NODE_2]: { thumbprint: TP_2, machineName: 'RS-NODE-2', instanceName: 'MSSQLSERVER', at: refAt(events[10]) },
+  });
   t.deepEqual(Object.keys(v.deployments[DEPLOYMENT]!.registered), [NODE_1]);
   t.deepEqual(Object.keys(v.deployments[DEPLOYMENT]!.copies), [NODE_1]);
 });
@@ -305,7 +341,7 @@ test("instanceStatus: a rejoin, a join and a successful activation supersede 're
   t.deepEqual(findingsFor(v, NODE_2), []);
 });
 
-test("instanceStatus: rejoined after a refused start (init --rejoin), not yet joined: waiting-to-join, no RemovedInstanceStarting", (t) => {
+test('instanceStatus: rejoined after a refused start (init --rejoin), not yet joined: waiting-to-join, no RemovedInstanceStarting', (t) => {
   // init --rejoin records PublicKeyStored and then, finding NoWrappedCopy, stops without recording a refusal
   const events = history(
     ...cluster,
@@ -318,7 +354,7 @@ test("instanceStatus: rejoined after a refused start (init --rejoin), not yet jo
   t.deepEqual(findingsFor(v, NODE_2), []);
 });
 
-test("instanceStatus: rejoined without a start in between, not yet joined: waiting-to-join, not the activation from before the removal", (t) => {
+test('instanceStatus: rejoined without a start in between, not yet joined: waiting-to-join, not the activation from before the removal', (t) => {
   const events = history(...cluster, removed(NODE_2, TP_2, V1), publicKeyStored(NODE_2, TP_2));
   t.deepEqual(statusOf(replay(events), NODE_2), { state: 'waiting-to-join', completedSteps: 3, keyVersion: 1 });
 });

@@ -50,7 +50,10 @@ const problem = (p: 'missing' | 'unreadable' | 'locked' | 'corrupt', keystoreIns
 const next = (instance: InstanceState, deployment: WorkflowInput['deployment'], h: HeldKey = held(), extra: Partial<WorkflowInput> = {}): InitStep =>
   nextInitStep({ instance, deployment, presented: config, held: h, rejoin: false, ...extra });
 
-const activatedOn = (basis: OutcomeBasis): InstanceEvent => ({ type: 'InstanceActivated', data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion: V1, thumbprint: TP, basis } });
+const activatedOn = (basis: OutcomeBasis): InstanceEvent => ({
+  type: 'InstanceActivated',
+  data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion: V1, thumbprint: TP, basis },
+});
 
 // ─── Steps 1–4 ────────────────────────────────────────────────────────────
 
@@ -70,7 +73,10 @@ test('step 2: configured, no keystore → GenerateKeyPair; a keystore left by a 
 
 test('step 2: configured, a keystore that cannot be opened (not missing) → refused, never overwritten', (t) => {
   for (const p of ['corrupt', 'locked', 'unreadable'] as const)
-    t.deepEqual(next(configured, none, problem(p)), { _tag: 'Refused', reason: { kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: p, detail: 'x' } });
+    t.deepEqual(next(configured, none, problem(p)), {
+      _tag: 'Refused',
+      reason: { kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: p, detail: 'x' },
+    });
 });
 
 test('step 3: key pair recorded, not registered → StorePublicKey', (t) => {
@@ -88,7 +94,10 @@ test('step 5: a copy for the held key → Prove; already activated on the curren
 
 test('step 5: an activation decided before the deployment last changed this installation, by another key, or without a basis → Prove again', (t) => {
   const d = deploymentAfter([stored(ID, TP), keyCreated(ID, TP), keyWrapped(ID, TP, V1)]); // revision 2 touches ID
-  t.deepEqual(next(instanceAfter([configRead, keyPairIssued, activatedOn(aBasis(ID, TP, 1))]), d), { _tag: 'Prove', plan: { ...plan, copy: { keyVersion: V1, copy: copyFor(ID, TP) } } });
+  t.deepEqual(next(instanceAfter([configRead, keyPairIssued, activatedOn(aBasis(ID, TP, 1))]), d), {
+    _tag: 'Prove',
+    plan: { ...plan, copy: { keyVersion: V1, copy: copyFor(ID, TP) } },
+  });
   t.deepEqual(next(instanceAfter([configRead, keyPairIssued, activatedOn(aBasis(ID, null, 1))]), complete), { _tag: 'Prove', plan });
   t.deepEqual(next(anInstanceActivatedLegacy(), complete), { _tag: 'Prove', plan });
 });
@@ -103,36 +112,65 @@ test('waiting: the deployment has a key, a member holds it, no copy for this ins
 });
 
 test('refused: nobody holds the key any more → NoMemberHoldsKey', (t) => {
-  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP), removed(OTHER_ID, TP_OTHER, V1, { forced: true, lastMember: true })]);
+  const d = deploymentAfter([
+    stored(OTHER_ID, TP_OTHER),
+    keyCreated(OTHER_ID, TP_OTHER),
+    stored(ID, TP),
+    removed(OTHER_ID, TP_OTHER, V1, { forced: true, lastMember: true }),
+  ]);
   t.deepEqual(next(initialized, d), { _tag: 'Refused', reason: { kind: 'NoMemberHoldsKey', keyVersion: V1 } });
 });
 
 test('refused: a config that differs from the recorded one (identity first named as such)', (t) => {
-  t.deepEqual(nextInitStep({ instance: initialized, deployment: complete, presented: { ...config, serviceIdentity: 'svc' as NonEmptyString }, held: held(), rejoin: false }), {
-    _tag: 'Refused',
-    reason: { kind: 'ServiceIdentityChanged', recordedIdentity: config.serviceIdentity, presentedIdentity: 'svc' },
-  });
-  t.deepEqual(nextInitStep({ instance: initialized, deployment: complete, presented: { ...config, machineName: 'RS-X' as NonEmptyString }, held: held(), rejoin: false }), {
-    _tag: 'Refused',
-    reason: { kind: 'ConfigurationChanged', field: 'machineName', recorded: config.machineName, presented: 'RS-X' },
-  });
+  t.deepEqual(
+    nextInitStep({
+      instance: initialized,
+      deployment: complete,
+      presented: { ...config, serviceIdentity: 'svc' as NonEmptyString },
+      held: held(),
+      rejoin: false,
+    }),
+    {
+      _tag: 'Refused',
+      reason: { kind: 'ServiceIdentityChanged', recordedIdentity: config.serviceIdentity, presentedIdentity: 'svc' },
+    },
+  );
+  t.deepEqual(
+    nextInitStep({ instance: initialized, deployment: complete, presented: { ...config, machineName: 'RS-X' as NonEmptyString }, held: held(), rejoin: false }),
+    {
+      _tag: 'Refused',
+      reason: { kind: 'ConfigurationChanged', field: 'machineName', recorded: config.machineName, presented: 'RS-X' },
+    },
+  );
 });
 
 test('refused: key pair recorded but the keystore is gone, or holds another key; registered with another key', (t) => {
-  t.deepEqual(next(initialized, complete, problem('missing')), { _tag: 'Refused', reason: { kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'x' } });
-  t.deepEqual(next(initialized, complete, held(ID, TP_NEW)), { _tag: 'Refused', reason: { kind: 'PublicKeyMismatch', heldThumbprint: TP_NEW, storedThumbprint: TP, storedIn: 'instance' } });
+  t.deepEqual(next(initialized, complete, problem('missing')), {
+    _tag: 'Refused',
+    reason: { kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'x' },
+  });
+  t.deepEqual(next(initialized, complete, held(ID, TP_NEW)), {
+    _tag: 'Refused',
+    reason: { kind: 'PublicKeyMismatch', heldThumbprint: TP_NEW, storedThumbprint: TP, storedIn: 'instance' },
+  });
   t.deepEqual(next(initialized, deploymentAfter([stored(ID, TP_OTHER)])), {
     _tag: 'Refused',
     reason: { kind: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'deployment' },
   });
-  t.deepEqual(next(initialized, complete, held(OTHER_ID, TP_OTHER)), { _tag: 'Refused', reason: { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID } });
+  t.deepEqual(next(initialized, complete, held(OTHER_ID, TP_OTHER)), {
+    _tag: 'Refused',
+    reason: { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID },
+  });
 });
 
 test('refused: a copy of an older version, or wrapped for another key', (t) => {
   const v2 = deploymentAfter([stored(ID, TP), keyCreated(ID, TP), keyCreated(OTHER_ID, TP_OTHER, V2)]);
   t.deepEqual(next(initialized, v2), { _tag: 'Refused', reason: { kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 } });
   const forOther = deploymentAfter([stored(ID, TP), keyCreated(OTHER_ID, TP_OTHER), keyWrapped(ID, TP_OTHER)]);
-  t.deepEqual(next(initialized, forOther), { _tag: 'Refused', reason: { kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP } });
+  t.deepEqual(next(initialized, forOther), {
+    _tag: 'Refused',
+    reason: { kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP },
+  });
 });
 
 test('removed: refused — unless init --rejoin with the recorded key pair held, which stores the public key again', (t) => {
@@ -147,7 +185,17 @@ test('removed: refused — unless init --rejoin with the recorded key pair held,
 // ─── Steps counted ────────────────────────────────────────────────────────
 
 test('completedStepsAt: how many of the five steps are recorded at each step; isInitStep marks steps 1–4', (t) => {
-  const expected: Record<StepTag, number> = { RecordConfig: 0, GenerateKeyPair: 1, RecordKeyPair: 1, StorePublicKey: 2, CreateSymmetricKey: 3, Waiting: 3, Prove: 4, Done: 5, Refused: 0 };
+  const expected: Record<StepTag, number> = {
+    RecordConfig: 0,
+    GenerateKeyPair: 1,
+    RecordKeyPair: 1,
+    StorePublicKey: 2,
+    CreateSymmetricKey: 3,
+    Waiting: 3,
+    Prove: 4,
+    Done: 5,
+    Refused: 0,
+  };
   for (const [tag, n] of Object.entries(expected)) t.is(completedStepsAt(tag as StepTag), n, tag);
   t.deepEqual(
     (['RecordConfig', 'GenerateKeyPair', 'RecordKeyPair', 'CreateSymmetricKey'] as const).map((tag) => isInitStep({ _tag: tag })),

@@ -7,7 +7,18 @@ import type { InstanceEvent, OutcomeBasis, RefusalReason } from '../../src/domai
 import type { NonEmptyString, Thumbprint } from '../../src/domain/ids';
 import { evolveInstance, type InstanceCommand, type InstanceConfig, type IssuedKeyPair } from '../../src/domain/instance/decider';
 import { spec, stateAfter } from '../support/decider-spec';
-import { aBasis, anInstance, DEPLOYMENT, NODE_1 as ID, instanceDecider as instance, publicKey, TP_1 as TP_A, TP_1B as TP_B, V1, V2 } from '../support/domain-builders';
+import {
+  aBasis,
+  anInstance,
+  DEPLOYMENT,
+  NODE_1 as ID,
+  instanceDecider as instance,
+  publicKey,
+  TP_1 as TP_A,
+  TP_1B as TP_B,
+  V1,
+  V2,
+} from '../support/domain-builders';
 
 // ─── Test data ────────────────────────────────────────────────────────────
 
@@ -23,20 +34,36 @@ const recordKeyPair = (thumbprint: Thumbprint): InstanceCommand => ({
   keySize: 2048,
 });
 const BASIS = aBasis(ID, TP_A, 3);
-const refuse = (reason: RefusalReason, basis = BASIS, changedAt = 3): InstanceCommand => ({ type: 'RefuseActivation', installationId: ID, deploymentId: DEPLOYMENT, reason, basis, changedAt });
+const refuse = (reason: RefusalReason, basis = BASIS, changedAt = 3): InstanceCommand => ({
+  type: 'RefuseActivation',
+  installationId: ID,
+  deploymentId: DEPLOYMENT,
+  reason,
+  basis,
+  changedAt,
+});
 
 // ─── RecordConfig ─────────────────────────────────────────────────────────
 
 test('RecordConfig: the first time, the config is read', (t) => {
-  spec(t, instance).given([]).when(recordConfig(config)).then([{ type: 'ConfigRead', data: config }]);
+  spec(t, instance)
+    .given([])
+    .when(recordConfig(config))
+    .then([{ type: 'ConfigRead', data: config }]);
 });
 
 test('RecordConfig: the same config again changes nothing', (t) => {
-  spec(t, instance).given([configRead]).when(recordConfig({ ...config })).thenNothingHappened();
+  spec(t, instance)
+    .given([configRead])
+    .when(recordConfig({ ...config }))
+    .thenNothingHappened();
 });
 
 test('RecordConfig: the same config after activation changes nothing', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, activated(V1)]).when(recordConfig(config)).thenNothingHappened();
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activated(V1)])
+    .when(recordConfig(config))
+    .thenNothingHappened();
 });
 
 const changes: ReadonlyArray<[keyof InstanceConfig, string]> = [
@@ -63,7 +90,10 @@ test('RecordConfig: with several changes, the conflict names the first field in 
 });
 
 test('RecordConfig: after a refusal of an unconfigured instance, the config is read', (t) => {
-  spec(t, instance).given([refused({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT })]).when(recordConfig(config)).then([configRead]);
+  spec(t, instance)
+    .given([refused({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT })])
+    .when(recordConfig(config))
+    .then([configRead]);
 });
 
 // ─── RecordKeyPair ────────────────────────────────────────────────────────
@@ -99,7 +129,14 @@ test('RecordKeyPair: the service identity comes from the recorded config, not fr
     .then([
       {
         type: 'KeyPairIssued',
-        data: { installationId: ID, publicKey: publicKey(TP_B), thumbprint: TP_B, algorithm: 'RSA-OAEP-256', keySize: 3072, serviceIdentity: other.serviceIdentity },
+        data: {
+          installationId: ID,
+          publicKey: publicKey(TP_B),
+          thumbprint: TP_B,
+          algorithm: 'RSA-OAEP-256',
+          keySize: 3072,
+          serviceIdentity: other.serviceIdentity,
+        },
       },
     ]);
 });
@@ -137,34 +174,69 @@ test('Activate: with another thumbprint than the issued one it fails ThumbprintM
 });
 
 const BASIS_2 = aBasis(ID, TP_A, 2);
-const activatedOn = (basis: OutcomeBasis, keyVersion = V1): InstanceEvent => ({ type: 'InstanceActivated', data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion, thumbprint: TP_A, basis } });
-const refusedOn = (reason: RefusalReason, basis: OutcomeBasis): InstanceEvent => ({ type: 'InstanceActivationRefused', data: { installationId: ID, deploymentId: DEPLOYMENT, reason, basis } });
-const activateOn = (basis: OutcomeBasis, changedAt: number, keyVersion = V1): InstanceCommand => ({ type: 'Activate', installationId: ID, deploymentId: DEPLOYMENT, keyVersion, thumbprint: TP_A, basis, changedAt });
+const activatedOn = (basis: OutcomeBasis, keyVersion = V1): InstanceEvent => ({
+  type: 'InstanceActivated',
+  data: { installationId: ID, deploymentId: DEPLOYMENT, keyVersion, thumbprint: TP_A, basis },
+});
+const refusedOn = (reason: RefusalReason, basis: OutcomeBasis): InstanceEvent => ({
+  type: 'InstanceActivationRefused',
+  data: { installationId: ID, deploymentId: DEPLOYMENT, reason, basis },
+});
+const activateOn = (basis: OutcomeBasis, changedAt: number, keyVersion = V1): InstanceCommand => ({
+  type: 'Activate',
+  installationId: ID,
+  deploymentId: DEPLOYMENT,
+  keyVersion,
+  thumbprint: TP_A,
+  basis,
+  changedAt,
+});
 
 test('Activate: the first time, the instance is activated, with the basis it was decided on', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued]).when(activate(TP_A)).then([activatedOn(BASIS_2)]);
+  spec(t, instance)
+    .given([configRead, keyPairIssued])
+    .when(activate(TP_A))
+    .then([activatedOn(BASIS_2)]);
 });
 
 test('Activate: already activated with the same key version, presenter and a deployment unchanged since: nothing happened', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, activatedOn(BASIS_2)]).when(activateOn(aBasis(ID, TP_A, 5), 2)).thenNothingHappened();
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activatedOn(BASIS_2)])
+    .when(activateOn(aBasis(ID, TP_A, 5), 2))
+    .thenNothingHappened();
 });
 
 test('Activate: recorded again when the deployment changed this installation after the last activation was decided (it was stale)', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, activatedOn(BASIS_2)]).when(activateOn(aBasis(ID, TP_A, 5), 4)).then([activatedOn(aBasis(ID, TP_A, 5))]);
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activatedOn(BASIS_2)])
+    .when(activateOn(aBasis(ID, TP_A, 5), 4))
+    .then([activatedOn(aBasis(ID, TP_A, 5))]);
 });
 
 test('Activate: recorded again from another presenter (another host), and over a legacy activation without a basis', (t) => {
   const elsewhere = aBasis(ID, TP_A, 2, { host: 'another-host' });
-  spec(t, instance).given([configRead, keyPairIssued, activatedOn(BASIS_2)]).when(activateOn(elsewhere, 2)).then([activatedOn(elsewhere)]);
-  spec(t, instance).given([configRead, keyPairIssued, activated(V1)]).when(activate(TP_A, V1)).then([activatedOn(BASIS_2)]);
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activatedOn(BASIS_2)])
+    .when(activateOn(elsewhere, 2))
+    .then([activatedOn(elsewhere)]);
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activated(V1)])
+    .when(activate(TP_A, V1))
+    .then([activatedOn(BASIS_2)]);
 });
 
 test('Activate: activated with an older key version records the new one', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, activatedOn(BASIS_2)]).when(activate(TP_A, V2)).then([activatedOn(BASIS_2, V2)]);
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activatedOn(BASIS_2)])
+    .when(activate(TP_A, V2))
+    .then([activatedOn(BASIS_2, V2)]);
 });
 
 test('Activate: after a refusal, the instance is activated again', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, activatedOn(BASIS_2), refusedOn(noCopy, BASIS_2)]).when(activate(TP_A, V1)).then([activatedOn(BASIS_2)]);
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activatedOn(BASIS_2), refusedOn(noCopy, BASIS_2)])
+    .when(activate(TP_A, V1))
+    .then([activatedOn(BASIS_2)]);
 });
 
 // ─── RefuseActivation ─────────────────────────────────────────────────────
@@ -180,22 +252,37 @@ for (const [status, given] of reasons) {
   test(`RefuseActivation: from ${status}, a new reason is recorded with its basis`, (t) => {
     const reason: RefusalReason = { kind: 'PublicKeyMismatch', heldThumbprint: TP_B, storedThumbprint: TP_A, storedIn: 'deployment' };
     t.is(stateAfter(instance, given).status as string, status);
-    spec(t, instance).given(given).when(refuse(reason)).then([refusedOn(reason, BASIS)]);
+    spec(t, instance)
+      .given(given)
+      .when(refuse(reason))
+      .then([refusedOn(reason, BASIS)]);
   });
 }
 
 test('RefuseActivation: the same refusal again, same presenter, deployment unchanged since: nothing happened (re-run init, repeated start)', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, refusedOn(noCopy, BASIS)]).when(refuse(noCopy, aBasis(ID, TP_A, 7), 3)).thenNothingHappened();
+  spec(t, instance)
+    .given([configRead, keyPairIssued, refusedOn(noCopy, BASIS)])
+    .when(refuse(noCopy, aBasis(ID, TP_A, 7), 3))
+    .thenNothingHappened();
 });
 
 test('RefuseActivation: the same reason is recorded again when the deployment changed the installation since, or another presenter presents it', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, refusedOn(noCopy, BASIS)]).when(refuse(noCopy, aBasis(ID, TP_A, 7), 6)).then([refusedOn(noCopy, aBasis(ID, TP_A, 7))]);
+  spec(t, instance)
+    .given([configRead, keyPairIssued, refusedOn(noCopy, BASIS)])
+    .when(refuse(noCopy, aBasis(ID, TP_A, 7), 6))
+    .then([refusedOn(noCopy, aBasis(ID, TP_A, 7))]);
   const clone = aBasis(ID, TP_A, 3, { machineName: 'RS-CLONE' as NonEmptyString });
-  spec(t, instance).given([configRead, keyPairIssued, refusedOn(noCopy, BASIS)]).when(refuse(noCopy, clone, 3)).then([refusedOn(noCopy, clone)]);
+  spec(t, instance)
+    .given([configRead, keyPairIssued, refusedOn(noCopy, BASIS)])
+    .when(refuse(noCopy, clone, 3))
+    .then([refusedOn(noCopy, clone)]);
 });
 
 test('RefuseActivation: a legacy refusal (no basis) is never taken as saying the same', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, refused(noCopy)]).when(refuse(noCopy)).then([refusedOn(noCopy, BASIS)]);
+  spec(t, instance)
+    .given([configRead, keyPairIssued, refused(noCopy)])
+    .when(refuse(noCopy))
+    .then([refusedOn(noCopy, BASIS)]);
 });
 
 // ─── evolve ───────────────────────────────────────────────────────────────
@@ -218,7 +305,13 @@ test('evolve: KeyPairIssued before any config is ignored', (t) => {
 
 test('evolve: InstanceActivated → Activated with the key version', (t) => {
   t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1)]), { status: 'Activated', config, keyPair, keyVersion: V1, basis: null });
-  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), activated(V2)]), { status: 'Activated', config, keyPair, keyVersion: V2, basis: null });
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), activated(V2)]), {
+    status: 'Activated',
+    config,
+    keyPair,
+    keyVersion: V2,
+    basis: null,
+  });
 });
 
 test('evolve: InstanceActivated without a key pair is ignored', (t) => {
@@ -226,7 +319,13 @@ test('evolve: InstanceActivated without a key pair is ignored', (t) => {
 });
 
 test('evolve: InstanceActivationRefused → Disabled, keeping config and key pair', (t) => {
-  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), refused(noCopy)]), { status: 'Disabled', config, keyPair, reason: noCopy, basis: null });
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, activated(V1), refused(noCopy)]), {
+    status: 'Disabled',
+    config,
+    keyPair,
+    reason: noCopy,
+    basis: null,
+  });
 });
 
 test('evolve: InstanceActivationRefused from NotInitialized → Disabled with neither config nor key pair', (t) => {
@@ -235,7 +334,13 @@ test('evolve: InstanceActivationRefused from NotInitialized → Disabled with ne
 });
 
 test('evolve: Disabled then InstanceActivated → Activated again', (t) => {
-  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, refused(noCopy), activated(V1)]), { status: 'Activated', config, keyPair, keyVersion: V1, basis: null });
+  t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, refused(noCopy), activated(V1)]), {
+    status: 'Activated',
+    config,
+    keyPair,
+    keyVersion: V1,
+    basis: null,
+  });
 });
 
 test('evolve: a second ConfigRead after the key pair keeps the status and replaces the config', (t) => {

@@ -36,7 +36,6 @@ import {
   V2,
 } from '../support/domain-builders';
 
-
 /** The membership part of the state (registrations, key, copies, removals); revisions are asserted on their own. */
 const membershipOf = ({ registered, currentKey, copies, removed }: DeploymentState) => ({ registered, currentKey, copies, removed });
 
@@ -52,8 +51,18 @@ const wrapForMember = (copy: WrappedCopy, sponsor: InstallationId = NODE_1, spon
   sponsorThumbprint,
   copy,
 });
-const removeInstance = (installationId: InstallationId, force = false): DeploymentCommand => ({ type: 'RemoveInstance', deploymentId: DEPLOYMENT, installationId, force });
-const replacePublicKey = (installationId: InstallationId, previousThumbprint: Thumbprint, thumbprint: Thumbprint, copy: WrappedCopy = copyFor(installationId, thumbprint)): DeploymentCommand => ({
+const removeInstance = (installationId: InstallationId, force = false): DeploymentCommand => ({
+  type: 'RemoveInstance',
+  deploymentId: DEPLOYMENT,
+  installationId,
+  force,
+});
+const replacePublicKey = (
+  installationId: InstallationId,
+  previousThumbprint: Thumbprint,
+  thumbprint: Thumbprint,
+  copy: WrappedCopy = copyFor(installationId, thumbprint),
+): DeploymentCommand => ({
   type: 'ReplacePublicKey',
   deploymentId: DEPLOYMENT,
   installationId,
@@ -78,26 +87,47 @@ test('WrapForMember: a registered newcomer gets a copy of the current key, recor
   spec(t, deployment)
     .given(waiting)
     .when(wrapForMember(copyFor(NODE_2, TP_2)))
-    .then([{ type: 'SymmetricKeyWrapped', data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(NODE_2, TP_2), wrappedBy: NODE_1, wrappedByThumbprint: TP_1 } }]);
+    .then([
+      {
+        type: 'SymmetricKeyWrapped',
+        data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(NODE_2, TP_2), wrappedBy: NODE_1, wrappedByThumbprint: TP_1 },
+      },
+    ]);
 });
 
 test('WrapForMember: a member that joined can sponsor the next newcomer', (t) => {
   spec(t, deployment)
     .given([...joined, stored(NODE_3, TP_3)])
     .when(wrapForMember(copyFor(NODE_3, TP_3), NODE_2, TP_2))
-    .then([{ type: 'SymmetricKeyWrapped', data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(NODE_3, TP_3), wrappedBy: NODE_2, wrappedByThumbprint: TP_2 } }]);
+    .then([
+      {
+        type: 'SymmetricKeyWrapped',
+        data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(NODE_3, TP_3), wrappedBy: NODE_2, wrappedByThumbprint: TP_2 },
+      },
+    ]);
 });
 
 test('WrapForMember: the copy is of the current key version (a newcomer holding an older version gets the current one)', (t) => {
   spec(t, deployment)
     .given(staleForNode2)
     .when(wrapForMember(copyFor(NODE_2, TP_2, ' v2')))
-    .then([{ type: 'SymmetricKeyWrapped', data: { deploymentId: DEPLOYMENT, keyVersion: V2, copy: copyFor(NODE_2, TP_2, ' v2'), wrappedBy: NODE_1, wrappedByThumbprint: TP_1 } }]);
+    .then([
+      {
+        type: 'SymmetricKeyWrapped',
+        data: { deploymentId: DEPLOYMENT, keyVersion: V2, copy: copyFor(NODE_2, TP_2, ' v2'), wrappedBy: NODE_1, wrappedByThumbprint: TP_1 },
+      },
+    ]);
 });
 
 test('WrapForMember: no symmetric key yet fails NoSymmetricKey', (t) => {
-  spec(t, deployment).given([stored(NODE_1, TP_1), stored(NODE_2, TP_2)]).when(wrapForMember(copyFor(NODE_2, TP_2))).thenFails({ _tag: 'NoSymmetricKey' });
-  spec(t, deployment).given([]).when(wrapForMember(copyFor(NODE_2, TP_2))).thenFails({ _tag: 'NoSymmetricKey' });
+  spec(t, deployment)
+    .given([stored(NODE_1, TP_1), stored(NODE_2, TP_2)])
+    .when(wrapForMember(copyFor(NODE_2, TP_2)))
+    .thenFails({ _tag: 'NoKeyToWrap' });
+  spec(t, deployment)
+    .given([])
+    .when(wrapForMember(copyFor(NODE_2, TP_2)))
+    .thenFails({ _tag: 'NoKeyToWrap' });
 });
 
 test('WrapForMember: a sponsor that was never registered fails SponsorHoldsNoCurrentCopy with no version', (t) => {
@@ -145,11 +175,19 @@ test('WrapForMember: a sponsor presenting another thumbprint than its copy was w
 
 test('WrapForMember: after its identity change a sponsor signs with its new thumbprint, not the old one', (t) => {
   const moved = [...waiting, replaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 })];
-  spec(t, deployment).given(moved).when(wrapForMember(copyFor(NODE_2, TP_2), NODE_1, TP_1)).thenFails({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: NODE_1, keyVersion: V1 });
+  spec(t, deployment)
+    .given(moved)
+    .when(wrapForMember(copyFor(NODE_2, TP_2), NODE_1, TP_1))
+    .thenFails({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: NODE_1, keyVersion: V1 });
   spec(t, deployment)
     .given(moved)
     .when(wrapForMember(copyFor(NODE_2, TP_2), NODE_1, TP_1B))
-    .then([{ type: 'SymmetricKeyWrapped', data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(NODE_2, TP_2), wrappedBy: NODE_1, wrappedByThumbprint: TP_1B } }]);
+    .then([
+      {
+        type: 'SymmetricKeyWrapped',
+        data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(NODE_2, TP_2), wrappedBy: NODE_1, wrappedByThumbprint: TP_1B },
+      },
+    ]);
 });
 
 test('WrapForMember: a removed newcomer fails InstallationRemoved', (t) => {
@@ -167,7 +205,10 @@ test('WrapForMember: a removed newcomer fails InstallationRemoved even for a cop
 });
 
 test('WrapForMember: a newcomer that was never registered fails InstallationNotRegistered', (t) => {
-  spec(t, deployment).given(founded).when(wrapForMember(copyFor(NODE_2, TP_2))).thenFails({ _tag: 'InstallationNotRegistered', installationId: NODE_2 });
+  spec(t, deployment)
+    .given(founded)
+    .when(wrapForMember(copyFor(NODE_2, TP_2)))
+    .thenFails({ _tag: 'UnknownInstallation', installationId: NODE_2 });
 });
 
 test('WrapForMember: a copy wrapped for another thumbprint than the registered one fails CopyNotForRegisteredKey', (t) => {
@@ -178,9 +219,15 @@ test('WrapForMember: a copy wrapped for another thumbprint than the registered o
 });
 
 test('WrapForMember: a newcomer that already holds the current copy for its key: nothing happened (one wrap per member)', (t) => {
-  spec(t, deployment).given(joined).when(wrapForMember(copyFor(NODE_2, TP_2))).thenNothingHappened();
+  spec(t, deployment)
+    .given(joined)
+    .when(wrapForMember(copyFor(NODE_2, TP_2)))
+    .thenNothingHappened();
   // another ciphertext of the same key for the same public key changes nothing either
-  spec(t, deployment).given(joined).when(wrapForMember(copyFor(NODE_2, TP_2, ' again'))).thenNothingHappened();
+  spec(t, deployment)
+    .given(joined)
+    .when(wrapForMember(copyFor(NODE_2, TP_2, ' again')))
+    .thenNothingHappened();
   // nor does another member sponsoring the repeat
   spec(t, deployment)
     .given([...joined, stored(NODE_3, TP_3), keyWrapped(NODE_3, TP_3)])
@@ -189,7 +236,10 @@ test('WrapForMember: a newcomer that already holds the current copy for its key:
 });
 
 test('WrapForMember: a sponsor wrapping for itself is a repeat: nothing happened', (t) => {
-  spec(t, deployment).given(founded).when(wrapForMember(copyFor(NODE_1, TP_1))).thenNothingHappened();
+  spec(t, deployment)
+    .given(founded)
+    .when(wrapForMember(copyFor(NODE_1, TP_1)))
+    .thenNothingHappened();
 });
 
 // ─── RemoveInstance (rskeymgmt -r) ────────────────────────────────────────
@@ -201,7 +251,16 @@ test('RemoveInstance: a joined member is removed, its registration and copy revo
     .then([
       {
         type: 'InstanceRemoved',
-        data: { deploymentId: DEPLOYMENT, installationId: NODE_2, machineName: 'RS-NODE-2', instanceName: 'MSSQLSERVER', thumbprint: TP_2, revokedKeyVersion: V1, forced: false, lastMember: false },
+        data: {
+          deploymentId: DEPLOYMENT,
+          installationId: NODE_2,
+          machineName: 'RS-NODE-2',
+          instanceName: 'MSSQLSERVER',
+          thumbprint: TP_2,
+          revokedKeyVersion: V1,
+          forced: false,
+          lastMember: false,
+        },
       },
     ]);
 });
@@ -213,7 +272,16 @@ test('RemoveInstance: the creator can be removed while another member holds the 
     .then([
       {
         type: 'InstanceRemoved',
-        data: { deploymentId: DEPLOYMENT, installationId: NODE_1, machineName: 'RS-NODE-1', instanceName: 'MSSQLSERVER', thumbprint: TP_1, revokedKeyVersion: V1, forced: false, lastMember: false },
+        data: {
+          deploymentId: DEPLOYMENT,
+          installationId: NODE_1,
+          machineName: 'RS-NODE-1',
+          instanceName: 'MSSQLSERVER',
+          thumbprint: TP_1,
+          revokedKeyVersion: V1,
+          forced: false,
+          lastMember: false,
+        },
       },
     ]);
 });
@@ -225,7 +293,16 @@ test('RemoveInstance: force on a member that is not the last records forced, not
     .then([
       {
         type: 'InstanceRemoved',
-        data: { deploymentId: DEPLOYMENT, installationId: NODE_2, machineName: 'RS-NODE-2', instanceName: 'MSSQLSERVER', thumbprint: TP_2, revokedKeyVersion: V1, forced: true, lastMember: false },
+        data: {
+          deploymentId: DEPLOYMENT,
+          installationId: NODE_2,
+          machineName: 'RS-NODE-2',
+          instanceName: 'MSSQLSERVER',
+          thumbprint: TP_2,
+          revokedKeyVersion: V1,
+          forced: true,
+          lastMember: false,
+        },
       },
     ]);
 });
@@ -237,7 +314,16 @@ test('RemoveInstance: a member waiting to join (no copy) is removed with revoked
     .then([
       {
         type: 'InstanceRemoved',
-        data: { deploymentId: DEPLOYMENT, installationId: NODE_2, machineName: 'RS-NODE-2', instanceName: 'MSSQLSERVER', thumbprint: TP_2, revokedKeyVersion: null, forced: false, lastMember: false },
+        data: {
+          deploymentId: DEPLOYMENT,
+          installationId: NODE_2,
+          machineName: 'RS-NODE-2',
+          instanceName: 'MSSQLSERVER',
+          thumbprint: TP_2,
+          revokedKeyVersion: null,
+          forced: false,
+          lastMember: false,
+        },
       },
     ]);
 });
@@ -249,7 +335,16 @@ test('RemoveInstance: a member holding only an older key version revokes that ve
     .then([
       {
         type: 'InstanceRemoved',
-        data: { deploymentId: DEPLOYMENT, installationId: NODE_2, machineName: 'RS-NODE-2', instanceName: 'MSSQLSERVER', thumbprint: TP_2, revokedKeyVersion: V1, forced: false, lastMember: false },
+        data: {
+          deploymentId: DEPLOYMENT,
+          installationId: NODE_2,
+          machineName: 'RS-NODE-2',
+          instanceName: 'MSSQLSERVER',
+          thumbprint: TP_2,
+          revokedKeyVersion: V1,
+          forced: false,
+          lastMember: false,
+        },
       },
     ]);
 });
@@ -261,7 +356,16 @@ test('RemoveInstance: before any key exists nobody is the last member', (t) => {
     .then([
       {
         type: 'InstanceRemoved',
-        data: { deploymentId: DEPLOYMENT, installationId: NODE_1, machineName: 'RS-NODE-1', instanceName: 'MSSQLSERVER', thumbprint: TP_1, revokedKeyVersion: null, forced: false, lastMember: false },
+        data: {
+          deploymentId: DEPLOYMENT,
+          installationId: NODE_1,
+          machineName: 'RS-NODE-1',
+          instanceName: 'MSSQLSERVER',
+          thumbprint: TP_1,
+          revokedKeyVersion: null,
+          forced: false,
+          lastMember: false,
+        },
       },
     ]);
 });
@@ -275,7 +379,10 @@ test('RemoveInstance: the last member holding the key, without force, fails Last
 });
 
 test('RemoveInstance: the last member becomes the last after the others were removed', (t) => {
-  spec(t, deployment).given([...joined, removed(NODE_2, TP_2, V1)]).when(removeInstance(NODE_1)).thenFails({ _tag: 'LastMember', installationId: NODE_1, keyVersion: V1 });
+  spec(t, deployment)
+    .given([...joined, removed(NODE_2, TP_2, V1)])
+    .when(removeInstance(NODE_1))
+    .thenFails({ _tag: 'LastMember', installationId: NODE_1, keyVersion: V1 });
 });
 
 test('RemoveInstance: the last member holding the key, with force, is removed with lastMember true', (t) => {
@@ -285,15 +392,33 @@ test('RemoveInstance: the last member holding the key, with force, is removed wi
     .then([
       {
         type: 'InstanceRemoved',
-        data: { deploymentId: DEPLOYMENT, installationId: NODE_1, machineName: 'RS-NODE-1', instanceName: 'MSSQLSERVER', thumbprint: TP_1, revokedKeyVersion: V1, forced: true, lastMember: true },
+        data: {
+          deploymentId: DEPLOYMENT,
+          installationId: NODE_1,
+          machineName: 'RS-NODE-1',
+          instanceName: 'MSSQLSERVER',
+          thumbprint: TP_1,
+          revokedKeyVersion: V1,
+          forced: true,
+          lastMember: true,
+        },
       },
     ]);
 });
 
 test('RemoveInstance: an installation already removed: nothing happened (with or without force)', (t) => {
-  spec(t, deployment).given([...joined, removed(NODE_2, TP_2, V1)]).when(removeInstance(NODE_2)).thenNothingHappened();
-  spec(t, deployment).given([...joined, removed(NODE_2, TP_2, V1)]).when(removeInstance(NODE_2, true)).thenNothingHappened();
-  spec(t, deployment).given([...waiting, removed(NODE_1, TP_1, V1, { forced: true, lastMember: true })]).when(removeInstance(NODE_1, true)).thenNothingHappened();
+  spec(t, deployment)
+    .given([...joined, removed(NODE_2, TP_2, V1)])
+    .when(removeInstance(NODE_2))
+    .thenNothingHappened();
+  spec(t, deployment)
+    .given([...joined, removed(NODE_2, TP_2, V1)])
+    .when(removeInstance(NODE_2, true))
+    .thenNothingHappened();
+  spec(t, deployment)
+    .given([...waiting, removed(NODE_1, TP_1, V1, { forced: true, lastMember: true })])
+    .when(removeInstance(NODE_1, true))
+    .thenNothingHappened();
 });
 
 test('RemoveInstance: an installation that was removed and registered again is removed again', (t) => {
@@ -303,7 +428,16 @@ test('RemoveInstance: an installation that was removed and registered again is r
     .then([
       {
         type: 'InstanceRemoved',
-        data: { deploymentId: DEPLOYMENT, installationId: NODE_2, machineName: 'RS-NODE-2', instanceName: 'MSSQLSERVER', thumbprint: TP_X, revokedKeyVersion: null, forced: false, lastMember: false },
+        data: {
+          deploymentId: DEPLOYMENT,
+          installationId: NODE_2,
+          machineName: 'RS-NODE-2',
+          instanceName: 'MSSQLSERVER',
+          thumbprint: TP_X,
+          revokedKeyVersion: null,
+          forced: false,
+          lastMember: false,
+        },
       },
     ]);
 });
@@ -322,22 +456,41 @@ test('ReplacePublicKey: the new public key replaces the old one and the member r
     .then([
       {
         type: 'PublicKeyReplaced',
-        data: { deploymentId: DEPLOYMENT, installationId: NODE_1, previousThumbprint: TP_1, thumbprint: TP_1B, publicKey: publicKey(TP_1B), reason: 'service-identity-changed' },
+        data: {
+          deploymentId: DEPLOYMENT,
+          installationId: NODE_1,
+          previousThumbprint: TP_1,
+          thumbprint: TP_1B,
+          publicKey: publicKey(TP_1B),
+          reason: 'service-identity-changed',
+        },
       },
-      { type: 'SymmetricKeyWrapped', data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(NODE_1, TP_1B), wrappedBy: NODE_1, wrappedByThumbprint: TP_1 } },
+      {
+        type: 'SymmetricKeyWrapped',
+        data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(NODE_1, TP_1B), wrappedBy: NODE_1, wrappedByThumbprint: TP_1 },
+      },
     ]);
 });
 
 test('ReplacePublicKey: no symmetric key yet fails NoSymmetricKey', (t) => {
-  spec(t, deployment).given([stored(NODE_1, TP_1)]).when(replacePublicKey(NODE_1, TP_1, TP_1B)).thenFails({ _tag: 'NoSymmetricKey' });
+  spec(t, deployment)
+    .given([stored(NODE_1, TP_1)])
+    .when(replacePublicKey(NODE_1, TP_1, TP_1B))
+    .thenFails({ _tag: 'NoKeyToWrap' });
 });
 
 test('ReplacePublicKey: a removed installation fails InstallationRemoved', (t) => {
-  spec(t, deployment).given([...joined, removed(NODE_2, TP_2, V1)]).when(replacePublicKey(NODE_2, TP_2, TP_X)).thenFails({ _tag: 'InstallationRemoved', installationId: NODE_2 });
+  spec(t, deployment)
+    .given([...joined, removed(NODE_2, TP_2, V1)])
+    .when(replacePublicKey(NODE_2, TP_2, TP_X))
+    .thenFails({ _tag: 'InstallationRemoved', installationId: NODE_2 });
 });
 
 test('ReplacePublicKey: an installation that was never registered fails InstallationNotRegistered', (t) => {
-  spec(t, deployment).given(joined).when(replacePublicKey(NODE_3, TP_3, TP_X)).thenFails({ _tag: 'InstallationNotRegistered', installationId: NODE_3 });
+  spec(t, deployment)
+    .given(joined)
+    .when(replacePublicKey(NODE_3, TP_3, TP_X))
+    .thenFails({ _tag: 'UnknownInstallation', installationId: NODE_3 });
 });
 
 test('ReplacePublicKey: already replaced (a resumed run): nothing happened', (t) => {
@@ -355,8 +508,14 @@ test('ReplacePublicKey: a previous thumbprint that is not the registered one fai
 });
 
 test('ReplacePublicKey: a member without a current copy of its own fails SponsorHoldsNoCurrentCopy', (t) => {
-  spec(t, deployment).given(waiting).when(replacePublicKey(NODE_2, TP_2, TP_X)).thenFails({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: NODE_2, keyVersion: null });
-  spec(t, deployment).given(staleForNode2).when(replacePublicKey(NODE_2, TP_2, TP_X)).thenFails({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: NODE_2, keyVersion: V1 });
+  spec(t, deployment)
+    .given(waiting)
+    .when(replacePublicKey(NODE_2, TP_2, TP_X))
+    .thenFails({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: NODE_2, keyVersion: null });
+  spec(t, deployment)
+    .given(staleForNode2)
+    .when(replacePublicKey(NODE_2, TP_2, TP_X))
+    .thenFails({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: NODE_2, keyVersion: V1 });
 });
 
 test('ReplacePublicKey: a copy not wrapped for the new key fails CopyNotForRegisteredKey', (t) => {
@@ -375,9 +534,18 @@ test('ReplacePublicKey: a copy not wrapped for the new key fails CopyNotForRegis
 // ─── StorePublicKey after a removal (init --rejoin) ───────────────────────
 
 test('StorePublicKey: a removed installation is refused InstallationRemoved', (t) => {
-  spec(t, deployment).given([...joined, removed(NODE_2, TP_2, V1)]).when(storePublicKey(NODE_2, TP_2)).thenFails({ _tag: 'InstallationRemoved', installationId: NODE_2 });
-  spec(t, deployment).given([...joined, removed(NODE_2, TP_2, V1)]).when(storePublicKey(NODE_2, TP_X)).thenFails({ _tag: 'InstallationRemoved', installationId: NODE_2 });
-  spec(t, deployment).given([...joined, removed(NODE_2, TP_2, V1)]).when(storePublicKey(NODE_2, TP_2, false)).thenFails({ _tag: 'InstallationRemoved', installationId: NODE_2 });
+  spec(t, deployment)
+    .given([...joined, removed(NODE_2, TP_2, V1)])
+    .when(storePublicKey(NODE_2, TP_2))
+    .thenFails({ _tag: 'InstallationRemoved', installationId: NODE_2 });
+  spec(t, deployment)
+    .given([...joined, removed(NODE_2, TP_2, V1)])
+    .when(storePublicKey(NODE_2, TP_X))
+    .thenFails({ _tag: 'InstallationRemoved', installationId: NODE_2 });
+  spec(t, deployment)
+    .given([...joined, removed(NODE_2, TP_2, V1)])
+    .when(storePublicKey(NODE_2, TP_2, false))
+    .thenFails({ _tag: 'InstallationRemoved', installationId: NODE_2 });
 });
 
 test('StorePublicKey with rejoin: a removed installation is registered again (rejoin is not recorded)', (t) => {
@@ -410,8 +578,14 @@ test('StorePublicKey with rejoin: the registration is back, `removed` is cleared
 });
 
 test('StorePublicKey with rejoin: an installation that was never removed behaves as without it', (t) => {
-  spec(t, deployment).given(founded).when(storePublicKey(NODE_2, TP_2, true)).then([stored(NODE_2, TP_2)]);
-  spec(t, deployment).given(joined).when(storePublicKey(NODE_2, TP_2, true)).thenNothingHappened();
+  spec(t, deployment)
+    .given(founded)
+    .when(storePublicKey(NODE_2, TP_2, true))
+    .then([stored(NODE_2, TP_2)]);
+  spec(t, deployment)
+    .given(joined)
+    .when(storePublicKey(NODE_2, TP_2, true))
+    .thenNothingHappened();
   spec(t, deployment)
     .given(joined)
     .when(storePublicKey(NODE_2, TP_X, true))
@@ -419,8 +593,14 @@ test('StorePublicKey with rejoin: an installation that was never removed behaves
 });
 
 test('StorePublicKey with rejoin, repeated after the rejoin: nothing happened', (t) => {
-  spec(t, deployment).given([...joined, removed(NODE_2, TP_2, V1), stored(NODE_2, TP_2)]).when(storePublicKey(NODE_2, TP_2, true)).thenNothingHappened();
-  spec(t, deployment).given([...joined, removed(NODE_2, TP_2, V1), stored(NODE_2, TP_2)]).when(storePublicKey(NODE_2, TP_2)).thenNothingHappened();
+  spec(t, deployment)
+    .given([...joined, removed(NODE_2, TP_2, V1), stored(NODE_2, TP_2)])
+    .when(storePublicKey(NODE_2, TP_2, true))
+    .thenNothingHappened();
+  spec(t, deployment)
+    .given([...joined, removed(NODE_2, TP_2, V1), stored(NODE_2, TP_2)])
+    .when(storePublicKey(NODE_2, TP_2))
+    .thenNothingHappened();
 });
 
 // ─── keyHolders ───────────────────────────────────────────────────────────
@@ -444,7 +624,10 @@ test('keyHolders: not a member holding an older version, not a removed member, n
 });
 
 test('keyHolders: a member keeps holding the key through its identity change', (t) => {
-  t.deepEqual(keyHolders(stateAfter(deployment, [...joined, replaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 })])), [NODE_1, NODE_2]);
+  t.deepEqual(
+    keyHolders(stateAfter(deployment, [...joined, replaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 })])),
+    [NODE_1, NODE_2],
+  );
 });
 
 // ─── evolve: InstanceRemoved and PublicKeyReplaced ────────────────────────
@@ -482,12 +665,15 @@ test('evolve: PublicKeyReplaced replaces thumbprint and public key only; the cop
     copies: { [NODE_1]: { keyVersion: V1, copy: copyFor(NODE_1, TP_1) }, [NODE_2]: { keyVersion: V1, copy: copyFor(NODE_2, TP_2) } },
     removed: {},
   });
-  t.deepEqual(membershipOf(stateAfter(deployment, [...joined, replaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 })])), {
-    registered: { [NODE_1]: node1After, [NODE_2]: node2 },
-    currentKey: { keyVersion: V1, keyCheck: KEY_CHECK },
-    copies: { [NODE_1]: { keyVersion: V1, copy: copyFor(NODE_1, TP_1B) }, [NODE_2]: { keyVersion: V1, copy: copyFor(NODE_2, TP_2) } },
-    removed: {},
-  });
+  t.deepEqual(
+    membershipOf(stateAfter(deployment, [...joined, replaced(NODE_1, TP_1, TP_1B), keyWrapped(NODE_1, TP_1B, V1, { by: NODE_1, byThumbprint: TP_1 })])),
+    {
+      registered: { [NODE_1]: node1After, [NODE_2]: node2 },
+      currentKey: { keyVersion: V1, keyCheck: KEY_CHECK },
+      copies: { [NODE_1]: { keyVersion: V1, copy: copyFor(NODE_1, TP_1B) }, [NODE_2]: { keyVersion: V1, copy: copyFor(NODE_2, TP_2) } },
+      removed: {},
+    },
+  );
 });
 
 test('evolve: PublicKeyReplaced for an installation that is not registered changes nothing', (t) => {

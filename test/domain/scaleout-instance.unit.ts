@@ -103,7 +103,12 @@ test('ChangeServiceIdentity: an activated instance records the new identity and 
 test('ChangeServiceIdentity: also from KeyPairIssued and from Disabled (the refusal that prompted it)', (t) => {
   spec(t, instance).given([configRead, keyPairIssued]).when(changeIdentity(NEW_IDENTITY, TP_B)).then([toB]);
   spec(t, instance)
-    .given([configRead, keyPairIssued, activated(), refused({ kind: 'ServiceIdentityChanged', recordedIdentity: OLD_IDENTITY, presentedIdentity: NEW_IDENTITY })])
+    .given([
+      configRead,
+      keyPairIssued,
+      activated(),
+      refused({ kind: 'ServiceIdentityChanged', recordedIdentity: OLD_IDENTITY, presentedIdentity: NEW_IDENTITY }),
+    ])
     .when(changeIdentity(NEW_IDENTITY, TP_B))
     .then([toB]);
 });
@@ -122,8 +127,14 @@ test('ChangeServiceIdentity: the same identity with the same key pair (a resumed
 });
 
 test('ChangeServiceIdentity: the same identity with another key pair fails SameServiceIdentity', (t) => {
-  spec(t, instance).given([configRead, keyPairIssued, activated()]).when(changeIdentity(OLD_IDENTITY, TP_B)).thenFails({ _tag: 'SameServiceIdentity', serviceIdentity: OLD_IDENTITY });
-  spec(t, instance).given([configRead, keyPairIssued, activated(), toB]).when(changeIdentity(NEW_IDENTITY, TP_C)).thenFails({ _tag: 'SameServiceIdentity', serviceIdentity: NEW_IDENTITY });
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activated()])
+    .when(changeIdentity(OLD_IDENTITY, TP_B))
+    .thenFails({ _tag: 'SameServiceIdentity', serviceIdentity: OLD_IDENTITY });
+  spec(t, instance)
+    .given([configRead, keyPairIssued, activated(), toB])
+    .when(changeIdentity(NEW_IDENTITY, TP_C))
+    .thenFails({ _tag: 'SameServiceIdentity', serviceIdentity: NEW_IDENTITY });
 });
 
 // ─── The state after ServiceIdentityChanged ───────────────────────────────
@@ -142,7 +153,13 @@ test('evolve ServiceIdentityChanged: config identity and key pair replaced, stat
 test('evolve ServiceIdentityChanged: the same state from KeyPairIssued and from Disabled', (t) => {
   t.deepEqual(stateAfter(instance, [configRead, keyPairIssued, toB]), afterChange);
   t.deepEqual(
-    stateAfter(instance, [configRead, keyPairIssued, activated(), refused({ kind: 'ServiceIdentityChanged', recordedIdentity: OLD_IDENTITY, presentedIdentity: NEW_IDENTITY }), toB]),
+    stateAfter(instance, [
+      configRead,
+      keyPairIssued,
+      activated(),
+      refused({ kind: 'ServiceIdentityChanged', recordedIdentity: OLD_IDENTITY, presentedIdentity: NEW_IDENTITY }),
+      toB,
+    ]),
     afterChange,
   );
 });
@@ -164,7 +181,10 @@ test('after the identity change the instance must prove itself again, with the n
 
 test('after the identity change the recorded config carries the new identity', (t) => {
   const history = [configRead, keyPairIssued, activated(), toB];
-  spec(t, instance).given(history).when({ type: 'RecordConfig', config: { ...config, serviceIdentity: NEW_IDENTITY } }).thenNothingHappened();
+  spec(t, instance)
+    .given(history)
+    .when({ type: 'RecordConfig', config: { ...config, serviceIdentity: NEW_IDENTITY } })
+    .thenNothingHappened();
   spec(t, instance)
     .given(history)
     .when({ type: 'RecordConfig', config })
@@ -182,11 +202,27 @@ const initialized = instanceAfter([configRead, keyPairIssued, activated()]);
 const BY_OTHER: WrappedBy = { by: OTHER_ID, byThumbprint: TP_OTHER };
 
 const held = (installationId: InstallationId = ID, thumbprint: Thumbprint = TP_A): HeldKey => ({ _tag: 'Held', installationId, thumbprint });
-const missingKeystore: HeldKey = { _tag: 'KeystoreProblem', keystorePath: KEYSTORE, problem: 'missing', detail: 'no keystore file', keystoreInstallationId: null };
+const missingKeystore: HeldKey = {
+  _tag: 'KeystoreProblem',
+  keystorePath: KEYSTORE,
+  problem: 'missing',
+  detail: 'no keystore file',
+  keystoreInstallationId: null,
+};
 
 /** OTHER_ID created the key; this instance (ID) registered and joined. */
-const twoMembers: ReadonlyArray<DeploymentEvent> = [stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP_A), keyWrapped(ID, TP_A, V1, BY_OTHER)];
-const planFor = (keyVersion: KeyVersion, tp: Thumbprint) => ({ keyVersion, copy: { keyVersion, copy: copyFor(ID, tp) }, expectedKeyCheck: KEY_CHECK, thumbprint: tp });
+const twoMembers: ReadonlyArray<DeploymentEvent> = [
+  stored(OTHER_ID, TP_OTHER),
+  keyCreated(OTHER_ID, TP_OTHER),
+  stored(ID, TP_A),
+  keyWrapped(ID, TP_A, V1, BY_OTHER),
+];
+const planFor = (keyVersion: KeyVersion, tp: Thumbprint) => ({
+  keyVersion,
+  copy: { keyVersion, copy: copyFor(ID, tp) },
+  expectedKeyCheck: KEY_CHECK,
+  thumbprint: tp,
+});
 
 test('start check: a joined member that was not removed gets its unwrap plan (baseline)', (t) => {
   t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter(twoMembers), config, held()), E.right(planFor(V1, TP_A)));
@@ -234,7 +270,13 @@ test('StaleWrappedCopy: the only copy this instance holds is of an older key ver
 test('StaleWrappedCopy comes before WrappedCopyForOtherKey, and holds when nobody holds the current key', (t) => {
   const forOther = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP_A), keyWrapped(ID, TP_C, V1, BY_OTHER), keyCreated(OTHER_ID, TP_OTHER, V2)]);
   t.deepEqual(checkBeforeUnwrap(initialized, forOther, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
-  const nobody = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP_A), keyWrapped(ID, TP_A, V1, BY_OTHER), keyCreated(OTHER_ID, TP_OTHER, V2), removed(OTHER_ID, TP_OTHER, V2, { forced: true, lastMember: true })]);
+  const nobody = deploymentAfter([
+    stored(OTHER_ID, TP_OTHER),
+    stored(ID, TP_A),
+    keyWrapped(ID, TP_A, V1, BY_OTHER),
+    keyCreated(OTHER_ID, TP_OTHER, V2),
+    removed(OTHER_ID, TP_OTHER, V2, { forced: true, lastMember: true }),
+  ]);
   t.deepEqual(checkBeforeUnwrap(initialized, nobody, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
 });
 
@@ -254,7 +296,12 @@ test('NoWrappedCopy: no copy for this instance while a member holds the key (it 
 });
 
 test('NoMemberHoldsKey: no copy for this instance and the last key holder was removed', (t) => {
-  const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP_A), removed(OTHER_ID, TP_OTHER, V1, { forced: true, lastMember: true })]);
+  const d = deploymentAfter([
+    stored(OTHER_ID, TP_OTHER),
+    keyCreated(OTHER_ID, TP_OTHER),
+    stored(ID, TP_A),
+    removed(OTHER_ID, TP_OTHER, V1, { forced: true, lastMember: true }),
+  ]);
   t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoMemberHoldsKey', keyVersion: V1 }));
 });
 
@@ -277,7 +324,11 @@ test('start check after an identity change: before the deployment trusts the new
     checkBeforeUnwrap(moved, deploymentAfter(twoMembers), presented, held(ID, TP_B)),
     E.left({ kind: 'PublicKeyMismatch', heldThumbprint: TP_B, storedThumbprint: TP_A, storedIn: 'deployment' }),
   );
-  const d = deploymentAfter([...twoMembers, replaced(ID, TP_A, TP_B), { type: 'SymmetricKeyWrapped', data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(ID, TP_B), wrappedBy: ID, wrappedByThumbprint: TP_A } }]);
+  const d = deploymentAfter([
+    ...twoMembers,
+    replaced(ID, TP_A, TP_B),
+    { type: 'SymmetricKeyWrapped', data: { deploymentId: DEPLOYMENT, keyVersion: V1, copy: copyFor(ID, TP_B), wrappedBy: ID, wrappedByThumbprint: TP_A } },
+  ]);
   t.deepEqual(checkBeforeUnwrap(moved, d, presented, held(ID, TP_B)), E.right(planFor(V1, TP_B)));
   // the old identity is now the changed one
   t.deepEqual(
@@ -289,9 +340,24 @@ test('start check after an identity change: before the deployment trusts the new
 // ─── explainRefusal for the scale-out reasons ─────────────────────────────
 
 const explained: ReadonlyArray<[RefusalReason, string, ReadonlyArray<string>, RegExp]> = [
-  [{ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }, 'RSReportServerNotActivated', [ID, TP_A, 'removed'], /keyledger init --rejoin.*keyledger join/],
-  [{ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }, 'rsReportServerDisabled', ['key version 1', 'current version is 2'], /keyledger join .*keyledger start/],
-  [{ kind: 'NoMemberHoldsKey', keyVersion: V2 }, 'RSReportServerNotActivated', ['symmetric key version 2', 'no member'], /a key backup restore is needed, which this version cannot do yet/],
+  [
+    { kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A },
+    'RSReportServerNotActivated',
+    [ID, TP_A, 'removed'],
+    /keyledger init --rejoin.*keyledger join/,
+  ],
+  [
+    { kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 },
+    'rsReportServerDisabled',
+    ['key version 1', 'current version is 2'],
+    /keyledger join .*keyledger start/,
+  ],
+  [
+    { kind: 'NoMemberHoldsKey', keyVersion: V2 },
+    'RSReportServerNotActivated',
+    ['symmetric key version 2', 'no member'],
+    /a key backup restore is needed, which this version cannot do yet/,
+  ],
 ];
 
 for (const [reason, code, evidence, remedy] of explained) {
@@ -312,7 +378,10 @@ test('explainRefusal: the exact summaries of the scale-out reasons', (t) => {
     explainRefusal({ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }).summary,
     `installation ${ID} was removed from the scale-out deployment (its key ${TP_A} and wrapped copy were revoked)`,
   );
-  t.is(explainRefusal({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }).summary, `this instance holds a copy of symmetric key version 1, but the deployment's current version is 2`);
+  t.is(
+    explainRefusal({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }).summary,
+    `this instance holds a copy of symmetric key version 1, but the deployment's current version is 2`,
+  );
   t.is(
     explainRefusal({ kind: 'NoMemberHoldsKey', keyVersion: V1 }).summary,
     'no member of the deployment holds symmetric key version 1 any more (the last member was removed), so nobody can join this instance',

@@ -76,7 +76,7 @@ test('KeystoreBelongsToOtherInstallation: nothing recorded, the keystore names a
     E.left({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: OTHER_ID, keystoreInstallationId: ID }),
   );
   t.deepEqual(
-    checkBeforeUnwrap(initialInstanceState, complete, presented, problem('locked', 'the keystore was issued to installation ' + ID, ID)),
+    checkBeforeUnwrap(initialInstanceState, complete, presented, problem('locked', `the keystore was issued to installation ${ID}`, ID)),
     E.left({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: OTHER_ID, keystoreInstallationId: ID }),
   );
 });
@@ -185,24 +185,52 @@ test('KeyCheckMismatch: the unwrapped key is not the current key version', (t) =
 // ─── explainRefusal ───────────────────────────────────────────────────────
 
 const explained: ReadonlyArray<[RefusalReason, string, ReadonlyArray<string>]> = [
-  [{ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'no keystore file' }, 'rsKeyStateNotValid', [KEYSTORE, 'missing', 'no keystore file']],
-  [{ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'locked', detail: 'cannot be decrypted' }, 'rsKeyStateNotValid', [KEYSTORE, 'locked', 'cannot be decrypted']],
+  [
+    { kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'no keystore file' },
+    'rsKeyStateNotValid',
+    [KEYSTORE, 'missing', 'no keystore file'],
+  ],
+  [
+    { kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'locked', detail: 'cannot be decrypted' },
+    'rsKeyStateNotValid',
+    [KEYSTORE, 'locked', 'cannot be decrypted'],
+  ],
   [{ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID }, 'rsReportServerDisabled', [ID, OTHER_ID]],
   [{ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }, 'RSReportServerNotActivated', [ID]],
   [{ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: OTHER_ID }, 'RSReportServerNotActivated', [ID, OTHER_ID]],
-  [{ kind: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'deployment' }, 'rsReportServerDisabled', [TP, TP_OTHER, 'deployment']],
+  [
+    { kind: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'deployment' },
+    'rsReportServerDisabled',
+    [TP, TP_OTHER, 'deployment'],
+  ],
   [{ kind: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'instance' }, 'rsReportServerDisabled', [TP, TP_OTHER, 'instance']],
-  [{ kind: 'ServiceIdentityChanged', recordedIdentity: 'NT SERVICE\\ReportServer', presentedIdentity: 'CONTOSO\\svc-reports' }, 'rsKeyStateNotValid', ['NT SERVICE\\ReportServer', 'CONTOSO\\svc-reports']],
-  [{ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' }, 'RSReportServerNotActivated', ['machineName', 'RS-NODE-1', 'RS-NODE-2']],
+  [
+    { kind: 'ServiceIdentityChanged', recordedIdentity: 'NT SERVICE\\ReportServer', presentedIdentity: 'CONTOSO\\svc-reports' },
+    'rsKeyStateNotValid',
+    ['NT SERVICE\\ReportServer', 'CONTOSO\\svc-reports'],
+  ],
+  [
+    { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' },
+    'RSReportServerNotActivated',
+    ['machineName', 'RS-NODE-1', 'RS-NODE-2'],
+  ],
   [{ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }, 'RSReportServerNotActivated', [DEPLOYMENT]],
   [{ kind: 'NoWrappedCopy', keyVersion: V2 }, 'RSReportServerNotActivated', ['version 2']],
   [{ kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP }, 'rsReportServerDisabled', ['version 1', TP_OTHER, TP]],
-  [{ kind: 'UnwrapFailed', keyVersion: V1, thumbprint: TP, detail: 'the JWE was not encrypted for this private key' }, 'rsReportServerDisabled', ['version 1', TP, 'not encrypted for this private key']],
+  [
+    { kind: 'UnwrapFailed', keyVersion: V1, thumbprint: TP, detail: 'the JWE was not encrypted for this private key' },
+    'rsReportServerDisabled',
+    ['version 1', TP, 'not encrypted for this private key'],
+  ],
   [{ kind: 'KeyCheckMismatch', keyVersion: V2 }, 'rsCannotValidateEncryptedData', ['version 2']],
 ];
 
 for (const [reason, code, evidence] of explained) {
-  const label = `${reason.kind}${'problem' in reason ? ` (${reason.problem})` : ''}${'storedIn' in reason ? ` (${reason.storedIn})` : ''}${'keystoreInstallationId' in reason && reason.kind === 'InstallationNotRegistered' ? ` (keystore ${reason.keystoreInstallationId === null ? 'unknown' : 'other'})` : ''}`;
+  const keystore =
+    'keystoreInstallationId' in reason && reason.kind === 'InstallationNotRegistered'
+      ? ` (keystore ${reason.keystoreInstallationId === null ? 'unknown' : 'other'})`
+      : '';
+  const label = `${reason.kind}${'problem' in reason ? ` (${reason.problem})` : ''}${'storedIn' in reason ? ` (${reason.storedIn})` : ''}${keystore}`;
   test(`explainRefusal ${label}: code ${code}, summary with the evidence, a remedy`, (t) => {
     const x = explainRefusal(reason);
     t.is(x.code, code);
@@ -214,8 +242,14 @@ for (const [reason, code, evidence] of explained) {
 }
 
 test('explainRefusal: InstallationNotRegistered asks about an edited installation ID only when the keystore names another one', (t) => {
-  t.is(explainRefusal({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }).summary, `installation ${ID} is not registered in the deployment`);
-  t.is(explainRefusal({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: ID }).summary, `installation ${ID} is not registered in the deployment`);
+  t.is(
+    explainRefusal({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }).summary,
+    `installation ${ID} is not registered in the deployment`,
+  );
+  t.is(
+    explainRefusal({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: ID }).summary,
+    `installation ${ID} is not registered in the deployment`,
+  );
   t.is(
     explainRefusal({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: OTHER_ID }).summary,
     `installation ${ID} is not registered in the deployment (the keystore belongs to ${OTHER_ID}: was the installation ID in the config edited?)`,
@@ -234,5 +268,8 @@ test('remedyFor: remedies name the commands to run', (t) => {
   t.regex(commands({ kind: 'NoWrappedCopy', keyVersion: V1 }), /`keyledger join [0-9a-f-]{36}`.*`keyledger start`/);
   t.regex(commands({ kind: 'ServiceIdentityChanged', recordedIdentity: 'a', presentedIdentity: 'b' }), /`keyledger change-identity b`/);
   t.regex(commands({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }), /`keyledger init`/);
-  t.regex(commands({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'a', presented: 'b' }), /restore "a" in the config.*`keyledger init --new-installation-id`/);
+  t.regex(
+    commands({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'a', presented: 'b' }),
+    /restore "a" in the config.*`keyledger init --new-installation-id`/,
+  );
 });

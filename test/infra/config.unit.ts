@@ -48,7 +48,12 @@ test('a minimal config: paths resolved against the config folder, defaults fille
 test('a full config: deployment, stateDir and keySize as given, absolute paths kept', (t) => {
   const r = parse({ ...valid, deployment: 'finance', stateDir: '/var/lib/keyledger', keySize: 3072, keystore: '/var/lib/keyledger/ks.json' });
   t.deepEqual(
-    E.map((c: { instance: { deploymentId: string; keystorePath: string }; stateDir: string; keySize: number }) => [c.instance.deploymentId, c.instance.keystorePath, c.stateDir, c.keySize])(r),
+    E.map((c: { instance: { deploymentId: string; keystorePath: string }; stateDir: string; keySize: number }) => [
+      c.instance.deploymentId,
+      c.instance.keystorePath,
+      c.stateDir,
+      c.keySize,
+    ])(r),
     E.right(['finance', '/var/lib/keyledger/ks.json', '/var/lib/keyledger', 3072]),
   );
 });
@@ -71,10 +76,7 @@ test('an esdb store with credentials: recorded without them, kept only in the co
 
 test('sqlite :memory: is kept as is', (t) => {
   const r = parse({ ...valid, store: 'sqlite::memory:' });
-  t.deepEqual(
-    E.map((c: { storeConnection: string }) => c.storeConnection)(r),
-    E.right('sqlite::memory:'),
-  );
+  t.deepEqual(E.map((c: { storeConnection: string }) => c.storeConnection)(r), E.right('sqlite::memory:'));
 });
 
 // ─── One message per bad file, naming the field ───────────────────────────
@@ -154,12 +156,7 @@ test('an invalid esdb store with credentials (bad port) does not print the passw
 });
 
 test('every bad input gives exactly one line', (t) => {
-  const bad: ReadonlyArray<unknown> = [
-    { ...valid, installationId: 'x', machineName: '', keySize: 1 },
-    { ...valid, store: 42 },
-    { installationId: ID },
-    {},
-  ];
+  const bad: ReadonlyArray<unknown> = [{ ...valid, installationId: 'x', machineName: '', keySize: 1 }, { ...valid, store: 42 }, { installationId: ID }, {}];
   for (const value of bad) {
     const r = parse(value);
     if (E.isRight(r)) {

@@ -19,7 +19,10 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 /** RFC 7638 §3.1: the example RSA key and its SHA-256 thumbprint. */
 const RFC7638_KEY = {
   kty: 'RSA',
-  n: '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw',
+  n:
+    '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64t' +
+    'Z_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbO' +
+    'pbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw',
   e: 'AQAB',
   alg: 'RS256',
   kid: '2011-04-29',
@@ -32,7 +35,6 @@ const twoPairs = (): Promise<[GeneratedKeyPair, GeneratedKeyPair]> =>
   (pairs ??= Promise.all([crypto.generateKeyPair(2048)(), crypto.generateKeyPair(2048)()]).then(([a, b]) => [rightOf(a), rightOf(b)]));
 
 const headerOf = (jwe: string): unknown => JSON.parse(Buffer.from(jwe.split('.')[0]!, 'base64url').toString('utf8'));
-
 
 // ─── Thumbprints ──────────────────────────────────────────────────────────
 
@@ -96,7 +98,10 @@ test('unwrap with another private key fails: CryptoError, operation unwrap', asy
   t.timeout(120_000);
   const [a, b] = await twoPairs();
   const jwe = rightOf(await crypto.wrap(crypto.createSymmetricKey(), a.publicKey)());
-  t.deepEqual(await crypto.unwrap(jwe, b.privateKey)(), E.left({ _tag: 'CryptoError', operation: 'unwrap', message: 'the JWE was not encrypted for this private key' }));
+  t.deepEqual(
+    await crypto.unwrap(jwe, b.privateKey)(),
+    E.left({ _tag: 'CryptoError', operation: 'unwrap', message: 'the JWE was not encrypted for this private key' }),
+  );
 });
 
 test('unwrap of a tampered ciphertext fails: CryptoError, operation unwrap', async (t) => {
@@ -149,7 +154,15 @@ test('a PrivateKeyHandle prints and serializes as a redaction marker, never key 
   t.timeout(120_000);
   const [a] = await twoPairs();
   const jwk = privateJwkOf(a.privateKey) as Record<string, string>;
-  const outputs = [JSON.stringify(a.privateKey), inspect(a.privateKey), String(a.privateKey), `${a.privateKey}`, JSON.stringify(a), inspect(a, { depth: 10, showHidden: true }), inspect({ nested: { a } })];
+  const outputs = [
+    JSON.stringify(a.privateKey),
+    inspect(a.privateKey),
+    String(a.privateKey),
+    `${a.privateKey}`,
+    JSON.stringify(a),
+    inspect(a, { depth: 10, showHidden: true }),
+    inspect({ nested: { a } }),
+  ];
   t.is(JSON.stringify(a.privateKey), JSON.stringify(`[private key ${a.thumbprint}: redacted]`));
   for (const out of outputs) {
     t.true(out.includes('redacted'), out);

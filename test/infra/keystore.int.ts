@@ -92,7 +92,8 @@ test('create: the file holds no private key material (d, p, q, dp, dq, qi in any
   for (const m of ['d', 'p', 'q', 'dp', 'dq', 'qi']) {
     const bytes = Buffer.from(jwk[m]!, 'base64url');
     t.true(bytes.length >= 64, `${m} is a real value`);
-    for (const encoded of [jwk[m]!, bytes.toString('base64'), bytes.toString('hex'), bytes.toString('base64url').slice(0, 24)]) t.false(text.includes(encoded), `the file contains ${m}`);
+    for (const encoded of [jwk[m]!, bytes.toString('base64'), bytes.toString('hex'), bytes.toString('base64url').slice(0, 24)])
+      t.false(text.includes(encoded), `the file contains ${m}`);
   }
   const json = fileJson(file);
   t.deepEqual(Object.keys(json).sort(), ['format', 'installationId', 'kdf', 'keySize', 'privateKey', 'publicKey', 'thumbprint', 'version']);
@@ -252,7 +253,10 @@ test('a copied keystore file without its machine secret is useless elsewhere', a
   const elsewhere = setup();
   fs.mkdirSync(elsewhere.dir, { recursive: true, mode: 0o700 });
   fs.copyFileSync(file, elsewhere.file);
-  t.deepEqual(await fileKeystore(elsewhere.file).load(binding)(), keystoreError(elsewhere.file, 'locked', `the machine secret ${elsewhere.secretFile} is missing`, binding.installationId));
+  t.deepEqual(
+    await fileKeystore(elsewhere.file).load(binding)(),
+    keystoreError(elsewhere.file, 'locked', `the machine secret ${elsewhere.secretFile} is missing`, binding.installationId),
+  );
 });
 
 // ─── KEYLEDGER_MACHINE_SECRET (process env: serial, restored) ─────────────
@@ -275,10 +279,16 @@ test.serial('KEYLEDGER_MACHINE_SECRET replaces the machine.secret file', async (
     );
 
     process.env[MACHINE_SECRET_ENV] = randomBytes(16).toString('base64url');
-    t.deepEqual(await keystore.load(binding)(), keystoreError(file, 'locked', `${MACHINE_SECRET_ENV} must be at least 32 bytes, base64url`, binding.installationId));
+    t.deepEqual(
+      await keystore.load(binding)(),
+      keystoreError(file, 'locked', `${MACHINE_SECRET_ENV} must be at least 32 bytes, base64url`, binding.installationId),
+    );
 
     delete process.env[MACHINE_SECRET_ENV];
-    t.deepEqual(await keystore.load(binding)(), keystoreError(file, 'locked', `the machine secret ${path.join(dir, 'machine.secret')} is missing`, binding.installationId));
+    t.deepEqual(
+      await keystore.load(binding)(),
+      keystoreError(file, 'locked', `the machine secret ${path.join(dir, 'machine.secret')} is missing`, binding.installationId),
+    );
   } finally {
     if (saved === undefined) delete process.env[MACHINE_SECRET_ENV];
     else process.env[MACHINE_SECRET_ENV] = saved;

@@ -26,7 +26,10 @@ test('esdb single node: scheme and host:port, without credentials, query or trai
 
 test('esdb+discover with several hosts (gossip seeds) is described, not refused', (t) => {
   t.deepEqual(describeConnection('esdb+discover://a:1,b:2'), esdb('esdb+discover://a:1,b:2'));
-  t.deepEqual(describeConnection('esdb+discover://admin:changeit@node1.local:2113,node2.local:2113,node3.local:2113?tls=true&nodePreference=leader'), esdb('esdb+discover://node1.local:2113,node2.local:2113,node3.local:2113'));
+  t.deepEqual(
+    describeConnection('esdb+discover://admin:changeit@node1.local:2113,node2.local:2113,node3.local:2113?tls=true&nodePreference=leader'),
+    esdb('esdb+discover://node1.local:2113,node2.local:2113,node3.local:2113'),
+  );
   t.deepEqual(describeConnection('esdb+discover://cluster.local:2113'), esdb('esdb+discover://cluster.local:2113'));
   t.deepEqual(describeConnection('esdb://a:1,b:2?tls=false'), esdb('esdb://a:1,b:2'), 'esdb:// with several hosts gossips too');
 });

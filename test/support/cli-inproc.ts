@@ -4,6 +4,7 @@
  * (ava's worker threads cannot chdir).
  */
 import { runCli } from '../../src/cli/main';
+import { pooledCrypto } from './pooled-crypto';
 
 export interface InProcResult {
   readonly code: number;
@@ -14,8 +15,13 @@ export interface InProcResult {
 
 export const cli = async (...args: string[]): Promise<InProcResult> => cliWithEnv({}, ...args);
 
+/** The CLI with the real key generator (for tests of key generation or secret scans of fresh keys). */
+export const cliRealCrypto = async (...args: string[]): Promise<InProcResult> => run({}, false, args);
+
 /** The CLI with extra environment variables (KEYLEDGER_HOST, KEYLEDGER_PAUSE_AT / KEYLEDGER_PAUSE_FILE, …). */
-export const cliWithEnv = async (env: Readonly<Record<string, string>>, ...args: string[]): Promise<InProcResult> => {
+export const cliWithEnv = async (env: Readonly<Record<string, string>>, ...args: string[]): Promise<InProcResult> => run(env, true, args);
+
+const run = async (env: Readonly<Record<string, string>>, pooled: boolean, args: ReadonlyArray<string>): Promise<InProcResult> => {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
@@ -23,6 +29,8 @@ export const cliWithEnv = async (env: Readonly<Record<string, string>>, ...args:
     stderr: (s) => (stderr += s),
     env: { KEYLEDGER_ACTOR: 'operator@test', KEYLEDGER_HOST: 'test-host', ...env },
     isTTY: false,
+    // RSA key generation is most of an init: tests that do not test it draw pre-generated real keys.
+    ...(pooled ? { adapters: { crypto: () => pooledCrypto() } } : {}),
   });
   return { code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T };
 };

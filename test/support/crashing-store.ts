@@ -7,7 +7,10 @@
 import type { EventStore } from '../../src/ports/event-store';
 
 export class SimulatedCrash extends Error {
-  constructor(readonly appendNumber: number, readonly when: 'before' | 'after') {
+  constructor(
+    readonly appendNumber: number,
+    readonly when: 'before' | 'after',
+  ) {
     super(`simulated crash ${when} append #${appendNumber}`);
   }
 }

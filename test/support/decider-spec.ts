@@ -36,14 +36,12 @@ export interface Given<Command, Event, Error> {
   given(events: ReadonlyArray<Event>): When<Command, Event, Error>;
 }
 
-export const spec = <Command, Event, State, Error>(
-  t: ExecutionContext,
-  decider: Decider<Command, Event, State, Error>,
-): Given<Command, Event, Error> => ({
+export const spec = <Command, Event, State, Error>(t: ExecutionContext, decider: Decider<Command, Event, State, Error>): Given<Command, Event, Error> => ({
   given: (events) => ({
     when: (command) => {
       const run = (): E.Either<Error, ReadonlyArray<Event>> => decider.decide(command, events.reduce(decider.evolve, decider.initialState));
       return {
+        // biome-ignore lint/suspicious/noThenProperty: the given/when/then vocabulary; this object is never awaited
         then: (expected) => {
           t.deepEqual(run(), E.right(expected), 'expected the command to decide exactly these events');
         },

@@ -31,7 +31,15 @@ import {
   type RefusalReason,
   type WrappedCopy,
 } from '../../src/domain/events';
-import { type DeploymentId, deploymentStream, type InstallationId, instanceStream, type KeyVersion, type NonEmptyString, type Thumbprint } from '../../src/domain/ids';
+import {
+  type DeploymentId,
+  deploymentStream,
+  type InstallationId,
+  instanceStream,
+  type KeyVersion,
+  type NonEmptyString,
+  type Thumbprint,
+} from '../../src/domain/ids';
 import {
   decideInstance,
   evolveInstance,
@@ -88,9 +96,19 @@ export const KEY_CHECK = createHash('sha256').update('key check v1').digest('bas
 export const b64u = (s: string | Buffer): string => Buffer.from(s).toString('base64url');
 /** A syntactically valid compact JWE with the header a wrapped key carries; `salt` makes another ciphertext. */
 export const jweFor = (tp: Thumbprint, salt = ''): CompactJwe =>
-  [b64u(JSON.stringify({ alg: 'RSA-OAEP-256', kid: tp, enc: 'A256GCM' })), b64u(`encrypted key${salt}`), b64u('iv-12-bytes!'), b64u('ciphertext'), b64u('tag-16-bytes!!!!')].join('.') as CompactJwe;
+  [
+    b64u(JSON.stringify({ alg: 'RSA-OAEP-256', kid: tp, enc: 'A256GCM' })),
+    b64u(`encrypted key${salt}`),
+    b64u('iv-12-bytes!'),
+    b64u('ciphertext'),
+    b64u('tag-16-bytes!!!!'),
+  ].join('.') as CompactJwe;
 /** The symmetric key wrapped for an installation's public key. */
-export const copyFor = (installationId: InstallationId, recipientThumbprint: Thumbprint, salt = ''): WrappedCopy => ({ installationId, recipientThumbprint, jwe: jweFor(recipientThumbprint, salt) });
+export const copyFor = (installationId: InstallationId, recipientThumbprint: Thumbprint, salt = ''): WrappedCopy => ({
+  installationId,
+  recipientThumbprint,
+  jwe: jweFor(recipientThumbprint, salt),
+});
 
 // ─── Config and key pair ──────────────────────────────────────────────────
 
@@ -140,10 +158,23 @@ export const identityChanged = (
   id: InstallationId,
   previousThumbprint: Thumbprint,
   tp: Thumbprint,
-  { previousIdentity = IDENTITY, serviceIdentity = NEW_IDENTITY, keySize = 2048 }: { previousIdentity?: NonEmptyString; serviceIdentity?: NonEmptyString; keySize?: KeySize } = {},
+  {
+    previousIdentity = IDENTITY,
+    serviceIdentity = NEW_IDENTITY,
+    keySize = 2048,
+  }: { previousIdentity?: NonEmptyString; serviceIdentity?: NonEmptyString; keySize?: KeySize } = {},
 ): EventOf<'ServiceIdentityChanged'> => ({
   type: 'ServiceIdentityChanged',
-  data: { installationId: id, previousIdentity, serviceIdentity, previousThumbprint, publicKey: publicKey(tp), thumbprint: tp, algorithm: 'RSA-OAEP-256', keySize },
+  data: {
+    installationId: id,
+    previousIdentity,
+    serviceIdentity,
+    previousThumbprint,
+    publicKey: publicKey(tp),
+    thumbprint: tp,
+    algorithm: 'RSA-OAEP-256',
+    keySize,
+  },
 });
 
 // ─── Deployment events ────────────────────────────────────────────────────
@@ -164,7 +195,12 @@ export interface WrappedBy {
   readonly salt?: string;
 }
 /** A copy of key `keyVersion` wrapped for `to`'s key `tp`. */
-export const keyWrapped = (to: InstallationId, tp: Thumbprint, keyVersion: KeyVersion = V1, { by = NODE_1, byThumbprint = TP_1, salt = '' }: WrappedBy = {}): EventOf<'SymmetricKeyWrapped'> => ({
+export const keyWrapped = (
+  to: InstallationId,
+  tp: Thumbprint,
+  keyVersion: KeyVersion = V1,
+  { by = NODE_1, byThumbprint = TP_1, salt = '' }: WrappedBy = {},
+): EventOf<'SymmetricKeyWrapped'> => ({
   type: 'SymmetricKeyWrapped',
   data: { deploymentId: DEPLOYMENT, keyVersion, copy: copyFor(to, tp, salt), wrappedBy: by, wrappedByThumbprint: byThumbprint },
 });
@@ -175,7 +211,16 @@ export const removed = (
   { forced = false, lastMember = false }: { forced?: boolean; lastMember?: boolean } = {},
 ): EventOf<'InstanceRemoved'> => ({
   type: 'InstanceRemoved',
-  data: { deploymentId: DEPLOYMENT, installationId: id, machineName: machineOf(id), instanceName: INSTANCE_NAME, thumbprint: tp, revokedKeyVersion, forced, lastMember },
+  data: {
+    deploymentId: DEPLOYMENT,
+    installationId: id,
+    machineName: machineOf(id),
+    instanceName: INSTANCE_NAME,
+    thumbprint: tp,
+    revokedKeyVersion,
+    forced,
+    lastMember,
+  },
 });
 export const keyReplaced = (id: InstallationId, previousThumbprint: Thumbprint, tp: Thumbprint): EventOf<'PublicKeyReplaced'> => ({
   type: 'PublicKeyReplaced',
@@ -200,7 +245,7 @@ export const aBasis = (id: InstallationId, tp: Thumbprint | null, revision: numb
   deploymentRevision: revision as OutcomeBasis['deploymentRevision'],
   presentedThumbprint: tp,
   machineName: machineOf(id),
-  host: 'host-of-' + machineOf(id).toLowerCase(),
+  host: `host-of-${machineOf(id).toLowerCase()}`,
   keystorePath: `/var/keyledger/${id.slice(0, 8)}/instance.keystore.json`,
   ...overrides,
 });
@@ -228,7 +273,15 @@ export const anInstance = (id: InstallationId = NODE_1, tp: Thumbprint = TP_1, k
     keyPairIssued: { type: 'KeyPairIssued', data: keyPair },
     activated: (keyVersion = V1, thumbprint = tp) => activated(id, thumbprint, keyVersion),
     refused: (reason) => refused(id, reason),
-    activate: (thumbprint, keyVersion = V1) => ({ type: 'Activate', installationId: id, deploymentId: DEPLOYMENT, keyVersion, thumbprint, basis: aBasis(id, thumbprint, 2), changedAt: 2 }),
+    activate: (thumbprint, keyVersion = V1) => ({
+      type: 'Activate',
+      installationId: id,
+      deploymentId: DEPLOYMENT,
+      keyVersion,
+      thumbprint,
+      basis: aBasis(id, thumbprint, 2),
+      changedAt: 2,
+    }),
   };
 };
 
@@ -270,7 +323,17 @@ export const history = (...steps: ReadonlyArray<LedgerEvent>): StoredEvent[] => 
     };
     const [sealed] = rightOf(sealEvents(stream, head, [ev], ctx, sha256Hex));
     const revision = head.revision === 'no_stream' ? 0n : head.revision + 1n;
-    const stored = rightOf(decodeRecorded({ id: sealed!.id, streamName: stream, revision, position: { commit: BigInt(n), prepare: BigInt(n) }, type: sealed!.type, data: sealed!.data, metadata: sealed!.metadata }));
+    const stored = rightOf(
+      decodeRecorded({
+        id: sealed!.id,
+        streamName: stream,
+        revision,
+        position: { commit: BigInt(n), prepare: BigInt(n) },
+        type: sealed!.type,
+        data: sealed!.data,
+        metadata: sealed!.metadata,
+      }),
+    );
     heads.set(stream, { revision, hash: stored.metadata.hash });
     n += 1;
     return stored;
@@ -282,7 +345,13 @@ export const replay = (events: ReadonlyArray<StoredEvent>): ActivationView => ev
 /** The reference the activation view keeps to a replayed event. */
 export const refAt = (e: StoredEvent | undefined): EventRef => {
   if (!e) throw new Error('test bug: no event at that index');
-  return { stream: e.stream, revision: e.revision.toString(), position: `${e.position.commit}/${e.position.prepare}`, occurredAt: e.metadata.occurredAt, actor: 'operator@test' };
+  return {
+    stream: e.stream,
+    revision: e.revision.toString(),
+    position: `${e.position.commit}/${e.position.prepare}`,
+    occurredAt: e.metadata.occurredAt,
+    actor: 'operator@test',
+  };
 };
 
 /** Status without the embedded view, for compact exact assertions. */
@@ -296,6 +365,19 @@ export const statusOf = (v: ActivationView, id: string) => {
 };
 
 /** NODE_1 initialized the deployment and was activated (events 0–4). */
-export const founder: ReadonlyArray<LedgerEvent> = [configRead(NODE_1), keyPairIssued(NODE_1, TP_1), publicKeyStored(NODE_1, TP_1), keyCreated(NODE_1, TP_1), activated(NODE_1, TP_1)];
+export const founder: ReadonlyArray<LedgerEvent> = [
+  configRead(NODE_1),
+  keyPairIssued(NODE_1, TP_1),
+  publicKeyStored(NODE_1, TP_1),
+  keyCreated(NODE_1, TP_1),
+  activated(NODE_1, TP_1),
+];
 /** … then NODE_2 joined it and was activated too (events 5–9). */
-export const cluster: ReadonlyArray<LedgerEvent> = [...founder, configRead(NODE_2), keyPairIssued(NODE_2, TP_2), publicKeyStored(NODE_2, TP_2), keyWrapped(NODE_2, TP_2), activated(NODE_2, TP_2)];
+export const cluster: ReadonlyArray<LedgerEvent> = [
+  ...founder,
+  configRead(NODE_2),
+  keyPairIssued(NODE_2, TP_2),
+  publicKeyStored(NODE_2, TP_2),
+  keyWrapped(NODE_2, TP_2),
+  activated(NODE_2, TP_2),
+];

@@ -11,9 +11,9 @@ import type { CommandContext } from '../../src/domain/envelope';
 import type { DeploymentId, InstallationId, NonEmptyString } from '../../src/domain/ids';
 import type { InstanceConfig } from '../../src/domain/instance/decider';
 import { fileKeystore } from '../../src/infra/file-keystore';
-import { joseCrypto } from '../../src/infra/jose-crypto';
 import { openSqliteStore } from '../../src/infra/sqlite-store';
 import { sha256Hex } from '../../src/infra/sha256';
+import { pooledCrypto } from './pooled-crypto';
 import type { EventStore } from '../../src/ports/event-store';
 
 export const tempDir = (label = 'kl'): string => fs.mkdtempSync(path.join(os.tmpdir(), `${label}-`));
@@ -58,7 +58,7 @@ export const openTestStore = (file: string): EventStore => {
 
 export const depsFor = (store: EventStore, config: InstanceConfig, command = 'init', extra: Partial<InstanceDeps> = {}): InstanceDeps => ({
   store,
-  crypto: joseCrypto(),
+  crypto: pooledCrypto(),
   keystore: fileKeystore(config.keystorePath),
   ctx: aContext(command),
   digest: sha256Hex,

@@ -10,7 +10,7 @@ import * as E from 'fp-ts/Either';
 import { initInstance } from '../../src/commands/instance';
 import { loadConfig } from '../../src/infra/config';
 import { fileKeystore } from '../../src/infra/file-keystore';
-import { joseCrypto } from '../../src/infra/jose-crypto';
+import { pooledCrypto } from './pooled-crypto';
 import { openStore } from '../../src/infra/open-store';
 import { crashingStore } from './crashing-store';
 
@@ -27,7 +27,7 @@ const main = async (): Promise<void> => {
   await initInstance(
     {
       store: killer,
-      crypto: joseCrypto(),
+      crypto: pooledCrypto(),
       keystore: fileKeystore(cfg.right.instance.keystorePath),
       ctx: { actor: 'child@test', command: 'init', correlationId: id, causationId: id, now: () => new Date(), newId: randomUUID },
       digest: sha256Hex,

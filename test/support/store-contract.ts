@@ -67,7 +67,8 @@ export const storeContract = (name: string, makeStore: MakeStore): void => {
     { expected: 0n, existing: 2, ok: false },
   ];
   for (const c of matrix) {
-    const label = `expected ${typeof c.expected === 'bigint' ? `revision ${c.expected}` : c.expected} on a stream of ${c.existing} event(s) → ${c.ok ? 'appends' : 'VersionConflict'}`;
+    const expected = typeof c.expected === 'bigint' ? `revision ${c.expected}` : c.expected;
+    const label = `expected ${expected} on a stream of ${c.existing} event(s) → ${c.ok ? 'appends' : 'VersionConflict'}`;
     withStore(label, async (t, { store }, prefix) => {
       const stream = `${prefix}s`;
       for (let i = 0; i < c.existing; i++) await right(t, store.append(stream, [ev(`Seed${i}`)], 'any'));
@@ -76,7 +77,10 @@ export const storeContract = (name: string, makeStore: MakeStore): void => {
         const r = await right(t, store.append(stream, [ev('A'), ev('B')], c.expected));
         t.is(r.nextExpectedRevision, BigInt(c.existing + 1));
         const all = await right(t, store.readStream(stream));
-        t.deepEqual(all.map((e) => e.revision), Array.from({ length: c.existing + 2 }, (_, i) => BigInt(i)));
+        t.deepEqual(
+          all.map((e) => e.revision),
+          Array.from({ length: c.existing + 2 }, (_, i) => BigInt(i)),
+        );
       } else {
         const err = await left(t, store.append(stream, [ev('A')], c.expected));
         t.deepEqual(err, { _tag: 'VersionConflict', stream, expected: c.expected, actual });
@@ -96,9 +100,7 @@ export const storeContract = (name: string, makeStore: MakeStore): void => {
     await right(t, f.store.append(stream, [ev('Start')], 'no_stream'));
     const other = await f.other();
     try {
-      const attempts = await Promise.all(
-        Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? f.store : other).append(stream, [ev(`W${i}`)], 0n)()),
-      );
+      const attempts = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? f.store : other).append(stream, [ev(`W${i}`)], 0n)()));
       const wins = attempts.filter(E.isRight);
       const conflicts = attempts.filter((r) => E.isLeft(r) && r.left._tag === 'VersionConflict');
       t.is(wins.length, 1);
@@ -128,10 +130,23 @@ export const storeContract = (name: string, makeStore: MakeStore): void => {
   withStore('any JSON value round-trips as data and as metadata (null, false, 0, "", arrays, numbers)', async (t, { store }, prefix) => {
     const stream = `${prefix}json`;
     const values: unknown[] = [null, false, 0, '', 'text', [1, 'two', null], { a: { b: [] } }, 3.25];
-    await right(t, store.append(stream, values.map((v, i) => ev(`V${i}`, v, values[values.length - 1 - i])), 'no_stream'));
+    await right(
+      t,
+      store.append(
+        stream,
+        values.map((v, i) => ev(`V${i}`, v, values[values.length - 1 - i])),
+        'no_stream',
+      ),
+    );
     const got = await right(t, store.readStream(stream));
-    t.deepEqual(got.map((e) => e.data), values);
-    t.deepEqual(got.map((e) => e.metadata), [...values].reverse());
+    t.deepEqual(
+      got.map((e) => e.data),
+      values,
+    );
+    t.deepEqual(
+      got.map((e) => e.metadata),
+      [...values].reverse(),
+    );
   });
 
   withStore('a missing stream reads as empty, forwards and backwards', async (t, { store }, prefix) => {
@@ -141,7 +156,14 @@ export const storeContract = (name: string, makeStore: MakeStore): void => {
 
   withStore('read a stream forwards and backwards, from a revision, with a max count', async (t, { store }, prefix) => {
     const stream = `${prefix}rw`;
-    await right(t, store.append(stream, ['E0', 'E1', 'E2', 'E3', 'E4'].map((x) => ev(x)), 'no_stream'));
+    await right(
+      t,
+      store.append(
+        stream,
+        ['E0', 'E1', 'E2', 'E3', 'E4'].map((x) => ev(x)),
+        'no_stream',
+      ),
+    );
     t.deepEqual(types(await right(t, store.readStream(stream))), ['E0', 'E1', 'E2', 'E3', 'E4']);
     t.deepEqual(types(await right(t, store.readStream(stream, { direction: 'backwards' }))), ['E4', 'E3', 'E2', 'E1', 'E0']);
     t.deepEqual(types(await right(t, store.readStream(stream, { fromRevision: 2n }))), ['E2', 'E3', 'E4']);
@@ -173,8 +195,7 @@ export const storeContract = (name: string, makeStore: MakeStore): void => {
 
   // ─── subscriptions ────────────────────────────────────────────────────
 
-  const eventsOf = (msgs: ReadonlyArray<SubscriptionMessage>): string[] =>
-    msgs.map((m) => (m.kind === 'event' ? m.event.type : '<caughtUp>'));
+  const eventsOf = (msgs: ReadonlyArray<SubscriptionMessage>): string[] => msgs.map((m) => (m.kind === 'event' ? m.event.type : '<caughtUp>'));
 
   withStore('subscription: catch-up in order, then caughtUp once, then live events', async (t, f, prefix) => {
     const { store } = f;
@@ -213,11 +234,21 @@ export const storeContract = (name: string, makeStore: MakeStore): void => {
   withStore('subscription: a large backlog arrives complete and in order', async (t, { store }, prefix) => {
     const n = 1200;
     for (let i = 0; i < n; i += 100) {
-      await right(t, store.append(`${prefix}big`, Array.from({ length: 100 }, (_, j) => ev(`E${i + j}`)), i === 0 ? 'no_stream' : BigInt(i - 1)));
+      await right(
+        t,
+        store.append(
+          `${prefix}big`,
+          Array.from({ length: 100 }, (_, j) => ev(`E${i + j}`)),
+          i === 0 ? 'no_stream' : BigInt(i - 1),
+        ),
+      );
     }
     const got = await firstValueFrom(store.subscribeToAll({ streamPrefixes: [prefix] }).pipe(take(n + 1), toArray()));
     t.deepEqual(eventsOf(got), [...Array.from({ length: n }, (_, i) => `E${i}`), '<caughtUp>']);
     const revisions = got.flatMap((m) => (m.kind === 'event' ? [m.event.revision] : []));
-    t.deepEqual(revisions, Array.from({ length: n }, (_, i) => BigInt(i)));
+    t.deepEqual(
+      revisions,
+      Array.from({ length: n }, (_, i) => BigInt(i)),
+    );
   });
 };

@@ -46,7 +46,15 @@ export interface DeploymentState {
   readonly keyCreatedAt: number;
 }
 
-export const initialDeploymentState: DeploymentState = { registered: {}, currentKey: undefined, copies: {}, removed: {}, revision: -1, changedAt: {}, keyCreatedAt: -1 };
+export const initialDeploymentState: DeploymentState = {
+  registered: {},
+  currentKey: undefined,
+  copies: {},
+  removed: {},
+  revision: -1,
+  changedAt: {},
+  keyCreatedAt: -1,
+};
 
 /**
  * The revision of the last deployment event that bears on an installation's
@@ -71,7 +79,13 @@ export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): D
         ...s,
         registered: {
           ...s.registered,
-          [d.installationId]: { installationId: d.installationId, machineName: d.machineName, instanceName: d.instanceName, thumbprint: d.thumbprint, publicKey: d.publicKey },
+          [d.installationId]: {
+            installationId: d.installationId,
+            machineName: d.machineName,
+            instanceName: d.instanceName,
+            thumbprint: d.thumbprint,
+            publicKey: d.publicKey,
+          },
         },
         removed: without(s.removed, d.installationId),
         changedAt: touched(d.installationId),
@@ -80,7 +94,11 @@ export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): D
     case 'PublicKeyReplaced': {
       const r = s.registered[e.data.installationId];
       return r
-        ? { ...s, registered: { ...s.registered, [r.installationId]: { ...r, thumbprint: e.data.thumbprint, publicKey: e.data.publicKey } }, changedAt: touched(r.installationId) }
+        ? {
+            ...s,
+            registered: { ...s.registered, [r.installationId]: { ...r, thumbprint: e.data.thumbprint, publicKey: e.data.publicKey } },
+            changedAt: touched(r.installationId),
+          }
         : s;
     }
     case 'InstanceRemoved':
@@ -170,11 +188,16 @@ export type DeploymentError =
       readonly storedThumbprint: Thumbprint;
       readonly presentedThumbprint: Thumbprint;
     }
-  | { readonly _tag: 'InstallationNotRegistered'; readonly installationId: InstallationId }
+  | { readonly _tag: 'UnknownInstallation'; readonly installationId: InstallationId }
   | { readonly _tag: 'SymmetricKeyExists'; readonly keyVersion: KeyVersion }
-  | { readonly _tag: 'CopyNotForRegisteredKey'; readonly installationId: InstallationId; readonly storedThumbprint: Thumbprint; readonly copyThumbprint: Thumbprint }
+  | {
+      readonly _tag: 'CopyNotForRegisteredKey';
+      readonly installationId: InstallationId;
+      readonly storedThumbprint: Thumbprint;
+      readonly copyThumbprint: Thumbprint;
+    }
   | { readonly _tag: 'InstallationRemoved'; readonly installationId: InstallationId }
-  | { readonly _tag: 'NoSymmetricKey' }
+  | { readonly _tag: 'NoKeyToWrap' }
   | { readonly _tag: 'SponsorHoldsNoCurrentCopy'; readonly sponsor: InstallationId; readonly keyVersion: KeyVersion | null }
   | { readonly _tag: 'LastMember'; readonly installationId: InstallationId; readonly keyVersion: KeyVersion }
   | { readonly _tag: 'NotAMember'; readonly installationId: InstallationId };
@@ -190,16 +213,26 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
       if (existing)
         return existing.thumbprint === c.thumbprint
           ? E.right(none)
-          : E.left({ _tag: 'InstallationKeyConflict', installationId: c.installationId, storedThumbprint: existing.thumbprint, presentedThumbprint: c.thumbprint });
+          : E.left({
+              _tag: 'InstallationKeyConflict',
+              installationId: c.installationId,
+              storedThumbprint: existing.thumbprint,
+              presentedThumbprint: c.thumbprint,
+            });
       const { type: _type, rejoin: _rejoin, ...data } = c;
       return E.right([{ type: 'PublicKeyStored', data }]);
     }
     case 'CreateSymmetricKey': {
       if (s.currentKey) return E.left({ _tag: 'SymmetricKeyExists', keyVersion: s.currentKey.keyVersion });
       const creator = s.registered[c.createdBy];
-      if (!creator) return E.left({ _tag: 'InstallationNotRegistered', installationId: c.createdBy });
+      if (!creator) return E.left({ _tag: 'UnknownInstallation', installationId: c.createdBy });
       if (c.copy.installationId !== c.createdBy || c.copy.recipientThumbprint !== creator.thumbprint)
-        return E.left({ _tag: 'CopyNotForRegisteredKey', installationId: c.createdBy, storedThumbprint: creator.thumbprint, copyThumbprint: c.copy.recipientThumbprint });
+        return E.left({
+          _tag: 'CopyNotForRegisteredKey',
+          installationId: c.createdBy,
+          storedThumbprint: creator.thumbprint,
+          copyThumbprint: c.copy.recipientThumbprint,
+        });
       return E.right([
         {
           type: 'SymmetricKeyCreated',
@@ -209,20 +242,28 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
     }
     case 'WrapForMember': {
       const current = s.currentKey;
-      if (!current) return E.left({ _tag: 'NoSymmetricKey' });
+      if (!current) return E.left({ _tag: 'NoKeyToWrap' });
       const sponsorCopy = currentCopyOf(s, c.sponsor);
       if (!s.registered[c.sponsor] || !sponsorCopy || sponsorCopy.copy.recipientThumbprint !== c.sponsorThumbprint)
         return E.left({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: c.sponsor, keyVersion: s.copies[c.sponsor]?.keyVersion ?? null });
       const newcomer = c.copy.installationId;
       if (s.removed[newcomer]) return E.left({ _tag: 'InstallationRemoved', installationId: newcomer });
       const registered = s.registered[newcomer];
-      if (!registered) return E.left({ _tag: 'InstallationNotRegistered', installationId: newcomer });
+      if (!registered) return E.left({ _tag: 'UnknownInstallation', installationId: newcomer });
       if (c.copy.recipientThumbprint !== registered.thumbprint)
-        return E.left({ _tag: 'CopyNotForRegisteredKey', installationId: newcomer, storedThumbprint: registered.thumbprint, copyThumbprint: c.copy.recipientThumbprint });
+        return E.left({
+          _tag: 'CopyNotForRegisteredKey',
+          installationId: newcomer,
+          storedThumbprint: registered.thumbprint,
+          copyThumbprint: c.copy.recipientThumbprint,
+        });
       const held = currentCopyOf(s, newcomer);
       if (held && held.copy.recipientThumbprint === registered.thumbprint && c.rewrap !== true) return E.right(none); // already joined: one wrap per member
       return E.right([
-        { type: 'SymmetricKeyWrapped', data: { deploymentId: c.deploymentId, keyVersion: current.keyVersion, copy: c.copy, wrappedBy: c.sponsor, wrappedByThumbprint: c.sponsorThumbprint } },
+        {
+          type: 'SymmetricKeyWrapped',
+          data: { deploymentId: c.deploymentId, keyVersion: current.keyVersion, copy: c.copy, wrappedBy: c.sponsor, wrappedByThumbprint: c.sponsorThumbprint },
+        },
       ]);
     }
     case 'RemoveInstance': {
@@ -250,19 +291,53 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
     }
     case 'ReplacePublicKey': {
       const current = s.currentKey;
-      if (!current) return E.left({ _tag: 'NoSymmetricKey' });
+      if (!current) return E.left({ _tag: 'NoKeyToWrap' });
       const registered = s.registered[c.installationId];
-      if (!registered) return E.left(s.removed[c.installationId] ? { _tag: 'InstallationRemoved', installationId: c.installationId } : { _tag: 'InstallationNotRegistered', installationId: c.installationId });
+      if (!registered)
+        return E.left(
+          s.removed[c.installationId]
+            ? { _tag: 'InstallationRemoved', installationId: c.installationId }
+            : { _tag: 'UnknownInstallation', installationId: c.installationId },
+        );
       if (registered.thumbprint === c.thumbprint) return E.right(none); // already replaced (a resumed run)
       if (registered.thumbprint !== c.previousThumbprint)
-        return E.left({ _tag: 'InstallationKeyConflict', installationId: c.installationId, storedThumbprint: registered.thumbprint, presentedThumbprint: c.previousThumbprint });
+        return E.left({
+          _tag: 'InstallationKeyConflict',
+          installationId: c.installationId,
+          storedThumbprint: registered.thumbprint,
+          presentedThumbprint: c.previousThumbprint,
+        });
       const own = currentCopyOf(s, c.installationId);
       if (!own) return E.left({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: c.installationId, keyVersion: s.copies[c.installationId]?.keyVersion ?? null });
       if (c.copy.installationId !== c.installationId || c.copy.recipientThumbprint !== c.thumbprint)
-        return E.left({ _tag: 'CopyNotForRegisteredKey', installationId: c.installationId, storedThumbprint: c.thumbprint, copyThumbprint: c.copy.recipientThumbprint });
+        return E.left({
+          _tag: 'CopyNotForRegisteredKey',
+          installationId: c.installationId,
+          storedThumbprint: c.thumbprint,
+          copyThumbprint: c.copy.recipientThumbprint,
+        });
       return E.right([
-        { type: 'PublicKeyReplaced', data: { deploymentId: c.deploymentId, installationId: c.installationId, previousThumbprint: c.previousThumbprint, thumbprint: c.thumbprint, publicKey: c.publicKey, reason: 'service-identity-changed' } },
-        { type: 'SymmetricKeyWrapped', data: { deploymentId: c.deploymentId, keyVersion: current.keyVersion, copy: c.copy, wrappedBy: c.installationId, wrappedByThumbprint: c.previousThumbprint } },
+        {
+          type: 'PublicKeyReplaced',
+          data: {
+            deploymentId: c.deploymentId,
+            installationId: c.installationId,
+            previousThumbprint: c.previousThumbprint,
+            thumbprint: c.thumbprint,
+            publicKey: c.publicKey,
+            reason: 'service-identity-changed',
+          },
+        },
+        {
+          type: 'SymmetricKeyWrapped',
+          data: {
+            deploymentId: c.deploymentId,
+            keyVersion: current.keyVersion,
+            copy: c.copy,
+            wrappedBy: c.installationId,
+            wrappedByThumbprint: c.previousThumbprint,
+          },
+        },
       ]);
     }
   }

@@ -63,7 +63,14 @@ export const evolveInstance = (s: InstanceState, e: InstanceEvent): InstanceStat
       return {
         status: 'KeyPairIssued',
         config: { ...config, serviceIdentity: d.serviceIdentity },
-        keyPair: { installationId: d.installationId, publicKey: d.publicKey, thumbprint: d.thumbprint, algorithm: d.algorithm, keySize: d.keySize, serviceIdentity: d.serviceIdentity },
+        keyPair: {
+          installationId: d.installationId,
+          publicKey: d.publicKey,
+          thumbprint: d.thumbprint,
+          algorithm: d.algorithm,
+          keySize: d.keySize,
+          serviceIdentity: d.serviceIdentity,
+        },
       };
     }
   }

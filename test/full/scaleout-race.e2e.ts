@@ -18,11 +18,11 @@
 import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { StoredEvent } from '../src/domain/envelope';
-import { type DeploymentId, deploymentStream, type InstallationId } from '../src/domain/ids';
-import { type CliResult, keyledger } from './support/cli';
-import { openTestStore, tempDir } from './support/fixtures';
-import { eventsOf } from './support/ledger-reader';
+import type { StoredEvent } from '../../src/domain/envelope';
+import { type DeploymentId, deploymentStream, type InstallationId } from '../../src/domain/ids';
+import { type CliResult, keyledger } from '../support/cli';
+import { openTestStore, tempDir } from '../support/fixtures';
+import { eventsOf } from '../support/ledger-reader';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['ROUNDS'] ?? 3)) || 3);
 const DEPLOYMENT = deploymentStream('default' as DeploymentId);
@@ -119,7 +119,11 @@ interface ListRow {
  * A deployment with two activated members (A created the key, B was joined
  * by A and started) and the given newcomers, each waiting to join.
  */
-const deploymentWithTwoSponsors = async (t: ExecutionContext, dir: string, newcomers: ReadonlyArray<string>): Promise<{ a: Node; b: Node; waiting: Node[] }> => {
+const deploymentWithTwoSponsors = async (
+  t: ExecutionContext,
+  dir: string,
+  newcomers: ReadonlyArray<string>,
+): Promise<{ a: Node; b: Node; waiting: Node[] }> => {
   const [a, b, ...waiting] = await newNodes(t, dir, ['A', 'B', ...newcomers]);
   if (!a || !b) throw new Error('unreachable');
   expectExit(t, await as(dir, a, 'init'), 0, 'A init');
@@ -138,59 +142,63 @@ const ONE_LINE_ERROR = /^keyledger: [^\n]+\n$/;
 
 // ─── (a) two sponsors, one newcomer ───────────────────────────────────────
 
-test.serial(`(a) two sponsors join the same newcomer at the same moment: one SymmetricKeyWrapped, one "already joined", then it activates (${ROUNDS} rounds)`, async (t) => {
-  t.timeout(30_000 + ROUNDS * 25_000);
-  const winners: Record<string, number> = { A: 0, B: 0 };
-  for (let round = 0; round < ROUNDS; round++) {
-    const dir = tempDir('kl-race-join');
-    const { a, b, waiting } = await deploymentWithTwoSponsors(t, dir, ['N']);
-    const n = waiting[0]!;
-    // Both processes are spawned in the same tick; alternate which is spawned first.
-    const sponsors = round % 2 === 0 ? [a, b] : [b, a];
-    const results = await Promise.all(sponsors.map((s) => as(dir, s, '--json', 'join', n.id)));
-    results.forEach((r, i) => expectExit(t, r, 0, `round ${round}: join by ${sponsors[i]!.name}`));
-    const outs = results.map((r, i) => jsonOf<JoinJson>(t, r, `round ${round}: join by ${sponsors[i]!.name}`));
-    const joined = outs.filter((o) => !o.alreadyJoined);
-    const already = outs.filter((o) => o.alreadyJoined);
-    t.is(joined.length, 1, `round ${round}: exactly one sponsor wrapped the key: ${JSON.stringify(outs)}`);
-    t.is(already.length, 1, `round ${round}: the other found it already joined: ${JSON.stringify(outs)}`);
-    const winner = joined[0]!;
-    t.deepEqual(winner.recorded, ['SymmetricKeyWrapped']);
-    t.deepEqual(already[0]!.recorded, []);
-    for (const o of outs) {
-      t.is(o.newcomer, n.id);
-      t.is(o.keyVersion, 1);
+test.serial(
+  `(a) two sponsors join the same newcomer at the same moment: one SymmetricKeyWrapped, one "already joined", then it activates (${ROUNDS} rounds)`,
+  async (t) => {
+    t.timeout(30_000 + ROUNDS * 25_000);
+    const winners: Record<string, number> = { A: 0, B: 0 };
+    for (let round = 0; round < ROUNDS; round++) {
+      const dir = tempDir('kl-race-join');
+      const { a, b, waiting } = await deploymentWithTwoSponsors(t, dir, ['N']);
+      const n = waiting[0]!;
+      // Both processes are spawned in the same tick; alternate which is spawned first.
+      const sponsors = round % 2 === 0 ? [a, b] : [b, a];
+      const results = await Promise.all(sponsors.map((s) => as(dir, s, '--json', 'join', n.id)));
+      for (const [i, r] of results.entries()) expectExit(t, r, 0, `round ${round}: join by ${sponsors[i]!.name}`);
+      const outs = results.map((r, i) => jsonOf<JoinJson>(t, r, `round ${round}: join by ${sponsors[i]!.name}`));
+      const joined = outs.filter((o) => !o.alreadyJoined);
+      const already = outs.filter((o) => o.alreadyJoined);
+      t.is(joined.length, 1, `round ${round}: exactly one sponsor wrapped the key: ${JSON.stringify(outs)}`);
+      t.is(already.length, 1, `round ${round}: the other found it already joined: ${JSON.stringify(outs)}`);
+      const winner = joined[0]!;
+      t.deepEqual(winner.recorded, ['SymmetricKeyWrapped']);
+      t.deepEqual(already[0]!.recorded, []);
+      for (const o of outs) {
+        t.is(o.newcomer, n.id);
+        t.is(o.keyVersion, 1);
+      }
+      winners[winner.sponsor === a.id ? 'A' : 'B']!++;
+
+      const events = await deploymentEvents(dir);
+      const copies = copyEventsFor(events, n.id);
+      t.is(copies.length, 1, `round ${round}: one wrapped copy for the newcomer, got ${copies.length}`);
+      const copy = copies[0]!.event;
+      t.is(copy.type, 'SymmetricKeyWrapped');
+      if (copy.type === 'SymmetricKeyWrapped')
+        t.is<string, string>(copy.data.wrappedBy, winner.sponsor, 'the copy names the sponsor whose output says it joined');
+      t.is(keysCreated(events).length, 1);
+      t.deepEqual(
+        events.map((e) => e.event.type),
+        ['PublicKeyStored', 'SymmetricKeyCreated', 'PublicKeyStored', 'SymmetricKeyWrapped', 'PublicKeyStored', 'SymmetricKeyWrapped'],
+        `round ${round}: nothing else was written`,
+      );
+
+      const start = await as(dir, n, '--json', 'start');
+      expectExit(t, start, 0, `round ${round}: newcomer start`);
+      const started = jsonOf<OutcomeJson>(t, start, 'start');
+      t.is(started.state, 'activated');
+      t.deepEqual(started.recorded, ['InstanceActivated']);
+      const list = jsonOf<ListRow[]>(t, await as(dir, a, '--json', 'list'), 'list');
+      t.deepEqual(
+        list.map((r) => [r.installationId, r.membership, r.heldKeyVersion]),
+        [a, b, n].map((x) => [x.id, 'joined', 1]),
+      );
+      await verifies(t, dir, a);
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    winners[winner.sponsor === a.id ? 'A' : 'B']!++;
-
-    const events = await deploymentEvents(dir);
-    const copies = copyEventsFor(events, n.id);
-    t.is(copies.length, 1, `round ${round}: one wrapped copy for the newcomer, got ${copies.length}`);
-    const copy = copies[0]!.event;
-    t.is(copy.type, 'SymmetricKeyWrapped');
-    if (copy.type === 'SymmetricKeyWrapped') t.is<string, string>(copy.data.wrappedBy, winner.sponsor, 'the copy names the sponsor whose output says it joined');
-    t.is(keysCreated(events).length, 1);
-    t.deepEqual(
-      events.map((e) => e.event.type),
-      ['PublicKeyStored', 'SymmetricKeyCreated', 'PublicKeyStored', 'SymmetricKeyWrapped', 'PublicKeyStored', 'SymmetricKeyWrapped'],
-      `round ${round}: nothing else was written`,
-    );
-
-    const start = await as(dir, n, '--json', 'start');
-    expectExit(t, start, 0, `round ${round}: newcomer start`);
-    const started = jsonOf<OutcomeJson>(t, start, 'start');
-    t.is(started.state, 'activated');
-    t.deepEqual(started.recorded, ['InstanceActivated']);
-    const list = jsonOf<ListRow[]>(t, await as(dir, a, '--json', 'list'), 'list');
-    t.deepEqual(
-      list.map((r) => [r.installationId, r.membership, r.heldKeyVersion]),
-      [a, b, n].map((x) => [x.id, 'joined', 1]),
-    );
-    await verifies(t, dir, a);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  t.log(`${ROUNDS} rounds; the wrap went through for A ${winners['A']}×, for B ${winners['B']}×`);
-});
+    t.log(`${ROUNDS} rounds; the wrap went through for A ${winners['A']}×, for B ${winners['B']}×`);
+  },
+);
 
 // ─── (b) join races remove ────────────────────────────────────────────────
 
@@ -231,7 +239,8 @@ test.serial(`(b) join of a newcomer racing its removal ends consistent either wa
       const copy = copies[0]!;
       t.is(copy.event.type, 'SymmetricKeyWrapped');
       t.true(copy.revision < removal.revision, `round ${round}: SymmetricKeyWrapped @${copy.revision} precedes InstanceRemoved @${removal.revision}`);
-      if (removal.event.type === 'InstanceRemoved') t.is<number | null, number | null>(removal.event.data.revokedKeyVersion, 1, 'the removal revoked the copy the join made');
+      if (removal.event.type === 'InstanceRemoved')
+        t.is<number | null, number | null>(removal.event.data.revokedKeyVersion, 1, 'the removal revoked the copy the join made');
     } else {
       // The removal won: the join is refused with one clear line, and wrote nothing.
       seen.removeThenJoinRefused++;
@@ -240,7 +249,8 @@ test.serial(`(b) join of a newcomer racing its removal ends consistent either wa
       t.regex(join.stderr, ONE_LINE_ERROR, 'one line on stderr');
       t.true(join.stderr.includes(`installation ${n.id} was removed from the deployment`), join.stderr);
       t.is(copies.length, 0, `round ${round}: no SymmetricKeyWrapped for the newcomer`);
-      if (removal.event.type === 'InstanceRemoved') t.is<number | null, number | null>(removal.event.data.revokedKeyVersion, null, 'it held no copy when removed');
+      if (removal.event.type === 'InstanceRemoved')
+        t.is<number | null, number | null>(removal.event.data.revokedKeyVersion, null, 'it held no copy when removed');
     }
     t.deepEqual(
       events.filter((e) => e.revision > removal.revision).map((e) => e.event.type),
@@ -279,40 +289,43 @@ test.serial(`(b) join of a newcomer racing its removal ends consistent either wa
 
 // ─── (c) concurrent inits, never a second key ─────────────────────────────
 
-test.serial(`(c) three inits of new instances at once on a deployment with an activated first member: all wait to join, one symmetric key (${ROUNDS} rounds)`, async (t) => {
-  t.timeout(30_000 + ROUNDS * 25_000);
-  for (let round = 0; round < ROUNDS; round++) {
-    const dir = tempDir('kl-race-init');
-    const [first, ...newcomers] = await newNodes(t, dir, ['A', 'B', 'C', 'D']);
-    expectExit(t, await as(dir, first!, 'init'), 0, 'first member init');
-    const results = await Promise.all(newcomers.map((n) => as(dir, n, '--json', 'init')));
-    results.forEach((r, i) => {
-      const n = newcomers[i]!;
-      expectExit(t, r, 1, `round ${round}: init ${n.name}`);
-      const o = jsonOf<OutcomeJson>(t, r, `init ${n.name}`);
-      t.is(o.installationId, n.id);
-      t.is(o.state, 'waiting-to-join');
-      t.is(o.reason?.kind, 'NoWrappedCopy');
-      t.deepEqual(o.recorded, ['ConfigRead', 'KeyPairIssued', 'PublicKeyStored'], `round ${round}: ${n.name} recorded steps 1-3 once`);
-    });
+test.serial(
+  `(c) three inits of new instances at once on a deployment with an activated first member: all wait to join, one symmetric key (${ROUNDS} rounds)`,
+  async (t) => {
+    t.timeout(30_000 + ROUNDS * 25_000);
+    for (let round = 0; round < ROUNDS; round++) {
+      const dir = tempDir('kl-race-init');
+      const [first, ...newcomers] = await newNodes(t, dir, ['A', 'B', 'C', 'D']);
+      expectExit(t, await as(dir, first!, 'init'), 0, 'first member init');
+      const results = await Promise.all(newcomers.map((n) => as(dir, n, '--json', 'init')));
+      results.forEach((r, i) => {
+        const n = newcomers[i]!;
+        expectExit(t, r, 1, `round ${round}: init ${n.name}`);
+        const o = jsonOf<OutcomeJson>(t, r, `init ${n.name}`);
+        t.is(o.installationId, n.id);
+        t.is(o.state, 'waiting-to-join');
+        t.is(o.reason?.kind, 'NoWrappedCopy');
+        t.deepEqual(o.recorded, ['ConfigRead', 'KeyPairIssued', 'PublicKeyStored'], `round ${round}: ${n.name} recorded steps 1-3 once`);
+      });
 
-    const events = await deploymentEvents(dir);
-    const created = keysCreated(events);
-    t.is(created.length, 1, `round ${round}: exactly one SymmetricKeyCreated`);
-    if (created[0]?.event.type === 'SymmetricKeyCreated') t.is(created[0].event.data.createdBy, first!.id);
-    t.is(events.filter((e) => e.event.type === 'SymmetricKeyWrapped').length, 0, 'nobody joined anybody');
-    const registered = events.flatMap((e) => (e.event.type === 'PublicKeyStored' ? [e.event.data.installationId] : []));
-    t.deepEqual([...registered].sort(), [first!, ...newcomers].map((n) => n.id).sort(), 'each instance registered once');
+      const events = await deploymentEvents(dir);
+      const created = keysCreated(events);
+      t.is(created.length, 1, `round ${round}: exactly one SymmetricKeyCreated`);
+      if (created[0]?.event.type === 'SymmetricKeyCreated') t.is(created[0].event.data.createdBy, first!.id);
+      t.is(events.filter((e) => e.event.type === 'SymmetricKeyWrapped').length, 0, 'nobody joined anybody');
+      const registered = events.flatMap((e) => (e.event.type === 'PublicKeyStored' ? [e.event.data.installationId] : []));
+      t.deepEqual([...registered].sort(), [first!, ...newcomers].map((n) => n.id).sort(), 'each instance registered once');
 
-    const list = jsonOf<ListRow[]>(t, await as(dir, first!, '--json', 'list'), 'list');
-    t.deepEqual(
-      list.map((r) => [r.installationId, r.membership, r.heldKeyVersion]),
-      [first!, ...newcomers].map((n, i) => [n.id, i === 0 ? 'joined' : 'waiting-to-join', i === 0 ? 1 : null]),
-    );
-    await verifies(t, dir, first!);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+      const list = jsonOf<ListRow[]>(t, await as(dir, first!, '--json', 'list'), 'list');
+      t.deepEqual(
+        list.map((r) => [r.installationId, r.membership, r.heldKeyVersion]),
+        [first!, ...newcomers].map((n, i) => [n.id, i === 0 ? 'joined' : 'waiting-to-join', i === 0 ? 1 : null]),
+      );
+      await verifies(t, dir, first!);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test.serial(`(c') four inits at once on an empty deployment: exactly one creates the key, the others wait and then join (${ROUNDS} rounds)`, async (t) => {
   t.timeout(30_000 + ROUNDS * 30_000);
@@ -330,7 +343,9 @@ test.serial(`(c') four inits at once on an empty deployment: exactly one creates
       if (!first) t.is(o.state, 'waiting-to-join');
       t.deepEqual(
         o.recorded,
-        first ? ['ConfigRead', 'KeyPairIssued', 'PublicKeyStored', 'SymmetricKeyCreated', 'InstanceActivated'] : ['ConfigRead', 'KeyPairIssued', 'PublicKeyStored'],
+        first
+          ? ['ConfigRead', 'KeyPairIssued', 'PublicKeyStored', 'SymmetricKeyCreated', 'InstanceActivated']
+          : ['ConfigRead', 'KeyPairIssued', 'PublicKeyStored'],
       );
     });
     const events = await deploymentEvents(dir);
@@ -345,7 +360,10 @@ test.serial(`(c') four inits at once on an empty deployment: exactly one creates
       expectExit(t, await as(dir, n, 'start'), 0, `start ${n.name}`);
     }
     const list = jsonOf<ListRow[]>(t, await as(dir, creator, '--json', 'list'), 'list');
-    t.deepEqual(list.map((r) => [r.membership, r.heldKeyVersion]), nodes.map(() => ['joined', 1]));
+    t.deepEqual(
+      list.map((r) => [r.membership, r.heldKeyVersion]),
+      nodes.map(() => ['joined', 1]),
+    );
     t.is(keysCreated(await deploymentEvents(dir)).length, 1, 'still one key');
     await verifies(t, dir, creator);
     fs.rmSync(dir, { recursive: true, force: true });

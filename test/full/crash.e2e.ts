@@ -6,14 +6,18 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { instanceStream, type InstallationId } from '../src/domain/ids';
-import { keyledger, runNode } from './support/cli';
-import { openTestStore, tempDir } from './support/fixtures';
-import { deploymentTypes, eventsOf } from './support/ledger-reader';
+import { instanceStream, type InstallationId } from '../../src/domain/ids';
+import { keyledger, runNode } from '../support/cli';
+import { openTestStore, tempDir } from '../support/fixtures';
+import { deploymentTypes, eventsOf } from '../support/ledger-reader';
 
-const CHILD = path.resolve(__dirname, 'support/init-child.js');
+const CHILD = path.resolve(__dirname, '..', 'support', 'init-child.js');
 
-const newInstance = async (t: { is: (a: unknown, b: unknown, m?: string) => void }, dir: string, name = 'MSSQLSERVER'): Promise<{ file: string; id: InstallationId }> => {
+const newInstance = async (
+  t: { is: (a: unknown, b: unknown, m?: string) => void },
+  dir: string,
+  name = 'MSSQLSERVER',
+): Promise<{ file: string; id: InstallationId }> => {
   const r = await keyledger(dir, '--json', '-c', `${name}.json`, 'config', 'new', '--instance', name);
   t.is(r.code, 0, r.stderr);
   const id = (JSON.parse(r.stdout) as { installationId: InstallationId }).installationId;
@@ -42,7 +46,10 @@ for (const when of ['before', 'after'] as const) {
       const store = openTestStore(path.join(dir, '.keyledger', 'ledger.db'));
       try {
         const inst = await eventsOf(store, instanceStream(id));
-        t.deepEqual(inst.map((e) => e.event.type), ['ConfigRead', 'KeyPairIssued', 'InstanceActivated']);
+        t.deepEqual(
+          inst.map((e) => e.event.type),
+          ['ConfigRead', 'KeyPairIssued', 'InstanceActivated'],
+        );
         t.deepEqual(await deploymentTypes(store), ['PublicKeyStored', 'SymmetricKeyCreated']);
       } finally {
         await store.close();
@@ -65,7 +72,10 @@ test('three `keyledger init` processes on one config at once: one initialization
     t.is(recorded.length, 5, `each step recorded once across processes: ${recorded.join(',')}`);
     const store = openTestStore(path.join(dir, '.keyledger', 'ledger.db'));
     try {
-      t.deepEqual((await eventsOf(store, instanceStream(id))).map((e) => e.event.type), ['ConfigRead', 'KeyPairIssued', 'InstanceActivated']);
+      t.deepEqual(
+        (await eventsOf(store, instanceStream(id))).map((e) => e.event.type),
+        ['ConfigRead', 'KeyPairIssued', 'InstanceActivated'],
+      );
       t.deepEqual(await deploymentTypes(store), ['PublicKeyStored', 'SymmetricKeyCreated']);
     } finally {
       await store.close();

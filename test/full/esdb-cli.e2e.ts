@@ -17,13 +17,13 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import { type DeploymentId, deploymentStream, type InstallationId, instanceStream } from '../src/domain/ids';
-import { openEsdbStore } from '../src/infra/esdb-store';
-import type { EventStore } from '../src/ports/event-store';
-import { CLI, type CliResult, runNode } from './support/cli';
-import { startEsdbDouble, type EsdbDouble } from './support/esdb-double';
-import { tempDir } from './support/fixtures';
-import { eventsOf, typesOf } from './support/ledger-reader';
+import { type DeploymentId, deploymentStream, type InstallationId, instanceStream } from '../../src/domain/ids';
+import { openEsdbStore } from '../../src/infra/esdb-store';
+import type { EventStore } from '../../src/ports/event-store';
+import { CLI, type CliResult, runNode } from '../support/cli';
+import { startEsdbDouble, type EsdbDouble } from '../support/esdb-double';
+import { tempDir } from '../support/fixtures';
+import { eventsOf, typesOf } from '../support/ledger-reader';
 
 /** In the user info of every connection string below: it must never appear in any output. */
 const PASSWORD = 'changeit';
@@ -91,7 +91,10 @@ const scaleOut = async (t: ExecutionContext, d: EsdbDouble, mode: Mode): Promise
     const r = await expectCode(t, n.dir, 0, ['--json', 'config', 'new', '--instance', n.name, '--machine', n.machine, ...ledger]);
     ids.push(json<{ installationId: InstallationId }>(r).installationId);
     const check = await expectCode(t, n.dir, 0, ['--json', 'config', 'check']);
-    t.deepEqual(json<{ store: unknown }>(check).store, mode === 'config-ledger' ? { kind: 'esdb', location: endpoint } : { kind: 'sqlite', location: path.join(n.dir, '.keyledger', 'ledger.db') });
+    t.deepEqual(
+      json<{ store: unknown }>(check).store,
+      mode === 'config-ledger' ? { kind: 'esdb', location: endpoint } : { kind: 'sqlite', location: path.join(n.dir, '.keyledger', 'ledger.db') },
+    );
   }
   const [n1, n2] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
   const [id1, id2] = ids as [InstallationId, InstallationId];
@@ -151,10 +154,14 @@ const scaleOut = async (t: ExecutionContext, d: EsdbDouble, mode: Mode): Promise
     t.deepEqual(typesOf(await eventsOf(reader, instanceStream(id1))), ['ConfigRead', 'KeyPairIssued', 'InstanceActivated']);
     t.deepEqual(typesOf(await eventsOf(reader, instanceStream(id2))), ['ConfigRead', 'KeyPairIssued', 'InstanceActivated']);
     const configRead = (await eventsOf(reader, instanceStream(id1)))[0]!;
-    t.deepEqual((configRead.event.data as { store: unknown }).store, mode === 'config-ledger' ? { kind: 'esdb', location: endpoint } : { kind: 'sqlite', location: path.join(n1.dir, '.keyledger', 'ledger.db') });
+    t.deepEqual(
+      (configRead.event.data as { store: unknown }).store,
+      mode === 'config-ledger' ? { kind: 'esdb', location: endpoint } : { kind: 'sqlite', location: path.join(n1.dir, '.keyledger', 'ledger.db') },
+    );
     const all = await reader.readAll()();
     t.true(E.isRight(all));
-    if (E.isRight(all)) t.false(JSON.stringify(all.right, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)).includes(PASSWORD), 'no password in any event');
+    if (E.isRight(all))
+      t.false(JSON.stringify(all.right, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)).includes(PASSWORD), 'no password in any event');
   } finally {
     await reader.close();
   }
@@ -174,7 +181,8 @@ for (const [label, batchAppend] of [
 ] as const) {
   for (const mode of ['store-flag', 'config-ledger'] as const) {
     // Each flow is ~12 CLI processes (two RSA key pairs); the double lives as long as the test.
-    test(`esdb CLI (${label}, ${mode === 'store-flag' ? '--store esdb://…' : 'config new --ledger esdb://…'}): init → waiting to join → join → start → status/list/verify → remove`, async (t) => {
+    const how = mode === 'store-flag' ? '--store esdb://…' : 'config new --ledger esdb://…';
+    test(`esdb CLI (${label}, ${how}): init → waiting to join → join → start → status/list/verify → remove`, async (t) => {
       t.timeout(120_000);
       const d = await startEsdbDouble({ batchAppend });
       try {

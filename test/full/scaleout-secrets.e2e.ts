@@ -16,14 +16,13 @@ import Database from 'better-sqlite3';
 import { createHash, createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { deploymentStream, type DeploymentId, type InstallationId } from '../src/domain/ids';
-import { fileKeystore } from '../src/infra/file-keystore';
-import { privateJwkOf } from '../src/infra/jose-crypto';
-import { type CliResult, keyledger } from './support/cli';
-import { openTestStore, rightOf, tempDir } from './support/fixtures';
-import { eventsOf } from './support/ledger-reader';
-import { encodings, PRIVATE_MEMBERS, unwrapWithNodeCrypto } from './support/secrets';
-
+import { deploymentStream, type DeploymentId, type InstallationId } from '../../src/domain/ids';
+import { fileKeystore } from '../../src/infra/file-keystore';
+import { privateJwkOf } from '../../src/infra/jose-crypto';
+import { type CliResult, keyledger } from '../support/cli';
+import { openTestStore, rightOf, tempDir } from '../support/fixtures';
+import { eventsOf } from '../support/ledger-reader';
+import { encodings, PRIVATE_MEMBERS, unwrapWithNodeCrypto } from '../support/secrets';
 
 interface Cfg {
   readonly installationId: InstallationId;
@@ -112,7 +111,9 @@ test('scale-out acceptance: init, three joins, a removal and an identity change 
 
     // One identity change: C. Its private key under the old identity is saved first, to scan for it afterwards.
     const before = cfgOf('C');
-    const oldKey = rightOf(await fileKeystore(path.resolve(dir, before.keystore)).load({ installationId: before.installationId, serviceIdentity: before.serviceIdentity })());
+    const oldKey = rightOf(
+      await fileKeystore(path.resolve(dir, before.keystore)).load({ installationId: before.installationId, serviceIdentity: before.serviceIdentity })(),
+    );
     const oldJwk = privateJwkOf(oldKey.privateKey) as Record<string, string>;
     const changed = json<{ previousIdentity: string; serviceIdentity: string; previousThumbprint: string; thumbprint: string; activation: { state: string } }>(
       await run(0, '-c', 'C.json', '--json', 'change-identity', 'svc-reports-new'),
@@ -132,7 +133,9 @@ test('scale-out acceptance: init, three joins, a removal and an identity change 
       await run(n === 'D' ? 1 : 0, '-c', `${n}.json`, '--json', 'status');
     }
     await run(0, '-c', 'B.json', 'list');
-    const list = json<Array<{ installationId: string; membership: string; heldKeyVersion: number | null; thumbprint: string }>>(await run(0, '-c', 'B.json', '--json', 'list'));
+    const list = json<Array<{ installationId: string; membership: string; heldKeyVersion: number | null; thumbprint: string }>>(
+      await run(0, '-c', 'B.json', '--json', 'list'),
+    );
     t.deepEqual(
       list.map((r) => [r.installationId, r.membership, r.heldKeyVersion]),
       [
@@ -155,7 +158,9 @@ test('scale-out acceptance: init, three joins, a removal and an identity change 
     const jwks: Record<string, Record<string, string>> = {};
     for (const n of names) {
       const cfg = cfgOf(n);
-      const kp = rightOf(await fileKeystore(path.resolve(dir, cfg.keystore)).load({ installationId: cfg.installationId, serviceIdentity: cfg.serviceIdentity })());
+      const kp = rightOf(
+        await fileKeystore(path.resolve(dir, cfg.keystore)).load({ installationId: cfg.installationId, serviceIdentity: cfg.serviceIdentity })(),
+      );
       jwks[n] = privateJwkOf(kp.privateKey) as Record<string, string>;
     }
     jwks['C (before the identity change)'] = oldJwk;
@@ -175,7 +180,8 @@ test('scale-out acceptance: init, three joins, a removal and an identity change 
     // Each instance's newest copy, unwrapped with its own key; and C's copy under its old key, with the old key.
     const copies = events.flatMap((e) => (e.event.type === 'SymmetricKeyWrapped' || e.event.type === 'SymmetricKeyCreated' ? [e.event.data.copy] : []));
     t.is(copies.length, 5, 'A created; B, C, D joined; C re-wrapped for its new key');
-    const newest = (n: string, thumbprint?: string) => [...copies].reverse().find((c) => c.installationId === id[n] && (thumbprint === undefined || c.recipientThumbprint === thumbprint));
+    const newest = (n: string, thumbprint?: string) =>
+      [...copies].reverse().find((c) => c.installationId === id[n] && (thumbprint === undefined || c.recipientThumbprint === thumbprint));
     const recovered = [
       { who: 'A', jwe: newest('A')?.jwe, jwk: jwks['A']! },
       { who: 'B', jwe: newest('B')?.jwe, jwk: jwks['B']! },
@@ -189,7 +195,11 @@ test('scale-out acceptance: init, three joins, a removal and an identity change 
     const symmetric = recovered[0]!.key;
     t.is(symmetric.length, 32);
     for (const r of recovered) t.true(r.key.equals(symmetric), `${r.who}'s copy holds the same key`);
-    t.is(createHmac('sha256', symmetric).update('keyledger/key-check/v1').digest('base64url'), created.data.keyCheck, 'the key recovered is the deployment key');
+    t.is(
+      createHmac('sha256', symmetric).update('keyledger/key-check/v1').digest('base64url'),
+      created.data.keyCheck,
+      'the key recovered is the deployment key',
+    );
     secrets.push({ what: 'the symmetric key', bytes: symmetric });
 
     // ── Everything an attacker or a log shipper could read ───────────────
@@ -197,7 +207,10 @@ test('scale-out acceptance: init, three joins, a removal and an identity change 
     const files = filesUnder(dir);
     for (const must of [ledgerFile, projectionsFile, path.join(stateDir, 'keyledger.log')]) t.true(files.includes(must), `${must} exists`);
     t.true(walSnapshots.size > 0, 'the ledger -wal was captured at least once');
-    t.true([...walSnapshots.values()].some((s) => s.where.startsWith('ledger.db-wal')), 'the ledger -wal was captured');
+    t.true(
+      [...walSnapshots.values()].some((s) => s.where.startsWith('ledger.db-wal')),
+      'the ledger -wal was captured',
+    );
     const haystacks = [
       ...files.map((f) => ({ where: path.relative(dir, f), text: fs.readFileSync(f).toString('latin1') })),
       ...[...walSnapshots.values()].map((s) => ({ where: s.where, text: s.bytes.toString('latin1') })),

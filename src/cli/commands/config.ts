@@ -1,0 +1,74 @@
+/** `keyledger config new | check`: write or check an instance config file (the RSReportServer.config analogue). */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type Command, Option } from 'commander';
+import * as E from 'fp-ts/Either';
+import { loadConfig, newConfig } from '../../infra/config';
+import { EXIT } from '../errors';
+import type { CommandScope } from '../io';
+import { emit, fail } from '../session';
+
+interface NewOptions {
+  readonly instance: string;
+  readonly machine?: string;
+  readonly identity?: string;
+  readonly deployment: string;
+  readonly ledger: string;
+  readonly keySize?: string;
+  readonly ifMissing?: boolean;
+  readonly force?: boolean;
+}
+
+const writeNew = ({ io, globals }: CommandScope, o: NewOptions): number => {
+  const file = path.resolve(globals().config);
+  if (fs.existsSync(file) && !o.force) {
+    if (o.ifMissing) {
+      emit(io, globals(), { file, created: false }, `config ${file} already exists; keeping it\n`);
+      return EXIT.ok;
+    }
+    return fail(io, { _tag: 'UsageError', message: `config ${file} already exists: pass --if-missing to keep it, or choose another path with --config` });
+  }
+  const cfg = newConfig({
+    instanceName: o.instance,
+    ...(o.machine !== undefined ? { machineName: o.machine } : {}),
+    ...(o.identity !== undefined ? { serviceIdentity: o.identity } : {}),
+    deployment: o.deployment,
+    store: o.ledger,
+    ...(o.keySize !== undefined ? { keySize: Number(o.keySize) } : {}),
+  });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(cfg, null, 2)}\n`, { mode: 0o600 });
+  const check = loadConfig(file);
+  if (E.isLeft(check)) return fail(io, check.left);
+  emit(io, globals(), { file, created: true, installationId: cfg['installationId'] }, `wrote ${file} (installation ${String(cfg['installationId'])})\n`);
+  return EXIT.ok;
+};
+
+const check = ({ io, globals }: CommandScope): number => {
+  const c = loadConfig(globals().config);
+  if (E.isLeft(c)) return fail(io, c.left);
+  const shown = { file: c.right.file, ...c.right.instance, stateDir: c.right.stateDir, keySize: c.right.keySize };
+  const text = Object.entries(shown).map(([k, v]) => `${k.padEnd(16)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  emit(io, globals(), shown, `${text.join('\n')}\n`);
+  return EXIT.ok;
+};
+
+export const registerConfig = (program: Command, scope: CommandScope): void => {
+  const config = program.command('config').description('create or check an instance config file');
+  config
+    .command('new')
+    .description('write a new config: fresh installation ID, this machine, the current user as service identity')
+    .option('--instance <name>', 'instance name', 'MSSQLSERVER')
+    .option('--machine <name>', 'machine name (default: this host name)')
+    .option('--identity <account>', 'service identity the instance runs as (default: current user)')
+    .option('--deployment <id>', 'deployment to belong to', 'default')
+    .option('--ledger <connection>', 'store connection string', 'sqlite:./.keyledger/ledger.db')
+    .addOption(new Option('--key-size <bits>', 'RSA key size').choices(['2048', '3072', '4096']))
+    .option('--if-missing', 'do nothing (exit 0) when the file already exists')
+    .option('--force', 'overwrite an existing file (its instance becomes unreachable: prefer a new path)')
+    .action((o: NewOptions) => scope.done(writeNew(scope, o)));
+  config
+    .command('check')
+    .description('validate the config file and show what it resolves to (no secrets)')
+    .action(() => scope.done(check(scope)));
+};

@@ -1,0 +1,83 @@
+/**
+ * `keyledger init` (the five steps, resumable; `--rejoin`, `--new-installation-id`)
+ * and `keyledger start` (the start check, recorded).
+ */
+import { type Command, Option } from 'commander';
+import * as E from 'fp-ts/Either';
+import { initInstance, startInstance } from '../../commands/instance';
+import type { KeySize } from '../../domain/events';
+import { renewInstallationId } from '../../infra/config';
+import { describeError, EXIT } from '../errors';
+import type { CommandScope, GlobalOptions, Io } from '../io';
+import { outcomeRemedy, outcomeText, remedyJson } from '../render';
+import { emit, fail, instanceDeps, withSession } from '../session';
+
+interface RunOptions {
+  readonly keySize?: KeySize;
+  readonly rejoin?: boolean;
+  readonly newId?: boolean;
+}
+
+export const runInstanceCommand = async (io: Io, g: GlobalOptions, verb: 'init' | 'start', options: RunOptions = {}): Promise<number> => {
+  let renewed: { previous: string; installationId: string } | undefined;
+  if (options.newId) {
+    // A new installation ID and keystore in the config file, then a normal init under them.
+    const r = renewInstallationId(g.config);
+    if (E.isLeft(r)) return fail(io, r.left);
+    renewed = r.right;
+    io.stderr(`keyledger: the config now names installation ${renewed.installationId} (was ${renewed.previous}) with a keystore of its own\n`);
+  }
+  return withSession(io, g, async (s) => {
+    const run = verb === 'init' ? initInstance : startInstance;
+    const r = await run({ ...(await instanceDeps(s, verb, options.keySize)), rejoin: options.rejoin === true }, s.config.instance);
+    if (E.isLeft(r)) {
+      s.log.write({ command: verb, installationId: s.config.instance.installationId, outcome: 'error', error: r.left._tag, message: describeError(r.left) });
+      return r;
+    }
+    const { loads: _loads, ...o } = r.right;
+    s.log.write({
+      command: verb,
+      installationId: o.installationId,
+      outcome: o.state,
+      recorded: o.recorded,
+      reason: o.reason?.kind,
+      keyVersion: o.keyVersion,
+      thumbprint: o.thumbprint,
+    });
+    const remedy = outcomeRemedy(o);
+    const json = { ...o, ...(renewed ? { previousInstallationId: renewed.previous } : {}), ...(remedy ? { remedy: remedyJson(remedy) } : {}) };
+    emit(io, g, json, outcomeText(o, verb));
+    return E.right(o.state === 'activated' ? EXIT.ok : EXIT.notActivated);
+  });
+};
+
+export const registerInitStart = (program: Command, { io, globals, done }: CommandScope): void => {
+  program
+    .command('init')
+    .description(
+      'initialize this instance: config read, key pair issued, public key stored, symmetric key stored wrapped, activated — ' +
+        'one event each; resumes after a crash, does nothing when done',
+    )
+    .addOption(new Option('--key-size <bits>', 'RSA key size for a new key pair').choices(['2048', '3072', '4096']))
+    .option('--rejoin', 'register this installation again after it was removed from the deployment (then join it from a member)')
+    .option(
+      '--new-installation-id',
+      'first give this instance a new installation ID and a keystore of its own in its config file ' +
+        '(when its key pair is lost, or another machine presents its ID); prints the new ID for the join',
+    )
+    .action(async (o: { keySize?: string; rejoin?: boolean; newInstallationId?: boolean }) => {
+      if (o.rejoin && o.newInstallationId)
+        return done(fail(io, { _tag: 'UsageError', message: '--rejoin and --new-installation-id exclude each other: rejoin keeps the installation ID' }));
+      const keySize = o.keySize ? (Number(o.keySize) as KeySize) : undefined;
+      return done(
+        await runInstanceCommand(io, globals(), 'init', { ...(keySize ? { keySize } : {}), rejoin: o.rejoin === true, newId: o.newInstallationId === true }),
+      );
+    });
+
+  program
+    .command('start')
+    .description(
+      "the start check: prove the installation ID and key pair match the deployment by unwrapping this instance's copy of the key; the outcome is recorded",
+    )
+    .action(async () => done(await runInstanceCommand(io, globals(), 'start')));
+};

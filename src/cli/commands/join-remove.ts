@@ -1,0 +1,105 @@
+/** `keyledger join` (rskeymgmt -j) and `keyledger remove` (rskeymgmt -r): scale-out membership. */
+import type { Command } from 'commander';
+import * as E from 'fp-ts/Either';
+import { joinInstance, removeInstance } from '../../commands/membership';
+import type { InstallationId } from '../../domain/ids';
+import { type ActivationView, listInstances } from '../../projections/activation';
+import { type CliError, EXIT } from '../errors';
+import type { CommandScope, GlobalOptions, Io } from '../io';
+import { emit, handlerDeps, instanceDeps, loadView, parseInstallationId, usage, withSession } from '../session';
+
+/** The instance a join names by machine and instance name (preferring the one waiting to join). */
+const findByName = (view: ActivationView, machine: string | undefined, instance: string | undefined): E.Either<CliError, InstallationId> => {
+  if (machine === undefined || instance === undefined) return usage('name the instance to join: keyledger join <installationId>, or --machine M --instance N');
+  const same = (a: string | null, b: string): boolean => a?.toLowerCase() === b.toLowerCase();
+  const matches = listInstances(view).filter((r) => r.state !== 'not-initialized' && same(r.view.machineName, machine) && same(r.view.instanceName, instance));
+  const waiting = matches.filter((r) => r.state === 'waiting-to-join');
+  const pick = waiting.length === 1 ? waiting[0] : matches.length === 1 ? matches[0] : undefined;
+  if (!pick || pick.state === 'not-initialized')
+    return usage(
+      matches.length === 0
+        ? `no instance ${instance} on machine ${machine} in the ledger: run keyledger init on it first (see keyledger list)`
+        : `${matches.length} instances are named ${instance} on ${machine}: pass the installation ID instead (see keyledger list)`,
+    );
+  return E.right(pick.view.installationId as InstallationId);
+};
+
+export interface JoinTarget {
+  readonly id?: string;
+  readonly machine?: string;
+  readonly instance?: string;
+  readonly rewrap?: boolean;
+}
+
+export const joinCommand = async (io: Io, g: GlobalOptions, target: JoinTarget): Promise<number> =>
+  withSession(io, g, async (s) => {
+    let newcomer: E.Either<CliError, InstallationId>;
+    if (target.id !== undefined) newcomer = parseInstallationId(target.id);
+    else {
+      const view = await loadView(io, s, g);
+      newcomer = E.isLeft(view) ? view : findByName(view.right, target.machine, target.instance);
+    }
+    if (E.isLeft(newcomer)) return newcomer;
+    const r = await joinInstance(await instanceDeps(s, 'join'), s.config.instance, newcomer.right, { rewrap: target.rewrap === true });
+    if (E.isLeft(r)) {
+      s.log.write({ command: 'join', sponsor: s.config.instance.installationId, newcomer: newcomer.right, outcome: 'error', error: r.left._tag });
+      return r;
+    }
+    const o = r.right;
+    s.log.write({ command: 'join', sponsor: o.sponsor, newcomer: o.newcomer, keyVersion: o.keyVersion, recorded: o.recorded });
+    const text = o.alreadyJoined
+      ? `installation ${o.newcomer} already holds symmetric key version ${o.keyVersion}; nothing to do (pass --rewrap if its copy is unusable)\n`
+      : `joined: symmetric key version ${o.keyVersion} wrapped for ${o.newcomer} by ${o.sponsor} (SymmetricKeyWrapped recorded).\n` +
+        `Next: run keyledger start on ${o.newcomer} to activate it.\n`;
+    emit(io, g, o, text);
+    return E.right(EXIT.ok);
+  });
+
+export const removeCommand = async (io: Io, g: GlobalOptions, id: string, force: boolean): Promise<number> =>
+  withSession(io, g, async (s) => {
+    const target = parseInstallationId(id);
+    if (E.isLeft(target)) return target;
+    const r = await removeInstance(handlerDeps(s, 'remove'), s.config.instance.deploymentId, target.right, force);
+    if (E.isLeft(r)) return r;
+    const o = r.right;
+    s.log.write({ command: 'remove', installationId: o.installationId, lastMember: o.lastMember, forced: force, recorded: o.recorded });
+    const last = o.lastMember
+      ? 'It was the last member holding the key: a new instance can only get it from a key backup restore, which this version cannot do yet.\n'
+      : '';
+    const text =
+      o.recorded.length === 0
+        ? `installation ${o.installationId} was already removed; nothing to do\n`
+        : `removed: installation ${o.installationId}'s registration and wrapped copy are revoked (InstanceRemoved recorded); its next start is refused.\n${last}`;
+    emit(io, g, o, text);
+    return E.right(EXIT.ok);
+  });
+
+export const registerJoinRemove = (program: Command, { io, globals, done }: CommandScope): void => {
+  program
+    .command('join')
+    .argument('[installationId]', 'the instance waiting to join (or pick it with --machine/--instance)')
+    .option('-m, --machine <name>', "the waiting instance's machine name")
+    .option('-n, --instance <name>', "the waiting instance's instance name")
+    .option('--rewrap', 'wrap the key again even though a copy for the instance is recorded (its copy cannot be unwrapped, or holds another key)')
+    .description(
+      "run on an activated member (the sponsor): unwrap the symmetric key with this member's private key, " +
+        "re-wrap it for the waiting instance's public key, record it (rskeymgmt -j). The waiting instance activates on its next start",
+    )
+    .action(async (id: string | undefined, o: { machine?: string; instance?: string; rewrap?: boolean }) =>
+      done(
+        await joinCommand(io, globals(), {
+          ...(id !== undefined ? { id } : {}),
+          ...(o.machine !== undefined ? { machine: o.machine } : {}),
+          ...(o.instance !== undefined ? { instance: o.instance } : {}),
+          rewrap: o.rewrap === true,
+        }),
+      ),
+    );
+
+  program
+    .command('remove')
+    .argument('<installationId>', 'the member to remove')
+    .option('--force', 'remove it even if it is the last member holding the key (afterwards only a backup restores the key)')
+    .description('remove an instance from the scale-out: its registration and wrapped copy are revoked and its next start is refused (rskeymgmt -r)')
+    .action(async (id: string, o: { force?: boolean }) => done(await removeCommand(io, globals(), id, o.force === true)));
+};

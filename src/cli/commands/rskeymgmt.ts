@@ -1,0 +1,56 @@
+/** `keyledger rskeymgmt`: the SSRS rskeymgmt flags over keyledger's own commands. */
+import type { Command } from 'commander';
+import * as E from 'fp-ts/Either';
+import { loadConfig } from '../../infra/config';
+import type { CommandScope, GlobalOptions, Io } from '../io';
+import { fail } from '../session';
+import { joinCommand, removeCommand } from './join-remove';
+import { listCommand } from './status-list';
+
+type Flags = Record<string, string | boolean | undefined>;
+
+const rskeymgmt = async (io: Io, g: GlobalOptions, o: Flags): Promise<number> => {
+  for (const flag of ['e', 'a', 'd', 's'] as const)
+    if (o[flag])
+      return fail(io, {
+        _tag: 'UsageError',
+        message: `rskeymgmt -${flag} (backup, restore, delete, re-create) is not available in this version of keyledger yet`,
+      });
+  const local = o['i'];
+  if (typeof local === 'string') {
+    const c = loadConfig(g.config);
+    if (E.isLeft(c)) return fail(io, c.left);
+    if (c.right.instance.instanceName.toLowerCase() !== local.toLowerCase())
+      return fail(io, {
+        _tag: 'UsageError',
+        message: `-i ${local} does not match the config's instance ${c.right.instance.instanceName}: pass the instance's config with -c`,
+      });
+  }
+  const chosen = ['l', 'j', 'r'].filter((f) => o[f] !== undefined && o[f] !== false);
+  if (chosen.length !== 1)
+    return fail(io, { _tag: 'UsageError', message: 'rskeymgmt takes exactly one of -l, -j, -r (and -e, -a, -d, -s in a later version)' });
+  if (o['l']) return listCommand(io, g);
+  if (o['j'])
+    return joinCommand(io, g, { ...(typeof o['m'] === 'string' ? { machine: o['m'] } : {}), ...(typeof o['n'] === 'string' ? { instance: o['n'] } : {}) });
+  return removeCommand(io, g, String(o['r']), o['force'] === true);
+};
+
+export const registerRskeymgmt = (program: Command, { io, globals, done }: CommandScope): void => {
+  program
+    .command('rskeymgmt')
+    .description('the SSRS rskeymgmt flags on top of keyledger: -l list, -j join (-m machine -n instance), -r <installationID> remove, -i local instance name')
+    .option('-l', 'list the instances of the deployment')
+    .option('-j', 'join a waiting instance (name it with -m and -n)')
+    .option('-r <installationID>', 'remove an instance')
+    .option('-m <machine>', 'remote machine (with -j)')
+    .option('-n <instance>', 'remote instance (with -j)')
+    .option('-i <instance>', 'local instance name (must match the config)')
+    .option('-f <file>', 'backup file (with -e / -a: not available yet)')
+    .option('-p <password>', 'backup password (with -e / -a: not available yet)')
+    .option('-e', 'extract the key to a backup file (not available yet)')
+    .option('-a', 'apply a backup (not available yet)')
+    .option('-d', 'delete keys and encrypted content (not available yet)')
+    .option('-s', 're-create the key (not available yet)')
+    .option('--force', 'with -r: allow removing the last member')
+    .action(async (o: Flags) => done(await rskeymgmt(io, globals(), o)));
+};

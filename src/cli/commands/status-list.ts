@@ -1,0 +1,51 @@
+/** `keyledger status [installationId]` and `keyledger list` (rskeymgmt -l): answers from the activation view. */
+import type { Command } from 'commander';
+import * as E from 'fp-ts/Either';
+import { instanceStatus, listInstances } from '../../projections/activation';
+import { findingsFor } from '../../projections/findings';
+import { EXIT } from '../errors';
+import type { CommandScope, GlobalOptions, Io } from '../io';
+import { listText, membershipOf, statusJson, statusText } from '../render';
+import { emit, fail, loadView, parseInstallationId, withSession } from '../session';
+
+const statusCommand = async (io: Io, g: GlobalOptions, id: string | undefined): Promise<number> => {
+  const requested = id === undefined ? E.right(undefined) : parseInstallationId(id);
+  if (E.isLeft(requested)) return fail(io, requested.left);
+  return withSession(io, g, async (s) => {
+    const view = await loadView(io, s, g);
+    if (E.isLeft(view)) return view;
+    const target = requested.right ?? s.config.instance.installationId;
+    const st = instanceStatus(view.right, target);
+    const findings = findingsFor(view.right, target);
+    emit(io, g, statusJson(st, findings), statusText(st, findings));
+    return E.right(st.state === 'activated' ? EXIT.ok : EXIT.notActivated);
+  });
+};
+
+export const listCommand = async (io: Io, g: GlobalOptions): Promise<number> =>
+  withSession(io, g, async (s) => {
+    const view = await loadView(io, s, g);
+    if (E.isLeft(view)) return view;
+    const rows = listInstances(view.right);
+    const json = rows.map((r) => {
+      const id = r.state === 'not-initialized' ? r.installationId : r.view.installationId;
+      return { ...statusJson(r, findingsFor(view.right, id)), ...membershipOf(r, view.right) };
+    });
+    emit(io, g, json, listText(rows, view.right));
+    return E.right(EXIT.ok);
+  });
+
+export const registerStatusList = (program: Command, { io, globals, done }: CommandScope): void => {
+  program
+    .command('status')
+    .argument('[installationId]', "another instance of the ledger (default: this config's)")
+    .description('activation state from the ledger; when not activated, prints RSReportServerNotActivated with the reason and remedy and exits 1')
+    .action(async (id: string | undefined) => done(await statusCommand(io, globals(), id)));
+
+  program
+    .command('list')
+    .description(
+      'membership: every instance with installation ID, machine, instance name, joined / waiting-to-join / disabled / removed, key version held, thumbprint (rskeymgmt -l)',
+    )
+    .action(async () => done(await listCommand(io, globals())));
+};

@@ -1,0 +1,29 @@
+/**
+ * What every CLI command is given: where to write, the environment, and the
+ * global options commander parsed.
+ */
+import type { Crypto } from '../ports/crypto';
+
+export interface Io {
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly isTTY: boolean;
+  /** Adapters to use instead of the defaults (the composition root's one seam; tests pass a crypto with pre-generated keys). */
+  readonly adapters?: { readonly crypto?: () => Crypto };
+}
+
+export interface GlobalOptions {
+  readonly config: string;
+  readonly store?: string;
+  readonly actor?: string;
+  readonly correlationId?: string;
+  readonly json?: boolean;
+}
+
+/** A command module's view of the program: the io, the global options (read when the command runs) and how to set the exit code. */
+export interface CommandScope {
+  readonly io: Io;
+  readonly globals: () => GlobalOptions;
+  readonly done: (code: number) => void;
+}

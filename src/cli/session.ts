@@ -1,0 +1,132 @@
+/**
+ * The composition root's shared part: open the config and the store for a
+ * command, build the command dependencies (crypto and keystore are loaded only
+ * by the commands that use them), fold the activation view, print results and
+ * errors. Every failure is one line on stderr and an exit code; nothing throws.
+ */
+import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as E from 'fp-ts/Either';
+import type { HandlerDeps } from '../commands/handler';
+import type { InstanceDeps } from '../commands/instance';
+import type { CommandContext } from '../domain/envelope';
+import type { KeySize } from '../domain/events';
+import { InstallationId } from '../domain/ids';
+import { type LoadedConfig, loadConfig } from '../infra/config';
+import { fileOpLog, type OpLog } from '../infra/oplog';
+import { openStore } from '../infra/open-store';
+import { pauseFromEnv } from '../infra/pause';
+import { sha256Hex } from '../infra/sha256';
+import { openSqliteCheckpoints } from '../infra/sqlite-checkpoints';
+import type { EventStore } from '../ports/event-store';
+import { activationProjection, type ActivationView } from '../projections/activation';
+import { catchUp } from '../projections/runner';
+import { type CliError, describeError, exitCodeOf } from './errors';
+import type { GlobalOptions, Io } from './io';
+import { progressReporter } from './progress';
+
+export interface Session {
+  readonly config: LoadedConfig;
+  readonly store: EventStore;
+  readonly log: OpLog;
+  readonly ctx: (command: string) => CommandContext;
+  /** The host name recorded with start-check outcomes ($KEYLEDGER_HOST, default: this host's name). */
+  readonly host: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly adapters: NonNullable<Io['adapters']>;
+}
+
+const defaultActor = (): string => {
+  try {
+    return `${os.userInfo().username}@${os.hostname()}`;
+  } catch {
+    return `uid-${process.getuid?.() ?? 'unknown'}@${os.hostname()}`;
+  }
+};
+
+/** Prints the error as one line on stderr and gives its exit code. */
+export const fail = (io: Io, e: CliError): number => {
+  io.stderr(`keyledger: ${describeError(e)}\n`);
+  return exitCodeOf(e);
+};
+
+export const usage = (message: string): E.Either<CliError, never> => E.left({ _tag: 'UsageError', message });
+
+export const emit = (io: Io, g: GlobalOptions, json: unknown, text: string): void => {
+  io.stdout(g.json ? `${JSON.stringify(json, null, 2)}\n` : text);
+};
+
+/** An installation ID from the command line (case-insensitive, stored lowercase). */
+export const parseInstallationId = (id: string): E.Either<CliError, InstallationId> => {
+  const lower = id.toLowerCase();
+  return InstallationId.is(lower) ? E.right(lower) : usage(`"${id}" is not an installation ID (a GUID)`);
+};
+
+const openSession = async (io: Io, g: GlobalOptions): Promise<E.Either<CliError, Session>> => {
+  const config = loadConfig(g.config);
+  if (E.isLeft(config)) return config;
+  const connection = g.store ?? io.env['KEYLEDGER_STORE'] ?? config.right.storeConnection;
+  const store = await openStore(connection, path.dirname(config.right.file));
+  if (E.isLeft(store)) return store;
+  const actor = g.actor ?? io.env['KEYLEDGER_ACTOR'] ?? defaultActor();
+  const correlationId = g.correlationId ?? randomUUID();
+  return E.right({
+    config: config.right,
+    store: store.right,
+    log: fileOpLog(config.right.stateDir),
+    ctx: (command) => ({ actor, command, correlationId, causationId: correlationId, now: () => new Date(), newId: randomUUID }),
+    host: io.env['KEYLEDGER_HOST'] ?? os.hostname(),
+    env: io.env,
+    adapters: io.adapters ?? {},
+  });
+};
+
+/** Opens the session, runs `f`, closes the store; a failure anywhere is one line on stderr and its exit code. */
+export const withSession = async (io: Io, g: GlobalOptions, f: (s: Session) => Promise<E.Either<CliError, number>>): Promise<number> => {
+  const s = await openSession(io, g);
+  if (E.isLeft(s)) return fail(io, s.left);
+  try {
+    const r = await f(s.right);
+    return E.isLeft(r) ? fail(io, r.left) : r.right;
+  } finally {
+    await s.right.store.close();
+  }
+};
+
+/** What a command that only reads and appends needs. */
+export const handlerDeps = (s: Session, command: string): HandlerDeps => {
+  const pause = pauseFromEnv(s.env);
+  return { store: s.store, ctx: s.ctx(command), digest: sha256Hex, ...(pause ? { pause } : {}) };
+};
+
+/** What a command with keys needs: crypto and the keystore are loaded here, not at start-up. */
+export const instanceDeps = async (s: Session, command: string, keySize?: KeySize): Promise<InstanceDeps> => {
+  const [{ joseCrypto }, { fileKeystore }] = await Promise.all([import('../infra/jose-crypto'), import('../infra/file-keystore')]);
+  return {
+    ...handlerDeps(s, command),
+    crypto: s.adapters.crypto?.() ?? joseCrypto(),
+    keystore: fileKeystore(s.config.instance.keystorePath),
+    host: s.host,
+    keySize: keySize ?? s.config.keySize,
+  };
+};
+
+/** The activation view, caught up from its local checkpoint (progress on a terminal). */
+export const loadView = async (io: Io, s: Session, g: GlobalOptions): Promise<E.Either<CliError, ActivationView>> => {
+  const checkpoints = openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'));
+  if (E.isLeft(checkpoints)) return checkpoints;
+  const progress = progressReporter(io, !g.json, 'replaying ledger');
+  try {
+    const r = await catchUp(s.store, activationProjection, checkpoints.right, { digest: sha256Hex, onProgress: progress.update })();
+    progress.stop();
+    if (E.isLeft(r)) return r;
+    if (r.right.rebuilt?.reason === 'ledger-replaced')
+      io.stderr(
+        `keyledger: the local view no longer matches the ledger (it was replaced or restored from a backup): rebuilt it from the ledger's ${r.right.processed} events\n`,
+      );
+    return E.right(r.right.state);
+  } finally {
+    checkpoints.right.close();
+  }
+};

@@ -1,0 +1,31 @@
+/**
+ * Events as the store sees them: what the domain seals (`EventData`) and what
+ * it decodes (`RecordedEvent`, at a global `Position`). Plain shapes with no
+ * behaviour; they live here so the domain needs nothing from src/ports, and
+ * the event-store port (src/ports/event-store.ts) re-exports them.
+ */
+
+/** A global position in the store's total order ($all). */
+export interface Position {
+  readonly commit: bigint;
+  readonly prepare: bigint;
+}
+
+/** An event to append. `data` and `metadata` are JSON values. */
+export interface EventData {
+  readonly id: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: unknown;
+}
+
+/** An event as read from the store, before decoding. */
+export interface RecordedEvent {
+  readonly id: string;
+  readonly streamName: string;
+  readonly revision: bigint;
+  readonly position: Position;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: unknown;
+}

@@ -1,0 +1,55 @@
+/**
+ * Shared wire helpers for the double's service handlers: protobuf values built
+ * from the client's OWN generated classes (its serializers check `instanceof`),
+ * error statuses with the metadata the client needs, and the mapping from a
+ * request's expected-revision case to the log's `Expected`.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { Any } from 'google-protobuf/google/protobuf/any_pb';
+import * as shared from '@eventstore/db-client/generated/shared_pb';
+import { Status } from '@eventstore/db-client/generated/status_pb';
+import type { Code } from '@eventstore/db-client/generated/code_pb';
+import type { Expected } from './log';
+
+export const utf8 = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
+export const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));
+
+/** Stream names travel as bytes. */
+export const streamId = (name: string): shared.StreamIdentifier => new shared.StreamIdentifier().setStreamName(bytes(name));
+export const streamName = (id: shared.StreamIdentifier | undefined): string => utf8(id?.getStreamName_asU8() ?? new Uint8Array());
+
+/** UUIDs are sent in string form; both forms are accepted. */
+export const uuid = (s: string): shared.UUID => new shared.UUID().setString(s);
+export const uuidString = (u: shared.UUID | undefined): string => {
+  if (!u) return '';
+  if (u.hasString()) return u.getString();
+  const st = u.getStructured();
+  if (!st) return '';
+  const buf = Buffer.alloc(16);
+  buf.writeBigInt64BE(BigInt(st.getMostSignificantBits()), 0);
+  buf.writeBigInt64BE(BigInt(st.getLeastSignificantBits()), 8);
+  const h = buf.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+};
+
+/** A gRPC error status; the client reads `exception`, `stream-name` (always needed) and the version keys from its metadata. */
+export const serviceError = (code: grpc.status, details: string, md: Record<string, string | undefined> = {}): grpc.ServiceError => {
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(md)) if (v !== undefined) metadata.set(k, v);
+  return Object.assign(new Error(details), { code, details, metadata });
+};
+
+/** The status a tombstoned stream answers with (append, read, delete). */
+export const streamDeletedError = (name: string): grpc.ServiceError =>
+  serviceError(grpc.status.FAILED_PRECONDITION, `Event stream '${name}' is deleted.`, { exception: 'stream-deleted', 'stream-name': name });
+
+/** A `google.rpc.Status` with one detail packed as `Any` (BatchAppend errors). */
+export const rpcStatus = (code: Code, message: string, typeName: string, detail: Uint8Array): Status => {
+  const any = new Any();
+  any.pack(detail, typeName);
+  return new Status().setCode(code).setMessage(message).setDetails(any);
+};
+
+/** An unset expected revision means `any`. */
+export const expectedOf = (c: 'revision' | 'no_stream' | 'any' | 'stream_exists' | 'unset', revision: string): Expected =>
+  c === 'revision' ? { kind: 'revision', revision: BigInt(revision) } : c === 'unset' ? { kind: 'any' } : { kind: c };
