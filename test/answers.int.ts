@@ -22,7 +22,7 @@ interface StatusJson {
   state: string;
   activated: boolean;
   completedSteps?: number;
-  reason?: { kind: string };
+  reason?: { _tag: string };
   message?: string;
   remedy?: { kind: string; steps: Array<{ on: string; args: Array<string | { placeholder: string }>; command: string }> };
   findings: Array<{ kind: string; evidence: Record<string, unknown> }>;
@@ -121,7 +121,7 @@ test('3. a config copied to another machine: the clone is refused, the original 
   const copy = clone(a!, path.join(dir, 'machine-b'));
   const refused = await cliWithEnv({ KEYLEDGER_HOST: 'machine-b' }, '-c', copy.file, '--json', 'start');
   t.is(refused.code, 1);
-  t.is(refused.json<{ reason: { kind: string; keystorePath: string } }>().reason.kind, 'KeystoreUnavailable');
+  t.is(refused.json<{ reason: { _tag: string; keystorePath: string } }>().reason._tag, 'KeystoreUnavailable');
 
   const original = await status(a!);
   t.is(original.code, 0, original.s.message);

@@ -93,7 +93,7 @@ for (const [label, batchAppend] of [
       ]);
       const last = views.at(-1)!;
       const refusal = instanceStatus(last.state, a.installationId);
-      t.like(refusal, { state: 'disabled', reason: { kind: 'ServiceIdentityChanged' } });
+      t.like(refusal, { state: 'disabled', reason: { _tag: 'ServiceIdentityChanged' } });
 
       // The views followed $all: each one's position is the position of the event that made it.
       const events = rightOf(await store.readAll()());

@@ -133,7 +133,7 @@ test('a second instance on the same deployment stops after step 3, waiting to jo
   const out = rightOf(await initInstance(depsFor(store, b), b));
   t.is(out.state, 'waiting-to-join');
   t.deepEqual(out.recorded, ['ConfigRead', 'KeyPairIssued', 'PublicKeyStored']);
-  t.deepEqual(out.reason, { kind: 'NoWrappedCopy', keyVersion: 1 as never });
+  t.deepEqual(out.reason, { _tag: 'NoWrappedCopy', keyVersion: 1 as never });
   t.deepEqual(await deploymentTypes(store), ['PublicKeyStored', 'SymmetricKeyCreated', 'PublicKeyStored']);
   const again = rightOf(await initInstance(depsFor(store, b), b));
   t.deepEqual(again.recorded, [], 'waiting is not a new fact');

@@ -75,7 +75,7 @@ test('the same installation ID presented with a different public key (rebuilt ma
   await expectMismatch(
     t,
     b!,
-    { kind: 'PublicKeyMismatch', heldThumbprint: kp.thumbprint, storedThumbprint: recorded as never, storedIn: 'instance' },
+    { _tag: 'PublicKeyMismatch', heldThumbprint: kp.thumbprint, storedThumbprint: recorded as never, storedIn: 'instance' },
     { kind: 'ForeignPublicKey', evidence: { installationId: b!.id, presentedThumbprint: kp.thumbprint, storedThumbprint: recorded, storedIn: 'instance' } },
   );
 });
@@ -89,7 +89,7 @@ test('a wrapped copy for a key the instance no longer holds (lost keystore): Cop
   await expectMismatch(
     t,
     b!,
-    { kind: 'KeystoreUnavailable', keystorePath: b!.keystore, problem: 'missing', detail: 'no keystore file' },
+    { _tag: 'KeystoreUnavailable', keystorePath: b!.keystore, problem: 'missing', detail: 'no keystore file' },
     { kind: 'CopyForKeyNoLongerHeld', evidence: { installationId: b!.id, keyVersion: 1, copyThumbprint: held, heldThumbprint: 'none (keystore missing)' } },
   );
 });
@@ -138,7 +138,7 @@ test("a copy older than the deployment's current key version: StaleCopy", async 
   await expectMismatch(
     t,
     b!,
-    { kind: 'StaleWrappedCopy', heldVersion: 1 as KeyVersion, currentVersion: 2 as KeyVersion },
+    { _tag: 'StaleWrappedCopy', heldVersion: 1 as KeyVersion, currentVersion: 2 as KeyVersion },
     { kind: 'StaleCopy', evidence: { installationId: b!.id, heldVersion: 1, currentVersion: 2 } },
   );
 });
@@ -152,7 +152,7 @@ test('a removed instance starting: RemovedInstanceStarting', async (t) => {
   await expectMismatch(
     t,
     b!,
-    { kind: 'InstanceRemoved', installationId: b!.id, revokedThumbprint: tp as never },
+    { _tag: 'InstanceRemoved', installationId: b!.id, revokedThumbprint: tp as never },
     { kind: 'RemovedInstanceStarting', evidence: { installationId: b!.id, revokedThumbprint: tp } },
     'removed',
   );
@@ -169,7 +169,7 @@ test("one installation ID claimed by two machines (a copied config): Installatio
   t.is(start.code, 1);
   const last = (await instanceEvents(dir, b!.id)).at(-1)!;
   t.deepEqual(last.event.type === 'InstanceActivationRefused' ? last.event.data.reason : undefined, {
-    kind: 'ConfigurationChanged',
+    _tag: 'ConfigurationChanged',
     field: 'machineName',
     recorded: 'RS-B',
     presented: 'RS-CLONE',

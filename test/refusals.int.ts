@@ -88,7 +88,7 @@ test('an edited installation ID: the keystore belongs to the original installati
   await expectRefusal(
     t,
     a,
-    { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: edited, keystoreInstallationId: a.id },
+    { _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: edited, keystoreInstallationId: a.id },
     'rsReportServerDisabled',
     [edited, a.id],
   );
@@ -106,7 +106,7 @@ test("a swapped keystore (another instance's): refused, naming both installation
   await expectRefusal(
     t,
     a,
-    { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: a.id, keystoreInstallationId: b.id },
+    { _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: a.id, keystoreInstallationId: b.id },
     'rsReportServerDisabled',
     [a.id, b.id],
   );
@@ -127,7 +127,7 @@ test('a replaced keystore (same installation, new key pair): the held thumbprint
   await expectRefusal(
     t,
     a,
-    { kind: 'PublicKeyMismatch', heldThumbprint: kp.thumbprint, storedThumbprint: recorded as never, storedIn: 'instance' },
+    { _tag: 'PublicKeyMismatch', heldThumbprint: kp.thumbprint, storedThumbprint: recorded as never, storedIn: 'instance' },
     'rsReportServerDisabled',
     [kp.thumbprint, recorded],
   );
@@ -170,7 +170,7 @@ test('a foreign public key stored in the deployment for this installation: refus
   await expectRefusal(
     t,
     a,
-    { kind: 'PublicKeyMismatch', heldThumbprint: held as never, storedThumbprint: foreign.thumbprint, storedIn: 'deployment' },
+    { _tag: 'PublicKeyMismatch', heldThumbprint: held as never, storedThumbprint: foreign.thumbprint, storedIn: 'deployment' },
     'rsReportServerDisabled',
     [held, foreign.thumbprint],
   );
@@ -182,7 +182,7 @@ test('a changed service identity: refused until the keys are updated for it', as
   const a = await newNode(dir, 'A', ['--identity', 'svc-old']);
   t.is((await cli('-c', a.file, 'init')).code, 0);
   editConfig(a, { serviceIdentity: 'svc-new' });
-  await expectRefusal(t, a, { kind: 'ServiceIdentityChanged', recordedIdentity: 'svc-old', presentedIdentity: 'svc-new' }, 'rsKeyStateNotValid', [
+  await expectRefusal(t, a, { _tag: 'ServiceIdentityChanged', recordedIdentity: 'svc-old', presentedIdentity: 'svc-new' }, 'rsKeyStateNotValid', [
     'svc-old',
     'svc-new',
   ]);
@@ -194,7 +194,7 @@ test('a lost keystore: rsKeyStateNotValid, naming the keystore path', async (t) 
   const a = await newNode(dir, 'A');
   t.is((await cli('-c', a.file, 'init')).code, 0);
   fs.rmSync(a.keystore);
-  await expectRefusal(t, a, { kind: 'KeystoreUnavailable', keystorePath: a.keystore, problem: 'missing', detail: 'no keystore file' }, 'rsKeyStateNotValid', [
+  await expectRefusal(t, a, { _tag: 'KeystoreUnavailable', keystorePath: a.keystore, problem: 'missing', detail: 'no keystore file' }, 'rsKeyStateNotValid', [
     a.keystore,
   ]);
 });
@@ -209,7 +209,7 @@ test('a config cloned onto another machine (same installation ID, other machine 
   const init = await cli('-c', clone.file, 'init');
   t.is(init.code, 1, 'refused: not activated');
   t.regex(init.stdout, /^RSReportServerNotActivated: the config's machineName is "RS-NODE-9" but the ledger recorded "RS-NODE-1"/m);
-  t.deepEqual(await lastRefusal(clone.dir, a.id), { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-9' });
+  t.deepEqual(await lastRefusal(clone.dir, a.id), { _tag: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-9' });
   // Evidence about another machine, not the state of the registered holder.
   const status = (await cli('--json', '-c', clone.file, 'status')).json<{ state: string; findings: Array<{ kind: string }> }>();
   t.is(status.state, 'activated');

@@ -9,7 +9,7 @@
 import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sealEvents } from '../src/domain/envelope';
+import { GENESIS, hashEvent, SCHEMA_VERSION, sealEvents } from '../src/domain/envelope';
 import type { LedgerEvent } from '../src/domain/events';
 import { type DeploymentId, deploymentStream, instanceStream, type KeyVersion } from '../src/domain/ids';
 import { fileKeystore } from '../src/infra/file-keystore';
@@ -29,7 +29,7 @@ interface RemedyJson {
 }
 interface StatusJson {
   state: string;
-  reason?: { kind: string };
+  reason?: { _tag: string };
   remedy?: RemedyJson;
   message?: string;
   findings: Array<{ kind: string; remedy: RemedyJson }>;
@@ -84,8 +84,8 @@ const walkStatus = async (t: ExecutionContext, cast: Cast, rounds = 3): Promise<
 const walkStart = async (t: ExecutionContext, cast: Cast, kind: string): Promise<void> => {
   const start = await cast.self.run('--json', 'start');
   t.is(start.code, 1, start.stdout + start.stderr);
-  const o = start.json<{ state: string; reason?: { kind: string }; remedy?: RemedyJson }>();
-  t.is(o.reason?.kind ?? o.state, kind);
+  const o = start.json<{ state: string; reason?: { _tag: string }; remedy?: RemedyJson }>();
+  t.is(o.reason?._tag ?? o.state, kind);
   const text = (await cast.self.run('start')).stdout;
   await follow(t, o.remedy, text, cast);
   await walkStatus(t, cast);
@@ -123,6 +123,27 @@ const sealOnto = async (dir: string, stream: string, events: ReadonlyArray<Ledge
     ),
   );
   rightOf(await store.append(stream, sealed, last ? last.revision : 'no_stream')());
+  await store.close();
+};
+
+/** One event appended exactly as an earlier version stored it: hashed into the chain, not validated against today's codecs. */
+const sealLegacyOnto = async (dir: string, stream: string, type: string, data: object): Promise<void> => {
+  const store = openTestStore(ledgerFile(dir));
+  const last = (await eventsOf(store, stream)).at(-1);
+  const ctx = aContext('init');
+  const base = {
+    eventId: ctx.newId(),
+    occurredAt: ctx.now().toISOString(),
+    actor: ctx.actor,
+    command: ctx.command,
+    correlationId: ctx.correlationId,
+    causationId: ctx.causationId,
+    schemaVersion: SCHEMA_VERSION,
+    prevHash: last ? last.metadata.hash : GENESIS,
+  } as const;
+  const revision = last ? last.revision + 1n : 0n;
+  const metadata = { ...base, hash: hashEvent(sha256Hex, stream, revision, type, data, base as never) };
+  rightOf(await store.append(stream, [{ id: base.eventId, type, data, metadata }], last ? last.revision : 'no_stream')());
   await store.close();
 };
 
@@ -302,9 +323,10 @@ for (const [kind, step] of [
     const a = await newNode(dir, 'A');
     await initStoppedAfter(t, a, step);
     const reason = kind === 'InstallationNotRegistered' ? { kind, installationId: a.id, keystoreInstallationId: a.id } : { kind, deploymentId: DEPLOYMENT };
-    await sealOnto(dir, instanceStream(a.id), [{ type: 'InstanceActivationRefused', data: { installationId: a.id, deploymentId: DEPLOYMENT, reason } }]);
+    // Written as session 1 wrote it (`kind`, no basis): today's writer would refuse that shape, so it is sealed by hand.
+    await sealLegacyOnto(dir, instanceStream(a.id), 'InstanceActivationRefused', { installationId: a.id, deploymentId: DEPLOYMENT, reason });
     const s = (await a.run('--json', 'status')).json<StatusJson>();
-    t.is(s.reason?.kind, kind);
+    t.is(s.reason?._tag, kind, "the legacy reason is read (upcast) as today's");
     await walkStatus(t, { self: a, member: a });
   });
 }
@@ -377,8 +399,8 @@ test('the remedies that end elsewhere: a key backup restore, not available yet, 
   const b = await newNode(dir, 'B');
   t.is((await b.run('init')).code, 1);
   t.is((await a!.run('remove', '--force', a!.id)).code, 0);
-  const refused = (await b.run('--json', 'start')).json<{ reason: { kind: string }; remedy: RemedyJson }>();
-  t.is(refused.reason.kind, 'NoMemberHoldsKey');
+  const refused = (await b.run('--json', 'start')).json<{ reason: { _tag: string }; remedy: RemedyJson }>();
+  t.is(refused.reason._tag, 'NoMemberHoldsKey');
   t.is(refused.remedy.kind, 'NotYetPossible');
   t.deepEqual(refused.remedy.steps, []);
   t.regex(refused.remedy.sentence, BACKUP_SENTENCE);
@@ -388,8 +410,8 @@ test('the remedies that end elsewhere: a key backup restore, not available yet, 
   const solo = tempDir('kl-walk');
   const [only] = await activatedDeployment(solo, ['S']);
   fs.rmSync(only!.keystore);
-  const lost = (await only!.run('--json', 'start')).json<{ reason: { kind: string }; remedy: RemedyJson }>();
-  t.is(lost.reason.kind, 'KeystoreUnavailable');
+  const lost = (await only!.run('--json', 'start')).json<{ reason: { _tag: string }; remedy: RemedyJson }>();
+  t.is(lost.reason._tag, 'KeystoreUnavailable');
   t.is(lost.remedy.kind, 'NotYetPossible');
   t.regex(lost.remedy.sentence, BACKUP_SENTENCE);
 });

@@ -147,7 +147,7 @@ test('removing the last member needs --force; afterwards a new instance needs a 
   const c = await newNode(dir, 'C');
   const init = await c.run('--json', 'init');
   t.is(init.code, 1);
-  t.like(init.json(), { state: 'disabled', reason: { kind: 'NoMemberHoldsKey', keyVersion: 1 } });
+  t.like(init.json(), { state: 'disabled', reason: { _tag: 'NoMemberHoldsKey', keyVersion: 1 } });
   t.deepEqual(
     types(await deploymentEvents(dir)).filter((x) => x === 'SymmetricKeyCreated'),
     ['SymmetricKeyCreated'],
@@ -167,7 +167,7 @@ test('rejoin: a removed instance is re-registered only when asked, then joined a
   t.is((await a!.run('remove', b!.id)).code, 0);
   const plain = await b!.run('--json', 'init');
   t.is(plain.code, 1);
-  t.like(plain.json(), { state: 'disabled', reason: { kind: 'InstanceRemoved', installationId: b!.id } });
+  t.like(plain.json(), { state: 'disabled', reason: { _tag: 'InstanceRemoved', installationId: b!.id } });
   const rejoin = await b!.run('--json', 'init', '--rejoin');
   t.is(rejoin.code, 1);
   t.like(rejoin.json(), { state: 'waiting-to-join', recorded: ['PublicKeyStored'] });
@@ -204,7 +204,7 @@ test('change-identity: new key pair under the new identity, own copy re-wrapped,
   editConfig(b!, { serviceIdentity: oldIdentity });
   const stale = await b!.run('--json', 'start');
   t.is(stale.code, 1);
-  t.like(stale.json(), { reason: { kind: 'ServiceIdentityChanged', recordedIdentity: 'svc-reports', presentedIdentity: oldIdentity } });
+  t.like(stale.json(), { reason: { _tag: 'ServiceIdentityChanged', recordedIdentity: 'svc-reports', presentedIdentity: oldIdentity } });
   editConfig(b!, { serviceIdentity: 'svc-reports' });
   // The deployment is consistent: B can still sponsor a new member with its new key.
   const c = await newNode(dir, 'C');

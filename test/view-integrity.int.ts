@@ -123,7 +123,7 @@ const expectTampered = (t: ExecutionContext, e: RunnerError, stream: string, rev
 };
 
 /** A start refused because the service identity changed (NODE_1 disabled). */
-const MOVED: RefusalReason = { kind: 'ServiceIdentityChanged', recordedIdentity: IDENTITY, presentedIdentity: 'svc-moved' };
+const MOVED: RefusalReason = { _tag: 'ServiceIdentityChanged', recordedIdentity: IDENTITY, presentedIdentity: 'svc-moved' };
 
 const HASH = /its content does not match its hash/;
 const LINK = /previous-hash link does not match the event before it/;

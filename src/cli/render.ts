@@ -217,7 +217,7 @@ export const listText = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView)
       s.view.installationId,
       s.view.machineName ?? '',
       s.view.instanceName ?? '',
-      s.state === 'disabled' ? `disabled (${s.reason.kind})` : m.membership,
+      s.state === 'disabled' ? `disabled (${s.reason._tag})` : m.membership,
       m.heldKeyVersion === null ? '' : String(m.heldKeyVersion),
       s.view.thumbprint ? `${s.view.thumbprint.slice(0, 12)}…` : '',
     ];

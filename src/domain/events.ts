@@ -64,9 +64,9 @@ export type WrappedCopy = t.TypeOf<typeof WrappedCopy>;
 
 // ─── Why an instance is not activated ─────────────────────────────────────
 
-const reason = <K extends string, P extends t.Props>(kind: K, props: P) => t.exact(t.type({ kind: t.literal(kind), ...props }));
+const reason = <K extends string, P extends t.Props>(tag: K, props: P) => t.exact(t.type({ _tag: t.literal(tag), ...props }));
 
-export const RefusalReason = t.union([
+const RefusalReasonV2 = t.union([
   reason('KeystoreUnavailable', {
     keystorePath: t.string,
     problem: t.union([t.literal('missing'), t.literal('unreadable'), t.literal('locked'), t.literal('corrupt')]),
@@ -90,7 +90,28 @@ export const RefusalReason = t.union([
   reason('StaleWrappedCopy', { heldVersion: KeyVersion, currentVersion: KeyVersion }),
   reason('NoMemberHoldsKey', { keyVersion: KeyVersion }),
 ]);
-export type RefusalReason = t.TypeOf<typeof RefusalReason>;
+export type RefusalReason = t.TypeOf<typeof RefusalReasonV2>;
+
+/**
+ * Why an instance is not activated. Discriminated by `_tag`, like every error of
+ * the code base; events recorded before that (schema of session 1) carry `kind`
+ * instead and are upcast on read — the stored bytes, and so the hash chain, stay
+ * as they were. Writes accept only the `_tag` shape (sealEvents compares the
+ * decoded event with the one given).
+ */
+export const RefusalReason = new t.Type<RefusalReason, t.OutputOf<typeof RefusalReasonV2>, unknown>(
+  'RefusalReason',
+  RefusalReasonV2.is,
+  (u, c) => RefusalReasonV2.validate(upcastRefusalReason(u), c),
+  RefusalReasonV2.encode,
+);
+
+/** `{ kind: X, …rest }` (session 1) → `{ _tag: X, …rest }`; anything else is returned as it is. */
+export const upcastRefusalReason = (u: unknown): unknown => {
+  if (typeof u !== 'object' || u === null || Array.isArray(u) || '_tag' in u || !('kind' in u)) return u;
+  const { kind, ...rest } = u as { kind: unknown };
+  return { _tag: kind, ...rest };
+};
 
 // ─── Events ───────────────────────────────────────────────────────────────
 

@@ -46,7 +46,7 @@ export type InitStep =
   | { readonly _tag: 'RecordKeyPair' }
   | { readonly _tag: 'StorePublicKey'; readonly rejoin: boolean }
   | { readonly _tag: 'CreateSymmetricKey' }
-  | { readonly _tag: 'Waiting'; readonly reason: Extract<RefusalReason, { kind: 'NoWrappedCopy' }> }
+  | { readonly _tag: 'Waiting'; readonly reason: Extract<RefusalReason, { _tag: 'NoWrappedCopy' }> }
   | { readonly _tag: 'Refused'; readonly reason: RefusalReason }
   | { readonly _tag: 'Prove'; readonly plan: UnwrapPlan }
   | { readonly _tag: 'Done'; readonly plan: UnwrapPlan };
@@ -98,14 +98,14 @@ export const nextInitStep = ({ instance, deployment, presented, held, rejoin }: 
   const keystoreOf = held._tag === 'Held' ? held.installationId : held.keystoreInstallationId;
   // A keystore of another installation (an edited installation ID): nothing is recorded under this one.
   if (!recordedConfig && keystoreOf !== null && keystoreOf !== id)
-    return refused({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: id, keystoreInstallationId: keystoreOf });
+    return refused({ _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: id, keystoreInstallationId: keystoreOf });
   if (!recordedConfig) return { _tag: 'RecordConfig' };
   const diff = configDifference(recordedConfig, presented);
   if (diff)
     return refused(
       diff.field === 'serviceIdentity'
-        ? { kind: 'ServiceIdentityChanged', recordedIdentity: diff.recorded, presentedIdentity: diff.presented }
-        : { kind: 'ConfigurationChanged', ...diff },
+        ? { _tag: 'ServiceIdentityChanged', recordedIdentity: diff.recorded, presentedIdentity: diff.presented }
+        : { _tag: 'ConfigurationChanged', ...diff },
     );
   const keyPair = keyPairOf(instance);
   const registered = deployment.registered[id];
@@ -114,34 +114,34 @@ export const nextInitStep = ({ instance, deployment, presented, held, rejoin }: 
     const canRejoin = rejoin && held._tag === 'Held' && held.installationId === id && keyPair !== undefined && keyPair.thumbprint === held.thumbprint;
     return canRejoin
       ? { _tag: 'StorePublicKey', rejoin: true }
-      : refused({ kind: 'InstanceRemoved', installationId: id, revokedThumbprint: removed.thumbprint });
+      : refused({ _tag: 'InstanceRemoved', installationId: id, revokedThumbprint: removed.thumbprint });
   }
   if (held._tag === 'KeystoreProblem') {
     if (held.keystoreInstallationId !== null && held.keystoreInstallationId !== id)
-      return refused({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: id, keystoreInstallationId: held.keystoreInstallationId });
+      return refused({ _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: id, keystoreInstallationId: held.keystoreInstallationId });
     if (!keyPair && held.problem === 'missing') return { _tag: 'GenerateKeyPair' };
-    return refused({ kind: 'KeystoreUnavailable', keystorePath: held.keystorePath, problem: held.problem, detail: held.detail });
+    return refused({ _tag: 'KeystoreUnavailable', keystorePath: held.keystorePath, problem: held.problem, detail: held.detail });
   }
   if (held.installationId !== id)
-    return refused({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: id, keystoreInstallationId: held.installationId });
+    return refused({ _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: id, keystoreInstallationId: held.installationId });
   if (!keyPair) return { _tag: 'RecordKeyPair' };
   if (keyPair.thumbprint !== held.thumbprint)
-    return refused({ kind: 'PublicKeyMismatch', heldThumbprint: held.thumbprint, storedThumbprint: keyPair.thumbprint, storedIn: 'instance' });
+    return refused({ _tag: 'PublicKeyMismatch', heldThumbprint: held.thumbprint, storedThumbprint: keyPair.thumbprint, storedIn: 'instance' });
   if (!registered) return { _tag: 'StorePublicKey', rejoin: false };
   if (registered.thumbprint !== held.thumbprint)
-    return refused({ kind: 'PublicKeyMismatch', heldThumbprint: held.thumbprint, storedThumbprint: registered.thumbprint, storedIn: 'deployment' });
+    return refused({ _tag: 'PublicKeyMismatch', heldThumbprint: held.thumbprint, storedThumbprint: registered.thumbprint, storedIn: 'deployment' });
   const current = deployment.currentKey;
   if (!current) return { _tag: 'CreateSymmetricKey' };
   const copy = deployment.copies[id];
   if (copy && copy.keyVersion !== current.keyVersion)
-    return refused({ kind: 'StaleWrappedCopy', heldVersion: copy.keyVersion, currentVersion: current.keyVersion });
+    return refused({ _tag: 'StaleWrappedCopy', heldVersion: copy.keyVersion, currentVersion: current.keyVersion });
   if (!copy)
     return keyHolders(deployment).length === 0
-      ? refused({ kind: 'NoMemberHoldsKey', keyVersion: current.keyVersion })
-      : { _tag: 'Waiting', reason: { kind: 'NoWrappedCopy', keyVersion: current.keyVersion } };
+      ? refused({ _tag: 'NoMemberHoldsKey', keyVersion: current.keyVersion })
+      : { _tag: 'Waiting', reason: { _tag: 'NoWrappedCopy', keyVersion: current.keyVersion } };
   if (copy.copy.recipientThumbprint !== held.thumbprint)
     return refused({
-      kind: 'WrappedCopyForOtherKey',
+      _tag: 'WrappedCopyForOtherKey',
       keyVersion: current.keyVersion,
       copyThumbprint: copy.copy.recipientThumbprint,
       heldThumbprint: held.thumbprint,
@@ -166,7 +166,7 @@ export const checkAfterUnwrap = (
   outcome: UnwrapOutcome,
 ): { readonly _tag: 'Proven'; readonly plan: UnwrapPlan } | { readonly _tag: 'Refused'; readonly reason: RefusalReason } => {
   if (outcome._tag === 'UnwrapFailed')
-    return { _tag: 'Refused', reason: { kind: 'UnwrapFailed', keyVersion: plan.keyVersion, thumbprint: plan.thumbprint, detail: outcome.detail } };
-  if (outcome.keyCheck !== plan.expectedKeyCheck) return { _tag: 'Refused', reason: { kind: 'KeyCheckMismatch', keyVersion: plan.keyVersion } };
+    return { _tag: 'Refused', reason: { _tag: 'UnwrapFailed', keyVersion: plan.keyVersion, thumbprint: plan.thumbprint, detail: outcome.detail } };
+  if (outcome.keyCheck !== plan.expectedKeyCheck) return { _tag: 'Refused', reason: { _tag: 'KeyCheckMismatch', keyVersion: plan.keyVersion } };
   return { _tag: 'Proven', plan };
 };

@@ -15,7 +15,7 @@ export interface Explanation {
 }
 
 export const explainRefusal = (r: RefusalReason): Explanation => {
-  switch (r.kind) {
+  switch (r._tag) {
     case 'KeystoreUnavailable':
       return {
         code: 'rsKeyStateNotValid',

@@ -76,7 +76,7 @@ export const rejoin = (ctx: RemedyContext, why: string): Remedy =>
       );
 
 export const remedyFor = (r: RefusalReason, ctx: RemedyContext): Remedy => {
-  switch (r.kind) {
+  switch (r._tag) {
     case 'KeystoreUnavailable':
       return freshInstallation(
         ctx,

@@ -22,7 +22,7 @@ export const checkBeforeUnwrap = (
   const step = nextInitStep({ instance, deployment, presented, held, rejoin: false });
   const notRegistered = (): E.Either<RefusalReason, UnwrapPlan> =>
     E.left({
-      kind: 'InstallationNotRegistered',
+      _tag: 'InstallationNotRegistered',
       installationId: presented.installationId,
       keystoreInstallationId: held._tag === 'Held' ? held.installationId : held.keystoreInstallationId,
     });
@@ -33,10 +33,10 @@ export const checkBeforeUnwrap = (
       return notRegistered();
     case 'GenerateKeyPair':
       return held._tag === 'KeystoreProblem'
-        ? E.left({ kind: 'KeystoreUnavailable', keystorePath: held.keystorePath, problem: held.problem, detail: held.detail })
+        ? E.left({ _tag: 'KeystoreUnavailable', keystorePath: held.keystorePath, problem: held.problem, detail: held.detail })
         : notRegistered();
     case 'CreateSymmetricKey':
-      return E.left({ kind: 'NoSymmetricKey', deploymentId: presented.deploymentId });
+      return E.left({ _tag: 'NoSymmetricKey', deploymentId: presented.deploymentId });
     case 'Waiting':
     case 'Refused':
       return E.left(step.reason);

@@ -160,7 +160,7 @@ export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationV
             ...i,
             deploymentId: i.deploymentId ?? ev.data.deploymentId,
             // Without a basis, a machine name is all that shows another claimant.
-            machines: basis === null && r.kind === 'ConfigurationChanged' && r.field === 'machineName' ? claim(i, r.presented, at) : i.machines,
+            machines: basis === null && r._tag === 'ConfigurationChanged' && r.field === 'machineName' ? claim(i, r.presented, at) : i.machines,
           },
           { kind: 'refused', reason: r, basis, at },
         ),
@@ -330,7 +330,7 @@ export const instanceStatus = (v: ActivationView, installationId: string): Insta
     return { state: 'removed', since: removal.at, revokedThumbprint: removal.thumbprint, view: i, remedy: rejoin(ctx, 'it was removed from the scale-out') };
   const last = currentOutcome(v, i);
   if (last?.kind === 'refused') {
-    if (last.reason.kind === 'NoWrappedCopy' && steps === 3 && d?.currentKeyVersion != null)
+    if (last.reason._tag === 'NoWrappedCopy' && steps === 3 && d?.currentKeyVersion != null)
       return { state: 'waiting-to-join', completedSteps: steps, keyVersion: last.reason.keyVersion, view: i, remedy: joinAgain(ctx, 'it is waiting to join') };
     return { state: 'disabled', reason: last.reason, since: last.at, view: i, remedy: remedyFor(last.reason, ctx) };
   }

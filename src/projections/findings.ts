@@ -52,7 +52,7 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
   const copy = d?.copies[id];
   const registration = d?.registered[id];
 
-  if (refusal?.reason.kind === 'PublicKeyMismatch') {
+  if (refusal?.reason._tag === 'PublicKeyMismatch') {
     const r = refusal.reason;
     out.push({
       kind: 'ForeignPublicKey',
@@ -66,14 +66,14 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
     });
   }
 
-  const keystoreLost = refusal?.reason.kind === 'KeystoreUnavailable' && refusal.reason.problem !== 'unreadable';
-  const copyForOther = refusal?.reason.kind === 'WrappedCopyForOtherKey';
+  const keystoreLost = refusal?.reason._tag === 'KeystoreUnavailable' && refusal.reason.problem !== 'unreadable';
+  const copyForOther = refusal?.reason._tag === 'WrappedCopyForOtherKey';
   const structural = copy !== undefined && i.thumbprint !== null && copy.thumbprint !== i.thumbprint;
   if (copy && (keystoreLost || copyForOther || structural)) {
     const held =
-      refusal?.reason.kind === 'WrappedCopyForOtherKey'
+      refusal?.reason._tag === 'WrappedCopyForOtherKey'
         ? refusal.reason.heldThumbprint
-        : refusal?.reason.kind === 'KeystoreUnavailable'
+        : refusal?.reason._tag === 'KeystoreUnavailable'
           ? `none (keystore ${refusal.reason.problem})`
           : (i.thumbprint ?? 'none');
     out.push({
@@ -95,13 +95,13 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
       summary: `this instance holds key version ${copy.keyVersion}, the deployment's current key is version ${d.currentKeyVersion}`,
       remedy: joinAgain(ctx, 'its copy is of an older key version'),
       evidence: { installationId: i.installationId, heldVersion: copy.keyVersion, currentVersion: d.currentKeyVersion },
-      events: byPosition([copy.at, d.currentKeyCreated, refusal?.reason.kind === 'StaleWrappedCopy' ? refusal.at : undefined]),
+      events: byPosition([copy.at, d.currentKeyCreated, refusal?.reason._tag === 'StaleWrappedCopy' ? refusal.at : undefined]),
     });
   }
 
-  const removedStart = Object.values(i.outcomes).find((o) => o.kind === 'refused' && o.reason.kind === 'InstanceRemoved');
+  const removedStart = Object.values(i.outcomes).find((o) => o.kind === 'refused' && o.reason._tag === 'InstanceRemoved');
   const removal = d?.removed[id];
-  if (removal && !registration && removedStart?.kind === 'refused' && removedStart.reason.kind === 'InstanceRemoved' && !isAfter(removal.at, removedStart.at)) {
+  if (removal && !registration && removedStart?.kind === 'refused' && removedStart.reason._tag === 'InstanceRemoved' && !isAfter(removal.at, removedStart.at)) {
     out.push({
       kind: 'RemovedInstanceStarting',
       installationId: i.installationId,

@@ -107,7 +107,7 @@ test('waiting-to-join: the deployment has a key, but no copy for this instance',
 });
 
 test('waiting-to-join: a start refused for NoWrappedCopy still reads as waiting to join', (t) => {
-  const v = replay(history(...node2Waiting, refused(NODE_2, { kind: 'NoWrappedCopy', keyVersion: V1 })));
+  const v = replay(history(...node2Waiting, refused(NODE_2, { _tag: 'NoWrappedCopy', keyVersion: V1 })));
   t.deepEqual(statusOf(v, NODE_2), { state: 'waiting-to-join', completedSteps: 3, keyVersion: 1 });
 });
 
@@ -136,7 +136,7 @@ test('activated: a joined member, with the deployment view showing both copies',
 });
 
 test('disabled: a refusal, with its reason and a reference to the refusal event', (t) => {
-  const reason: RefusalReason = { kind: 'PublicKeyMismatch', heldThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'deployment' };
+  const reason: RefusalReason = { _tag: 'PublicKeyMismatch', heldThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'deployment' };
   const events = history(...founder, refused(NODE_1, reason));
   t.deepEqual(statusOf(replay(events), NODE_1), {
     state: 'disabled',
@@ -146,7 +146,7 @@ test('disabled: a refusal, with its reason and a reference to the refusal event'
 });
 
 test('disabled: refused before it was ever configured', (t) => {
-  const reason: RefusalReason = { kind: 'InstallationNotRegistered', installationId: NODE_2, keystoreInstallationId: NODE_1 };
+  const reason: RefusalReason = { _tag: 'InstallationNotRegistered', installationId: NODE_2, keystoreInstallationId: NODE_1 };
   const events = history(refused(NODE_2, reason));
   const s = instanceStatus(replay(events), NODE_2);
   t.deepEqual(statusOf(replay(events), NODE_2), { state: 'disabled', reason, since: refAt(events[0]!) });
@@ -156,7 +156,7 @@ test('disabled: refused before it was ever configured', (t) => {
 test('re-activated after a refusal: activated again, since the new activation', (t) => {
   const events = history(
     ...founder,
-    refused(NODE_1, { kind: 'KeystoreUnavailable', keystorePath: '/k', problem: 'unreadable', detail: 'permissions 644 are too open' }),
+    refused(NODE_1, { _tag: 'KeystoreUnavailable', keystorePath: '/k', problem: 'unreadable', detail: 'permissions 644 are too open' }),
     activated(NODE_1, TP_1),
   );
   t.deepEqual(statusOf(replay(events), NODE_1), { state: 'activated', keyVersion: 1, since: refAt(events[6]!) });
@@ -225,14 +225,14 @@ test('the fold never throws on unusual orders (activation before config, copies 
     activated(NODE_1, TP_1),
     keyWrapped(NODE_2, TP_2),
     keyPairIssued(NODE_2, TP_2),
-    refused(NODE_2, { kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }),
+    refused(NODE_2, { _tag: 'NoSymmetricKey', deploymentId: DEPLOYMENT }),
     publicKeyStored(NODE_1, TP_1),
   );
   let v = initialActivationView;
   for (const e of events) v = deepFreeze(evolveActivation(v, e));
   // An activation recorded before the installation's (current) registration no longer describes it.
   t.is(instanceStatus(v, NODE_1).state, 'initializing');
-  t.deepEqual(statusOf(v, NODE_2), { state: 'disabled', reason: { kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }, since: refAt(events[3]!) });
+  t.deepEqual(statusOf(v, NODE_2), { state: 'disabled', reason: { _tag: 'NoSymmetricKey', deploymentId: DEPLOYMENT }, since: refAt(events[3]!) });
 });
 
 test('the view is plain JSON (it is checkpointed as is)', (t) => {

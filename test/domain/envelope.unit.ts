@@ -344,3 +344,41 @@ test('checkLink: a re-sealed edit (hash recomputed) still breaks the next link',
   t.is(checkLink(forged, chain[0]!.metadata.hash), 'ok');
   t.is(checkLink(chain[2]!, forged.metadata.hash), 'chain-broken');
 });
+
+// ─── Upcasting: refusals recorded by session 1 ────────────────────────────
+
+test("a refusal stored with `kind` (session 1) is read as `_tag`, its hash still verifies, and today's writer refuses that old shape", (t) => {
+  const stream = 'keyledger.instance-6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b';
+  const data = {
+    installationId: '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b',
+    deploymentId: 'default',
+    reason: { kind: 'NoWrappedCopy', keyVersion: 1 },
+  };
+  const base = {
+    eventId: 'e-1',
+    occurredAt: '2026-11-28T12:00:00.000Z',
+    actor: 'operator@test',
+    command: 'start',
+    correlationId: 'c',
+    causationId: 'c',
+    schemaVersion: 1 as const,
+    prevHash: GENESIS,
+  };
+  const metadata = { ...base, hash: hashEvent(stream, 0n, 'InstanceActivationRefused', data, base as never) };
+  const decoded = decodeRecorded({
+    id: 'e-1',
+    streamName: stream,
+    revision: 0n,
+    position: { commit: 0n, prepare: 0n },
+    type: 'InstanceActivationRefused',
+    data,
+    metadata,
+  });
+  if (E.isLeft(decoded)) return t.fail(JSON.stringify(decoded.left));
+  const ev = decoded.right.event;
+  t.deepEqual(ev.type === 'InstanceActivationRefused' ? ev.data.reason : undefined, { _tag: 'NoWrappedCopy', keyVersion: 1 });
+  t.is(checkLink({ stream, revision: 0n, type: ev.type, data, metadata: decoded.right.metadata }, GENESIS), 'ok', 'the chain covers the stored bytes');
+  const ctx: CommandContext = { actor: 'a', command: 'start', correlationId: 'c', causationId: 'c', now: () => new Date(0), newId: () => 'id' };
+  const rewritten = sealEvents(stream, { revision: 'no_stream', hash: GENESIS }, [{ type: 'InstanceActivationRefused', data } as never], ctx);
+  t.true(E.isLeft(rewritten), 'a new event must use the _tag shape');
+});

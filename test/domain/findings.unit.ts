@@ -52,7 +52,7 @@ test('ForeignPublicKey: the deployment registered another public key for this in
     configRead(NODE_2),
     keyPairIssued(NODE_2, TP_2),
     publicKeyStored(NODE_2, TP_X),
-    refused(NODE_2, { kind: 'PublicKeyMismatch', heldThumbprint: TP_2, storedThumbprint: TP_X, storedIn: 'deployment' }),
+    refused(NODE_2, { _tag: 'PublicKeyMismatch', heldThumbprint: TP_2, storedThumbprint: TP_X, storedIn: 'deployment' }),
   );
   t.deepEqual(findingsFor(replay(events), NODE_2), [
     {
@@ -66,7 +66,7 @@ test('ForeignPublicKey: the deployment registered another public key for this in
 });
 
 test('ForeignPublicKey: the instance was issued another key than the one presented; the evidence points at the key pair event', (t) => {
-  const events = history(...founder, refused(NODE_1, { kind: 'PublicKeyMismatch', heldThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'instance' }));
+  const events = history(...founder, refused(NODE_1, { _tag: 'PublicKeyMismatch', heldThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'instance' }));
   const findings = findingsFor(replay(events), NODE_1);
   t.deepEqual(
     findings.map((f) => [f.kind, f.evidence, f.events]),
@@ -98,7 +98,7 @@ const copyNoLongerHeld = (id: InstallationId, keyVersion: number, copyThumbprint
 
 for (const problem of ['missing', 'corrupt', 'locked'] as const) {
   test(`CopyForKeyNoLongerHeld: the keystore is ${problem}, the deployment still holds a copy for its key`, (t) => {
-    const events = history(...founder, refused(NODE_1, { kind: 'KeystoreUnavailable', keystorePath: '/k', problem, detail: 'x' }));
+    const events = history(...founder, refused(NODE_1, { _tag: 'KeystoreUnavailable', keystorePath: '/k', problem, detail: 'x' }));
     // key pair (1) before the copy (3): oldest first, not in the order the evidence was gathered
     t.deepEqual(findingsFor(replay(events), NODE_1), [
       copyNoLongerHeld(NODE_1, 1, TP_1, `none (keystore ${problem})`, [refAt(events[1]), refAt(events[3]), refAt(events[5])]),
@@ -113,7 +113,7 @@ test('CopyForKeyNoLongerHeld: the copy was wrapped for another key than the one 
     keyPairIssued(NODE_2, TP_2),
     publicKeyStored(NODE_2, TP_2),
     keyWrapped(NODE_2, TP_X),
-    refused(NODE_2, { kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_X, heldThumbprint: TP_2 }),
+    refused(NODE_2, { _tag: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_X, heldThumbprint: TP_2 }),
   );
   const v = replay(events);
   t.deepEqual(findingsFor(v, NODE_2), [copyNoLongerHeld(NODE_2, 1, TP_X, TP_2, [refAt(events[6]), refAt(events[8]), refAt(events[9])])]);
@@ -160,7 +160,7 @@ const staleCopy = (events: ReadonlyArray<EventRef>): WithoutRemedy => ({
 });
 
 test('StaleCopy: refused StaleWrappedCopy, with the copy, the current key and the refusal as evidence', (t) => {
-  const events = history(...staleHistory, refused(NODE_2, { kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
+  const events = history(...staleHistory, refused(NODE_2, { _tag: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
   const v = replay(events);
   t.deepEqual(findingsFor(v, NODE_2), [staleCopy([refAt(events[6]), refAt(events[7]), refAt(events[8])])]);
   t.deepEqual(findingsFor(v, NODE_1), []);
@@ -179,7 +179,7 @@ test('StaleCopy: gone once it holds a copy of the current version', (t) => {
 // ─── RemovedInstanceStarting ──────────────────────────────────────────────
 
 test('RemovedInstanceStarting: a removed member tried to start; the removal and the refusal are the evidence', (t) => {
-  const events = history(...cluster, removed(NODE_2, TP_2, V1), refused(NODE_2, { kind: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }));
+  const events = history(...cluster, removed(NODE_2, TP_2, V1), refused(NODE_2, { _tag: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }));
   const v = replay(events);
   t.deepEqual(findingsFor(v, NODE_2), [
     {
@@ -210,16 +210,16 @@ const claimed = (machines: ReadonlyArray<string>, events: ReadonlyArray<EventRef
 });
 
 test('InstallationClaimedByTwoMachines: the config was presented from another machine name; machines sorted, events by position', (t) => {
-  const events = history(...founder, refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' }));
+  const events = history(...founder, refused(NODE_1, { _tag: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' }));
   t.deepEqual(findingsFor(replay(events), NODE_1), [claimed(['RS-ALPHA', 'RS-NODE-1'], [refAt(events[0]), refAt(events[5])])]);
 });
 
 test('InstallationClaimedByTwoMachines: three machines, each with the first event that shows it', (t) => {
-  const fromAlpha = refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' });
+  const fromAlpha = refused(NODE_1, { _tag: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' });
   const events = history(
     ...founder,
     fromAlpha,
-    refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ZULU' }),
+    refused(NODE_1, { _tag: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ZULU' }),
     fromAlpha,
   );
   t.deepEqual(findingsFor(replay(events), NODE_1), [claimed(['RS-ALPHA', 'RS-NODE-1', 'RS-ZULU'], [refAt(events[0]), refAt(events[5]), refAt(events[6])])]);
@@ -228,7 +228,7 @@ test('InstallationClaimedByTwoMachines: three machines, each with the first even
 test('InstallationClaimedByTwoMachines: still reported after the original machine starts again', (t) => {
   const events = history(
     ...founder,
-    refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' }),
+    refused(NODE_1, { _tag: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' }),
     activated(NODE_1, TP_1),
   );
   t.deepEqual(findingsFor(replay(events), NODE_1), [claimed(['RS-ALPHA', 'RS-NODE-1'], [refAt(events[0]), refAt(events[5])])]);
@@ -246,7 +246,7 @@ test('no findings: a healthy deployment, a joined member and its sponsor', (t) =
 test('no findings: a member waiting to join, before and after a start refused NoWrappedCopy', (t) => {
   const waiting = [...founder, configRead(NODE_2), keyPairIssued(NODE_2, TP_2), publicKeyStored(NODE_2, TP_2)];
   t.deepEqual(findingsFor(replay(history(...waiting)), NODE_2), []);
-  t.deepEqual(findingsFor(replay(history(...waiting, refused(NODE_2, { kind: 'NoWrappedCopy', keyVersion: V1 }))), NODE_2), []);
+  t.deepEqual(findingsFor(replay(history(...waiting, refused(NODE_2, { _tag: 'NoWrappedCopy', keyVersion: V1 }))), NODE_2), []);
 });
 
 test('no findings: an unknown installation, or one known only from its config', (t) => {
@@ -255,31 +255,31 @@ test('no findings: an unknown installation, or one known only from its config', 
 });
 
 const otherRefusals: ReadonlyArray<RefusalReason> = [
-  { kind: 'KeystoreUnavailable', keystorePath: '/k', problem: 'unreadable', detail: 'permissions 644 are too open' },
-  { kind: 'ConfigurationChanged', field: 'instanceName', recorded: 'MSSQLSERVER', presented: 'SSRS' },
-  { kind: 'ServiceIdentityChanged', recordedIdentity: IDENTITY, presentedIdentity: NEW_IDENTITY },
-  { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: NODE_1, keystoreInstallationId: NODE_2 },
-  { kind: 'UnwrapFailed', keyVersion: V1, thumbprint: TP_1, detail: 'bad tag' },
-  { kind: 'KeyCheckMismatch', keyVersion: V1 },
-  { kind: 'NoWrappedCopy', keyVersion: V1 },
-  { kind: 'NoMemberHoldsKey', keyVersion: V1 },
-  { kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT },
+  { _tag: 'KeystoreUnavailable', keystorePath: '/k', problem: 'unreadable', detail: 'permissions 644 are too open' },
+  { _tag: 'ConfigurationChanged', field: 'instanceName', recorded: 'MSSQLSERVER', presented: 'SSRS' },
+  { _tag: 'ServiceIdentityChanged', recordedIdentity: IDENTITY, presentedIdentity: NEW_IDENTITY },
+  { _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: NODE_1, keystoreInstallationId: NODE_2 },
+  { _tag: 'UnwrapFailed', keyVersion: V1, thumbprint: TP_1, detail: 'bad tag' },
+  { _tag: 'KeyCheckMismatch', keyVersion: V1 },
+  { _tag: 'NoWrappedCopy', keyVersion: V1 },
+  { _tag: 'NoMemberHoldsKey', keyVersion: V1 },
+  { _tag: 'NoSymmetricKey', deploymentId: DEPLOYMENT },
 ];
 for (const reason of otherRefusals) {
   const detail = `${'field' in reason ? ` (${reason.field})` : ''}${'problem' in reason ? ` (${reason.problem})` : ''}`;
-  test(`no findings: a refusal ${reason.kind}${detail} is none of the finding kinds`, (t) => {
+  test(`no findings: a refusal ${reason._tag}${detail} is none of the finding kinds`, (t) => {
     t.deepEqual(findingsFor(replay(history(...founder, refused(NODE_1, reason))), NODE_1), []);
   });
 }
 
 test('a refusal produces only its own finding kind', (t) => {
   const kinds = (reason: RefusalReason): ReadonlyArray<string> => findingsFor(replay(history(...founder, refused(NODE_1, reason))), NODE_1).map((f) => f.kind);
-  t.deepEqual(kinds({ kind: 'PublicKeyMismatch', heldThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'deployment' }), ['ForeignPublicKey']);
-  t.deepEqual(kinds({ kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_1, heldThumbprint: TP_X }), ['CopyForKeyNoLongerHeld']);
-  t.deepEqual(kinds({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' }), [
+  t.deepEqual(kinds({ _tag: 'PublicKeyMismatch', heldThumbprint: TP_X, storedThumbprint: TP_1, storedIn: 'deployment' }), ['ForeignPublicKey']);
+  t.deepEqual(kinds({ _tag: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_1, heldThumbprint: TP_X }), ['CopyForKeyNoLongerHeld']);
+  t.deepEqual(kinds({ _tag: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' }), [
     'InstallationClaimedByTwoMachines',
   ]);
-  t.deepEqual(kinds({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }), []); // the view shows no newer key: no StaleCopy from the refusal alone
+  t.deepEqual(kinds({ _tag: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }), []); // the view shows no newer key: no StaleCopy from the refusal alone
 });
 
 // ─── allFindings ──────────────────────────────────────────────────────────
@@ -287,9 +287,9 @@ test('a refusal produces only its own finding kind', (t) => {
 test('allFindings: every instance with its findings, instance by instance', (t) => {
   const events = history(
     ...cluster,
-    refused(NODE_1, { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' }),
+    refused(NODE_1, { _tag: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-ALPHA' }),
     removed(NODE_2, TP_2, V1),
-    refused(NODE_2, { kind: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }),
+    refused(NODE_2, { _tag: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }),
   );
   const v = replay(events);
   t.deepEqual(allFindings(v), [...findingsWithRemedies(v, NODE_1), ...findingsWithRemedies(v, NODE_2)]);
@@ -317,7 +317,7 @@ test("instanceStatus 'removed': since the removal, naming the revoked key", (t) 
 });
 
 test("instanceStatus 'removed': a later start refused InstanceRemoved keeps it removed, since the removal", (t) => {
-  const events = history(...cluster, removed(NODE_2, TP_2, V1), refused(NODE_2, { kind: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }));
+  const events = history(...cluster, removed(NODE_2, TP_2, V1), refused(NODE_2, { _tag: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }));
   t.deepEqual(statusOf(replay(events), NODE_2), { state: 'removed', since: refAt(events[10]), revokedThumbprint: TP_2 });
 });
 
@@ -330,7 +330,7 @@ test("instanceStatus: a rejoin, a join and a successful activation supersede 're
   const events = history(
     ...cluster,
     removed(NODE_2, TP_2, V1),
-    refused(NODE_2, { kind: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }),
+    refused(NODE_2, { _tag: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }),
     publicKeyStored(NODE_2, TP_2),
     keyWrapped(NODE_2, TP_2),
     activated(NODE_2, TP_2),
@@ -346,7 +346,7 @@ test('instanceStatus: rejoined after a refused start (init --rejoin), not yet jo
   const events = history(
     ...cluster,
     removed(NODE_2, TP_2, V1),
-    refused(NODE_2, { kind: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }),
+    refused(NODE_2, { _tag: 'InstanceRemoved', installationId: NODE_2, revokedThumbprint: TP_2 }),
     publicKeyStored(NODE_2, TP_2),
   );
   const v = replay(events);

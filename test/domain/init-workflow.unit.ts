@@ -62,7 +62,7 @@ test('step 1: nothing recorded → RecordConfig (whatever the keystore says, unl
   t.deepEqual(next(instanceAfter([]), complete, held()), { _tag: 'RecordConfig' });
   t.deepEqual(next(instanceAfter([]), none, held(OTHER_ID, TP_OTHER)), {
     _tag: 'Refused',
-    reason: { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID },
+    reason: { _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID },
   });
 });
 
@@ -75,7 +75,7 @@ test('step 2: configured, a keystore that cannot be opened (not missing) → ref
   for (const p of ['corrupt', 'locked', 'unreadable'] as const)
     t.deepEqual(next(configured, none, problem(p)), {
       _tag: 'Refused',
-      reason: { kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: p, detail: 'x' },
+      reason: { _tag: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: p, detail: 'x' },
     });
 });
 
@@ -108,7 +108,7 @@ const anInstanceActivatedLegacy = (): InstanceState => instanceAfter([configRead
 
 test('waiting: the deployment has a key, a member holds it, no copy for this instance', (t) => {
   const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP)]);
-  t.deepEqual(next(initialized, d), { _tag: 'Waiting', reason: { kind: 'NoWrappedCopy', keyVersion: V1 } });
+  t.deepEqual(next(initialized, d), { _tag: 'Waiting', reason: { _tag: 'NoWrappedCopy', keyVersion: V1 } });
 });
 
 test('refused: nobody holds the key any more → NoMemberHoldsKey', (t) => {
@@ -118,7 +118,7 @@ test('refused: nobody holds the key any more → NoMemberHoldsKey', (t) => {
     stored(ID, TP),
     removed(OTHER_ID, TP_OTHER, V1, { forced: true, lastMember: true }),
   ]);
-  t.deepEqual(next(initialized, d), { _tag: 'Refused', reason: { kind: 'NoMemberHoldsKey', keyVersion: V1 } });
+  t.deepEqual(next(initialized, d), { _tag: 'Refused', reason: { _tag: 'NoMemberHoldsKey', keyVersion: V1 } });
 });
 
 test('refused: a config that differs from the recorded one (identity first named as such)', (t) => {
@@ -132,14 +132,14 @@ test('refused: a config that differs from the recorded one (identity first named
     }),
     {
       _tag: 'Refused',
-      reason: { kind: 'ServiceIdentityChanged', recordedIdentity: config.serviceIdentity, presentedIdentity: 'svc' },
+      reason: { _tag: 'ServiceIdentityChanged', recordedIdentity: config.serviceIdentity, presentedIdentity: 'svc' },
     },
   );
   t.deepEqual(
     nextInitStep({ instance: initialized, deployment: complete, presented: { ...config, machineName: 'RS-X' as NonEmptyString }, held: held(), rejoin: false }),
     {
       _tag: 'Refused',
-      reason: { kind: 'ConfigurationChanged', field: 'machineName', recorded: config.machineName, presented: 'RS-X' },
+      reason: { _tag: 'ConfigurationChanged', field: 'machineName', recorded: config.machineName, presented: 'RS-X' },
     },
   );
 });
@@ -147,35 +147,35 @@ test('refused: a config that differs from the recorded one (identity first named
 test('refused: key pair recorded but the keystore is gone, or holds another key; registered with another key', (t) => {
   t.deepEqual(next(initialized, complete, problem('missing')), {
     _tag: 'Refused',
-    reason: { kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'x' },
+    reason: { _tag: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'x' },
   });
   t.deepEqual(next(initialized, complete, held(ID, TP_NEW)), {
     _tag: 'Refused',
-    reason: { kind: 'PublicKeyMismatch', heldThumbprint: TP_NEW, storedThumbprint: TP, storedIn: 'instance' },
+    reason: { _tag: 'PublicKeyMismatch', heldThumbprint: TP_NEW, storedThumbprint: TP, storedIn: 'instance' },
   });
   t.deepEqual(next(initialized, deploymentAfter([stored(ID, TP_OTHER)])), {
     _tag: 'Refused',
-    reason: { kind: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'deployment' },
+    reason: { _tag: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'deployment' },
   });
   t.deepEqual(next(initialized, complete, held(OTHER_ID, TP_OTHER)), {
     _tag: 'Refused',
-    reason: { kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID },
+    reason: { _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID },
   });
 });
 
 test('refused: a copy of an older version, or wrapped for another key', (t) => {
   const v2 = deploymentAfter([stored(ID, TP), keyCreated(ID, TP), keyCreated(OTHER_ID, TP_OTHER, V2)]);
-  t.deepEqual(next(initialized, v2), { _tag: 'Refused', reason: { kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 } });
+  t.deepEqual(next(initialized, v2), { _tag: 'Refused', reason: { _tag: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 } });
   const forOther = deploymentAfter([stored(ID, TP), keyCreated(OTHER_ID, TP_OTHER), keyWrapped(ID, TP_OTHER)]);
   t.deepEqual(next(initialized, forOther), {
     _tag: 'Refused',
-    reason: { kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP },
+    reason: { _tag: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP },
   });
 });
 
 test('removed: refused — unless init --rejoin with the recorded key pair held, which stores the public key again', (t) => {
   const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP), keyWrapped(ID, TP), removed(ID, TP, V1)]);
-  const refusedRemoved: InitStep = { _tag: 'Refused', reason: { kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP } };
+  const refusedRemoved: InitStep = { _tag: 'Refused', reason: { _tag: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP } };
   t.deepEqual(next(initialized, d), refusedRemoved);
   t.deepEqual(next(initialized, d, held(), { rejoin: true }), { _tag: 'StorePublicKey', rejoin: true });
   t.deepEqual(next(initialized, d, problem('missing'), { rejoin: true }), refusedRemoved, 'a lost key pair cannot rejoin: that needs a new installation ID');

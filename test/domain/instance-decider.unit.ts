@@ -23,7 +23,7 @@ import {
 // ─── Test data ────────────────────────────────────────────────────────────
 
 const { config, keyPair, configRead, keyPairIssued, activated, refused, activate } = anInstance(ID, TP_A);
-const noCopy: RefusalReason = { kind: 'NoWrappedCopy', keyVersion: V1 };
+const noCopy: RefusalReason = { _tag: 'NoWrappedCopy', keyVersion: V1 };
 
 const recordConfig = (c: InstanceConfig): InstanceCommand => ({ type: 'RecordConfig', config: c });
 const recordKeyPair = (thumbprint: Thumbprint): InstanceCommand => ({
@@ -91,7 +91,7 @@ test('RecordConfig: with several changes, the conflict names the first field in 
 
 test('RecordConfig: after a refusal of an unconfigured instance, the config is read', (t) => {
   spec(t, instance)
-    .given([refused({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT })])
+    .given([refused({ _tag: 'NoSymmetricKey', deploymentId: DEPLOYMENT })])
     .when(recordConfig(config))
     .then([configRead]);
 });
@@ -250,7 +250,7 @@ const reasons: ReadonlyArray<[string, ReadonlyArray<InstanceEvent>]> = [
 ];
 for (const [status, given] of reasons) {
   test(`RefuseActivation: from ${status}, a new reason is recorded with its basis`, (t) => {
-    const reason: RefusalReason = { kind: 'PublicKeyMismatch', heldThumbprint: TP_B, storedThumbprint: TP_A, storedIn: 'deployment' };
+    const reason: RefusalReason = { _tag: 'PublicKeyMismatch', heldThumbprint: TP_B, storedThumbprint: TP_A, storedIn: 'deployment' };
     t.is(stateAfter(instance, given).status as string, status);
     spec(t, instance)
       .given(given)
@@ -329,7 +329,7 @@ test('evolve: InstanceActivationRefused → Disabled, keeping config and key pai
 });
 
 test('evolve: InstanceActivationRefused from NotInitialized → Disabled with neither config nor key pair', (t) => {
-  const reason: RefusalReason = { kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT };
+  const reason: RefusalReason = { _tag: 'NoSymmetricKey', deploymentId: DEPLOYMENT };
   t.deepEqual(stateAfter(instance, [refused(reason)]), { status: 'Disabled', config: undefined, keyPair: undefined, reason, basis: null });
 });
 

@@ -70,7 +70,7 @@ test('ChangeServiceIdentity: before the config is read it fails NotConfigured', 
   spec(t, instance).given([]).when(changeIdentity(NEW_IDENTITY, TP_B)).thenFails({ _tag: 'NotConfigured', step: 'service identity change' });
   // refused before it was ever configured: still not configured
   spec(t, instance)
-    .given([refused({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT })])
+    .given([refused({ _tag: 'NoSymmetricKey', deploymentId: DEPLOYMENT })])
     .when(changeIdentity(NEW_IDENTITY, TP_B))
     .thenFails({ _tag: 'NotConfigured', step: 'service identity change' });
 });
@@ -107,7 +107,7 @@ test('ChangeServiceIdentity: also from KeyPairIssued and from Disabled (the refu
       configRead,
       keyPairIssued,
       activated(),
-      refused({ kind: 'ServiceIdentityChanged', recordedIdentity: OLD_IDENTITY, presentedIdentity: NEW_IDENTITY }),
+      refused({ _tag: 'ServiceIdentityChanged', recordedIdentity: OLD_IDENTITY, presentedIdentity: NEW_IDENTITY }),
     ])
     .when(changeIdentity(NEW_IDENTITY, TP_B))
     .then([toB]);
@@ -157,7 +157,7 @@ test('evolve ServiceIdentityChanged: the same state from KeyPairIssued and from 
       configRead,
       keyPairIssued,
       activated(),
-      refused({ kind: 'ServiceIdentityChanged', recordedIdentity: OLD_IDENTITY, presentedIdentity: NEW_IDENTITY }),
+      refused({ _tag: 'ServiceIdentityChanged', recordedIdentity: OLD_IDENTITY, presentedIdentity: NEW_IDENTITY }),
       toB,
     ]),
     afterChange,
@@ -231,29 +231,29 @@ test('start check: a joined member that was not removed gets its unwrap plan (ba
 test('InstanceRemoved: removed and not registered again', (t) => {
   t.deepEqual(
     checkBeforeUnwrap(initialized, deploymentAfter([...twoMembers, removed(ID, TP_A, V1)]), config, held()),
-    E.left({ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }),
+    E.left({ _tag: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }),
   );
 });
 
 test('InstanceRemoved: names the revoked key even when the instance now holds another one', (t) => {
   t.deepEqual(
     checkBeforeUnwrap(initialized, deploymentAfter([...twoMembers, removed(ID, TP_A, V1)]), config, held(ID, TP_C)),
-    E.left({ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }),
+    E.left({ _tag: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }),
   );
 });
 
 test('InstanceRemoved comes before keystore problems, but after a changed config', (t) => {
   const d = deploymentAfter([...twoMembers, removed(ID, TP_A, V1)]);
-  t.deepEqual(checkBeforeUnwrap(initialized, d, config, missingKeystore), E.left({ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }));
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, missingKeystore), E.left({ _tag: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }));
   t.deepEqual(
     checkBeforeUnwrap(initialized, d, { ...config, machineName: 'RS-NODE-9' as NonEmptyString }, held()),
-    E.left({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-9' }),
+    E.left({ _tag: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-9' }),
   );
 });
 
 test('InstanceRemoved: not refused once registered again (rejoin): waiting to join, then the plan once joined', (t) => {
   const rejoined = [...twoMembers, removed(ID, TP_A, V1), stored(ID, TP_A)];
-  t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter(rejoined), config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter(rejoined), config, held()), E.left({ _tag: 'NoWrappedCopy', keyVersion: V1 }));
   t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter([...rejoined, keyWrapped(ID, TP_A, V1, BY_OTHER)]), config, held()), E.right(planFor(V1, TP_A)));
 });
 
@@ -264,12 +264,12 @@ test('InstanceRemoved: another installation being removed does not refuse this o
 
 test('StaleWrappedCopy: the only copy this instance holds is of an older key version', (t) => {
   const d = deploymentAfter([...twoMembers, keyCreated(OTHER_ID, TP_OTHER, V2)]);
-  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ _tag: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
 });
 
 test('StaleWrappedCopy comes before WrappedCopyForOtherKey, and holds when nobody holds the current key', (t) => {
   const forOther = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP_A), keyWrapped(ID, TP_C, V1, BY_OTHER), keyCreated(OTHER_ID, TP_OTHER, V2)]);
-  t.deepEqual(checkBeforeUnwrap(initialized, forOther, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, forOther, config, held()), E.left({ _tag: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
   const nobody = deploymentAfter([
     stored(OTHER_ID, TP_OTHER),
     stored(ID, TP_A),
@@ -277,12 +277,12 @@ test('StaleWrappedCopy comes before WrappedCopyForOtherKey, and holds when nobod
     keyCreated(OTHER_ID, TP_OTHER, V2),
     removed(OTHER_ID, TP_OTHER, V2, { forced: true, lastMember: true }),
   ]);
-  t.deepEqual(checkBeforeUnwrap(initialized, nobody, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, nobody, config, held()), E.left({ _tag: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
 });
 
 test('NoWrappedCopy: no copy for this instance while a member holds the key (it can be joined)', (t) => {
   const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP_A)]);
-  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ _tag: 'NoWrappedCopy', keyVersion: V1 }));
   // one holder is enough, even after another member was removed
   const afterRemoval = deploymentAfter([
     stored(OTHER_ID, TP_OTHER),
@@ -292,7 +292,7 @@ test('NoWrappedCopy: no copy for this instance while a member holds the key (it 
     removed(OTHER_ID, TP_OTHER, V1),
     stored(ID, TP_A),
   ]);
-  t.deepEqual(checkBeforeUnwrap(initialized, afterRemoval, config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, afterRemoval, config, held()), E.left({ _tag: 'NoWrappedCopy', keyVersion: V1 }));
 });
 
 test('NoMemberHoldsKey: no copy for this instance and the last key holder was removed', (t) => {
@@ -302,7 +302,7 @@ test('NoMemberHoldsKey: no copy for this instance and the last key holder was re
     stored(ID, TP_A),
     removed(OTHER_ID, TP_OTHER, V1, { forced: true, lastMember: true }),
   ]);
-  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoMemberHoldsKey', keyVersion: V1 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ _tag: 'NoMemberHoldsKey', keyVersion: V1 }));
 });
 
 test('NoMemberHoldsKey: a member holding only an older version does not count as a holder', (t) => {
@@ -314,7 +314,7 @@ test('NoMemberHoldsKey: a member holding only an older version does not count as
     stored(ID, TP_A),
     removed(OTHER_ID, TP_OTHER, V2, { forced: true, lastMember: true }),
   ]);
-  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoMemberHoldsKey', keyVersion: V2 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ _tag: 'NoMemberHoldsKey', keyVersion: V2 }));
 });
 
 test('start check after an identity change: before the deployment trusts the new key PublicKeyMismatch, after it the plan', (t) => {
@@ -322,7 +322,7 @@ test('start check after an identity change: before the deployment trusts the new
   const presented = { ...config, serviceIdentity: NEW_IDENTITY };
   t.deepEqual(
     checkBeforeUnwrap(moved, deploymentAfter(twoMembers), presented, held(ID, TP_B)),
-    E.left({ kind: 'PublicKeyMismatch', heldThumbprint: TP_B, storedThumbprint: TP_A, storedIn: 'deployment' }),
+    E.left({ _tag: 'PublicKeyMismatch', heldThumbprint: TP_B, storedThumbprint: TP_A, storedIn: 'deployment' }),
   );
   const d = deploymentAfter([
     ...twoMembers,
@@ -333,7 +333,7 @@ test('start check after an identity change: before the deployment trusts the new
   // the old identity is now the changed one
   t.deepEqual(
     checkBeforeUnwrap(moved, d, config, held(ID, TP_B)),
-    E.left({ kind: 'ServiceIdentityChanged', recordedIdentity: NEW_IDENTITY, presentedIdentity: OLD_IDENTITY }),
+    E.left({ _tag: 'ServiceIdentityChanged', recordedIdentity: NEW_IDENTITY, presentedIdentity: OLD_IDENTITY }),
   );
 });
 
@@ -341,19 +341,19 @@ test('start check after an identity change: before the deployment trusts the new
 
 const explained: ReadonlyArray<[RefusalReason, string, ReadonlyArray<string>, RegExp]> = [
   [
-    { kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A },
+    { _tag: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A },
     'RSReportServerNotActivated',
     [ID, TP_A, 'removed'],
     /keyledger init --rejoin.*keyledger join/,
   ],
   [
-    { kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 },
+    { _tag: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 },
     'rsReportServerDisabled',
     ['key version 1', 'current version is 2'],
     /keyledger join .*keyledger start/,
   ],
   [
-    { kind: 'NoMemberHoldsKey', keyVersion: V2 },
+    { _tag: 'NoMemberHoldsKey', keyVersion: V2 },
     'RSReportServerNotActivated',
     ['symmetric key version 2', 'no member'],
     /a key backup restore is needed, which this version cannot do yet/,
@@ -361,7 +361,7 @@ const explained: ReadonlyArray<[RefusalReason, string, ReadonlyArray<string>, Re
 ];
 
 for (const [reason, code, evidence, remedy] of explained) {
-  test(`explainRefusal ${reason.kind}: code ${code}, summary with the evidence, the remedy`, (t) => {
+  test(`explainRefusal ${reason._tag}: code ${code}, summary with the evidence, the remedy`, (t) => {
     const x = explainRefusal(reason);
     t.is(x.code, code);
     for (const e of evidence) t.true(x.summary.includes(e), `summary should contain ${e}: ${x.summary}`);
@@ -375,21 +375,21 @@ for (const [reason, code, evidence, remedy] of explained) {
 
 test('explainRefusal: the exact summaries of the scale-out reasons', (t) => {
   t.is(
-    explainRefusal({ kind: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }).summary,
+    explainRefusal({ _tag: 'InstanceRemoved', installationId: ID, revokedThumbprint: TP_A }).summary,
     `installation ${ID} was removed from the scale-out deployment (its key ${TP_A} and wrapped copy were revoked)`,
   );
   t.is(
-    explainRefusal({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }).summary,
+    explainRefusal({ _tag: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }).summary,
     `this instance holds a copy of symmetric key version 1, but the deployment's current version is 2`,
   );
   t.is(
-    explainRefusal({ kind: 'NoMemberHoldsKey', keyVersion: V1 }).summary,
+    explainRefusal({ _tag: 'NoMemberHoldsKey', keyVersion: V1 }).summary,
     'no member of the deployment holds symmetric key version 1 any more (the last member was removed), so nobody can join this instance',
   );
 });
 
 test('remedyFor: NoMemberHoldsKey names no command (no join, no re-created key): a backup restore, not available yet', (t) => {
-  const r = remedyFor({ kind: 'NoMemberHoldsKey', keyVersion: V1 }, { installationId: ID, otherHolders: 0 });
+  const r = remedyFor({ _tag: 'NoMemberHoldsKey', keyVersion: V1 }, { installationId: ID, otherHolders: 0 });
   t.is(r._tag, 'NotYetPossible');
   t.notRegex(remedyText(r), /keyledger/);
 });

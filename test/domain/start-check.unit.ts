@@ -65,7 +65,7 @@ test('happy path: a member that joined (copy wrapped for it) gets the plan for i
 test('InstallationNotRegistered: nothing recorded for this installation, no keystore header', (t) => {
   t.deepEqual(
     checkBeforeUnwrap(initialInstanceState, complete, config, problem('missing', 'no keystore file')),
-    E.left({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }),
+    E.left({ _tag: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }),
   );
 });
 
@@ -73,32 +73,32 @@ test('KeystoreBelongsToOtherInstallation: nothing recorded, the keystore names a
   const presented = { ...config, installationId: OTHER_ID };
   t.deepEqual(
     checkBeforeUnwrap(initialInstanceState, complete, presented, held(ID, TP)),
-    E.left({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: OTHER_ID, keystoreInstallationId: ID }),
+    E.left({ _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: OTHER_ID, keystoreInstallationId: ID }),
   );
   t.deepEqual(
     checkBeforeUnwrap(initialInstanceState, complete, presented, problem('locked', `the keystore was issued to installation ${ID}`, ID)),
-    E.left({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: OTHER_ID, keystoreInstallationId: ID }),
+    E.left({ _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: OTHER_ID, keystoreInstallationId: ID }),
   );
 });
 
 test('InstallationNotRegistered: configured with a key pair but not in the deployment', (t) => {
   t.deepEqual(
     checkBeforeUnwrap(initialized, deploymentAfter([stored(OTHER_ID, TP_OTHER)]), config, held()),
-    E.left({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: ID }),
+    E.left({ _tag: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: ID }),
   );
 });
 
 test('ServiceIdentityChanged: the service identity differs from the recorded one', (t) => {
   t.deepEqual(
     checkBeforeUnwrap(initialized, complete, { ...config, serviceIdentity: 'CONTOSO\\svc-reports' as NonEmptyString }, held()),
-    E.left({ kind: 'ServiceIdentityChanged', recordedIdentity: 'NT SERVICE\\ReportServer', presentedIdentity: 'CONTOSO\\svc-reports' }),
+    E.left({ _tag: 'ServiceIdentityChanged', recordedIdentity: 'NT SERVICE\\ReportServer', presentedIdentity: 'CONTOSO\\svc-reports' }),
   );
 });
 
 test('ConfigurationChanged: another recorded field differs (machine name)', (t) => {
   t.deepEqual(
     checkBeforeUnwrap(initialized, complete, { ...config, machineName: 'RS-NODE-2' as NonEmptyString }, held()),
-    E.left({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' }),
+    E.left({ _tag: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' }),
   );
 });
 
@@ -107,7 +107,7 @@ for (const p of ['missing', 'unreadable', 'locked', 'corrupt'] as const) {
     const detail = `detail for ${p}`;
     t.deepEqual(
       checkBeforeUnwrap(initialized, complete, config, problem(p, detail, p === 'missing' ? null : ID)),
-      E.left({ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: p, detail }),
+      E.left({ _tag: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: p, detail }),
     );
   });
 }
@@ -115,50 +115,50 @@ for (const p of ['missing', 'unreadable', 'locked', 'corrupt'] as const) {
 test('KeystoreBelongsToOtherInstallation: the keystore holds a key for another installation', (t) => {
   t.deepEqual(
     checkBeforeUnwrap(initialized, complete, config, held(OTHER_ID, TP_OTHER)),
-    E.left({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID }),
+    E.left({ _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID }),
   );
 });
 
 test('KeystoreBelongsToOtherInstallation: the keystore cannot be opened and its header names another installation', (t) => {
   t.deepEqual(
     checkBeforeUnwrap(initialized, complete, config, problem('locked', `the keystore was issued to installation ${OTHER_ID}`, OTHER_ID)),
-    E.left({ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID }),
+    E.left({ _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID }),
   );
 });
 
 test('PublicKeyMismatch storedIn instance: the held key is not the one issued to this instance', (t) => {
   t.deepEqual(
     checkBeforeUnwrap(initialized, complete, config, held(ID, TP_OTHER)),
-    E.left({ kind: 'PublicKeyMismatch', heldThumbprint: TP_OTHER, storedThumbprint: TP, storedIn: 'instance' }),
+    E.left({ _tag: 'PublicKeyMismatch', heldThumbprint: TP_OTHER, storedThumbprint: TP, storedIn: 'instance' }),
   );
 });
 
 test('PublicKeyMismatch storedIn deployment: the deployment registered another key for this installation', (t) => {
   t.deepEqual(
     checkBeforeUnwrap(initialized, deploymentAfter([stored(ID, TP_OTHER)]), config, held()),
-    E.left({ kind: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'deployment' }),
+    E.left({ _tag: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'deployment' }),
   );
 });
 
 test('NoSymmetricKey: registered, but the deployment has no symmetric key yet', (t) => {
-  t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter([stored(ID, TP)]), config, held()), E.left({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }));
+  t.deepEqual(checkBeforeUnwrap(initialized, deploymentAfter([stored(ID, TP)]), config, held()), E.left({ _tag: 'NoSymmetricKey', deploymentId: DEPLOYMENT }));
 });
 
 test('NoWrappedCopy: a key exists but no copy was wrapped for this instance (waiting to join)', (t) => {
   const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP)]);
-  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'NoWrappedCopy', keyVersion: V1 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ _tag: 'NoWrappedCopy', keyVersion: V1 }));
 });
 
 test('StaleWrappedCopy: this instance holds only a copy of an older key version', (t) => {
   const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), stored(ID, TP), keyWrapped(ID, TP, V1, BY_OTHER), keyCreated(OTHER_ID, TP_OTHER, V2)]);
-  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ kind: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
+  t.deepEqual(checkBeforeUnwrap(initialized, d, config, held()), E.left({ _tag: 'StaleWrappedCopy', heldVersion: V1, currentVersion: V2 }));
 });
 
 test('WrappedCopyForOtherKey: the copy for this installation was wrapped for another public key', (t) => {
   const d = deploymentAfter([stored(OTHER_ID, TP_OTHER), keyCreated(OTHER_ID, TP_OTHER), stored(ID, TP), keyWrapped(ID, TP_OTHER, V1, BY_OTHER)]);
   t.deepEqual(
     checkBeforeUnwrap(initialized, d, config, held()),
-    E.left({ kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP }),
+    E.left({ _tag: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP }),
   );
 });
 
@@ -171,14 +171,14 @@ test('checkAfterUnwrap: the key check matches → the plan', (t) => {
 test('UnwrapFailed: the copy cannot be unwrapped with the held private key', (t) => {
   t.deepEqual(
     checkAfterUnwrap(plan, { _tag: 'UnwrapFailed', detail: 'the JWE was not encrypted for this private key' }),
-    E.left({ kind: 'UnwrapFailed', keyVersion: V1, thumbprint: TP, detail: 'the JWE was not encrypted for this private key' }),
+    E.left({ _tag: 'UnwrapFailed', keyVersion: V1, thumbprint: TP, detail: 'the JWE was not encrypted for this private key' }),
   );
 });
 
 test('KeyCheckMismatch: the unwrapped key is not the current key version', (t) => {
   t.deepEqual(
     checkAfterUnwrap(plan, { _tag: 'Unwrapped', keyCheck: createHash('sha256').update('another key').digest('base64url') }),
-    E.left({ kind: 'KeyCheckMismatch', keyVersion: V1 }),
+    E.left({ _tag: 'KeyCheckMismatch', keyVersion: V1 }),
   );
 });
 
@@ -186,51 +186,51 @@ test('KeyCheckMismatch: the unwrapped key is not the current key version', (t) =
 
 const explained: ReadonlyArray<[RefusalReason, string, ReadonlyArray<string>]> = [
   [
-    { kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'no keystore file' },
+    { _tag: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'no keystore file' },
     'rsKeyStateNotValid',
     [KEYSTORE, 'missing', 'no keystore file'],
   ],
   [
-    { kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'locked', detail: 'cannot be decrypted' },
+    { _tag: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'locked', detail: 'cannot be decrypted' },
     'rsKeyStateNotValid',
     [KEYSTORE, 'locked', 'cannot be decrypted'],
   ],
-  [{ kind: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID }, 'rsReportServerDisabled', [ID, OTHER_ID]],
-  [{ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }, 'RSReportServerNotActivated', [ID]],
-  [{ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: OTHER_ID }, 'RSReportServerNotActivated', [ID, OTHER_ID]],
+  [{ _tag: 'KeystoreBelongsToOtherInstallation', presentedInstallationId: ID, keystoreInstallationId: OTHER_ID }, 'rsReportServerDisabled', [ID, OTHER_ID]],
+  [{ _tag: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }, 'RSReportServerNotActivated', [ID]],
+  [{ _tag: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: OTHER_ID }, 'RSReportServerNotActivated', [ID, OTHER_ID]],
   [
-    { kind: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'deployment' },
+    { _tag: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'deployment' },
     'rsReportServerDisabled',
     [TP, TP_OTHER, 'deployment'],
   ],
-  [{ kind: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'instance' }, 'rsReportServerDisabled', [TP, TP_OTHER, 'instance']],
+  [{ _tag: 'PublicKeyMismatch', heldThumbprint: TP, storedThumbprint: TP_OTHER, storedIn: 'instance' }, 'rsReportServerDisabled', [TP, TP_OTHER, 'instance']],
   [
-    { kind: 'ServiceIdentityChanged', recordedIdentity: 'NT SERVICE\\ReportServer', presentedIdentity: 'CONTOSO\\svc-reports' },
+    { _tag: 'ServiceIdentityChanged', recordedIdentity: 'NT SERVICE\\ReportServer', presentedIdentity: 'CONTOSO\\svc-reports' },
     'rsKeyStateNotValid',
     ['NT SERVICE\\ReportServer', 'CONTOSO\\svc-reports'],
   ],
   [
-    { kind: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' },
+    { _tag: 'ConfigurationChanged', field: 'machineName', recorded: 'RS-NODE-1', presented: 'RS-NODE-2' },
     'RSReportServerNotActivated',
     ['machineName', 'RS-NODE-1', 'RS-NODE-2'],
   ],
-  [{ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }, 'RSReportServerNotActivated', [DEPLOYMENT]],
-  [{ kind: 'NoWrappedCopy', keyVersion: V2 }, 'RSReportServerNotActivated', ['version 2']],
-  [{ kind: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP }, 'rsReportServerDisabled', ['version 1', TP_OTHER, TP]],
+  [{ _tag: 'NoSymmetricKey', deploymentId: DEPLOYMENT }, 'RSReportServerNotActivated', [DEPLOYMENT]],
+  [{ _tag: 'NoWrappedCopy', keyVersion: V2 }, 'RSReportServerNotActivated', ['version 2']],
+  [{ _tag: 'WrappedCopyForOtherKey', keyVersion: V1, copyThumbprint: TP_OTHER, heldThumbprint: TP }, 'rsReportServerDisabled', ['version 1', TP_OTHER, TP]],
   [
-    { kind: 'UnwrapFailed', keyVersion: V1, thumbprint: TP, detail: 'the JWE was not encrypted for this private key' },
+    { _tag: 'UnwrapFailed', keyVersion: V1, thumbprint: TP, detail: 'the JWE was not encrypted for this private key' },
     'rsReportServerDisabled',
     ['version 1', TP, 'not encrypted for this private key'],
   ],
-  [{ kind: 'KeyCheckMismatch', keyVersion: V2 }, 'rsCannotValidateEncryptedData', ['version 2']],
+  [{ _tag: 'KeyCheckMismatch', keyVersion: V2 }, 'rsCannotValidateEncryptedData', ['version 2']],
 ];
 
 for (const [reason, code, evidence] of explained) {
   const keystore =
-    'keystoreInstallationId' in reason && reason.kind === 'InstallationNotRegistered'
+    'keystoreInstallationId' in reason && reason._tag === 'InstallationNotRegistered'
       ? ` (keystore ${reason.keystoreInstallationId === null ? 'unknown' : 'other'})`
       : '';
-  const label = `${reason.kind}${'problem' in reason ? ` (${reason.problem})` : ''}${'storedIn' in reason ? ` (${reason.storedIn})` : ''}${keystore}`;
+  const label = `${reason._tag}${'problem' in reason ? ` (${reason.problem})` : ''}${'storedIn' in reason ? ` (${reason.storedIn})` : ''}${keystore}`;
   test(`explainRefusal ${label}: code ${code}, summary with the evidence, a remedy`, (t) => {
     const x = explainRefusal(reason);
     t.is(x.code, code);
@@ -243,33 +243,33 @@ for (const [reason, code, evidence] of explained) {
 
 test('explainRefusal: InstallationNotRegistered asks about an edited installation ID only when the keystore names another one', (t) => {
   t.is(
-    explainRefusal({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }).summary,
+    explainRefusal({ _tag: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: null }).summary,
     `installation ${ID} is not registered in the deployment`,
   );
   t.is(
-    explainRefusal({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: ID }).summary,
+    explainRefusal({ _tag: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: ID }).summary,
     `installation ${ID} is not registered in the deployment`,
   );
   t.is(
-    explainRefusal({ kind: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: OTHER_ID }).summary,
+    explainRefusal({ _tag: 'InstallationNotRegistered', installationId: ID, keystoreInstallationId: OTHER_ID }).summary,
     `installation ${ID} is not registered in the deployment (the keystore belongs to ${OTHER_ID}: was the installation ID in the config edited?)`,
   );
 });
 
 test('remedyFor: a locked keystore names the service identity, a missing one restoring the file', (t) => {
   const ctx = { installationId: ID, otherHolders: 1 };
-  t.regex(remedyFor({ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'locked', detail: 'x' }, ctx).sentence, /identity it was protected for/);
-  t.regex(remedyFor({ kind: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'x' }, ctx).sentence, /restore the file from a backup/);
+  t.regex(remedyFor({ _tag: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'locked', detail: 'x' }, ctx).sentence, /identity it was protected for/);
+  t.regex(remedyFor({ _tag: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'x' }, ctx).sentence, /restore the file from a backup/);
 });
 
 test('remedyFor: remedies name the commands to run', (t) => {
   const ctx = { installationId: ID, otherHolders: 1 };
   const commands = (r: RefusalReason): string => remedyText(remedyFor(r, ctx));
-  t.regex(commands({ kind: 'NoWrappedCopy', keyVersion: V1 }), /`keyledger join [0-9a-f-]{36}`.*`keyledger start`/);
-  t.regex(commands({ kind: 'ServiceIdentityChanged', recordedIdentity: 'a', presentedIdentity: 'b' }), /`keyledger change-identity b`/);
-  t.regex(commands({ kind: 'NoSymmetricKey', deploymentId: DEPLOYMENT }), /`keyledger init`/);
+  t.regex(commands({ _tag: 'NoWrappedCopy', keyVersion: V1 }), /`keyledger join [0-9a-f-]{36}`.*`keyledger start`/);
+  t.regex(commands({ _tag: 'ServiceIdentityChanged', recordedIdentity: 'a', presentedIdentity: 'b' }), /`keyledger change-identity b`/);
+  t.regex(commands({ _tag: 'NoSymmetricKey', deploymentId: DEPLOYMENT }), /`keyledger init`/);
   t.regex(
-    commands({ kind: 'ConfigurationChanged', field: 'machineName', recorded: 'a', presented: 'b' }),
+    commands({ _tag: 'ConfigurationChanged', field: 'machineName', recorded: 'a', presented: 'b' }),
     /restore "a" in the config.*`keyledger init --new-installation-id`/,
   );
 });

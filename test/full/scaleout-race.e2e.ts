@@ -104,7 +104,7 @@ interface JoinJson {
 interface OutcomeJson {
   readonly installationId: string;
   readonly state: string;
-  readonly reason?: { readonly kind: string };
+  readonly reason?: { readonly _tag: string };
   readonly recorded: string[];
 }
 
@@ -276,7 +276,7 @@ test.serial(`(b) join of a newcomer racing its removal ends consistent either wa
     expectExit(t, start, 1, `round ${round}: start of the removed newcomer`);
     const refused = jsonOf<OutcomeJson>(t, start, 'start');
     t.is(refused.state, 'disabled');
-    t.is(refused.reason?.kind, 'InstanceRemoved');
+    t.is(refused.reason?._tag, 'InstanceRemoved');
     t.deepEqual(refused.recorded, ['InstanceActivationRefused']);
     const status = await as(dir, n, '--json', 'status');
     expectExit(t, status, 1, 'status of the removed newcomer');
@@ -304,7 +304,7 @@ test.serial(
         const o = jsonOf<OutcomeJson>(t, r, `init ${n.name}`);
         t.is(o.installationId, n.id);
         t.is(o.state, 'waiting-to-join');
-        t.is(o.reason?.kind, 'NoWrappedCopy');
+        t.is(o.reason?._tag, 'NoWrappedCopy');
         t.deepEqual(o.recorded, ['ConfigRead', 'KeyPairIssued', 'PublicKeyStored'], `round ${round}: ${n.name} recorded steps 1-3 once`);
       });
 

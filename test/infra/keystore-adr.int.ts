@@ -371,7 +371,7 @@ test.serial('ADR 0002: each hash sealEvents wrote is recomputed from the ADR wit
   const refusedEvent: LedgerEvent = {
     type: 'InstanceActivationRefused',
     data: {
-      ...node.refused({ kind: 'ServiceIdentityChanged', recordedIdentity: 'NT SERVICE\\ReportServer', presentedIdentity: 'svc-rapports-ré\t"x"\u0001/\u2028' })
+      ...node.refused({ _tag: 'ServiceIdentityChanged', recordedIdentity: 'NT SERVICE\\ReportServer', presentedIdentity: 'svc-rapports-ré\t"x"\u0001/\u2028' })
         .data,
       basis: aBasis(NODE_1, null, -1),
     },

@@ -40,7 +40,7 @@ export const runInstanceCommand = async (io: Io, g: GlobalOptions, verb: 'init' 
       installationId: o.installationId,
       outcome: o.state,
       recorded: o.recorded,
-      reason: o.reason?.kind,
+      reason: o.reason?._tag,
       keyVersion: o.keyVersion,
       thumbprint: o.thumbprint,
     });

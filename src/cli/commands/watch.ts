@@ -9,7 +9,7 @@ import { type CliError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { fail, withSession } from '../session';
 
-const describe = (st: InstanceStatus): string => (st.state === 'disabled' ? `disabled (${st.reason.kind})` : st.state);
+const describe = (st: InstanceStatus): string => (st.state === 'disabled' ? `disabled (${st.reason._tag})` : st.state);
 
 const watchCommand = async (io: Io, g: GlobalOptions, count: number | undefined): Promise<number> => {
   if (count !== undefined && (!Number.isInteger(count) || count < 1))
