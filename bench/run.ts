@@ -311,9 +311,14 @@ const initMember = async (
 };
 
 /** One measured join; throws unless it wrapped the key for the newcomer. */
+const thumbprintOfKeystore = async (m: BenchMember): Promise<string> =>
+  (JSON.parse(await fs.promises.readFile(m.config.keystorePath, 'utf8')) as { thumbprint: string }).thumbprint;
+
 const oneJoin = async (sponsor: BenchMember, newcomer: BenchMember, t?: JoinTimings): Promise<number> => {
+  // The operator confirmed the newcomer's thumbprint (read from its own keystore, outside the timing).
+  const expectThumbprint = await thumbprintOfKeystore(newcomer);
   const t0 = now();
-  const r = await joinInstance(sponsor.deps('join', t), sponsor.config, newcomer.config.installationId);
+  const r = await joinInstance(sponsor.deps('join', t), sponsor.config, newcomer.config.installationId, { expectThumbprint });
   const dt = now() - t0;
   if (E.isLeft(r) || r.right.alreadyJoined) throw new Error(`bench join failed: ${JSON.stringify(E.isLeft(r) ? r.left : r.right)}`);
   if (t) {

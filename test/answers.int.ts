@@ -15,7 +15,7 @@ import { fileKeystore } from '../src/infra/file-keystore';
 import { cli, cliWithEnv, type InProcResult } from './support/cli-inproc';
 import { initStoppedAfter } from './support/interrupted';
 import { depsFor, openTestStore, rightOf, tempDir } from './support/fixtures';
-import { activatedDeployment, deploymentEvents, editConfig, instanceEvents, ledgerFile, newNode, type TestNode } from './support/nodes';
+import { activatedDeployment, deploymentEvents, editConfig, instanceEvents, joinArgs, ledgerFile, newNode, type TestNode } from './support/nodes';
 import { rowOf, tamper } from './support/tamper';
 
 interface StatusJson {
@@ -98,7 +98,7 @@ test('2. a NoWrappedCopy refusal recorded before a join no longer describes the 
   t.is((await b.run('init')).code, 1);
   t.is((await b.run('start')).code, 1);
   t.is((await instanceEvents(dir, b.id)).at(-1)?.event.type, 'InstanceActivationRefused');
-  t.is((await a!.run('join', b.id)).code, 0);
+  t.is((await a!.run(...joinArgs(b))).code, 0);
   const { code, s } = await status(b);
   t.is(code, 1);
   t.is(s.state, 'initializing', 'joined, not yet proven: not "disabled … join it"');
@@ -141,7 +141,7 @@ test('3. a config copied to another machine: the clone is refused, the original 
   // The original sponsors a join without restarting.
   const c = await newNode(dir, 'C');
   t.is((await c.run('init')).code, 1);
-  const join = await a!.run('join', c.id);
+  const join = await a!.run(...joinArgs(c));
   t.is(join.code, 0, join.stderr);
   t.is((await c.run('start')).code, 0);
 });

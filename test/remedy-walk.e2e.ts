@@ -47,20 +47,27 @@ interface Cast {
 const follow = async (t: ExecutionContext, remedy: RemedyJson | undefined, printed: string, cast: Cast): Promise<void> => {
   if (!remedy) throw new Error('no remedy printed');
   t.is(remedy.kind, 'Run', remedy.text);
-  let newId: string | undefined;
+  const printedFrom: Record<string, string> = {};
   for (const step of remedy.steps) {
     // What --json says to run is what the text output told the operator to run.
-    t.true(printed.includes(`\`${step.command.replace('<new-installation-id>', '<new installation ID>')}\``), `printed: ${step.command}\n${printed}`);
+    const shown = step.command.replace('<new-installation-id>', '<new installation ID>').replace('<new-thumbprint>', '<its thumbprint>');
+    t.true(printed.includes(`\`${shown}\``), `printed: ${shown}\n${printed}`);
     const node = step.on === 'this-instance' ? cast.self : step.on === 'a-member' ? cast.member : cast.other;
     if (!node) throw new Error(`no node for ${step.on}`);
     const args = step.args.map((a) => {
       if (typeof a === 'string') return a;
-      if (newId === undefined) throw new Error('a placeholder before the step that prints it');
-      return newId;
+      const value = printedFrom[a.placeholder];
+      if (value === undefined) throw new Error(`${a.placeholder} used before the step that prints it`);
+      return value;
     });
     const r = await node.run('--json', ...args);
     t.true(r.code === 0 || r.code === 1, `keyledger ${args.join(' ')} → ${r.code}: ${r.stderr}`);
-    if (args.includes('--new-installation-id')) newId = r.json<{ installationId: string }>().installationId;
+    if (args.includes('--new-installation-id')) {
+      // init prints the new installation ID and the thumbprint of its new key (what the join confirms).
+      const o = r.json<{ installationId: string; thumbprint: string }>();
+      printedFrom['new-installation-id'] = o.installationId;
+      printedFrom['new-thumbprint'] = o.thumbprint;
+    }
   }
 };
 

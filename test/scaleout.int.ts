@@ -16,7 +16,7 @@ import { fileKeystore } from '../src/infra/file-keystore';
 import { joseCrypto } from '../src/infra/jose-crypto';
 import { crashingStore, SimulatedCrash } from './support/crashing-store';
 import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
-import { activatedDeployment, deploymentEvents, editConfig, instanceEvents, ledgerFile, newNode } from './support/nodes';
+import { activatedDeployment, deploymentEvents, editConfig, instanceEvents, joinArgs, keystoreThumbprint, ledgerFile, newNode } from './support/nodes';
 
 const types = (events: ReadonlyArray<{ event: { type: string } }>): string[] => events.map((e) => e.event.type);
 
@@ -27,7 +27,7 @@ test('join: the sponsor wraps the key for the waiting instance, which activates 
   const b = await newNode(dir, 'B');
   t.is((await a.run('init')).code, 0);
   t.is((await b.run('init')).code, 1);
-  const join = await a.run('--json', 'join', b.id);
+  const join = await a.run('--json', ...joinArgs(b));
   t.is(join.code, 0, join.stderr);
   t.deepEqual(join.json(), { sponsor: a.id, newcomer: b.id, keyVersion: 1, alreadyJoined: false, recorded: ['SymmetricKeyWrapped'] });
   const wrapped = (await deploymentEvents(dir)).filter((e) => e.event.type === 'SymmetricKeyWrapped');
@@ -53,7 +53,7 @@ test('join: the sponsor wraps the key for the waiting instance, which activates 
       [b.id, 'RS-B', 'B', 'joined', 1, bThumbprint],
     ].sort(),
   );
-  const again = await a.run('--json', 'join', b.id);
+  const again = await a.run('--json', ...joinArgs(b));
   t.is(again.code, 0);
   t.like(again.json(), { alreadyJoined: true, recorded: [] });
   t.is((await deploymentEvents(dir)).filter((e) => e.event.type === 'SymmetricKeyWrapped').length, 1, 'one wrap per member');
@@ -67,7 +67,7 @@ test('join: only an activated member can sponsor; unknown or bad newcomers get o
   const c = await newNode(dir, 'C');
   t.is((await b.run('init')).code, 1);
   t.is((await c.run('init')).code, 1);
-  const fromWaiting = await b.run('join', c.id);
+  const fromWaiting = await b.run(...joinArgs(c));
   t.is(fromWaiting.code, 5);
   t.regex(fromWaiting.stderr, /^keyledger: this instance \(.+\) cannot sponsor a join: waiting to join/);
   t.is(fromWaiting.stderr.trim().split('\n').length, 1);
@@ -88,8 +88,8 @@ test('join by machine and instance name, and with the rskeymgmt flags (-j -m -n,
   const c = await newNode(dir, 'C');
   t.is((await b.run('init')).code, 1);
   t.is((await c.run('init')).code, 1);
-  t.is((await a!.run('join', '--machine', 'RS-B', '--instance', 'B')).code, 0);
-  const rs = await a!.run('rskeymgmt', '-j', '-m', 'rs-c', '-n', 'c');
+  t.is((await a!.run('join', '--machine', 'RS-B', '--instance', 'B', '--expect-thumbprint', keystoreThumbprint(b!.file))).code, 0);
+  const rs = await a!.run('rskeymgmt', '-j', '-m', 'rs-c', '-n', 'c', '--expect-thumbprint', keystoreThumbprint(c.file));
   t.is(rs.code, 0, rs.stderr);
   t.regex(rs.stdout, new RegExp(`wrapped for ${c.id}`));
   const missing = await a!.run('rskeymgmt', '-j', '-m', 'RS-Z', '-n', 'Z');
@@ -171,7 +171,7 @@ test('rejoin: a removed instance is re-registered only when asked, then joined a
   const rejoin = await b!.run('--json', 'init', '--rejoin');
   t.is(rejoin.code, 1);
   t.like(rejoin.json(), { state: 'waiting-to-join', recorded: ['PublicKeyStored'] });
-  t.is((await a!.run('join', b!.id)).code, 0);
+  t.is((await a!.run(...joinArgs(b!))).code, 0);
   t.is((await b!.run('start')).code, 0);
   const status = await b!.run('--json', 'status');
   t.is(status.code, 0);
@@ -210,7 +210,7 @@ test('change-identity: new key pair under the new identity, own copy re-wrapped,
   const c = await newNode(dir, 'C');
   t.is((await c.run('init')).code, 1);
   t.is((await b!.run('start')).code, 0);
-  t.is((await b!.run('join', c.id)).code, 0);
+  t.is((await b!.run(...joinArgs(c))).code, 0);
   t.is((await c.run('start')).code, 0);
   t.is((await a!.run('verify')).code, 0);
 });

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { keyledger, CLI } from './support/cli';
 import { tempDir } from './support/fixtures';
+import { keystoreThumbprint } from './support/nodes';
 
 test('watch reports each state change written by other processes, then stops after --count', async (t) => {
   t.timeout(90_000);
@@ -30,7 +31,7 @@ test('watch reports each state change written by other processes, then stops aft
   await ready; // the watcher has its first picture (A activated); every change from here on is reported
   t.is((await keyledger(dir, '-c', 'B.json', 'init')).code, 1);
   const bId = (await import(path.join(dir, 'B.json'))) as { installationId: string };
-  t.is((await keyledger(dir, '-c', 'A.json', 'join', bId.installationId)).code, 0);
+  t.is((await keyledger(dir, '-c', 'A.json', 'join', bId.installationId, '--expect-thumbprint', keystoreThumbprint(path.join(dir, 'B.json')))).code, 0);
   t.is((await keyledger(dir, '-c', 'B.json', 'start')).code, 0);
   const w = await watcher;
   t.is(w.code, 0, w.stderr);

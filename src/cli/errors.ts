@@ -7,6 +7,7 @@ import type { IdentityError } from '../commands/identity';
 import type { InstanceError } from '../domain/instance/decider';
 import type { DeploymentError } from '../domain/deployment/decider';
 import type { MembershipError } from '../commands/membership';
+import type { NewcomerKeyProblem } from '../domain/newcomer-key';
 import { explainRefusal } from '../domain/refusal';
 import type { ConfigError } from '../infra/config';
 import type { StoreSelectionError } from '../infra/open-store';
@@ -84,6 +85,32 @@ const deploymentRefused = (x: DeploymentError): string => {
   }
 };
 
+const newcomerKeyRefused = (newcomer: string, p: NewcomerKeyProblem): string => {
+  const nothing = 'Nothing was wrapped.';
+  switch (p._tag) {
+    case 'StoredKeyNotItsThumbprint':
+      return (
+        `the public key stored for ${newcomer} does not hash to its recorded thumbprint (recorded ${p.recorded}, computed ${p.computed}): ` +
+        `the ledger was altered. ${nothing} Run keyledger verify, and have the newcomer run keyledger init again.`
+      );
+    case 'NotTheIssuedKey':
+      return (
+        `the public key stored for ${newcomer} (${p.computed}) is not the key pair the newcomer recorded (${p.issued ?? 'none'}). ` +
+        `${nothing} Run keyledger status ${newcomer} for the remedy.`
+      );
+    case 'WeakKey':
+      return `the public key stored for ${newcomer} is too weak (${p.modulusBits}-bit modulus, exponent ${p.exponent}; at least 2048 bits and e = 65537). ${nothing}`;
+    case 'NotConfirmed':
+      return p.expected === null
+        ? `the newcomer's key ${p.computed} was not confirmed. ${nothing} Compare it with the thumbprint keyledger status prints on ${newcomer}, ` +
+            `then run the join again with --expect-thumbprint ${p.computed}.`
+        : `the newcomer's key is ${p.computed}, not the expected ${p.expected}: the key in the ledger is not the one on the newcomer. ${nothing} ` +
+            `Check the thumbprint keyledger status prints on ${newcomer}; if they differ, the ledger was altered.`;
+    default:
+      return unreachable(p);
+  }
+};
+
 export const describeError = (e: CliError): string => {
   switch (e._tag) {
     case 'VersionConflict':
@@ -114,6 +141,8 @@ export const describeError = (e: CliError): string => {
           ? `${explainRefusal(e.reason).summary}. Run keyledger status on it for the remedy, or run the join on another activated member`
           : 'it cannot open its keystore. Run keyledger status on it for the remedy'
       }.`;
+    case 'NewcomerKeyRefused':
+      return newcomerKeyRefused(e.newcomer, e.problem);
     case 'NotAMemberYet':
       return `installation ${e.installationId} has no key in the deployment yet, so there is nothing to move to a new identity. Finish keyledger init (and a join) first.`;
     case 'CannotProveKey':
@@ -142,6 +171,7 @@ export const exitCodeOf = (e: CliError): number => {
     case 'InstanceRefused':
     case 'DeploymentRefused':
     case 'SponsorNotActivated':
+    case 'NewcomerKeyRefused':
     case 'NotAMemberYet':
     case 'CannotProveKey':
       return EXIT.refused;

@@ -9,6 +9,8 @@ export interface Io {
   readonly stderr: (s: string) => void;
   readonly env: NodeJS.ProcessEnv;
   readonly isTTY: boolean;
+  /** Asks the operator a question on the terminal (absent when stdin is not a terminal: nothing is asked, nothing assumed). */
+  readonly prompt?: (question: string) => Promise<string>;
   /** Adapters to use instead of the defaults (the composition root's one seam; tests pass a crypto with pre-generated keys). */
   readonly adapters?: { readonly crypto?: () => Crypto };
 }

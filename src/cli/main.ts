@@ -87,12 +87,24 @@ export const runCli = async (argv: ReadonlyArray<string>, io: Io): Promise<numbe
   }
 };
 
+/** One line from the terminal (readline loads only when a question is asked). */
+const askOnTerminal = async (question: string): Promise<string> => {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+};
+
 if (require.main === module) {
   const io: Io = {
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
     env: process.env,
     isTTY: Boolean(process.stderr.isTTY),
+    ...(process.stdin.isTTY ? { prompt: askOnTerminal } : {}),
   };
   runCli(process.argv.slice(2), io).then(
     (code) => {

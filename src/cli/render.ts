@@ -169,7 +169,7 @@ export const statusText = (s: InstanceStatus, findings: ReadonlyArray<Finding> =
 
 /** The remedy an init/start outcome prints, typed (for --json) — undefined when activated. */
 export const outcomeRemedy = (o: ActivationOutcome): Remedy | undefined => {
-  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders };
+  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders, thumbprint: o.thumbprint ?? null };
   switch (o.state) {
     case 'activated':
       return undefined;
@@ -190,7 +190,7 @@ export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): strin
   }
   if (o.recorded.length === 0 && o.state === 'activated')
     lines.push(verb === 'init' ? '  nothing to do: every step is already recorded' : '  start check passed; nothing new to record');
-  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders };
+  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders, thumbprint: o.thumbprint ?? null };
   if (o.state === 'activated') lines.push(`activated: installation ${o.installationId}, symmetric key version ${o.keyVersion}, key ${o.thumbprint}`);
   else if (o.state === 'initializing')
     lines.push(

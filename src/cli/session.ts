@@ -67,7 +67,7 @@ const openSession = async (io: Io, g: GlobalOptions): Promise<E.Either<CliError,
   const config = loadConfig(g.config);
   if (E.isLeft(config)) return config;
   const connection = g.store ?? io.env['KEYLEDGER_STORE'] ?? config.right.storeConnection;
-  const store = await openStore(connection, path.dirname(config.right.file));
+  const store = await openStore(connection, path.dirname(config.right.file), { ledgerAccess: config.right.ledgerAccess });
   if (E.isLeft(store)) return store;
   const actor = g.actor ?? io.env['KEYLEDGER_ACTOR'] ?? defaultActor();
   const correlationId = g.correlationId ?? randomUUID();
@@ -106,7 +106,7 @@ export const instanceDeps = async (s: Session, command: string, keySize?: KeySiz
   return {
     ...handlerDeps(s, command),
     crypto: s.adapters.crypto?.() ?? joseCrypto(),
-    keystore: fileKeystore(s.config.instance.keystorePath),
+    keystore: fileKeystore(s.config.instance.keystorePath, s.config.keystoreSecretFile === null ? {} : { secretFile: s.config.keystoreSecretFile }),
     host: s.host,
     keySize: keySize ?? s.config.keySize,
   };

@@ -151,8 +151,14 @@ const decideNext = async (
   l: LoadedAll<MemberAggregates>,
 ): Promise<StepDecision> => {
   const id = config.installationId;
-  const base = { installationId: id, deploymentId: config.deploymentId, otherHolders: otherHoldersOf(l.deployment.state, id) };
   const held = await keys.get();
+  // The key pair this instance holds: what an operator confirms at the join (`join --expect-thumbprint`).
+  const base = {
+    installationId: id,
+    deploymentId: config.deploymentId,
+    otherHolders: otherHoldersOf(l.deployment.state, id),
+    ...(E.isRight(held) ? { thumbprint: held.right.thumbprint } : {}),
+  };
   const step: InitStep = nextInitStep({
     instance: l.instance.state,
     deployment: l.deployment.state,
@@ -168,7 +174,10 @@ const decideNext = async (
     keystorePath: config.keystorePath,
   };
   const changedAt = lastChangeFor(l.deployment.state, id);
-  const finished = (outcome: Omit<ActivationOutcome, 'recorded' | keyof typeof base>): Next => ({ _tag: 'Finished', outcome: { ...base, ...outcome } });
+  const finished = (outcome: Omit<ActivationOutcome, 'recorded' | 'installationId' | 'deploymentId' | 'otherHolders'>): Next => ({
+    _tag: 'Finished',
+    outcome: { ...base, ...outcome },
+  });
   const refuse = (reason: RefusalReason, state: 'disabled' | 'waiting-to-join'): StepDecision => {
     const decided = decideInstance(
       { type: 'RefuseActivation', installationId: id, deploymentId: config.deploymentId, reason, basis, changedAt },

@@ -13,12 +13,26 @@ import * as E from 'fp-ts/Either';
 import { currentCopyOf, decideDeployment } from '../domain/deployment/decider';
 import type { LedgerEvent, RefusalReason } from '../domain/events';
 import type { DeploymentId, InstallationId, KeyVersion } from '../domain/ids';
+import { keyPairOf } from '../domain/instance/decider';
+import { type NewcomerKeyProblem, newcomerKeyProblem } from '../domain/newcomer-key';
 import { checkBeforeUnwrap } from '../domain/start-check';
 import type { InstanceConfig } from '../domain/instance/decider';
 import { handleCommand, type HandlerDeps } from './handler';
-import { type CommandError, deploymentAggregate, heldFrom, type InstanceDeps, memberAggregates, unwrapOwnCopy } from './instance';
+import { type CommandError, deploymentAggregate, heldFrom, instanceAggregate, type InstanceDeps, memberAggregates, unwrapOwnCopy } from './instance';
 
-export type MembershipError = CommandError | { readonly _tag: 'SponsorNotActivated'; readonly sponsor: InstallationId; readonly reason: RefusalReason | null };
+export type MembershipError =
+  | CommandError
+  | { readonly _tag: 'SponsorNotActivated'; readonly sponsor: InstallationId; readonly reason: RefusalReason | null }
+  | { readonly _tag: 'NewcomerKeyRefused'; readonly newcomer: InstallationId; readonly problem: NewcomerKeyProblem };
+
+/** What the operator is shown before the key is wrapped for a newcomer (SSH-style: compare it out of band). */
+export interface JoinCandidate {
+  readonly installationId: InstallationId;
+  readonly machineName: string;
+  readonly instanceName: string;
+  /** RFC 7638 thumbprint recomputed from the registered public key. */
+  readonly thumbprint: string;
+}
 
 export interface JoinOutcome {
   readonly sponsor: InstallationId;
@@ -32,6 +46,10 @@ export interface JoinOutcome {
 export interface JoinOptions {
   /** Wrap again even though a copy for the newcomer's registered key is recorded (it cannot be unwrapped, or holds another key). */
   readonly rewrap?: boolean;
+  /** The newcomer's thumbprint as the operator learned it out of band (its `status`): nothing is wrapped for another key. */
+  readonly expectThumbprint?: string;
+  /** Without an expected thumbprint: ask the operator (a terminal prompt); resolves true when they confirm this key. */
+  readonly confirm?: (candidate: JoinCandidate) => Promise<boolean>;
 }
 
 /**
@@ -46,9 +64,19 @@ export const joinInstance = async (
   options: JoinOptions = {},
 ): Promise<E.Either<MembershipError, JoinOutcome>> => {
   const held = await deps.keystore.load({ installationId: sponsor.installationId, serviceIdentity: sponsor.serviceIdentity })();
+  const aggregates = { ...memberAggregates(sponsor), newcomer: instanceAggregate(newcomer) };
+  // The operator is asked once per key, however often a version conflict makes the handler decide again.
+  const answers = new Map<string, boolean>();
+  const askOnce = async (c: JoinCandidate): Promise<boolean> => {
+    const known = answers.get(c.thumbprint);
+    if (known !== undefined) return known;
+    const answer = options.confirm ? await options.confirm(c) : false;
+    answers.set(c.thumbprint, answer);
+    return answer;
+  };
   const r = await handleCommand(
     deps,
-    memberAggregates(sponsor),
+    aggregates,
     async (l): Promise<E.Either<MembershipError, { append?: { to: 'deployment'; events: ReadonlyArray<LedgerEvent> }; result: JoinOutcome }>> => {
       const state = l.deployment.state;
       const pre = checkBeforeUnwrap(l.instance.state, state, sponsor, heldFrom(held));
@@ -74,6 +102,35 @@ export const joinInstance = async (
             ? { _tag: 'InstallationRemoved', installationId: newcomer }
             : { _tag: 'UnknownInstallation', installationId: newcomer },
         });
+
+      // The key to wrap for: its thumbprint recomputed (the recorded one is not trusted), the newcomer's own
+      // issued key, at least RSA-2048 with e = 65537, and confirmed by the operator out of band. Else nothing is wrapped.
+      const computed = await deps.crypto.thumbprint(target.publicKey)();
+      if (E.isLeft(computed)) return computed;
+      const candidate: JoinCandidate = {
+        installationId: newcomer,
+        machineName: target.machineName,
+        instanceName: target.instanceName,
+        thumbprint: computed.right,
+      };
+      const issued = keyPairOf(l.newcomer.state)?.thumbprint ?? null;
+      const unconfirmed = newcomerKeyProblem({
+        stored: target.publicKey,
+        recordedThumbprint: target.thumbprint,
+        computedThumbprint: computed.right,
+        issuedThumbprint: issued,
+        confirmedThumbprint: computed.right, // checked below, once the cheaper checks hold
+      });
+      if (unconfirmed) return E.left({ _tag: 'NewcomerKeyRefused', newcomer, problem: unconfirmed });
+      const confirmed = options.expectThumbprint ?? ((await askOnce(candidate)) ? computed.right : null);
+      const problem = newcomerKeyProblem({
+        stored: target.publicKey,
+        recordedThumbprint: target.thumbprint,
+        computedThumbprint: computed.right,
+        issuedThumbprint: issued,
+        confirmedThumbprint: confirmed,
+      });
+      if (problem) return E.left({ _tag: 'NewcomerKeyRefused', newcomer, problem });
 
       // Unwrap with the sponsor's own private key; wrap for the newcomer's public key. In memory only.
       const unwrapped = await unwrapOwnCopy(deps.crypto, pre.right, held.right.privateKey);

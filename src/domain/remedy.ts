@@ -10,8 +10,8 @@ import type { RefusalReason } from './events';
 /** Where a step runs: on the instance the remedy is for, on any activated member, or on the other machine presenting this installation ID. */
 export type Where = 'this-instance' | 'a-member' | 'the-other-machine';
 
-/** A command-line argument: literal text, or a value the previous step printed (the new installation ID). */
-export type Arg = string | { readonly placeholder: 'new-installation-id' };
+/** A command-line argument: literal text, or a value an earlier step printed (the new installation ID, its key's thumbprint). */
+export type Arg = string | { readonly placeholder: 'new-installation-id' | 'new-thumbprint' };
 
 export interface RemedyStep {
   readonly on: Where;
@@ -25,11 +25,17 @@ export type Remedy =
 
 export interface RemedyContext {
   readonly installationId: string;
+  /** The thumbprint of the instance's key pair, to confirm at the join (null: not known yet). */
+  readonly thumbprint: string | null;
   /** Activated members other than this installation that hold the current key (possible sponsors). */
   readonly otherHolders: number;
 }
 
 const NEW_ID: Arg = { placeholder: 'new-installation-id' };
+const NEW_THUMBPRINT: Arg = { placeholder: 'new-thumbprint' };
+
+/** A join names the key the operator confirms: the thumbprint `keyledger status` prints on the newcomer. */
+const join = (id: Arg, thumbprint: Arg, ...more: ReadonlyArray<Arg>): ReadonlyArray<Arg> => ['join', id, '--expect-thumbprint', thumbprint, ...more];
 
 const run = (sentence: string, ...steps: ReadonlyArray<RemedyStep>): Remedy => ({ _tag: 'Run', sentence, steps });
 const step = (on: Where, ...args: ReadonlyArray<Arg>): RemedyStep => ({ on, args });
@@ -46,19 +52,20 @@ export const freshInstallation = (ctx: RemedyContext, why: string, on: Where = '
         `${why}: give ${on === 'the-other-machine' ? 'the other machine' : 'this machine'} a new installation ID and key pair, ` +
           `have a member join it, then start it (afterwards, if the old key is lost for good, remove installation ${ctx.installationId} from a member)`,
         step(on, 'init', '--new-installation-id'),
-        step('a-member', 'join', NEW_ID),
+        step('a-member', ...join(NEW_ID, NEW_THUMBPRINT)),
         step(on, 'start'),
       );
 
 /** A member wraps the current key for this instance again; then it proves it. */
-export const joinAgain = (ctx: RemedyContext, why: string, rewrap = false): Remedy =>
-  ctx.otherHolders === 0
-    ? backupNeeded(why)
-    : run(
-        `${why}: have an activated member wrap the current key for it, then start it`,
-        step('a-member', 'join', ctx.installationId, ...(rewrap ? ['--rewrap'] : [])),
-        step('this-instance', 'start'),
-      );
+export const joinAgain = (ctx: RemedyContext, why: string, rewrap = false): Remedy => {
+  if (ctx.otherHolders === 0) return backupNeeded(why);
+  if (ctx.thumbprint === null) return resumeInit(`${why}, but no key pair of it is recorded yet`);
+  return run(
+    `${why}: have an activated member wrap the current key for it (once the thumbprint matches what keyledger status prints on it), then start it`,
+    step('a-member', ...join(ctx.installationId, ctx.thumbprint, ...(rewrap ? ['--rewrap'] : []))),
+    step('this-instance', 'start'),
+  );
+};
 
 /** A copy is wrapped for it: it only has to prove it. */
 export const proveCopy = (why: string): Remedy => run(`${why}: start it`, step('this-instance', 'start'));
@@ -71,13 +78,15 @@ export const rejoin = (ctx: RemedyContext, why: string): Remedy =>
     : run(
         `${why}: if it should be a member again, register it again, have a member join it, then start it; otherwise shut it down`,
         step('this-instance', 'init', '--rejoin'),
-        step('a-member', 'join', ctx.installationId),
+        step('a-member', ...join(ctx.installationId, ctx.thumbprint ?? NEW_THUMBPRINT)),
         step('this-instance', 'start'),
       );
 
 export const remedyFor = (r: RefusalReason, ctx: RemedyContext): Remedy => {
   switch (r._tag) {
     case 'KeystoreUnavailable':
+      // Unreadable (permissions, I/O): the detail says what to fix; the key pair is not lost.
+      if (r.problem === 'unreadable') return run(`the keystore cannot be read (${r.detail}): fix that, then start it`, step('this-instance', 'start'));
       return freshInstallation(
         ctx,
         r.problem === 'locked'
@@ -122,7 +131,14 @@ export const remedyFor = (r: RefusalReason, ctx: RemedyContext): Remedy => {
   }
 };
 
-const argText = (a: Arg): string => (typeof a === 'string' ? (/^[\w@.:/\\=-]+$/.test(a) ? a : JSON.stringify(a)) : '<new installation ID>');
+const argText = (a: Arg): string =>
+  typeof a === 'string'
+    ? /^[\w@.:/\\=-]+$/.test(a)
+      ? a
+      : JSON.stringify(a)
+    : a.placeholder === 'new-installation-id'
+      ? '<new installation ID>'
+      : '<its thumbprint>';
 
 const whereText = (w: Where): string => (w === 'this-instance' ? 'on this instance' : w === 'a-member' ? 'on an activated member' : 'on the other machine');
 

@@ -12,7 +12,9 @@
  *     "store": "sqlite:./.keyledger/ledger.db",   or esdb://host:2113?tls=false
  *     "keystore": "./.keyledger/keystore/MSSQLSERVER/instance.keystore.json",
  *     "stateDir": "./.keyledger",                  projections, checkpoints, log (optional)
- *     "keySize": 2048                              2048 | 3072 | 4096 (optional)
+ *     "keySize": 2048,                             2048 | 3072 | 4096 (optional)
+ *     "keystoreSecretFile": "/run/keyledger/machine.secret",  the machine secret, if not beside the keystore (optional)
+ *     "ledgerAccess": "owner"                      "owner" (0600) | "group" (0660): a SQLite ledger's file modes (optional)
  *   }
  */
 import { randomUUID } from 'node:crypto';
@@ -27,6 +29,7 @@ import { DeploymentId, InstallationId, NonEmptyString } from '../domain/ids';
 import type { InstanceConfig } from '../domain/instance/decider';
 import { describeConnection } from './connection-string';
 import { errorMessage } from './error-message';
+import type { LedgerAccess } from './file-modes';
 
 export const ConfigFile = t.intersection([
   t.type({
@@ -37,10 +40,28 @@ export const ConfigFile = t.intersection([
     store: t.string,
     keystore: NonEmptyString,
   }),
-  t.partial({ deployment: DeploymentId, stateDir: NonEmptyString, keySize: KeySize }),
+  t.partial({
+    deployment: DeploymentId,
+    stateDir: NonEmptyString,
+    keySize: KeySize,
+    keystoreSecretFile: NonEmptyString,
+    ledgerAccess: t.keyof({ owner: null, group: null }),
+  }),
 ]);
 export type ConfigFile = t.TypeOf<typeof ConfigFile>;
-const KNOWN_FIELDS = ['installationId', 'deployment', 'machineName', 'instanceName', 'serviceIdentity', 'store', 'keystore', 'stateDir', 'keySize'];
+const KNOWN_FIELDS = [
+  'installationId',
+  'deployment',
+  'machineName',
+  'instanceName',
+  'serviceIdentity',
+  'store',
+  'keystore',
+  'stateDir',
+  'keySize',
+  'keystoreSecretFile',
+  'ledgerAccess',
+];
 
 export interface LoadedConfig {
   readonly file: string;
@@ -49,6 +70,10 @@ export interface LoadedConfig {
   readonly storeConnection: string;
   readonly stateDir: string;
   readonly keySize: KeySize;
+  /** Where the machine secret lives, when not beside the keystore (`null`: `machine.secret` in the keystore's folder). */
+  readonly keystoreSecretFile: string | null;
+  /** A SQLite ledger's file modes: `owner` 0600 in a 0700 folder, `group` 0660 in a 2770 folder. */
+  readonly ledgerAccess: LedgerAccess;
 }
 
 export interface ConfigError {
@@ -62,6 +87,7 @@ const HINTS: Record<string, string> = {
   DeploymentId: 'letters, digits, ".", "_" or "-", starting with a letter or digit',
   NonEmpty: 'a non-empty string',
   '(2048 | 3072 | 4096)': '2048, 3072 or 4096',
+  '"owner" | "group"': '"owner" (the ledger 0600, the default) or "group" (0660, shared by one OS group)',
   string: 'a string',
 };
 
@@ -131,6 +157,8 @@ export const parseConfig = (file: string, raw: string): E.Either<ConfigError, Lo
     storeConnection,
     stateDir: path.resolve(base, c.stateDir ?? '.keyledger'),
     keySize: c.keySize ?? 2048,
+    keystoreSecretFile: c.keystoreSecretFile === undefined ? null : path.resolve(base, c.keystoreSecretFile),
+    ledgerAccess: c.ledgerAccess ?? 'owner',
   });
 };
 

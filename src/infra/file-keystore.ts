@@ -3,11 +3,16 @@
  * private key as a compact JWE (dir + A256GCM) under a key derived with
  * HKDF-SHA256 from
  *   - the machine secret (32 random bytes in `machine.secret` beside the
- *     keystore, mode 0600, or KEYLEDGER_MACHINE_SECRET), and
+ *     keystore or in the file `secretFile` names, mode 0600, or
+ *     KEYLEDGER_MACHINE_SECRET, which wins), and
  *   - the service identity and installation ID (HKDF info).
  * So the file alone is useless, and under another service identity the
  * keystore cannot be opened — the analogue of SSRS keys protected by the
  * service account's profile (rsKeyStateNotValid). See docs/adr/0003.
+ *
+ * Like ssh, a keystore or machine secret with any permission bit for group or
+ * others, or in a folder group or others can write, is refused (`unreadable`,
+ * with the chmod that fixes it); only the file's own folder is checked.
  *
  * The header (installation ID, thumbprint, public key) is plain, and bound to
  * the ciphertext as JWE protected-header fields, so it cannot be edited.
@@ -24,6 +29,7 @@ import { InstallationId, Thumbprint } from '../domain/ids';
 import type { GeneratedKeyPair, Keystore, KeystoreBinding, KeystoreError, KeystoreExists, StoredKeyPair } from '../ports/crypto';
 import { decryptWith, privateJwkOf, privateKeyFromJwk, recipient } from './jose-crypto';
 import { errorMessage } from './error-message';
+import { ensureDir, openFolder, PRIVATE_DIR, unprotectedSecret } from './file-modes';
 
 const FORMAT = 'keyledger-keystore';
 const HKDF_INFO = 'keyledger-keystore/v1';
@@ -75,10 +81,15 @@ const writeExclusive = (file: string, content: string): 'written' | 'exists' => 
   }
 };
 
-export const fileKeystore = (keystorePath: string): Keystore => {
+export interface FileKeystoreOptions {
+  /** The machine secret's file, instead of `machine.secret` beside the keystore (config `keystoreSecretFile`). The env variable still wins. */
+  readonly secretFile?: string;
+}
+
+export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions = {}): Keystore => {
   const file = path.resolve(keystorePath);
   const dir = path.dirname(file);
-  const secretFile = path.join(dir, 'machine.secret');
+  const secretFile = options.secretFile === undefined ? path.join(dir, 'machine.secret') : path.resolve(options.secretFile);
 
   const problem = (p: KeystoreError['problem'], detail: string, keystoreInstallationId: InstallationId | null = null): KeystoreError => ({
     _tag: 'KeystoreError',
@@ -97,8 +108,12 @@ export const fileKeystore = (keystorePath: string): Keystore => {
     try {
       if (!fs.existsSync(secretFile)) {
         if (!createIfMissing) return E.left(problem('locked', `the machine secret ${secretFile} is missing`));
+        ensureDir(path.dirname(secretFile), PRIVATE_DIR);
         writeExclusive(secretFile, randomBytes(32).toString('base64url'));
+        if (path.dirname(secretFile) !== dir) fsyncDir(path.dirname(secretFile)); // create() fsyncs the keystore's folder
       }
+      const open = unprotectedSecret(secretFile, `the machine secret ${secretFile}`);
+      if (open !== null) return E.left(problem('unreadable', open));
       const b = Buffer.from(fs.readFileSync(secretFile, 'utf8').trim(), 'base64url');
       return b.length >= 32 ? E.right(b) : E.left(problem('locked', `the machine secret ${secretFile} is damaged`));
     } catch (e) {
@@ -117,9 +132,8 @@ export const fileKeystore = (keystorePath: string): Keystore => {
     async () => {
       let raw: string;
       try {
-        const st = fs.statSync(file);
-        if ((st.mode & 0o077) !== 0)
-          return E.left(problem('unreadable', `its permissions ${(st.mode & 0o777).toString(8)} are too open (run: chmod 600 ${file})`));
+        const open = unprotectedSecret(file, 'it'); // ENOENT: missing
+        if (open !== null) return E.left(problem('unreadable', open));
         raw = fs.readFileSync(file, 'utf8');
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -174,19 +188,23 @@ export const fileKeystore = (keystorePath: string): Keystore => {
   const create =
     (binding: KeystoreBinding, keyPair: GeneratedKeyPair): TE.TaskEither<KeystoreError | KeystoreExists, void> =>
     async () => {
+      let open: string | null;
       try {
-        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        ensureDir(dir, PRIVATE_DIR);
+        open = openFolder(dir, 'it');
       } catch (e) {
         return E.left(problem('unreadable', `cannot create ${dir}: ${errorMessage(e)}`));
       }
+      if (open !== null) return E.left(problem('unreadable', open));
       if (fs.existsSync(file)) return E.left({ _tag: 'KeystoreExists', path: file });
       const secret = readMachineSecret(true);
       if (E.isLeft(secret)) return secret;
       const salt = randomBytes(16);
       try {
         const key = await protectionKey(secret.right, salt, binding);
+        // The IV from the OS CSPRNG: node-jose's own would come from node-forge's JavaScript PRNG (`dir`: no CEK to draw).
         const privateKey = await jose.JWE.createEncrypt(
-          { format: 'compact', contentAlg: 'A256GCM', fields: { alg: 'dir', kl_inst: binding.installationId, kl_tp: keyPair.thumbprint } },
+          { format: 'compact', contentAlg: 'A256GCM', iv: randomBytes(12), fields: { alg: 'dir', kl_inst: binding.installationId, kl_tp: keyPair.thumbprint } },
           recipient(key),
         )
           .update(Buffer.from(JSON.stringify(privateJwkOf(keyPair.privateKey)), 'utf8'))
@@ -222,5 +240,5 @@ export const fileKeystore = (keystorePath: string): Keystore => {
     }
   };
 
-  return { path: file, load, create, staging: () => fileKeystore(stagingPath), promoteStaging };
+  return { path: file, load, create, staging: () => fileKeystore(stagingPath, options), promoteStaging };
 };

@@ -1,12 +1,36 @@
 /**
- * The crypto adapter over node-jose: RSA key pairs (RSA-OAEP-256), RFC 7638
- * thumbprints, and the symmetric key wrapped as a compact JWE
- * (RSA-OAEP-256 + A256GCM). node-jose is imported nowhere outside src/infra/.
+ * The crypto adapter: RSA key pairs (RSA-OAEP-256) and RFC 7638 thumbprints
+ * with node-jose; the symmetric key wrapped as a compact JWE
+ * (RSA-OAEP-256 + A256GCM, RFC 7516 §7.1) with node:crypto. node-jose is
+ * imported nowhere outside src/infra/.
+ *
+ * Randomness: every content-encryption key and IV comes from node:crypto's
+ * `randomBytes` (the OS CSPRNG). node-jose would draw them from node-forge's
+ * JavaScript PRNG (`jose.util.randomBytes` is `forge.random.getBytes`, a
+ * Fortuna generator reseeded from a UTF-8 decode of OS bytes), so the wrap
+ * below does not go through node-jose's encrypt. The JWE is the same standard
+ * compact JWE node-jose produced (same protected header, member order
+ * included); node-jose and the `jose` package decrypt it
+ * (test/infra/randomness.int.ts).
  *
  * Key material only ever sits in the WeakMaps below, keyed by opaque handles
- * whose toJSON / inspect output is a redaction marker.
+ * whose toJSON / inspect output is a redaction marker. Imported keys are kept
+ * once per process: a node:crypto KeyObject per private-key handle, and the
+ * recipients' public keys in a small bounded cache.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  type JsonWebKey,
+  type KeyObject,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+} from 'node:crypto';
 import { inspect } from 'node:util';
 import * as E from 'fp-ts/Either';
 import * as TE from 'fp-ts/TaskEither';
@@ -21,6 +45,8 @@ const KEY_CHECK_LABEL = 'keyledger/key-check/v1';
 // ─── Opaque handles ───────────────────────────────────────────────────────
 
 const privateKeys = new WeakMap<PrivateKeyHandle, jose.JWK.Key>();
+/** The same private keys as node:crypto objects, imported on first unwrap. */
+const privateKeyObjects = new WeakMap<PrivateKeyHandle, KeyObject>();
 const symmetricKeys = new WeakMap<SymmetricKeyHandle, Buffer>();
 
 class PrivateKeyBox implements PrivateKeyHandle {
@@ -66,6 +92,98 @@ const joseKeyOf = (h: PrivateKeyHandle): jose.JWK.Key => {
   const k = privateKeys.get(h);
   if (!k) throw new Error('programmer error: private key handle from another adapter');
   return k;
+};
+
+const privateKeyObjectOf = (h: PrivateKeyHandle): KeyObject => {
+  let k = privateKeyObjects.get(h);
+  if (!k) {
+    k = createPrivateKey({ key: joseKeyOf(h).toJSON(true) as JsonWebKey, format: 'jwk' });
+    privateKeyObjects.set(h, k);
+  }
+  return k;
+};
+
+// ─── Recipients' public keys, imported once per process ───────────────────
+
+/** Enough for every member of a large deployment; the least recently used key is dropped beyond it. */
+const PUBLIC_KEY_CACHE_SIZE = 256;
+/** Keyed by the key itself (e and n), not by its kid, which is only a label. */
+const publicKeyObjects = new Map<string, KeyObject>();
+
+const publicKeyObjectOf = (jwk: PublicJwk): KeyObject => {
+  if (jwk.kty !== 'RSA' || (jwk.alg ?? 'RSA-OAEP-256') !== 'RSA-OAEP-256' || (jwk.use ?? 'enc') !== 'enc')
+    throw new Error('the recipient key is not an RSA-OAEP-256 encryption key');
+  const id = `${jwk.e}.${jwk.n}`;
+  const hit = publicKeyObjects.get(id);
+  if (hit) {
+    publicKeyObjects.delete(id); // re-insert: Map order is the recency order
+    publicKeyObjects.set(id, hit);
+    return hit;
+  }
+  const key = createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e }, format: 'jwk' });
+  publicKeyObjects.set(id, key);
+  if (publicKeyObjects.size > PUBLIC_KEY_CACHE_SIZE) publicKeyObjects.delete(publicKeyObjects.keys().next().value as string);
+  return key;
+};
+
+// ─── The wrapped copy: compact JWE, RSA-OAEP-256 + A256GCM ────────────────
+
+const OAEP_SHA256 = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' } as const;
+
+/**
+ * RFC 7516 §5.1 with node:crypto: a fresh 256-bit CEK and 96-bit IV from the
+ * OS CSPRNG, the CEK encrypted with RSAES-OAEP (SHA-256, MGF1-SHA-256), the
+ * plaintext with AES-256-GCM (128-bit tag) under the ASCII of the encoded
+ * protected header as AAD. Header members in node-jose's order: alg, kid, enc.
+ */
+const encryptCompact = (plaintext: Buffer, recipient: KeyObject, kid: string): string => {
+  const header = Buffer.from(JSON.stringify({ alg: 'RSA-OAEP-256', kid, enc: 'A256GCM' }), 'utf8').toString('base64url');
+  const cek = randomBytes(32);
+  const iv = randomBytes(12);
+  try {
+    const encryptedKey = publicEncrypt({ key: recipient, ...OAEP_SHA256 }, cek);
+    const gcm = createCipheriv('aes-256-gcm', cek, iv, { authTagLength: 16 });
+    gcm.setAAD(Buffer.from(header, 'ascii'));
+    const ciphertext = Buffer.concat([gcm.update(plaintext), gcm.final()]);
+    return [header, b64u(encryptedKey), b64u(iv), b64u(ciphertext), b64u(gcm.getAuthTag())].join('.');
+  } finally {
+    cek.fill(0);
+  }
+};
+
+const NOT_FOR_THIS_KEY = 'the JWE was not encrypted for this private key';
+
+/**
+ * RFC 7516 §5.2 for exactly RSA-OAEP-256 + A256GCM (the protected header must
+ * name both; `zip` and `crit` are refused). Like node-jose's decrypt with a
+ * given key, the header's kid is not consulted. Every decryption failure
+ * reads "not encrypted for this private key", as it did with node-jose.
+ */
+const decryptCompact = (jwe: CompactJwe, key: KeyObject): Buffer => {
+  const [header = '', encryptedKey = '', iv = '', ciphertext = '', tag = ''] = jwe.split('.');
+  const h = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as Record<string, unknown>;
+  if (h['alg'] !== 'RSA-OAEP-256' || h['enc'] !== 'A256GCM' || 'zip' in h || 'crit' in h)
+    throw new Error('the JWE is not RSA-OAEP-256 + A256GCM (without zip or crit)');
+  const ivBytes = Buffer.from(iv, 'base64url');
+  const tagBytes = Buffer.from(tag, 'base64url');
+  if (ivBytes.length !== 12 || tagBytes.length !== 16) throw new Error(NOT_FOR_THIS_KEY);
+  let cek: Buffer;
+  try {
+    cek = privateDecrypt({ key, ...OAEP_SHA256 }, Buffer.from(encryptedKey, 'base64url'));
+  } catch {
+    throw new Error(NOT_FOR_THIS_KEY);
+  }
+  try {
+    if (cek.length !== 32) throw new Error(NOT_FOR_THIS_KEY);
+    const gcm = createDecipheriv('aes-256-gcm', cek, ivBytes, { authTagLength: 16 });
+    gcm.setAAD(Buffer.from(header, 'ascii'));
+    gcm.setAuthTag(tagBytes);
+    return Buffer.concat([gcm.update(Buffer.from(ciphertext, 'base64url')), gcm.final()]);
+  } catch {
+    throw new Error(NOT_FOR_THIS_KEY);
+  } finally {
+    cek.fill(0);
+  }
 };
 
 // ─── Helpers shared with the keystore adapter (infra only) ────────────────
@@ -129,26 +247,17 @@ export const joseCrypto = (): Crypto => ({
 
   wrap: (key, recipientJwk) =>
     TE.tryCatch(async () => {
-      const pub = await jose.JWK.asKey(recipientJwk as jose.JWK.RawKey);
-      const jwe = await jose.JWE.createEncrypt(
-        { format: 'compact', contentAlg: 'A256GCM', fields: { alg: 'RSA-OAEP-256', kid: recipientJwk.kid ?? (await thumbprintOf(pub)) } },
-        recipient(pub),
-      )
-        .update(bytesOf(key))
-        .final();
-      const decoded = CompactJwe.decode(jwe);
-      if (E.isLeft(decoded)) throw new Error('node-jose produced an unexpected JWE shape');
+      const pub = publicKeyObjectOf(recipientJwk);
+      const kid = recipientJwk.kid ?? (await thumbprintOf(await jose.JWK.asKey(recipientJwk as jose.JWK.RawKey)));
+      const decoded = CompactJwe.decode(encryptCompact(bytesOf(key), pub, kid));
+      if (E.isLeft(decoded)) throw new Error('programmer error: the JWE has an unexpected shape');
       return decoded.right;
     }, fail('wrap')),
 
   unwrap: (jwe, privateKey) =>
-    TE.tryCatch(
-      async () => {
-        const result = await decryptWith(joseKeyOf(privateKey), jwe, ['RSA-OAEP-256', 'A256GCM']);
-        const bytes = Buffer.from(result.plaintext);
-        if (bytes.length !== 32) throw new Error(`unwrapped ${bytes.length} bytes, expected a 256-bit key`);
-        return symmetricFrom(bytes);
-      },
-      (e) => fail('unwrap')(e instanceof Error && /no key found|decrypt/i.test(e.message) ? new Error('the JWE was not encrypted for this private key') : e),
-    ),
+    TE.tryCatch(async () => {
+      const bytes = decryptCompact(jwe, privateKeyObjectOf(privateKey));
+      if (bytes.length !== 32) throw new Error(`unwrapped ${bytes.length} bytes, expected a 256-bit key`);
+      return symmetricFrom(bytes);
+    }, fail('unwrap')),
 });

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type { EventStore, StoreError } from '../ports/event-store';
 import { describeConnection } from './connection-string';
+import type { LedgerAccess } from './file-modes';
 
 export { describeConnection } from './connection-string';
 
@@ -17,13 +18,22 @@ export interface StoreSelectionError {
   readonly message: string;
 }
 
-export const openStore = async (connectionString: string, baseDir: string = process.cwd()): Promise<E.Either<StoreError | StoreSelectionError, EventStore>> => {
+export interface OpenStoreOptions {
+  /** For a SQLite ledger: who may open the file (config `ledgerAccess`; default `owner`). Other stores ignore it. */
+  readonly ledgerAccess?: LedgerAccess;
+}
+
+export const openStore = async (
+  connectionString: string,
+  baseDir: string = process.cwd(),
+  options: OpenStoreOptions = {},
+): Promise<E.Either<StoreError | StoreSelectionError, EventStore>> => {
   if (connectionString.startsWith('sqlite:')) {
     const file = connectionString.slice('sqlite:'.length);
     if (file.length === 0)
       return E.left({ _tag: 'UnsupportedConnectionString', connectionString, message: 'sqlite: needs a file path, e.g. sqlite:./.keyledger/ledger.db' });
     const { openSqliteStore } = await import('./sqlite-store');
-    return openSqliteStore(file === ':memory:' ? file : path.resolve(baseDir, file));
+    return openSqliteStore(file === ':memory:' ? file : path.resolve(baseDir, file), options.ledgerAccess ? { access: options.ledgerAccess } : {});
   }
   if (/^esdb(\+discover)?:\/\//.test(connectionString)) {
     // Loaded only for an esdb store (the client is large); nothing is contacted until the first call.

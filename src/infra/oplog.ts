@@ -1,10 +1,12 @@
 /**
  * The operations log: one JSON line per command run, in `<stateDir>/keyledger.log`
- * (mode 0600). It records outcomes, event types, ids and thumbprints — never key
- * material: nothing that reaches it holds any (handles redact themselves).
+ * (mode 0600, in a 0700 folder if it creates it). It records outcomes, event
+ * types, ids and thumbprints — never key material: nothing that reaches it
+ * holds any (handles redact themselves).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ensureDir, PRIVATE_DIR } from './file-modes';
 
 export interface OpLog {
   write(entry: Record<string, unknown>): void;
@@ -13,7 +15,7 @@ export interface OpLog {
 export const fileOpLog = (stateDir: string, now: () => Date = () => new Date()): OpLog => ({
   write: (entry) => {
     try {
-      fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      ensureDir(stateDir, PRIVATE_DIR);
       const file = path.join(stateDir, 'keyledger.log');
       fs.appendFileSync(file, `${JSON.stringify({ at: now().toISOString(), ...entry }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`, {
         mode: 0o600,

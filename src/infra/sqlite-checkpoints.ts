@@ -4,19 +4,22 @@
  * heads are written in one row (one transaction), so they can never disagree.
  */
 import Database from 'better-sqlite3';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type { Checkpoint, CheckpointError, CheckpointStore, CheckpointTip, StreamHead } from '../ports/checkpoints';
 import { errorMessage } from './error-message';
+import { ensureDir, PRIVATE_DIR, PRIVATE_FILE, prepareSqliteFile } from './file-modes';
 
-/** The local state file: private to the instance's operator (0600 in a 0700 folder), WAL, durable. */
+/**
+ * The local state file: private to the instance's operator (0600 in a 0700 folder, whatever the
+ * umask; its -wal and -shm follow the file, see file-modes.ts), WAL, durable.
+ */
 const openLocalDb = (file: string, schema: string): E.Either<CheckpointError, { db: Database.Database; location: string }> => {
   const location = path.resolve(file);
   try {
-    fs.mkdirSync(path.dirname(location), { recursive: true, mode: 0o700 });
+    ensureDir(path.dirname(location), PRIVATE_DIR);
+    prepareSqliteFile(location, PRIVATE_FILE, 'the local state file');
     const db = new Database(location, { timeout: 15_000 });
-    fs.chmodSync(location, 0o600);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.exec(schema);

@@ -14,9 +14,11 @@
  * - Global position = the row's autoincrement id (commit = prepare).
  * - Live subscriptions poll the file (other processes write to it too) and are
  *   woken at once by appends made through this same store object.
+ * - File modes, whatever the umask (`access`, see file-modes.ts): the ledger is
+ *   created 0600 (0660 in group mode) before SQLite opens it, and an existing
+ *   ledger, -wal or -shm this process owns is brought to that mode on open.
  */
 import Database from 'better-sqlite3';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
@@ -39,6 +41,7 @@ import {
   versionConflict,
 } from '../ports/event-store';
 import { errorMessage } from './error-message';
+import { ensureDir, type LedgerAccess, ledgerModes, prepareSqliteFile } from './file-modes';
 
 export interface SqliteStoreOptions {
   /** How long a writer waits for another process's transaction. */
@@ -47,6 +50,12 @@ export interface SqliteStoreOptions {
   readonly pollIntervalMs?: number;
   /** Page size for catch-up reads. */
   readonly pageSize?: number;
+  /**
+   * Who may open the file: `owner` (default) — ledger, -wal and -shm 0600, a
+   * folder keyledger creates 0700; `group` — 0660 and 2770, for instances
+   * running as different OS users in one group. Never wider, whatever the umask.
+   */
+  readonly access?: LedgerAccess;
 }
 
 interface EventRow {
@@ -138,7 +147,12 @@ export class SqliteEventStore implements EventStore {
     this.endpoint = `sqlite:${file}`;
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
     this.pageSize = options.pageSize ?? 500;
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    if (file !== ':memory:') {
+      // The file exists with its mode before SQLite opens it; -wal and -shm follow it (see prepareSqliteFile).
+      const modes = ledgerModes(options.access ?? 'owner');
+      ensureDir(path.dirname(path.resolve(file)), modes.dir);
+      prepareSqliteFile(file, modes.file, 'the ledger');
+    }
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     // better-sqlite3 sets the busy timeout (sqlite3_busy_timeout) as it opens
     // the connection, before any statement below runs.

@@ -45,6 +45,8 @@ import {
   aBasis,
 } from '../support/domain-builders';
 
+/** The thumbprint a remedy's join names (the instance's own key pair). */
+const TP_REMEDY = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
 // ─── Test data ────────────────────────────────────────────────────────────
 
 /** The key after a second identity change. */
@@ -365,7 +367,7 @@ for (const [reason, code, evidence, remedy] of explained) {
     const x = explainRefusal(reason);
     t.is(x.code, code);
     for (const e of evidence) t.true(x.summary.includes(e), `summary should contain ${e}: ${x.summary}`);
-    const ctx = { installationId: ID, otherHolders: 1 };
+    const ctx = { installationId: ID, otherHolders: 1, thumbprint: TP_REMEDY };
     const text = remedyText(remedyFor(reason, ctx));
     t.regex(text, remedy);
     const specific = code === 'RSReportServerNotActivated' ? '' : `${code}: `;
@@ -389,7 +391,7 @@ test('explainRefusal: the exact summaries of the scale-out reasons', (t) => {
 });
 
 test('remedyFor: NoMemberHoldsKey names no command (no join, no re-created key): a backup restore, not available yet', (t) => {
-  const r = remedyFor({ _tag: 'NoMemberHoldsKey', keyVersion: V1 }, { installationId: ID, otherHolders: 0 });
+  const r = remedyFor({ _tag: 'NoMemberHoldsKey', keyVersion: V1 }, { installationId: ID, otherHolders: 0, thumbprint: TP_REMEDY });
   t.is(r._tag, 'NotYetPossible');
   t.notRegex(remedyText(r), /keyledger/);
 });

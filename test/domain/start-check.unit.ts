@@ -32,6 +32,8 @@ import {
   type WrappedBy,
 } from '../support/domain-builders';
 
+/** The thumbprint a remedy's join names (the instance's own key pair). */
+const TP_REMEDY = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
 // ─── Test data ────────────────────────────────────────────────────────────
 
 const { config, configRead, keyPairIssued } = anInstance(ID, TP);
@@ -236,7 +238,7 @@ for (const [reason, code, evidence] of explained) {
     t.is(x.code, code);
     for (const e of evidence) t.true(x.summary.includes(e), `summary should contain ${e}: ${x.summary}`);
     const specific = code === 'RSReportServerNotActivated' ? '' : `${code}: `;
-    const ctx = { installationId: ID, otherHolders: 1 };
+    const ctx = { installationId: ID, otherHolders: 1, thumbprint: TP_REMEDY };
     t.is(refusalLine(reason, ctx), `RSReportServerNotActivated: ${specific}${x.summary}. Remedy: ${remedyText(remedyFor(reason, ctx))}.`);
   });
 }
@@ -257,15 +259,18 @@ test('explainRefusal: InstallationNotRegistered asks about an edited installatio
 });
 
 test('remedyFor: a locked keystore names the service identity, a missing one restoring the file', (t) => {
-  const ctx = { installationId: ID, otherHolders: 1 };
+  const ctx = { installationId: ID, otherHolders: 1, thumbprint: TP_REMEDY };
   t.regex(remedyFor({ _tag: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'locked', detail: 'x' }, ctx).sentence, /identity it was protected for/);
   t.regex(remedyFor({ _tag: 'KeystoreUnavailable', keystorePath: KEYSTORE, problem: 'missing', detail: 'x' }, ctx).sentence, /restore the file from a backup/);
 });
 
 test('remedyFor: remedies name the commands to run', (t) => {
-  const ctx = { installationId: ID, otherHolders: 1 };
+  const ctx = { installationId: ID, otherHolders: 1, thumbprint: TP_REMEDY };
   const commands = (r: RefusalReason): string => remedyText(remedyFor(r, ctx));
-  t.regex(commands({ _tag: 'NoWrappedCopy', keyVersion: V1 }), /`keyledger join [0-9a-f-]{36}`.*`keyledger start`/);
+  t.regex(
+    commands({ _tag: 'NoWrappedCopy', keyVersion: V1 }),
+    new RegExp(`\`keyledger join [0-9a-f-]{36} --expect-thumbprint ${TP_REMEDY}\`.*\`keyledger start\``),
+  );
   t.regex(commands({ _tag: 'ServiceIdentityChanged', recordedIdentity: 'a', presentedIdentity: 'b' }), /`keyledger change-identity b`/);
   t.regex(commands({ _tag: 'NoSymmetricKey', deploymentId: DEPLOYMENT }), /`keyledger init`/);
   t.regex(

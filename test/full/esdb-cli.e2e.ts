@@ -56,6 +56,7 @@ interface Outcome {
   readonly installationId: InstallationId;
   readonly state: string;
   readonly keyVersion?: number;
+  readonly thumbprint?: string;
   readonly recorded: ReadonlyArray<string>;
 }
 interface Row {
@@ -110,7 +111,10 @@ const scaleOut = async (t: ExecutionContext, d: EsdbDouble, mode: Mode): Promise
   t.deepEqual(init2.recorded.slice(0, 3), ['ConfigRead', 'KeyPairIssued', 'PublicKeyStored']);
 
   // node 1 sponsors node 2
-  t.like(json<{ newcomer: string; keyVersion: number }>(await run(n1, 0, 'join', id2)), { newcomer: id2, keyVersion: 1 });
+  t.like(json<{ newcomer: string; keyVersion: number }>(await run(n1, 0, 'join', id2, '--expect-thumbprint', String(init2.thumbprint))), {
+    newcomer: id2,
+    keyVersion: 1,
+  });
 
   // node 2 proves its copy
   t.like(json<Outcome>(await run(n2, 0, 'start')), { installationId: id2, state: 'activated', keyVersion: 1 });

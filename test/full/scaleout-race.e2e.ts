@@ -15,6 +15,7 @@
  * ROUNDS (env, default 3) sets how many rounds each test runs, each in a
  * fresh temp dir: `ROUNDS=10 npx ava test/scaleout-race.e2e.ts`.
  */
+import { keystoreThumbprint } from '../support/nodes';
 import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -128,7 +129,7 @@ const deploymentWithTwoSponsors = async (
   if (!a || !b) throw new Error('unreachable');
   expectExit(t, await as(dir, a, 'init'), 0, 'A init');
   expectExit(t, await as(dir, b, 'init'), 1, 'B init (waits to join)');
-  expectExit(t, await as(dir, a, 'join', b.id), 0, 'A joins B');
+  expectExit(t, await as(dir, a, 'join', b.id, '--expect-thumbprint', keystoreThumbprint(path.resolve(dir, b.file))), 0, 'A joins B');
   expectExit(t, await as(dir, b, 'start'), 0, 'B start');
   for (const n of waiting) {
     const r = await as(dir, n, '--json', 'init');
@@ -153,7 +154,9 @@ test.serial(
       const n = waiting[0]!;
       // Both processes are spawned in the same tick; alternate which is spawned first.
       const sponsors = round % 2 === 0 ? [a, b] : [b, a];
-      const results = await Promise.all(sponsors.map((s) => as(dir, s, '--json', 'join', n.id)));
+      const results = await Promise.all(
+        sponsors.map((s) => as(dir, s, '--json', 'join', n.id, '--expect-thumbprint', keystoreThumbprint(path.resolve(dir, n.file)))),
+      );
       for (const [i, r] of results.entries()) expectExit(t, r, 0, `round ${round}: join by ${sponsors[i]!.name}`);
       const outs = results.map((r, i) => jsonOf<JoinJson>(t, r, `round ${round}: join by ${sponsors[i]!.name}`));
       const joined = outs.filter((o) => !o.alreadyJoined);
@@ -214,7 +217,10 @@ test.serial(`(b) join of a newcomer racing its removal ends consistent either wa
     const n = waiting[0]!;
     const delay = REMOVE_DELAYS[round % REMOVE_DELAYS.length]!;
     // A sponsors the join; the removal is run from B's config.
-    const [join, remove] = await Promise.all([as(dir, a, '--json', 'join', n.id), after(delay, () => as(dir, b, '--json', 'remove', n.id))]);
+    const [join, remove] = await Promise.all([
+      as(dir, a, '--json', 'join', n.id, '--expect-thumbprint', keystoreThumbprint(path.resolve(dir, n.file))),
+      after(delay, () => as(dir, b, '--json', 'remove', n.id)),
+    ]);
 
     // The removal always goes through: the newcomer was registered and is not the last key holder.
     expectExit(t, remove, 0, `round ${round}: remove`);
@@ -356,7 +362,7 @@ test.serial(`(c') four inits at once on an empty deployment: exactly one creates
 
     // The creator joins the others; each then activates.
     for (const n of nodes.filter((x) => x !== creator)) {
-      expectExit(t, await as(dir, creator, 'join', n.id), 0, `join ${n.name}`);
+      expectExit(t, await as(dir, creator, 'join', n.id, '--expect-thumbprint', keystoreThumbprint(path.resolve(dir, n.file))), 0, `join ${n.name}`);
       expectExit(t, await as(dir, n, 'start'), 0, `start ${n.name}`);
     }
     const list = jsonOf<ListRow[]>(t, await as(dir, creator, '--json', 'list'), 'list');

@@ -11,6 +11,7 @@
  * -wal as captured after every command, projections.db, keyledger.log,
  * keystores, configs) or in any command's output.
  */
+import { keystoreThumbprint } from '../support/nodes';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { createHash, createHmac } from 'node:crypto';
@@ -89,13 +90,15 @@ test('scale-out acceptance: init, three joins, a removal and an identity change 
     await run(1, '-c', 'A.json', '--json', 'status', id['C']!);
 
     // Three joins: A joins B (text); B, once activated, joins C (--json); A joins D by name (rskeymgmt -j).
-    await run(0, '-c', 'A.json', 'join', id['B']!);
+    await run(0, '-c', 'A.json', 'join', id['B']!, '--expect-thumbprint', keystoreThumbprint(path.join(dir, 'B.json')));
     await run(0, '-c', 'B.json', 'start');
-    const joinC = json<{ alreadyJoined: boolean; sponsor: string }>(await run(0, '-c', 'B.json', '--json', 'join', id['C']!));
+    const joinC = json<{ alreadyJoined: boolean; sponsor: string }>(
+      await run(0, '-c', 'B.json', '--json', 'join', id['C']!, '--expect-thumbprint', keystoreThumbprint(path.join(dir, 'C.json'))),
+    );
     t.false(joinC.alreadyJoined);
     t.is(joinC.sponsor, id['B']!);
-    await run(0, '-c', 'A.json', 'rskeymgmt', '-j', '-m', 'RS-D', '-n', 'D');
-    await run(0, '-c', 'A.json', '--json', 'join', id['D']!); // already joined: nothing to do
+    await run(0, '-c', 'A.json', 'rskeymgmt', '-j', '-m', 'RS-D', '-n', 'D', '--expect-thumbprint', keystoreThumbprint(path.join(dir, 'D.json')));
+    await run(0, '-c', 'A.json', '--json', 'join', id['D']!, '--expect-thumbprint', keystoreThumbprint(path.join(dir, 'D.json'))); // already joined: nothing to do
     await run(0, '-c', 'C.json', '--json', 'start');
     await run(0, '-c', 'D.json', 'start');
     await run(0, '-c', 'A.json', 'list');
@@ -107,7 +110,7 @@ test('scale-out acceptance: init, three joins, a removal and an identity change 
     const refused = json<{ state: string; reason?: { _tag: string } }>(await run(1, '-c', 'D.json', '--json', 'start'));
     t.is(refused.reason?._tag, 'InstanceRemoved');
     await run(1, '-c', 'D.json', 'status');
-    await run(5, '-c', 'A.json', 'join', id['D']!); // a removed instance cannot be joined
+    await run(5, '-c', 'A.json', 'join', id['D']!, '--expect-thumbprint', keystoreThumbprint(path.join(dir, 'D.json'))); // a removed instance cannot be joined
 
     // One identity change: C. Its private key under the old identity is saved first, to scan for it afterwards.
     const before = cfgOf('C');

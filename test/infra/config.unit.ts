@@ -41,6 +41,8 @@ test('a minimal config: paths resolved against the config folder, defaults fille
       storeConnection: `sqlite:${DIR}/.keyledger/ledger.db`,
       stateDir: `${DIR}/.keyledger`,
       keySize: 2048,
+      keystoreSecretFile: null,
+      ledgerAccess: 'owner',
     }),
   );
 });
@@ -116,6 +118,30 @@ test('unknown field "instalationId" suggests "installationId"', (t) => {
 test('unknown field differing only in case suggests the right spelling', (t) => {
   const { keystore, ...rest } = valid;
   t.deepEqual(parse({ ...rest, KeyStore: keystore }), error('unknown field "KeyStore" (did you mean "keystore"?)'));
+});
+
+test('keystoreSecretFile resolves against the config folder; ledgerAccess "group" is kept', (t) => {
+  const r = parse({ ...valid, keystoreSecretFile: '../secrets/node-1.secret', ledgerAccess: 'group' });
+  t.deepEqual(
+    E.map((c: { keystoreSecretFile: string | null; ledgerAccess: string }) => [c.keystoreSecretFile, c.ledgerAccess])(r),
+    E.right(['/etc/keyledger/secrets/node-1.secret', 'group']),
+  );
+  t.deepEqual(
+    E.map((c: { keystoreSecretFile: string | null }) => c.keystoreSecretFile)(parse({ ...valid, keystoreSecretFile: '/run/keyledger/machine.secret' })),
+    E.right('/run/keyledger/machine.secret'),
+  );
+});
+
+test('ledgerAccess other than "owner" or "group" names both', (t) => {
+  t.deepEqual(
+    parse({ ...valid, ledgerAccess: 'world' }),
+    error('field "ledgerAccess" is "world", which is not valid: expected "owner" (the ledger 0600, the default) or "group" (0660, shared by one OS group)'),
+  );
+});
+
+test('misspelt new fields get a "did you mean"', (t) => {
+  t.deepEqual(parse({ ...valid, ledgerAcess: 'group' }), error('unknown field "ledgerAcess" (did you mean "ledgerAccess"?)'));
+  t.deepEqual(parse({ ...valid, keystoreSecretfile: 'x' }), error('unknown field "keystoreSecretfile" (did you mean "keystoreSecretFile"?)'));
 });
 
 test('unknown field with nothing close gets no suggestion', (t) => {

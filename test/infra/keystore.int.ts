@@ -221,7 +221,7 @@ test('load: mode 0644 → unreadable, telling the operator to chmod 600', async 
   const { keystore, binding, file } = setup();
   rightOf(await keystore.create(binding, pair!)());
   fs.chmodSync(file, 0o644);
-  t.deepEqual(await keystore.load(binding)(), keystoreError(file, 'unreadable', `its permissions 644 are too open (run: chmod 600 ${file})`, null));
+  t.deepEqual(await keystore.load(binding)(), keystoreError(file, 'unreadable', `it has permissions 644, too open (run: chmod 600 ${file})`, null));
 });
 
 test('load: machine.secret removed → locked', async (t) => {

@@ -21,7 +21,15 @@ export const cliRealCrypto = async (...args: string[]): Promise<InProcResult> =>
 /** The CLI with extra environment variables (KEYLEDGER_HOST, KEYLEDGER_PAUSE_AT / KEYLEDGER_PAUSE_FILE, …). */
 export const cliWithEnv = async (env: Readonly<Record<string, string>>, ...args: string[]): Promise<InProcResult> => run(env, true, args);
 
-const run = async (env: Readonly<Record<string, string>>, pooled: boolean, args: ReadonlyArray<string>): Promise<InProcResult> => {
+/** The CLI on a terminal where the operator answers every prompt with `answer` (the questions are kept on stderr). */
+export const cliAnswering = async (answer: string, ...args: string[]): Promise<InProcResult> => run({}, true, args, async () => answer);
+
+const run = async (
+  env: Readonly<Record<string, string>>,
+  pooled: boolean,
+  args: ReadonlyArray<string>,
+  prompt?: (q: string) => Promise<string>,
+): Promise<InProcResult> => {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
@@ -29,6 +37,7 @@ const run = async (env: Readonly<Record<string, string>>, pooled: boolean, args:
     stderr: (s) => (stderr += s),
     env: { KEYLEDGER_ACTOR: 'operator@test', KEYLEDGER_HOST: 'test-host', ...env },
     isTTY: false,
+    ...(prompt ? { prompt } : {}),
     // RSA key generation is most of an init: tests that do not test it draw pre-generated real keys.
     ...(pooled ? { adapters: { crypto: () => pooledCrypto() } } : {}),
   });

@@ -27,6 +27,16 @@ export const newNode = async (dir: string, name: string, extra: string[] = []): 
   return { name, dir, file, id: cfg.installationId, keystore: path.resolve(dir, cfg.keystore), run: (...args) => cli('-c', file, ...args) };
 };
 
+/** The thumbprint of the key pair in a config's keystore (what `keyledger status` prints there): what a join confirms. */
+export const keystoreThumbprint = (configFile: string): string => {
+  const cfg = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { keystore: string };
+  const keystore = path.resolve(path.dirname(configFile), cfg.keystore);
+  return (JSON.parse(fs.readFileSync(keystore, 'utf8')) as { thumbprint: string }).thumbprint;
+};
+
+/** `join <id> --expect-thumbprint <its key>`: the arguments of a join the operator confirmed. */
+export const joinArgs = (n: TestNode): string[] => ['join', n.id, '--expect-thumbprint', keystoreThumbprint(n.file)];
+
 export const editConfig = (n: TestNode, patch: Record<string, unknown>): void => {
   const cfg = JSON.parse(fs.readFileSync(n.file, 'utf8')) as Record<string, unknown>;
   fs.writeFileSync(n.file, JSON.stringify({ ...cfg, ...patch }, null, 2));
@@ -57,7 +67,7 @@ export const activatedDeployment = async (dir: string, names: ReadonlyArray<stri
   for (const n of rest) {
     const waiting = await n.run('init');
     if (waiting.code !== 1) throw new Error(waiting.stdout + waiting.stderr);
-    const join = await first.run('join', n.id);
+    const join = await first.run(...joinArgs(n));
     if (join.code !== 0) throw new Error(join.stderr);
     const start = await n.run('start');
     if (start.code !== 0) throw new Error(start.stdout + start.stderr);

@@ -3,6 +3,8 @@
  * damaged disk would. Test support only.
  */
 import Database from 'better-sqlite3';
+import { hashEvent } from '../../src/domain/envelope';
+import { sha256Hex } from '../../src/infra/sha256';
 
 export const tamper = (file: string, sql: string, ...params: unknown[]): number => {
   const db = new Database(file);
@@ -21,6 +23,37 @@ export const rowOf = (file: string, stream: string, revision: number): { data: s
       metadata: string;
       event_type: string;
     };
+  } finally {
+    db.close();
+  }
+};
+
+/**
+ * An attacker who can write the store and knows the documented hash chain
+ * (ADR 0002): edits one event's data and re-hashes it and every later event of
+ * its stream, so `verify` finds nothing.
+ */
+export const rewriteAndRehash = (file: string, stream: string, revision: number, edit: (data: Record<string, unknown>) => Record<string, unknown>): void => {
+  const db = new Database(file);
+  try {
+    const rows = db
+      .prepare('SELECT stream_revision AS revision, event_type AS type, data, metadata FROM events WHERE stream_name = ? ORDER BY stream_revision')
+      .all(stream) as Array<{ revision: number; type: string; data: string; metadata: string }>;
+    let prevHash: string | undefined;
+    const update = db.prepare('UPDATE events SET data = ?, metadata = ? WHERE stream_name = ? AND stream_revision = ?');
+    for (const row of rows) {
+      const metadata = JSON.parse(row.metadata) as Record<string, unknown> & { hash: string; prevHash: string };
+      if (row.revision < revision) {
+        prevHash = metadata.hash;
+        continue;
+      }
+      const data = row.revision === revision ? edit(JSON.parse(row.data) as Record<string, unknown>) : (JSON.parse(row.data) as Record<string, unknown>);
+      const { hash: _old, ...rest } = metadata;
+      const base = { ...rest, prevHash: prevHash ?? metadata.prevHash };
+      const hash = hashEvent(sha256Hex, stream, BigInt(row.revision), row.type, data, base as never);
+      update.run(JSON.stringify(data), JSON.stringify({ ...base, hash }), stream, row.revision);
+      prevHash = hash;
+    }
   } finally {
     db.close();
   }

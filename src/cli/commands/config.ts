@@ -47,8 +47,15 @@ const writeNew = ({ io, globals }: CommandScope, o: NewOptions): number => {
 const check = ({ io, globals }: CommandScope): number => {
   const c = loadConfig(globals().config);
   if (E.isLeft(c)) return fail(io, c.left);
-  const shown = { file: c.right.file, ...c.right.instance, stateDir: c.right.stateDir, keySize: c.right.keySize };
-  const text = Object.entries(shown).map(([k, v]) => `${k.padEnd(16)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  const shown = {
+    file: c.right.file,
+    ...c.right.instance,
+    stateDir: c.right.stateDir,
+    keySize: c.right.keySize,
+    keystoreSecretFile: c.right.keystoreSecretFile ?? path.join(path.dirname(c.right.instance.keystorePath), 'machine.secret'),
+    ledgerAccess: c.right.ledgerAccess,
+  };
+  const text = Object.entries(shown).map(([k, v]) => `${k.padEnd(20)}${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   emit(io, globals(), shown, `${text.join('\n')}\n`);
   return EXIT.ok;
 };

@@ -1,7 +1,7 @@
 /** `keyledger join` (rskeymgmt -j) and `keyledger remove` (rskeymgmt -r): scale-out membership. */
 import type { Command } from 'commander';
 import * as E from 'fp-ts/Either';
-import { joinInstance, removeInstance } from '../../commands/membership';
+import { type JoinCandidate, joinInstance, removeInstance } from '../../commands/membership';
 import type { InstallationId } from '../../domain/ids';
 import { type ActivationView, listInstances } from '../../projections/activation';
 import { type CliError, EXIT } from '../errors';
@@ -29,7 +29,22 @@ export interface JoinTarget {
   readonly machine?: string;
   readonly instance?: string;
   readonly rewrap?: boolean;
+  /** The newcomer's thumbprint, as its `keyledger status` prints it: the key must be that one. */
+  readonly expectThumbprint?: string;
 }
+
+/** SSH-style: show the key, ask for a literal yes. Without a terminal nothing is asked (and nothing wrapped). */
+const confirmOnTerminal =
+  (io: Io) =>
+  async (c: JoinCandidate): Promise<boolean> => {
+    if (!io.prompt) return false;
+    io.stderr(
+      `The key of installation ${c.installationId} (${c.instanceName} on ${c.machineName}) has the thumbprint\n  ${c.thumbprint}\n` +
+        'Compare it with the thumbprint `keyledger status` prints on that machine.\n',
+    );
+    const answer = await io.prompt('Wrap the deployment key for this key (yes/no)? ');
+    return answer.trim().toLowerCase() === 'yes';
+  };
 
 export const joinCommand = async (io: Io, g: GlobalOptions, target: JoinTarget): Promise<number> =>
   withSession(io, g, async (s) => {
@@ -40,7 +55,11 @@ export const joinCommand = async (io: Io, g: GlobalOptions, target: JoinTarget):
       newcomer = E.isLeft(view) ? view : findByName(view.right, target.machine, target.instance);
     }
     if (E.isLeft(newcomer)) return newcomer;
-    const r = await joinInstance(await instanceDeps(s, 'join'), s.config.instance, newcomer.right, { rewrap: target.rewrap === true });
+    const r = await joinInstance(await instanceDeps(s, 'join'), s.config.instance, newcomer.right, {
+      rewrap: target.rewrap === true,
+      ...(target.expectThumbprint !== undefined ? { expectThumbprint: target.expectThumbprint } : {}),
+      confirm: confirmOnTerminal(io),
+    });
     if (E.isLeft(r)) {
       s.log.write({ command: 'join', sponsor: s.config.instance.installationId, newcomer: newcomer.right, outcome: 'error', error: r.left._tag });
       return r;
@@ -80,18 +99,20 @@ export const registerJoinRemove = (program: Command, { io, globals, done }: Comm
     .argument('[installationId]', 'the instance waiting to join (or pick it with --machine/--instance)')
     .option('-m, --machine <name>', "the waiting instance's machine name")
     .option('-n, --instance <name>', "the waiting instance's instance name")
+    .option('--expect-thumbprint <thumbprint>', "the newcomer's key thumbprint as `keyledger status` prints it on the newcomer (else asked on a terminal)")
     .option('--rewrap', 'wrap the key again even though a copy for the instance is recorded (its copy cannot be unwrapped, or holds another key)')
     .description(
       "run on an activated member (the sponsor): unwrap the symmetric key with this member's private key, " +
         "re-wrap it for the waiting instance's public key, record it (rskeymgmt -j). The waiting instance activates on its next start",
     )
-    .action(async (id: string | undefined, o: { machine?: string; instance?: string; rewrap?: boolean }) =>
+    .action(async (id: string | undefined, o: { machine?: string; instance?: string; rewrap?: boolean; expectThumbprint?: string }) =>
       done(
         await joinCommand(io, globals(), {
           ...(id !== undefined ? { id } : {}),
           ...(o.machine !== undefined ? { machine: o.machine } : {}),
           ...(o.instance !== undefined ? { instance: o.instance } : {}),
           rewrap: o.rewrap === true,
+          ...(o.expectThumbprint !== undefined ? { expectThumbprint: o.expectThumbprint } : {}),
         }),
       ),
     );

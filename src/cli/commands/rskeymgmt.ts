@@ -31,7 +31,11 @@ const rskeymgmt = async (io: Io, g: GlobalOptions, o: Flags): Promise<number> =>
     return fail(io, { _tag: 'UsageError', message: 'rskeymgmt takes exactly one of -l, -j, -r (and -e, -a, -d, -s in a later version)' });
   if (o['l']) return listCommand(io, g);
   if (o['j'])
-    return joinCommand(io, g, { ...(typeof o['m'] === 'string' ? { machine: o['m'] } : {}), ...(typeof o['n'] === 'string' ? { instance: o['n'] } : {}) });
+    return joinCommand(io, g, {
+      ...(typeof o['m'] === 'string' ? { machine: o['m'] } : {}),
+      ...(typeof o['n'] === 'string' ? { instance: o['n'] } : {}),
+      ...(typeof o['expectThumbprint'] === 'string' ? { expectThumbprint: o['expectThumbprint'] } : {}),
+    });
   return removeCommand(io, g, String(o['r']), o['force'] === true);
 };
 
@@ -52,5 +56,6 @@ export const registerRskeymgmt = (program: Command, { io, globals, done }: Comma
     .option('-d', 'delete keys and encrypted content (not available yet)')
     .option('-s', 're-create the key (not available yet)')
     .option('--force', 'with -r: allow removing the last member')
+    .option('--expect-thumbprint <thumbprint>', "with -j: the newcomer's key thumbprint, as `keyledger status` prints it there")
     .action(async (o: Flags) => done(await rskeymgmt(io, globals(), o)));
 };
