@@ -7,6 +7,7 @@ import type { IdentityError } from '../commands/identity';
 import type { InstanceError } from '../domain/instance/decider';
 import type { DeploymentError } from '../domain/deployment/decider';
 import type { MembershipError } from '../commands/membership';
+import type { RollbackError } from '../commands/rollback';
 import type { NewcomerKeyProblem } from '../domain/newcomer-key';
 import { explainRefusal } from '../domain/refusal';
 import type { ConfigError } from '../infra/config';
@@ -17,6 +18,7 @@ import { describeStoreError } from '../ports/event-store';
 export type CliError =
   | MembershipError
   | IdentityError
+  | RollbackError
   | CheckpointError
   | ConfigError
   | StoreSelectionError
@@ -149,12 +151,30 @@ export const describeError = (e: CliError): string => {
       return `cannot prove this instance holds the current key (${e.detail}). Run keyledger status for the remedy.`;
     case 'TooManyConflicts':
       return `gave up after ${e.attempts} concurrent changes to ${e.stream}: other commands keep changing it. Try again when they are done.`;
+    case 'LedgerRolledBack': {
+      const now = e.found.revision === 'no_stream' ? 'has no events any more' : `now ends at revision ${e.found.revision}`;
+      const differs = e.found.hashAtRemembered === null ? '' : ` and holds another event at ${e.remembered.revision}`;
+      return (
+        `the ledger was rolled back: ${e.stream} was at revision ${e.remembered.revision} when this instance last relied on it, but ${now}${differs}. ` +
+        'Key decisions stop here. Restore the store; or, if it was restored from a backup on purpose, ' +
+        `run keyledger accept-rollback --to ${e.stream}@${e.found.revision === 'no_stream' ? -1 : e.found.revision} on this instance.`
+      );
+    }
+    case 'LocalStateError':
+      return e.problem === 'tampered'
+        ? `the local state ${e.location} was altered (${e.message}): key decisions stop here. ` +
+            'If you trust the ledger as it is, run keyledger accept-rollback --to <stream>@<its last revision> for that stream.'
+        : `the local state ${e.location} cannot be used: ${e.message}.`;
     case 'CheckpointError':
       return `the projection checkpoint file ${e.location} cannot be used: ${e.message}. Delete it to rebuild the view from the ledger.`;
     case 'ConfigError':
       return `config ${e.file}: ${e.message}.`;
     case 'UnsupportedConnectionString':
       return `unsupported store "${e.connectionString}": ${e.message}.`;
+    case 'NoLocalMemory':
+      return "this instance's machine secret is not there, so it keeps no memory of the ledger to accept a rollback into.";
+    case 'RollbackTargetMismatch':
+      return `the store's ${e.stream} ends at revision ${e.storeEndsAt}, not ${e.named}: name the head the store shows now (--to ${e.stream}@${e.storeEndsAt}).`;
     case 'UsageError':
       return e.message;
     default:
@@ -167,7 +187,10 @@ export const exitCodeOf = (e: CliError): number => {
     case 'ConfigError':
     case 'UsageError':
     case 'UnsupportedConnectionString':
+    case 'RollbackTargetMismatch':
       return EXIT.usage;
+    case 'NoLocalMemory':
+      return EXIT.refused;
     case 'InstanceRefused':
     case 'DeploymentRefused':
     case 'SponsorNotActivated':
@@ -175,6 +198,9 @@ export const exitCodeOf = (e: CliError): number => {
     case 'NotAMemberYet':
     case 'CannotProveKey':
       return EXIT.refused;
+    case 'LedgerRolledBack':
+    case 'LocalStateError':
+      return e._tag === 'LedgerRolledBack' || e.problem === 'tampered' ? EXIT.tampered : EXIT.failure;
     case 'CorruptEvent':
       // an altered event, link or revision (tampering) vs an event that does not decode
       return e.tampered === true ? EXIT.tampered : EXIT.failure;

@@ -5,6 +5,7 @@
  * view) is ./session.ts.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { registerAcceptRollback } from './commands/accept-rollback';
 import { registerChangeIdentity } from './commands/change-identity';
 import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
@@ -66,6 +67,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerChangeIdentity,
     registerRskeymgmt,
     registerVerify,
+    registerAcceptRollback,
   ])
     register(program, scope);
   return program;

@@ -9,6 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type { HandlerDeps } from '../commands/handler';
+import type { Keystore } from '../ports/crypto';
+import type { HeadStore } from '../ports/heads';
 import type { InstanceDeps } from '../commands/instance';
 import type { CommandContext } from '../domain/envelope';
 import type { KeySize } from '../domain/events';
@@ -35,6 +37,9 @@ export interface Session {
   readonly host: string;
   readonly env: NodeJS.ProcessEnv;
   readonly adapters: NonNullable<Io['adapters']>;
+  /** Registers what to close when the command is done (local files opened on the way). */
+  readonly onClose: (f: () => void) => void;
+  readonly closeLocal: () => void;
 }
 
 const defaultActor = (): string => {
@@ -71,6 +76,7 @@ const openSession = async (io: Io, g: GlobalOptions): Promise<E.Either<CliError,
   if (E.isLeft(store)) return store;
   const actor = g.actor ?? io.env['KEYLEDGER_ACTOR'] ?? defaultActor();
   const correlationId = g.correlationId ?? randomUUID();
+  const closers: Array<() => void> = [];
   return E.right({
     config: config.right,
     store: store.right,
@@ -79,6 +85,10 @@ const openSession = async (io: Io, g: GlobalOptions): Promise<E.Either<CliError,
     host: io.env['KEYLEDGER_HOST'] ?? os.hostname(),
     env: io.env,
     adapters: io.adapters ?? {},
+    onClose: (f) => closers.push(f),
+    closeLocal: () => {
+      for (const close of closers.splice(0).reverse()) close();
+    },
   });
 };
 
@@ -90,23 +100,49 @@ export const withSession = async (io: Io, g: GlobalOptions, f: (s: Session) => P
     const r = await f(s.right);
     return E.isLeft(r) ? fail(io, r.left) : r.right;
   } finally {
+    s.right.closeLocal();
     await s.right.store.close();
   }
 };
 
+/** The keystore of the session's instance (node-jose loads here, not at start-up). */
+const keystoreOf = async (s: Session): Promise<Keystore> => {
+  const { fileKeystore } = await import('../infra/file-keystore');
+  return fileKeystore(s.config.instance.keystorePath, s.config.keystoreSecretFile === null ? {} : { secretFile: s.config.keystoreSecretFile });
+};
+
+/**
+ * The stream heads this instance relied on, under its local-state MAC (rollback detection). None when
+ * its machine secret is not there (a lost keystore cannot be protected, and is refused by the start check anyway).
+ */
+const headsOf = async (s: Session, keystore: Keystore): Promise<HeadStore | undefined> => {
+  const mac = keystore.localStateMac();
+  if (E.isLeft(mac)) return undefined;
+  const { openSqliteHeads } = await import('../infra/sqlite-heads');
+  const opened = openSqliteHeads(path.join(s.config.stateDir, 'projections.db'), s.config.instance.installationId, s.store.endpoint, mac.right);
+  if (E.isLeft(opened)) {
+    const error = opened.left;
+    return { load: () => E.left(error), save: () => E.left(error), reset: () => E.left(error) };
+  }
+  s.onClose(() => opened.right.close());
+  return opened.right;
+};
+
 /** What a command that only reads and appends needs. */
-export const handlerDeps = (s: Session, command: string): HandlerDeps => {
+export const handlerDeps = async (s: Session, command: string, keystore?: Keystore): Promise<HandlerDeps> => {
   const pause = pauseFromEnv(s.env);
-  return { store: s.store, ctx: s.ctx(command), digest: sha256Hex, ...(pause ? { pause } : {}) };
+  const heads = await headsOf(s, keystore ?? (await keystoreOf(s)));
+  return { store: s.store, ctx: s.ctx(command), digest: sha256Hex, ...(pause ? { pause } : {}), ...(heads ? { heads } : {}) };
 };
 
 /** What a command with keys needs: crypto and the keystore are loaded here, not at start-up. */
 export const instanceDeps = async (s: Session, command: string, keySize?: KeySize): Promise<InstanceDeps> => {
-  const [{ joseCrypto }, { fileKeystore }] = await Promise.all([import('../infra/jose-crypto'), import('../infra/file-keystore')]);
+  const { joseCrypto } = await import('../infra/jose-crypto');
+  const keystore = await keystoreOf(s);
   return {
-    ...handlerDeps(s, command),
+    ...(await handlerDeps(s, command, keystore)),
     crypto: s.adapters.crypto?.() ?? joseCrypto(),
-    keystore: fileKeystore(s.config.instance.keystorePath, s.config.keystoreSecretFile === null ? {} : { secretFile: s.config.keystoreSecretFile }),
+    keystore,
     host: s.host,
     keySize: keySize ?? s.config.keySize,
   };

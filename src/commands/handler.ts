@@ -23,6 +23,7 @@ import {
 } from '../domain/envelope';
 import type { LedgerEvent } from '../domain/events';
 import type { EventStore, StoreError } from '../ports/event-store';
+import type { HeadStore, LocalStateError } from '../ports/heads';
 import type { Pause } from '../ports/pause';
 
 export type LoadError = StoreError | CorruptEvent;
@@ -35,7 +36,19 @@ export interface TooManyConflicts {
   readonly attempts: number;
 }
 
-export type HandlerError = LoadError | AppendError | TooManyConflicts;
+/**
+ * The store ends earlier than this instance saw it, or differs at a revision it relied on: someone
+ * removed or rewrote events (or restored the store from a backup). Key decisions stop here.
+ */
+export interface LedgerRolledBack {
+  readonly _tag: 'LedgerRolledBack';
+  readonly stream: string;
+  readonly remembered: { readonly revision: string; readonly hash: string };
+  /** What the store shows now: its last revision, and the hash at the remembered revision (null: that revision is gone). */
+  readonly found: { readonly revision: string | 'no_stream'; readonly hashAtRemembered: string | null };
+}
+
+export type HandlerError = LoadError | AppendError | TooManyConflicts | LedgerRolledBack | LocalStateError;
 
 /** An aggregate's stream and how to fold it: the decider's `evolve` and `initialState`, and which events belong. */
 export interface Aggregate<S, Ev extends LedgerEvent> {
@@ -62,6 +75,8 @@ export interface HandlerDeps {
   /** How many version conflicts to absorb (reload and decide again) before giving up. */
   readonly maxConflicts?: number;
   readonly pause?: Pause;
+  /** The heads of the streams this instance relied on (rollback detection); absent: not checked (no local secret). */
+  readonly heads?: HeadStore;
 }
 
 const PAGE = 1000;
@@ -141,6 +156,32 @@ export const loadAll = async <A extends Aggregates>(store: EventStore, aggregate
   return E.right(out as LoadedAll<A>);
 };
 
+/** The loaded stream still holds what this instance saw of it: its remembered head is there, unchanged. */
+const checkHead = (heads: HeadStore, l: Loaded<unknown>): E.Either<LedgerRolledBack | LocalStateError, void> => {
+  const remembered = heads.load(l.stream);
+  if (E.isLeft(remembered)) return remembered;
+  const r = remembered.right;
+  if (!r || r.revision < 0n) return E.right(undefined); // nothing relied on (or an accepted rollback to an empty stream)
+  const at = l.events.find((e) => e.revision === r.revision);
+  if (at && at.metadata.hash === r.hash) return E.right(undefined);
+  return E.left({
+    _tag: 'LedgerRolledBack',
+    stream: l.stream,
+    remembered: { revision: r.revision.toString(), hash: r.hash },
+    found: { revision: l.revision === 'no_stream' ? 'no_stream' : l.revision.toString(), hashAtRemembered: at?.metadata.hash ?? null },
+  });
+};
+
+const remember = (heads: HeadStore | undefined, loaded: ReadonlyArray<Loaded<unknown>>): E.Either<LocalStateError, void> => {
+  if (!heads) return E.right(undefined);
+  for (const l of loaded) {
+    if (l.revision === 'no_stream') continue;
+    const saved = heads.save(l.stream, { revision: l.revision, hash: l.lastHash });
+    if (E.isLeft(saved)) return saved;
+  }
+  return E.right(undefined);
+};
+
 export const handleCommand = async <A extends Aggregates, Err, R>(
   deps: HandlerDeps,
   aggregates: A,
@@ -156,12 +197,20 @@ export const handleCommand = async <A extends Aggregates, Err, R>(
       const l = await loadAll(deps.store, aggregates, deps.digest);
       if (E.isLeft(l)) return l;
       loads += Object.keys(aggregates).length;
+      if (deps.heads)
+        for (const one of Object.values(l.right) as ReadonlyArray<Loaded<unknown>>) {
+          const checked = checkHead(deps.heads, one);
+          if (E.isLeft(checked)) return checked;
+        }
       loaded = l.right;
     }
     const decided = await decide(loaded);
     if (E.isLeft(decided)) return decided;
     const { append, result } = decided.right;
-    if (!append || append.events.length === 0) return E.right({ loaded, appended: [], result, loads });
+    if (!append || append.events.length === 0) {
+      const kept = remember(deps.heads, Object.values(loaded));
+      return E.isLeft(kept) ? kept : E.right({ loaded, appended: [], result, loads });
+    }
     const target: Loaded<unknown> = loaded[append.to];
     const sealed = sealEvents(target.stream, { revision: target.revision, hash: target.lastHash }, append.events, deps.ctx, deps.digest);
     if (E.isLeft(sealed)) return sealed;
@@ -181,6 +230,8 @@ export const handleCommand = async <A extends Aggregates, Err, R>(
       revision: written.right.nextExpectedRevision,
       lastHash: (last.metadata as { hash: string }).hash,
     };
-    return E.right({ loaded: { ...loaded, [append.to]: next }, appended: append.events.map((e) => e.type), result, loads });
+    const after = { ...loaded, [append.to]: next } as LoadedAll<A>;
+    const kept = remember(deps.heads, Object.values(after));
+    return E.isLeft(kept) ? kept : E.right({ loaded: after, appended: append.events.map((e) => e.type), result, loads });
   }
 };

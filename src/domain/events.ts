@@ -262,6 +262,21 @@ export const PublicKeyReplaced = event('PublicKeyReplaced', {
   reason: t.literal('service-identity-changed'),
 });
 
+/**
+ * An operator accepted that the store ends earlier than this instance had seen it (a store restored
+ * from a file backup): key decisions resume from the head named here (`keyledger accept-rollback`).
+ */
+export const LedgerRollbackAccepted = event('LedgerRollbackAccepted', {
+  installationId: InstallationId,
+  stream: t.string,
+  /** The head this instance remembered (revision as a decimal string, hash). */
+  rememberedRevision: t.string,
+  rememberedHash: t.string,
+  /** The head of the stream as the store shows it now ('-1': the stream is gone). */
+  acceptedRevision: t.string,
+  acceptedHash: t.union([t.string, t.null]),
+});
+
 export const LedgerEvent = t.union([
   ConfigRead,
   KeyPairIssued,
@@ -273,12 +288,20 @@ export const LedgerEvent = t.union([
   InstanceRemoved,
   ServiceIdentityChanged,
   PublicKeyReplaced,
+  LedgerRollbackAccepted,
 ]);
 export type LedgerEvent = t.TypeOf<typeof LedgerEvent>;
 export type LedgerEventType = LedgerEvent['type'];
 export type EventOf<T extends LedgerEventType> = Extract<LedgerEvent, { type: T }>;
 
-export const INSTANCE_EVENT_TYPES = ['ConfigRead', 'KeyPairIssued', 'InstanceActivated', 'InstanceActivationRefused', 'ServiceIdentityChanged'] as const;
+export const INSTANCE_EVENT_TYPES = [
+  'ConfigRead',
+  'KeyPairIssued',
+  'InstanceActivated',
+  'InstanceActivationRefused',
+  'ServiceIdentityChanged',
+  'LedgerRollbackAccepted',
+] as const;
 export type InstanceEvent = EventOf<(typeof INSTANCE_EVENT_TYPES)[number]>;
 export const DEPLOYMENT_EVENT_TYPES = ['PublicKeyStored', 'SymmetricKeyCreated', 'SymmetricKeyWrapped', 'InstanceRemoved', 'PublicKeyReplaced'] as const;
 export type DeploymentEvent = EventOf<(typeof DEPLOYMENT_EVENT_TYPES)[number]>;

@@ -17,7 +17,7 @@
  * The header (installation ID, thumbprint, public key) is plain, and bound to
  * the ciphertext as JWE protected-header fields, so it cannot be edited.
  */
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
@@ -80,6 +80,9 @@ const writeExclusive = (file: string, content: string): 'written' | 'exists' => 
     fs.rmSync(tmp, { force: true });
   }
 };
+
+/** HKDF info for the local-state MAC key (no salt: one key per machine secret). */
+const LOCAL_STATE_INFO = 'keyledger-local-state/v1';
 
 export interface FileKeystoreOptions {
   /** The machine secret's file, instead of `machine.secret` beside the keystore (config `keystoreSecretFile`). The env variable still wins. */
@@ -240,5 +243,11 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
     }
   };
 
-  return { path: file, load, create, staging: () => fileKeystore(stagingPath, options), promoteStaging };
+  const localStateMac = (): E.Either<KeystoreError, (text: string) => string> =>
+    E.map((secret: Buffer) => {
+      const key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), Buffer.from(LOCAL_STATE_INFO, 'utf8'), 32));
+      return (text: string) => createHmac('sha256', key).update(text, 'utf8').digest('hex');
+    })(readMachineSecret(false));
+
+  return { path: file, load, create, staging: () => fileKeystore(stagingPath, options), promoteStaging, localStateMac };
 };

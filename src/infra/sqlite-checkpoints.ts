@@ -14,7 +14,8 @@ import { ensureDir, PRIVATE_DIR, PRIVATE_FILE, prepareSqliteFile } from './file-
  * The local state file: private to the instance's operator (0600 in a 0700 folder, whatever the
  * umask; its -wal and -shm follow the file, see file-modes.ts), WAL, durable.
  */
-const openLocalDb = (file: string, schema: string): E.Either<CheckpointError, { db: Database.Database; location: string }> => {
+/** Opens (creating) the local state file with its schema: 0600 in a 0700 folder, WAL, durable. */
+export const openLocalDb = (file: string, schema: string): E.Either<CheckpointError, { db: Database.Database; location: string }> => {
   const location = path.resolve(file);
   try {
     ensureDir(path.dirname(location), PRIVATE_DIR);

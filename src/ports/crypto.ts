@@ -6,6 +6,7 @@
  * printed (both yield a redaction marker), so a handle that slips into a log
  * line, an error or an event leaks nothing.
  */
+import type * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
 import type { Base64Url, CompactJwe, KeySize, PublicJwk } from '../domain/events';
 import type { InstallationId, Thumbprint } from '../domain/ids';
@@ -86,4 +87,9 @@ export interface Keystore {
   staging(): Keystore;
   /** Atomically replaces this keystore with the staged one (the old private key is gone). */
   promoteStaging(): TE.TaskEither<KeystoreError, 'promoted' | 'nothing-staged'>;
+  /**
+   * A MAC (HMAC-SHA256, hex) keyed from this instance's machine secret, for local state that must not be
+   * forged by whoever can write the state folder (remembered stream heads). Left when the secret is not there.
+   */
+  localStateMac(): E.Either<KeystoreError, (text: string) => string>;
 }

@@ -166,6 +166,8 @@ export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationV
         ),
       );
     }
+    case 'LedgerRollbackAccepted':
+      return v; // the store's history, not an instance's state
     case 'ServiceIdentityChanged':
       // A new key pair: outcomes presented with the old one no longer describe the instance.
       return instance(ev.data.installationId, (i) => ({

@@ -78,7 +78,7 @@ export const removeCommand = async (io: Io, g: GlobalOptions, id: string, force:
   withSession(io, g, async (s) => {
     const target = parseInstallationId(id);
     if (E.isLeft(target)) return target;
-    const r = await removeInstance(handlerDeps(s, 'remove'), s.config.instance.deploymentId, target.right, force);
+    const r = await removeInstance(await handlerDeps(s, 'remove'), s.config.instance.deploymentId, target.right, force);
     if (E.isLeft(r)) return r;
     const o = r.right;
     s.log.write({ command: 'remove', installationId: o.installationId, lastMember: o.lastMember, forced: force, recorded: o.recorded });

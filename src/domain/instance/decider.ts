@@ -55,6 +55,8 @@ export const evolveInstance = (s: InstanceState, e: InstanceEvent): InstanceStat
     }
     case 'InstanceActivationRefused':
       return { status: 'Disabled', config: configOf(s), keyPair: keyPairOf(s), reason: e.data.reason, basis: e.data.basis ?? null };
+    case 'LedgerRollbackAccepted':
+      return s; // a fact about the store, not about the instance's keys
     case 'ServiceIdentityChanged': {
       const config = configOf(s);
       if (!config) return s;
@@ -104,6 +106,14 @@ export type InstanceCommand =
       readonly publicKey: PublicJwk;
       readonly thumbprint: Thumbprint;
       readonly keySize: KeySize;
+    }
+  | {
+      /** An operator accepts a store that ends earlier than this instance saw it. */
+      readonly type: 'AcceptRollback';
+      readonly installationId: InstallationId;
+      readonly stream: string;
+      readonly remembered: { readonly revision: string; readonly hash: string };
+      readonly accepted: { readonly revision: string; readonly hash: string | null };
     }
   | {
       readonly type: 'RefuseActivation';
@@ -215,6 +225,20 @@ export const decideInstance = (c: InstanceCommand, s: InstanceState): E.Either<I
         },
       ]);
     }
+    case 'AcceptRollback':
+      return E.right([
+        {
+          type: 'LedgerRollbackAccepted',
+          data: {
+            installationId: c.installationId,
+            stream: c.stream,
+            rememberedRevision: c.remembered.revision,
+            rememberedHash: c.remembered.hash,
+            acceptedRevision: c.accepted.revision,
+            acceptedHash: c.accepted.hash,
+          },
+        },
+      ]);
     case 'RefuseActivation':
       // A refusal is recorded when it says something new: another reason, another presenter, or a changed deployment.
       if (s.status === 'Disabled' && sameReason(s.reason, c.reason) && stillSays(s.basis, c.basis, c.changedAt)) return E.right(none);

@@ -1,0 +1,75 @@
+/**
+ * `accept-rollback`: an operator accepts that the store ends earlier than this
+ * instance saw it (it was restored from a file backup on purpose). The store
+ * must show exactly the head the operator names; the instance then remembers
+ * that head instead, and the acceptance is recorded in its own stream. Without
+ * it, every key decision on this instance stops at `LedgerRolledBack`.
+ */
+import * as E from 'fp-ts/Either';
+import { EventMetadata } from '../domain/envelope';
+import type { InstallationId } from '../domain/ids';
+import { decideInstance } from '../domain/instance/decider';
+import type { HeadStore, LocalStateError } from '../ports/heads';
+import { type HandlerDeps, type HandlerError, handleCommand } from './handler';
+import { instanceAggregate } from './instance';
+
+export type RollbackError =
+  | HandlerError
+  | LocalStateError
+  | { readonly _tag: 'NoLocalMemory' }
+  | { readonly _tag: 'RollbackTargetMismatch'; readonly stream: string; readonly named: string; readonly storeEndsAt: string };
+
+export interface RollbackOutcome {
+  readonly stream: string;
+  /** null: this instance had never relied on the stream, or the store still holds what it saw (nothing to accept). */
+  readonly accepted: { readonly from: string; readonly to: string } | null;
+  readonly recorded: ReadonlyArray<string>;
+}
+
+export const acceptRollback = async (
+  deps: HandlerDeps & { readonly heads?: HeadStore },
+  installationId: InstallationId,
+  stream: string,
+  revision: bigint,
+): Promise<E.Either<RollbackError, RollbackOutcome>> => {
+  const heads = deps.heads;
+  if (!heads) return E.left({ _tag: 'NoLocalMemory' });
+  const last = await deps.store.readStream(stream, { direction: 'backwards', maxCount: 1 })();
+  if (E.isLeft(last)) return last;
+  const tip = last.right[0];
+  const endsAt = tip ? tip.revision : -1n;
+  if (endsAt !== revision) return E.left({ _tag: 'RollbackTargetMismatch', stream, named: revision.toString(), storeEndsAt: endsAt.toString() });
+  const remembered = heads.load(stream);
+  if (E.isLeft(remembered) && remembered.left.problem !== 'tampered') return remembered;
+  const was = E.isRight(remembered) ? remembered.right : undefined;
+  if (E.isRight(remembered) && (!was || was.revision <= endsAt)) {
+    // Not rolled back past what this instance saw: a rollback that equals the store's head is nothing to accept.
+    const same = was === undefined || was.revision < 0n || (tip !== undefined && was.revision === endsAt && hashOf(tip.metadata) === was.hash);
+    if (same) return E.right({ stream, accepted: null, recorded: [] });
+  }
+  const hash = tip ? (hashOf(tip.metadata) ?? '') : '';
+  const reset = heads.reset(stream, { revision: endsAt, hash });
+  if (E.isLeft(reset)) return reset;
+  const from = was ? `${was.revision}` : 'unknown (the remembered head was altered)';
+  const r = await handleCommand(deps, { instance: instanceAggregate(installationId) }, async (l) => {
+    const decided = decideInstance(
+      {
+        type: 'AcceptRollback',
+        installationId,
+        stream,
+        remembered: { revision: was ? was.revision.toString() : 'unknown', hash: was?.hash ?? 'unknown' },
+        accepted: { revision: endsAt.toString(), hash: tip ? hash : null },
+      },
+      l.instance.state,
+    );
+    if (E.isLeft(decided)) throw new Error('programmer error: AcceptRollback is always decided');
+    return E.right({ append: { to: 'instance' as const, events: decided.right }, result: undefined });
+  });
+  if (E.isLeft(r)) return r;
+  return E.right({ stream, accepted: { from, to: endsAt.toString() }, recorded: r.right.appended });
+};
+
+const hashOf = (metadata: unknown): string | undefined => {
+  const md = EventMetadata.decode(metadata);
+  return E.isRight(md) ? md.right.hash : undefined;
+};
