@@ -15,6 +15,7 @@ import { type DeploymentId, deploymentStream, instanceStream, type KeyVersion } 
 import { fileKeystore } from '../src/infra/file-keystore';
 import { joseCrypto } from '../src/infra/jose-crypto';
 import { sha256Hex } from '../src/infra/sha256';
+import { remedyFor, remedyText } from '../src/domain/remedy';
 import { cli } from './support/cli-inproc';
 import { initStoppedAfter } from './support/interrupted';
 import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
@@ -421,4 +422,15 @@ test('the remedies that end elsewhere: a key backup restore, not available yet, 
   t.is(lost.reason._tag, 'KeystoreUnavailable');
   t.is(lost.remedy.kind, 'NotYetPossible');
   t.regex(lost.remedy.sentence, BACKUP_SENTENCE);
+
+  // KeyNotThePinnedKey (a key planted in the ledger): the remedy is a store restore, set up and asserted in test/key-injection.int.ts.
+  t.regex(
+    remedyText(
+      remedyFor(
+        { _tag: 'KeyNotThePinnedKey', keyVersion: 1 as never, pinnedKeyCheck: 'p', ledgerKeyCheck: 'l' },
+        { installationId: 'x', otherHolders: 1, thumbprint: null },
+      ),
+    ),
+    /restore the store from a backup/,
+  );
 });

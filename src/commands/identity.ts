@@ -28,6 +28,7 @@ import {
   type MemberAggregates,
   memberAggregates,
   startInstance,
+  isKeystoreError,
   unwrapOwnCopy,
 } from './instance';
 
@@ -112,8 +113,9 @@ export const changeServiceIdentity = async (
         });
       const current = l.deployment.state.currentKey!; // a current copy implies a current key
       const plan = { keyVersion: current.keyVersion, copy: ownCopy, expectedKeyCheck: current.keyCheck, thumbprint: old.right.thumbprint };
-      const key = await unwrapOwnCopy(deps.crypto, plan, old.right.privateKey);
-      if (E.isLeft(key)) return E.left({ _tag: 'CannotProveKey', installationId: id, detail: explainRefusal(key.left).summary });
+      const key = await unwrapOwnCopy(deps.crypto, plan, old.right.privateKey, { keystore: deps.keystore, deploymentId: config.deploymentId });
+      if (E.isLeft(key))
+        return isKeystoreError(key.left) ? E.left(key.left) : E.left({ _tag: 'CannotProveKey', installationId: id, detail: explainRefusal(key.left).summary });
       const jwe = await deps.crypto.wrap(key.right, keyPair.publicKey)();
       if (E.isLeft(jwe)) return jwe;
       const decided = decideDeployment(

@@ -110,16 +110,32 @@ export const otherHoldersOf = (d: DeploymentState, id: string): number => keyHol
  * key and check the result is the plan's key version. The key comes back
  * (in its opaque handle) for the callers that re-wrap it: join, identity change.
  */
-export const unwrapOwnCopy = async (crypto: Crypto, plan: UnwrapPlan, privateKey: PrivateKeyHandle): Promise<E.Either<RefusalReason, SymmetricKeyHandle>> => {
+export const unwrapOwnCopy = async (
+  crypto: Crypto,
+  plan: UnwrapPlan,
+  privateKey: PrivateKeyHandle,
+  pins?: { readonly keystore: Keystore; readonly deploymentId: DeploymentId },
+): Promise<E.Either<RefusalReason | KeystoreError, SymmetricKeyHandle>> => {
+  const pinned = pins ? pins.keystore.pinnedKeyCheck(pins.deploymentId, plan.keyVersion) : E.right(undefined);
+  if (E.isLeft(pinned)) return pinned;
   const r = await crypto.unwrap(plan.copy.copy.jwe, privateKey)();
   const verdict = checkAfterUnwrap(
     plan,
     E.isLeft(r) ? { _tag: 'UnwrapFailed', detail: r.left.message } : { _tag: 'Unwrapped', keyCheck: crypto.keyCheck(r.right) },
+    pinned.right,
   );
   if (verdict._tag === 'Refused') return E.left(verdict.reason);
   if (E.isLeft(r)) throw new Error('programmer error: a failed unwrap passed the check');
+  // First proof of this key version: pin it, so a key planted later in the ledger is refused.
+  if (pins && pinned.right === undefined) {
+    const pinnedNow = pins.keystore.pinKeyCheck(pins.deploymentId, plan.keyVersion, plan.expectedKeyCheck);
+    if (E.isLeft(pinnedNow)) return pinnedNow;
+  }
   return r;
 };
+
+/** A keystore problem met while checking the pin is a command error, not a refusal reason. */
+export const isKeystoreError = (e: RefusalReason | KeystoreError): e is KeystoreError => e._tag === 'KeystoreError';
 
 // ─── The workflow ─────────────────────────────────────────────────────────
 
@@ -259,8 +275,8 @@ const decideNext = async (
       if (step._tag === 'Done' && verb === 'init')
         return E.right({ result: finished({ state: 'activated', keyVersion: step.plan.keyVersion, thumbprint: step.plan.thumbprint }) });
       if (E.isLeft(held)) throw new Error('programmer error: Prove without a key pair held');
-      const proven = await unwrapOwnCopy(deps.crypto, step.plan, held.right.privateKey);
-      if (E.isLeft(proven)) return refuse(proven.left, 'disabled');
+      const proven = await unwrapOwnCopy(deps.crypto, step.plan, held.right.privateKey, { keystore: deps.keystore, deploymentId: config.deploymentId });
+      if (E.isLeft(proven)) return isKeystoreError(proven.left) ? E.left(proven.left) : refuse(proven.left, 'disabled');
       const { keyVersion, thumbprint } = step.plan;
       const decided = decideInstance(
         { type: 'Activate', installationId: id, deploymentId: config.deploymentId, keyVersion, thumbprint, basis, changedAt },

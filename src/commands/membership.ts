@@ -18,7 +18,16 @@ import { type NewcomerKeyProblem, newcomerKeyProblem } from '../domain/newcomer-
 import { checkBeforeUnwrap } from '../domain/start-check';
 import type { InstanceConfig } from '../domain/instance/decider';
 import { handleCommand, type HandlerDeps } from './handler';
-import { type CommandError, deploymentAggregate, heldFrom, instanceAggregate, type InstanceDeps, memberAggregates, unwrapOwnCopy } from './instance';
+import {
+  type CommandError,
+  deploymentAggregate,
+  heldFrom,
+  instanceAggregate,
+  type InstanceDeps,
+  isKeystoreError,
+  memberAggregates,
+  unwrapOwnCopy,
+} from './instance';
 
 export type MembershipError =
   | CommandError
@@ -133,8 +142,11 @@ export const joinInstance = async (
       if (problem) return E.left({ _tag: 'NewcomerKeyRefused', newcomer, problem });
 
       // Unwrap with the sponsor's own private key; wrap for the newcomer's public key. In memory only.
-      const unwrapped = await unwrapOwnCopy(deps.crypto, pre.right, held.right.privateKey);
-      if (E.isLeft(unwrapped)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: unwrapped.left });
+      const unwrapped = await unwrapOwnCopy(deps.crypto, pre.right, held.right.privateKey, { keystore: deps.keystore, deploymentId: sponsor.deploymentId });
+      if (E.isLeft(unwrapped))
+        return isKeystoreError(unwrapped.left)
+          ? E.left(unwrapped.left)
+          : E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: unwrapped.left });
       const jwe = await deps.crypto.wrap(unwrapped.right, target.publicKey)();
       if (E.isLeft(jwe)) return jwe;
       const decided = decideDeployment(

@@ -89,6 +89,8 @@ const RefusalReasonV2 = t.union([
   reason('InstanceRemoved', { installationId: InstallationId, revokedThumbprint: Thumbprint }),
   reason('StaleWrappedCopy', { heldVersion: KeyVersion, currentVersion: KeyVersion }),
   reason('NoMemberHoldsKey', { keyVersion: KeyVersion }),
+  /** The key this instance unwrapped for a version is not the one it held (pinned) for that version before: a planted key. */
+  reason('KeyNotThePinnedKey', { keyVersion: KeyVersion, pinnedKeyCheck: t.string, ledgerKeyCheck: t.string }),
 ]);
 export type RefusalReason = t.TypeOf<typeof RefusalReasonV2>;
 

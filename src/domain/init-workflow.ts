@@ -160,13 +160,20 @@ export const nextInitStep = ({ instance, deployment, presented, held, rejoin }: 
 
 export type UnwrapOutcome = { readonly _tag: 'Unwrapped'; readonly keyCheck: string } | { readonly _tag: 'UnwrapFailed'; readonly detail: string };
 
-/** Step 5's evidence: the own copy unwrapped, and the key it yields is the deployment's current key. */
+/**
+ * Step 5's evidence: the own copy unwrapped, the key it yields is the deployment's current key, and — when
+ * this instance held that key version before (its pin, kept beside its keystore) — the very key it held:
+ * a key planted in the ledger, key check and copies rewritten, is refused.
+ */
 export const checkAfterUnwrap = (
   plan: UnwrapPlan,
   outcome: UnwrapOutcome,
+  pinnedKeyCheck?: string,
 ): { readonly _tag: 'Proven'; readonly plan: UnwrapPlan } | { readonly _tag: 'Refused'; readonly reason: RefusalReason } => {
   if (outcome._tag === 'UnwrapFailed')
     return { _tag: 'Refused', reason: { _tag: 'UnwrapFailed', keyVersion: plan.keyVersion, thumbprint: plan.thumbprint, detail: outcome.detail } };
   if (outcome.keyCheck !== plan.expectedKeyCheck) return { _tag: 'Refused', reason: { _tag: 'KeyCheckMismatch', keyVersion: plan.keyVersion } };
+  if (pinnedKeyCheck !== undefined && pinnedKeyCheck !== outcome.keyCheck)
+    return { _tag: 'Refused', reason: { _tag: 'KeyNotThePinnedKey', keyVersion: plan.keyVersion, pinnedKeyCheck, ledgerKeyCheck: outcome.keyCheck } };
   return { _tag: 'Proven', plan };
 };

@@ -87,6 +87,13 @@ export const explainRefusal = (r: RefusalReason): Explanation => {
         code: NOT_ACTIVATED,
         summary: `no member of the deployment holds symmetric key version ${r.keyVersion} any more (the last member was removed), so nobody can join this instance`,
       };
+    case 'KeyNotThePinnedKey':
+      return {
+        code: 'rsCannotValidateEncryptedData',
+        summary:
+          `the ledger's symmetric key version ${r.keyVersion} is not the key this instance held for that version ` +
+          `(key check ${r.ledgerKeyCheck}, held ${r.pinnedKeyCheck}): a key planted in the ledger`,
+      };
     case 'KeyCheckMismatch':
       return {
         code: 'rsCannotValidateEncryptedData',

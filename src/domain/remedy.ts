@@ -128,6 +128,13 @@ export const remedyFor = (r: RefusalReason, ctx: RemedyContext): Remedy => {
       return joinAgain(ctx, 'its copy is of an older key version');
     case 'NoMemberHoldsKey':
       return backupNeeded('the last member holding the key was removed');
+    case 'KeyNotThePinnedKey':
+      return {
+        _tag: 'NotYetPossible',
+        sentence:
+          'the ledger was altered to hand this instance another key: do not use it; restore the store from a backup taken before the change ' +
+          '(keyledger verify cannot see it: the hash chain was rewritten), then keyledger accept-rollback on each instance that asks',
+      };
   }
 };
 

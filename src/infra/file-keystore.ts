@@ -249,5 +249,58 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
       return (text: string) => createHmac('sha256', key).update(text, 'utf8').digest('hex');
     })(readMachineSecret(false));
 
-  return { path: file, load, create, staging: () => fileKeystore(stagingPath, options), promoteStaging, localStateMac };
+  // ─── Pins: the key check of every key version this installation held, beside its keystore, MAC'd ─────
+  const pinsFile = path.join(dir, 'pins.json');
+  const pinMac = (mac: (t: string) => string, installationId: string, key: string, keyCheck: string): string =>
+    mac(`keyledger-pin/v1\0${installationId.toLowerCase()}\0${key}\0${keyCheck}`);
+  const readPins = (): E.Either<KeystoreError, Record<string, { keyCheck: string; mac: string }>> => {
+    try {
+      if (!fs.existsSync(pinsFile)) return E.right({});
+      const open = unprotectedSecret(pinsFile, 'the pins file');
+      if (open !== null) return E.left(problem('unreadable', open));
+      const parsed = JSON.parse(fs.readFileSync(pinsFile, 'utf8')) as { pins?: unknown };
+      return E.right((typeof parsed.pins === 'object' && parsed.pins !== null ? parsed.pins : {}) as Record<string, { keyCheck: string; mac: string }>);
+    } catch (e) {
+      return E.left(problem('corrupt', `the pins file ${pinsFile} cannot be read: ${errorMessage(e)}`));
+    }
+  };
+  const pinKey = (deploymentId: string, keyVersion: number): string => `${deploymentId}#${keyVersion}`;
+  const installationOf = (): string | undefined => {
+    try {
+      return (JSON.parse(fs.readFileSync(file, 'utf8')) as { installationId?: string }).installationId;
+    } catch {
+      return undefined;
+    }
+  };
+  const pinnedKeyCheck = (deploymentId: string, keyVersion: number): E.Either<KeystoreError, string | undefined> => {
+    const pins = readPins();
+    if (E.isLeft(pins)) return pins;
+    const pin = pins.right[pinKey(deploymentId, keyVersion)];
+    if (!pin) return E.right(undefined);
+    const mac = localStateMac();
+    if (E.isLeft(mac)) return mac;
+    if (pinMac(mac.right, installationOf() ?? '', pinKey(deploymentId, keyVersion), pin.keyCheck) !== pin.mac)
+      return E.left(problem('corrupt', `the pin of ${deploymentId} key version ${keyVersion} in ${pinsFile} was edited`));
+    return E.right(pin.keyCheck);
+  };
+  const pinKeyCheck = (deploymentId: string, keyVersion: number, keyCheck: string): E.Either<KeystoreError, void> => {
+    const pins = readPins();
+    if (E.isLeft(pins)) return pins;
+    const key = pinKey(deploymentId, keyVersion);
+    if (pins.right[key]) return E.right(undefined);
+    const mac = localStateMac();
+    if (E.isLeft(mac)) return mac;
+    const next = { version: 1, pins: { ...pins.right, [key]: { keyCheck, mac: pinMac(mac.right, installationOf() ?? '', key, keyCheck) } } };
+    try {
+      const tmp = `${pinsFile}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+      fs.renameSync(tmp, pinsFile);
+      fsyncDir(dir);
+      return E.right(undefined);
+    } catch (e) {
+      return E.left(problem('unreadable', `cannot write the pins file ${pinsFile}: ${errorMessage(e)}`));
+    }
+  };
+
+  return { path: file, load, create, staging: () => fileKeystore(stagingPath, options), promoteStaging, localStateMac, pinnedKeyCheck, pinKeyCheck };
 };

@@ -92,4 +92,8 @@ export interface Keystore {
    * forged by whoever can write the state folder (remembered stream heads). Left when the secret is not there.
    */
   localStateMac(): E.Either<KeystoreError, (text: string) => string>;
+  /** The key check of a deployment's key version as this instance held it (its pin), if it held that version. */
+  pinnedKeyCheck(deploymentId: string, keyVersion: number): E.Either<KeystoreError, string | undefined>;
+  /** Pins the key check of a key version this instance proved it holds; a pin is never changed. */
+  pinKeyCheck(deploymentId: string, keyVersion: number, keyCheck: string): E.Either<KeystoreError, void>;
 }

@@ -354,7 +354,12 @@ test('CLI: ledgerAccess "group" and keystoreSecretFile from the config, through 
   t.is(modeOf(path.join(dir, 'secrets')), '700');
   t.is(modeOf(path.join(dir, 'secrets', 'node.secret')), '600');
   const keystoreDir = path.dirname(path.resolve(dir, raw['keystore'] as string));
-  t.deepEqual(fs.readdirSync(keystoreDir), ['instance.keystore.json'], 'no machine.secret beside the keystore');
+  t.deepEqual(
+    fs.readdirSync(keystoreDir).sort(),
+    ['instance.keystore.json', 'pins.json'],
+    'no machine.secret beside the keystore (the pins of the keys it held are)',
+  );
+  t.is(modeOf(path.join(keystoreDir, 'pins.json')), '600');
   t.is(modeOf(path.join(dir, '.keyledger')), '700');
   t.is(modeOf(path.join(dir, '.keyledger', 'projections.db')), '600');
 });
