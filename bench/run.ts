@@ -45,6 +45,7 @@ import { deploymentAggregate, type InstanceDeps, initInstance, startInstance } f
 import { loadAggregate } from '../src/commands/handler';
 import { sha256Hex } from '../src/infra/sha256';
 import type { BenchResult } from './result';
+import { benchCatchUp } from './catchup';
 import { benchStartup } from './startup';
 import { joinInstance } from '../src/commands/membership';
 import { currentCopyOf } from '../src/domain/deployment/decider';
@@ -518,6 +519,7 @@ const main = async (): Promise<void> => {
     join: () => benchJoin(),
     'join-scale': () => benchJoinScale(),
     startup: () => benchStartup(),
+    catchup: () => benchCatchUp(),
     esdb: async () =>
       (await benchEsdb()).map(
         (r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail }),

@@ -6,6 +6,7 @@
  */
 import type { StoredEvent } from '../domain/envelope';
 import type { OutcomeBasis, RefusalReason } from '../domain/events';
+import type { Fold } from './runner';
 import { joinAgain, proveCopy, type Remedy, type RemedyContext, rejoin, remedyFor, resumeInit } from '../domain/remedy';
 import { comparePositions, positionFromString, positionToString } from '../ports/event-store';
 
@@ -120,17 +121,28 @@ const record = (i: InstanceView, o: RecordedOutcome): InstanceView => ({ ...i, o
 
 // ─── Fold ─────────────────────────────────────────────────────────────────
 
-export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationView => {
+/** The two maps of the view, writable: only ever a fold's own working copy (see activationFold). */
+interface WorkingView {
+  instances: Record<string, InstanceView>;
+  deployments: Record<string, DeploymentView>;
+}
+
+/**
+ * One event into a working copy of the view: the instance or deployment it is about is replaced by a new,
+ * immutable record; the maps themselves are written in place, so an event costs the same whatever the
+ * size of the fleet.
+ */
+const applyActivation = (v: WorkingView, e: StoredEvent): WorkingView => {
   const ev = e.event;
   const at = refOf(e);
-  const instance = (id: string, f: (i: InstanceView) => InstanceView): ActivationView => ({
-    ...v,
-    instances: { ...v.instances, [id.toLowerCase()]: f(v.instances[id.toLowerCase()] ?? emptyInstance(id)) },
-  });
-  const deployment = (id: string, f: (d: DeploymentView) => DeploymentView): ActivationView => ({
-    ...v,
-    deployments: { ...v.deployments, [id]: f(v.deployments[id] ?? emptyDeployment(id)) },
-  });
+  const instance = (id: string, f: (i: InstanceView) => InstanceView): WorkingView => {
+    v.instances[id.toLowerCase()] = f(v.instances[id.toLowerCase()] ?? emptyInstance(id));
+    return v;
+  };
+  const deployment = (id: string, f: (d: DeploymentView) => DeploymentView): WorkingView => {
+    v.deployments[id] = f(v.deployments[id] ?? emptyDeployment(id));
+    return v;
+  };
   switch (ev.type) {
     case 'ConfigRead':
       return instance(ev.data.installationId, (i) => ({
@@ -214,6 +226,26 @@ export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationV
         },
       }));
   }
+};
+
+/** The view after one more event (a new view; the one given is not changed). */
+export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationView => {
+  const working: WorkingView = { instances: { ...v.instances }, deployments: { ...v.deployments } };
+  applyActivation(working, e);
+  return working;
+};
+
+/**
+ * The fold a catch-up runs: one working copy of the two maps for the whole run (copied once at its start),
+ * written in place event after event, handed out only when the run ends or saves — so a catch-up is linear
+ * in events, not in events × instances (issue 10).
+ */
+export const activationFold: Fold<ActivationView, WorkingView> = {
+  begin: (v) => ({ instances: { ...v.instances }, deployments: { ...v.deployments } }),
+  apply: (working, e) => {
+    applyActivation(working, e);
+  },
+  end: (working) => working,
 };
 
 // ─── Queries ──────────────────────────────────────────────────────────────
@@ -362,6 +394,7 @@ const sortKey = (s: InstanceStatus): string =>
   s.state === 'not-initialized' ? s.installationId : `${s.view.machineName ?? ''}\u0000${s.view.instanceName ?? ''}\u0000${s.view.installationId}`;
 
 export const activationProjection = {
+  fold: activationFold,
   name: 'activation',
   /** 2: outcomes kept per presenter with their basis (docs/adr/0007-outcome-basis.md). */
   version: 2,

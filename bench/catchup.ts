@@ -1,0 +1,88 @@
+/**
+ * Views at fleet scale (issue 10): a cold catch-up of the activation view
+ * (decode + hash-link check + fold, no local view) on generated ledgers,
+ *   - against raw better-sqlite3: read the same rows and JSON.parse data and metadata, in the same run;
+ *   - the same number of events over a small fleet and over a large one (flat in fleet size).
+ * Ledgers are generated through the port with real sealing (bench/generate.ts) into a temp folder.
+ * BENCH_CATCHUP_INSTANCES (default 2,000) sets the large fleet; the small one has 100 instances.
+ */
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as E from 'fp-ts/Either';
+import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
+import { sha256Hex } from '../src/infra/sha256';
+import { openSqliteStore } from '../src/infra/sqlite-store';
+import { activationProjection } from '../src/projections/activation';
+import { catchUp } from '../src/projections/runner';
+import { generateLedger } from './generate';
+import type { BenchResult } from './result';
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+const rawRead = (file: string): number => {
+  const t0 = now();
+  const db = new Database(file, { readonly: true });
+  let n = 0;
+  for (const row of db.prepare('SELECT data, metadata FROM events ORDER BY global_position').iterate() as Iterable<{ data: string; metadata: string }>) {
+    JSON.parse(row.data);
+    JSON.parse(row.metadata);
+    n++;
+  }
+  db.close();
+  if (n === 0) throw new Error('bench: empty ledger');
+  return now() - t0;
+};
+
+const coldCatchUp = async (file: string, stateDir: string): Promise<{ ms: number; events: number }> => {
+  fs.rmSync(stateDir, { recursive: true, force: true });
+  const store = openSqliteStore(file);
+  const cp = openSqliteCheckpoints(path.join(stateDir, 'projections.db'));
+  if (E.isLeft(store) || E.isLeft(cp)) throw new Error('bench: cannot open');
+  const t0 = now();
+  const r = await catchUp(store.right, activationProjection, cp.right, { digest: sha256Hex })();
+  const ms = now() - t0;
+  cp.right.close();
+  await store.right.close();
+  if (E.isLeft(r)) throw new Error(`bench: catch-up failed: ${r.left._tag}`);
+  return { ms, events: r.right.processed };
+};
+
+export const benchCatchUp = async (): Promise<BenchResult[]> => {
+  const large = Number(process.env['BENCH_CATCHUP_INSTANCES'] ?? 2000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-bench-catchup-'));
+  try {
+    // Same event count: a large fleet with 2 restarts each, a small one with many restarts each.
+    const perEventsLarge = 6 + 2;
+    const wide = path.join(dir, 'wide.db');
+    const narrow = path.join(dir, 'narrow.db');
+    const g1 = await generateLedger(wide, large / 10, 10, 2);
+    const restarts = Math.max(0, Math.round(g1.events / 100 - (perEventsLarge - 2)));
+    const g2 = await generateLedger(narrow, 10, 10, restarts);
+    const rawWide = rawRead(wide);
+    const cw = await coldCatchUp(wide, path.join(dir, 'state-wide'));
+    const cn = await coldCatchUp(narrow, path.join(dir, 'state-narrow'));
+    const perEvent = (c: { ms: number; events: number }): number => c.ms / c.events;
+    return [
+      {
+        name: `cold catch-up (decode + hash links + fold) vs raw better-sqlite3 read + 2x JSON.parse, ${g1.events} events over ${g1.instances} instances`,
+        ours: `${cw.ms.toFixed(0)} ms`,
+        baseline: `${rawWide.toFixed(0)} ms`,
+        ratio: rawWide / cw.ms,
+        target: { op: '>=', value: 0.4 },
+        note: `throughput ratio (higher is better); ${(cw.events / (cw.ms / 1000)).toFixed(0)} events/s`,
+      },
+      {
+        name: `cold catch-up per event: ${g1.instances} instances vs 100 instances (${g1.events} vs ${g2.events} events)`,
+        ours: `${(perEvent(cw) * 1000).toFixed(1)} µs/event`,
+        baseline: `${(perEvent(cn) * 1000).toFixed(1)} µs/event`,
+        ratio: perEvent(cw) / perEvent(cn),
+        target: { op: '<=', value: 1.3 },
+        note: 'flat in fleet size: the fold writes a working copy in place',
+      },
+    ];
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+};

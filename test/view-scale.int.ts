@@ -1,0 +1,106 @@
+/**
+ * Issue 10, item 1: a catch-up folds a working copy of the view in place (its
+ * cost per event does not grow with the fleet), keeps its work page by page,
+ * and a catch-up killed half way (saving every page) resumes from its last saved page and ends
+ * with the same view as an uninterrupted one.
+ */
+import test from 'ava';
+import * as path from 'node:path';
+import * as E from 'fp-ts/Either';
+import { sealEvents } from '../src/domain/envelope';
+import type { LedgerEvent } from '../src/domain/events';
+import { instanceStream } from '../src/domain/ids';
+import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
+import { sha256Hex } from '../src/infra/sha256';
+import type { CheckpointStore } from '../src/ports/checkpoints';
+import { type EventStore, storeUnavailable } from '../src/ports/event-store';
+import { activationFold, activationProjection, evolveActivation, initialActivationView, listInstances } from '../src/projections/activation';
+import { catchUp } from '../src/projections/runner';
+import { activated, configRead, DSTREAM, keyCreated, keyPairIssued, keyWrapped, NODE_1, publicKeyStored, refused, TP_1, V1 } from './support/domain-builders';
+import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
+
+const checkpointsIn = (dir: string, name: string): CheckpointStore => rightOf(openSqliteCheckpoints(path.join(dir, name, 'projections.db')));
+
+/** A ledger of `members` instances joined to one deployment, each started twice (refused, then activated), sealed through the port. */
+const fleet = async (store: EventStore, members: number): Promise<number> => {
+  const heads = new Map<string, { revision: bigint; hash: string }>();
+  let count = 0;
+  const write = async (e: LedgerEvent): Promise<void> => {
+    const stream =
+      'deploymentId' in e.data && e.type !== 'ConfigRead' && e.type !== 'InstanceActivated' && e.type !== 'InstanceActivationRefused'
+        ? DSTREAM
+        : instanceStream((e.data as { installationId: string }).installationId as never);
+    const head = heads.get(stream);
+    const sealed = rightOf(
+      sealEvents(stream, head ? { revision: head.revision, hash: head.hash } : { revision: 'no_stream', hash: '0'.repeat(64) }, [e], aContext(), sha256Hex),
+    );
+    rightOf(await store.append(stream, sealed, head ? head.revision : 'no_stream')());
+    heads.set(stream, { revision: (head?.revision ?? -1n) + 1n, hash: (sealed[0]!.metadata as { hash: string }).hash });
+    count++;
+  };
+  for (const e of [configRead(NODE_1), keyPairIssued(NODE_1, TP_1), publicKeyStored(NODE_1, TP_1), keyCreated(NODE_1, TP_1), activated(NODE_1, TP_1)])
+    await write(e);
+  for (let i = 0; i < members; i++) {
+    const id = `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}` as never;
+    const tp = TP_1.slice(0, 31) + i.toString(16).padStart(12, '0');
+    const cr = configRead(NODE_1);
+    await write({ ...cr, data: { ...cr.data, installationId: id, machineName: `RS-${i}` as never } });
+    const kp = keyPairIssued(NODE_1, tp as never);
+    await write({ ...kp, data: { ...kp.data, installationId: id } });
+    const ps = publicKeyStored(NODE_1, tp as never);
+    await write({ ...ps, data: { ...ps.data, installationId: id, machineName: `RS-${i}` as never } });
+    const r = refused(NODE_1, { _tag: 'NoWrappedCopy', keyVersion: V1 });
+    await write({ ...r, data: { ...r.data, installationId: id } });
+    await write(keyWrapped(id, tp as never, V1));
+    const a = activated(NODE_1, tp as never);
+    await write({ ...a, data: { ...a.data, installationId: id } });
+  }
+  return count;
+};
+
+test('the fold gives exactly the view that evolve gives event by event', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-scale');
+  const store = openTestStore(path.join(dir, 'ledger.db'));
+  await fleet(store, 40);
+  const all = rightOf(await store.readAll({ maxCount: 10_000 })());
+  const { decodeRecorded } = await import('../src/domain/envelope');
+  const events = all.map((r) => rightOf(decodeRecorded(r)));
+  const byEvolve = events.reduce(evolveActivation, initialActivationView);
+  const working = activationFold.begin(initialActivationView);
+  for (const e of events) activationFold.apply(working, e);
+  t.deepEqual(activationFold.end(working), byEvolve);
+  t.is(listInstances(byEvolve).filter((s) => s.state === 'activated').length, 41);
+  await store.close();
+});
+
+test('a catch-up killed half way (saving every page) resumes from its last saved page and ends with the same view as an uninterrupted one', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-scale');
+  const store = openTestStore(path.join(dir, 'ledger.db'));
+  const total = await fleet(store, 60); // 365 events
+  const pageSize = 50;
+
+  // The reference: one uninterrupted catch-up.
+  const reference = rightOf(await catchUp(store, activationProjection, checkpointsIn(dir, 'reference'), { digest: sha256Hex, pageSize })());
+  t.is(reference.processed, total);
+
+  // Killed during its fourth page (the store goes away after three pages).
+  let pages = 0;
+  const dying: EventStore = {
+    endpoint: store.endpoint,
+    append: (s, e, x) => store.append(s, e, x),
+    readStream: (s, o) => store.readStream(s, o),
+    readAll: (o) => (++pages > 3 ? async () => E.left(storeUnavailable(store.endpoint, 'killed')) : store.readAll(o)),
+    subscribeToAll: (o) => store.subscribeToAll(o),
+    close: () => store.close(),
+  };
+  const cp = checkpointsIn(dir, 'interrupted');
+  const killed = await catchUp(dying, activationProjection, cp, { digest: sha256Hex, pageSize, saveEveryMs: 0 })();
+  t.true(E.isLeft(killed));
+  const resumed = rightOf(await catchUp(store, activationProjection, cp, { digest: sha256Hex, pageSize })());
+  t.is(resumed.processed, total - 3 * pageSize, 'the three saved pages were not folded again');
+  t.deepEqual(resumed.state, reference.state);
+  t.deepEqual(resumed.position, reference.position);
+  await store.close();
+});
