@@ -15,6 +15,7 @@ import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
 import { sha256Hex } from '../src/infra/sha256';
 import { openSqliteStore } from '../src/infra/sqlite-store';
 import { activationProjection } from '../src/projections/activation';
+import { instanceViewFromStreams } from '../src/projections/instance-view';
 import { catchUp } from '../src/projections/runner';
 import { generateLedger } from './generate';
 import type { BenchResult } from './result';
@@ -49,6 +50,30 @@ const coldCatchUp = async (file: string, stateDir: string): Promise<{ ms: number
   return { ms, events: r.right.processed };
 };
 
+/** A cold `status` of one instance: its streams and its deployment's, not $all (median of 20 runs). */
+const coldStatus = async (file: string): Promise<number> => {
+  const store = openSqliteStore(file);
+  if (E.isLeft(store)) throw new Error('bench: cannot open');
+  const ids = rightIds(file);
+  const times: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const id = ids[(i * 7919) % ids.length]!;
+    const t0 = now();
+    const v = await instanceViewFromStreams(store.right, id as never, sha256Hex)();
+    times.push(now() - t0);
+    if (E.isLeft(v)) throw new Error('bench: cold status failed');
+  }
+  await store.right.close();
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+};
+
+const rightIds = (file: string): string[] => {
+  const db = new Database(file, { readonly: true });
+  const rows = db.prepare("SELECT stream_name FROM streams WHERE stream_name LIKE 'keyledger.instance-%'").all() as Array<{ stream_name: string }>;
+  db.close();
+  return rows.map((r) => r.stream_name.slice('keyledger.instance-'.length));
+};
+
 export const benchCatchUp = async (): Promise<BenchResult[]> => {
   const large = Number(process.env['BENCH_CATCHUP_INSTANCES'] ?? 2000);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-bench-catchup-'));
@@ -64,6 +89,8 @@ export const benchCatchUp = async (): Promise<BenchResult[]> => {
     const cw = await coldCatchUp(wide, path.join(dir, 'state-wide'));
     const cn = await coldCatchUp(narrow, path.join(dir, 'state-narrow'));
     const perEvent = (c: { ms: number; events: number }): number => c.ms / c.events;
+    const sw = await coldStatus(wide);
+    const sn = await coldStatus(narrow);
     return [
       {
         name: `cold catch-up (decode + hash links + fold) vs raw better-sqlite3 read + 2x JSON.parse, ${g1.events} events over ${g1.instances} instances`,
@@ -80,6 +107,14 @@ export const benchCatchUp = async (): Promise<BenchResult[]> => {
         ratio: perEvent(cw) / perEvent(cn),
         target: { op: '<=', value: 1.3 },
         note: 'flat in fleet size: the fold writes a working copy in place',
+      },
+      {
+        name: `cold status of one instance (its own streams only): in the ${g1.events}-event ledger vs in the ${g2.events}-event one`,
+        ours: `${sw.toFixed(1)} ms`,
+        baseline: `${sn.toFixed(1)} ms`,
+        ratio: sw / sn,
+        target: { op: '<=', value: 2 },
+        note: 'the median of 20; a full catch-up of the large ledger takes the first figure above',
       },
     ];
   } finally {

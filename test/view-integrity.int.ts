@@ -521,7 +521,8 @@ test('cli: the ledger file replaced by another → status says the view was rebu
   t.timeout(60_000);
   const dir = tempDir('kl-vi-cli');
   const a = await instanceWithLedger(dir);
-  const before = await run('-c', a.file, 'status'); // the local view's checkpoint, on the original ledger
+  // The local view's checkpoint, on the original ledger (`list` builds the whole view; a cold `status` reads only its own streams).
+  const before = await run('-c', a.file, 'list');
   t.false(before.stderr.includes('keyledger:'), before.stderr);
   const other = path.join(tempDir('kl-vi-cli-other'), 'ledger.db');
   await (await ledgerWith(other, [configRead(NODE_2), keyPairIssued(NODE_2, TP_2), publicKeyStored(NODE_2, TP_2)])).close();

@@ -104,3 +104,33 @@ test('a catch-up killed half way (saving every page) resumes from its last saved
   t.deepEqual(resumed.position, reference.position);
   await store.close();
 });
+
+test("a cold status reads only its instance's and deployment's streams (not $all), and answers as the whole view does", async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-scale');
+  const store = openTestStore(path.join(dir, 'ledger.db'));
+  await fleet(store, 30);
+  const { instanceViewFromStreams } = await import('../src/projections/instance-view');
+  const { findingsFor } = await import('../src/projections/findings');
+  const { instanceStatus } = await import('../src/projections/activation');
+  let readAlls = 0;
+  const counting: EventStore = {
+    ...Object.create(null),
+    endpoint: store.endpoint,
+    append: (s, e, x) => store.append(s, e, x),
+    readStream: (s, o) => store.readStream(s, o),
+    readAll: (o) => {
+      readAlls += 1;
+      return store.readAll(o);
+    },
+    subscribeToAll: (o) => store.subscribeToAll(o),
+    close: () => store.close(),
+  };
+  const whole = rightOf(await catchUp(store, activationProjection, checkpointsIn(dir, 'whole'), { digest: sha256Hex })()).state;
+  const id = '00000000-0000-4000-8000-00000000000a';
+  const one = rightOf(await instanceViewFromStreams(counting, id as never, sha256Hex)());
+  t.is(readAlls, 0, 'no read of $all');
+  t.deepEqual(instanceStatus(one, id), instanceStatus(whole, id));
+  t.deepEqual(findingsFor(one, id), findingsFor(whole, id));
+  await store.close();
+});

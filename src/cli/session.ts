@@ -23,7 +23,7 @@ import { sha256Hex } from '../infra/sha256';
 import { openSqliteCheckpoints } from '../infra/sqlite-checkpoints';
 import type { EventStore } from '../ports/event-store';
 import { activationProjection, type ActivationView } from '../projections/activation';
-import { catchUp } from '../projections/runner';
+import { catchUp, checkpointKey } from '../projections/runner';
 import { type CliError, describeError, exitCodeOf } from './errors';
 import type { GlobalOptions, Io } from './io';
 import { progressReporter } from './progress';
@@ -146,6 +146,18 @@ export const instanceDeps = async (s: Session, command: string, keySize?: KeySiz
     host: s.host,
     keySize: keySize ?? s.config.keySize,
   };
+};
+
+/** Whether the local view has nothing to resume from (a first run on this machine, a view-version bump). */
+export const viewIsCold = (s: Session): E.Either<CliError, boolean> => {
+  const checkpoints = openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'));
+  if (E.isLeft(checkpoints)) return checkpoints;
+  try {
+    const cp = checkpoints.right.load(checkpointKey(activationProjection, s.store));
+    return E.isLeft(cp) ? cp : E.right(!cp.right || cp.right.version !== activationProjection.version || cp.right.heads === null);
+  } finally {
+    checkpoints.right.close();
+  }
 };
 
 /** The activation view, caught up from its local checkpoint (progress on a terminal). */

@@ -3,18 +3,23 @@ import type { Command } from 'commander';
 import * as E from 'fp-ts/Either';
 import { instanceStatus, listInstances } from '../../projections/activation';
 import { findingsFor } from '../../projections/findings';
+import { instanceViewFromStreams } from '../../projections/instance-view';
+import { sha256Hex } from '../../infra/sha256';
 import { EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { listText, membershipOf, statusJson, statusText } from '../render';
-import { emit, fail, loadView, parseInstallationId, withSession } from '../session';
+import { emit, fail, loadView, parseInstallationId, viewIsCold, withSession } from '../session';
 
 const statusCommand = async (io: Io, g: GlobalOptions, id: string | undefined): Promise<number> => {
   const requested = id === undefined ? E.right(undefined) : parseInstallationId(id);
   if (E.isLeft(requested)) return fail(io, requested.left);
   return withSession(io, g, async (s) => {
-    const view = await loadView(io, s, g);
-    if (E.isLeft(view)) return view;
     const target = requested.right ?? s.config.instance.installationId;
+    // A cold view would mean reading the whole ledger: one instance's answer needs only its own streams.
+    const cold = viewIsCold(s);
+    if (E.isLeft(cold)) return cold;
+    const view = cold.right ? await instanceViewFromStreams(s.store, target, sha256Hex)() : await loadView(io, s, g);
+    if (E.isLeft(view)) return view;
     const st = instanceStatus(view.right, target);
     const findings = findingsFor(view.right, target);
     emit(io, g, statusJson(st, findings), statusText(st, findings));
