@@ -251,8 +251,8 @@ const timedStore = (store: EventStore, t: JoinTimings): EventStore => ({
 
 const timedCrypto = (crypto: Crypto, t: JoinTimings): Crypto => ({
   ...crypto,
-  unwrap: (jwe, key) => timed((dt) => (t.unwrap += dt), crypto.unwrap(jwe, key)),
-  wrap: (key, recipient) => timed((dt) => (t.wrap += dt), crypto.wrap(key, recipient)),
+  unwrap: (jwe, key, expected) => timed((dt) => (t.unwrap += dt), crypto.unwrap(jwe, key, expected)),
+  wrap: (key, recipient, binding) => timed((dt) => (t.wrap += dt), crypto.wrap(key, recipient, binding)),
 });
 
 const timedKeystore = (keystore: Keystore, t: JoinTimings): Keystore => ({

@@ -116,7 +116,11 @@ export const changeServiceIdentity = async (
       const key = await unwrapOwnCopy(deps.crypto, plan, old.right.privateKey, { keystore: deps.keystore, deploymentId: config.deploymentId });
       if (E.isLeft(key))
         return isKeystoreError(key.left) ? E.left(key.left) : E.left({ _tag: 'CannotProveKey', installationId: id, detail: explainRefusal(key.left).summary });
-      const jwe = await deps.crypto.wrap(key.right, keyPair.publicKey)();
+      const jwe = await deps.crypto.wrap(key.right, keyPair.publicKey, {
+        deploymentId: config.deploymentId,
+        installationId: id,
+        keyVersion: current.keyVersion,
+      })();
       if (E.isLeft(jwe)) return jwe;
       const decided = decideDeployment(
         {

@@ -118,7 +118,8 @@ export const unwrapOwnCopy = async (
 ): Promise<E.Either<RefusalReason | KeystoreError, SymmetricKeyHandle>> => {
   const pinned = pins ? pins.keystore.pinnedKeyCheck(pins.deploymentId, plan.keyVersion) : E.right(undefined);
   if (E.isLeft(pinned)) return pinned;
-  const r = await crypto.unwrap(plan.copy.copy.jwe, privateKey)();
+  const expected = pins ? { deploymentId: pins.deploymentId, installationId: plan.copy.copy.installationId, keyVersion: plan.keyVersion } : undefined;
+  const r = await crypto.unwrap(plan.copy.copy.jwe, privateKey, expected)();
   const verdict = checkAfterUnwrap(
     plan,
     E.isLeft(r) ? { _tag: 'UnwrapFailed', detail: r.left.message } : { _tag: 'Unwrapped', keyCheck: crypto.keyCheck(r.right) },
@@ -250,7 +251,7 @@ const decideNext = async (
       if (E.isLeft(held)) throw new Error('programmer error: CreateSymmetricKey without a key pair held');
       const k = held.right;
       const key = deps.crypto.createSymmetricKey();
-      const jwe = await deps.crypto.wrap(key, k.publicKey)();
+      const jwe = await deps.crypto.wrap(key, k.publicKey, { deploymentId: config.deploymentId, installationId: id, keyVersion: 1 })();
       if (E.isLeft(jwe)) return jwe;
       return deployment(
         decideDeployment(

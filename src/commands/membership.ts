@@ -147,7 +147,11 @@ export const joinInstance = async (
         return isKeystoreError(unwrapped.left)
           ? E.left(unwrapped.left)
           : E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: unwrapped.left });
-      const jwe = await deps.crypto.wrap(unwrapped.right, target.publicKey)();
+      const jwe = await deps.crypto.wrap(unwrapped.right, target.publicKey, {
+        deploymentId: sponsor.deploymentId,
+        installationId: newcomer,
+        keyVersion: pre.right.keyVersion,
+      })();
       if (E.isLeft(jwe)) return jwe;
       const decided = decideDeployment(
         {

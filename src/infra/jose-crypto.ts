@@ -38,7 +38,7 @@ import jose from 'node-jose';
 import { type Base64Url, CompactJwe, type KeySize, type PublicJwk } from '../domain/events';
 import { Thumbprint } from '../domain/ids';
 import { errorMessage } from './error-message';
-import type { Crypto, CryptoError, GeneratedKeyPair, PrivateKeyHandle, SymmetricKeyHandle } from '../ports/crypto';
+import type { CopyBinding, Crypto, CryptoError, GeneratedKeyPair, PrivateKeyHandle, SymmetricKeyHandle } from '../ports/crypto';
 
 const KEY_CHECK_LABEL = 'keyledger/key-check/v1';
 
@@ -136,8 +136,11 @@ const OAEP_SHA256 = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha2
  * plaintext with AES-256-GCM (128-bit tag) under the ASCII of the encoded
  * protected header as AAD. Header members in node-jose's order: alg, kid, enc.
  */
-const encryptCompact = (plaintext: Buffer, recipient: KeyObject, kid: string): string => {
-  const header = Buffer.from(JSON.stringify({ alg: 'RSA-OAEP-256', kid, enc: 'A256GCM' }), 'utf8').toString('base64url');
+const bindingHeader = (b: CopyBinding | undefined): Record<string, string | number> =>
+  b ? { kl_dep: b.deploymentId, kl_inst: b.installationId.toLowerCase(), kl_ver: b.keyVersion } : {};
+
+const encryptCompact = (plaintext: Buffer, recipient: KeyObject, kid: string, binding?: CopyBinding): string => {
+  const header = Buffer.from(JSON.stringify({ alg: 'RSA-OAEP-256', kid, enc: 'A256GCM', ...bindingHeader(binding) }), 'utf8').toString('base64url');
   const cek = randomBytes(32);
   const iv = randomBytes(12);
   try {
@@ -159,7 +162,7 @@ const NOT_FOR_THIS_KEY = 'the JWE was not encrypted for this private key';
  * given key, the header's kid is not consulted. Every decryption failure
  * reads "not encrypted for this private key", as it did with node-jose.
  */
-const decryptCompact = (jwe: CompactJwe, key: KeyObject): Buffer => {
+const decryptCompact = (jwe: CompactJwe, key: KeyObject, expected?: CopyBinding): Buffer => {
   const [header = '', encryptedKey = '', iv = '', ciphertext = '', tag = ''] = jwe.split('.');
   const h = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as Record<string, unknown>;
   if (h['alg'] !== 'RSA-OAEP-256' || h['enc'] !== 'A256GCM' || 'zip' in h || 'crit' in h)
@@ -178,12 +181,27 @@ const decryptCompact = (jwe: CompactJwe, key: KeyObject): Buffer => {
     const gcm = createDecipheriv('aes-256-gcm', cek, ivBytes, { authTagLength: 16 });
     gcm.setAAD(Buffer.from(header, 'ascii'));
     gcm.setAuthTag(tagBytes);
-    return Buffer.concat([gcm.update(Buffer.from(ciphertext, 'base64url')), gcm.final()]);
-  } catch {
-    throw new Error(NOT_FOR_THIS_KEY);
+    const plaintext = Buffer.concat([gcm.update(Buffer.from(ciphertext, 'base64url')), gcm.final()]);
+    checkBinding(h, expected); // the header is authenticated now (it is the AAD)
+    return plaintext;
+  } catch (e) {
+    throw e instanceof BoundElsewhere ? e : new Error(NOT_FOR_THIS_KEY);
   } finally {
     cek.fill(0);
   }
+};
+
+class BoundElsewhere extends Error {}
+
+/** A copy bound (by its header) to another deployment, installation or key version than expected is refused. */
+const checkBinding = (h: Record<string, unknown>, expected: CopyBinding | undefined): void => {
+  if (!expected || !('kl_dep' in h || 'kl_inst' in h || 'kl_ver' in h)) return;
+  const want = bindingHeader(expected);
+  if (h['kl_dep'] !== want['kl_dep'] || h['kl_inst'] !== want['kl_inst'] || h['kl_ver'] !== want['kl_ver'])
+    throw new BoundElsewhere(
+      `the copy is bound to deployment ${String(h['kl_dep'])}, installation ${String(h['kl_inst'])}, key version ${String(h['kl_ver'])}, ` +
+        `not to deployment ${want['kl_dep']}, installation ${want['kl_inst']}, key version ${want['kl_ver']}`,
+    );
 };
 
 // ─── Helpers shared with the keystore adapter (infra only) ────────────────
@@ -245,18 +263,18 @@ export const joseCrypto = (): Crypto => ({
 
   keyCheck: (key) => b64u(createHmac('sha256', bytesOf(key)).update(KEY_CHECK_LABEL).digest()) as Base64Url,
 
-  wrap: (key, recipientJwk) =>
+  wrap: (key, recipientJwk, binding) =>
     TE.tryCatch(async () => {
       const pub = publicKeyObjectOf(recipientJwk);
       const kid = recipientJwk.kid ?? (await thumbprintOf(await jose.JWK.asKey(recipientJwk as jose.JWK.RawKey)));
-      const decoded = CompactJwe.decode(encryptCompact(bytesOf(key), pub, kid));
+      const decoded = CompactJwe.decode(encryptCompact(bytesOf(key), pub, kid, binding));
       if (E.isLeft(decoded)) throw new Error('programmer error: the JWE has an unexpected shape');
       return decoded.right;
     }, fail('wrap')),
 
-  unwrap: (jwe, privateKey) =>
+  unwrap: (jwe, privateKey, expected) =>
     TE.tryCatch(async () => {
-      const bytes = decryptCompact(jwe, privateKeyObjectOf(privateKey));
+      const bytes = decryptCompact(jwe, privateKeyObjectOf(privateKey), expected);
       if (bytes.length !== 32) throw new Error(`unwrapped ${bytes.length} bytes, expected a 256-bit key`);
       return symmetricFrom(bytes);
     }, fail('unwrap')),

@@ -35,6 +35,16 @@ export interface CryptoError {
   readonly message: string;
 }
 
+/**
+ * Where a wrapped copy belongs: written into the JWE's protected header (authenticated as the AAD of its
+ * encryption) and checked on unwrap, so a copy moved to another deployment, recipient or key version is refused.
+ */
+export interface CopyBinding {
+  readonly deploymentId: string;
+  readonly installationId: string;
+  readonly keyVersion: number;
+}
+
 export interface Crypto {
   generateKeyPair(size: KeySize): TE.TaskEither<CryptoError, GeneratedKeyPair>;
   thumbprint(publicKey: PublicJwk): TE.TaskEither<CryptoError, Thumbprint>;
@@ -43,8 +53,9 @@ export interface Crypto {
   /** HMAC-SHA256 of a fixed label under the key, base64url: identifies a key version without revealing it. */
   keyCheck(key: SymmetricKeyHandle): Base64Url;
   /** The key wrapped for a recipient's public key: compact JWE, RSA-OAEP-256 + A256GCM. */
-  wrap(key: SymmetricKeyHandle, recipient: PublicJwk): TE.TaskEither<CryptoError, CompactJwe>;
-  unwrap(jwe: CompactJwe, privateKey: PrivateKeyHandle): TE.TaskEither<CryptoError, SymmetricKeyHandle>;
+  wrap(key: SymmetricKeyHandle, recipient: PublicJwk, binding?: CopyBinding): TE.TaskEither<CryptoError, CompactJwe>;
+  /** Refuses a copy whose header binds it elsewhere than `expected` (copies written without a binding are accepted). */
+  unwrap(jwe: CompactJwe, privateKey: PrivateKeyHandle, expected?: CopyBinding): TE.TaskEither<CryptoError, SymmetricKeyHandle>;
 }
 
 // ─── Keystore ─────────────────────────────────────────────────────────────

@@ -249,3 +249,32 @@ test('unwrap refuses zip and crit, and a wrong key or an edited header as "not e
   const forB = rightOf(await crypto.wrap(crypto.createSymmetricKey(), b.publicKey)());
   await unwrapFails(t, forB, /^the JWE was not encrypted for this private key$/);
 });
+
+// ─── Copies bound to where they belong (issue 9) ──────────────────────────
+
+const rightOfE = <L, A>(r: E.Either<L, A>): A => {
+  if (E.isLeft(r)) throw new Error(JSON.stringify(r.left));
+  return r.right;
+};
+
+test('a copy binds deployment, recipient and key version in its protected header; unwrap refuses it elsewhere, accepts unbound (older) copies', async (t) => {
+  t.timeout(30_000);
+  const c = joseCrypto();
+  const pair = rightOfE(await c.generateKeyPair(2048)());
+  const key = c.createSymmetricKey();
+  const binding = { deploymentId: 'default', installationId: '6F1C2B0E-8A4D-4C1E-9B7A-2D5E8F0A1C3B', keyVersion: 2 };
+  const bound = rightOfE(await c.wrap(key, pair.publicKey, binding)());
+  const header = JSON.parse(Buffer.from(bound.split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+  t.like(header, { alg: 'RSA-OAEP-256', enc: 'A256GCM', kl_dep: 'default', kl_inst: '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b', kl_ver: 2 });
+  t.true(E.isRight(await c.unwrap(bound, pair.privateKey, { ...binding, installationId: binding.installationId.toLowerCase() })()));
+  for (const other of [
+    { ...binding, deploymentId: 'other' },
+    { ...binding, keyVersion: 1 },
+    { ...binding, installationId: '0a6e1f3c-2b7d-4e9a-8c5f-1d3b6a9e2f4c' },
+  ]) {
+    const r = await c.unwrap(bound, pair.privateKey, other)();
+    t.true(E.isLeft(r) && /the copy is bound to deployment default, installation 6f1c2b0e/.test(r.left.message), JSON.stringify(r));
+  }
+  const unbound = rightOfE(await c.wrap(key, pair.publicKey)());
+  t.true(E.isRight(await c.unwrap(unbound, pair.privateKey, binding)()), 'copies written before bindings still unwrap');
+});
