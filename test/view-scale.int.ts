@@ -14,7 +14,8 @@ import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
 import { sha256Hex } from '../src/infra/sha256';
 import type { CheckpointStore } from '../src/ports/checkpoints';
 import { type EventStore, storeUnavailable } from '../src/ports/event-store';
-import { activationFold, activationProjection, evolveActivation, initialActivationView, listInstances } from '../src/projections/activation';
+import { activationFold, activationProjection, evolveActivation, initialActivationView } from '../src/projections/activation';
+import { listInstances } from '../src/projections/status';
 import { catchUp } from '../src/projections/runner';
 import { activated, configRead, DSTREAM, keyCreated, keyPairIssued, keyWrapped, NODE_1, publicKeyStored, refused, TP_1, V1 } from './support/domain-builders';
 import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
@@ -112,7 +113,7 @@ test("a cold status reads only its instance's and deployment's streams (not $all
   await fleet(store, 30);
   const { instanceViewFromStreams } = await import('../src/projections/instance-view');
   const { findingsFor } = await import('../src/projections/findings');
-  const { instanceStatus } = await import('../src/projections/activation');
+  const { instanceStatus } = await import('../src/projections/status');
   let readAlls = 0;
   const counting: EventStore = {
     ...Object.create(null),

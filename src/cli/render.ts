@@ -4,7 +4,8 @@
 import type { ActivationOutcome } from '../commands/instance';
 import { explainRefusal, NOT_ACTIVATED, refusalLine } from '../domain/refusal';
 import { joinAgain, type Remedy, remedyFor, remedyText, resumeInit } from '../domain/remedy';
-import { type ActivationView, INIT_STEPS, type InstanceStatus } from '../projections/activation';
+import type { ActivationView } from '../projections/activation';
+import { INIT_STEPS, type InstanceStatus } from '../projections/status';
 import type { Finding } from '../projections/findings';
 
 const STEP_OF: Record<string, number> = {

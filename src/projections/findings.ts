@@ -12,18 +12,8 @@
  *   InstallationClaimedByTwoMachines one installation ID presented from two machine names
  */
 import { freshInstallation, joinAgain, type Remedy, rejoin } from '../domain/remedy';
-import {
-  type ActivationView,
-  currentOutcome,
-  deploymentOf,
-  type EventRef,
-  holderOf,
-  type InstanceView,
-  isAfter,
-  otherClaimants,
-  otherHolders,
-  remedyContext,
-} from './activation';
+import { type ActivationView, type EventRef, type InstanceView, isAfter } from './activation';
+import { currentOutcome, deploymentOf, holderOf, otherClaimants, otherHolders, remedyContext } from './status';
 
 export type FindingKind = 'ForeignPublicKey' | 'CopyForKeyNoLongerHeld' | 'StaleCopy' | 'RemovedInstanceStarting' | 'InstallationClaimedByTwoMachines';
 

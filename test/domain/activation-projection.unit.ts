@@ -5,14 +5,8 @@
 import test from 'ava';
 import type { LedgerEvent, RefusalReason } from '../../src/domain/events';
 import { instanceStream } from '../../src/domain/ids';
-import {
-  type ActivationView,
-  activationProjection,
-  evolveActivation,
-  initialActivationView,
-  instanceStatus,
-  listInstances,
-} from '../../src/projections/activation';
+import { type ActivationView, activationProjection, evolveActivation, initialActivationView } from '../../src/projections/activation';
+import { instanceStatus, listInstances } from '../../src/projections/status';
 import {
   activated,
   cluster,

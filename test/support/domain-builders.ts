@@ -51,7 +51,8 @@ import {
   type IssuedKeyPair,
 } from '../../src/domain/instance/decider';
 import type { OutcomeBasis } from '../../src/domain/events';
-import { type ActivationView, type EventRef, evolveActivation, initialActivationView, instanceStatus } from '../../src/projections/activation';
+import { type ActivationView, type EventRef, evolveActivation, initialActivationView } from '../../src/projections/activation';
+import { instanceStatus } from '../../src/projections/status';
 import { type Decider, stateAfter } from './decider-spec';
 import { rightOf } from './fixtures';
 

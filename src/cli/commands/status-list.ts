@@ -1,7 +1,7 @@
 /** `keyledger status [installationId]` and `keyledger list` (rskeymgmt -l): answers from the activation view. */
 import type { Command } from 'commander';
 import * as E from 'fp-ts/Either';
-import { instanceStatus, listInstances } from '../../projections/activation';
+import { instanceStatus, listInstances } from '../../projections/status';
 import { findingsFor } from '../../projections/findings';
 import { instanceViewFromStreams } from '../../projections/instance-view';
 import { sha256Hex } from '../../infra/sha256';
