@@ -30,10 +30,8 @@ export const notActivatedLine = (s: InstanceStatus): string | undefined => {
       }; next: ${s.nextStep}. Remedy: ${remedyText(s.remedy)}.`;
     case 'waiting-to-join':
       return `${NOT_ACTIVATED}: waiting to join: no copy of symmetric key version ${s.keyVersion} is wrapped for this instance yet. Remedy: ${remedyText(s.remedy)}.`;
-    case 'disabled': {
-      const x = explainRefusal(s.reason);
-      return `${NOT_ACTIVATED}: ${x.code === NOT_ACTIVATED ? '' : `${x.code}: `}${x.summary}. Remedy: ${remedyText(s.remedy)}.`;
-    }
+    case 'disabled':
+      return refusalLine(s.reason, s.remedy);
     case 'removed':
       return (
         `${NOT_ACTIVATED}: installation ${s.view.installationId} was removed from the scale-out deployment ` +
@@ -191,19 +189,17 @@ export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): strin
   }
   if (o.recorded.length === 0 && o.state === 'activated')
     lines.push(verb === 'init' ? '  nothing to do: every step is already recorded' : '  start check passed; nothing new to record');
-  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders, thumbprint: o.thumbprint ?? null };
+  const remedy = outcomeRemedy(o);
   if (o.state === 'activated') lines.push(`activated: installation ${o.installationId}, symmetric key version ${o.keyVersion}, key ${o.thumbprint}`);
-  else if (o.state === 'initializing')
-    lines.push(
-      `${NOT_ACTIVATED}: initialization of installation ${o.installationId} is incomplete: ${o.completedSteps ?? 0} of 5 steps recorded${
-        (o.completedSteps ?? 0) > 0 ? ` (last: ${INIT_STEPS[(o.completedSteps ?? 1) - 1]})` : ''
-      }. Remedy: ${remedyText(resumeInit('resume it'))}.`,
-    );
-  else if (o.state === 'waiting-to-join')
-    lines.push(
-      `${NOT_ACTIVATED}: waiting to join: steps 1-3 are done; an activated member must wrap the key for it. Remedy: ${remedyText(joinAgain(ctx, 'it is waiting to join'))}.`,
-    );
-  else if (o.reason) lines.push(refusalLine(o.reason, ctx));
+  else if (o.state === 'disabled' && o.reason && remedy) lines.push(refusalLine(o.reason, remedy));
+  else if (remedy) {
+    const steps = o.completedSteps ?? 0;
+    const what =
+      o.state === 'initializing'
+        ? `initialization of installation ${o.installationId} is incomplete: ${steps} of 5 steps recorded${steps > 0 ? ` (last: ${INIT_STEPS[steps - 1]})` : ''}`
+        : 'waiting to join: steps 1-3 are done; an activated member must wrap the key for it';
+    lines.push(`${NOT_ACTIVATED}: ${what}. Remedy: ${remedyText(remedy)}.`);
+  }
   return `${lines.join('\n')}\n`;
 };
 

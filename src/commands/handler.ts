@@ -192,6 +192,7 @@ export const handleCommand = async <A extends Aggregates, Err, R>(
   const maxConflicts = deps.maxConflicts ?? 20;
   let loads = 0;
   let loaded = from;
+  let fresh = false; // loaded (and head-checked) by this call, not handed in from a previous step
   for (let conflicts = 0; ; ) {
     if (!loaded) {
       const l = await loadAll(deps.store, aggregates, deps.digest);
@@ -203,12 +204,14 @@ export const handleCommand = async <A extends Aggregates, Err, R>(
           if (E.isLeft(checked)) return checked;
         }
       loaded = l.right;
+      fresh = true;
     }
     const decided = await decide(loaded);
     if (E.isLeft(decided)) return decided;
     const { append, result } = decided.right;
     if (!append || append.events.length === 0) {
-      const kept = remember(deps.heads, Object.values(loaded));
+      // States handed in from a previous step were remembered by the call that loaded or appended them.
+      const kept = fresh ? remember(deps.heads, Object.values(loaded)) : E.right(undefined);
       return E.isLeft(kept) ? kept : E.right({ loaded, appended: [], result, loads });
     }
     const target: Loaded<unknown> = loaded[append.to];
@@ -231,7 +234,7 @@ export const handleCommand = async <A extends Aggregates, Err, R>(
       lastHash: (last.metadata as { hash: string }).hash,
     };
     const after = { ...loaded, [append.to]: next } as LoadedAll<A>;
-    const kept = remember(deps.heads, Object.values(after));
+    const kept = remember(deps.heads, fresh ? Object.values(after) : [next]);
     return E.isLeft(kept) ? kept : E.right({ loaded: after, appended: append.events.map((e) => e.type), result, loads });
   }
 };

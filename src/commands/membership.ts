@@ -14,7 +14,7 @@ import { currentCopyOf, decideDeployment } from '../domain/deployment/decider';
 import type { LedgerEvent, RefusalReason } from '../domain/events';
 import type { DeploymentId, InstallationId, KeyVersion } from '../domain/ids';
 import { keyPairOf } from '../domain/instance/decider';
-import { type NewcomerKeyProblem, newcomerKeyProblem } from '../domain/newcomer-key';
+import { confirmationProblem, type NewcomerKeyProblem, storedKeyProblem } from '../domain/newcomer-key';
 import { checkBeforeUnwrap } from '../domain/start-check';
 import type { InstanceConfig } from '../domain/instance/decider';
 import { handleCommand, type HandlerDeps } from './handler';
@@ -123,22 +123,15 @@ export const joinInstance = async (
         thumbprint: computed.right,
       };
       const issued = keyPairOf(l.newcomer.state)?.thumbprint ?? null;
-      const unconfirmed = newcomerKeyProblem({
+      const stored = storedKeyProblem({
         stored: target.publicKey,
         recordedThumbprint: target.thumbprint,
         computedThumbprint: computed.right,
         issuedThumbprint: issued,
-        confirmedThumbprint: computed.right, // checked below, once the cheaper checks hold
       });
-      if (unconfirmed) return E.left({ _tag: 'NewcomerKeyRefused', newcomer, problem: unconfirmed });
+      if (stored) return E.left({ _tag: 'NewcomerKeyRefused', newcomer, problem: stored });
       const confirmed = options.expectThumbprint ?? ((await askOnce(candidate)) ? computed.right : null);
-      const problem = newcomerKeyProblem({
-        stored: target.publicKey,
-        recordedThumbprint: target.thumbprint,
-        computedThumbprint: computed.right,
-        issuedThumbprint: issued,
-        confirmedThumbprint: confirmed,
-      });
+      const problem = confirmationProblem(confirmed, computed.right);
       if (problem) return E.left({ _tag: 'NewcomerKeyRefused', newcomer, problem });
 
       // Unwrap with the sponsor's own private key; wrap for the newcomer's public key. In memory only.

@@ -42,12 +42,10 @@ export const acceptRollback = async (
   const remembered = heads.load(stream);
   if (E.isLeft(remembered) && remembered.left.problem !== 'tampered') return remembered;
   const was = E.isRight(remembered) ? remembered.right : undefined;
-  if (E.isRight(remembered) && (!was || was.revision <= endsAt)) {
-    // Not rolled back past what this instance saw: a rollback that equals the store's head is nothing to accept.
-    const same = was === undefined || was.revision < 0n || (tip !== undefined && was.revision === endsAt && hashOf(tip.metadata) === was.hash);
-    if (same) return E.right({ stream, accepted: null, recorded: [] });
-  }
   const hash = tip ? (hashOf(tip.metadata) ?? '') : '';
+  // Nothing remembered, or the store still ends where this instance saw it: nothing to accept.
+  if (E.isRight(remembered) && (was === undefined || was.revision < 0n || (was.revision === endsAt && hash === was.hash)))
+    return E.right({ stream, accepted: null, recorded: [] });
   const reset = heads.reset(stream, { revision: endsAt, hash });
   if (E.isLeft(reset)) return reset;
   const from = was ? `${was.revision}` : 'unknown (the remembered head was altered)';

@@ -47,7 +47,7 @@ export const bitLength = (b64u: string): number => {
   return first < 0 ? 0 : (bytes.length - first - 1) * 8 + (32 - Math.clz32(bytes[first]!));
 };
 
-export interface NewcomerKeyInput {
+export interface StoredKeyInput {
   readonly stored: PublicJwk;
   /** The thumbprint the deployment recorded with the stored key. */
   readonly recordedThumbprint: string;
@@ -55,17 +55,18 @@ export interface NewcomerKeyInput {
   readonly computedThumbprint: string;
   /** The thumbprint of the key pair the newcomer recorded in its own stream (KeyPairIssued / identity change). */
   readonly issuedThumbprint: string | null;
-  /** What the operator confirmed out of band (null: nothing confirmed). */
-  readonly confirmedThumbprint: string | null;
 }
 
-/** The first reason not to wrap for this key, or undefined when every check holds. */
-export const newcomerKeyProblem = (k: NewcomerKeyInput): NewcomerKeyProblem | undefined => {
+/** The first reason the stored key is not one to wrap for (before asking the operator), or undefined. */
+export const storedKeyProblem = (k: StoredKeyInput): NewcomerKeyProblem | undefined => {
   if (k.computedThumbprint !== k.recordedThumbprint)
     return { _tag: 'StoredKeyNotItsThumbprint', recorded: k.recordedThumbprint, computed: k.computedThumbprint };
   if (k.issuedThumbprint !== k.computedThumbprint) return { _tag: 'NotTheIssuedKey', issued: k.issuedThumbprint, computed: k.computedThumbprint };
   const modulusBits = bitLength(k.stored.n);
   if (modulusBits < MIN_RSA_BITS || k.stored.e !== RSA_EXPONENT) return { _tag: 'WeakKey', modulusBits, exponent: k.stored.e };
-  if (k.confirmedThumbprint !== k.computedThumbprint) return { _tag: 'NotConfirmed', expected: k.confirmedThumbprint, computed: k.computedThumbprint };
   return undefined;
 };
+
+/** The operator's confirmation (null: none) must name the recomputed thumbprint. */
+export const confirmationProblem = (confirmed: string | null, computed: string): NewcomerKeyProblem | undefined =>
+  confirmed === computed ? undefined : { _tag: 'NotConfirmed', expected: confirmed, computed };

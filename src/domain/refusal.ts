@@ -4,7 +4,7 @@
  * typed data (./remedy.ts), rendered here into the RSReportServerNotActivated line.
  */
 import type { RefusalReason } from './events';
-import { type RemedyContext, remedyFor, remedyText } from './remedy';
+import { type Remedy, remedyText } from './remedy';
 
 export const NOT_ACTIVATED = 'RSReportServerNotActivated';
 
@@ -103,7 +103,7 @@ export const explainRefusal = (r: RefusalReason): Explanation => {
 };
 
 /** `RSReportServerNotActivated: <specific code>: <summary>. Remedy: <remedy>.` (the code once when it is the generic one). */
-export const refusalLine = (r: RefusalReason, ctx: RemedyContext): string => {
+export const refusalLine = (r: RefusalReason, remedy: Remedy): string => {
   const x = explainRefusal(r);
-  return `${NOT_ACTIVATED}: ${x.code === NOT_ACTIVATED ? '' : `${x.code}: `}${x.summary}. Remedy: ${remedyText(remedyFor(r, ctx))}.`;
+  return `${NOT_ACTIVATED}: ${x.code === NOT_ACTIVATED ? '' : `${x.code}: `}${x.summary}. Remedy: ${remedyText(remedy)}.`;
 };

@@ -243,11 +243,15 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
     }
   };
 
-  const localStateMac = (): E.Either<KeystoreError, (text: string) => string> =>
-    E.map((secret: Buffer) => {
+  let mac: ((text: string) => string) | undefined; // derived once: pins and heads ask for it on every proof
+  const localStateMac = (): E.Either<KeystoreError, (text: string) => string> => {
+    if (mac) return E.right(mac);
+    return E.map((secret: Buffer) => {
       const key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), Buffer.from(LOCAL_STATE_INFO, 'utf8'), 32));
-      return (text: string) => createHmac('sha256', key).update(text, 'utf8').digest('hex');
+      mac = (text: string) => createHmac('sha256', key).update(text, 'utf8').digest('hex');
+      return mac;
     })(readMachineSecret(false));
+  };
 
   // ─── Pins: the key check of every key version this installation held, beside its keystore, MAC'd ─────
   const pinsFile = path.join(dir, 'pins.json');

@@ -371,7 +371,7 @@ for (const [reason, code, evidence, remedy] of explained) {
     const text = remedyText(remedyFor(reason, ctx));
     t.regex(text, remedy);
     const specific = code === 'RSReportServerNotActivated' ? '' : `${code}: `;
-    t.is(refusalLine(reason, ctx), `RSReportServerNotActivated: ${specific}${x.summary}. Remedy: ${text}.`);
+    t.is(refusalLine(reason, remedyFor(reason, ctx)), `RSReportServerNotActivated: ${specific}${x.summary}. Remedy: ${text}.`);
   });
 }
 

@@ -239,7 +239,7 @@ for (const [reason, code, evidence] of explained) {
     for (const e of evidence) t.true(x.summary.includes(e), `summary should contain ${e}: ${x.summary}`);
     const specific = code === 'RSReportServerNotActivated' ? '' : `${code}: `;
     const ctx = { installationId: ID, otherHolders: 1, thumbprint: TP_REMEDY };
-    t.is(refusalLine(reason, ctx), `RSReportServerNotActivated: ${specific}${x.summary}. Remedy: ${remedyText(remedyFor(reason, ctx))}.`);
+    t.is(refusalLine(reason, remedyFor(reason, ctx)), `RSReportServerNotActivated: ${specific}${x.summary}. Remedy: ${remedyText(remedyFor(reason, ctx))}.`);
   });
 }
 
