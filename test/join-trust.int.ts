@@ -9,7 +9,9 @@ import test, { type ExecutionContext } from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import { type DeploymentId, deploymentStream, instanceStream } from '../src/domain/ids';
+import { proofOfPossessionText } from '../src/domain/signatures';
 import { joseCrypto } from '../src/infra/jose-crypto';
+import { signatures } from '../src/infra/signing';
 import { cliAnswering } from './support/cli-inproc';
 import { rightOf, tempDir } from './support/fixtures';
 import { activatedDeployment, deploymentEvents, instanceEvents, joinArgs, keystoreThumbprint, ledgerFile, newNode, type TestNode } from './support/nodes';
@@ -43,6 +45,16 @@ const nothingWrapped = async (t: ExecutionContext, dir: string, a: TestNode, b: 
 
 const attackerKey = async () => rightOf(await joseCrypto().generateKeyPair(2048)());
 
+/** The attacker's own signing key, registered for `id` with a valid proof of possession over the attacker's RSA key. */
+const attackerSigning = (id: string, rsaThumbprint: string) => {
+  const k = signatures.generate();
+  return {
+    signingKey: k.publicKey,
+    signingThumbprint: k.thumbprint,
+    signingKeyProof: signatures.sign(k.handle, proofOfPossessionText(id, rsaThumbprint, k.thumbprint)),
+  };
+};
+
 test('key theft by substitution: the stored public key replaced, its recorded thumbprint kept → refused, nothing wrapped', async (t) => {
   t.timeout(60_000);
   const { dir, a, b } = await waiting();
@@ -74,13 +86,28 @@ test("substitution in both streams (registration and KeyPairIssued): only the op
   const { dir, a, b } = await waiting();
   const real = keystoreThumbprint(b.file);
   const evil = await attackerKey();
-  const swap = (d: Record<string, unknown>) => ({ ...d, publicKey: evil.publicKey, thumbprint: evil.thumbprint });
+  const evilSigning = attackerSigning(b.id, evil.thumbprint);
+  const swap = (d: Record<string, unknown>) => ({ ...d, publicKey: evil.publicKey, thumbprint: evil.thumbprint, ...evilSigning });
   rewriteAndRehash(ledgerFile(dir), DSTREAM, await revisionOf(dir, DSTREAM, 'PublicKeyStored', b.id), swap);
   rewriteAndRehash(ledgerFile(dir), instanceStream(b.id), await revisionOf(dir, instanceStream(b.id), 'KeyPairIssued', b.id), swap);
   // The operator reads the thumbprint on the newcomer's own machine, from its keystore — not from the ledger.
   const join = await a.run('join', b.id, '--expect-thumbprint', real);
   t.is(join.code, 5, join.stderr);
-  t.regex(join.stderr, new RegExp(`key is ${evil.thumbprint}, not the expected ${real}`));
+  t.regex(join.stderr, new RegExp(`key is ${evilSigning.signingThumbprint}, not the expected ${real}`));
+  await nothingWrapped(t, dir, a, b);
+});
+
+test("substitution of the RSA key alone in both streams (the newcomer's signing key kept): its proof of possession no longer verifies → refused", async (t) => {
+  t.timeout(60_000);
+  const { dir, a, b } = await waiting();
+  const evil = await attackerKey();
+  const swap = (d: Record<string, unknown>) => ({ ...d, publicKey: evil.publicKey, thumbprint: evil.thumbprint });
+  rewriteAndRehash(ledgerFile(dir), DSTREAM, await revisionOf(dir, DSTREAM, 'PublicKeyStored', b.id), swap);
+  rewriteAndRehash(ledgerFile(dir), instanceStream(b.id), await revisionOf(dir, instanceStream(b.id), 'KeyPairIssued', b.id), swap);
+  // The operator confirms the right signing key; the ledger binds it to another RSA key, which its proof does not cover.
+  const join = await a.run(...joinArgs(b));
+  t.is(join.code, 5, join.stderr);
+  t.regex(join.stderr, /signing key registered for .* is not proved/);
   await nothingWrapped(t, dir, a, b);
 });
 

@@ -3,6 +3,7 @@
  * the finding the projection names (with evidence and event positions), and
  * `status` answering RSReportServerNotActivated with that reason and finding.
  */
+import { signerOf } from '../src/commands/signing';
 import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -131,6 +132,7 @@ test("a copy older than the deployment's current key version: StaleCopy", async 
       ],
       aContext('recreate'),
       sha256Hex,
+      signerOf(crypto, aKey), // signed by the member that re-created it, as a re-create will be
     ),
   );
   rightOf(await store.append(stream, sealed, lastEvent.revision)());

@@ -10,6 +10,8 @@ import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GENESIS, hashEvent, SCHEMA_VERSION, sealEvents } from '../src/domain/envelope';
+import { signerOf } from '../src/commands/signing';
+import type { EventSigner } from '../src/domain/envelope';
 import type { LedgerEvent } from '../src/domain/events';
 import { type DeploymentId, deploymentStream, instanceStream, type KeyVersion } from '../src/domain/ids';
 import { fileKeystore } from '../src/infra/file-keystore';
@@ -117,7 +119,7 @@ const pair = async (): Promise<Cast & { dir: string }> => {
 const identityOf = (n: TestNode): string => (JSON.parse(fs.readFileSync(n.file, 'utf8')) as { serviceIdentity: string }).serviceIdentity;
 
 /** Appends events to a stream with a valid hash chain, as a writer other than keyledger's commands would. */
-const sealOnto = async (dir: string, stream: string, events: ReadonlyArray<LedgerEvent>): Promise<void> => {
+const sealOnto = async (dir: string, stream: string, events: ReadonlyArray<LedgerEvent>, signer?: EventSigner): Promise<void> => {
   const store = openTestStore(ledgerFile(dir));
   const existing = await eventsOf(store, stream);
   const last = existing.at(-1);
@@ -128,6 +130,7 @@ const sealOnto = async (dir: string, stream: string, events: ReadonlyArray<Ledge
       events,
       aContext('hand-sealed'),
       sha256Hex,
+      signer,
     ),
   );
   rightOf(await store.append(stream, sealed, last ? last.revision : 'no_stream')());
@@ -191,19 +194,24 @@ const newKeyVersionHeldOnlyBy = async (cast: Cast & { dir: string }): Promise<vo
   const aKey = rightOf(await fileKeystore(a.keystore).load({ installationId: a.id, serviceIdentity: identityOf(a) })());
   const v2 = crypto.createSymmetricKey();
   const jwe = rightOf(await crypto.wrap(v2, aKey.publicKey)());
-  await sealOnto(cast.dir, DSTREAM, [
-    {
-      type: 'SymmetricKeyCreated',
-      data: {
-        deploymentId: DEPLOYMENT,
-        keyVersion: 2 as KeyVersion,
-        algorithm: 'A256GCM',
-        keyCheck: crypto.keyCheck(v2),
-        createdBy: a.id,
-        copy: { installationId: a.id, recipientThumbprint: aKey.thumbprint, jwe },
+  await sealOnto(
+    cast.dir,
+    DSTREAM,
+    [
+      {
+        type: 'SymmetricKeyCreated',
+        data: {
+          deploymentId: DEPLOYMENT,
+          keyVersion: 2 as KeyVersion,
+          algorithm: 'A256GCM',
+          keyCheck: crypto.keyCheck(v2),
+          createdBy: a.id,
+          copy: { installationId: a.id, recipientThumbprint: aKey.thumbprint, jwe },
+        },
       },
-    },
-  ]);
+    ],
+    signerOf(crypto, aKey),
+  ); // signed by the member that re-created it, as a re-create will be
 };
 
 /** B initialized up to its registration, waiting to be joined. */

@@ -49,8 +49,8 @@ test('join: the sponsor wraps the key for the waiting instance, which activates 
   t.deepEqual(
     rows.map((r) => [r.installationId, r.machineName, r.instanceName, r.membership, r.heldKeyVersion, r.thumbprint]).sort(),
     [
-      [a.id, 'RS-A', 'A', 'joined', 1, aThumbprint],
-      [b.id, 'RS-B', 'B', 'joined', 1, bThumbprint],
+      [a.id, 'RS-A', 'A', 'joined', 1, keystoreThumbprint(a.file)],
+      [b.id, 'RS-B', 'B', 'joined', 1, keystoreThumbprint(b.file)],
     ].sort(),
   );
   const again = await a.run('--json', ...joinArgs(b));

@@ -108,6 +108,16 @@ const newcomerKeyRefused = (newcomer: string, p: NewcomerKeyProblem): string => 
             `then run the join again with --expect-thumbprint ${p.computed}.`
         : `the newcomer's key is ${p.computed}, not the expected ${p.expected}: the key in the ledger is not the one on the newcomer. ${nothing} ` +
             `Check the thumbprint keyledger status prints on ${newcomer}; if they differ, the ledger was altered.`;
+    case 'NoSigningKey':
+      return (
+        `${newcomer} has no signing key registered (its keystore predates signed key events). ${nothing} ` +
+        `On ${newcomer}, run keyledger trust --expect-genesis <the genesis thumbprint>, then run the join again with the thumbprint it prints.`
+      );
+    case 'SigningKeyNotProved':
+      return (
+        `the signing key registered for ${newcomer} is not proved (recorded ${p.recorded}, computed ${p.computed}, or its proof of possession ` +
+        `does not verify): the ledger was altered. ${nothing} Run keyledger verify --signatures.`
+      );
     default:
       return unreachable(p);
   }

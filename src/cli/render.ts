@@ -95,7 +95,8 @@ const statusCore = (s: InstanceStatus): Record<string, unknown> => {
           machineName: s.view.machineName,
           instanceName: s.view.instanceName,
           serviceIdentity: s.view.serviceIdentity,
-          thumbprint: s.view.thumbprint,
+          thumbprint: s.view.signingThumbprint ?? s.view.thumbprint,
+          keyThumbprint: s.view.thumbprint,
           state: s.state,
         };
   switch (s.state) {
@@ -133,7 +134,7 @@ export const statusText = (s: InstanceStatus, findings: ReadonlyArray<Finding> =
     `installation  ${v.installationId}`,
     `deployment    ${v.deploymentId ?? '?'}`,
     `identity      ${v.serviceIdentity ?? '?'}`,
-    `thumbprint    ${v.thumbprint ?? '(no key pair yet)'}`,
+    `thumbprint    ${v.signingThumbprint ?? v.thumbprint ?? '(no key pair yet)'}${v.signingThumbprint ? '  (signing key: what a join confirms)' : ''}`,
   ];
   switch (s.state) {
     case 'activated':
@@ -168,7 +169,7 @@ export const statusText = (s: InstanceStatus, findings: ReadonlyArray<Finding> =
 
 /** The remedy an init/start outcome prints, typed (for --json) — undefined when activated. */
 export const outcomeRemedy = (o: ActivationOutcome): Remedy | undefined => {
-  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders, thumbprint: o.thumbprint ?? null };
+  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders, thumbprint: o.thumbprint ?? null }; // the join thumbprint
   switch (o.state) {
     case 'activated':
       return undefined;
@@ -190,7 +191,7 @@ export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): strin
   if (o.recorded.length === 0 && o.state === 'activated')
     lines.push(verb === 'init' ? '  nothing to do: every step is already recorded' : '  start check passed; nothing new to record');
   const remedy = outcomeRemedy(o);
-  if (o.state === 'activated') lines.push(`activated: installation ${o.installationId}, symmetric key version ${o.keyVersion}, key ${o.thumbprint}`);
+  if (o.state === 'activated') lines.push(`activated: installation ${o.installationId}, symmetric key version ${o.keyVersion}, thumbprint ${o.thumbprint}`);
   else if (o.state === 'disabled' && o.reason && remedy) lines.push(refusalLine(o.reason, remedy));
   else if (remedy) {
     const steps = o.completedSteps ?? 0;
@@ -216,7 +217,7 @@ export const listText = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView)
       s.view.instanceName ?? '',
       s.state === 'disabled' ? `disabled (${s.reason._tag})` : m.membership,
       m.heldKeyVersion === null ? '' : String(m.heldKeyVersion),
-      s.view.thumbprint ? `${s.view.thumbprint.slice(0, 12)}…` : '',
+      (s.view.signingThumbprint ?? s.view.thumbprint) ? `${(s.view.signingThumbprint ?? s.view.thumbprint ?? '').slice(0, 12)}…` : '',
     ];
   });
   const header = ['INSTALLATION ID', 'MACHINE', 'INSTANCE', 'STATE', 'KEY', 'THUMBPRINT'];

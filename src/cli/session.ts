@@ -12,7 +12,8 @@ import type { HandlerDeps } from '../commands/handler';
 import type { Keystore } from '../ports/crypto';
 import type { HeadStore } from '../ports/heads';
 import type { InstanceDeps } from '../commands/instance';
-import type { CommandContext } from '../domain/envelope';
+import { signerOf } from '../commands/signing';
+import type { CommandContext, EventSigner } from '../domain/envelope';
 import type { KeySize } from '../domain/events';
 import { InstallationId } from '../domain/ids';
 import { type LoadedConfig, loadConfig } from '../infra/config';
@@ -147,6 +148,10 @@ export const instanceDeps = async (s: Session, command: string, keySize?: KeySiz
     keySize: keySize ?? s.config.keySize,
   };
 };
+
+/** The instance's signer, when its keystore opens and holds a signing key (a removal or an acceptance is signed by who ran it). */
+export const instanceSigner = async (s: Session, deps: InstanceDeps): Promise<EventSigner | undefined> =>
+  signerOf(deps.crypto, await deps.keystore.load({ installationId: s.config.instance.installationId, serviceIdentity: s.config.instance.serviceIdentity })());
 
 /** Whether the local view has nothing to resume from (a first run on this machine, a view-version bump). */
 export const viewIsCold = (s: Session): E.Either<CliError, boolean> => {

@@ -16,13 +16,15 @@ import {
   type CorruptEvent,
   decodeRecorded,
   type Digest,
+  type EventMetadata,
+  type EventSigner,
   GENESIS,
   type InvalidEvent,
   sealEvents,
   type StoredEvent,
 } from '../domain/envelope';
 import type { LedgerEvent } from '../domain/events';
-import type { EventStore, StoreError } from '../ports/event-store';
+import type { EventData, EventStore, StoreError } from '../ports/event-store';
 import type { HeadStore, LocalStateError } from '../ports/heads';
 import type { Pause } from '../ports/pause';
 
@@ -63,7 +65,7 @@ export interface Loaded<S> {
   readonly state: S;
   readonly revision: bigint | 'no_stream';
   readonly lastHash: string;
-  /** The events this load read (events appended afterwards by the handler are folded into `state` only). */
+  /** The events of the stream: those this load read, then those the handler appended after it. */
   readonly events: ReadonlyArray<StoredEvent>;
 }
 
@@ -133,7 +135,13 @@ export type LoadedAll<A extends Aggregates> = { readonly [K in keyof A]: Loaded<
 
 /** What a decision does: append events to one of the loaded streams (or nothing), and what it returns. */
 export interface Decision<A extends Aggregates, R> {
-  readonly append?: { readonly to: keyof A & string; readonly events: ReadonlyArray<LedgerEvent> };
+  /** `signer`: the acting member signs the appended events (src/domain/signatures.ts); absent: unsigned. */
+  readonly append?: {
+    readonly to: keyof A & string;
+    readonly events: ReadonlyArray<LedgerEvent>;
+    /** One signer for every event, or one per event (an identity change signs with the old key, then the new). */
+    readonly signer?: EventSigner | ReadonlyArray<EventSigner | undefined> | undefined;
+  };
   readonly result: R;
 }
 
@@ -182,6 +190,26 @@ const remember = (heads: HeadStore | undefined, loaded: ReadonlyArray<Loaded<unk
   return E.right(undefined);
 };
 
+/** Seals events into the target's chain, each with its signer (events are sealed one by one when signers differ). */
+const sealAll = (
+  target: Loaded<unknown>,
+  events: ReadonlyArray<LedgerEvent>,
+  deps: HandlerDeps,
+  signer: EventSigner | ReadonlyArray<EventSigner | undefined> | undefined,
+): E.Either<InvalidEvent, ReadonlyArray<EventData>> => {
+  if (!Array.isArray(signer))
+    return sealEvents(target.stream, { revision: target.revision, hash: target.lastHash }, events, deps.ctx, deps.digest, signer as EventSigner | undefined);
+  const out: EventData[] = [];
+  let last = { revision: target.revision, hash: target.lastHash };
+  for (const [i, ev] of events.entries()) {
+    const one = sealEvents(target.stream, last, [ev], deps.ctx, deps.digest, (signer as ReadonlyArray<EventSigner | undefined>)[i]);
+    if (E.isLeft(one)) return one;
+    out.push(...one.right);
+    last = { revision: last.revision === 'no_stream' ? 0n : last.revision + 1n, hash: (one.right[0]!.metadata as { hash: string }).hash };
+  }
+  return E.right(out);
+};
+
 export const handleCommand = async <A extends Aggregates, Err, R>(
   deps: HandlerDeps,
   aggregates: A,
@@ -215,7 +243,7 @@ export const handleCommand = async <A extends Aggregates, Err, R>(
       return E.isLeft(kept) ? kept : E.right({ loaded, appended: [], result, loads });
     }
     const target: Loaded<unknown> = loaded[append.to];
-    const sealed = sealEvents(target.stream, { revision: target.revision, hash: target.lastHash }, append.events, deps.ctx, deps.digest);
+    const sealed = sealAll(target, append.events, deps, append.signer);
     if (E.isLeft(sealed)) return sealed;
     await deps.pause?.(`${deps.ctx.command}:before-append:${append.events[0]!.type}`);
     const written = await deps.store.append(target.stream, sealed.right, target.revision === 'no_stream' ? 'no_stream' : target.revision)();
@@ -227,8 +255,17 @@ export const handleCommand = async <A extends Aggregates, Err, R>(
     }
     const agg = aggregates[append.to]!;
     const last = sealed.right[sealed.right.length - 1]!;
+    const first = target.revision === 'no_stream' ? 0n : target.revision + 1n;
+    const appended: StoredEvent[] = sealed.right.map((d, i) => ({
+      stream: target.stream,
+      revision: first + BigInt(i),
+      position: written.right.position, // the last one's: appended events are read back for their content, not their place
+      event: append.events[i]!,
+      metadata: d.metadata as EventMetadata,
+    }));
     const next: Loaded<unknown> = {
       ...target,
+      events: [...target.events, ...appended],
       state: append.events.reduce((s, e) => agg.evolve(s, e), target.state),
       revision: written.right.nextExpectedRevision,
       lastHash: (last.metadata as { hash: string }).hash,

@@ -21,6 +21,7 @@ import type { NonEmptyString, Thumbprint } from '../domain/ids';
 import { configOf, decideInstance, type InstanceConfig, keyPairOf } from '../domain/instance/decider';
 import { explainRefusal } from '../domain/refusal';
 import { type Decision, handleCommand, type LoadedAll } from './handler';
+import { registrationOf, signerOf, trustIn, trustProblem } from './signing';
 import {
   type ActivationOutcome,
   type CommandError,
@@ -75,7 +76,7 @@ export const changeServiceIdentity = async (
         const size = Math.max(deps.keySize ?? 0, keyPair.keySize) as typeof keyPair.keySize;
         const generated = await deps.crypto.generateKeyPair(size)();
         if (E.isLeft(generated)) return generated;
-        const created = await staging.create({ installationId: id, serviceIdentity: newIdentity }, generated.right)();
+        const created = await staging.create({ installationId: id, serviceIdentity: newIdentity }, generated.right, deps.crypto.signing.generate())();
         if (E.isLeft(created) && created.left._tag === 'KeystoreError') return E.left(created.left);
         staged = await staging.load({ installationId: id, serviceIdentity: newIdentity })();
       }
@@ -89,11 +90,17 @@ export const changeServiceIdentity = async (
           publicKey: k.publicKey,
           thumbprint: k.thumbprint,
           keySize: k.keySize,
+          signing: k.signing ? registrationOf(deps.crypto, id, k.thumbprint, k.signing) : undefined,
         },
         s,
       );
       if (E.isLeft(decided)) return E.left({ _tag: 'InstanceRefused', error: decided.left });
-      return E.right({ append: { to: 'instance', events: decided.right }, result: { _tag: 'Continue' } });
+      // Signed by the old signing key when it can still be opened (it vouches for the new one), else by the new.
+      const old = await deps.keystore.load({ installationId: id, serviceIdentity: recordedConfig.serviceIdentity })();
+      return E.right({
+        append: { to: 'instance', events: decided.right, signer: signerOf(deps.crypto, old) ?? signerOf(deps.crypto, k) },
+        result: { _tag: 'Continue' },
+      });
     }
 
     // The change is recorded: the instance's key pair is the new one. A resumed run finds the old identity in the ledger.
@@ -112,8 +119,20 @@ export const changeServiceIdentity = async (
           detail: `the keystore under the previous identity is ${old.left.problem}: ${old.left.detail}`,
         });
       const current = l.deployment.state.currentKey!; // a current copy implies a current key
+      // The new keystore carries the genesis pins of the old one, and its signing key is certified by the old.
+      const newBinding = { installationId: id, serviceIdentity: keyPair.serviceIdentity };
+      let staged = await staging.load(newBinding)();
+      for (const pin of old.right.genesis ?? []) {
+        if (E.isLeft(staged)) break;
+        staged = await staging.update(newBinding, { genesis: pin })();
+      }
+      if (E.isLeft(staged)) return staged;
       const plan = { keyVersion: current.keyVersion, copy: ownCopy, expectedKeyCheck: current.keyCheck, thumbprint: old.right.thumbprint };
-      const key = await unwrapOwnCopy(deps.crypto, plan, old.right.privateKey, { keystore: deps.keystore, deploymentId: config.deploymentId });
+      // The old copy is relied on only if it is certified back to the pinned genesis.
+      const trust = trustIn(deps.crypto, l.deployment.events);
+      const key = await unwrapOwnCopy(deps.crypto, plan, old.right.privateKey, { keystore: deps.keystore, deploymentId: config.deploymentId }, () =>
+        trustProblem(trust, old.right, config.deploymentId, current.keyVersion, current.keyCheck),
+      );
       if (E.isLeft(key))
         return isKeystoreError(key.left) ? E.left(key.left) : E.left({ _tag: 'CannotProveKey', installationId: id, detail: explainRefusal(key.left).summary });
       const jwe = await deps.crypto.wrap(key.right, keyPair.publicKey, {
@@ -131,11 +150,14 @@ export const changeServiceIdentity = async (
           thumbprint: keyPair.thumbprint,
           publicKey: keyPair.publicKey,
           copy: { installationId: id, recipientThumbprint: keyPair.thumbprint, jwe: jwe.right },
+          signing: staged.right.signing ? registrationOf(deps.crypto, id, keyPair.thumbprint, staged.right.signing) : undefined,
         },
         l.deployment.state,
       );
       if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused', error: decided.left });
-      return E.right({ append: { to: 'deployment', events: decided.right }, result: { _tag: 'Continue' } });
+      // PublicKeyReplaced signed by the old signing key (it certifies the new one); the re-wrap by the new.
+      const signers = decided.right.map((e) => (e.type === 'PublicKeyReplaced' ? signerOf(deps.crypto, old.right) : signerOf(deps.crypto, staged.right)));
+      return E.right({ append: { to: 'deployment', events: decided.right, signer: signers }, result: { _tag: 'Continue' } });
     }
     return E.right({ result: { _tag: 'Promote', thumbprint: keyPair.thumbprint } });
   };

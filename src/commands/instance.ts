@@ -27,11 +27,13 @@ import {
   type OutcomeBasis,
   type RefusalReason,
 } from '../domain/events';
+import type { EventSigner } from '../domain/envelope';
 import { type DeploymentId, deploymentStream, type InstallationId, instanceStream } from '../domain/ids';
 import { checkAfterUnwrap, completedStepsAt, type HeldKey, type InitStep, isInitStep, nextInitStep, type UnwrapPlan } from '../domain/init-workflow';
 import { decideInstance, type InstanceConfig, type InstanceError, type InstanceState, instanceDecider } from '../domain/instance/decider';
 import type { Crypto, CryptoError, Keystore, KeystoreError, PrivateKeyHandle, StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
 import { type Aggregate, type Decision, type HandlerDeps, type HandlerError, handleCommand, type LoadedAll } from './handler';
+import { pinGenesis, registrationOf, signerOf, trustIn, trustProblem } from './signing';
 
 export interface InstanceDeps extends HandlerDeps {
   readonly crypto: Crypto;
@@ -51,7 +53,10 @@ export interface ActivationOutcome {
   readonly deploymentId: DeploymentId;
   readonly state: ActivationState;
   readonly keyVersion?: number;
+  /** The thumbprint a join confirms: its signing key's (its RSA key's, in a keystore from before signatures). */
   readonly thumbprint?: string;
+  /** The RFC 7638 thumbprint of its RSA key pair (what copies are wrapped for). */
+  readonly keyThumbprint?: string;
   readonly reason?: RefusalReason;
   /** How many of the five steps are recorded (when initializing). */
   readonly completedSteps?: number;
@@ -115,6 +120,8 @@ export const unwrapOwnCopy = async (
   plan: UnwrapPlan,
   privateKey: PrivateKeyHandle,
   pins?: { readonly keystore: Keystore; readonly deploymentId: DeploymentId },
+  /** Whether the copy and its key check are certified back to the pinned genesis (checked before anything is pinned). */
+  trusted?: () => RefusalReason | undefined,
 ): Promise<E.Either<RefusalReason | KeystoreError, SymmetricKeyHandle>> => {
   const pinned = pins ? pins.keystore.pinnedKeyCheck(pins.deploymentId, plan.keyVersion) : E.right(undefined);
   if (E.isLeft(pinned)) return pinned;
@@ -127,6 +134,8 @@ export const unwrapOwnCopy = async (
   );
   if (verdict._tag === 'Refused') return E.left(verdict.reason);
   if (E.isLeft(r)) throw new Error('programmer error: a failed unwrap passed the check');
+  const distrust = trusted?.();
+  if (distrust) return E.left(distrust);
   // First proof of this key version: pin it, so a key planted later in the ledger is refused.
   if (pins && pinned.right === undefined) {
     const pinnedNow = pins.keystore.pinKeyCheck(pins.deploymentId, plan.keyVersion, plan.expectedKeyCheck);
@@ -156,8 +165,8 @@ type Next = { readonly _tag: 'Continue' } | { readonly _tag: 'Finished'; readonl
 type StepDecision = E.Either<CommandError, Decision<MemberAggregates, Next>>;
 
 const CONTINUE: Next = { _tag: 'Continue' };
-const appendTo = (to: 'instance' | 'deployment', events: ReadonlyArray<LedgerEvent>, result: Next = CONTINUE): StepDecision =>
-  E.right({ append: { to, events }, result });
+const appendTo = (to: 'instance' | 'deployment', events: ReadonlyArray<LedgerEvent>, signer: EventSigner | undefined, result: Next = CONTINUE): StepDecision =>
+  E.right({ append: { to, events, signer }, result });
 
 /** One decision of init or start: perform (or, for start, report) the next step. */
 const decideNext = async (
@@ -169,12 +178,14 @@ const decideNext = async (
 ): Promise<StepDecision> => {
   const id = config.installationId;
   const held = await keys.get();
+  const signer = signerOf(deps.crypto, held);
+  const binding = { installationId: id, serviceIdentity: config.serviceIdentity };
   // The key pair this instance holds: what an operator confirms at the join (`join --expect-thumbprint`).
   const base = {
     installationId: id,
     deploymentId: config.deploymentId,
     otherHolders: otherHoldersOf(l.deployment.state, id),
-    ...(E.isRight(held) ? { thumbprint: held.right.thumbprint } : {}),
+    ...(E.isRight(held) ? { thumbprint: held.right.signing?.thumbprint ?? held.right.thumbprint, keyThumbprint: held.right.thumbprint } : {}),
   };
   const step: InitStep = nextInitStep({
     instance: l.instance.state,
@@ -200,12 +211,15 @@ const decideNext = async (
       { type: 'RefuseActivation', installationId: id, deploymentId: config.deploymentId, reason, basis, changedAt },
       l.instance.state,
     );
-    return E.isLeft(decided) ? E.left({ _tag: 'InstanceRefused', error: decided.left }) : appendTo('instance', decided.right, finished({ state, reason }));
+    return E.isLeft(decided)
+      ? E.left({ _tag: 'InstanceRefused', error: decided.left })
+      : appendTo('instance', decided.right, signer, finished({ state, reason }));
   };
   const deployment = (decided: E.Either<DeploymentError, ReadonlyArray<LedgerEvent>>): StepDecision =>
-    E.isLeft(decided) ? E.left({ _tag: 'DeploymentRefused', error: decided.left }) : appendTo('deployment', decided.right);
+    E.isLeft(decided) ? E.left({ _tag: 'DeploymentRefused', error: decided.left }) : appendTo('deployment', decided.right, signer);
   const instance = (decided: E.Either<InstanceError, ReadonlyArray<LedgerEvent>>): StepDecision =>
-    E.isLeft(decided) ? E.left({ _tag: 'InstanceRefused', error: decided.left }) : appendTo('instance', decided.right);
+    E.isLeft(decided) ? E.left({ _tag: 'InstanceRefused', error: decided.left }) : appendTo('instance', decided.right, signer);
+  const signing = (k: StoredKeyPair) => (k.signing ? registrationOf(deps.crypto, id, k.thumbprint, k.signing) : undefined);
 
   if (verb === 'start' && isInitStep(step)) return E.right({ result: finished({ state: 'initializing', completedSteps: completedStepsAt(step._tag) }) });
 
@@ -216,7 +230,7 @@ const decideNext = async (
       // Step 2, first half: the key pair goes to the keystore before anything is recorded.
       const generated = await deps.crypto.generateKeyPair(deps.keySize ?? 2048)();
       if (E.isLeft(generated)) return generated;
-      const created = await deps.keystore.create({ installationId: id, serviceIdentity: config.serviceIdentity }, generated.right)();
+      const created = await deps.keystore.create(binding, generated.right, deps.crypto.signing.generate())();
       if (E.isLeft(created) && created.left._tag === 'KeystoreError') return E.left(created.left);
       keys.forget(); // ours, or the one a racing process wrote first: read it back
       return E.right({ result: CONTINUE });
@@ -225,7 +239,10 @@ const decideNext = async (
       if (E.isLeft(held)) throw new Error('programmer error: RecordKeyPair without a key pair held');
       const k = held.right;
       return instance(
-        decideInstance({ type: 'RecordKeyPair', installationId: id, publicKey: k.publicKey, thumbprint: k.thumbprint, keySize: k.keySize }, l.instance.state),
+        decideInstance(
+          { type: 'RecordKeyPair', installationId: id, publicKey: k.publicKey, thumbprint: k.thumbprint, keySize: k.keySize, signing: signing(k) },
+          l.instance.state,
+        ),
       );
     }
     case 'StorePublicKey': {
@@ -242,6 +259,7 @@ const decideNext = async (
             thumbprint: k.thumbprint,
             publicKey: k.publicKey,
             rejoin: step.rejoin,
+            signing: signing(k),
           },
           l.deployment.state,
         ),
@@ -273,11 +291,17 @@ const decideNext = async (
     case 'Done':
     case 'Prove': {
       // init stops at an activation that still holds; start proves on every start.
-      if (step._tag === 'Done' && verb === 'init')
-        return E.right({ result: finished({ state: 'activated', keyVersion: step.plan.keyVersion, thumbprint: step.plan.thumbprint }) });
+      if (step._tag === 'Done' && verb === 'init') return E.right({ result: finished({ state: 'activated', keyVersion: step.plan.keyVersion }) });
       if (E.isLeft(held)) throw new Error('programmer error: Prove without a key pair held');
-      const proven = await unwrapOwnCopy(deps.crypto, step.plan, held.right.privateKey, { keystore: deps.keystore, deploymentId: config.deploymentId });
+      // The copy and its key check must come from members certified back to the genesis this instance pinned.
+      const trust = trustIn(deps.crypto, l.deployment.events);
+      const proven = await unwrapOwnCopy(deps.crypto, step.plan, held.right.privateKey, { keystore: deps.keystore, deploymentId: config.deploymentId }, () =>
+        trustProblem(trust, held.right, config.deploymentId, step.plan.keyVersion, step.plan.expectedKeyCheck),
+      );
       if (E.isLeft(proven)) return isKeystoreError(proven.left) ? E.left(proven.left) : refuse(proven.left, 'disabled');
+      const pinned = await pinGenesis(deps.keystore, binding, held.right, trust, config.deploymentId);
+      if (E.isLeft(pinned)) return pinned;
+      if (pinned.right === 'pinned') keys.forget();
       const { keyVersion, thumbprint } = step.plan;
       const decided = decideInstance(
         { type: 'Activate', installationId: id, deploymentId: config.deploymentId, keyVersion, thumbprint, basis, changedAt },
@@ -285,7 +309,7 @@ const decideNext = async (
       );
       return E.isLeft(decided)
         ? E.left({ _tag: 'InstanceRefused', error: decided.left })
-        : appendTo('instance', decided.right, finished({ state: 'activated', keyVersion, thumbprint }));
+        : appendTo('instance', decided.right, signer, finished({ state: 'activated', keyVersion }));
     }
   }
 };

@@ -11,13 +11,16 @@
  */
 import * as E from 'fp-ts/Either';
 import { currentCopyOf, decideDeployment } from '../domain/deployment/decider';
+import type { EventSigner } from '../domain/envelope';
 import type { LedgerEvent, RefusalReason } from '../domain/events';
 import type { DeploymentId, InstallationId, KeyVersion } from '../domain/ids';
 import { keyPairOf } from '../domain/instance/decider';
-import { confirmationProblem, type NewcomerKeyProblem, storedKeyProblem } from '../domain/newcomer-key';
+import { confirmationProblem, type NewcomerKeyProblem, signingKeyProblem, storedKeyProblem } from '../domain/newcomer-key';
+import { proofOfPossessionText } from '../domain/signatures';
 import { checkBeforeUnwrap } from '../domain/start-check';
 import type { InstanceConfig } from '../domain/instance/decider';
-import { handleCommand, type HandlerDeps } from './handler';
+import { type Decision, handleCommand, type HandlerDeps } from './handler';
+import { signerOf, trustIn, trustProblem } from './signing';
 import {
   type CommandError,
   deploymentAggregate,
@@ -39,8 +42,10 @@ export interface JoinCandidate {
   readonly installationId: InstallationId;
   readonly machineName: string;
   readonly instanceName: string;
-  /** RFC 7638 thumbprint recomputed from the registered public key. */
+  /** What the operator confirms: the RFC 7638 thumbprint recomputed from its registered signing key (whose proof of possession binds the RSA key). */
   readonly thumbprint: string;
+  /** RFC 7638 thumbprint recomputed from its registered RSA public key (what the key is wrapped for). */
+  readonly keyThumbprint: string;
 }
 
 export interface JoinOutcome {
@@ -83,84 +88,100 @@ export const joinInstance = async (
     answers.set(c.thumbprint, answer);
     return answer;
   };
-  const r = await handleCommand(
-    deps,
-    aggregates,
-    async (l): Promise<E.Either<MembershipError, { append?: { to: 'deployment'; events: ReadonlyArray<LedgerEvent> }; result: JoinOutcome }>> => {
-      const state = l.deployment.state;
-      const pre = checkBeforeUnwrap(l.instance.state, state, sponsor, heldFrom(held));
-      if (E.isLeft(pre)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: pre.left });
-      if (E.isLeft(held)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: null });
-      const outcome = (keyVersion: KeyVersion, alreadyJoined: boolean): JoinOutcome => ({
-        sponsor: sponsor.installationId,
-        newcomer,
-        keyVersion,
-        alreadyJoined,
-        recorded: [],
+  const r = await handleCommand(deps, aggregates, async (l): Promise<E.Either<MembershipError, Decision<typeof aggregates, JoinOutcome>>> => {
+    const state = l.deployment.state;
+    const pre = checkBeforeUnwrap(l.instance.state, state, sponsor, heldFrom(held));
+    if (E.isLeft(pre)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: pre.left });
+    if (E.isLeft(held)) return E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: null });
+    const outcome = (keyVersion: KeyVersion, alreadyJoined: boolean): JoinOutcome => ({
+      sponsor: sponsor.installationId,
+      newcomer,
+      keyVersion,
+      alreadyJoined,
+      recorded: [],
+    });
+
+    // Cheap checks on the newcomer before any crypto.
+    const target = state.registered[newcomer];
+    const has = currentCopyOf(state, newcomer);
+    if (target && has && has.copy.recipientThumbprint === target.thumbprint && options.rewrap !== true)
+      return E.right({ result: outcome(has.keyVersion, true) });
+    if (!target)
+      return E.left({
+        _tag: 'DeploymentRefused',
+        error: state.removed[newcomer] ? { _tag: 'InstallationRemoved', installationId: newcomer } : { _tag: 'UnknownInstallation', installationId: newcomer },
       });
 
-      // Cheap checks on the newcomer before any crypto.
-      const target = state.registered[newcomer];
-      const has = currentCopyOf(state, newcomer);
-      if (target && has && has.copy.recipientThumbprint === target.thumbprint && options.rewrap !== true)
-        return E.right({ result: outcome(has.keyVersion, true) });
-      if (!target)
-        return E.left({
-          _tag: 'DeploymentRefused',
-          error: state.removed[newcomer]
-            ? { _tag: 'InstallationRemoved', installationId: newcomer }
-            : { _tag: 'UnknownInstallation', installationId: newcomer },
-        });
+    // The key to wrap for: its thumbprint recomputed (the recorded one is not trusted), the newcomer's own
+    // issued key, at least RSA-2048 with e = 65537; its signing key proved (its proof of possession binds the
+    // RSA key) and confirmed by the operator out of band. Else nothing is wrapped.
+    const computed = await deps.crypto.thumbprint(target.publicKey)();
+    if (E.isLeft(computed)) return computed;
+    const issuedKeys = keyPairOf(l.newcomer.state);
+    const stored = storedKeyProblem({
+      stored: target.publicKey,
+      recordedThumbprint: target.thumbprint,
+      computedThumbprint: computed.right,
+      issuedThumbprint: issuedKeys?.thumbprint ?? null,
+    });
+    if (stored) return E.left({ _tag: 'NewcomerKeyRefused', newcomer, problem: stored });
+    const sig = target.signing;
+    const signingComputed = sig ? deps.crypto.signing.thumbprint(sig.signingKey) : undefined;
+    const signingProblem = signingKeyProblem({
+      recordedThumbprint: sig?.signingThumbprint,
+      computedThumbprint: signingComputed,
+      proofVerifies:
+        sig !== undefined &&
+        deps.crypto.signing.verify(sig.signingKey, proofOfPossessionText(newcomer, computed.right, sig.signingThumbprint), sig.signingKeyProof),
+      issuedThumbprint: issuedKeys?.signingThumbprint,
+    });
+    if (signingProblem || !sig || signingComputed === undefined)
+      return E.left({ _tag: 'NewcomerKeyRefused', newcomer, problem: signingProblem ?? { _tag: 'NoSigningKey' } });
+    const candidate: JoinCandidate = {
+      installationId: newcomer,
+      machineName: target.machineName,
+      instanceName: target.instanceName,
+      thumbprint: signingComputed,
+      keyThumbprint: computed.right,
+    };
+    const confirmed = options.expectThumbprint ?? ((await askOnce(candidate)) ? signingComputed : null);
+    const problem = confirmationProblem(confirmed, signingComputed);
+    if (problem) return E.left({ _tag: 'NewcomerKeyRefused', newcomer, problem });
 
-      // The key to wrap for: its thumbprint recomputed (the recorded one is not trusted), the newcomer's own
-      // issued key, at least RSA-2048 with e = 65537, and confirmed by the operator out of band. Else nothing is wrapped.
-      const computed = await deps.crypto.thumbprint(target.publicKey)();
-      if (E.isLeft(computed)) return computed;
-      const candidate: JoinCandidate = {
-        installationId: newcomer,
-        machineName: target.machineName,
-        instanceName: target.instanceName,
-        thumbprint: computed.right,
-      };
-      const issued = keyPairOf(l.newcomer.state)?.thumbprint ?? null;
-      const stored = storedKeyProblem({
-        stored: target.publicKey,
-        recordedThumbprint: target.thumbprint,
-        computedThumbprint: computed.right,
-        issuedThumbprint: issued,
-      });
-      if (stored) return E.left({ _tag: 'NewcomerKeyRefused', newcomer, problem: stored });
-      const confirmed = options.expectThumbprint ?? ((await askOnce(candidate)) ? computed.right : null);
-      const problem = confirmationProblem(confirmed, computed.right);
-      if (problem) return E.left({ _tag: 'NewcomerKeyRefused', newcomer, problem });
-
-      // Unwrap with the sponsor's own private key; wrap for the newcomer's public key. In memory only.
-      const unwrapped = await unwrapOwnCopy(deps.crypto, pre.right, held.right.privateKey, { keystore: deps.keystore, deploymentId: sponsor.deploymentId });
-      if (E.isLeft(unwrapped))
-        return isKeystoreError(unwrapped.left)
-          ? E.left(unwrapped.left)
-          : E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: unwrapped.left });
-      const jwe = await deps.crypto.wrap(unwrapped.right, target.publicKey, {
+    // Unwrap with the sponsor's own private key; wrap for the newcomer's public key. In memory only.
+    // The sponsor relies on its own copy only if it is certified back to the genesis it pinned.
+    const trust = trustIn(deps.crypto, l.deployment.events);
+    const unwrapped = await unwrapOwnCopy(deps.crypto, pre.right, held.right.privateKey, { keystore: deps.keystore, deploymentId: sponsor.deploymentId }, () =>
+      trustProblem(trust, held.right, sponsor.deploymentId, pre.right.keyVersion, pre.right.expectedKeyCheck),
+    );
+    if (E.isLeft(unwrapped))
+      return isKeystoreError(unwrapped.left)
+        ? E.left(unwrapped.left)
+        : E.left({ _tag: 'SponsorNotActivated', sponsor: sponsor.installationId, reason: unwrapped.left });
+    const jwe = await deps.crypto.wrap(unwrapped.right, target.publicKey, {
+      deploymentId: sponsor.deploymentId,
+      installationId: newcomer,
+      keyVersion: pre.right.keyVersion,
+    })();
+    if (E.isLeft(jwe)) return jwe;
+    const decided = decideDeployment(
+      {
+        type: 'WrapForMember',
         deploymentId: sponsor.deploymentId,
-        installationId: newcomer,
-        keyVersion: pre.right.keyVersion,
-      })();
-      if (E.isLeft(jwe)) return jwe;
-      const decided = decideDeployment(
-        {
-          type: 'WrapForMember',
-          deploymentId: sponsor.deploymentId,
-          sponsor: sponsor.installationId,
-          sponsorThumbprint: pre.right.thumbprint,
-          copy: { installationId: newcomer, recipientThumbprint: target.thumbprint, jwe: jwe.right },
-          ...(options.rewrap === true ? { rewrap: true } : {}),
-        },
-        state,
-      );
-      if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused', error: decided.left });
-      return E.right({ append: { to: 'deployment', events: decided.right }, result: outcome(pre.right.keyVersion, decided.right.length === 0) });
-    },
-  );
+        sponsor: sponsor.installationId,
+        sponsorThumbprint: pre.right.thumbprint,
+        copy: { installationId: newcomer, recipientThumbprint: target.thumbprint, jwe: jwe.right },
+        recipientSigningThumbprint: sig.signingThumbprint,
+        ...(options.rewrap === true ? { rewrap: true } : {}),
+      },
+      state,
+    );
+    if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused', error: decided.left });
+    return E.right({
+      append: { to: 'deployment', events: decided.right, signer: signerOf(deps.crypto, held.right) },
+      result: outcome(pre.right.keyVersion, decided.right.length === 0),
+    });
+  });
   return E.isLeft(r) ? r : E.right({ ...r.right.result, recorded: r.right.appended });
 };
 
@@ -177,12 +198,17 @@ export const removeInstance = async (
   deploymentId: DeploymentId,
   installationId: InstallationId,
   force: boolean,
+  /** The member running the removal signs it (none: its keystore predates signatures). */
+  signer?: EventSigner,
 ): Promise<E.Either<MembershipError, RemoveOutcome>> => {
   const r = await handleCommand(deps, { deployment: deploymentAggregate(deploymentId) }, async (l) => {
     const decided = decideDeployment({ type: 'RemoveInstance', deploymentId, installationId, force }, l.deployment.state);
     if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused' as const, error: decided.left });
     const ev = decided.right[0];
-    return E.right({ append: { to: 'deployment' as const, events: decided.right }, result: ev?.type === 'InstanceRemoved' ? ev.data.lastMember : false });
+    return E.right({
+      append: { to: 'deployment' as const, events: decided.right, signer },
+      result: ev?.type === 'InstanceRemoved' ? ev.data.lastMember : false,
+    });
   });
   return E.isLeft(r) ? r : E.right({ installationId, deploymentId, lastMember: r.right.result, recorded: r.right.appended });
 };

@@ -10,6 +10,7 @@ import { EventMetadata } from '../domain/envelope';
 import type { InstallationId } from '../domain/ids';
 import { decideInstance } from '../domain/instance/decider';
 import type { HeadStore, LocalStateError } from '../ports/heads';
+import type { EventSigner } from '../domain/envelope';
 import { type HandlerDeps, type HandlerError, handleCommand } from './handler';
 import { instanceAggregate } from './instance';
 
@@ -31,6 +32,8 @@ export const acceptRollback = async (
   installationId: InstallationId,
   stream: string,
   revision: bigint,
+  /** The instance signs the acceptance (none: its keystore predates signatures). */
+  signer?: EventSigner,
 ): Promise<E.Either<RollbackError, RollbackOutcome>> => {
   const heads = deps.heads;
   if (!heads) return E.left({ _tag: 'NoLocalMemory' });
@@ -61,7 +64,7 @@ export const acceptRollback = async (
       l.instance.state,
     );
     if (E.isLeft(decided)) throw new Error('programmer error: AcceptRollback is always decided');
-    return E.right({ append: { to: 'instance' as const, events: decided.right }, result: undefined });
+    return E.right({ append: { to: 'instance' as const, events: decided.right, signer }, result: undefined });
   });
   if (E.isLeft(r)) return r;
   return E.right({ stream, accepted: { from, to: endsAt.toString() }, recorded: r.right.appended });

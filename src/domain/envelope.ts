@@ -13,7 +13,7 @@ import * as E from 'fp-ts/Either';
 import * as t from 'io-ts';
 import { decodeProblems } from './decode-errors';
 import { LedgerEvent } from './events';
-import { IsoDate, NonEmptyString } from './ids';
+import { type InstallationId, IsoDate, NonEmptyString, type Thumbprint } from './ids';
 import type { EventData, Position, RecordedEvent } from './recorded';
 
 export const SCHEMA_VERSION = 1;
@@ -33,7 +33,8 @@ export const EventMetadata = t.type({
   prevHash: Sha256Hex,
   hash: Sha256Hex,
 });
-export type EventMetadata = t.TypeOf<typeof EventMetadata>;
+/** The metadata of an event; `sig` (src/domain/signatures.ts) when a member signed it. Checked by the code that trusts it. */
+export type EventMetadata = t.TypeOf<typeof EventMetadata> & { readonly sig?: unknown };
 
 /** What a command supplies for the events it appends: who, when, why. Ids and clock come from outside. */
 export interface CommandContext {
@@ -100,6 +101,29 @@ export const canonicalJson = (value: unknown): string => {
   return `${out}}`;
 };
 
+// ─── Signatures (what they cover: src/domain/signatures.ts) ────────────────
+
+export const EVENT_SIGNATURE_CONTEXT = 'keyledger-event-signature/v1\n';
+
+/** The text an event's signature covers. */
+export const eventSigningText = (
+  stream: string,
+  revision: bigint,
+  type: string,
+  data: unknown,
+  metadata: Omit<EventMetadata, 'hash' | 'sig'> & { readonly hash?: unknown; readonly sig?: unknown },
+): string => {
+  const { hash: _hash, sig: _sig, ...rest } = metadata;
+  return EVENT_SIGNATURE_CONTEXT + canonicalJson({ stream, revision: revision.toString(), type, data, metadata: rest });
+};
+
+/** Signs events for the handler: who signs, and the signature over a text. */
+export interface EventSigner {
+  readonly installationId: InstallationId;
+  readonly thumbprint: Thumbprint;
+  readonly sign: (text: string) => string;
+}
+
 /** A digest of text, as lowercase hex (the chain uses SHA-256). */
 export type Digest = (text: string) => string;
 
@@ -130,6 +154,8 @@ export const sealEvents = (
   events: ReadonlyArray<LedgerEvent>,
   ctx: CommandContext,
   digest: Digest,
+  /** Signs each event's text (src/domain/signatures.ts) as the acting member; absent: unsigned. */
+  signer?: EventSigner,
 ): E.Either<InvalidEvent, ReadonlyArray<EventData>> => {
   const out: EventData[] = [];
   let prevHash = last.hash;
@@ -152,8 +178,19 @@ export const sealEvents = (
       schemaVersion: SCHEMA_VERSION,
       prevHash,
     } as Omit<EventMetadata, 'hash'>;
-    const hash = hashEvent(digest, stream, revision, ev.type, ev.data, base);
-    const metadata = { ...base, hash };
+    const signed = signer
+      ? {
+          ...base,
+          sig: {
+            alg: 'Ed25519',
+            by: signer.installationId,
+            key: signer.thumbprint,
+            value: signer.sign(eventSigningText(stream, revision, ev.type, ev.data, base)),
+          },
+        }
+      : base;
+    const hash = hashEvent(digest, stream, revision, ev.type, ev.data, signed);
+    const metadata = { ...signed, hash };
     if (!EventMetadata.is(metadata)) return E.left({ _tag: 'InvalidEvent', stream, eventType: ev.type, problem: 'invalid metadata (actor or clock)' });
     out.push({ id: eventId, type: ev.type, data: ev.data, metadata });
     prevHash = hash;

@@ -29,6 +29,21 @@ export const PublicJwk = t.intersection([
 ]);
 export type PublicJwk = t.TypeOf<typeof PublicJwk>;
 
+/** An Ed25519 public JWK (RFC 8037): an instance's signing key. */
+export const SigningJwk = t.exact(t.type({ kty: t.literal('OKP'), crv: t.literal('Ed25519'), x: Base64Url }));
+export type SigningJwk = t.TypeOf<typeof SigningJwk>;
+
+/**
+ * A signing key's registration: the public key, its RFC 7638 thumbprint, and the proof of possession — the
+ * key's signature over `popMessage` (src/domain/signatures.ts), which binds it to the installation and to
+ * the RSA key (by thumbprint) registered with it.
+ */
+export const SigningKeyRegistration = {
+  signingKey: SigningJwk,
+  signingThumbprint: Thumbprint,
+  signingKeyProof: Base64Url,
+};
+
 export interface CompactJweBrand {
   readonly CompactJwe: unique symbol;
 }
@@ -91,6 +106,22 @@ const RefusalReasonV2 = t.union([
   reason('NoMemberHoldsKey', { keyVersion: KeyVersion }),
   /** The key this instance unwrapped for a version is not the one it held (pinned) for that version before: a planted key. */
   reason('KeyNotThePinnedKey', { keyVersion: KeyVersion, pinnedKeyCheck: t.string, ledgerKeyCheck: t.string }),
+  /** The deployment's key was created before signatures and no genesis was declared since (`keyledger trust`). */
+  reason('DeploymentNotSigned', { deploymentId: DeploymentId }),
+  /** The ledger's genesis is not the one this instance pinned: a forged or unconfirmed re-genesis. */
+  reason('GenesisNotPinned', { pinnedGenesis: Thumbprint, ledgerGenesis: t.union([Thumbprint, t.null]) }),
+  /** The copy or key check this instance would rely on is not signed by a member certified back to the genesis. */
+  reason('UntrustedKeyEvent', {
+    keyVersion: KeyVersion,
+    problem: t.keyof({
+      'copy-not-certified': null,
+      'copy-certifies-another-signing-key': null,
+      'key-check-not-signed-by-a-member': null,
+      'no-signing-key': null,
+    }),
+    /** The deployment stream revision of the copy's event, when there is one. */
+    revision: t.union([t.string, t.null]),
+  }),
 ]);
 export type RefusalReason = t.TypeOf<typeof RefusalReasonV2>;
 
@@ -159,25 +190,33 @@ export const ConfigRead = event('ConfigRead', {
   keystorePath: t.string,
 });
 
-/** Step 2: a key pair was issued; the private key went to the local keystore only. */
-export const KeyPairIssued = event('KeyPairIssued', {
-  installationId: InstallationId,
-  publicKey: PublicJwk,
-  thumbprint: Thumbprint,
-  algorithm: t.literal('RSA-OAEP-256'),
-  keySize: KeySize,
-  serviceIdentity: NonEmptyString,
-});
+/** Step 2: a key pair was issued; the private key went to the local keystore only (and, since signatures, a signing key). */
+export const KeyPairIssued = eventWithLater(
+  'KeyPairIssued',
+  {
+    installationId: InstallationId,
+    publicKey: PublicJwk,
+    thumbprint: Thumbprint,
+    algorithm: t.literal('RSA-OAEP-256'),
+    keySize: KeySize,
+    serviceIdentity: NonEmptyString,
+  },
+  SigningKeyRegistration,
+);
 
 /** Step 3: installation ID and public key stored in the deployment (one row of the SSRS Keys table). */
-export const PublicKeyStored = event('PublicKeyStored', {
-  deploymentId: DeploymentId,
-  installationId: InstallationId,
-  machineName: NonEmptyString,
-  instanceName: NonEmptyString,
-  thumbprint: Thumbprint,
-  publicKey: PublicJwk,
-});
+export const PublicKeyStored = eventWithLater(
+  'PublicKeyStored',
+  {
+    deploymentId: DeploymentId,
+    installationId: InstallationId,
+    machineName: NonEmptyString,
+    instanceName: NonEmptyString,
+    thumbprint: Thumbprint,
+    publicKey: PublicJwk,
+  },
+  SigningKeyRegistration,
+);
 
 /**
  * Step 4 (first instance): a symmetric key version was created and stored
@@ -196,13 +235,20 @@ export const SymmetricKeyCreated = event('SymmetricKeyCreated', {
 });
 
 /** Step 4 (joining instance, re-wrap): a member wrapped the symmetric key for a recipient's public key. */
-export const SymmetricKeyWrapped = event('SymmetricKeyWrapped', {
-  deploymentId: DeploymentId,
-  keyVersion: KeyVersion,
-  copy: WrappedCopy,
-  wrappedBy: InstallationId,
-  wrappedByThumbprint: Thumbprint,
-});
+export const SymmetricKeyWrapped = eventWithLater(
+  'SymmetricKeyWrapped',
+  {
+    deploymentId: DeploymentId,
+    keyVersion: KeyVersion,
+    copy: WrappedCopy,
+    wrappedBy: InstallationId,
+    wrappedByThumbprint: Thumbprint,
+  },
+  {
+    /** The recipient's signing key, as the sponsor's operator confirmed it: the sponsor's signature certifies it a member. */
+    recipientSigningThumbprint: Thumbprint,
+  },
+);
 
 /** Step 5, and every later successful start check that changes the instance's state. */
 export const InstanceActivated = eventWithLater(
@@ -243,25 +289,67 @@ export const InstanceRemoved = event('InstanceRemoved', {
 });
 
 /** The instance's service identity changed: a new key pair was issued under the new identity. */
-export const ServiceIdentityChanged = event('ServiceIdentityChanged', {
-  installationId: InstallationId,
-  previousIdentity: NonEmptyString,
-  serviceIdentity: NonEmptyString,
-  previousThumbprint: Thumbprint,
-  publicKey: PublicJwk,
-  thumbprint: Thumbprint,
-  algorithm: t.literal('RSA-OAEP-256'),
-  keySize: KeySize,
-});
+export const ServiceIdentityChanged = eventWithLater(
+  'ServiceIdentityChanged',
+  {
+    installationId: InstallationId,
+    previousIdentity: NonEmptyString,
+    serviceIdentity: NonEmptyString,
+    previousThumbprint: Thumbprint,
+    publicKey: PublicJwk,
+    thumbprint: Thumbprint,
+    algorithm: t.literal('RSA-OAEP-256'),
+    keySize: KeySize,
+  },
+  SigningKeyRegistration,
+);
 
 /** The deployment now trusts a new public key for an installation (after an identity change). */
-export const PublicKeyReplaced = event('PublicKeyReplaced', {
+export const PublicKeyReplaced = eventWithLater(
+  'PublicKeyReplaced',
+  {
+    deploymentId: DeploymentId,
+    installationId: InstallationId,
+    previousThumbprint: Thumbprint,
+    thumbprint: Thumbprint,
+    publicKey: PublicJwk,
+    reason: t.literal('service-identity-changed'),
+  },
+  /** The new signing key; the event is signed by the old one, which certifies it. */
+  SigningKeyRegistration,
+);
+
+/**
+ * A member registered a signing key after the fact (its keystore predates signatures: `keyledger trust`).
+ * Signed by that key (and its proof of possession); a member certifies it by wrapping for it (`join --rewrap`).
+ */
+export const SigningKeyRegistered = event('SigningKeyRegistered', {
   deploymentId: DeploymentId,
   installationId: InstallationId,
-  previousThumbprint: Thumbprint,
   thumbprint: Thumbprint,
-  publicKey: PublicJwk,
-  reason: t.literal('service-identity-changed'),
+  ...SigningKeyRegistration,
+});
+
+/**
+ * A member became the deployment's root of trust (`keyledger trust --declare-genesis`): for a deployment
+ * created before signatures, or when no certified member remains. It vouches, having unwrapped it, for the
+ * key version and key check it names. Other instances trust it only after `trust --expect-genesis`.
+ */
+export const GenesisDeclared = event('GenesisDeclared', {
+  deploymentId: DeploymentId,
+  installationId: InstallationId,
+  signingThumbprint: Thumbprint,
+  previousGenesis: t.union([Thumbprint, t.null]),
+  keyVersion: KeyVersion,
+  keyCheck: Base64Url,
+});
+
+/** An instance pinned a deployment's genesis after its operator confirmed the thumbprint out of band. */
+export const GenesisAccepted = event('GenesisAccepted', {
+  installationId: InstallationId,
+  deploymentId: DeploymentId,
+  genesisThumbprint: Thumbprint,
+  previousGenesis: t.union([Thumbprint, t.null]),
 });
 
 /**
@@ -291,6 +379,9 @@ export const LedgerEvent = t.union([
   ServiceIdentityChanged,
   PublicKeyReplaced,
   LedgerRollbackAccepted,
+  SigningKeyRegistered,
+  GenesisDeclared,
+  GenesisAccepted,
 ]);
 export type LedgerEvent = t.TypeOf<typeof LedgerEvent>;
 export type LedgerEventType = LedgerEvent['type'];
@@ -303,9 +394,18 @@ export const INSTANCE_EVENT_TYPES = [
   'InstanceActivationRefused',
   'ServiceIdentityChanged',
   'LedgerRollbackAccepted',
+  'GenesisAccepted',
 ] as const;
 export type InstanceEvent = EventOf<(typeof INSTANCE_EVENT_TYPES)[number]>;
-export const DEPLOYMENT_EVENT_TYPES = ['PublicKeyStored', 'SymmetricKeyCreated', 'SymmetricKeyWrapped', 'InstanceRemoved', 'PublicKeyReplaced'] as const;
+export const DEPLOYMENT_EVENT_TYPES = [
+  'PublicKeyStored',
+  'SymmetricKeyCreated',
+  'SymmetricKeyWrapped',
+  'InstanceRemoved',
+  'PublicKeyReplaced',
+  'SigningKeyRegistered',
+  'GenesisDeclared',
+] as const;
 export type DeploymentEvent = EventOf<(typeof DEPLOYMENT_EVENT_TYPES)[number]>;
 
 export const isInstanceEvent = (e: LedgerEvent): e is InstanceEvent => (INSTANCE_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);

@@ -18,7 +18,11 @@ export type NewcomerKeyProblem =
   | { readonly _tag: 'StoredKeyNotItsThumbprint'; readonly recorded: string; readonly computed: string }
   | { readonly _tag: 'NotTheIssuedKey'; readonly issued: string | null; readonly computed: string }
   | { readonly _tag: 'WeakKey'; readonly modulusBits: number; readonly exponent: string }
-  | { readonly _tag: 'NotConfirmed'; readonly expected: string | null; readonly computed: string };
+  | { readonly _tag: 'NotConfirmed'; readonly expected: string | null; readonly computed: string }
+  /** No signing key registered for it: its keystore predates signed key events (`keyledger trust` on it adds one). */
+  | { readonly _tag: 'NoSigningKey' }
+  /** Its registered signing key's thumbprint or proof of possession does not verify, or is not the one it issued. */
+  | { readonly _tag: 'SigningKeyNotProved'; readonly recorded: string; readonly computed: string };
 
 const B64U = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
@@ -64,6 +68,25 @@ export const storedKeyProblem = (k: StoredKeyInput): NewcomerKeyProblem | undefi
   if (k.issuedThumbprint !== k.computedThumbprint) return { _tag: 'NotTheIssuedKey', issued: k.issuedThumbprint, computed: k.computedThumbprint };
   const modulusBits = bitLength(k.stored.n);
   if (modulusBits < MIN_RSA_BITS || k.stored.e !== RSA_EXPONENT) return { _tag: 'WeakKey', modulusBits, exponent: k.stored.e };
+  return undefined;
+};
+
+export interface SigningKeyInput {
+  /** As the deployment registered it (absent: none). */
+  readonly recordedThumbprint: string | undefined;
+  /** Recomputed from the registered JWK. */
+  readonly computedThumbprint: string | undefined;
+  /** Its proof of possession verifies under the registered key. */
+  readonly proofVerifies: boolean;
+  /** The signing key the newcomer recorded in its own stream with its key pair (absent: added later by `trust`). */
+  readonly issuedThumbprint: string | undefined;
+}
+
+/** The first reason the registered signing key is not one to certify (undefined: it is). */
+export const signingKeyProblem = (k: SigningKeyInput): NewcomerKeyProblem | undefined => {
+  if (k.recordedThumbprint === undefined || k.computedThumbprint === undefined) return { _tag: 'NoSigningKey' };
+  if (k.computedThumbprint !== k.recordedThumbprint || !k.proofVerifies || (k.issuedThumbprint !== undefined && k.issuedThumbprint !== k.computedThumbprint))
+    return { _tag: 'SigningKeyNotProved', recorded: k.recordedThumbprint, computed: k.computedThumbprint };
   return undefined;
 };
 

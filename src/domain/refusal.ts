@@ -94,12 +94,40 @@ export const explainRefusal = (r: RefusalReason): Explanation => {
           `the ledger's symmetric key version ${r.keyVersion} is not the key this instance held for that version ` +
           `(key check ${r.ledgerKeyCheck}, held ${r.pinnedKeyCheck}): a key planted in the ledger`,
       };
+    case 'DeploymentNotSigned':
+      return {
+        code: NOT_ACTIVATED,
+        summary:
+          `deployment ${r.deploymentId}'s key was created before keyledger signed key events, ` +
+          'and no root of trust (genesis) was declared since, so no copy in it can be verified',
+      };
+    case 'GenesisNotPinned':
+      return {
+        code: 'rsReportServerDisabled',
+        summary:
+          r.ledgerGenesis === null
+            ? `the ledger shows no valid root of trust for the deployment, but this instance pinned genesis ${r.pinnedGenesis}: its key events were altered`
+            : `the deployment's root of trust in the ledger (genesis ${r.ledgerGenesis}) is not the one this instance pinned (${r.pinnedGenesis}): ` +
+              'a re-genesis its operator has not confirmed here, or a forged one',
+      };
+    case 'UntrustedKeyEvent':
+      return {
+        code: 'rsReportServerDisabled',
+        summary: `${UNTRUSTED[r.problem]} (key version ${r.keyVersion}${r.revision === null ? '' : `, deployment event ${r.revision}`})`,
+      };
     case 'KeyCheckMismatch':
       return {
         code: 'rsCannotValidateEncryptedData',
         summary: `the unwrapped key is not symmetric key version ${r.keyVersion} (its key check differs): the report server is unable to access encrypted data`,
       };
   }
+};
+
+const UNTRUSTED: Record<Extract<RefusalReason, { _tag: 'UntrustedKeyEvent' }>['problem'], string> = {
+  'copy-not-certified': "this instance's copy is not wrapped and signed by a member certified back to the deployment's genesis",
+  'copy-certifies-another-signing-key': "this instance's copy certifies another signing key than the one it holds",
+  'key-check-not-signed-by-a-member': 'the key check of the key version is not signed by a certified member: the key may have been planted in the ledger',
+  'no-signing-key': 'this instance has no signing key yet (its keystore predates signed key events)',
 };
 
 /** `RSReportServerNotActivated: <specific code>: <summary>. Remedy: <remedy>.` (the code once when it is the generic one). */

@@ -11,7 +11,7 @@ import type { RefusalReason } from './events';
 export type Where = 'this-instance' | 'a-member' | 'the-other-machine';
 
 /** A command-line argument: literal text, or a value an earlier step printed (the new installation ID, its key's thumbprint). */
-export type Arg = string | { readonly placeholder: 'new-installation-id' | 'new-thumbprint' };
+export type Arg = string | { readonly placeholder: 'new-installation-id' | 'new-thumbprint' | 'genesis-thumbprint' };
 
 export interface RemedyStep {
   readonly on: Where;
@@ -25,7 +25,7 @@ export type Remedy =
 
 export interface RemedyContext {
   readonly installationId: string;
-  /** The thumbprint of the instance's key pair, to confirm at the join (null: not known yet). */
+  /** The thumbprint a join confirms — its signing key's (its RSA key's, before signatures) — (null: not known yet). */
   readonly thumbprint: string | null;
   /** Activated members other than this installation that hold the current key (possible sponsors). */
   readonly otherHolders: number;
@@ -33,6 +33,8 @@ export interface RemedyContext {
 
 const NEW_ID: Arg = { placeholder: 'new-installation-id' };
 const NEW_THUMBPRINT: Arg = { placeholder: 'new-thumbprint' };
+/** The genesis thumbprint as the operator who declared it gives it (never taken from the ledger). */
+const GENESIS: Arg = { placeholder: 'genesis-thumbprint' };
 
 /** A join names the key the operator confirms: the thumbprint `keyledger status` prints on the newcomer. */
 const join = (id: Arg, thumbprint: Arg, ...more: ReadonlyArray<Arg>): ReadonlyArray<Arg> => ['join', id, '--expect-thumbprint', thumbprint, ...more];
@@ -128,6 +130,50 @@ export const remedyFor = (r: RefusalReason, ctx: RemedyContext): Remedy => {
       return joinAgain(ctx, 'its copy is of an older key version');
     case 'NoMemberHoldsKey':
       return backupNeeded('the last member holding the key was removed');
+    case 'DeploymentNotSigned':
+      return run(
+        'the deployment predates signed key events: make a member that holds the key (this one, if it does) its root of trust, ' +
+          'then start this instance and follow what it says',
+        step('a-member', 'trust', '--declare-genesis'),
+        step('this-instance', 'start'),
+      );
+    case 'GenesisNotPinned':
+      if (r.ledgerGenesis === null)
+        return {
+          _tag: 'NotYetPossible',
+          sentence:
+            "the deployment's signed key events were altered: do not use the ledger; restore the store from a backup taken before the change " +
+            '(keyledger verify --signatures names the events), then keyledger accept-rollback on each instance that asks',
+        };
+      return run(
+        'only if the operator who declared the new genesis confirms its thumbprint to you out of band: pin it here, then start it',
+        step('this-instance', 'trust', '--expect-genesis', GENESIS),
+        step('this-instance', 'start'),
+      );
+    case 'UntrustedKeyEvent':
+      switch (r.problem) {
+        case 'no-signing-key':
+          return ctx.otherHolders === 0
+            ? backupNeeded('this instance has no signing key yet')
+            : run(
+                'this instance has no signing key yet: give it one and pin the genesis (confirm its thumbprint with the operator who declared it), ' +
+                  'have a member wrap the key for it again, then start it',
+                step('this-instance', 'trust', '--expect-genesis', GENESIS),
+                step('a-member', ...join(ctx.installationId, NEW_THUMBPRINT, '--rewrap')),
+                step('this-instance', 'start'),
+              );
+        case 'copy-not-certified':
+        case 'copy-certifies-another-signing-key':
+          return joinAgain(ctx, 'its copy is not certified by a member', true);
+        case 'key-check-not-signed-by-a-member':
+          return {
+            _tag: 'NotYetPossible',
+            sentence:
+              'the key version was not created by a certified member: do not use it; restore the store from a backup taken before it ' +
+              '(keyledger verify --signatures names the event), then keyledger accept-rollback on each instance that asks',
+          };
+      }
+      break;
     case 'KeyNotThePinnedKey':
       return {
         _tag: 'NotYetPossible',
@@ -145,7 +191,9 @@ const argText = (a: Arg): string =>
       : JSON.stringify(a)
     : a.placeholder === 'new-installation-id'
       ? '<new installation ID>'
-      : '<its thumbprint>';
+      : a.placeholder === 'genesis-thumbprint'
+        ? '<the genesis thumbprint its operator gives you>'
+        : '<its thumbprint>';
 
 const whereText = (w: Where): string => (w === 'this-instance' ? 'on this instance' : w === 'a-member' ? 'on an activated member' : 'on the other machine');
 

@@ -24,9 +24,10 @@ import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
 import * as t from 'io-ts';
 import jose from 'node-jose';
-import { KeySize, PublicJwk } from '../domain/events';
+import { KeySize, PublicJwk, SigningJwk } from '../domain/events';
 import { InstallationId, Thumbprint } from '../domain/ids';
-import type { GeneratedKeyPair, Keystore, KeystoreBinding, KeystoreError, KeystoreExists, StoredKeyPair } from '../ports/crypto';
+import type { GeneratedKeyPair, GenesisPin, Keystore, KeystoreBinding, KeystoreError, KeystoreExists, SigningKeyPair, StoredKeyPair } from '../ports/crypto';
+import { privateSigningJwkOf, signingKeyFromJwk } from './signing';
 import { decryptWith, privateJwkOf, privateKeyFromJwk, recipient } from './jose-crypto';
 import { errorMessage } from './error-message';
 import { ensureDir, openFolder, PRIVATE_DIR, unprotectedSecret } from './file-modes';
@@ -45,7 +46,21 @@ const KeystoreFile = t.type({
   kdf: t.type({ alg: t.literal('HKDF-SHA256'), salt: t.string }),
   privateKey: t.string,
 });
-type KeystoreFile = t.TypeOf<typeof KeystoreFile>;
+/** Added with signatures (issue 9): the signing key's public half, as a label (the truth is inside the ciphertext). */
+const KeystoreSigningHeader = t.partial({ signingKey: SigningJwk, signingThumbprint: Thumbprint });
+type KeystoreFile = t.TypeOf<typeof KeystoreFile> & t.TypeOf<typeof KeystoreSigningHeader>;
+
+/**
+ * The encrypted payload: before signatures, the RSA private JWK itself; since, an object holding it, the
+ * Ed25519 private JWK and the pinned genesis of each deployment (so neither can be edited or removed
+ * without the machine secret).
+ */
+interface Payload {
+  readonly rsa: object;
+  readonly signing?: Record<string, unknown>;
+  readonly genesis?: ReadonlyArray<GenesisPin>;
+}
+const payloadOf = (plain: unknown): Payload => (typeof plain === 'object' && plain !== null && 'rsa' in plain ? (plain as Payload) : { rsa: plain as object });
 
 const fsyncDir = (dir: string): void => {
   const dirFd = fs.openSync(dir, 'r');
@@ -130,66 +145,97 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
     return jose.JWK.asKey({ kty: 'oct', k: k.toString('base64url'), alg: 'A256GCM' });
   };
 
+  /** The file, parsed and checked to be a keystore of this installation; and the key that decrypts it. */
+  const open = async (
+    binding: KeystoreBinding,
+  ): Promise<E.Either<KeystoreError, { ks: KeystoreFile; key: jose.JWK.Key; payload: Payload; header: Record<string, unknown> }>> => {
+    let raw: string;
+    try {
+      const unprotected = unprotectedSecret(file, 'it'); // ENOENT: missing
+      if (unprotected !== null) return E.left(problem('unreadable', unprotected));
+      raw = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return E.left(code === 'ENOENT' ? problem('missing', 'no keystore file') : problem('unreadable', errorMessage(e)));
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return E.left(problem('corrupt', 'the file is not JSON'));
+    }
+    const header = KeystoreFile.decode(parsed);
+    const signingHeader = KeystoreSigningHeader.decode(parsed);
+    if (E.isLeft(header) || E.isLeft(signingHeader)) return E.left(problem('corrupt', 'the file is not a keyledger keystore'));
+    const ks: KeystoreFile = { ...header.right, ...signingHeader.right };
+    if (ks.installationId.toLowerCase() !== binding.installationId.toLowerCase())
+      return E.left(problem('locked', `the keystore was issued to installation ${ks.installationId}`, ks.installationId));
+    const secret = readMachineSecret(false);
+    if (E.isLeft(secret)) return E.left({ ...secret.left, keystoreInstallationId: ks.installationId });
+    try {
+      const key = await protectionKey(secret.right, Buffer.from(ks.kdf.salt, 'base64url'), binding);
+      const result = await decryptWith(key, ks.privateKey, ['dir', 'A256GCM']);
+      const h = result.header as Record<string, unknown>;
+      if (h['kl_inst'] !== ks.installationId || h['kl_tp'] !== ks.thumbprint || h['kl_sig'] !== ks.signingThumbprint)
+        return E.left(problem('corrupt', 'the keystore header was edited', ks.installationId));
+      return E.right({ ks, key, header: h, payload: payloadOf(JSON.parse(Buffer.from(result.plaintext).toString('utf8'))) });
+    } catch {
+      return E.left(
+        problem('locked', `it cannot be decrypted under service identity "${binding.serviceIdentity}" with this machine's secret`, ks.installationId),
+      );
+    }
+  };
+
   const load =
     (binding: KeystoreBinding): TE.TaskEither<KeystoreError, StoredKeyPair> =>
     async () => {
-      let raw: string;
+      const opened = await open(binding);
+      if (E.isLeft(opened)) return opened;
+      const { ks, payload } = opened.right;
       try {
-        const open = unprotectedSecret(file, 'it'); // ENOENT: missing
-        if (open !== null) return E.left(problem('unreadable', open));
-        raw = fs.readFileSync(file, 'utf8');
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        return E.left(code === 'ENOENT' ? problem('missing', 'no keystore file') : problem('unreadable', errorMessage(e)));
-      }
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw);
-      } catch {
-        return E.left(problem('corrupt', 'the file is not JSON'));
-      }
-      const header = KeystoreFile.decode(parsed);
-      if (E.isLeft(header)) return E.left(problem('corrupt', 'the file is not a keyledger keystore'));
-      const ks = header.right;
-      if (ks.installationId.toLowerCase() !== binding.installationId.toLowerCase())
-        return E.left(problem('locked', `the keystore was issued to installation ${ks.installationId}`, ks.installationId));
-      const secret = readMachineSecret(false);
-      if (E.isLeft(secret)) return E.left({ ...secret.left, keystoreInstallationId: ks.installationId });
-      let jwk: object;
-      try {
-        const key = await protectionKey(secret.right, Buffer.from(ks.kdf.salt, 'base64url'), binding);
-        const result = await decryptWith(key, ks.privateKey, ['dir', 'A256GCM']);
-        const h = result.header as Record<string, unknown>;
-        if (h['kl_inst'] !== ks.installationId || h['kl_tp'] !== ks.thumbprint)
-          return E.left(problem('corrupt', 'the keystore header was edited', ks.installationId));
-        jwk = JSON.parse(Buffer.from(result.plaintext).toString('utf8')) as object;
-      } catch {
-        return E.left(
-          problem('locked', `it cannot be decrypted under service identity "${binding.serviceIdentity}" with this machine's secret`, ks.installationId),
-        );
-      }
-      try {
-        const imported = await privateKeyFromJwk(jwk);
+        const imported = await privateKeyFromJwk(payload.rsa);
         if (imported.thumbprint !== ks.thumbprint)
           return E.left(problem('corrupt', 'the private key does not match the recorded thumbprint', ks.installationId));
         // The plain header is only a label: the public key and size returned are derived from the decrypted private key.
         const keySize = KeySize.decode(Buffer.from(imported.publicKey.n, 'base64url').length * 8);
         if (E.isLeft(keySize) || ks.publicKey.n !== imported.publicKey.n || ks.publicKey.e !== imported.publicKey.e || ks.keySize !== keySize.right)
           return E.left(problem('corrupt', 'the public key in the keystore header was edited', ks.installationId));
+        const signing = payload.signing ? signingKeyFromJwk(payload.signing) : undefined;
+        if (signing?.thumbprint !== ks.signingThumbprint || (signing && signing.publicKey.x !== ks.signingKey?.x))
+          return E.left(problem('corrupt', 'the signing key in the keystore header was edited', ks.installationId));
         return E.right({
           installationId: ks.installationId,
           publicKey: imported.publicKey,
           thumbprint: imported.thumbprint,
           keySize: keySize.right,
           privateKey: imported.handle,
+          ...(signing ? { signing } : {}),
+          ...(payload.genesis ? { genesis: payload.genesis } : {}),
         });
       } catch {
-        return E.left(problem('corrupt', 'the private key inside is not a valid RSA key', ks.installationId));
+        return E.left(problem('corrupt', 'the private keys inside are not valid keys', ks.installationId));
       }
     };
 
+  /** The ciphertext and header of a keystore holding `payload` under `key`. */
+  const seal = async (
+    key: jose.JWK.Key,
+    binding: KeystoreBinding,
+    thumbprint: string,
+    signing: SigningKeyPair | undefined,
+    payload: Payload,
+  ): Promise<{ privateKey: string; signingHeader: t.TypeOf<typeof KeystoreSigningHeader> }> => {
+    const fields = { alg: 'dir', kl_inst: binding.installationId, kl_tp: thumbprint, ...(signing ? { kl_sig: signing.thumbprint } : {}) };
+    // The IV from the OS CSPRNG: node-jose's own would come from node-forge's JavaScript PRNG (`dir`: no CEK to draw).
+    const privateKey = await jose.JWE.createEncrypt({ format: 'compact', contentAlg: 'A256GCM', iv: randomBytes(12), fields }, recipient(key))
+      // Without a signing key or a pin, the plaintext is the RSA JWK alone, as before signatures (ADR 0003).
+      .update(Buffer.from(JSON.stringify(payload.signing || payload.genesis ? payload : payload.rsa), 'utf8'))
+      .final();
+    return { privateKey, signingHeader: signing ? { signingKey: signing.publicKey, signingThumbprint: signing.thumbprint } : {} };
+  };
+
   const create =
-    (binding: KeystoreBinding, keyPair: GeneratedKeyPair): TE.TaskEither<KeystoreError | KeystoreExists, void> =>
+    (binding: KeystoreBinding, keyPair: GeneratedKeyPair, signing?: SigningKeyPair): TE.TaskEither<KeystoreError | KeystoreExists, void> =>
     async () => {
       let open: string | null;
       try {
@@ -205,13 +251,8 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
       const salt = randomBytes(16);
       try {
         const key = await protectionKey(secret.right, salt, binding);
-        // The IV from the OS CSPRNG: node-jose's own would come from node-forge's JavaScript PRNG (`dir`: no CEK to draw).
-        const privateKey = await jose.JWE.createEncrypt(
-          { format: 'compact', contentAlg: 'A256GCM', iv: randomBytes(12), fields: { alg: 'dir', kl_inst: binding.installationId, kl_tp: keyPair.thumbprint } },
-          recipient(key),
-        )
-          .update(Buffer.from(JSON.stringify(privateJwkOf(keyPair.privateKey)), 'utf8'))
-          .final();
+        const payload: Payload = { rsa: privateJwkOf(keyPair.privateKey), ...(signing ? { signing: privateSigningJwkOf(signing.handle) } : {}) };
+        const sealed = await seal(key, binding, keyPair.thumbprint, signing, payload);
         const content: KeystoreFile = {
           format: FORMAT,
           version: 1,
@@ -219,8 +260,9 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
           thumbprint: keyPair.thumbprint,
           keySize: keyPair.keySize,
           publicKey: keyPair.publicKey,
+          ...sealed.signingHeader,
           kdf: { alg: 'HKDF-SHA256', salt: salt.toString('base64url') },
-          privateKey,
+          privateKey: sealed.privateKey,
         };
         const written = writeExclusive(file, `${JSON.stringify(content, null, 2)}\n`);
         fsyncDir(dir); // the machine secret (if new) and the keystore, durable before anyone records the key pair
@@ -228,6 +270,42 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
       } catch (e) {
         return E.left(problem('unreadable', `cannot write the keystore: ${errorMessage(e)}`));
       }
+    };
+
+  const update =
+    (binding: KeystoreBinding, change: { readonly signing?: SigningKeyPair; readonly genesis?: GenesisPin }): TE.TaskEither<KeystoreError, StoredKeyPair> =>
+    async () => {
+      const opened = await open(binding);
+      if (E.isLeft(opened)) return opened;
+      const { ks, key, payload } = opened.right;
+      const current = await load(binding)();
+      if (E.isLeft(current)) return current;
+      const signing = current.right.signing ?? change.signing;
+      const genesis = change.genesis
+        ? [...(payload.genesis ?? []).filter((g) => g.deploymentId !== change.genesis?.deploymentId), change.genesis]
+        : payload.genesis;
+      const next: Payload = {
+        rsa: payload.rsa,
+        ...(signing ? { signing: privateSigningJwkOf(signing.handle) } : {}),
+        ...(genesis ? { genesis } : {}),
+      };
+      try {
+        const sealed = await seal(key, binding, ks.thumbprint, signing, next);
+        const content: KeystoreFile = { ...ks, ...sealed.signingHeader, privateKey: sealed.privateKey };
+        const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+        const fd = fs.openSync(tmp, 'wx', 0o600);
+        try {
+          fs.writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        fs.renameSync(tmp, file);
+        fsyncDir(dir);
+      } catch (e) {
+        return E.left(problem('unreadable', `cannot rewrite the keystore: ${errorMessage(e)}`));
+      }
+      return load(binding)();
     };
 
   const stagingPath = `${file}.next`;
@@ -306,5 +384,5 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
     }
   };
 
-  return { path: file, load, create, staging: () => fileKeystore(stagingPath, options), promoteStaging, localStateMac, pinnedKeyCheck, pinKeyCheck };
+  return { path: file, load, create, update, staging: () => fileKeystore(stagingPath, options), promoteStaging, localStateMac, pinnedKeyCheck, pinKeyCheck };
 };

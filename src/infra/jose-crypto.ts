@@ -38,6 +38,7 @@ import jose from 'node-jose';
 import { type Base64Url, CompactJwe, type KeySize, type PublicJwk } from '../domain/events';
 import { Thumbprint } from '../domain/ids';
 import { errorMessage } from './error-message';
+import { signatures } from './signing';
 import type { CopyBinding, Crypto, CryptoError, GeneratedKeyPair, PrivateKeyHandle, SymmetricKeyHandle } from '../ports/crypto';
 
 const KEY_CHECK_LABEL = 'keyledger/key-check/v1';
@@ -260,6 +261,8 @@ export const joseCrypto = (): Crypto => ({
   thumbprint: (publicKey) => TE.tryCatch(async () => thumbprintOf(await jose.JWK.asKey(publicKey as jose.JWK.RawKey)), fail('thumbprint')),
 
   createSymmetricKey: () => symmetricFrom(randomBytes(32)),
+
+  signing: signatures,
 
   keyCheck: (key) => b64u(createHmac('sha256', bytesOf(key)).update(KEY_CHECK_LABEL).digest()) as Base64Url,
 

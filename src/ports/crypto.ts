@@ -8,7 +8,7 @@
  */
 import type * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
-import type { Base64Url, CompactJwe, KeySize, PublicJwk } from '../domain/events';
+import type { Base64Url, CompactJwe, KeySize, PublicJwk, SigningJwk } from '../domain/events';
 import type { InstallationId, Thumbprint } from '../domain/ids';
 
 /** An RSA private key in memory. Opaque: only the crypto adapter can use it. */
@@ -54,8 +54,40 @@ export interface Crypto {
   keyCheck(key: SymmetricKeyHandle): Base64Url;
   /** The key wrapped for a recipient's public key: compact JWE, RSA-OAEP-256 + A256GCM. */
   wrap(key: SymmetricKeyHandle, recipient: PublicJwk, binding?: CopyBinding): TE.TaskEither<CryptoError, CompactJwe>;
+  /** Ed25519 signing keys and signatures (src/infra/signing.ts). */
+  readonly signing: Signatures;
   /** Refuses a copy whose header binds it elsewhere than `expected` (copies written without a binding are accepted). */
   unwrap(jwe: CompactJwe, privateKey: PrivateKeyHandle, expected?: CopyBinding): TE.TaskEither<CryptoError, SymmetricKeyHandle>;
+}
+
+// ─── Signing keys (Ed25519, node:crypto) ─────────────────────────────────
+
+/** An Ed25519 private key in memory. Opaque: only the signing adapter can use it. */
+export interface SigningKeyHandle {
+  readonly kind: 'SigningKey';
+  readonly thumbprint: Thumbprint;
+}
+
+export interface SigningKeyPair {
+  readonly publicKey: SigningJwk;
+  /** RFC 7638 thumbprint of the public JWK. */
+  readonly thumbprint: Thumbprint;
+  readonly handle: SigningKeyHandle;
+}
+
+/** Ed25519 signatures over UTF-8 text, base64url. Verification never throws: a malformed key or signature is `false`. */
+export interface Signatures {
+  generate(): SigningKeyPair;
+  thumbprint(publicKey: SigningJwk): Thumbprint;
+  sign(key: SigningKeyHandle, message: string): string;
+  verify(publicKey: SigningJwk, message: string, signature: string): boolean;
+}
+
+/** The deployment genesis an instance trusts: pinned inside its encrypted keystore. */
+export interface GenesisPin {
+  readonly deploymentId: string;
+  /** The genesis signing key's thumbprint. */
+  readonly thumbprint: Thumbprint;
 }
 
 // ─── Keystore ─────────────────────────────────────────────────────────────
@@ -72,6 +104,10 @@ export interface StoredKeyPair {
   readonly thumbprint: Thumbprint;
   readonly keySize: KeySize;
   readonly privateKey: PrivateKeyHandle;
+  /** The instance's signing key (absent in a keystore written before signatures: `keyledger trust` adds one). */
+  readonly signing?: SigningKeyPair;
+  /** The genesis this instance pinned, per deployment. */
+  readonly genesis?: ReadonlyArray<GenesisPin>;
 }
 
 export interface KeystoreError {
@@ -93,7 +129,12 @@ export interface Keystore {
   readonly path: string;
   load(binding: KeystoreBinding): TE.TaskEither<KeystoreError, StoredKeyPair>;
   /** Writes a new keystore atomically; refuses (KeystoreExists) if one is already there. Mode 0600. */
-  create(binding: KeystoreBinding, keyPair: GeneratedKeyPair): TE.TaskEither<KeystoreError | KeystoreExists, void>;
+  create(binding: KeystoreBinding, keyPair: GeneratedKeyPair, signing?: SigningKeyPair): TE.TaskEither<KeystoreError | KeystoreExists, void>;
+  /**
+   * Rewrites the keystore atomically with a signing key added (only when it has none) and/or a genesis pinned
+   * for a deployment (replacing that deployment's pin). The RSA key pair is unchanged.
+   */
+  update(binding: KeystoreBinding, change: { readonly signing?: SigningKeyPair; readonly genesis?: GenesisPin }): TE.TaskEither<KeystoreError, StoredKeyPair>;
   /** A second keystore beside this one, for a key pair that will replace it (identity change). */
   staging(): Keystore;
   /** Atomically replaces this keystore with the staged one (the old private key is gone). */

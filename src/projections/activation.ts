@@ -34,6 +34,8 @@ export interface InstanceView {
   /** The keystore path the installation's config named when it was first read. */
   readonly keystorePath: string | null;
   readonly thumbprint: string | null;
+  /** Its signing key's thumbprint: what a join confirms (null: none registered, a keystore from before signatures). */
+  readonly signingThumbprint: string | null;
   readonly configRead: EventRef | null;
   readonly keyPairIssued: EventRef | null;
   /** Every machine name this installation ID was presented from, with the first event that shows it (from events without a basis). */
@@ -82,6 +84,7 @@ const emptyInstance = (installationId: string): InstanceView => ({
   serviceIdentity: null,
   keystorePath: null,
   thumbprint: null,
+  signingThumbprint: null,
   configRead: null,
   keyPairIssued: null,
   machines: {},
@@ -155,7 +158,12 @@ const applyActivation = (v: WorkingView, e: StoredEvent): WorkingView => {
         machines: claim(i, ev.data.machineName, at),
       }));
     case 'KeyPairIssued':
-      return instance(ev.data.installationId, (i) => ({ ...i, thumbprint: ev.data.thumbprint, keyPairIssued: at }));
+      return instance(ev.data.installationId, (i) => ({
+        ...i,
+        thumbprint: ev.data.thumbprint,
+        signingThumbprint: ev.data.signingThumbprint ?? null,
+        keyPairIssued: at,
+      }));
     case 'InstanceActivated': {
       const basis = ev.data.basis ?? null;
       return instance(ev.data.installationId, (i) =>
@@ -178,13 +186,19 @@ const applyActivation = (v: WorkingView, e: StoredEvent): WorkingView => {
       );
     }
     case 'LedgerRollbackAccepted':
-      return v; // the store's history, not an instance's state
+    case 'GenesisAccepted':
+    case 'GenesisDeclared':
+      return v;
+    case 'SigningKeyRegistered':
+      // A signing key added later (`keyledger trust`): what a join of it confirms from now on.
+      return instance(ev.data.installationId, (i) => (i.signingThumbprint === null ? { ...i, signingThumbprint: ev.data.signingThumbprint } : i));
     case 'ServiceIdentityChanged':
       // A new key pair: outcomes presented with the old one no longer describe the instance.
       return instance(ev.data.installationId, (i) => ({
         ...i,
         serviceIdentity: ev.data.serviceIdentity,
         thumbprint: ev.data.thumbprint,
+        signingThumbprint: ev.data.signingThumbprint ?? null,
         keyPairIssued: at,
         outcomes: {},
       }));
@@ -251,7 +265,7 @@ export const activationProjection = {
   fold: activationFold,
   name: 'activation',
   /** 2: outcomes kept per presenter with their basis (docs/adr/0007-outcome-basis.md). */
-  version: 2,
+  version: 3,
   initialState: initialActivationView,
   evolve: evolveActivation,
 } as const;

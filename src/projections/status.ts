@@ -86,7 +86,7 @@ export const otherHolders = (d: DeploymentView | undefined, id: string): number 
 export const remedyContext = (v: ActivationView, i: InstanceView): RemedyContext => ({
   installationId: i.installationId,
   otherHolders: otherHolders(deploymentOf(v, i), i.installationId),
-  thumbprint: i.thumbprint,
+  thumbprint: i.signingThumbprint ?? i.thumbprint,
 });
 
 export const INIT_STEPS = ['config read', 'key pair issued', 'public key stored', 'symmetric key stored wrapped', 'activated'] as const;

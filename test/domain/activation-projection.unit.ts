@@ -67,6 +67,7 @@ test('initializing after step 1 (config read): next is the key pair', (t) => {
       serviceIdentity: 'NT SERVICE\\ReportServer',
       keystorePath: configRead(NODE_1).data.keystorePath,
       thumbprint: null,
+      signingThumbprint: null,
       configRead: { stream: instanceStream(NODE_1), revision: '0', position: '0/0', occurredAt: '2026-11-28T12:00:00.000Z', actor: 'operator@test' },
       keyPairIssued: null,
       machines: {

@@ -136,7 +136,7 @@ test('scale-out acceptance: init, three joins, a removal and an identity change 
       await run(n === 'D' ? 1 : 0, '-c', `${n}.json`, '--json', 'status');
     }
     await run(0, '-c', 'B.json', 'list');
-    const list = json<Array<{ installationId: string; membership: string; heldKeyVersion: number | null; thumbprint: string }>>(
+    const list = json<Array<{ installationId: string; membership: string; heldKeyVersion: number | null; thumbprint: string; keyThumbprint: string }>>(
       await run(0, '-c', 'B.json', '--json', 'list'),
     );
     t.deepEqual(
@@ -148,7 +148,7 @@ test('scale-out acceptance: init, three joins, a removal and an identity change 
         [id['D'], 'removed', null],
       ],
     );
-    t.is(list.find((r) => r.installationId === id['C'])?.thumbprint, changed.thumbprint);
+    t.is(list.find((r) => r.installationId === id['C'])?.keyThumbprint, changed.thumbprint);
     await run(0, '-c', 'B.json', 'rskeymgmt', '-l');
     await run(0, '-c', 'A.json', 'verify');
     const verified = json<{ problems: unknown[]; events: number }>(await run(0, '-c', 'A.json', '--json', 'verify'));

@@ -27,11 +27,18 @@ export const newNode = async (dir: string, name: string, extra: string[] = []): 
   return { name, dir, file, id: cfg.installationId, keystore: path.resolve(dir, cfg.keystore), run: (...args) => cli('-c', file, ...args) };
 };
 
-/** The thumbprint of the key pair in a config's keystore (what `keyledger status` prints there): what a join confirms. */
+/** The thumbprint of the signing key in a config's keystore (what `keyledger status` prints there): what a join confirms. */
 export const keystoreThumbprint = (configFile: string): string => {
   const cfg = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { keystore: string };
   const keystore = path.resolve(path.dirname(configFile), cfg.keystore);
-  return (JSON.parse(fs.readFileSync(keystore, 'utf8')) as { thumbprint: string }).thumbprint;
+  const header = JSON.parse(fs.readFileSync(keystore, 'utf8')) as { thumbprint: string; signingThumbprint?: string };
+  return header.signingThumbprint ?? header.thumbprint;
+};
+
+/** The RFC 7638 thumbprint of the RSA key pair in a config's keystore (what copies are wrapped for). */
+export const keystoreKeyThumbprint = (configFile: string): string => {
+  const cfg = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { keystore: string };
+  return (JSON.parse(fs.readFileSync(path.resolve(path.dirname(configFile), cfg.keystore), 'utf8')) as { thumbprint: string }).thumbprint;
 };
 
 /** `join <id> --expect-thumbprint <its key>`: the arguments of a join the operator confirmed. */

@@ -4,7 +4,7 @@ import * as E from 'fp-ts/Either';
 import { acceptRollback } from '../../commands/rollback';
 import { EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
-import { emit, handlerDeps, usage, withSession } from '../session';
+import { emit, instanceDeps, instanceSigner, usage, withSession } from '../session';
 
 const TARGET = /^(.+)@(-1|\d+)$/;
 
@@ -13,7 +13,8 @@ const acceptRollbackCommand = async (io: Io, g: GlobalOptions, to: string): Prom
     const m = TARGET.exec(to);
     if (!m) return usage(`--to takes <stream>@<revision> as the refusal names it (e.g. keyledger.deployment-default@7), not "${to}"`);
     const [, stream = '', revision = '-1'] = m;
-    const r = await acceptRollback(await handlerDeps(s, 'accept-rollback'), s.config.instance.installationId, stream, BigInt(revision));
+    const deps = await instanceDeps(s, 'accept-rollback');
+    const r = await acceptRollback(deps, s.config.instance.installationId, stream, BigInt(revision), await instanceSigner(s, deps));
     if (E.isLeft(r)) return r;
     const o = r.right;
     s.log.write({ command: 'accept-rollback', installationId: s.config.instance.installationId, stream, accepted: o.accepted, recorded: o.recorded });

@@ -7,7 +7,7 @@ import type { ActivationView } from '../../projections/activation';
 import { listInstances } from '../../projections/status';
 import { type CliError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
-import { emit, handlerDeps, instanceDeps, loadView, parseInstallationId, usage, withSession } from '../session';
+import { emit, instanceDeps, instanceSigner, loadView, parseInstallationId, usage, withSession } from '../session';
 
 /** The instance a join names by machine and instance name (preferring the one waiting to join). */
 const findByName = (view: ActivationView, machine: string | undefined, instance: string | undefined): E.Either<CliError, InstallationId> => {
@@ -79,7 +79,8 @@ export const removeCommand = async (io: Io, g: GlobalOptions, id: string, force:
   withSession(io, g, async (s) => {
     const target = parseInstallationId(id);
     if (E.isLeft(target)) return target;
-    const r = await removeInstance(await handlerDeps(s, 'remove'), s.config.instance.deploymentId, target.right, force);
+    const deps = await instanceDeps(s, 'remove');
+    const r = await removeInstance(deps, s.config.instance.deploymentId, target.right, force, await instanceSigner(s, deps));
     if (E.isLeft(r)) return r;
     const o = r.right;
     s.log.write({ command: 'remove', installationId: o.installationId, lastMember: o.lastMember, forced: force, recorded: o.recorded });

@@ -7,7 +7,7 @@
  * Pure: wrapped copies and key checks come in with the command.
  */
 import * as E from 'fp-ts/Either';
-import type { Base64Url, DeploymentEvent, PublicJwk, WrappedCopy } from '../events';
+import type { Base64Url, DeploymentEvent, PublicJwk, SigningJwk, WrappedCopy } from '../events';
 import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../ids';
 
 // ─── State ────────────────────────────────────────────────────────────────
@@ -18,7 +18,21 @@ export interface RegisteredInstance {
   readonly instanceName: string;
   readonly thumbprint: Thumbprint;
   readonly publicKey: PublicJwk;
+  /** Its signing key as registered (absent: registered before signatures, and no `trust` since). */
+  readonly signing?: SigningRegistration;
 }
+
+export interface SigningRegistration {
+  readonly signingKey: SigningJwk;
+  readonly signingThumbprint: Thumbprint;
+  readonly signingKeyProof: Base64Url;
+}
+
+/** The signing-key fields of an event that may carry them. */
+export const signingOf = (d: Partial<SigningRegistration>): SigningRegistration | undefined =>
+  d.signingKey && d.signingThumbprint && d.signingKeyProof
+    ? { signingKey: d.signingKey, signingThumbprint: d.signingThumbprint, signingKeyProof: d.signingKeyProof }
+    : undefined;
 
 export interface CurrentKey {
   readonly keyVersion: KeyVersion;
@@ -68,6 +82,8 @@ const without = <V>(r: Readonly<Record<string, V>>, key: string): Record<string,
   return rest;
 };
 
+const withSigning = (r: SigningRegistration | undefined): { signing?: SigningRegistration } => (r ? { signing: r } : {});
+
 export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): DeploymentState => {
   const revision = before.revision + 1;
   const touched = (id: string): Readonly<Record<string, number>> => ({ ...before.changedAt, [id]: revision });
@@ -85,6 +101,7 @@ export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): D
             instanceName: d.instanceName,
             thumbprint: d.thumbprint,
             publicKey: d.publicKey,
+            ...withSigning(signingOf(d)),
           },
         },
         removed: without(s.removed, d.installationId),
@@ -96,11 +113,20 @@ export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): D
       return r
         ? {
             ...s,
-            registered: { ...s.registered, [r.installationId]: { ...r, thumbprint: e.data.thumbprint, publicKey: e.data.publicKey } },
+            registered: {
+              ...s.registered,
+              [r.installationId]: { ...r, thumbprint: e.data.thumbprint, publicKey: e.data.publicKey, ...withSigning(signingOf(e.data)) },
+            },
             changedAt: touched(r.installationId),
           }
         : s;
     }
+    case 'SigningKeyRegistered': {
+      const r = s.registered[e.data.installationId];
+      return r && !r.signing ? { ...s, registered: { ...s.registered, [r.installationId]: { ...r, ...withSigning(signingOf(e.data)) } } } : s;
+    }
+    case 'GenesisDeclared':
+      return s; // trust, not membership: src/domain/trust.ts
     case 'InstanceRemoved':
       return {
         ...s,
@@ -151,6 +177,7 @@ export type DeploymentCommand =
       readonly publicKey: PublicJwk;
       /** Re-register an installation that was removed (rskeymgmt -r) — only when asked to. */
       readonly rejoin?: boolean;
+      readonly signing?: SigningRegistration | undefined;
     }
   | {
       readonly type: 'CreateSymmetricKey';
@@ -168,6 +195,8 @@ export type DeploymentCommand =
       readonly copy: WrappedCopy;
       /** Wrap again even though a copy for the newcomer's registered key is recorded (that copy is unusable). */
       readonly rewrap?: boolean;
+      /** The newcomer's signing key the operator confirmed: the sponsor's signature certifies it. */
+      readonly recipientSigningThumbprint?: Thumbprint | undefined;
     }
   | { readonly type: 'RemoveInstance'; readonly deploymentId: DeploymentId; readonly installationId: InstallationId; readonly force: boolean }
   | {
@@ -179,6 +208,22 @@ export type DeploymentCommand =
       readonly thumbprint: Thumbprint;
       readonly publicKey: PublicJwk;
       readonly copy: WrappedCopy;
+      readonly signing?: SigningRegistration | undefined;
+    }
+  | {
+      /** A member adds the signing key its keystore lacked (a keystore from before signatures). */
+      readonly type: 'RegisterSigningKey';
+      readonly deploymentId: DeploymentId;
+      readonly installationId: InstallationId;
+      readonly signing: SigningRegistration;
+    }
+  | {
+      /** A member that holds the key becomes the deployment's root of trust (src/domain/trust.ts says when that counts). */
+      readonly type: 'DeclareGenesis';
+      readonly deploymentId: DeploymentId;
+      readonly installationId: InstallationId;
+      readonly signingThumbprint: Thumbprint;
+      readonly previousGenesis: Thumbprint | null;
     };
 
 export type DeploymentError =
@@ -219,8 +264,8 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
               storedThumbprint: existing.thumbprint,
               presentedThumbprint: c.thumbprint,
             });
-      const { type: _type, rejoin: _rejoin, ...data } = c;
-      return E.right([{ type: 'PublicKeyStored', data }]);
+      const { type: _type, rejoin: _rejoin, signing, ...data } = c;
+      return E.right([{ type: 'PublicKeyStored', data: { ...data, ...signing } }]);
     }
     case 'CreateSymmetricKey': {
       if (s.currentKey) return E.left({ _tag: 'SymmetricKeyExists', keyVersion: s.currentKey.keyVersion });
@@ -262,7 +307,14 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
       return E.right([
         {
           type: 'SymmetricKeyWrapped',
-          data: { deploymentId: c.deploymentId, keyVersion: current.keyVersion, copy: c.copy, wrappedBy: c.sponsor, wrappedByThumbprint: c.sponsorThumbprint },
+          data: {
+            deploymentId: c.deploymentId,
+            keyVersion: current.keyVersion,
+            copy: c.copy,
+            wrappedBy: c.sponsor,
+            wrappedByThumbprint: c.sponsorThumbprint,
+            ...(c.recipientSigningThumbprint ? { recipientSigningThumbprint: c.recipientSigningThumbprint } : {}),
+          },
         },
       ]);
     }
@@ -326,6 +378,7 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
             thumbprint: c.thumbprint,
             publicKey: c.publicKey,
             reason: 'service-identity-changed',
+            ...c.signing,
           },
         },
         {
@@ -336,6 +389,37 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
             copy: c.copy,
             wrappedBy: c.installationId,
             wrappedByThumbprint: c.previousThumbprint,
+            ...(c.signing ? { recipientSigningThumbprint: c.signing.signingThumbprint } : {}),
+          },
+        },
+      ]);
+    }
+    case 'RegisterSigningKey': {
+      const registered = s.registered[c.installationId];
+      if (!registered) return E.left({ _tag: 'UnknownInstallation', installationId: c.installationId });
+      if (registered.signing) return E.right(none); // once: later changes go through an identity change
+      return E.right([
+        {
+          type: 'SigningKeyRegistered',
+          data: { deploymentId: c.deploymentId, installationId: c.installationId, thumbprint: registered.thumbprint, ...c.signing },
+        },
+      ]);
+    }
+    case 'DeclareGenesis': {
+      const current = s.currentKey;
+      if (!current) return E.left({ _tag: 'NoKeyToWrap' });
+      if (!currentCopyOf(s, c.installationId))
+        return E.left({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: c.installationId, keyVersion: s.copies[c.installationId]?.keyVersion ?? null });
+      return E.right([
+        {
+          type: 'GenesisDeclared',
+          data: {
+            deploymentId: c.deploymentId,
+            installationId: c.installationId,
+            signingThumbprint: c.signingThumbprint,
+            previousGenesis: c.previousGenesis,
+            keyVersion: current.keyVersion,
+            keyCheck: current.keyCheck as Base64Url,
           },
         },
       ]);

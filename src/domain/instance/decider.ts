@@ -5,6 +5,7 @@
  * with the command.
  */
 import * as E from 'fp-ts/Either';
+import type { SigningRegistration } from '../deployment/decider';
 import type { ConfigRead, InstanceEvent, KeyPairIssued, KeySize, OutcomeBasis, PublicJwk, RefusalReason } from '../events';
 import type * as t from 'io-ts';
 import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../ids';
@@ -56,7 +57,8 @@ export const evolveInstance = (s: InstanceState, e: InstanceEvent): InstanceStat
     case 'InstanceActivationRefused':
       return { status: 'Disabled', config: configOf(s), keyPair: keyPairOf(s), reason: e.data.reason, basis: e.data.basis ?? null };
     case 'LedgerRollbackAccepted':
-      return s; // a fact about the store, not about the instance's keys
+    case 'GenesisAccepted':
+      return s; // facts about the store and its trust, not about the instance's keys
     case 'ServiceIdentityChanged': {
       const config = configOf(s);
       if (!config) return s;
@@ -72,6 +74,9 @@ export const evolveInstance = (s: InstanceState, e: InstanceEvent): InstanceStat
           algorithm: d.algorithm,
           keySize: d.keySize,
           serviceIdentity: d.serviceIdentity,
+          ...(d.signingKey && d.signingThumbprint && d.signingKeyProof
+            ? { signingKey: d.signingKey, signingThumbprint: d.signingThumbprint, signingKeyProof: d.signingKeyProof }
+            : {}),
         },
       };
     }
@@ -88,6 +93,8 @@ export type InstanceCommand =
       readonly publicKey: PublicJwk;
       readonly thumbprint: Thumbprint;
       readonly keySize: KeySize;
+      /** The signing key issued with it (absent: a keystore from before signatures). */
+      readonly signing?: SigningRegistration | undefined;
     }
   | {
       readonly type: 'Activate';
@@ -106,6 +113,15 @@ export type InstanceCommand =
       readonly publicKey: PublicJwk;
       readonly thumbprint: Thumbprint;
       readonly keySize: KeySize;
+      readonly signing?: SigningRegistration | undefined;
+    }
+  | {
+      /** The operator confirmed the deployment's genesis out of band; this instance pinned it. */
+      readonly type: 'AcceptGenesis';
+      readonly installationId: InstallationId;
+      readonly deploymentId: DeploymentId;
+      readonly genesisThumbprint: Thumbprint;
+      readonly previousGenesis: Thumbprint | null;
     }
   | {
       /** An operator accepts a store that ends earlier than this instance saw it. */
@@ -183,6 +199,7 @@ export const decideInstance = (c: InstanceCommand, s: InstanceState): E.Either<I
             algorithm: 'RSA-OAEP-256',
             keySize: c.keySize,
             serviceIdentity: config.serviceIdentity,
+            ...c.signing,
           },
         },
       ]);
@@ -221,10 +238,23 @@ export const decideInstance = (c: InstanceCommand, s: InstanceState): E.Either<I
             thumbprint: c.thumbprint,
             algorithm: 'RSA-OAEP-256',
             keySize: c.keySize,
+            ...c.signing,
           },
         },
       ]);
     }
+    case 'AcceptGenesis':
+      return E.right([
+        {
+          type: 'GenesisAccepted',
+          data: {
+            installationId: c.installationId,
+            deploymentId: c.deploymentId,
+            genesisThumbprint: c.genesisThumbprint,
+            previousGenesis: c.previousGenesis,
+          },
+        },
+      ]);
     case 'AcceptRollback':
       return E.right([
         {

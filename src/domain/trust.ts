@@ -1,0 +1,259 @@
+/**
+ * Who the deployment's key events can be trusted from (docs/adr/0010-signed-key-events.md).
+ * Pure: signature verification and the signing-key thumbprint are injected.
+ *
+ * A walk over the deployment stream, in order, keeps:
+ *   - the signing key each installation registered itself, with a valid proof of possession and its
+ *     registration signed by that key (PublicKeyStored, SigningKeyRegistered; PublicKeyReplaced when
+ *     signed by its previous key);
+ *   - the genesis: the creator of the first key version, when its SymmetricKeyCreated is signed by it,
+ *     or a member that declared itself genesis (GenesisDeclared) when no certified member remained;
+ *   - the certified members: the genesis, and every installation a certified member wrapped the key
+ *     for naming its signing key (SymmetricKeyWrapped signed by that member) — until it is removed;
+ *   - which key checks were signed by a certified creator, and which wrapped copies by a certified member.
+ * A signature by a removed member, by a key not registered, or that does not verify, trusts nothing.
+ * Removals are honoured whoever signed them (removing trust is always safe) and reported when unsigned.
+ */
+import * as E from 'fp-ts/Either';
+import type { StoredEvent } from './envelope';
+import type { RefusalReason, SigningJwk } from './events';
+import type { KeyVersion } from './ids';
+import { EventSignature, eventSigningText, proofOfPossessionText, type Verify } from './signatures';
+
+export interface TrustCrypto {
+  readonly verify: Verify;
+  /** RFC 7638 thumbprint of an Ed25519 JWK. */
+  readonly thumbprint: (publicKey: SigningJwk) => string;
+}
+
+export interface SigningKeyOf {
+  readonly signingKey: SigningJwk;
+  readonly signingThumbprint: string;
+}
+
+export type TrustProblem =
+  | 'unsigned'
+  | 'bad-signature'
+  | 'signer-not-registered'
+  | 'signer-not-certified'
+  | 'bad-proof-of-possession'
+  | 'recipient-signing-key-not-named'
+  | 'recipient-signing-key-not-registered'
+  | 'genesis-declared-while-members-remain';
+
+/** A deployment event whose signature trusts nothing: what `verify --signatures` reports. */
+export interface TrustFinding {
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly eventType: string;
+  readonly problem: TrustProblem;
+}
+
+export type CopyTrust =
+  | { readonly trusted: true; readonly keyVersion: number; readonly revision: bigint; readonly by: string }
+  | { readonly trusted: false; readonly keyVersion: number; readonly revision: bigint; readonly problem: TrustProblem };
+
+export interface Trust {
+  readonly genesis: { readonly installationId: string; readonly thumbprint: string; readonly revision: bigint } | null;
+  /** A key version was created unsigned and no genesis was declared since: a ledger from before signatures. */
+  readonly unsigned: boolean;
+  readonly registered: Readonly<Record<string, SigningKeyOf>>;
+  readonly members: Readonly<Record<string, SigningKeyOf>>;
+  /** Key checks, by key version, with whether a certified creator (or the declared genesis) signed them. */
+  readonly keyChecks: Readonly<Record<number, { readonly keyCheck: string; readonly trusted: boolean }>>;
+  /** Each installation's newest copy (lower-cased installation ID). */
+  readonly copies: Readonly<Record<string, CopyTrust>>;
+  readonly findings: ReadonlyArray<TrustFinding>;
+}
+
+const id = (s: string): string => s.toLowerCase();
+
+export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto): Trust => {
+  let genesis: Trust['genesis'] = null;
+  let unsigned = false;
+  let keyCreated = false; // only the first key creation can make a genesis
+  const registered: Record<string, SigningKeyOf> = {};
+  let members: Record<string, SigningKeyOf> = {};
+  const keyChecks: Record<number, { keyCheck: string; trusted: boolean }> = {};
+  let copies: Record<string, CopyTrust> = {};
+  const findings: TrustFinding[] = [];
+
+  for (const e of events) {
+    const finding = (problem: TrustProblem): void => {
+      findings.push({ stream: e.stream, revision: e.revision, eventType: e.event.type, problem });
+    };
+    const sigDecoded = EventSignature.decode(e.metadata.sig);
+    const sig = E.isRight(sigDecoded) ? sigDecoded.right : undefined;
+    const validBy = (key: SigningKeyOf | undefined): boolean =>
+      sig !== undefined &&
+      key !== undefined &&
+      sig.key === key.signingThumbprint &&
+      crypto.verify(key.signingKey, eventSigningText(e.stream, e.revision, e.event.type, e.event.data, e.metadata), sig.value);
+    /** Why the event's signature does not come from a certified member (undefined: it does). */
+    const notByMember = (): TrustProblem | undefined => {
+      if (e.metadata.sig === undefined) return 'unsigned';
+      if (!sig) return 'bad-signature';
+      const member = members[id(sig.by)];
+      if (!member) return registered[id(sig.by)] ? 'signer-not-certified' : 'signer-not-registered';
+      return validBy(member) ? undefined : 'bad-signature';
+    };
+    /** A self-registration: the key's thumbprint recomputed, its proof of possession and the event's signature by it. */
+    const selfRegistration = (
+      installationId: string,
+      thumbprint: string,
+      d: Partial<SigningKeyOf & { signingKeyProof: string }>,
+      signer: SigningKeyOf | undefined,
+    ): SigningKeyOf | undefined => {
+      if (!d.signingKey || !d.signingThumbprint || !d.signingKeyProof) return undefined;
+      const key = { signingKey: d.signingKey, signingThumbprint: d.signingThumbprint };
+      if (crypto.thumbprint(d.signingKey) !== d.signingThumbprint) return void finding('bad-proof-of-possession');
+      if (!crypto.verify(d.signingKey, proofOfPossessionText(installationId, thumbprint, d.signingThumbprint), d.signingKeyProof))
+        return void finding('bad-proof-of-possession');
+      if (sig === undefined || id(sig.by) !== id(installationId) || !validBy(signer ?? key)) return void finding(sig ? 'bad-signature' : 'unsigned');
+      return key;
+    };
+
+    const ev = e.event;
+    switch (ev.type) {
+      case 'PublicKeyStored': {
+        const who = id(ev.data.installationId);
+        delete members[who];
+        delete copies[who];
+        const key = selfRegistration(ev.data.installationId, ev.data.thumbprint, ev.data, undefined);
+        if (key) registered[who] = key;
+        else delete registered[who];
+        break;
+      }
+      case 'SigningKeyRegistered': {
+        const who = id(ev.data.installationId);
+        if (registered[who]) break; // a signing key is added once; later ones change keys through an identity change
+        const key = selfRegistration(ev.data.installationId, ev.data.thumbprint, ev.data, undefined);
+        if (key) registered[who] = key;
+        break;
+      }
+      case 'PublicKeyReplaced': {
+        const who = id(ev.data.installationId);
+        const previous = registered[who];
+        // Signed by the previous signing key, which vouches for the new one (proved by its own proof of possession).
+        const key = previous ? selfRegistration(ev.data.installationId, ev.data.thumbprint, ev.data, previous) : undefined;
+        if (!previous) finding('signer-not-registered');
+        if (key) registered[who] = key;
+        else delete registered[who];
+        if (key && members[who]) members[who] = key;
+        else delete members[who];
+        break;
+      }
+      case 'SymmetricKeyCreated': {
+        const creator = id(ev.data.createdBy);
+        const v = ev.data.keyVersion;
+        const first = !keyCreated;
+        keyCreated = true;
+        let trusted = false;
+        if (first) {
+          const key = registered[creator];
+          if (sig && id(sig.by) === creator && validBy(key) && key) {
+            genesis = { installationId: ev.data.createdBy, thumbprint: key.signingThumbprint, revision: e.revision };
+            members = { [creator]: key };
+            trusted = true;
+          } else if (e.metadata.sig === undefined) {
+            unsigned = true; // a ledger from before signatures
+            finding('unsigned');
+          } else finding('bad-signature'); // signed, but not by its creator's registered key: no genesis at all
+        } else if (genesis === null) {
+          finding(e.metadata.sig === undefined ? 'unsigned' : 'signer-not-certified');
+        } else {
+          const problem = sig && id(sig.by) !== creator ? 'signer-not-certified' : notByMember();
+          if (problem) finding(problem);
+          trusted = problem === undefined;
+        }
+        keyChecks[v] = { keyCheck: ev.data.keyCheck, trusted };
+        copies[creator] = trusted
+          ? { trusted, keyVersion: v, revision: e.revision, by: creator }
+          : { trusted, keyVersion: v, revision: e.revision, problem: e.metadata.sig === undefined ? 'unsigned' : 'signer-not-certified' };
+        break;
+      }
+      case 'SymmetricKeyWrapped': {
+        const recipient = id(ev.data.copy.installationId);
+        const v = ev.data.keyVersion;
+        let problem = notByMember() ?? (sig && id(sig.by) !== id(ev.data.wrappedBy) ? 'bad-signature' : undefined);
+        const named = ev.data.recipientSigningThumbprint;
+        if (!problem && named === undefined) problem = 'recipient-signing-key-not-named';
+        const key = registered[recipient];
+        if (!problem && key?.signingThumbprint !== named) problem = 'recipient-signing-key-not-registered';
+        if (problem || !key) {
+          if (problem) finding(problem);
+          copies[recipient] = { trusted: false, keyVersion: v, revision: e.revision, problem: problem ?? 'recipient-signing-key-not-registered' };
+          break;
+        }
+        members[recipient] = key;
+        copies[recipient] = { trusted: true, keyVersion: v, revision: e.revision, by: id(ev.data.wrappedBy) };
+        break;
+      }
+      case 'InstanceRemoved': {
+        const who = id(ev.data.installationId);
+        const problem = notByMember();
+        if (problem) finding(problem);
+        delete members[who];
+        delete registered[who];
+        delete copies[who];
+        break;
+      }
+      case 'GenesisDeclared': {
+        const who = id(ev.data.installationId);
+        const key = registered[who];
+        const remaining = Object.keys(members).length;
+        if (!(sig && id(sig.by) === who && validBy(key)) || !key || key.signingThumbprint !== ev.data.signingThumbprint) {
+          finding(sig ? 'bad-signature' : 'unsigned');
+          break;
+        }
+        if (!unsigned && remaining > 0) {
+          finding('genesis-declared-while-members-remain');
+          break;
+        }
+        const v = ev.data.keyVersion;
+        // It vouches for the key check it unwrapped; the copies of others were not certified by it.
+        genesis = { installationId: ev.data.installationId, thumbprint: key.signingThumbprint, revision: e.revision };
+        unsigned = false;
+        members = { [who]: key };
+        const recorded = keyChecks[v];
+        keyChecks[v] = { keyCheck: ev.data.keyCheck, trusted: recorded?.keyCheck === ev.data.keyCheck };
+        const own = copies[who];
+        copies = own && own.keyVersion === v ? { [who]: { trusted: true, keyVersion: v, revision: own.revision, by: who } } : {};
+        break;
+      }
+    }
+  }
+  return { genesis, unsigned, registered, members, keyChecks, copies, findings };
+};
+
+/** Why an instance may not rely on its copy of a key version (undefined: it may). */
+export type CopyDistrust =
+  | { readonly _tag: 'DeploymentNotSigned' }
+  | { readonly _tag: 'GenesisNotPinned'; readonly pinned: string; readonly ledger: string | null }
+  | { readonly _tag: 'UntrustedKeyEvent'; readonly problem: UntrustedProblem; readonly revision: string | null };
+
+export type UntrustedProblem = Extract<RefusalReason, { _tag: 'UntrustedKeyEvent' }>['problem'];
+
+export const copyDistrust = (
+  trust: Trust,
+  who: { readonly installationId: string; readonly signingThumbprint: string | undefined; readonly pinnedGenesis: string | undefined },
+  keyVersion: KeyVersion,
+  keyCheck: string,
+): CopyDistrust | undefined => {
+  if (who.pinnedGenesis !== undefined && who.pinnedGenesis !== trust.genesis?.thumbprint)
+    return { _tag: 'GenesisNotPinned', pinned: who.pinnedGenesis, ledger: trust.genesis?.thumbprint ?? null };
+  if (trust.genesis === null && trust.unsigned) return { _tag: 'DeploymentNotSigned' };
+  const untrusted = (problem: UntrustedProblem, revision: bigint | null): CopyDistrust => ({
+    _tag: 'UntrustedKeyEvent',
+    problem,
+    revision: revision === null ? null : revision.toString(),
+  });
+  if (trust.genesis === null) return untrusted('key-check-not-signed-by-a-member', null); // the first key's signature does not verify
+  if (who.signingThumbprint === undefined) return untrusted('no-signing-key', null);
+  const copy = trust.copies[id(who.installationId)];
+  if (!copy?.trusted || copy.keyVersion !== keyVersion) return untrusted('copy-not-certified', copy?.revision ?? null);
+  if (trust.members[id(who.installationId)]?.signingThumbprint !== who.signingThumbprint) return untrusted('copy-certifies-another-signing-key', copy.revision);
+  const check = trust.keyChecks[keyVersion];
+  if (!check?.trusted || check.keyCheck !== keyCheck) return untrusted('key-check-not-signed-by-a-member', null);
+  return undefined;
+};
