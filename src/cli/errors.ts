@@ -8,6 +8,7 @@ import type { InstanceError } from '../domain/instance/decider';
 import type { DeploymentError } from '../domain/deployment/decider';
 import type { MembershipError } from '../commands/membership';
 import type { RollbackError } from '../commands/rollback';
+import type { TrustError } from '../commands/trust';
 import type { NewcomerKeyProblem } from '../domain/newcomer-key';
 import { explainRefusal } from '../domain/refusal';
 import type { ConfigError } from '../infra/config';
@@ -19,6 +20,7 @@ export type CliError =
   | MembershipError
   | IdentityError
   | RollbackError
+  | TrustError
   | CheckpointError
   | ConfigError
   | StoreSelectionError
@@ -156,7 +158,7 @@ export const describeError = (e: CliError): string => {
     case 'NewcomerKeyRefused':
       return newcomerKeyRefused(e.newcomer, e.problem);
     case 'NotAMemberYet':
-      return `installation ${e.installationId} has no key in the deployment yet, so there is nothing to move to a new identity. Finish keyledger init (and a join) first.`;
+      return `installation ${e.installationId} is not a member of the deployment yet (no key registered, or no copy to move). Finish keyledger init (and a join) first.`;
     case 'CannotProveKey':
       return `cannot prove this instance holds the current key (${e.detail}). Run keyledger status for the remedy.`;
     case 'TooManyConflicts':
@@ -185,6 +187,21 @@ export const describeError = (e: CliError): string => {
       return "this instance's machine secret is not there, so it keeps no memory of the ledger to accept a rollback into.";
     case 'RollbackTargetMismatch':
       return `the store's ${e.stream} ends at revision ${e.storeEndsAt}, not ${e.named}: name the head the store shows now (--to ${e.stream}@${e.storeEndsAt}).`;
+    case 'GenesisStands':
+      return (
+        `the deployment already has a root of trust (genesis ${e.genesis}) and ${e.members} certified member(s): a new genesis is only for a ` +
+        'deployment from before signed key events, or when no certified member remains. Nothing was recorded.'
+      );
+    case 'NoGenesisToAccept':
+      return (
+        `the ledger shows no root of trust to accept as ${e.expected}: none was declared yet, or its key events do not verify. ` +
+        'Run keyledger trust --declare-genesis on a member that holds the key first; keyledger verify --signatures names altered events.'
+      );
+    case 'GenesisNotExpected':
+      return (
+        `the ledger's genesis is ${e.ledger}, not the ${e.expected} you confirmed: nothing was pinned. ` +
+        'Check the thumbprint with the operator who declared it; if they differ, the ledger was altered (keyledger verify --signatures).'
+      );
     case 'UsageError':
       return e.message;
     default:
@@ -207,7 +224,11 @@ export const exitCodeOf = (e: CliError): number => {
     case 'NewcomerKeyRefused':
     case 'NotAMemberYet':
     case 'CannotProveKey':
+    case 'GenesisStands':
+    case 'NoGenesisToAccept':
       return EXIT.refused;
+    case 'GenesisNotExpected':
+      return EXIT.tampered;
     case 'LedgerRolledBack':
     case 'LocalStateError':
       return e._tag === 'LedgerRolledBack' || e.problem === 'tampered' ? EXIT.tampered : EXIT.failure;

@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { registerAcceptRollback } from './commands/accept-rollback';
+import { registerTrust } from './commands/trust';
 import { registerChangeIdentity } from './commands/change-identity';
 import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
@@ -68,6 +69,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerRskeymgmt,
     registerVerify,
     registerAcceptRollback,
+    registerTrust,
   ])
     register(program, scope);
   return program;

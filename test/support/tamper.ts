@@ -33,7 +33,14 @@ export const rowOf = (file: string, stream: string, revision: number): { data: s
  * (ADR 0002): edits one event's data and re-hashes it and every later event of
  * its stream, so `verify` finds nothing.
  */
-export const rewriteAndRehash = (file: string, stream: string, revision: number, edit: (data: Record<string, unknown>) => Record<string, unknown>): void => {
+export const rewriteAndRehash = (
+  file: string,
+  stream: string,
+  revision: number,
+  edit: (data: Record<string, unknown>) => Record<string, unknown>,
+  /** The event's metadata (without its hash) may be edited too: a signature stripped or replaced. */
+  editMetadata: (metadata: Record<string, unknown>) => Record<string, unknown> = (m) => m,
+): void => {
   const db = new Database(file);
   try {
     const rows = db
@@ -48,7 +55,8 @@ export const rewriteAndRehash = (file: string, stream: string, revision: number,
         continue;
       }
       const data = row.revision === revision ? edit(JSON.parse(row.data) as Record<string, unknown>) : (JSON.parse(row.data) as Record<string, unknown>);
-      const { hash: _old, ...rest } = metadata;
+      const { hash: _old, ...kept } = metadata;
+      const rest = row.revision === revision ? editMetadata(kept) : kept;
       const base = { ...rest, prevHash: prevHash ?? metadata.prevHash };
       const hash = hashEvent(sha256Hex, stream, BigInt(row.revision), row.type, data, base as never);
       update.run(JSON.stringify(data), JSON.stringify({ ...base, hash }), stream, row.revision);
