@@ -297,3 +297,48 @@ test('change-identity rotates the signing key, certified by the old one: the mem
   t.is((await b!.run(...joinArgs(c))).code, 0);
   t.is((await c.run('start')).code, 0);
 });
+
+test('a re-genesis when no certified member remains: members that pinned the old genesis refuse until their operator confirms the new one — remedies followed', async (t) => {
+  t.timeout(90_000);
+  const dir = tempDir('kl-trust');
+  const [a, b, c] = await activatedDeployment(dir, ['A', 'B', 'C']);
+  toLegacyLedger(ledgerFile(dir));
+  for (const n of [a!, b!, c!]) await toLegacyKeystore(n);
+  const first = (await a!.run('--json', 'trust', '--declare-genesis')).json<{ genesis: string }>().genesis;
+  for (const n of [b!, c!]) t.is((await n.run('trust', '--expect-genesis', first)).code, 0);
+  // A leaves before it certified anyone: no certified member remains, and B, which holds the key, becomes the genesis.
+  t.is((await b!.run('remove', a!.id)).code, 0);
+  const declared = await b!.run('--json', 'trust', '--declare-genesis');
+  t.is(declared.code, 0, declared.stderr);
+  const second = declared.json<{ genesis: string }>().genesis;
+  t.not(second, first);
+  const bs = await b!.run('start');
+  t.is(bs.code, 0, bs.stdout + bs.stderr);
+
+  // C pinned the first genesis: refused, and told to confirm the new one out of band.
+  const refused = await c!.run('--json', 'start');
+  t.is(refused.code, 1);
+  const o = refused.json<StartJson>();
+  t.like(o.reason, { _tag: 'GenesisNotPinned', pinnedGenesis: first, ledgerGenesis: second });
+  t.deepEqual(
+    o.remedy?.steps.map((s) => [s.on, s.command]),
+    [
+      ['this-instance', 'keyledger trust --expect-genesis <genesis-thumbprint>'],
+      ['this-instance', 'keyledger start'],
+    ],
+  );
+  t.is((await c!.run('trust', '--expect-genesis', second)).code, 0);
+  const next = await c!.run('--json', 'start');
+  t.is(next.code, 1);
+  const n = next.json<StartJson>();
+  t.like(n.reason, { _tag: 'UntrustedKeyEvent', problem: 'copy-not-certified' });
+  t.deepEqual(
+    n.remedy?.steps.map((s) => [s.on, s.command]),
+    [
+      ['a-member', `keyledger join ${c!.id} --expect-thumbprint ${keystoreThumbprint(c!.file)} --rewrap`],
+      ['this-instance', 'keyledger start'],
+    ],
+  );
+  t.is((await b!.run(...joinArgs(c!), '--rewrap')).code, 0);
+  t.is((await c!.run('start')).code, 0);
+});

@@ -217,8 +217,13 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
         members = { [who]: key };
         const recorded = keyChecks[v];
         keyChecks[v] = { keyCheck: ev.data.keyCheck, trusted: recorded?.keyCheck === ev.data.keyCheck };
+        // Copies certified under the previous genesis are not certified by this one: the new genesis re-wraps (join --rewrap).
+        const uncertified: Record<string, CopyTrust> = {};
+        for (const [k, c] of Object.entries(copies))
+          uncertified[k] = { trusted: false, keyVersion: c.keyVersion, revision: c.revision, problem: 'signer-not-certified' };
         const own = copies[who];
-        copies = own && own.keyVersion === v ? { [who]: { trusted: true, keyVersion: v, revision: own.revision, by: who } } : {};
+        if (own && own.keyVersion === v) uncertified[who] = { trusted: true, keyVersion: v, revision: own.revision, by: who };
+        copies = uncertified;
         break;
       }
     }

@@ -39,7 +39,7 @@ export const rewriteAndRehash = (
   revision: number,
   edit: (data: Record<string, unknown>) => Record<string, unknown>,
   /** The event's metadata (without its hash) may be edited too: a signature stripped or replaced. */
-  editMetadata: (metadata: Record<string, unknown>) => Record<string, unknown> = (m) => m,
+  editMetadata: (metadata: Record<string, unknown>, data: Record<string, unknown>) => Record<string, unknown> = (m) => m,
 ): void => {
   const db = new Database(file);
   try {
@@ -56,7 +56,7 @@ export const rewriteAndRehash = (
       }
       const data = row.revision === revision ? edit(JSON.parse(row.data) as Record<string, unknown>) : (JSON.parse(row.data) as Record<string, unknown>);
       const { hash: _old, ...kept } = metadata;
-      const rest = row.revision === revision ? editMetadata(kept) : kept;
+      const rest = row.revision === revision ? editMetadata(kept, data) : kept;
       const base = { ...rest, prevHash: prevHash ?? metadata.prevHash };
       const hash = hashEvent(sha256Hex, stream, BigInt(row.revision), row.type, data, base as never);
       update.run(JSON.stringify(data), JSON.stringify({ ...base, hash }), stream, row.revision);
