@@ -11,6 +11,7 @@
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { filter, firstValueFrom, share, take, toArray } from 'rxjs';
@@ -27,6 +28,7 @@ import { runLive } from '../src/projections/live';
 import { catchUp, type ProjectionResult, type RunnerError } from '../src/projections/runner';
 import { runCli } from '../src/cli/main';
 import { cli } from './support/cli-inproc';
+import { activatedDeployment } from './support/nodes';
 import {
   activated,
   cluster,
@@ -536,4 +538,34 @@ test('cli: the ledger file replaced by another → status says the view was rebu
   t.is(status.stderr.split('\n').filter((l) => l.includes('no longer matches')).length, 1);
   const again = await run('-c', a.file, 'status');
   t.false(again.stderr.includes('no longer matches'), again.stderr);
+});
+
+test("the view checkpoint is MAC'd under the instance's local-state key: one edited in the state folder is rebuilt from the ledger, not shown", async (t) => {
+  t.timeout(60_000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-cpmac-'));
+  const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+  t.regex((await a!.run('list')).stdout, /RS-B/); // list catches the shared view up and saves its checkpoint
+  // Someone who can write the state folder (but has no machine secret) edits the saved view.
+  const db = new Database(path.join(dir, '.keyledger', 'projections.db'));
+  try {
+    t.true(db.prepare("UPDATE checkpoints SET state = replace(state, 'RS-B', 'RS-FORGED')").run().changes > 0);
+  } finally {
+    db.close();
+  }
+  for (const after of [await a!.run('list'), await a!.run('status', b!.id)]) {
+    t.is(after.code, 0, after.stderr);
+    t.regex(after.stdout, /RS-B/);
+    t.notRegex(after.stdout, /FORGED/);
+  }
+  // Unit level: the store refuses a row whose MAC does not verify, and accepts its own.
+  const mac = (text: string) => `m:${text.length}`;
+  const file = path.join(dir, 'unit.db');
+  const store = E.getOrElseW(() => t.fail() as never)(openSqliteCheckpoints(file, { mac })) as CheckpointStore;
+  const cp = { version: 1, position: { commit: 1n, prepare: 1n }, state: { x: 1 }, heads: {}, tip: null };
+  t.true(E.isRight(store.save('k', cp)));
+  t.like(E.getOrElseW(() => undefined)(store.load('k')), { version: 1 });
+  store.close();
+  const other = E.getOrElseW(() => t.fail() as never)(openSqliteCheckpoints(file, { mac: (text: string) => `other:${text.length}` })) as CheckpointStore;
+  t.is(E.getOrElseW(() => 'error')(other.load('k')), undefined, 'under another key: absent, rebuilt');
+  other.close();
 });

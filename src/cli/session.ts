@@ -21,7 +21,9 @@ import { fileOpLog, type OpLog } from '../infra/oplog';
 import { openStore } from '../infra/open-store';
 import { pauseFromEnv } from '../infra/pause';
 import { sha256Hex } from '../infra/sha256';
+import { localStateMacFrom, readMachineSecret, secretFileOf } from '../infra/machine-secret';
 import { openSqliteCheckpoints } from '../infra/sqlite-checkpoints';
+import type { CheckpointStore } from '../ports/checkpoints';
 import type { EventStore } from '../ports/event-store';
 import { activationProjection, type ActivationView } from '../projections/activation';
 import { catchUp, checkpointKey } from '../projections/runner';
@@ -153,9 +155,18 @@ export const instanceDeps = async (s: Session, command: string, keySize?: KeySiz
 export const instanceSigner = async (s: Session, deps: InstanceDeps): Promise<EventSigner | undefined> =>
   signerOf(deps.crypto, await deps.keystore.load({ installationId: s.config.instance.installationId, serviceIdentity: s.config.instance.serviceIdentity })());
 
+/**
+ * The view checkpoints of this instance's state folder, MAC'd under its local-state key when its machine
+ * secret is here (a checkpoint that does not verify is rebuilt from the ledger: ADR 0009, defence 7).
+ */
+export const viewCheckpoints = (s: Session): E.Either<CliError, CheckpointStore> => {
+  const secret = readMachineSecret(secretFileOf(s.config.instance.keystorePath, s.config.keystoreSecretFile ?? undefined), false);
+  return openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'), E.isRight(secret) ? { mac: localStateMacFrom(secret.right) } : {});
+};
+
 /** Whether the local view has nothing to resume from (a first run on this machine, a view-version bump). */
 export const viewIsCold = (s: Session): E.Either<CliError, boolean> => {
-  const checkpoints = openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'));
+  const checkpoints = viewCheckpoints(s);
   if (E.isLeft(checkpoints)) return checkpoints;
   try {
     const cp = checkpoints.right.load(checkpointKey(activationProjection, s.store));
@@ -167,7 +178,7 @@ export const viewIsCold = (s: Session): E.Either<CliError, boolean> => {
 
 /** The activation view, caught up from its local checkpoint (progress on a terminal). */
 export const loadView = async (io: Io, s: Session, g: GlobalOptions): Promise<E.Either<CliError, ActivationView>> => {
-  const checkpoints = openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'));
+  const checkpoints = viewCheckpoints(s);
   if (E.isLeft(checkpoints)) return checkpoints;
   const progress = progressReporter(io, !g.json, 'replaying ledger');
   try {

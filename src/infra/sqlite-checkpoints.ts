@@ -34,6 +34,7 @@ export const openLocalDb = (file: string, schema: string): E.Either<CheckpointEr
 const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['heads', 'TEXT'],
   ['tip', 'TEXT'],
+  ['mac', 'TEXT'],
 ];
 
 const addMissingColumns = (db: Database.Database): void => {
@@ -74,13 +75,26 @@ const parseTip = (text: string | null): CheckpointTip | null => {
   }
 };
 
-export const openSqliteCheckpoints = (file: string): E.Either<CheckpointError, CheckpointStore> => {
+/** What a checkpoint's MAC covers: every column that is read back, in order, NUL-separated. */
+const macText = (key: string, version: number, commit: string, prepare: string, state: string, heads: string | null, tip: string | null): string =>
+  ['keyledger-checkpoint/v1', key, String(version), commit, prepare, state, heads ?? '', tip ?? ''].join('\0');
+
+export interface CheckpointOptions {
+  /**
+   * The local-state MAC (HMAC-SHA256 under a key derived from the instance's machine secret): checkpoints are
+   * saved with it, and one that does not verify (or has none) loads as absent, so the view is rebuilt from the
+   * ledger. Without it (no machine secret here), checkpoints are saved and read unauthenticated.
+   */
+  readonly mac?: (text: string) => string;
+}
+
+export const openSqliteCheckpoints = (file: string, options: CheckpointOptions = {}): E.Either<CheckpointError, CheckpointStore> => {
   const opened = openLocalDb(
     file,
     `CREATE TABLE IF NOT EXISTS checkpoints (
       key TEXT PRIMARY KEY, version INTEGER NOT NULL, commit_pos TEXT NOT NULL, prepare_pos TEXT NOT NULL,
       state TEXT NOT NULL, saved_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-      heads TEXT, tip TEXT
+      heads TEXT, tip TEXT, mac TEXT
     ) WITHOUT ROWID`,
   );
   if (E.isLeft(opened)) return opened;
@@ -92,20 +106,23 @@ export const openSqliteCheckpoints = (file: string): E.Either<CheckpointError, C
     db.close();
     return E.left(fail(e));
   }
-  const get = db.prepare('SELECT version, commit_pos, prepare_pos, state, heads, tip FROM checkpoints WHERE key = ?');
+  const get = db.prepare('SELECT version, commit_pos, prepare_pos, state, heads, tip, mac FROM checkpoints WHERE key = ?');
   const put = db.prepare(
-    `INSERT INTO checkpoints (key, version, commit_pos, prepare_pos, state, heads, tip) VALUES (?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO checkpoints (key, version, commit_pos, prepare_pos, state, heads, tip, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(key) DO UPDATE SET version = excluded.version, commit_pos = excluded.commit_pos,
        prepare_pos = excluded.prepare_pos, state = excluded.state, heads = excluded.heads, tip = excluded.tip,
-       saved_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
+       mac = excluded.mac, saved_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
   );
+  const { mac } = options;
   return E.right({
     load: (key) =>
       E.tryCatch(() => {
         const row = get.get(key) as
-          | { version: number; commit_pos: string; prepare_pos: string; state: string; heads: string | null; tip: string | null }
+          | { version: number; commit_pos: string; prepare_pos: string; state: string; heads: string | null; tip: string | null; mac: string | null }
           | undefined;
         if (!row) return undefined;
+        // Written by someone without this instance's machine secret (or edited): not a view to answer from.
+        if (mac && row.mac !== mac(macText(key, row.version, row.commit_pos, row.prepare_pos, row.state, row.heads, row.tip))) return undefined;
         const cp: Checkpoint = {
           version: row.version,
           position: { commit: BigInt(row.commit_pos), prepare: BigInt(row.prepare_pos) },
@@ -117,15 +134,12 @@ export const openSqliteCheckpoints = (file: string): E.Either<CheckpointError, C
       }, fail),
     save: (key, cp) =>
       E.tryCatch(() => {
-        put.run(
-          key,
-          cp.version,
-          cp.position.commit.toString(),
-          cp.position.prepare.toString(),
-          JSON.stringify(cp.state),
-          cp.heads === null ? null : JSON.stringify(cp.heads),
-          cp.tip === null ? null : JSON.stringify(cp.tip),
-        );
+        const commit = cp.position.commit.toString();
+        const prepare = cp.position.prepare.toString();
+        const state = JSON.stringify(cp.state);
+        const heads = cp.heads === null ? null : JSON.stringify(cp.heads);
+        const tip = cp.tip === null ? null : JSON.stringify(cp.tip);
+        put.run(key, cp.version, commit, prepare, state, heads, tip, mac ? mac(macText(key, cp.version, commit, prepare, state, heads, tip)) : null);
       }, fail),
     close: () => db.close(),
   });

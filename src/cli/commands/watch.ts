@@ -1,14 +1,12 @@
 /** `keyledger watch [--count N]`: follow activation changes live from the durable-checkpointed view. */
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import * as E from 'fp-ts/Either';
 import { sha256Hex } from '../../infra/sha256';
-import { openSqliteCheckpoints } from '../../infra/sqlite-checkpoints';
 import { activationProjection } from '../../projections/activation';
 import { type InstanceStatus, listInstances } from '../../projections/status';
 import { type CliError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
-import { fail, withSession } from '../session';
+import { fail, viewCheckpoints, withSession } from '../session';
 
 const describe = (st: InstanceStatus): string => (st.state === 'disabled' ? `disabled (${st.reason._tag})` : st.state);
 
@@ -16,7 +14,7 @@ const watchCommand = async (io: Io, g: GlobalOptions, count: number | undefined)
   if (count !== undefined && (!Number.isInteger(count) || count < 1))
     return fail(io, { _tag: 'UsageError', message: '--count takes a whole number of at least 1' });
   return withSession(io, g, async (s) => {
-    const checkpoints = openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'));
+    const checkpoints = viewCheckpoints(s);
     if (E.isLeft(checkpoints)) return checkpoints;
     const seen = new Map<string, string>();
     let changes = 0;
