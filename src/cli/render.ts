@@ -8,6 +8,35 @@ import type { ActivationView } from '../projections/activation';
 import { INIT_STEPS, type InstanceStatus } from '../projections/status';
 import type { Finding } from '../projections/findings';
 
+/** C0 and C1 controls, DEL, and the characters that reorder or break what a terminal shows (bidi marks and overrides, line separators). */
+const unsafeInText = (c: number): boolean =>
+  c < 0x20 ||
+  (c >= 0x7f && c <= 0x9f) ||
+  c === 0x061c ||
+  c === 0x200e ||
+  c === 0x200f ||
+  c === 0x2028 ||
+  c === 0x2029 ||
+  (c >= 0x202a && c <= 0x202e) ||
+  (c >= 0x2066 && c <= 0x2069);
+
+/**
+ * Text read from the store, safe to print on a terminal: each control, bidi or line-separator character becomes
+ * a `\uXXXX` escape, so a stored value can neither move the cursor, rewrite earlier lines, nor reorder what the
+ * operator reads. Anything else is printed as it is (ordinary text is unchanged).
+ */
+export const printable = (s: string): string => {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!unsafeInText(c)) continue;
+    out += `${s.slice(from, i)}\\u${c.toString(16).padStart(4, '0')}`;
+    from = i + 1;
+  }
+  return from === 0 ? s : out + s.slice(from);
+};
+
 const STEP_OF: Record<string, number> = {
   ConfigRead: 1,
   KeyPairIssued: 2,

@@ -3,11 +3,17 @@
  * revisions are contiguous from 0, and every event's hash matches its content
  * and links to the previous event's hash. Reads $all page by page; memory is
  * bounded by one page plus one entry per stream.
+ *
+ * With `signatures`, the same pass also checks every signature (src/domain/signature-audit.ts): the trust
+ * walk over each deployment stream, and each signed instance event against the instance's own signing key.
+ * That keeps the deployment streams' events in memory; without it nothing more is kept or computed.
  */
 import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
 import { checkLink, decodeRecorded, type Digest, EventMetadata, GENESIS } from '../domain/envelope';
 import { LEDGER_PREFIX } from '../domain/ids';
+import { type SignatureSummary, signatureAudit } from '../domain/signature-audit';
+import type { TrustCrypto } from '../domain/trust';
 import type { EventStore, Position, StoreError } from '../ports/event-store';
 
 export interface IntegrityProblem {
@@ -23,6 +29,13 @@ export interface VerifyReport {
   readonly problems: ReadonlyArray<IntegrityProblem>;
   /** The hash of the newest event of each stream: keep it to detect later truncation. */
   readonly heads: Readonly<Record<string, { readonly revision: string; readonly hash: string }>>;
+  /** With `signatures` only. */
+  readonly signatures?: SignatureReport;
+}
+
+export interface SignatureReport extends SignatureSummary {
+  /** The ledger's earliest problem of either kind, in $all order (null: none): restore from a backup taken before it. */
+  readonly firstProblem: { readonly stream: string; readonly revision: string } | null;
 }
 
 export interface VerifyOptions {
@@ -30,6 +43,8 @@ export interface VerifyOptions {
   readonly digest: Digest;
   readonly pageSize?: number;
   readonly onProgress?: (events: number) => void;
+  /** Check signatures too: Ed25519 verification and signing-key thumbprints (the Crypto port's `signing`). */
+  readonly signatures?: TrustCrypto;
 }
 
 export const verifyLedger =
@@ -39,6 +54,8 @@ export const verifyLedger =
     const problems: IntegrityProblem[] = [];
     let events = 0;
     let after: Position | undefined;
+    const audit = options.signatures ? signatureAudit(options.signatures) : undefined;
+    let firstHashProblemSeq: number | null = null;
     const pageSize = options.pageSize ?? 1000;
     for (;;) {
       const page = await store.readAll({ ...(after ? { after } : {}), maxCount: pageSize, streamPrefixes: [LEDGER_PREFIX] })();
@@ -49,6 +66,7 @@ export const verifyLedger =
         const head = heads[r.streamName] ?? { revision: -1n, hash: GENESIS };
         const report = (problem: string): void => {
           problems.push({ stream: r.streamName, revision: r.revision.toString(), eventType: r.type, problem });
+          firstHashProblemSeq ??= events;
         };
         if (r.revision !== head.revision + 1n)
           report(`revision ${head.revision + 1n}${r.revision > head.revision + 2n ? `..${r.revision - 1n}` : ''} is missing before it`);
@@ -67,14 +85,21 @@ export const verifyLedger =
         if (link === 'hash-mismatch') report('its content does not match its hash: the stored event was altered');
         else if (link === 'chain-broken') report('its previous-hash link does not match the event before it: an event was altered, removed or reordered');
         heads[r.streamName] = { revision: r.revision, hash: decoded.right.metadata.hash };
+        audit?.add(decoded.right, events);
       }
       options.onProgress?.(events);
       if (page.right.length < pageSize) break;
     }
-    return E.right({
+    const report: VerifyReport = {
       streams: Object.keys(heads).length,
       events,
       problems,
       heads: Object.fromEntries(Object.entries(heads).map(([k, v]) => [k, { revision: v.revision.toString(), hash: v.hash }])),
-    });
+    };
+    if (!audit) return E.right(report);
+    const { summary, firstProblemSeq } = audit.finish();
+    const firstSignatureProblem = summary.problems[0];
+    const signatureFirst = firstSignatureProblem && (firstHashProblemSeq === null || (firstProblemSeq ?? Infinity) < firstHashProblemSeq);
+    const first = signatureFirst ? firstSignatureProblem : problems[0];
+    return E.right({ ...report, signatures: { ...summary, firstProblem: first ? { stream: first.stream, revision: first.revision } : null } });
   };

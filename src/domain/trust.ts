@@ -136,7 +136,7 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
         const previous = registered[who];
         // Signed by the previous signing key, which vouches for the new one (proved by its own proof of possession).
         const key = previous ? selfRegistration(ev.data.installationId, ev.data.thumbprint, ev.data, previous) : undefined;
-        if (!previous) finding('signer-not-registered');
+        if (!previous) finding(e.metadata.sig === undefined ? 'unsigned' : 'signer-not-registered');
         if (key) registered[who] = key;
         else delete registered[who];
         if (key && members[who]) members[who] = key;
