@@ -8,6 +8,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { type DeploymentId, deploymentStream, instanceStream } from '../src/domain/ids';
 import { proofOfPossessionText } from '../src/domain/signatures';
 import { joseCrypto } from '../src/infra/jose-crypto';
@@ -163,3 +165,28 @@ for (const [label, modulusLength, publicExponent] of [
     t.true(fs.existsSync(ledgerFile(dir)));
   });
 }
+
+test("trusted cache: the local state's saved view edited (the newcomer's key swapped for the attacker's) → join reads the verified ledger, never the cache", async (t) => {
+  t.timeout(60_000);
+  const { dir, a, b } = await waiting();
+  t.is((await a.run('list')).code, 0); // the shared view is saved in the state folder
+  const evil = await attackerKey();
+  const real = keystoreThumbprint(b.file);
+  const db = new Database(path.join(dir, '.keyledger', 'projections.db'));
+  try {
+    const rows = db.prepare('SELECT key, state FROM checkpoints').all() as Array<{ key: string; state: string }>;
+    t.true(
+      rows.some((r) => r.state.includes(real)),
+      'the cache names the newcomer by its thumbprint',
+    );
+    for (const r of rows) db.prepare('UPDATE checkpoints SET state = ? WHERE key = ?').run(r.state.replaceAll(real, evil.thumbprint), r.key);
+  } finally {
+    db.close();
+  }
+  const forged = await a.run('join', b.id, '--expect-thumbprint', evil.thumbprint);
+  t.is(forged.code, 5, forged.stderr);
+  t.regex(forged.stderr, new RegExp(`key is ${real}, not the expected ${evil.thumbprint}`));
+  t.regex((await a.run('list')).stdout, new RegExp(real.slice(0, 12)), 'the edited cache is not shown either: rebuilt from the ledger');
+  t.is((await a.run(...joinArgs(b))).code, 0);
+  t.is((await b.run('start')).code, 0, 'the key went to the newcomer’s real key');
+});
