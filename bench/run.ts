@@ -9,10 +9,14 @@
  *                   better-sqlite3 single-row transactions, both WAL +
  *                   synchronous=FULL: throughput ratio.                  target ≥ 0.6x
  *   join            one join (the sponsor's joinInstance on an open SQLite store,
- *                   the newcomer already waiting) vs the raw crypto it needs with
- *                   node:crypto: unwrap the sponsor's copy (RSA-OAEP-256 +
- *                   AES-256-GCM) and wrap it for the newcomer's public key.
- *                                                                        target ≤ 1.5x
+ *                   the newcomer already waiting, signatures checked) vs the raw
+ *                   crypto it needs with node:crypto: unwrap the sponsor's copy
+ *                   (RSA-OAEP-256 + AES-256-GCM), wrap it for the newcomer's public
+ *                   key, one Ed25519 sign (the appended event) and the Ed25519
+ *                   verifies a join needs (the newcomer's proof of possession; for
+ *                   the trust walk, every signed event of the deployment stream and
+ *                   every registration's proof of possession), counted from the
+ *                   ledger before each round.                           target ≤ 4x
  *   join-scale      joining the 50th instance (deployment grown to 49 members)
  *                   vs joining the 2nd, several joins around each size,
  *                   interleaved.                                         target ≤ 1.5x
@@ -35,6 +39,8 @@ import {
   randomBytes,
   randomUUID,
   type KeyObject,
+  sign as ed25519Sign,
+  verify as ed25519Verify,
 } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -49,10 +55,14 @@ import { benchCatchUp } from './catchup';
 import { benchStartup } from './startup';
 import { joinInstance } from '../src/commands/membership';
 import { currentCopyOf } from '../src/domain/deployment/decider';
+import type { StoredEvent } from '../src/domain/envelope';
+import type { SigningJwk } from '../src/domain/events';
+import { EventSignature, eventSigningText, proofOfPossessionText } from '../src/domain/signatures';
 import { type DeploymentId, deploymentStream, type InstallationId, type NonEmptyString } from '../src/domain/ids';
 import type { InstanceConfig } from '../src/domain/instance/decider';
 import { fileKeystore } from '../src/infra/file-keystore';
 import { joseCrypto, privateJwkOf } from '../src/infra/jose-crypto';
+import { privateSigningJwkOf } from '../src/infra/signing';
 import { SqliteEventStore } from '../src/infra/sqlite-store';
 import type { Crypto, Keystore } from '../src/ports/crypto';
 import type { EventStore } from '../src/ports/event-store';
@@ -213,6 +223,10 @@ interface JoinTimings {
   read: number;
   reads: number;
   eventsRead: number;
+  thumbprint: number;
+  verify: number;
+  verifies: number;
+  sign: number;
   unwrap: number;
   wrap: number;
   append: number;
@@ -220,7 +234,30 @@ interface JoinTimings {
   joins: number;
 }
 
-const noTimings = (): JoinTimings => ({ keystore: 0, read: 0, reads: 0, eventsRead: 0, unwrap: 0, wrap: 0, append: 0, total: 0, joins: 0 });
+const noTimings = (): JoinTimings => ({
+  keystore: 0,
+  read: 0,
+  reads: 0,
+  eventsRead: 0,
+  thumbprint: 0,
+  verify: 0,
+  verifies: 0,
+  sign: 0,
+  unwrap: 0,
+  wrap: 0,
+  append: 0,
+  total: 0,
+  joins: 0,
+});
+
+const timedSync = <A>(add: (dt: number) => void, f: () => A): A => {
+  const t0 = now();
+  try {
+    return f();
+  } finally {
+    add(now() - t0);
+  }
+};
 
 const timed =
   <L, A>(add: (dt: number, a: E.Either<L, A>) => void, te: TE.TaskEither<L, A>): TE.TaskEither<L, A> =>
@@ -251,6 +288,23 @@ const timedStore = (store: EventStore, t: JoinTimings): EventStore => ({
 
 const timedCrypto = (crypto: Crypto, t: JoinTimings): Crypto => ({
   ...crypto,
+  thumbprint: (publicKey) => timed((dt) => (t.thumbprint += dt), crypto.thumbprint(publicKey)),
+  signing: {
+    ...crypto.signing,
+    verify: (publicKey, message, signature) =>
+      timedSync(
+        (dt) => {
+          t.verify += dt;
+          t.verifies++;
+        },
+        () => crypto.signing.verify(publicKey, message, signature),
+      ),
+    sign: (key, message) =>
+      timedSync(
+        (dt) => (t.sign += dt),
+        () => crypto.signing.sign(key, message),
+      ),
+  },
   unwrap: (jwe, key, expected) => timed((dt) => (t.unwrap += dt), crypto.unwrap(jwe, key, expected)),
   wrap: (key, recipient, binding) => timed((dt) => (t.wrap += dt), crypto.wrap(key, recipient, binding)),
 });
@@ -311,10 +365,11 @@ const initMember = async (
   return m;
 };
 
-/** One measured join; throws unless it wrapped the key for the newcomer. */
+/** What the operator confirms at a join: the newcomer's signing-key thumbprint (its keystore's plain header, as its `status` prints it). */
 const thumbprintOfKeystore = async (m: BenchMember): Promise<string> =>
-  (JSON.parse(await fs.promises.readFile(m.config.keystorePath, 'utf8')) as { thumbprint: string }).thumbprint;
+  (JSON.parse(await fs.promises.readFile(m.config.keystorePath, 'utf8')) as { signingThumbprint: string }).signingThumbprint;
 
+/** One measured join; throws unless it wrapped the key for the newcomer. */
 const oneJoin = async (sponsor: BenchMember, newcomer: BenchMember, t?: JoinTimings): Promise<number> => {
   // The operator confirmed the newcomer's thumbprint (read from its own keystore, outside the timing).
   const expectThumbprint = await thumbprintOfKeystore(newcomer);
@@ -355,44 +410,132 @@ const rawUnwrap = (jwe: string, key: KeyObject): Buffer => {
   return Buffer.concat([gcm.update(Buffer.from(ciphertext, 'base64url')), gcm.final()]);
 };
 
-/** What a join needs in crypto, raw: unwrap the sponsor's copy with its private key, wrap for the newcomer. */
-const rawJoinCrypto = (sponsorCopy: string, sponsorKey: KeyObject, newcomerKey: KeyObject): number => {
+/** One Ed25519 verification as a join's trust walk or proof check does it: a public key, the signed bytes, the signature. */
+interface RawVerify {
+  readonly key: KeyObject;
+  readonly message: Buffer;
+  readonly signature: Buffer;
+}
+
+/** What a join needs in crypto, raw: unwrap the sponsor's copy, wrap for the newcomer, one sign, its verifies. */
+interface RawJoin {
+  readonly copy: string;
+  readonly sponsorKey: KeyObject;
+  readonly newcomerKey: KeyObject;
+  readonly signingKey: KeyObject;
+  /** A text like the one the appended event's signature covers (the stream's last event's, one revision on). */
+  readonly toSign: Buffer;
+  readonly verifies: ReadonlyArray<RawVerify>;
+}
+
+/** Keys imported once per process, as a raw program would (outside the timing). */
+const ed25519Keys = new Map<string, KeyObject>();
+const ed25519Key = (jwk: SigningJwk): KeyObject => {
+  let k = ed25519Keys.get(jwk.x);
+  if (!k) {
+    k = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x }, format: 'jwk' });
+    ed25519Keys.set(jwk.x, k);
+  }
+  return k;
+};
+
+/**
+ * The Ed25519 verifies a join makes on this deployment stream, read from the ledger: every signed event's
+ * signature (by its signer's registered key) and every signing-key registration's proof of possession
+ * (the trust walk, src/domain/trust.ts), then the newcomer's proof of possession (the join's own check).
+ */
+const verifiesOf = (events: ReadonlyArray<StoredEvent>, newcomer: InstallationId): RawVerify[] => {
+  const keys = new Map<string, SigningJwk>(); // by installation ID (lower case)
+  const out: RawVerify[] = [];
+  let newcomerProof: RawVerify | undefined;
+  for (const e of events) {
+    const sig = EventSignature.decode(e.metadata.sig);
+    // A key replacement is signed by the previous key; a registration by the key it registers.
+    const previous = E.isRight(sig) ? keys.get(sig.right.by.toLowerCase()) : undefined;
+    const d = e.event.data as Partial<{
+      installationId: string;
+      thumbprint: string;
+      signingKey: SigningJwk;
+      signingThumbprint: string;
+      signingKeyProof: string;
+    }>;
+    if (d.installationId && d.thumbprint && d.signingKey && d.signingThumbprint && d.signingKeyProof) {
+      const proof = {
+        key: ed25519Key(d.signingKey),
+        message: Buffer.from(proofOfPossessionText(d.installationId, d.thumbprint, d.signingThumbprint), 'utf8'),
+        signature: Buffer.from(d.signingKeyProof, 'base64url'),
+      };
+      out.push(proof);
+      keys.set(d.installationId.toLowerCase(), d.signingKey);
+      if (d.installationId.toLowerCase() === newcomer.toLowerCase()) newcomerProof = proof;
+    }
+    if (E.isLeft(sig)) continue;
+    const signer = e.event.type === 'PublicKeyReplaced' ? previous : keys.get(sig.right.by.toLowerCase());
+    if (!signer) throw new Error(`bench: ${e.event.type} at ${e.revision} is signed by an unregistered key`);
+    out.push({
+      key: ed25519Key(signer),
+      message: Buffer.from(eventSigningText(e.stream, e.revision, e.event.type, e.event.data, e.metadata), 'utf8'),
+      signature: Buffer.from(sig.right.value, 'base64url'),
+    });
+  }
+  if (!newcomerProof) throw new Error('bench: the newcomer registered no signing key');
+  out.push(newcomerProof);
+  return out;
+};
+
+const rawJoinCrypto = (raw: RawJoin): number => {
   const t0 = now();
-  const symmetric = rawUnwrap(sponsorCopy, sponsorKey);
+  const symmetric = rawUnwrap(raw.copy, raw.sponsorKey);
   if (symmetric.length !== 32) throw new Error('raw baseline: unexpected key length');
-  rawWrap(symmetric, newcomerKey);
+  rawWrap(symmetric, raw.newcomerKey);
+  for (const v of raw.verifies) if (!ed25519Verify(null, v.message, v.key, v.signature)) throw new Error('raw baseline: a signature does not verify');
+  ed25519Sign(null, raw.toSign, raw.signingKey);
   return now() - t0;
 };
 
-/** The sponsor's real copy (the JWE in the ledger) and its real private key, as node:crypto objects. */
-const rawInputs = async (
-  store: EventStore,
-  sponsor: BenchMember,
-  newcomer: BenchMember,
-): Promise<{ copy: string; sponsorKey: KeyObject; newcomerKey: KeyObject }> => {
-  const dep = await loadAggregate(store, deploymentAggregate(sponsor.config.deploymentId), sha256Hex)();
-  if (E.isLeft(dep)) throw new Error(`bench: cannot load the deployment: ${JSON.stringify(dep.left)}`);
-  const copy = currentCopyOf(dep.right.state, sponsor.config.installationId);
-  const newcomerJwk = dep.right.state.registered[newcomer.config.installationId]?.publicKey;
-  if (!copy || !newcomerJwk) throw new Error('bench: no sponsor copy or newcomer key in the deployment');
+/** The sponsor's real private keys, as node:crypto objects (imported once). */
+const rawKeys = async (sponsor: BenchMember): Promise<{ sponsorKey: KeyObject; signingKey: KeyObject }> => {
   const held = await fileKeystore(sponsor.config.keystorePath).load({
     installationId: sponsor.config.installationId,
     serviceIdentity: sponsor.config.serviceIdentity,
   })();
   if (E.isLeft(held)) throw new Error(`bench: cannot load the sponsor keystore: ${JSON.stringify(held.left)}`);
+  if (!held.right.signing) throw new Error('bench: the sponsor has no signing key');
+  return {
+    sponsorKey: createPrivateKey({ key: privateJwkOf(held.right.privateKey) as never, format: 'jwk' }),
+    signingKey: createPrivateKey({ key: privateSigningJwkOf(held.right.signing.handle) as never, format: 'jwk' }),
+  };
+};
+
+/** The raw join's inputs from the ledger as it is now: the sponsor's real copy (the JWE), the newcomer's key, the verifies. */
+const rawInputs = async (
+  store: EventStore,
+  sponsor: BenchMember,
+  newcomer: BenchMember,
+  keys: { sponsorKey: KeyObject; signingKey: KeyObject },
+): Promise<RawJoin> => {
+  const dep = await loadAggregate(store, deploymentAggregate(sponsor.config.deploymentId), sha256Hex)();
+  if (E.isLeft(dep)) throw new Error(`bench: cannot load the deployment: ${JSON.stringify(dep.left)}`);
+  const copy = currentCopyOf(dep.right.state, sponsor.config.installationId);
+  const newcomerJwk = dep.right.state.registered[newcomer.config.installationId]?.publicKey;
+  if (!copy || !newcomerJwk) throw new Error('bench: no sponsor copy or newcomer key in the deployment');
+  const last = dep.right.events[dep.right.events.length - 1]!;
   return {
     copy: copy.copy.jwe,
-    sponsorKey: createPrivateKey({ key: privateJwkOf(held.right.privateKey) as never, format: 'jwk' }),
+    ...keys,
     newcomerKey: createPublicKey({ key: newcomerJwk as never, format: 'jwk' }),
+    toSign: Buffer.from(eventSigningText(last.stream, last.revision + 1n, last.event.type, last.event.data, last.metadata), 'utf8'),
+    verifies: verifiesOf(dep.right.events, newcomer.config.installationId),
   };
 };
 
 const perJoin = (t: JoinTimings): string => {
   const n = Math.max(1, t.joins);
-  const rest = t.total - t.keystore - t.read - t.unwrap - t.wrap - t.append;
+  const rest = t.total - t.keystore - t.read - t.thumbprint - t.verify - t.sign - t.unwrap - t.wrap - t.append;
   return (
     `per join ${ms(t.total / n)}: keystore load ${ms(t.keystore / n)}, ${(t.reads / n).toFixed(0)} stream reads (${(t.eventsRead / n).toFixed(0)} events) ${ms(t.read / n)}, ` +
-    `decode+hash-verify+evolve+decide+seal ${ms(rest / n)}, unwrap ${ms(t.unwrap / n)}, wrap ${ms(t.wrap / n)}, append+fsync ${ms(t.append / n)}`
+    `RSA thumbprint ${ms(t.thumbprint / n)}, ${(t.verifies / n).toFixed(1)} Ed25519 verifies ${ms(t.verify / n)}, sign ${ms(t.sign / n)}, ` +
+    `decode+hash-verify+evolve+trust walk+decide+seal ${ms(rest / n)}, unwrap ${ms(t.unwrap / n)}, wrap ${ms(t.wrap / n)}, append+fsync ${ms(t.append / n)}`
   );
 };
 
@@ -403,29 +546,36 @@ export const benchJoin = async (rounds = Number(process.env['BENCH_JOIN_ROUNDS']
     const sponsor = await initMember(store, dir, 'bench-join', 'sponsor', 'activated');
     const newcomers: BenchMember[] = [];
     for (let i = 0; i <= rounds; i++) newcomers.push(await initMember(store, dir, 'bench-join', `n${i}`, 'waiting-to-join'));
-    const raw = await rawInputs(store, sponsor, newcomers[0]!);
+    const keys = await rawKeys(sponsor);
     // Warm up: module loading, JIT.
+    const warm = await rawInputs(store, sponsor, newcomers[0]!, keys);
     await oneJoin(sponsor, newcomers[0]!);
-    for (let i = 0; i < 3; i++) rawJoinCrypto(raw.copy, raw.sponsorKey, raw.newcomerKey);
+    for (let i = 0; i < 3; i++) rawJoinCrypto(warm);
     const t = noTimings();
     let rawTotal = 0;
+    let rawVerifies = 0;
     for (let i = 1; i <= rounds; i++) {
+      // The ledger as this round's join reads it (each join appends one signed wrap).
+      const raw = await rawInputs(store, sponsor, newcomers[i]!, keys);
+      rawVerifies += raw.verifies.length;
       // Alternate which goes first, so drift on the machine hits both alike.
       if (i % 2 === 0) {
         await oneJoin(sponsor, newcomers[i]!, t);
-        rawTotal += rawJoinCrypto(raw.copy, raw.sponsorKey, raw.newcomerKey);
+        rawTotal += rawJoinCrypto(raw);
       } else {
-        rawTotal += rawJoinCrypto(raw.copy, raw.sponsorKey, raw.newcomerKey);
+        rawTotal += rawJoinCrypto(raw);
         await oneJoin(sponsor, newcomers[i]!, t);
       }
     }
+    if (rawVerifies !== t.verifies)
+      throw new Error(`bench: the raw baseline made ${rawVerifies} verifies, the joins ${t.verifies}: count them in verifiesOf as a join now makes them`);
     return {
-      name: 'join (sponsor joinInstance, SQLite) vs raw unwrap+wrap (node:crypto)',
+      name: 'join (sponsor joinInstance, SQLite, signatures checked) vs raw unwrap+wrap+Ed25519 sign+verifies (node:crypto)',
       ours: `${ms(t.total / rounds)} / join`,
       baseline: `${ms(rawTotal / rounds)} / round`,
       ratio: t.total / rawTotal,
-      target: { op: '<=', value: 1.5 },
-      note: `${rounds} interleaved rounds, RSA-2048; ${perJoin(t)}`,
+      target: { op: '<=', value: 4 },
+      note: `${rounds} interleaved rounds, RSA-2048, ${(rawVerifies / rounds).toFixed(1)} verifies per round on both sides; ${perJoin(t)}`,
     };
   } finally {
     await store.close();

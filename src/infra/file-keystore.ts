@@ -16,8 +16,14 @@
  *
  * The header (installation ID, thumbprint, public key) is plain, and bound to
  * the ciphertext as JWE protected-header fields, so it cannot be edited.
+ *
+ * Keys are imported once per process: a load whose file bytes, binding and
+ * machine secret are exactly those of an earlier successful load in this
+ * process returns that load's key pair (same handles) instead of decrypting
+ * and importing again. The file's and the secret's modes are checked, and
+ * both are read, on every load.
  */
-import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
@@ -61,6 +67,27 @@ interface Payload {
   readonly genesis?: ReadonlyArray<GenesisPin>;
 }
 const payloadOf = (plain: unknown): Payload => (typeof plain === 'object' && plain !== null && 'rsa' in plain ? (plain as Payload) : { rsa: plain as object });
+
+/** A successful load: the exact inputs it was decrypted from, and its key pair. */
+interface LoadedKeystore {
+  readonly raw: string;
+  readonly serviceIdentity: string;
+  readonly installationId: string;
+  /** SHA-256 of the machine secret (not the secret itself). */
+  readonly secretDigest: Buffer;
+  readonly pair: StoredKeyPair;
+}
+/** By keystore path; a handful per process (the keystore, a staged one during an identity change). */
+const loadedKeystores = new Map<string, LoadedKeystore>();
+const MAX_LOADED_KEYSTORES = 16;
+const digestOf = (secret: Buffer): Buffer => createHash('sha256').update(secret).digest();
+
+const sameLoad = (hit: LoadedKeystore | undefined, raw: string, binding: KeystoreBinding, secretDigest: Buffer): hit is LoadedKeystore =>
+  hit !== undefined &&
+  hit.raw === raw &&
+  hit.serviceIdentity === binding.serviceIdentity &&
+  hit.installationId === binding.installationId.toLowerCase() &&
+  timingSafeEqual(hit.secretDigest, secretDigest);
 
 const fsyncDir = (dir: string): void => {
   const dirFd = fs.openSync(dir, 'r');
@@ -145,10 +172,8 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
     return jose.JWK.asKey({ kty: 'oct', k: k.toString('base64url'), alg: 'A256GCM' });
   };
 
-  /** The file, parsed and checked to be a keystore of this installation; and the key that decrypts it. */
-  const open = async (
-    binding: KeystoreBinding,
-  ): Promise<E.Either<KeystoreError, { ks: KeystoreFile; key: jose.JWK.Key; payload: Payload; header: Record<string, unknown> }>> => {
+  /** The file, parsed and checked to be a keystore of this installation; and the machine secret (both modes checked). */
+  const read = (binding: KeystoreBinding): E.Either<KeystoreError, { raw: string; ks: KeystoreFile; secret: Buffer }> => {
     let raw: string;
     try {
       const unprotected = unprotectedSecret(file, 'it'); // ENOENT: missing
@@ -172,8 +197,19 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
       return E.left(problem('locked', `the keystore was issued to installation ${ks.installationId}`, ks.installationId));
     const secret = readMachineSecret(false);
     if (E.isLeft(secret)) return E.left({ ...secret.left, keystoreInstallationId: ks.installationId });
+    return E.right({ raw, ks, secret: secret.right });
+  };
+
+  /** The file, read and checked; and the key that decrypts it. */
+  const open = async (
+    binding: KeystoreBinding,
+    checked?: { ks: KeystoreFile; secret: Buffer },
+  ): Promise<E.Either<KeystoreError, { ks: KeystoreFile; key: jose.JWK.Key; payload: Payload; header: Record<string, unknown> }>> => {
+    const r = checked ? E.right(checked) : read(binding);
+    if (E.isLeft(r)) return r;
+    const { ks, secret } = r.right;
     try {
-      const key = await protectionKey(secret.right, Buffer.from(ks.kdf.salt, 'base64url'), binding);
+      const key = await protectionKey(secret, Buffer.from(ks.kdf.salt, 'base64url'), binding);
       const result = await decryptWith(key, ks.privateKey, ['dir', 'A256GCM']);
       const h = result.header as Record<string, unknown>;
       if (h['kl_inst'] !== ks.installationId || h['kl_tp'] !== ks.thumbprint || h['kl_sig'] !== ks.signingThumbprint)
@@ -189,33 +225,54 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
   const load =
     (binding: KeystoreBinding): TE.TaskEither<KeystoreError, StoredKeyPair> =>
     async () => {
-      const opened = await open(binding);
-      if (E.isLeft(opened)) return opened;
-      const { ks, payload } = opened.right;
-      try {
-        const imported = await privateKeyFromJwk(payload.rsa);
-        if (imported.thumbprint !== ks.thumbprint)
-          return E.left(problem('corrupt', 'the private key does not match the recorded thumbprint', ks.installationId));
-        // The plain header is only a label: the public key and size returned are derived from the decrypted private key.
-        const keySize = KeySize.decode(Buffer.from(imported.publicKey.n, 'base64url').length * 8);
-        if (E.isLeft(keySize) || ks.publicKey.n !== imported.publicKey.n || ks.publicKey.e !== imported.publicKey.e || ks.keySize !== keySize.right)
-          return E.left(problem('corrupt', 'the public key in the keystore header was edited', ks.installationId));
-        const signing = payload.signing ? signingKeyFromJwk(payload.signing) : undefined;
-        if (signing?.thumbprint !== ks.signingThumbprint || (signing && signing.publicKey.x !== ks.signingKey?.x))
-          return E.left(problem('corrupt', 'the signing key in the keystore header was edited', ks.installationId));
-        return E.right({
-          installationId: ks.installationId,
-          publicKey: imported.publicKey,
-          thumbprint: imported.thumbprint,
-          keySize: keySize.right,
-          privateKey: imported.handle,
-          ...(signing ? { signing } : {}),
-          ...(payload.genesis ? { genesis: payload.genesis } : {}),
+      const checked = read(binding);
+      if (E.isLeft(checked)) return checked;
+      const secretDigest = digestOf(checked.right.secret);
+      const hit = loadedKeystores.get(file);
+      if (sameLoad(hit, checked.right.raw, binding, secretDigest)) return E.right(hit.pair);
+      const pair = await decryptAndImport(binding, checked.right);
+      if (E.isRight(pair)) {
+        loadedKeystores.delete(file);
+        if (loadedKeystores.size >= MAX_LOADED_KEYSTORES) loadedKeystores.delete(loadedKeystores.keys().next().value as string);
+        loadedKeystores.set(file, {
+          raw: checked.right.raw,
+          serviceIdentity: binding.serviceIdentity,
+          installationId: binding.installationId.toLowerCase(),
+          secretDigest,
+          pair: pair.right,
         });
-      } catch {
-        return E.left(problem('corrupt', 'the private keys inside are not valid keys', ks.installationId));
       }
+      return pair;
     };
+
+  /** Decrypts the private keys and checks them against the plain header. */
+  const decryptAndImport = async (binding: KeystoreBinding, checked: { ks: KeystoreFile; secret: Buffer }): Promise<E.Either<KeystoreError, StoredKeyPair>> => {
+    const opened = await open(binding, checked);
+    if (E.isLeft(opened)) return opened;
+    const { ks, payload } = opened.right;
+    try {
+      const imported = await privateKeyFromJwk(payload.rsa);
+      if (imported.thumbprint !== ks.thumbprint) return E.left(problem('corrupt', 'the private key does not match the recorded thumbprint', ks.installationId));
+      // The plain header is only a label: the public key and size returned are derived from the decrypted private key.
+      const keySize = KeySize.decode(Buffer.from(imported.publicKey.n, 'base64url').length * 8);
+      if (E.isLeft(keySize) || ks.publicKey.n !== imported.publicKey.n || ks.publicKey.e !== imported.publicKey.e || ks.keySize !== keySize.right)
+        return E.left(problem('corrupt', 'the public key in the keystore header was edited', ks.installationId));
+      const signing = payload.signing ? signingKeyFromJwk(payload.signing) : undefined;
+      if (signing?.thumbprint !== ks.signingThumbprint || (signing && signing.publicKey.x !== ks.signingKey?.x))
+        return E.left(problem('corrupt', 'the signing key in the keystore header was edited', ks.installationId));
+      return E.right({
+        installationId: ks.installationId,
+        publicKey: imported.publicKey,
+        thumbprint: imported.thumbprint,
+        keySize: keySize.right,
+        privateKey: imported.handle,
+        ...(signing ? { signing } : {}),
+        ...(payload.genesis ? { genesis: payload.genesis } : {}),
+      });
+    } catch {
+      return E.left(problem('corrupt', 'the private keys inside are not valid keys', ks.installationId));
+    }
+  };
 
   /** The ciphertext and header of a keystore holding `payload` under `key`. */
   const seal = async (

@@ -22,6 +22,7 @@ import {
   constants,
   createCipheriv,
   createDecipheriv,
+  createHash,
   createHmac,
   createPrivateKey,
   createPublicKey,
@@ -224,6 +225,19 @@ const thumbprintOf = async (key: jose.JWK.Key): Promise<Thumbprint> => {
   return tp;
 };
 
+/**
+ * RFC 7638 for an RSA public JWK with node:crypto: SHA-256 over `{"e":…,"kty":"RSA","n":…}`, the members as
+ * the JWK spells them (as node-jose's thumbprint does: the same thumbprint for the same JWK), without importing it.
+ */
+const rsaThumbprint = (jwk: PublicJwk): Thumbprint => {
+  if (jwk.kty !== 'RSA' || typeof jwk.n !== 'string' || typeof jwk.e !== 'string') throw new Error('not an RSA public JWK');
+  const tp = createHash('sha256')
+    .update(JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n }), 'utf8')
+    .digest('base64url');
+  if (!Thumbprint.is(tp)) throw new Error('thumbprint is not a base64url SHA-256');
+  return tp;
+};
+
 /** Imports a private RSA JWK (from the keystore) as a handle. Infra only. */
 export const privateKeyFromJwk = async (jwk: object): Promise<{ handle: PrivateKeyHandle; publicKey: PublicJwk; thumbprint: Thumbprint }> => {
   const key = await jose.JWK.asKey(jwk as jose.JWK.RawKey, 'json');
@@ -258,7 +272,7 @@ export const joseCrypto = (): Crypto => ({
       return { publicKey: publicJwkOf(key), thumbprint, keySize: size, privateKey };
     }, fail('generate')),
 
-  thumbprint: (publicKey) => TE.tryCatch(async () => thumbprintOf(await jose.JWK.asKey(publicKey as jose.JWK.RawKey)), fail('thumbprint')),
+  thumbprint: (publicKey) => TE.tryCatch(async () => rsaThumbprint(publicKey), fail('thumbprint')),
 
   createSymmetricKey: () => symmetricFrom(randomBytes(32)),
 

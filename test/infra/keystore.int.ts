@@ -259,6 +259,43 @@ test('a copied keystore file without its machine secret is useless elsewhere', a
   );
 });
 
+test('keys are imported once per process: the same file, binding and secret load the same handles; any change is checked again', async (t) => {
+  t.timeout(120_000);
+  const [pair, other] = await keyPairs();
+  const { keystore, binding, file, secretFile } = setup();
+  rightOf(await keystore.create(binding, pair!)());
+  const first = rightOf(await keystore.load(binding)());
+  t.is(rightOf(await keystore.load(binding)()).privateKey, first.privateKey, 'not decrypted and imported again');
+  t.is(rightOf(await fileKeystore(file).load(binding)()).privateKey, first.privateKey, 'another keystore object on the same file');
+
+  // The modes are checked on every load.
+  fs.chmodSync(file, 0o644);
+  t.deepEqual(await keystore.load(binding)(), keystoreError(file, 'unreadable', `it has permissions 644, too open (run: chmod 600 ${file})`, null));
+  fs.chmodSync(file, 0o600);
+  t.is(rightOf(await keystore.load(binding)()).privateKey, first.privateKey);
+
+  // Another identity, another secret, an edited header: refused as on a first load.
+  const locked = keystoreError(
+    file,
+    'locked',
+    `it cannot be decrypted under service identity "CONTOSO\\svc" with this machine's secret`,
+    binding.installationId,
+  );
+  t.deepEqual(await keystore.load({ ...binding, serviceIdentity: 'CONTOSO\\svc' })(), locked);
+  const secret = fs.readFileSync(secretFile, 'utf8');
+  fs.writeFileSync(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  t.deepEqual(
+    await keystore.load(binding)(),
+    keystoreError(file, 'locked', `it cannot be decrypted under service identity "${IDENTITY}" with this machine's secret`, binding.installationId),
+  );
+  fs.writeFileSync(secretFile, secret, { mode: 0o600 });
+  const original = fileJson(file);
+  writeJson(file, { ...original, thumbprint: other!.thumbprint });
+  t.deepEqual(await keystore.load(binding)(), keystoreError(file, 'corrupt', 'the keystore header was edited', binding.installationId));
+  writeJson(file, original);
+  t.true(await sameKey(rightOf(await keystore.load(binding)()).privateKey, pair!));
+});
+
 // ─── KEYLEDGER_MACHINE_SECRET (process env: serial, restored) ─────────────
 
 test.serial('KEYLEDGER_MACHINE_SECRET replaces the machine.secret file', async (t) => {
