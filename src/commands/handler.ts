@@ -115,7 +115,11 @@ export const loadAggregate =
         if (E.isLeft(decoded)) return decoded;
         const stored = decoded.right;
         if (!agg.accepts(stored.event)) return corrupt(`a ${r.type} event does not belong in this stream`, false);
-        const link = checkLink({ stream: agg.stream, revision: r.revision, type: r.type, data: r.data, metadata: stored.metadata }, lastHash, digest);
+        const link = checkLink(
+          { stream: agg.stream, revision: r.revision, type: r.type, data: r.data, metadata: stored.metadata, text: r.text },
+          lastHash,
+          digest,
+        );
         if (link === 'hash-mismatch') return corrupt('its content does not match its hash (the stored event was altered)', true);
         if (link === 'chain-broken') return corrupt('its previous-hash link is broken (an event before it was altered, removed or reordered)', true);
         state = agg.evolve(state, stored.event);

@@ -78,7 +78,7 @@ export const verifyLedger =
           continue;
         }
         const link = checkLink(
-          { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata },
+          { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata, text: r.text },
           head.hash,
           options.digest,
         );

@@ -17,6 +17,11 @@ export interface EventData {
   readonly type: string;
   readonly data: unknown;
   readonly metadata: unknown;
+  /**
+   * The stored JSON text of data and metadata, when the store keeps text (SQLite): if it is canonical (as
+   * keyledger writes it), the hash is checked over it without serializing the parsed values again.
+   */
+  readonly text?: { readonly data: string; readonly metadata: string };
 }
 
 /** An event as read from the store, before decoding. */
@@ -28,4 +33,9 @@ export interface RecordedEvent {
   readonly type: string;
   readonly data: unknown;
   readonly metadata: unknown;
+  /**
+   * The stored JSON text of data and metadata, when the store keeps text (SQLite): if it is canonical (as
+   * keyledger writes it), the hash is checked over it without serializing the parsed values again.
+   */
+  readonly text?: { readonly data: string; readonly metadata: string };
 }

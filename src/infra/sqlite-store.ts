@@ -21,6 +21,7 @@
 import Database from 'better-sqlite3';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
+import { canonicalJson } from '../domain/envelope';
 import type * as TE from 'fp-ts/TaskEither';
 import type { Observable } from 'rxjs';
 import { rxjs } from './lazy-rxjs';
@@ -191,7 +192,8 @@ export class SqliteEventStore implements EventStore {
     if (events.length === 0) return E.left({ _tag: 'InvalidAppend', stream, message: 'no events to append' });
     let serialized: Array<{ id: string; type: string; data: string; metadata: string }>;
     try {
-      serialized = events.map((e) => ({ id: e.id, type: e.type, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) }));
+      // Canonical JSON (ADR 0002's), so a reader can check the hash over the stored text without re-serializing it.
+      serialized = events.map((e) => ({ id: e.id, type: e.type, data: canonicalJson(e.data), metadata: canonicalJson(e.metadata) }));
     } catch (e) {
       return E.left({ _tag: 'InvalidAppend', stream, message: `event is not JSON: ${errorMessage(e)}` });
     }
@@ -287,6 +289,7 @@ export class SqliteEventStore implements EventStore {
         type: r.event_type,
         data,
         metadata,
+        text: { data: r.data, metadata: r.metadata },
       });
     }
     return E.right(out);

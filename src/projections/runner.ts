@@ -116,7 +116,7 @@ export const checkEvent = (heads: ReadonlyMap<string, Head>, r: RecordedEvent, d
   if (r.revision < expected)
     return E.left(tamperedEvent(r, `it comes after revision ${head?.revision ?? -1n} of the same stream: an event was duplicated or reordered`));
   const link = checkLink(
-    { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata },
+    { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata, text: r.text },
     head?.hash ?? GENESIS,
     digest,
   );
