@@ -57,14 +57,15 @@ import { joinInstance } from '../src/commands/membership';
 import { currentCopyOf } from '../src/domain/deployment/decider';
 import type { StoredEvent } from '../src/domain/envelope';
 import type { SigningJwk } from '../src/domain/events';
-import { EventSignature, eventSigningText, proofOfPossessionText } from '../src/domain/signatures';
+import { EventSignature, eventSigningText, proofOfPossessionText, type Verify } from '../src/domain/signatures';
 import { type DeploymentId, deploymentStream, type InstallationId, type NonEmptyString } from '../src/domain/ids';
 import type { InstanceConfig } from '../src/domain/instance/decider';
 import { fileKeystore } from '../src/infra/file-keystore';
 import { joseCrypto, privateJwkOf } from '../src/infra/jose-crypto';
 import { privateSigningJwkOf } from '../src/infra/signing';
 import { SqliteEventStore } from '../src/infra/sqlite-store';
-import type { Crypto, Keystore } from '../src/ports/crypto';
+import { openVerifiedSignatures } from '../src/infra/sqlite-verified';
+import type { Crypto, Keystore, RememberedSignatures } from '../src/ports/crypto';
 import type { EventStore } from '../src/ports/event-store';
 import { benchEsdb } from './esdb';
 
@@ -319,7 +320,12 @@ interface BenchMember {
   readonly deps: (command: string, t?: JoinTimings) => InstanceDeps;
 }
 
-const benchMember = (store: EventStore, dir: string, deploymentId: string, label: string): BenchMember => {
+/**
+ * `remember`: verified signatures are remembered in the member's local state, as the CLI does (join-scale
+ * measures what an operator's join costs in a grown deployment); without it every join verifies the whole
+ * stream (the join bench compares that with the same verifies done raw).
+ */
+const benchMember = (store: EventStore, dir: string, deploymentId: string, label: string, remember = false): BenchMember => {
   const installationId = randomUUID() as InstallationId;
   const config: InstanceConfig = {
     installationId,
@@ -332,17 +338,35 @@ const benchMember = (store: EventStore, dir: string, deploymentId: string, label
   };
   const keystore = fileKeystore(config.keystorePath);
   const crypto = joseCrypto();
+  let verifyNow: Verify = crypto.signing.verify;
+  let remembered: RememberedSignatures | undefined;
+  const rememberedVerify = (): RememberedSignatures | undefined => {
+    if (!remember) return undefined;
+    if (remembered) return remembered;
+    const mac = keystore.localStateMac();
+    if (E.isLeft(mac)) return undefined; // before init wrote the machine secret
+    const opened = openVerifiedSignatures(path.join(path.dirname(config.keystorePath), 'state.db'), mac.right, (k, text, sig) => verifyNow(k, text, sig));
+    if (E.isLeft(opened)) throw new Error(`bench: ${opened.left}`);
+    remembered = opened.right;
+    return remembered;
+  };
   return {
     config,
-    deps: (command, t) => ({
-      digest: sha256Hex,
-      host: 'bench',
-      store: t ? timedStore(store, t) : store,
-      crypto: t ? timedCrypto(crypto, t) : crypto,
-      keystore: t ? timedKeystore(keystore, t) : keystore,
-      ctx: { actor: 'bench', command, correlationId: randomUUID(), causationId: randomUUID(), now: () => new Date(), newId: randomUUID },
-      keySize: 2048,
-    }),
+    deps: (command, t) => {
+      const c = t ? timedCrypto(crypto, t) : crypto;
+      verifyNow = c.signing.verify;
+      const memory = rememberedVerify();
+      return {
+        ...(memory ? { remembered: memory } : {}),
+        digest: sha256Hex,
+        host: 'bench',
+        store: t ? timedStore(store, t) : store,
+        crypto: c,
+        keystore: t ? timedKeystore(keystore, t) : keystore,
+        ctx: { actor: 'bench', command, correlationId: randomUUID(), causationId: randomUUID(), now: () => new Date(), newId: randomUUID },
+        keySize: 2048,
+      };
+    },
   };
 };
 
@@ -357,8 +381,9 @@ const initMember = async (
   deploymentId: string,
   label: string,
   expect: 'activated' | 'waiting-to-join',
+  remember = false,
 ): Promise<BenchMember> => {
-  const m = benchMember(store, dir, deploymentId, label);
+  const m = benchMember(store, dir, deploymentId, label, remember);
   const r = await initInstance(m.deps('init'), m.config);
   if (E.isLeft(r) || r.right.state !== expect)
     throw new Error(`bench init ${label}: expected ${expect}, got ${JSON.stringify(E.isLeft(r) ? r.left : r.right.state)}`);
@@ -593,11 +618,11 @@ export const benchJoinScale = async (
   const store = new SqliteEventStore(path.join(dir, 'ledger.db'));
   try {
     // Two deployments in one ledger: "small" has one member, "big" is grown to `members` activated members.
-    const small = await initMember(store, dir, 'bench-small', 'sponsor', 'activated');
-    const big = await initMember(store, dir, 'bench-big', 'sponsor', 'activated');
+    const small = await initMember(store, dir, 'bench-small', 'sponsor', 'activated', true);
+    const big = await initMember(store, dir, 'bench-big', 'sponsor', 'activated', true);
     const t0 = now();
     for (let i = 1; i < members; i++) {
-      const m = await initMember(store, dir, 'bench-big', `m${i}`, 'waiting-to-join');
+      const m = await initMember(store, dir, 'bench-big', `m${i}`, 'waiting-to-join', true);
       await oneJoin(big, m);
       const s = await startInstance(m.deps('start'), m.config);
       if (E.isLeft(s) || s.right.state !== 'activated') throw new Error(`bench: member ${i} did not activate`);
@@ -611,7 +636,7 @@ export const benchJoinScale = async (
     }
     // Warm up (module loading, JIT) on a third deployment, so the measured joins are exactly the
     // small deployment's 2nd, 3rd, … member and the big one's (members+1)th, … — interleaved.
-    const warm = await initMember(store, dir, 'bench-warm', 'sponsor', 'activated');
+    const warm = await initMember(store, dir, 'bench-warm', 'sponsor', 'activated', true);
     await oneJoin(warm, await initMember(store, dir, 'bench-warm', 'w', 'waiting-to-join'));
     const ts = noTimings();
     const tb = noTimings();

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type { HandlerDeps } from '../commands/handler';
-import type { Keystore } from '../ports/crypto';
+import type { Crypto, Keystore, RememberedSignatures } from '../ports/crypto';
 import type { HeadStore } from '../ports/heads';
 import type { InstanceDeps } from '../commands/instance';
 import { signerOf } from '../commands/signing';
@@ -131,6 +131,17 @@ const headsOf = async (s: Session, keystore: Keystore): Promise<HeadStore | unde
   return opened.right;
 };
 
+/** Signature verification that remembers what verified, under the local-state MAC (none without a machine secret). */
+const verifiedSignaturesOf = async (s: Session, keystore: Keystore, crypto: Crypto): Promise<RememberedSignatures | undefined> => {
+  const mac = keystore.localStateMac();
+  if (E.isLeft(mac)) return undefined;
+  const { openVerifiedSignatures } = await import('../infra/sqlite-verified');
+  const opened = openVerifiedSignatures(path.join(s.config.stateDir, 'projections.db'), mac.right, crypto.signing.verify);
+  if (E.isLeft(opened)) return undefined;
+  s.onClose(() => opened.right.close());
+  return opened.right;
+};
+
 /** What a command that only reads and appends needs. */
 export const handlerDeps = async (s: Session, command: string, keystore?: Keystore): Promise<HandlerDeps> => {
   const pause = pauseFromEnv(s.env);
@@ -142,12 +153,15 @@ export const handlerDeps = async (s: Session, command: string, keystore?: Keysto
 export const instanceDeps = async (s: Session, command: string, keySize?: KeySize): Promise<InstanceDeps> => {
   const { joseCrypto } = await import('../infra/jose-crypto');
   const keystore = await keystoreOf(s);
+  const crypto = s.adapters.crypto?.() ?? joseCrypto();
+  const remembered = await verifiedSignaturesOf(s, keystore, crypto);
   return {
     ...(await handlerDeps(s, command, keystore)),
-    crypto: s.adapters.crypto?.() ?? joseCrypto(),
+    crypto,
     keystore,
     host: s.host,
     keySize: keySize ?? s.config.keySize,
+    ...(remembered ? { remembered } : {}),
   };
 };
 

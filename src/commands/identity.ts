@@ -129,7 +129,7 @@ export const changeServiceIdentity = async (
       if (E.isLeft(staged)) return staged;
       const plan = { keyVersion: current.keyVersion, copy: ownCopy, expectedKeyCheck: current.keyCheck, thumbprint: old.right.thumbprint };
       // The old copy is relied on only if it is certified back to the pinned genesis.
-      const trust = trustIn(deps.crypto, l.deployment.events);
+      const trust = trustIn(deps.crypto, l.deployment.events, deps.remembered);
       const key = await unwrapOwnCopy(deps.crypto, plan, old.right.privateKey, { keystore: deps.keystore, deploymentId: config.deploymentId }, () =>
         trustProblem(trust, old.right, config.deploymentId, current.keyVersion, current.keyCheck),
       );

@@ -31,7 +31,7 @@ import type { EventSigner } from '../domain/envelope';
 import { type DeploymentId, deploymentStream, type InstallationId, instanceStream } from '../domain/ids';
 import { checkAfterUnwrap, completedStepsAt, type HeldKey, type InitStep, isInitStep, nextInitStep, type UnwrapPlan } from '../domain/init-workflow';
 import { decideInstance, type InstanceConfig, type InstanceError, type InstanceState, instanceDecider } from '../domain/instance/decider';
-import type { Crypto, CryptoError, Keystore, KeystoreError, PrivateKeyHandle, StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
+import type { Crypto, CryptoError, Keystore, KeystoreError, PrivateKeyHandle, RememberedSignatures, StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
 import { type Aggregate, type Decision, type HandlerDeps, type HandlerError, handleCommand, type LoadedAll } from './handler';
 import { pinGenesis, registrationOf, signerOf, trustIn, trustProblem } from './signing';
 
@@ -44,6 +44,8 @@ export interface InstanceDeps extends HandlerDeps {
   readonly rejoin?: boolean;
   /** The host name this process runs on: recorded as evidence with every start-check outcome. */
   readonly host: string;
+  /** Signatures verified before, remembered under the local-state MAC (the CLI's): trust walks verify only what is new. */
+  readonly remembered?: RememberedSignatures;
 }
 
 export type ActivationState = 'activated' | 'waiting-to-join' | 'disabled' | 'initializing';
@@ -294,7 +296,7 @@ const decideNext = async (
       if (step._tag === 'Done' && verb === 'init') return E.right({ result: finished({ state: 'activated', keyVersion: step.plan.keyVersion }) });
       if (E.isLeft(held)) throw new Error('programmer error: Prove without a key pair held');
       // The copy and its key check must come from members certified back to the genesis this instance pinned.
-      const trust = trustIn(deps.crypto, l.deployment.events);
+      const trust = trustIn(deps.crypto, l.deployment.events, deps.remembered);
       const proven = await unwrapOwnCopy(deps.crypto, step.plan, held.right.privateKey, { keystore: deps.keystore, deploymentId: config.deploymentId }, () =>
         trustProblem(trust, held.right, config.deploymentId, step.plan.keyVersion, step.plan.expectedKeyCheck),
       );

@@ -150,7 +150,7 @@ export const joinInstance = async (
 
     // Unwrap with the sponsor's own private key; wrap for the newcomer's public key. In memory only.
     // The sponsor relies on its own copy only if it is certified back to the genesis it pinned.
-    const trust = trustIn(deps.crypto, l.deployment.events);
+    const trust = trustIn(deps.crypto, l.deployment.events, deps.remembered);
     const unwrapped = await unwrapOwnCopy(deps.crypto, pre.right, held.right.privateKey, { keystore: deps.keystore, deploymentId: sponsor.deploymentId }, () =>
       trustProblem(trust, held.right, sponsor.deploymentId, pre.right.keyVersion, pre.right.expectedKeyCheck),
     );

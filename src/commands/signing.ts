@@ -11,7 +11,7 @@ import type { Base64Url, RefusalReason } from '../domain/events';
 import type { DeploymentId, InstallationId, KeyVersion, Thumbprint } from '../domain/ids';
 import { proofOfPossessionText } from '../domain/signatures';
 import { copyDistrust, type Trust, trustOf } from '../domain/trust';
-import type { Crypto, GenesisPin, Keystore, KeystoreBinding, KeystoreError, SigningKeyPair, StoredKeyPair } from '../ports/crypto';
+import type { Crypto, GenesisPin, RememberedSignatures, Keystore, KeystoreBinding, KeystoreError, SigningKeyPair, StoredKeyPair } from '../ports/crypto';
 
 /** The member signs what it appends with its signing key (none: a keystore from before signatures). */
 export const signerOf = (crypto: Crypto, held: E.Either<unknown, StoredKeyPair> | StoredKeyPair): EventSigner | undefined => {
@@ -28,8 +28,16 @@ export const registrationOf = (crypto: Crypto, installationId: InstallationId, t
   signingKeyProof: crypto.signing.sign(signing.handle, proofOfPossessionText(installationId, thumbprint, signing.thumbprint)) as Base64Url,
 });
 
-export const trustIn = (crypto: Crypto, events: ReadonlyArray<StoredEvent>): Trust =>
-  trustOf(events, { verify: crypto.signing.verify, thumbprint: crypto.signing.thumbprint });
+/**
+ * The trust walk over a deployment stream as loaded by the handler (every hash checked); with the CLI's
+ * remembered signatures when given (they answer for an event by its hash), else verifying each.
+ */
+export const trustIn = (crypto: Crypto, events: ReadonlyArray<StoredEvent>, remembered?: RememberedSignatures): Trust =>
+  trustOf(events, {
+    verify: remembered?.verify ?? crypto.signing.verify,
+    thumbprint: crypto.signing.thumbprint,
+    ...(remembered ? { verifyEvent: remembered.verifyEvent } : {}),
+  });
 
 export const pinnedGenesisOf = (held: StoredKeyPair, deploymentId: string): Thumbprint | undefined =>
   held.genesis?.find((g) => g.deploymentId === deploymentId)?.thumbprint;

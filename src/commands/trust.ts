@@ -106,7 +106,7 @@ const run = async (
       { genesis: { deploymentId: config.deploymentId, thumbprint: genesis as Thumbprint } },
     )();
     if (E.isLeft(pinned)) return pinned;
-    const trust = trustIn(deps.crypto, loaded.deployment.events);
+    const trust = trustIn(deps.crypto, loaded.deployment.events, deps.remembered);
     const copy = trust.copies[id.toLowerCase()];
     const current = loaded.deployment.state.currentKey;
     return E.right({
@@ -126,7 +126,7 @@ export const declareGenesis = (deps: InstanceDeps, config: InstanceConfig): Prom
   run(deps, config, async (l, held) => {
     const id = config.installationId;
     const own = held.signing?.thumbprint as Thumbprint;
-    const trust = trustIn(deps.crypto, l.deployment.events);
+    const trust = trustIn(deps.crypto, l.deployment.events, deps.remembered);
     if (trust.genesis?.thumbprint === own && trust.members[id.toLowerCase()]) return E.right({ result: { _tag: 'Done', genesis: own } });
     const members = Object.keys(trust.members).length;
     if (trust.genesis && members > 0) return E.left({ _tag: 'GenesisStands', genesis: trust.genesis.thumbprint, members });
@@ -157,7 +157,7 @@ export const declareGenesis = (deps: InstanceDeps, config: InstanceConfig): Prom
 /** The operator confirmed the deployment's genesis out of band: pin it (only if the ledger's is that one) and record it. */
 export const acceptGenesis = (deps: InstanceDeps, config: InstanceConfig, expected: string): Promise<E.Either<TrustError, TrustOutcome>> =>
   run(deps, config, async (l, held) => {
-    const trust = trustIn(deps.crypto, l.deployment.events);
+    const trust = trustIn(deps.crypto, l.deployment.events, deps.remembered);
     if (!trust.genesis) return E.left({ _tag: 'NoGenesisToAccept', expected });
     if (trust.genesis.thumbprint !== expected) return E.left({ _tag: 'GenesisNotExpected', expected, ledger: trust.genesis.thumbprint });
     const previous = pinnedGenesisOf(held, config.deploymentId) ?? null;

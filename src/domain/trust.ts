@@ -22,6 +22,12 @@ import { EventSignature, eventSigningText, proofOfPossessionText, type Verify } 
 
 export interface TrustCrypto {
   readonly verify: Verify;
+  /**
+   * An event's signature, verified — given when the caller can answer without building the signed text:
+   * the events come from a load that checked every hash, so their hash stands for the signed content.
+   * Absent: `verify` over `eventSigningText`.
+   */
+  readonly verifyEvent?: (publicKey: SigningJwk, e: StoredEvent, signature: string, text: () => string) => boolean;
   /** RFC 7638 thumbprint of an Ed25519 JWK. */
   readonly thumbprint: (publicKey: SigningJwk) => string;
 }
@@ -84,11 +90,12 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
     };
     const sigDecoded = EventSignature.decode(e.metadata.sig);
     const sig = E.isRight(sigDecoded) ? sigDecoded.right : undefined;
+    const text = (): string => eventSigningText(e.stream, e.revision, e.event.type, e.event.data, e.metadata);
     const validBy = (key: SigningKeyOf | undefined): boolean =>
       sig !== undefined &&
       key !== undefined &&
       sig.key === key.signingThumbprint &&
-      crypto.verify(key.signingKey, eventSigningText(e.stream, e.revision, e.event.type, e.event.data, e.metadata), sig.value);
+      (crypto.verifyEvent ? crypto.verifyEvent(key.signingKey, e, sig.value, text) : crypto.verify(key.signingKey, text(), sig.value));
     /** Why the event's signature does not come from a certified member (undefined: it does). */
     const notByMember = (): TrustProblem | undefined => {
       if (e.metadata.sig === undefined) return 'unsigned';

@@ -10,6 +10,8 @@ import type * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
 import type { Base64Url, CompactJwe, KeySize, PublicJwk, SigningJwk } from '../domain/events';
 import type { InstallationId, Thumbprint } from '../domain/ids';
+import type { StoredEvent } from '../domain/envelope';
+import type { Verify } from '../domain/signatures';
 
 /** An RSA private key in memory. Opaque: only the crypto adapter can use it. */
 export interface PrivateKeyHandle {
@@ -81,6 +83,13 @@ export interface Signatures {
   thumbprint(publicKey: SigningJwk): Thumbprint;
   sign(key: SigningKeyHandle, message: string): string;
   verify(publicKey: SigningJwk, message: string, signature: string): boolean;
+}
+
+/** Signatures this instance verified before, remembered under its local-state MAC (src/infra/sqlite-verified.ts): a trust walk then verifies only what is new. */
+export interface RememberedSignatures {
+  readonly verify: Verify;
+  /** An event's signature: answered from memory by the event's (checked) hash, else verified over `text()` and remembered. */
+  readonly verifyEvent: (publicKey: SigningJwk, e: StoredEvent, signature: string, text: () => string) => boolean;
 }
 
 /** The deployment genesis an instance trusts: pinned inside its encrypted keystore. */

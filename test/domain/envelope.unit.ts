@@ -382,3 +382,16 @@ test("a refusal stored with `kind` (session 1) is read as `_tag`, its hash still
   const rewritten = sealEvents(stream, { revision: 'no_stream', hash: GENESIS }, [{ type: 'InstanceActivationRefused', data } as never], ctx);
   t.true(E.isLeft(rewritten), 'a new event must use the _tag shape');
 });
+
+test('checkLink over stored canonical text: the fast route gives the same answers, and other text falls back to re-serializing', (t) => {
+  const d = rightOf(sealEvents(STREAM, { revision: 'no_stream', hash: GENESIS }, [configRead], fixedContext()))[0]!;
+  const md = d.metadata as EventMetadata;
+  const e = { stream: STREAM, revision: 0n, type: d.type, data: d.data, metadata: md };
+  const canonical = { data: canonicalJson(d.data), metadata: canonicalJson(d.metadata) };
+  t.is(checkWith({ ...e, text: canonical }, GENESIS, sha256Hex), 'ok');
+  t.is(checkWith({ ...e, text: { data: JSON.stringify(d.data, null, 2), metadata: JSON.stringify(d.metadata) } }, GENESIS, sha256Hex), 'ok');
+  const edited = { data: canonical.data.replace('"RS-', '"XX-'), metadata: canonical.metadata };
+  t.not(edited.data, canonical.data);
+  t.is(checkWith({ ...e, data: JSON.parse(edited.data), text: edited }, GENESIS, sha256Hex), 'hash-mismatch');
+  t.is(checkWith({ ...e, text: canonical }, 'f'.repeat(64), sha256Hex), 'chain-broken');
+});
