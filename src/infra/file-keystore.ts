@@ -23,7 +23,7 @@
  * and importing again. The file's and the secret's modes are checked, and
  * both are read, on every load.
  */
-import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
@@ -37,10 +37,11 @@ import { privateSigningJwkOf, signingKeyFromJwk } from './signing';
 import { decryptWith, privateJwkOf, privateKeyFromJwk, recipient } from './jose-crypto';
 import { errorMessage } from './error-message';
 import { ensureDir, openFolder, PRIVATE_DIR, unprotectedSecret } from './file-modes';
+import { localStateMacFrom, readMachineSecret as readSecret, type SecretProblem } from './machine-secret';
 
 const FORMAT = 'keyledger-keystore';
 const HKDF_INFO = 'keyledger-keystore/v1';
-export const MACHINE_SECRET_ENV = 'KEYLEDGER_MACHINE_SECRET';
+export { MACHINE_SECRET_ENV } from './machine-secret';
 
 const KeystoreFile = t.type({
   format: t.literal(FORMAT),
@@ -123,9 +124,6 @@ const writeExclusive = (file: string, content: string): 'written' | 'exists' => 
   }
 };
 
-/** HKDF info for the local-state MAC key (no salt: one key per machine secret). */
-const LOCAL_STATE_INFO = 'keyledger-local-state/v1';
-
 export interface FileKeystoreOptions {
   /** The machine secret's file, instead of `machine.secret` beside the keystore (config `keystoreSecretFile`). The env variable still wins. */
   readonly secretFile?: string;
@@ -144,27 +142,8 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
     keystoreInstallationId,
   });
 
-  const readMachineSecret = (createIfMissing: boolean): E.Either<KeystoreError, Buffer> => {
-    const fromEnv = process.env[MACHINE_SECRET_ENV];
-    if (fromEnv !== undefined) {
-      const b = Buffer.from(fromEnv, 'base64url');
-      return b.length >= 32 ? E.right(b) : E.left(problem('locked', `${MACHINE_SECRET_ENV} must be at least 32 bytes, base64url`));
-    }
-    try {
-      if (!fs.existsSync(secretFile)) {
-        if (!createIfMissing) return E.left(problem('locked', `the machine secret ${secretFile} is missing`));
-        ensureDir(path.dirname(secretFile), PRIVATE_DIR);
-        writeExclusive(secretFile, randomBytes(32).toString('base64url'));
-        if (path.dirname(secretFile) !== dir) fsyncDir(path.dirname(secretFile)); // create() fsyncs the keystore's folder
-      }
-      const open = unprotectedSecret(secretFile, `the machine secret ${secretFile}`);
-      if (open !== null) return E.left(problem('unreadable', open));
-      const b = Buffer.from(fs.readFileSync(secretFile, 'utf8').trim(), 'base64url');
-      return b.length >= 32 ? E.right(b) : E.left(problem('locked', `the machine secret ${secretFile} is damaged`));
-    } catch (e) {
-      return E.left(problem('unreadable', `the machine secret ${secretFile} cannot be read: ${errorMessage(e)}`));
-    }
-  };
+  const readMachineSecret = (createIfMissing: boolean): E.Either<KeystoreError, Buffer> =>
+    E.mapLeft((p: SecretProblem) => problem(p.problem, p.detail))(readSecret(secretFile, createIfMissing));
 
   const protectionKey = async (secret: Buffer, salt: Buffer, binding: KeystoreBinding): Promise<jose.JWK.Key> => {
     const info = Buffer.from(`${HKDF_INFO}\0${binding.serviceIdentity}\0${binding.installationId.toLowerCase()}`, 'utf8');
@@ -382,8 +361,7 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
   const localStateMac = (): E.Either<KeystoreError, (text: string) => string> => {
     if (mac) return E.right(mac);
     return E.map((secret: Buffer) => {
-      const key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), Buffer.from(LOCAL_STATE_INFO, 'utf8'), 32));
-      mac = (text: string) => createHmac('sha256', key).update(text, 'utf8').digest('hex');
+      mac = localStateMacFrom(secret);
       return mac;
     })(readMachineSecret(false));
   };
