@@ -37,7 +37,7 @@ import { privateSigningJwkOf, signingKeyFromJwk } from './signing';
 import { decryptWith, privateJwkOf, privateKeyFromJwk, recipient } from './jose-crypto';
 import { errorMessage } from './error-message';
 import { ensureDir, openFolder, PRIVATE_DIR, unprotectedSecret } from './file-modes';
-import { localStateMacFrom, readMachineSecret as readSecret, type SecretProblem } from './machine-secret';
+import { fsyncDir, localStateMacFrom, readMachineSecret as readSecret, type SecretProblem } from './machine-secret';
 
 const FORMAT = 'keyledger-keystore';
 const HKDF_INFO = 'keyledger-keystore/v1';
@@ -89,15 +89,6 @@ const sameLoad = (hit: LoadedKeystore | undefined, raw: string, binding: Keystor
   hit.serviceIdentity === binding.serviceIdentity &&
   hit.installationId === binding.installationId.toLowerCase() &&
   timingSafeEqual(hit.secretDigest, secretDigest);
-
-const fsyncDir = (dir: string): void => {
-  const dirFd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
-  }
-};
 
 /**
  * Write a file atomically and exclusively: temp file, fsync, hard link (EEXIST

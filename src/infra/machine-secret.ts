@@ -26,7 +26,8 @@ export interface SecretProblem {
 export const secretFileOf = (keystorePath: string, secretFile?: string): string =>
   secretFile === undefined ? path.join(path.dirname(path.resolve(keystorePath)), 'machine.secret') : path.resolve(secretFile);
 
-const fsyncDir = (dir: string): void => {
+/** Makes a folder's entries durable (after a file in it was created or renamed). */
+export const fsyncDir = (dir: string): void => {
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);
