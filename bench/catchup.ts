@@ -12,7 +12,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
+import { verifyLedger } from '../src/commands/verify';
 import { sha256Hex } from '../src/infra/sha256';
+import { signatures } from '../src/infra/signing';
 import { openSqliteStore } from '../src/infra/sqlite-store';
 import { activationProjection } from '../src/projections/activation';
 import { instanceViewFromStreams } from '../src/projections/instance-view';
@@ -48,6 +50,23 @@ const coldCatchUp = async (file: string, stateDir: string): Promise<{ ms: number
   await store.right.close();
   if (E.isLeft(r)) throw new Error(`bench: catch-up failed: ${r.left._tag}`);
   return { ms, events: r.right.processed };
+};
+
+/** `verify` over the whole ledger: hash links only, or with every signature checked too. */
+const verifyRun = async (file: string, signed: boolean): Promise<{ ms: number; verified: number }> => {
+  const store = openSqliteStore(file);
+  if (E.isLeft(store)) throw new Error('bench: cannot open');
+  const t0 = now();
+  const r = await verifyLedger(store.right, {
+    digest: sha256Hex,
+    ...(signed ? { signatures: { verify: signatures.verify, thumbprint: signatures.thumbprint } } : {}),
+  })();
+  const ms = now() - t0;
+  await store.right.close();
+  if (E.isLeft(r)) throw new Error(`bench: verify failed: ${r.left._tag}`);
+  const problems = r.right.problems.length + (r.right.signatures?.problems.length ?? 0);
+  if (problems > 0) throw new Error(`bench: the generated ledger has ${problems} problem(s)`);
+  return { ms, verified: r.right.signatures?.verified ?? 0 };
 };
 
 /** A cold `status` of one instance: its streams and its deployment's, not $all (median of 20 runs). */
@@ -91,6 +110,9 @@ export const benchCatchUp = async (): Promise<BenchResult[]> => {
     const perEvent = (c: { ms: number; events: number }): number => c.ms / c.events;
     const sw = await coldStatus(wide);
     const sn = await coldStatus(narrow);
+    const rawAgain = rawRead(wide);
+    const vh = await verifyRun(wide, false);
+    const vs = await verifyRun(wide, true);
     return [
       {
         name: `cold catch-up (decode + hash links + fold) vs raw better-sqlite3 read + 2x JSON.parse, ${g1.events} events over ${g1.instances} instances`,
@@ -115,6 +137,21 @@ export const benchCatchUp = async (): Promise<BenchResult[]> => {
         ratio: sw / sn,
         target: { op: '<=', value: 2 },
         note: 'the median of 20; a full catch-up of the large ledger takes the first figure above',
+      },
+      {
+        name: `verify (hash links, no signatures) vs raw better-sqlite3 read + 2x JSON.parse, ${g1.events} events`,
+        ours: `${vh.ms.toFixed(0)} ms`,
+        baseline: `${rawAgain.toFixed(0)} ms`,
+        ratio: rawAgain / vh.ms,
+        target: { op: '>=', value: 0.4 },
+        note: 'throughput ratio (higher is better)',
+      },
+      {
+        name: `verify --signatures vs the same raw read, ${g1.events} events`,
+        ours: `${vs.ms.toFixed(0)} ms`,
+        baseline: `${rawAgain.toFixed(0)} ms`,
+        ratio: rawAgain / vs.ms,
+        note: `reported only: ${vs.verified} Ed25519 signatures verified, ${(((vs.ms - vh.ms) / Math.max(1, vs.verified)) * 1000).toFixed(0)} µs each (the trust walk included)`,
       },
     ];
   } finally {

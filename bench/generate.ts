@@ -4,15 +4,17 @@
  * instance reads its config, issues a key pair, is registered, is refused once
  * while it waits (NoWrappedCopy), is joined (the first creates the key) and
  * activated, then restarts R times (an activation from another host each time,
- * so each is recorded). An instance's own events are sealed and appended in one
+ * so each is recorded). Every event but ConfigRead is signed by the member that
+ * acts (ADR 0010), each with its own Ed25519 key registered with a proof of possession. An instance's own events are sealed and appended in one
  * batch, so generating is not dominated by one fsync per event.
  *
  *   node dist/bench/generate.js <file> <deployments> <instancesPerDeployment> <restarts>
  */
 import { createHash, randomUUID } from 'node:crypto';
 import * as E from 'fp-ts/Either';
-import { type CommandContext, GENESIS, sealEvents } from '../src/domain/envelope';
-import type { LedgerEvent, OutcomeBasis } from '../src/domain/events';
+import { type CommandContext, type EventSigner, GENESIS, sealEvents } from '../src/domain/envelope';
+import type { Base64Url, LedgerEvent, OutcomeBasis } from '../src/domain/events';
+import { proofOfPossessionText } from '../src/domain/signatures';
 import {
   type DeploymentId,
   deploymentStream,
@@ -23,6 +25,7 @@ import {
   type Thumbprint,
 } from '../src/domain/ids';
 import { sha256Hex } from '../src/infra/sha256';
+import { signatures } from '../src/infra/signing';
 import { openSqliteStore } from '../src/infra/sqlite-store';
 import type { EventStore } from '../src/ports/event-store';
 
@@ -48,9 +51,15 @@ interface Head {
   hash: string;
 }
 
-const appendSealed = async (store: EventStore, heads: Map<string, Head>, stream: string, events: ReadonlyArray<LedgerEvent>): Promise<void> => {
+const appendSealed = async (
+  store: EventStore,
+  heads: Map<string, Head>,
+  stream: string,
+  events: ReadonlyArray<LedgerEvent>,
+  signer?: EventSigner,
+): Promise<void> => {
   const head = heads.get(stream) ?? { revision: 'no_stream' as const, hash: GENESIS };
-  const sealed = sealEvents(stream, head, events, ctx(), sha256Hex);
+  const sealed = sealEvents(stream, head, events, ctx(), sha256Hex, signer);
   if (E.isLeft(sealed)) throw new Error(`generator: ${sealed.left.problem}`);
   const r = await store.append(stream, sealed.right, head.revision)();
   if (E.isLeft(r)) throw new Error(`generator: ${r.left._tag}`);
@@ -73,11 +82,19 @@ export const generateLedger = async (file: string, deployments: number, perDeplo
     for (let d = 0; d < deployments; d++) {
       const deploymentId = `bench-${d}` as DeploymentId;
       const dstream = deploymentStream(deploymentId);
-      let creator: InstallationId | undefined;
+      let creator: { id: InstallationId; signer: EventSigner } | undefined;
       for (let i = 0; i < perDeployment; i++) {
         const id = randomUUID() as InstallationId;
         const label = `${d}/${i}`;
         const tp = thumbprintOf(label);
+        // Signed as members sign (ADR 0010): its own Ed25519 key, registered with a proof of possession.
+        const key = signatures.generate();
+        const signer: EventSigner = { installationId: id, thumbprint: key.thumbprint, sign: (text) => signatures.sign(key.handle, text) };
+        const signing = {
+          signingKey: key.publicKey,
+          signingThumbprint: key.thumbprint,
+          signingKeyProof: signatures.sign(key.handle, proofOfPossessionText(id, tp, key.thumbprint)) as Base64Url,
+        };
         const machineName = `RS-${d}-${i}` as NonEmptyString;
         const basis = (revision: number, host: string): OutcomeBasis => ({
           deploymentRevision: revision as OutcomeBasis['deploymentRevision'],
@@ -100,18 +117,27 @@ export const generateLedger = async (file: string, deployments: number, perDeplo
               keystorePath: `/var/keyledger/${label}/instance.keystore.json`,
             },
           },
-          {
-            type: 'KeyPairIssued',
-            data: {
-              installationId: id,
-              publicKey: publicKey(label) as never,
-              thumbprint: tp,
-              algorithm: 'RSA-OAEP-256',
-              keySize: 2048,
-              serviceIdentity: 'NT SERVICE\\ReportServer' as NonEmptyString,
-            },
-          },
         ]);
+        await appendSealed(
+          store,
+          heads,
+          instanceStream(id),
+          [
+            {
+              type: 'KeyPairIssued',
+              data: {
+                installationId: id,
+                publicKey: publicKey(label) as never,
+                thumbprint: tp,
+                algorithm: 'RSA-OAEP-256',
+                keySize: 2048,
+                serviceIdentity: 'NT SERVICE\\ReportServer' as NonEmptyString,
+                ...signing,
+              },
+            },
+          ],
+          signer,
+        );
         const stored: LedgerEvent = {
           type: 'PublicKeyStored',
           data: {
@@ -121,15 +147,26 @@ export const generateLedger = async (file: string, deployments: number, perDeplo
             instanceName: 'MSSQLSERVER' as NonEmptyString,
             thumbprint: tp,
             publicKey: publicKey(label) as never,
+            ...signing,
           },
         };
         const keyEvent: LedgerEvent = creator
-          ? { type: 'SymmetricKeyWrapped', data: { deploymentId, keyVersion: V1, copy, wrappedBy: creator, wrappedByThumbprint: thumbprintOf(`${d}/0`) } }
+          ? {
+              type: 'SymmetricKeyWrapped',
+              data: {
+                deploymentId,
+                keyVersion: V1,
+                copy,
+                wrappedBy: creator.id,
+                wrappedByThumbprint: thumbprintOf(`${d}/0`),
+                recipientSigningThumbprint: key.thumbprint,
+              },
+            }
           : {
               type: 'SymmetricKeyCreated',
               data: { deploymentId, keyVersion: V1, algorithm: 'A256GCM', keyCheck: b64u(`kc:${d}`) as never, createdBy: id, copy },
             };
-        await appendSealed(store, heads, dstream, creator ? [stored] : [stored, keyEvent]);
+        await appendSealed(store, heads, dstream, creator ? [stored] : [stored, keyEvent], signer);
         const registeredAt = Number(heads.get(dstream)!.revision);
         const outcomes: LedgerEvent[] = creator
           ? [
@@ -139,7 +176,7 @@ export const generateLedger = async (file: string, deployments: number, perDeplo
               },
             ]
           : [];
-        if (creator) await appendSealed(store, heads, dstream, [keyEvent]);
+        if (creator) await appendSealed(store, heads, dstream, [keyEvent], creator.signer);
         const joinedAt = Number(heads.get(dstream)!.revision);
         outcomes.push({
           type: 'InstanceActivated',
@@ -150,9 +187,9 @@ export const generateLedger = async (file: string, deployments: number, perDeplo
             type: 'InstanceActivated',
             data: { installationId: id, deploymentId, keyVersion: V1, thumbprint: tp, basis: basis(joinedAt, `host-${r % 2 === 0 ? 'b' : 'a'}`) },
           });
-        await appendSealed(store, heads, instanceStream(id), outcomes);
+        await appendSealed(store, heads, instanceStream(id), outcomes, signer);
         events += 2 + outcomes.length + (creator ? 2 : 2);
-        creator ??= id;
+        creator ??= { id, signer };
       }
     }
   } finally {
