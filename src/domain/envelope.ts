@@ -241,9 +241,12 @@ export const checkLink = (
   prevHash: string,
   digest: Digest,
 ): 'ok' | 'hash-mismatch' | 'chain-broken' => {
-  const { hash, ...rest } = e.metadata;
+  const hash = e.metadata.hash;
   const fast = e.text ? textToHash(e.stream, e.revision, e.type, e.text) : undefined;
-  if ((fast === undefined || digest(fast) !== hash) && hashEvent(digest, e.stream, e.revision, e.type, e.data, rest) !== hash) return 'hash-mismatch';
+  if (fast === undefined || digest(fast) !== hash) {
+    const { hash: _hash, ...rest } = e.metadata; // the slow route only: no copy per event when the text is canonical
+    if (hashEvent(digest, e.stream, e.revision, e.type, e.data, rest) !== hash) return 'hash-mismatch';
+  }
   if (e.metadata.prevHash !== prevHash) return 'chain-broken';
   return 'ok';
 };

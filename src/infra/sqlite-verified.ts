@@ -24,6 +24,8 @@ export const openVerifiedSignatures = (file: string, mac: (text: string) => stri
   const opened = openLocalDb(file, 'CREATE TABLE IF NOT EXISTS verified_signatures (k TEXT PRIMARY KEY) WITHOUT ROWID');
   if (E.isLeft(opened)) return E.left(opened.left.message);
   const { db } = opened.right;
+  // A lost row only costs a verification again: this connection does not wait for the disk on every commit.
+  db.pragma('synchronous = OFF');
   const has = db.prepare('SELECT 1 FROM verified_signatures WHERE k = ?').pluck();
   const add = db.prepare('INSERT OR IGNORE INTO verified_signatures (k) VALUES (?)');
   /** Remembered, or verified now (and remembered when it verifies). An unusable table is no memory: it verifies. */
