@@ -9,7 +9,6 @@ import test, { type ExecutionContext } from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
 import { type DeploymentId, deploymentStream, instanceStream } from '../src/domain/ids';
 import { proofOfPossessionText } from '../src/domain/signatures';
 import { joseCrypto } from '../src/infra/jose-crypto';
@@ -17,7 +16,7 @@ import { signatures } from '../src/infra/signing';
 import { cliAnswering } from './support/cli-inproc';
 import { rightOf, tempDir } from './support/fixtures';
 import { activatedDeployment, deploymentEvents, instanceEvents, joinArgs, keystoreThumbprint, ledgerFile, newNode, type TestNode } from './support/nodes';
-import { rewriteAndRehash } from './support/tamper';
+import { editCheckpointState, rewriteAndRehash } from './support/tamper';
 
 const DSTREAM = deploymentStream('default' as DeploymentId);
 
@@ -172,17 +171,12 @@ test("trusted cache: the local state's saved view edited (the newcomer's key swa
   t.is((await a.run('list')).code, 0); // the shared view is saved in the state folder
   const evil = await attackerKey();
   const real = keystoreThumbprint(b.file);
-  const db = new Database(path.join(dir, '.keyledger', 'projections.db'));
-  try {
-    const rows = db.prepare('SELECT key, state FROM checkpoints').all() as Array<{ key: string; state: string }>;
-    t.true(
-      rows.some((r) => r.state.includes(real)),
-      'the cache names the newcomer by its thumbprint',
-    );
-    for (const r of rows) db.prepare('UPDATE checkpoints SET state = ? WHERE key = ?').run(r.state.replaceAll(real, evil.thumbprint), r.key);
-  } finally {
-    db.close();
-  }
+  let named = false;
+  const edited = editCheckpointState(path.join(dir, '.keyledger', 'projections.db'), (json) => {
+    named ||= json.includes(real);
+    return json.replaceAll(real, evil.thumbprint);
+  });
+  t.true(named && edited > 0, 'the cache names the newcomer by its thumbprint');
   const forged = await a.run('join', b.id, '--expect-thumbprint', evil.thumbprint);
   t.is(forged.code, 5, forged.stderr);
   t.regex(forged.stderr, new RegExp(`key is ${real}, not the expected ${evil.thumbprint}`));

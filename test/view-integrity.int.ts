@@ -29,6 +29,7 @@ import { catchUp, type ProjectionResult, type RunnerError } from '../src/project
 import { runCli } from '../src/cli/main';
 import { cli } from './support/cli-inproc';
 import { activatedDeployment } from './support/nodes';
+import { editCheckpointState } from './support/tamper';
 import {
   activated,
   cluster,
@@ -546,12 +547,7 @@ test("the view checkpoint is MAC'd under the instance's local-state key: one edi
   const [a, b] = await activatedDeployment(dir, ['A', 'B']);
   t.regex((await a!.run('list')).stdout, /RS-B/); // list catches the shared view up and saves its checkpoint
   // Someone who can write the state folder (but has no machine secret) edits the saved view.
-  const db = new Database(path.join(dir, '.keyledger', 'projections.db'));
-  try {
-    t.true(db.prepare("UPDATE checkpoints SET state = replace(state, 'RS-B', 'RS-FORGED')").run().changes > 0);
-  } finally {
-    db.close();
-  }
+  t.true(editCheckpointState(path.join(dir, '.keyledger', 'projections.db'), (json) => json.replaceAll('RS-B', 'RS-FORGED')) > 0);
   for (const after of [await a!.run('list'), await a!.run('status', b!.id)]) {
     t.is(after.code, 0, after.stderr);
     t.regex(after.stdout, /RS-B/);

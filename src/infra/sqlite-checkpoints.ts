@@ -5,6 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import * as path from 'node:path';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import * as E from 'fp-ts/Either';
 import type { Checkpoint, CheckpointError, CheckpointStore, CheckpointTip, StreamHead } from '../ports/checkpoints';
 import { errorMessage } from './error-message';
@@ -35,6 +36,7 @@ const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['heads', 'TEXT'],
   ['tip', 'TEXT'],
   ['mac', 'TEXT'],
+  ['state_z', 'BLOB'],
 ];
 
 const addMissingColumns = (db: Database.Database): void => {
@@ -94,7 +96,7 @@ export const openSqliteCheckpoints = (file: string, options: CheckpointOptions =
     `CREATE TABLE IF NOT EXISTS checkpoints (
       key TEXT PRIMARY KEY, version INTEGER NOT NULL, commit_pos TEXT NOT NULL, prepare_pos TEXT NOT NULL,
       state TEXT NOT NULL, saved_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-      heads TEXT, tip TEXT, mac TEXT
+      heads TEXT, tip TEXT, mac TEXT, state_z BLOB
     ) WITHOUT ROWID`,
   );
   if (E.isLeft(opened)) return opened;
@@ -106,11 +108,13 @@ export const openSqliteCheckpoints = (file: string, options: CheckpointOptions =
     db.close();
     return E.left(fail(e));
   }
-  const get = db.prepare('SELECT version, commit_pos, prepare_pos, state, heads, tip, mac FROM checkpoints WHERE key = ?');
+  const get = db.prepare('SELECT version, commit_pos, prepare_pos, state, state_z, heads, tip, mac FROM checkpoints WHERE key = ?');
+  // The view is stored deflated (`state_z`; `state` is then empty): a fleet's view is tens of MB of repetitive JSON,
+  // and writing it whole at every save cost more than folding the events (and the memory to hold it twice).
   const put = db.prepare(
-    `INSERT INTO checkpoints (key, version, commit_pos, prepare_pos, state, heads, tip, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO checkpoints (key, version, commit_pos, prepare_pos, state, state_z, heads, tip, mac) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?)
      ON CONFLICT(key) DO UPDATE SET version = excluded.version, commit_pos = excluded.commit_pos,
-       prepare_pos = excluded.prepare_pos, state = excluded.state, heads = excluded.heads, tip = excluded.tip,
+       prepare_pos = excluded.prepare_pos, state = excluded.state, state_z = excluded.state_z, heads = excluded.heads, tip = excluded.tip,
        mac = excluded.mac, saved_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
   );
   const { mac } = options;
@@ -118,15 +122,25 @@ export const openSqliteCheckpoints = (file: string, options: CheckpointOptions =
     load: (key) =>
       E.tryCatch(() => {
         const row = get.get(key) as
-          | { version: number; commit_pos: string; prepare_pos: string; state: string; heads: string | null; tip: string | null; mac: string | null }
+          | {
+              version: number;
+              commit_pos: string;
+              prepare_pos: string;
+              state: string;
+              state_z: Buffer | null;
+              heads: string | null;
+              tip: string | null;
+              mac: string | null;
+            }
           | undefined;
         if (!row) return undefined;
+        const stateText = row.state_z === null ? row.state : inflateRawSync(row.state_z).toString('utf8');
         // Written by someone without this instance's machine secret (or edited): not a view to answer from.
-        if (mac && row.mac !== mac(macText(key, row.version, row.commit_pos, row.prepare_pos, row.state, row.heads, row.tip))) return undefined;
+        if (mac && row.mac !== mac(macText(key, row.version, row.commit_pos, row.prepare_pos, stateText, row.heads, row.tip))) return undefined;
         const cp: Checkpoint = {
           version: row.version,
           position: { commit: BigInt(row.commit_pos), prepare: BigInt(row.prepare_pos) },
-          state: JSON.parse(row.state),
+          state: JSON.parse(stateText),
           heads: parseHeads(row.heads),
           tip: parseTip(row.tip),
         };
@@ -139,7 +153,8 @@ export const openSqliteCheckpoints = (file: string, options: CheckpointOptions =
         const state = JSON.stringify(cp.state);
         const heads = cp.heads === null ? null : JSON.stringify(cp.heads);
         const tip = cp.tip === null ? null : JSON.stringify(cp.tip);
-        put.run(key, cp.version, commit, prepare, state, heads, tip, mac ? mac(macText(key, cp.version, commit, prepare, state, heads, tip)) : null);
+        const stateZ = deflateRawSync(Buffer.from(state, 'utf8'), { level: 1 });
+        put.run(key, cp.version, commit, prepare, stateZ, heads, tip, mac ? mac(macText(key, cp.version, commit, prepare, state, heads, tip)) : null);
       }, fail),
     close: () => db.close(),
   });

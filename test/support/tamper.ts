@@ -2,6 +2,7 @@
  * Editing the SQLite ledger file behind keyledger's back, as an attacker or a
  * damaged disk would. Test support only.
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { hashEvent } from '../../src/domain/envelope';
 import { sha256Hex } from '../../src/infra/sha256';
@@ -62,6 +63,29 @@ export const rewriteAndRehash = (
       update.run(JSON.stringify(data), JSON.stringify({ ...base, hash }), stream, row.revision);
       prevHash = hash;
     }
+  } finally {
+    db.close();
+  }
+};
+
+/**
+ * Someone who can write the state folder edits the saved view as keyledger stores it (deflated JSON in
+ * `state_z`, or plain `state` in older rows), keeping everything else — the MAC included. Returns the rows changed.
+ */
+export const editCheckpointState = (file: string, edit: (json: string) => string): number => {
+  const db = new Database(file);
+  try {
+    let changed = 0;
+    const rows = db.prepare('SELECT key, state, state_z FROM checkpoints').all() as Array<{ key: string; state: string; state_z: Buffer | null }>;
+    for (const r of rows) {
+      const before = r.state_z === null ? r.state : inflateRawSync(r.state_z).toString('utf8');
+      const after = edit(before);
+      if (after === before) continue;
+      if (r.state_z === null) db.prepare('UPDATE checkpoints SET state = ? WHERE key = ?').run(after, r.key);
+      else db.prepare('UPDATE checkpoints SET state_z = ? WHERE key = ?').run(deflateRawSync(Buffer.from(after, 'utf8')), r.key);
+      changed++;
+    }
+    return changed;
   } finally {
     db.close();
   }
