@@ -15,6 +15,7 @@ import type { ConfigError } from '../infra/config';
 import type { StoreSelectionError } from '../infra/open-store';
 import type { CheckpointError } from '../ports/checkpoints';
 import { describeStoreError } from '../ports/event-store';
+import { shownDeep } from '../domain/text';
 
 export type CliError =
   | MembershipError
@@ -125,7 +126,10 @@ const newcomerKeyRefused = (newcomer: string, p: NewcomerKeyProblem): string => 
   }
 };
 
-export const describeError = (e: CliError): string => {
+/** One line for an error: every value in it escaped and bounded first (arguments and stored text are untrusted). */
+export const describeError = (e: CliError): string => describeErrorOf(shownDeep(e, 1000));
+
+const describeErrorOf = (e: CliError): string => {
   switch (e._tag) {
     case 'VersionConflict':
     case 'InvalidAppend':

@@ -8,34 +8,9 @@ import type { ActivationView } from '../projections/activation';
 import { INIT_STEPS, type InstanceStatus } from '../projections/status';
 import type { Finding } from '../projections/findings';
 
-/** C0 and C1 controls, DEL, and the characters that reorder or break what a terminal shows (bidi marks and overrides, line separators). */
-const unsafeInText = (c: number): boolean =>
-  c < 0x20 ||
-  (c >= 0x7f && c <= 0x9f) ||
-  c === 0x061c ||
-  c === 0x200e ||
-  c === 0x200f ||
-  c === 0x2028 ||
-  c === 0x2029 ||
-  (c >= 0x202a && c <= 0x202e) ||
-  (c >= 0x2066 && c <= 0x2069);
+import { shownDeep } from '../domain/text';
 
-/**
- * Text read from the store, safe to print on a terminal: each control, bidi or line-separator character becomes
- * a `\uXXXX` escape, so a stored value can neither move the cursor, rewrite earlier lines, nor reorder what the
- * operator reads. Anything else is printed as it is (ordinary text is unchanged).
- */
-export const printable = (s: string): string => {
-  let out = '';
-  let from = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (!unsafeInText(c)) continue;
-    out += `${s.slice(from, i)}\\u${c.toString(16).padStart(4, '0')}`;
-    from = i + 1;
-  }
-  return from === 0 ? s : out + s.slice(from);
-};
+export { printable, shown } from '../domain/text';
 
 const STEP_OF: Record<string, number> = {
   ConfigRead: 1,
@@ -155,7 +130,10 @@ const statusCore = (s: InstanceStatus): Record<string, unknown> => {
   }
 };
 
-export const statusText = (s: InstanceStatus, findings: ReadonlyArray<Finding> = []): string => {
+/** What status prints: stored text escaped and bounded first (it is untrusted: shownDeep). */
+export const statusText = (s: InstanceStatus, findings: ReadonlyArray<Finding> = []): string => statusTextOf(shownDeep(s), shownDeep(findings));
+
+const statusTextOf = (s: InstanceStatus, findings: ReadonlyArray<Finding>): string => {
   if (s.state === 'not-initialized') return `${notActivatedLine(s)}\n`;
   const v = s.view;
   const lines = [
@@ -211,7 +189,9 @@ export const outcomeRemedy = (o: ActivationOutcome): Remedy | undefined => {
   }
 };
 
-export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): string => {
+export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): string => outcomeTextOf(shownDeep(o), verb);
+
+const outcomeTextOf = (o: ActivationOutcome, verb: 'init' | 'start'): string => {
   const lines: string[] = [];
   for (const type of o.recorded) {
     const step = STEP_OF[type];
@@ -235,7 +215,9 @@ export const outcomeText = (o: ActivationOutcome, verb: 'init' | 'start'): strin
 
 const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 
-export const listText = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView): string => {
+export const listText = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView): string => listTextOf(shownDeep(rows), shownDeep(v));
+
+const listTextOf = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView): string => {
   if (rows.length === 0) return 'no instances recorded yet (run keyledger init)\n';
   const table = rows.map((s) => {
     if (s.state === 'not-initialized') return [s.installationId, '', '', s.state, '', ''];

@@ -14,6 +14,7 @@ import type { HeadStore } from '../ports/heads';
 import type { InstanceDeps } from '../commands/instance';
 import { signerOf } from '../commands/signing';
 import type { CommandContext, EventSigner } from '../domain/envelope';
+import { nameProblem, shown } from '../domain/text';
 import type { KeySize } from '../domain/events';
 import { InstallationId } from '../domain/ids';
 import { type LoadedConfig, loadConfig } from '../infra/config';
@@ -68,10 +69,19 @@ export const emit = (io: Io, g: GlobalOptions, json: unknown, text: string): voi
 /** An installation ID from the command line (case-insensitive, stored lowercase). */
 export const parseInstallationId = (id: string): E.Either<CliError, InstallationId> => {
   const lower = id.toLowerCase();
-  return InstallationId.is(lower) ? E.right(lower) : usage(`"${id}" is not an installation ID (a GUID)`);
+  return InstallationId.is(lower) ? E.right(lower) : usage(`"${shown(id, 64)}" is not an installation ID (a GUID)`);
 };
 
 const openSession = async (io: Io, g: GlobalOptions): Promise<E.Either<CliError, Session>> => {
+  // Recorded on every event and shown to every later reader: checked at the door, never echoed back.
+  const actorProblem = g.actor !== undefined ? nameProblem(g.actor) : undefined;
+  if (actorProblem !== undefined) return usage(`--actor ${actorProblem}: give 1–128 printable characters (who is acting, e.g. ops@example)`);
+  const envActor = io.env['KEYLEDGER_ACTOR'];
+  const envActorProblem = g.actor === undefined && envActor !== undefined ? nameProblem(envActor) : undefined;
+  if (envActorProblem !== undefined) return usage(`KEYLEDGER_ACTOR ${envActorProblem}: give 1–128 printable characters`);
+  const correlationProblem = g.correlationId !== undefined ? nameProblem(g.correlationId) : undefined;
+  if (correlationProblem !== undefined)
+    return usage(`--correlation-id ${correlationProblem}: give 1–128 printable characters (a change ticket, an outer operation's ID)`);
   const config = loadConfig(g.config);
   if (E.isLeft(config)) return config;
   const connection = g.store ?? io.env['KEYLEDGER_STORE'] ?? config.right.storeConnection;

@@ -26,6 +26,7 @@ import * as t from 'io-ts';
 import { decodeProblems } from '../domain/decode-errors';
 import { KeySize } from '../domain/events';
 import { DeploymentId, InstallationId, NonEmptyString } from '../domain/ids';
+import { nameProblem, shown } from '../domain/text';
 import type { InstanceConfig } from '../domain/instance/decider';
 import { describeConnection } from './connection-string';
 import { errorMessage } from './error-message';
@@ -114,7 +115,7 @@ const describeErrors = (errors: t.Errors): string => {
   const first = decodeProblems(errors)[0];
   if (!first) return 'invalid';
   const expected = first.declared ?? first.innermost;
-  const got = first.missing ? 'is missing' : `is ${JSON.stringify(first.value)}, which is not valid`;
+  const got = first.missing ? 'is missing' : `is ${shown(JSON.stringify(first.value) ?? String(first.value), 80)}, which is not valid`;
   return `field "${first.path}" ${got}: expected ${HINTS[expected] ?? expected}`;
 };
 
@@ -130,7 +131,13 @@ export const parseConfig = (file: string, raw: string): E.Either<ConfigError, Lo
   const unknown = Object.keys(json).find((k) => !KNOWN_FIELDS.includes(k));
   if (unknown !== undefined) {
     const hint = closest(unknown);
-    return fail(`unknown field "${unknown}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    return fail(`unknown field "${shown(unknown, 64)}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  }
+  // Names are recorded and shown to every later reader: printable, bounded, and never echoed back.
+  for (const field of ['machineName', 'instanceName', 'serviceIdentity'] as const) {
+    const v = (json as Record<string, unknown>)[field];
+    const problem = typeof v === 'string' ? nameProblem(v) : undefined;
+    if (problem !== undefined) return fail(`field "${field}" ${problem}: give 1–128 printable characters`);
   }
   const decoded = ConfigFile.decode(json);
   if (E.isLeft(decoded)) return fail(describeErrors(decoded.left));

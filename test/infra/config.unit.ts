@@ -96,7 +96,25 @@ test('missing machineName', (t) => {
 });
 
 test('blank instanceName', (t) => {
-  t.deepEqual(parse({ ...valid, instanceName: '   ' }), error('field "instanceName" is "   ", which is not valid: expected a non-empty string'));
+  t.deepEqual(parse({ ...valid, instanceName: '   ' }), error('field "instanceName" is empty: give 1–128 printable characters'));
+});
+
+test('names: over-long, or with a control, bidi or line-separator character, refused with the reason and never echoed', (t) => {
+  t.deepEqual(
+    parse({ ...valid, instanceName: 'x'.repeat(300) }),
+    error('field "instanceName" is 300 characters long (at most 128): give 1–128 printable characters'),
+  );
+  t.deepEqual(
+    parse({ ...valid, machineName: 'RS\u001b[31m' }),
+    error('field "machineName" has a control or formatting character (U+001B) at position 3: give 1–128 printable characters'),
+  );
+  t.deepEqual(
+    parse({ ...valid, serviceIdentity: 'svc\u202e' }),
+    error('field "serviceIdentity" has a control or formatting character (U+202E) at position 4: give 1–128 printable characters'),
+  );
+  // A 10 MB name: the message stays one short line.
+  const huge = parse({ ...valid, instanceName: 'y'.repeat(10_000_000) });
+  t.true(huge._tag === 'Left' && huge.left.message.length < 200);
 });
 
 test('bad deployment name', (t) => {

@@ -7,6 +7,7 @@ import { NonEmptyString } from '../../domain/ids';
 import { EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { outcomeText } from '../render';
+import { nameProblem, shown } from '../../domain/text';
 import { emit, instanceDeps, usage, withSession } from '../session';
 
 /** The config follows the ledger: its serviceIdentity is rewritten (temp file + rename). */
@@ -20,7 +21,9 @@ const rewriteIdentity = (file: string, identity: string): void => {
 
 const changeIdentityCommand = async (io: Io, g: GlobalOptions, identity: string): Promise<number> =>
   withSession(io, g, async (s) => {
-    if (!NonEmptyString.is(identity)) return usage('the new service identity must be a non-empty name (at most 256 characters)');
+    const problem = nameProblem(identity);
+    if (problem !== undefined || !NonEmptyString.is(identity))
+      return usage(`the new service identity ${problem ?? 'is not a name'}: give 1–128 printable characters`);
     // Key size: the recorded one, or a larger one from the config — never smaller.
     const r = await changeServiceIdentity(await instanceDeps(s, 'change-identity'), s.config.instance, identity);
     if (E.isLeft(r)) return r;
@@ -39,7 +42,7 @@ const changeIdentityCommand = async (io: Io, g: GlobalOptions, identity: string)
       io,
       g,
       o,
-      `service identity ${o.previousIdentity} → ${o.serviceIdentity}: new key ${o.thumbprint}${done}; config updated.\n${outcomeText(o.activation, 'start')}`,
+      `service identity ${shown(o.previousIdentity)} → ${shown(o.serviceIdentity)}: new key ${o.thumbprint}${done}; config updated.\n${outcomeText(o.activation, 'start')}`,
     );
     return E.right(o.activation.state === 'activated' ? EXIT.ok : EXIT.notActivated);
   });

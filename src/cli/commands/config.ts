@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import * as E from 'fp-ts/Either';
-import { loadConfig, newConfig } from '../../infra/config';
+import { loadConfig, newConfig, parseConfig } from '../../infra/config';
 import { EXIT } from '../errors';
 import type { CommandScope } from '../io';
 import { emit, fail } from '../session';
@@ -36,10 +36,11 @@ const writeNew = ({ io, globals }: CommandScope, o: NewOptions): number => {
     store: o.ledger,
     ...(o.keySize !== undefined ? { keySize: Number(o.keySize) } : {}),
   });
+  // Checked before anything is written: a refused option leaves no file behind.
+  const check = parseConfig(file, JSON.stringify(cfg));
+  if (E.isLeft(check)) return fail(io, check.left);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(cfg, null, 2)}\n`, { mode: 0o600 });
-  const check = loadConfig(file);
-  if (E.isLeft(check)) return fail(io, check.left);
   emit(io, globals(), { file, created: true, installationId: cfg['installationId'] }, `wrote ${file} (installation ${String(cfg['installationId'])})\n`);
   return EXIT.ok;
 };

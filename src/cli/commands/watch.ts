@@ -6,6 +6,7 @@ import { activationProjection } from '../../projections/activation';
 import { type InstanceStatus, listInstances } from '../../projections/status';
 import { type CliError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
+import { shown } from '../../domain/text';
 import { fail, viewCheckpoints, withSession } from '../session';
 
 const describe = (st: InstanceStatus): string => (st.state === 'disabled' ? `disabled (${st.reason._tag})` : st.state);
@@ -43,7 +44,9 @@ const watchCommand = async (io: Io, g: GlobalOptions, count: number | undefined)
               at: v.position.commit.toString(),
             };
             io.stdout(
-              g.json ? `${JSON.stringify(line)}\n` : `${id} (${st.view.instanceName ?? '?'} on ${st.view.machineName ?? '?'}): ${before ?? 'new'} → ${now}\n`,
+              g.json
+                ? `${JSON.stringify(line)}\n`
+                : `${shown(id)} (${shown(st.view.instanceName ?? '?')} on ${shown(st.view.machineName ?? '?')}): ${before ?? 'new'} → ${now}\n`,
             );
             if (count !== undefined && changes >= count) {
               sub.unsubscribe();
