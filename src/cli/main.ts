@@ -103,16 +103,46 @@ const askOnTerminal = async (question: string): Promise<string> => {
 };
 
 if (require.main === module) {
+  // Output that cannot be written (a reader that went away: EPIPE; a full disk: ENOSPC) must not crash the
+  // process with a trace once the operation is done: the exit code stays the operation's for a closed pipe
+  // (what `| head` does), and is a failure for any other output error, with one line on stderr saying so.
+  let outputLost: string | undefined;
+  const lose = (e: unknown): void => {
+    outputLost ??= (e as NodeJS.ErrnoException).code ?? 'EIO';
+  };
+  process.stdout.on('error', lose);
+  process.stderr.on('error', lose);
+  const write = (stream: NodeJS.WriteStream) => (s: string) => {
+    if (outputLost !== undefined) return;
+    try {
+      stream.write(s, (e) => e && lose(e));
+    } catch (e) {
+      lose(e);
+    }
+  };
   const io: Io = {
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
+    stdout: write(process.stdout),
+    stderr: write(process.stderr),
     env: process.env,
     isTTY: Boolean(process.stderr.isTTY),
     ...(process.stdin.isTTY ? { prompt: askOnTerminal } : {}),
   };
+  const finish = (code: number): void => {
+    if (outputLost === undefined || outputLost === 'EPIPE') {
+      process.exitCode = code;
+      return;
+    }
+    try {
+      process.stderr.write(`keyledger: the output could not be written (${outputLost}); the command itself ended with exit code ${code}.\n`);
+    } catch {
+      // stderr is gone too: the exit code says it
+    }
+    process.exitCode = code === EXIT.ok ? EXIT.failure : code;
+  };
   runCli(process.argv.slice(2), io).then(
     (code) => {
-      process.exitCode = code;
+      // Writes still in flight report their errors on the next turns of the loop.
+      setImmediate(() => finish(code));
     },
     (e: unknown) => {
       process.stderr.write(`keyledger: internal error: ${errorMessage(e)}. This is a bug; please report it.\n`);
