@@ -22,6 +22,7 @@ import { fileOpLog, type OpLog } from '../infra/oplog';
 import { openStore } from '../infra/open-store';
 import { pauseFromEnv } from '../infra/pause';
 import { sha256Hex } from '../infra/sha256';
+import { sweepLeftovers } from '../infra/file-modes';
 import { localStateMacFrom, readMachineSecret, secretFileOf } from '../infra/machine-secret';
 import { openSqliteCheckpoints } from '../infra/sqlite-checkpoints';
 import type { CheckpointStore } from '../ports/checkpoints';
@@ -84,6 +85,9 @@ const openSession = async (io: Io, g: GlobalOptions): Promise<E.Either<CliError,
     return usage(`--correlation-id ${correlationProblem}: give 1–128 printable characters (a change ticket, an outer operation's ID)`);
   const config = loadConfig(g.config);
   if (E.isLeft(config)) return config;
+  // A kill -9 while a keystore was being written can leave its temp file (an unrecorded private key): any
+  // command for this instance removes it, unless the process writing it still runs.
+  sweepLeftovers(config.right.instance.keystorePath);
   const connection = g.store ?? io.env['KEYLEDGER_STORE'] ?? config.right.storeConnection;
   const store = await openStore(connection, path.dirname(config.right.file), { ledgerAccess: config.right.ledgerAccess });
   if (E.isLeft(store)) return store;

@@ -123,7 +123,48 @@ export const openFolder = (dir: string, subject: string): string | null => {
  * is fine. Throws what `stat` throws (ENOENT: the file is missing).
  */
 export const unprotectedSecret = (file: string, subject: string): string | null => {
-  const mode = fs.statSync(file).mode;
+  const st = fs.statSync(file);
+  if (!st.isFile()) return `${subject} (${file}) is ${st.isDirectory() ? 'a directory' : 'not a regular file'}: point the config at the file itself`;
+  const mode = st.mode;
   if ((mode & 0o077) !== 0) return `${subject} has permissions ${octal(mode)}, too open (run: chmod 600 ${file})`;
   return openFolder(path.dirname(file), subject);
+};
+
+/** Whether a process with this ID is running (signal 0: nothing is sent). */
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // running, as another user
+  }
+};
+
+/**
+ * Removes what a killed process left beside `file` while writing it atomically — `<name>.tmp-<pid>-…` and
+ * `<name>.next.tmp-<pid>-…` (a keystore's staged replacement) — when that process is gone: such a file can hold
+ * a private key that was never recorded. A running writer's files are left alone. Returns the names removed.
+ */
+export const sweepLeftovers = (file: string): ReadonlyArray<string> => {
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = /^(.*)\.tmp-(\d+)(?:-[0-9a-f]+)?$/.exec(name);
+    if (!m || (m[1] !== base && m[1] !== `${base}.next` && m[1] !== 'pins.json' && m[1] !== 'machine.secret')) continue;
+    if (alive(Number(m[2]))) continue;
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+      removed.push(name);
+    } catch {
+      // not ours to remove (permissions): the next run tries again
+    }
+  }
+  return removed;
 };
