@@ -135,7 +135,16 @@ const describeErrorOf = (e: CliError): string => {
     case 'InvalidAppend':
       return describeStoreError(e);
     case 'StoreUnavailable':
-      return `${describeStoreError(e)}. Check the "store" setting in the config and that the store is reachable.`;
+      switch (e.cause) {
+        case 'damaged':
+          return `the ledger ${e.endpoint} is damaged (${e.message}). Run keyledger verify to see where, and restore the store from a backup.`;
+        case 'full':
+          return `the disk holding ${e.endpoint} is full (${e.message}): nothing was recorded. Free some space, then run the command again.`;
+        case 'read-only':
+          return `the ledger ${e.endpoint} is read-only (${e.message}): nothing was recorded. Make it writable, or run this on a member that can write it.`;
+        default:
+          return `${describeStoreError(e)}. Check the "store" setting in the config and that the store is reachable.`;
+      }
     case 'StoredRecordUnreadable':
       return `${describeStoreError(e)}. Run keyledger verify, and restore the store from a backup.`;
     case 'CorruptEvent':

@@ -31,6 +31,8 @@ export interface VerifyReport {
   readonly heads: Readonly<Record<string, { readonly revision: string; readonly hash: string }>>;
   /** With `signatures` only. */
   readonly signatures?: SignatureReport;
+  /** What the store's own check of its storage found (SQLite's integrity_check): physical damage. Empty: sound. */
+  readonly storage: ReadonlyArray<string>;
 }
 
 export interface SignatureReport extends SignatureSummary {
@@ -57,8 +59,28 @@ export const verifyLedger =
     const audit = options.signatures ? signatureAudit(options.signatures) : undefined;
     let firstHashProblemSeq: number | null = null;
     const pageSize = options.pageSize ?? 1000;
+    // Physical damage first: an index page or a table overwritten reads fine until a write needs it.
+    const checked = store.integrityCheck ? await store.integrityCheck()() : E.right([]);
+    const storage = E.isRight(checked) ? checked.right : [checked.left._tag === 'StoreUnavailable' ? checked.left.message : checked.left._tag];
+    let size = pageSize;
     for (;;) {
-      const page = await store.readAll({ ...(after ? { after } : {}), maxCount: pageSize, streamPrefixes: [LEDGER_PREFIX] })();
+      const page = await store.readAll({ ...(after ? { after } : {}), maxCount: size, streamPrefixes: [LEDGER_PREFIX] })();
+      if (E.isLeft(page) && page.left._tag === 'StoredRecordUnreadable' && page.left.position) {
+        // A row that is not even JSON fails its whole page: read up to it one by one, then report it and go on after it.
+        if (size > 1) {
+          size = 1;
+          continue;
+        }
+        size = pageSize;
+        const u = page.left;
+        events++;
+        problems.push({ stream: u.stream, revision: u.revision.toString(), eventType: '?', problem: `the stored record is not JSON: ${u.message}` });
+        firstHashProblemSeq ??= events;
+        const head = heads[u.stream];
+        heads[u.stream] = { revision: u.revision, hash: head?.hash ?? GENESIS };
+        after = u.position;
+        continue;
+      }
       if (E.isLeft(page)) return page;
       for (const r of page.right) {
         events++;
@@ -88,12 +110,13 @@ export const verifyLedger =
         audit?.add(decoded.right, events);
       }
       options.onProgress?.(events);
-      if (page.right.length < pageSize) break;
+      if (page.right.length < size) break;
     }
     const report: VerifyReport = {
       streams: Object.keys(heads).length,
       events,
       problems,
+      storage,
       heads: Object.fromEntries(Object.entries(heads).map(([k, v]) => [k, { revision: v.revision.toString(), hash: v.hash }])),
     };
     if (!audit) return E.right(report);

@@ -39,6 +39,7 @@ import {
   type SubscriptionMessage,
   START,
   storeUnavailable,
+  type StoreUnavailable,
   versionConflict,
 } from '../ports/event-store';
 import { errorMessage } from './error-message';
@@ -123,11 +124,21 @@ const retryWhileBusy = <A>(deadline: number, f: () => A): A => {
   }
 };
 
+/** What an SQLite error says about the file: damaged, full, read-only (undefined: something else). */
+const causeOf = (e: unknown): StoreUnavailable['cause'] => {
+  const code = (e as { code?: unknown }).code;
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) return 'damaged';
+  if (code === 'SQLITE_FULL' || (e as NodeJS.ErrnoException).code === 'ENOSPC') return 'full';
+  if (typeof code === 'string' && (code.startsWith('SQLITE_READONLY') || code === 'EROFS')) return 'read-only';
+  return undefined;
+};
+const failure = (endpoint: string, e: unknown): StoreUnavailable => storeUnavailable(endpoint, errorMessage(e), causeOf(e));
+
 /** Opens (creating if needed) the ledger file. */
 export const openSqliteStore = (file: string, options: SqliteStoreOptions = {}): E.Either<StoreError, EventStore> =>
   E.tryCatch(
     () => new SqliteEventStore(file, options),
-    (e) => storeUnavailable(`sqlite:${file}`, errorMessage(e)),
+    (e) => failure(`sqlite:${file}`, e),
   );
 
 export class SqliteEventStore implements EventStore {
@@ -220,7 +231,7 @@ export class SqliteEventStore implements EventStore {
       if (E.isRight(result)) for (const wake of this.appended) wake();
       return result;
     } catch (e) {
-      return E.left(storeUnavailable(this.endpoint, errorMessage(e)));
+      return E.left(failure(this.endpoint, e));
     }
   }
 
@@ -265,8 +276,19 @@ export class SqliteEventStore implements EventStore {
     try {
       return f();
     } catch (e) {
-      return E.left(storeUnavailable(this.endpoint, errorMessage(e)));
+      return E.left(failure(this.endpoint, e));
     }
+  }
+
+  integrityCheck(): TE.TaskEither<StoreError, ReadonlyArray<string>> {
+    return () =>
+      Promise.resolve(
+        this.guard(() => {
+          const rows = this.db.pragma('integrity_check(20)', { simple: false }) as Array<{ integrity_check: string }>;
+          const problems = rows.map((r) => r.integrity_check).filter((m) => m !== 'ok');
+          return E.right(problems);
+        }),
+      );
   }
 
   private toRecorded(rows: ReadonlyArray<EventRow>): E.Either<StoreError, ReadonlyArray<RecordedEvent>> {
@@ -278,7 +300,14 @@ export class SqliteEventStore implements EventStore {
         data = JSON.parse(r.data);
         metadata = JSON.parse(r.metadata);
       } catch (e) {
-        return E.left({ _tag: 'StoredRecordUnreadable', stream: r.stream_name, revision: BigInt(r.stream_revision), message: errorMessage(e) });
+        const at = BigInt(r.global_position);
+        return E.left({
+          _tag: 'StoredRecordUnreadable',
+          stream: r.stream_name,
+          revision: BigInt(r.stream_revision),
+          message: errorMessage(e),
+          position: { commit: at, prepare: at },
+        });
       }
       const p = BigInt(r.global_position);
       out.push({

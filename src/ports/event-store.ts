@@ -60,6 +60,8 @@ export interface StoreUnavailable {
   readonly _tag: 'StoreUnavailable';
   readonly endpoint: string;
   readonly message: string;
+  /** What the store said, when it said more than "unavailable": its file is damaged, its disk full, or it is read-only. */
+  readonly cause?: 'damaged' | 'full' | 'read-only';
 }
 
 /** A stored record could not even be read as JSON: names where it is. */
@@ -68,6 +70,8 @@ export interface StoredRecordUnreadable {
   readonly stream: string;
   readonly revision: bigint;
   readonly message: string;
+  /** Its place in $all, when known: a reader that reports it (verify) can go on after it. */
+  readonly position?: Position;
 }
 
 /** The append itself was invalid (empty stream name, no events, non-JSON data). */
@@ -86,10 +90,11 @@ export const versionConflict = (stream: string, expected: ExpectedRevision, actu
   actual,
 });
 
-export const storeUnavailable = (endpoint: string, message: string): StoreUnavailable => ({
+export const storeUnavailable = (endpoint: string, message: string, cause?: StoreUnavailable['cause']): StoreUnavailable => ({
   _tag: 'StoreUnavailable',
   endpoint,
   message,
+  ...(cause ? { cause } : {}),
 });
 
 export const describeStoreError = (e: StoreError): string => {
@@ -148,5 +153,7 @@ export interface EventStore {
    * record) end the Observable with a `StoreError`.
    */
   subscribeToAll(options?: SubscribeOptions): Observable<SubscriptionMessage>;
+  /** The store's own check of its storage (SQLite's integrity_check): problems found, none when sound. Absent: not available. */
+  integrityCheck?(): TE.TaskEither<StoreError, ReadonlyArray<string>>;
   close(): Promise<void>;
 }

@@ -46,11 +46,12 @@ const beforeDeclaredGenesis = (s: SignatureReport): boolean =>
 
 export const verifyText = (rep: VerifyReport): string => {
   const sigs = rep.signatures;
-  const problems = rep.problems.length + (sigs?.problems.length ?? 0);
+  const damaged = rep.storage.map((m) => `DAMAGED the store's own integrity check: ${printable(m)}`);
+  const problems = rep.problems.length + (sigs?.problems.length ?? 0) + damaged.length;
   const signatureLines = sigs ? [signatureSummary(sigs), ...sigs.deployments.map(genesisLine)] : [];
   if (problems === 0)
     return [`ledger intact: ${rep.events} events in ${rep.streams} streams, every hash verified`, ...signatureLines].map((l) => `${l}\n`).join('');
-  const lines = [...rep.problems.map(hashLine), ...(sigs?.problems.map(signatureLine) ?? []), ...signatureLines];
+  const lines = [...damaged, ...rep.problems.map(hashLine), ...(sigs?.problems.map(signatureLine) ?? []), ...signatureLines];
   const first = sigs?.firstProblem;
   lines.push(
     `${problems} problem(s) in ${rep.events} events. Restore the store from a backup taken before the first problem` +
@@ -86,7 +87,7 @@ const verifyCommand = async (io: Io, g: GlobalOptions, flags: VerifyFlags): Prom
       ...(rep.signatures ? { signatureProblems, signaturesVerified: rep.signatures.verified } : {}),
     });
     emit(io, g, rep, verifyText(rep));
-    return E.right(rep.problems.length === 0 && signatureProblems === 0 ? EXIT.ok : EXIT.tampered);
+    return E.right(rep.problems.length === 0 && signatureProblems === 0 && rep.storage.length === 0 ? EXIT.ok : EXIT.tampered);
   });
 
 export const registerVerify = (program: Command, { io, globals, done }: CommandScope): void => {
