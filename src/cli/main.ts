@@ -17,6 +17,7 @@ import { registerVerify } from './commands/verify';
 import { registerWatch } from './commands/watch';
 import { errorMessage } from '../infra/error-message';
 import { EXIT } from './errors';
+import { shown } from '../domain/text';
 import type { CommandScope, GlobalOptions, Io } from './io';
 
 export type { Io } from './io';
@@ -56,7 +57,18 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     .addHelpText('after', HELP_FOOTER)
     .showHelpAfterError('(run keyledger --help for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      // commander echoes what it did not understand (an unknown command, a bad option): escaped and bounded like ours.
+      outputError: (text, write) =>
+        write(
+          text
+            .split('\n')
+            .map((line) => shown(line, 300))
+            .join('\n'),
+        ),
+    });
 
   const scope: CommandScope = { io, globals: () => program.opts<GlobalOptions>(), done: setExit };
   for (const register of [
