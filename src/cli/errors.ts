@@ -140,6 +140,11 @@ const describeErrorOf = (e: CliError): string => {
           return `the ledger ${e.endpoint} is damaged (${e.message}). Run keyledger verify to see where, and restore the store from a backup.`;
         case 'full':
           return `the disk holding ${e.endpoint} is full (${e.message}): nothing was recorded. Free some space, then run the command again.`;
+        case 'missing':
+          return (
+            `no ledger at ${e.endpoint}: ${e.message}. Nothing was created. Check the "store" setting (or --store); restore the ledger from ` +
+            'a backup if it was lost; to start a new deployment, run keyledger init on its first instance (keyledger init --create-ledger if this instance was initialized before).'
+          );
         case 'read-only':
           return `the ledger ${e.endpoint} is read-only (${e.message}): nothing was recorded. Make it writable, or run this on a member that can write it.`;
         default:

@@ -73,7 +73,7 @@ export const parseInstallationId = (id: string): E.Either<CliError, Installation
   return InstallationId.is(lower) ? E.right(lower) : usage(`"${shown(id, 64)}" is not an installation ID (a GUID)`);
 };
 
-const openSession = async (io: Io, g: GlobalOptions): Promise<E.Either<CliError, Session>> => {
+const openSession = async (io: Io, g: GlobalOptions, options: SessionOptions = {}): Promise<E.Either<CliError, Session>> => {
   // Recorded on every event and shown to every later reader: checked at the door, never echoed back.
   const actorProblem = g.actor !== undefined ? nameProblem(g.actor) : undefined;
   if (actorProblem !== undefined) return usage(`--actor ${actorProblem}: give 1–128 printable characters (who is acting, e.g. ops@example)`);
@@ -89,7 +89,10 @@ const openSession = async (io: Io, g: GlobalOptions): Promise<E.Either<CliError,
   // command for this instance removes it, unless the process writing it still runs.
   sweepLeftovers(config.right.instance.keystorePath);
   const connection = g.store ?? io.env['KEYLEDGER_STORE'] ?? config.right.storeConnection;
-  const store = await openStore(connection, path.dirname(config.right.file), { ledgerAccess: config.right.ledgerAccess });
+  const store = await openStore(connection, path.dirname(config.right.file), {
+    ledgerAccess: config.right.ledgerAccess,
+    mayCreate: options.mayCreateLedger?.(config.right) ?? false,
+  });
   if (E.isLeft(store)) return store;
   const actor = g.actor ?? io.env['KEYLEDGER_ACTOR'] ?? defaultActor();
   const correlationId = g.correlationId ?? randomUUID();
@@ -110,8 +113,18 @@ const openSession = async (io: Io, g: GlobalOptions): Promise<E.Either<CliError,
 };
 
 /** Opens the session, runs `f`, closes the store; a failure anywhere is one line on stderr and its exit code. */
-export const withSession = async (io: Io, g: GlobalOptions, f: (s: Session) => Promise<E.Either<CliError, number>>): Promise<number> => {
-  const s = await openSession(io, g);
+export interface SessionOptions {
+  /** Whether a missing (or empty) SQLite ledger may be created: only init's, for a first instance (default: never). */
+  readonly mayCreateLedger?: (config: LoadedConfig) => boolean;
+}
+
+export const withSession = async (
+  io: Io,
+  g: GlobalOptions,
+  f: (s: Session) => Promise<E.Either<CliError, number>>,
+  options: SessionOptions = {},
+): Promise<number> => {
+  const s = await openSession(io, g, options);
   if (E.isLeft(s)) return fail(io, s.left);
   try {
     const r = await f(s.right);

@@ -4,13 +4,22 @@
  *   esdb://host:port?tls=false       EventStoreDB / KurrentDB, single node
  *   esdb+discover://host:port?...    EventStoreDB / KurrentDB cluster (gossip)
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import type { EventStore, StoreError } from '../ports/event-store';
+import { type EventStore, type StoreError, storeUnavailable } from '../ports/event-store';
 import { describeConnection } from './connection-string';
 import type { LedgerAccess } from './file-modes';
 
 export { describeConnection } from './connection-string';
+
+const fileSize = (file: string): number | undefined => {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return undefined;
+  }
+};
 
 export interface StoreSelectionError {
   readonly _tag: 'UnsupportedConnectionString';
@@ -21,6 +30,11 @@ export interface StoreSelectionError {
 export interface OpenStoreOptions {
   /** For a SQLite ledger: who may open the file (config `ledgerAccess`; default `owner`). Other stores ignore it. */
   readonly ledgerAccess?: LedgerAccess;
+  /**
+   * For a SQLite ledger: whether a missing (or empty, 0-byte) file may become a new ledger (default true, for
+   * library use). The CLI allows it only to the init of a deployment's first instance or `--create-ledger`.
+   */
+  readonly mayCreate?: boolean;
 }
 
 export const openStore = async (
@@ -32,8 +46,14 @@ export const openStore = async (
     const file = connectionString.slice('sqlite:'.length);
     if (file.length === 0)
       return E.left({ _tag: 'UnsupportedConnectionString', connectionString, message: 'sqlite: needs a file path, e.g. sqlite:./.keyledger/ledger.db' });
+    const resolved = file === ':memory:' ? file : path.resolve(baseDir, file);
+    if (options.mayCreate === false && resolved !== ':memory:') {
+      const size = fileSize(resolved);
+      if (size === undefined || size === 0)
+        return E.left(storeUnavailable(`sqlite:${resolved}`, size === undefined ? 'there is no ledger file' : 'the ledger file is empty (0 bytes)', 'missing'));
+    }
     const { openSqliteStore } = await import('./sqlite-store');
-    return openSqliteStore(file === ':memory:' ? file : path.resolve(baseDir, file), options.ledgerAccess ? { access: options.ledgerAccess } : {});
+    return openSqliteStore(resolved, options.ledgerAccess ? { access: options.ledgerAccess } : {});
   }
   if (/^esdb(\+discover)?:\/\//.test(connectionString)) {
     // Loaded only for an esdb store (the client is large); nothing is contacted until the first call.

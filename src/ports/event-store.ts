@@ -60,8 +60,8 @@ export interface StoreUnavailable {
   readonly _tag: 'StoreUnavailable';
   readonly endpoint: string;
   readonly message: string;
-  /** What the store said, when it said more than "unavailable": its file is damaged, its disk full, or it is read-only. */
-  readonly cause?: 'damaged' | 'full' | 'read-only';
+  /** What the store said, when it said more than "unavailable": damaged, full, read-only, or no ledger there (missing, or an empty file). */
+  readonly cause?: 'damaged' | 'full' | 'read-only' | 'missing';
 }
 
 /** A stored record could not even be read as JSON: names where it is. */

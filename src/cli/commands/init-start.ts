@@ -2,6 +2,7 @@
  * `keyledger init` (the five steps, resumable; `--rejoin`, `--new-installation-id`)
  * and `keyledger start` (the start check, recorded).
  */
+import * as fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import * as E from 'fp-ts/Either';
 import { initInstance, startInstance } from '../../commands/instance';
@@ -11,11 +12,13 @@ import { describeError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { outcomeRemedy, outcomeText, remedyJson } from '../render';
 import { emit, fail, instanceDeps, withSession } from '../session';
+import type { LoadedConfig } from '../../infra/config';
 
 interface RunOptions {
   readonly keySize?: KeySize;
   readonly rejoin?: boolean;
   readonly newId?: boolean;
+  readonly createLedger?: boolean;
 }
 
 export const runInstanceCommand = async (io: Io, g: GlobalOptions, verb: 'init' | 'start', options: RunOptions = {}): Promise<number> => {
@@ -27,28 +30,43 @@ export const runInstanceCommand = async (io: Io, g: GlobalOptions, verb: 'init' 
     renewed = r.right;
     io.stderr(`keyledger: the config now names installation ${renewed.installationId} (was ${renewed.previous}) with a keystore of its own\n`);
   }
-  return withSession(io, g, async (s) => {
-    const run = verb === 'init' ? initInstance : startInstance;
-    const r = await run({ ...(await instanceDeps(s, verb, options.keySize)), rejoin: options.rejoin === true }, s.config.instance);
-    if (E.isLeft(r)) {
-      s.log.write({ command: verb, installationId: s.config.instance.installationId, outcome: 'error', error: r.left._tag, message: describeError(r.left) });
-      return r;
+  // Only init may create the ledger: for a deployment's first instance (this instance has no keystore yet), or when
+  // asked to (--create-ledger). An instance initialized before never meets a missing or emptied ledger as a new one.
+  const hasKeystore = (c: LoadedConfig): boolean => {
+    try {
+      return fs.statSync(c.instance.keystorePath).isFile();
+    } catch {
+      return false;
     }
-    const { loads: _loads, ...o } = r.right;
-    s.log.write({
-      command: verb,
-      installationId: o.installationId,
-      outcome: o.state,
-      recorded: o.recorded,
-      reason: o.reason?._tag,
-      keyVersion: o.keyVersion,
-      thumbprint: o.thumbprint,
-    });
-    const remedy = outcomeRemedy(o);
-    const json = { ...o, ...(renewed ? { previousInstallationId: renewed.previous } : {}), ...(remedy ? { remedy: remedyJson(remedy) } : {}) };
-    emit(io, g, json, outcomeText(o, verb));
-    return E.right(o.state === 'activated' ? EXIT.ok : EXIT.notActivated);
-  });
+  };
+  const mayCreateLedger = (c: LoadedConfig): boolean => verb === 'init' && (options.createLedger === true || !hasKeystore(c));
+  return withSession(
+    io,
+    g,
+    async (s) => {
+      const run = verb === 'init' ? initInstance : startInstance;
+      const r = await run({ ...(await instanceDeps(s, verb, options.keySize)), rejoin: options.rejoin === true }, s.config.instance);
+      if (E.isLeft(r)) {
+        s.log.write({ command: verb, installationId: s.config.instance.installationId, outcome: 'error', error: r.left._tag, message: describeError(r.left) });
+        return r;
+      }
+      const { loads: _loads, ...o } = r.right;
+      s.log.write({
+        command: verb,
+        installationId: o.installationId,
+        outcome: o.state,
+        recorded: o.recorded,
+        reason: o.reason?._tag,
+        keyVersion: o.keyVersion,
+        thumbprint: o.thumbprint,
+      });
+      const remedy = outcomeRemedy(o);
+      const json = { ...o, ...(renewed ? { previousInstallationId: renewed.previous } : {}), ...(remedy ? { remedy: remedyJson(remedy) } : {}) };
+      emit(io, g, json, outcomeText(o, verb));
+      return E.right(o.state === 'activated' ? EXIT.ok : EXIT.notActivated);
+    },
+    { mayCreateLedger },
+  );
 };
 
 export const registerInitStart = (program: Command, { io, globals, done }: CommandScope): void => {
@@ -65,12 +83,21 @@ export const registerInitStart = (program: Command, { io, globals, done }: Comma
       'first give this instance a new installation ID and a keystore of its own in its config file ' +
         '(when its key pair is lost, or another machine presents its ID); prints the new ID for the join',
     )
-    .action(async (o: { keySize?: string; rejoin?: boolean; newInstallationId?: boolean }) => {
+    .option(
+      '--create-ledger',
+      'create the ledger even though this instance was initialized before (a new, empty ledger: only when the old one is gone for good)',
+    )
+    .action(async (o: { keySize?: string; rejoin?: boolean; newInstallationId?: boolean; createLedger?: boolean }) => {
       if (o.rejoin && o.newInstallationId)
         return done(fail(io, { _tag: 'UsageError', message: '--rejoin and --new-installation-id exclude each other: rejoin keeps the installation ID' }));
       const keySize = o.keySize ? (Number(o.keySize) as KeySize) : undefined;
       return done(
-        await runInstanceCommand(io, globals(), 'init', { ...(keySize ? { keySize } : {}), rejoin: o.rejoin === true, newId: o.newInstallationId === true }),
+        await runInstanceCommand(io, globals(), 'init', {
+          ...(keySize ? { keySize } : {}),
+          rejoin: o.rejoin === true,
+          newId: o.newInstallationId === true,
+          createLedger: o.createLedger === true,
+        }),
       );
     });
 
