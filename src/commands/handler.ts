@@ -257,6 +257,7 @@ export const handleCommand = async <A extends Aggregates, Err, R>(
       loaded = undefined;
       continue;
     }
+    await deps.pause?.(`${deps.ctx.command}:after-append:${append.events[0]!.type}`);
     const agg = aggregates[append.to]!;
     const last = sealed.right[sealed.right.length - 1]!;
     const first = target.revision === 'no_stream' ? 0n : target.revision + 1n;

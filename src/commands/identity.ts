@@ -78,6 +78,7 @@ export const changeServiceIdentity = async (
         if (E.isLeft(generated)) return generated;
         const created = await staging.create({ installationId: id, serviceIdentity: newIdentity }, generated.right, deps.crypto.signing.generate())();
         if (E.isLeft(created) && created.left._tag === 'KeystoreError') return E.left(created.left);
+        await deps.pause?.('change-identity:after-staged-keystore');
         staged = await staging.load({ installationId: id, serviceIdentity: newIdentity })();
       }
       if (E.isLeft(staged)) return staged;
@@ -171,7 +172,9 @@ export const changeServiceIdentity = async (
     loaded = r.right.loaded;
     if (r.right.result._tag === 'Continue') continue;
     // Step 3 — the new keystore replaces the old one; the start check under the new identity activates.
+    await deps.pause?.('change-identity:before-promote');
     const promoted = await deps.keystore.promoteStaging()();
+    await deps.pause?.('change-identity:after-promote');
     if (E.isLeft(promoted)) return promoted;
     const activation = await startInstance(deps, { ...config, serviceIdentity: newIdentity });
     if (E.isLeft(activation)) return activation;

@@ -235,6 +235,7 @@ const decideNext = async (
       const created = await deps.keystore.create(binding, generated.right, deps.crypto.signing.generate())();
       if (E.isLeft(created) && created.left._tag === 'KeystoreError') return E.left(created.left);
       keys.forget(); // ours, or the one a racing process wrote first: read it back
+      await deps.pause?.(`${deps.ctx.command}:after-keystore-written`);
       return E.right({ result: CONTINUE });
     }
     case 'RecordKeyPair': {

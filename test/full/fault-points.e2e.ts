@@ -1,0 +1,118 @@
+/**
+ * Issue 11, the fault-point harness: every named point of every multi-step
+ * command (KEYLEDGER_POINTS_FILE lists them as a run passes them) is a place the
+ * real binary is SIGKILLed (KEYLEDGER_KILL_AT). After each kill the same command
+ * is run again, and the invariants must hold: one symmetric key, every member's
+ * copy unwraps (its start activates), `verify --signatures` finds nothing, no
+ * keystore temp file is left behind, and the command's own goal is reached.
+ * The point lists are discovered from a run, so a point added later is covered.
+ */
+import test, { type ExecutionContext } from 'ava';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runNode, CLI } from '../support/cli';
+import { tempDir } from '../support/fixtures';
+import { activatedDeployment, deploymentEvents, joinArgs, newNode, type TestNode } from '../support/nodes';
+
+interface Scenario {
+  readonly name: string;
+  /** The deployment before the command, built in process; returns the node that runs the command and its arguments. */
+  readonly setup: (dir: string) => Promise<{ node: TestNode; args: ReadonlyArray<string>; members: ReadonlyArray<TestNode> }>;
+  /** Exit code the command ends with when it completes. */
+  readonly done: number;
+}
+
+const SCENARIOS: ReadonlyArray<Scenario> = [
+  {
+    name: 'init (a deployment’s first instance)',
+    setup: async (dir) => {
+      const a = await newNode(dir, 'A');
+      return { node: a, args: ['init'], members: [a] };
+    },
+    done: 0,
+  },
+  {
+    name: 'init (a newcomer, waiting to join)',
+    setup: async (dir) => {
+      const [a] = await activatedDeployment(dir, ['A']);
+      const b = await newNode(dir, 'B');
+      return { node: b, args: ['init'], members: [a!] };
+    },
+    done: 1,
+  },
+  {
+    name: 'join',
+    setup: async (dir) => {
+      const [a] = await activatedDeployment(dir, ['A']);
+      const b = await newNode(dir, 'B');
+      if ((await b.run('init')).code !== 1) throw new Error('B should wait');
+      return { node: a!, args: joinArgs(b), members: [a!, b] };
+    },
+    done: 0,
+  },
+  {
+    name: 'change-identity',
+    setup: async (dir) => {
+      const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+      return { node: b!, args: ['change-identity', 'svc-new'], members: [a!, b!] };
+    },
+    done: 0,
+  },
+  {
+    name: 'remove',
+    setup: async (dir) => {
+      const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+      return { node: a!, args: ['remove', b!.id], members: [a!] };
+    },
+    done: 0,
+  },
+];
+
+const child = (node: TestNode, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
+  runNode(CLI, ['-c', node.file, ...args], { cwd: node.dir, env, timeoutMs: 60_000 });
+
+const leftovers = (dir: string): string[] =>
+  fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /\.tmp-\d+/.test(path.basename(f)) && !f.includes('.keyledger'));
+
+const checkInvariants = async (t: ExecutionContext, dir: string, members: ReadonlyArray<TestNode>, label: string): Promise<void> => {
+  const created = (await deploymentEvents(dir)).filter((e) => e.event.type === 'SymmetricKeyCreated');
+  t.is(created.length, 1, `${label}: one symmetric key`);
+  for (const m of members) {
+    const s = await m.run('start');
+    t.is(s.code, 0, `${label}: ${m.name} activates: ${s.stdout}${s.stderr}`);
+  }
+  const v = await members[0]!.run('verify', '--signatures');
+  t.is(v.code, 0, `${label}: verify --signatures: ${v.stdout}`);
+  t.deepEqual(leftovers(dir), [], `${label}: no keystore temp file left`);
+};
+
+for (const sc of SCENARIOS) {
+  test(`every fault point of ${sc.name}: killed there, run again, the invariants hold`, async (t) => {
+    t.timeout(600_000);
+    // Discover the points this command passes.
+    const probe = tempDir('kl-fp');
+    const { node, args } = await sc.setup(probe);
+    const list = path.join(probe, 'points.txt');
+    const first = await child(node, args, { KEYLEDGER_POINTS_FILE: list });
+    t.is(first.code, sc.done, first.stderr);
+    const points = [
+      ...new Set(
+        fs
+          .readFileSync(list, 'utf8')
+          .split('\n')
+          .filter((p) => p.length > 0),
+      ),
+    ];
+    t.true(points.length > 0, 'the command passes named points');
+    t.log(`${sc.name}: ${points.length} points: ${points.join(', ')}`);
+    for (const point of points) {
+      const dir = tempDir('kl-fp');
+      const s = await sc.setup(dir);
+      const killed = await child(s.node, s.args, { KEYLEDGER_KILL_AT: point });
+      t.is(killed.signal, 'SIGKILL', `${point}: the process was killed there (${killed.code} ${killed.stderr})`);
+      const again = await s.node.run(...s.args);
+      t.is(again.code, sc.done, `${point}: run again: ${again.stdout}${again.stderr}`);
+      await checkInvariants(t, dir, s.members, point);
+    }
+  });
+}
