@@ -58,6 +58,8 @@ export interface SqliteStoreOptions {
    * running as different OS users in one group. Never wider, whatever the umask.
    */
   readonly access?: LedgerAccess;
+  /** At most this many database pages (SQLite `max_page_count`): a full disk, made to order (tests, quotas). */
+  readonly maxPageCount?: number;
 }
 
 interface EventRow {
@@ -176,6 +178,7 @@ export class SqliteEventStore implements EventStore {
       // the same new file to WAL at the same moment: retry within the budget.
       retryWhileBusy(deadline, () => this.db.pragma('journal_mode = WAL'));
       this.db.pragma('synchronous = FULL');
+      if (options.maxPageCount !== undefined) this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxPageCount))}`);
       // BEGIN IMMEDIATE waits (busy handler) for other writers; a rolled-back
       // attempt that still failed with SQLITE_BUSY is retried within the budget.
       retryWhileBusy(deadline, () => this.db.transaction(() => this.db.exec(SCHEMA)).immediate());
