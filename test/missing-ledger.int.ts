@@ -52,3 +52,29 @@ test('init of a first instance creates the ledger (the quick start)', async (t) 
   t.is((await n.run('init')).code, 0);
   t.true(fs.existsSync(ledgerFile(dir)));
 });
+
+test('every ledger has an identity each instance remembers: a ledger replaced or re-created is refused for key decisions (exit 4)', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-miss');
+  const [a] = await activatedDeployment(dir, ['A', 'B']);
+  const file = ledgerFile(dir);
+  // Emptied, then re-created by a brand-new instance's init: a new ledger at the same path.
+  for (const f of [`${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+  fs.truncateSync(file, 0);
+  const c = await newNode(dir, 'C');
+  t.is((await c.run('init')).code, 0);
+  for (const args of [['start'], ['init'], ['join', c.id, '--expect-thumbprint', 'A'.repeat(43)]]) {
+    const r = await a!.run(...args);
+    t.is(r.code, 4, `${args[0]}: ${r.stdout}${r.stderr}`);
+    t.regex(r.stderr, /is not the ledger this instance belongs to .*re-created after it was lost or emptied/);
+  }
+  // A copy of the same ledger (a backup restored) keeps its identity: no refusal for that reason.
+  const other = tempDir('kl-miss');
+  const [x] = await activatedDeployment(other, ['X']);
+  fs.copyFileSync(ledgerFile(other), path.join(other, 'backup.db'));
+  t.is((await x!.run('start')).code, 0);
+  for (const f of [`${ledgerFile(other)}-wal`, `${ledgerFile(other)}-shm`]) fs.rmSync(f, { force: true });
+  fs.copyFileSync(path.join(other, 'backup.db'), ledgerFile(other));
+  const restored = await x!.run('start');
+  t.notRegex(restored.stderr, /is not the ledger this instance belongs to/);
+});

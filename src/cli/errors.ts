@@ -190,6 +190,12 @@ const describeErrorOf = (e: CliError): string => {
         `run keyledger accept-rollback --to ${e.stream}@${e.found.revision === 'no_stream' ? -1 : e.found.revision} on this instance.`
       );
     }
+    case 'LedgerReplaced':
+      return (
+        `the store ${e.endpoint} is not the ledger this instance belongs to (ledger ${e.found}, not ${e.remembered}): it was replaced, or ` +
+        're-created after it was lost or emptied. Key decisions stop here. Restore the ledger this instance belongs to (from a backup), or ' +
+        'check the "store" setting; to make it a member of the ledger found there instead, give it a new installation ID (keyledger init --new-installation-id).'
+      );
     case 'LocalStateError':
       return e.problem === 'tampered'
         ? `the local state ${e.location} was altered (${e.message}): key decisions stop here. ` +
@@ -246,6 +252,8 @@ export const exitCodeOf = (e: CliError): number => {
     case 'NoGenesisToAccept':
       return EXIT.refused;
     case 'GenesisNotExpected':
+      return EXIT.tampered;
+    case 'LedgerReplaced':
       return EXIT.tampered;
     case 'LedgerRolledBack':
     case 'LocalStateError':

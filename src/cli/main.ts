@@ -87,6 +87,24 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
   return program;
 };
 
+/** Options whose value is a thumbprint: base64url, so one in 64 begins with "-", which a parser takes for an option. */
+const THUMBPRINT_OPTIONS = new Set(['--expect-thumbprint', '--expect-genesis']);
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+/** `--expect-thumbprint -cBP…` → `--expect-thumbprint=-cBP…`: the value the operator pasted, not a missing one. */
+export const joinThumbprintValues = (argv: ReadonlyArray<string>): string[] => {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (THUMBPRINT_OPTIONS.has(a) && next?.startsWith('-') && THUMBPRINT.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+};
+
 /** Runs the CLI; resolves to the exit code. Never throws for user errors. */
 export const runCli = async (argv: ReadonlyArray<string>, io: Io): Promise<number> => {
   let code: number = EXIT.ok;
@@ -94,7 +112,7 @@ export const runCli = async (argv: ReadonlyArray<string>, io: Io): Promise<numbe
     code = c;
   });
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(joinThumbprintValues(argv), { from: 'user' });
     return code;
   } catch (e) {
     // commander reports usage errors (and --help / --version) by throwing its own error type.

@@ -50,7 +50,30 @@ export interface LedgerRolledBack {
   readonly found: { readonly revision: string | 'no_stream'; readonly hashAtRemembered: string | null };
 }
 
-export type HandlerError = LoadError | AppendError | TooManyConflicts | LedgerRolledBack | LocalStateError;
+/** The store is not the ledger this instance belongs to: it was replaced, or re-created after it was lost or emptied. */
+export interface LedgerReplaced {
+  readonly _tag: 'LedgerReplaced';
+  readonly endpoint: string;
+  readonly remembered: string;
+  readonly found: string;
+}
+
+export type HandlerError = LoadError | AppendError | TooManyConflicts | LedgerRolledBack | LedgerReplaced | LocalStateError;
+
+/** Where an instance remembers the identity of its ledger, among its remembered heads (revision 0, hash = the identity). */
+const LEDGER_IDENTITY = '$ledger-identity';
+
+/** The store is the ledger this instance belongs to (remembered on first use, under the local-state MAC). */
+const checkLedgerIdentity = (deps: HandlerDeps): E.Either<LedgerReplaced | LocalStateError, void> => {
+  const identity = deps.store.identity;
+  if (!deps.heads || !identity) return E.right(undefined);
+  const remembered = deps.heads.load(LEDGER_IDENTITY);
+  if (E.isLeft(remembered)) return remembered;
+  if (remembered.right === undefined) return deps.heads.save(LEDGER_IDENTITY, { revision: 0n, hash: identity });
+  return remembered.right.hash === identity
+    ? E.right(undefined)
+    : E.left({ _tag: 'LedgerReplaced', endpoint: deps.store.endpoint, remembered: remembered.right.hash, found: identity });
+};
 
 /** An aggregate's stream and how to fold it: the decider's `evolve` and `initialState`, and which events belong. */
 export interface Aggregate<S, Ev extends LedgerEvent> {
@@ -222,6 +245,8 @@ export const handleCommand = async <A extends Aggregates, Err, R>(
   from?: LoadedAll<A>,
 ): Promise<E.Either<Err | HandlerError, Handled<A, R>>> => {
   const maxConflicts = deps.maxConflicts ?? 20;
+  const same = checkLedgerIdentity(deps);
+  if (E.isLeft(same)) return same;
   let loads = 0;
   let loaded = from;
   let fresh = false; // loaded (and head-checked) by this call, not handed in from a previous step

@@ -18,6 +18,7 @@
  *   created 0600 (0660 in group mode) before SQLite opens it, and an existing
  *   ledger, -wal or -shm this process owns is brought to that mode on open.
  */
+import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
@@ -87,6 +88,9 @@ CREATE TABLE IF NOT EXISTS streams (
   stream_name TEXT PRIMARY KEY,
   revision    INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_identity (
+  id TEXT PRIMARY KEY
+) WITHOUT ROWID;
 `;
 
 const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
@@ -151,6 +155,8 @@ export class SqliteEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private closed = false;
+  /** This ledger's identity (ledger_identity.id). */
+  readonly identity: string;
   private readonly stmt: {
     revisionOf: Database.Statement;
     insert: Database.Statement;
@@ -181,7 +187,17 @@ export class SqliteEventStore implements EventStore {
       if (options.maxPageCount !== undefined) this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxPageCount))}`);
       // BEGIN IMMEDIATE waits (busy handler) for other writers; a rolled-back
       // attempt that still failed with SQLITE_BUSY is retried within the budget.
-      retryWhileBusy(deadline, () => this.db.transaction(() => this.db.exec(SCHEMA)).immediate());
+      // The ledger's identity, given once at creation (or on the first open of a ledger from before): instances
+      // remember it, so a ledger replaced or re-created behind their back is not taken for theirs.
+      retryWhileBusy(deadline, () =>
+        this.db
+          .transaction(() => {
+            this.db.exec(SCHEMA);
+            this.db.prepare('INSERT INTO ledger_identity (id) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM ledger_identity)').run(randomUUID());
+          })
+          .immediate(),
+      );
+      this.identity = (this.db.prepare('SELECT id FROM ledger_identity').pluck().get() as string | undefined) ?? '';
       this.stmt = {
         revisionOf: this.db.prepare('SELECT revision FROM streams WHERE stream_name = ?'),
         insert: this.db.prepare('INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)'),

@@ -143,6 +143,8 @@ export interface SubscribeOptions {
 export interface EventStore {
   /** A human-readable name of where the events live (file path, endpoint), for errors. */
   readonly endpoint: string;
+  /** The ledger's identity, given at its creation (SQLite); instances remember it. Absent: the store has none. */
+  readonly identity?: string;
   append(stream: string, events: ReadonlyArray<EventData>, expected: ExpectedRevision): TE.TaskEither<StoreError, AppendResult>;
   readStream(stream: string, options?: ReadStreamOptions): TE.TaskEither<StoreError, ReadonlyArray<RecordedEvent>>;
   /** One page of $all, forwards, in global order. Loop with `after` for more. */
