@@ -565,3 +565,21 @@ test("the view checkpoint is MAC'd under the instance's local-state key: one edi
   t.is(E.getOrElseW(() => 'error')(other.load('k')), undefined, 'under another key: absent, rebuilt');
   other.close();
 });
+
+test('instances sharing a state folder keep a view each (rows per machine secret), instead of rebuilding over each other', async (t) => {
+  t.timeout(60_000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-cpshare-'));
+  const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+  const secretOf = (keystore: string): string => fs.readFileSync(path.join(path.dirname(keystore), 'machine.secret'), 'utf8');
+  if (secretOf(a!.keystore) === secretOf(b!.keystore)) return t.pass('one machine secret for both: one row is right');
+  t.is((await a!.run('list')).code, 0);
+  t.is((await b!.run('list')).code, 0);
+  const db = new Database(path.join(dir, '.keyledger', 'projections.db'), { readonly: true });
+  try {
+    const keys = (db.prepare('SELECT key FROM checkpoints').all() as Array<{ key: string }>).map((r) => r.key);
+    t.is(keys.length, 2, keys.join(', '));
+    t.not(keys[0], keys[1]);
+  } finally {
+    db.close();
+  }
+});

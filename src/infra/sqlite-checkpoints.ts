@@ -118,9 +118,13 @@ export const openSqliteCheckpoints = (file: string, options: CheckpointOptions =
        mac = excluded.mac, saved_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`,
   );
   const { mac } = options;
+  // Rows are kept per machine secret: instances that share a state folder (several configs in one folder) each keep
+  // their own view, instead of each rebuilding over the other's checkpoint, which it cannot verify.
+  const keyId = mac ? `|${mac('keyledger-checkpoint-key-id/v1').slice(0, 16)}` : '';
   return E.right({
-    load: (key) =>
+    load: (name) =>
       E.tryCatch(() => {
+        const key = `${name}${keyId}`;
         const row = get.get(key) as
           | {
               version: number;
@@ -146,8 +150,9 @@ export const openSqliteCheckpoints = (file: string, options: CheckpointOptions =
         };
         return cp;
       }, fail),
-    save: (key, cp) =>
+    save: (name, cp) =>
       E.tryCatch(() => {
+        const key = `${name}${keyId}`;
         const commit = cp.position.commit.toString();
         const prepare = cp.position.prepare.toString();
         const state = JSON.stringify(cp.state);
