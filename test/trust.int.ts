@@ -273,6 +273,14 @@ test('a deployment recorded before signatures: one trust on a key holder, trust 
   t.is((await a!.run('join', b!.id, '--expect-thumbprint', bt.signingThumbprint, '--rewrap')).code, 0);
   t.is((await b!.run('start')).code, 0);
 
+  // The audit: its unsigned history is reported, until the reviewer names the genesis its operators confirmed.
+  t.is((await a!.run('verify', '--signatures')).code, 4);
+  const confirmed = await a!.run('verify', '--signatures', '--expect-genesis', g.genesis);
+  t.is(confirmed.code, 0, confirmed.stdout);
+  const other = await a!.run('verify', '--signatures', '--expect-genesis', 'B'.repeat(43));
+  t.is(other.code, 4);
+  t.regex(other.stdout, /genesis-not-expected: the deployment's root of trust is \S+, not the genesis thumbprint you expect/);
+
   // Afterwards the deployment grows as any signed one: a newcomer joined by B activates.
   const c = await newNode(dir, 'C');
   t.is((await c.run('init')).code, 1);

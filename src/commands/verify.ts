@@ -47,6 +47,8 @@ export interface VerifyOptions {
   readonly onProgress?: (events: number) => void;
   /** Check signatures too: Ed25519 verification and signing-key thumbprints (the Crypto port's `signing`). */
   readonly signatures?: TrustCrypto;
+  /** With `signatures`: the genesis thumbprint its operators confirmed (see AuditOptions). */
+  readonly expectGenesis?: string;
 }
 
 export const verifyLedger =
@@ -56,7 +58,9 @@ export const verifyLedger =
     const problems: IntegrityProblem[] = [];
     let events = 0;
     let after: Position | undefined;
-    const audit = options.signatures ? signatureAudit(options.signatures) : undefined;
+    const audit = options.signatures
+      ? signatureAudit(options.signatures, options.expectGenesis !== undefined ? { expectGenesis: options.expectGenesis } : {})
+      : undefined;
     let firstHashProblemSeq: number | null = null;
     const pageSize = options.pageSize ?? 1000;
     // Physical damage first: an index page or a table overwritten reads fine until a write needs it.

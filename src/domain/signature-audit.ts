@@ -48,7 +48,7 @@ interface ProblemAt {
 }
 
 export type SignatureProblem =
-  | (ProblemAt & { readonly scope: 'deployment'; readonly problem: TrustProblem })
+  | (ProblemAt & { readonly scope: 'deployment'; readonly problem: TrustProblem | 'genesis-not-expected' })
   | (ProblemAt & { readonly scope: 'instance'; readonly problem: InstanceSignatureProblem });
 
 export interface SignatureSummary {
@@ -109,6 +109,8 @@ export const describeSignatureProblem = (p: SignatureProblem): string => {
       return `signed by ${by}, not by the instance whose stream it is in`;
     case 'unknown-signing-key':
       return `signed with a key (${p.signingKey ?? 'none'}) the instance never registered, neither in its stream nor in its deployment`;
+    case 'genesis-not-expected':
+      return `the deployment's root of trust is ${p.signingKey ?? 'none'}, not the genesis thumbprint you expect`;
     case 'signing-key-not-the-deployments':
       return 'it registers another signing key for its RSA key than the deployment registered with that key';
   }
@@ -150,7 +152,16 @@ const registrationOf = (data: unknown): { thumbprint: string; signingKey: Signin
 };
 const REGISTERS_IN_DEPLOYMENT = new Set(['PublicKeyStored', 'SigningKeyRegistered', 'PublicKeyReplaced']);
 
-export const signatureAudit = (crypto: TrustCrypto): SignatureAudit => {
+export interface AuditOptions {
+  /**
+   * The genesis thumbprint its operators confirmed (`verify --signatures --expect-genesis`): each deployment's root
+   * of trust must be it; unsigned key events recorded before a genesis declared with it (a ledger from before signed
+   * key events, then trusted) are then history, counted but not problems.
+   */
+  readonly expectGenesis?: string;
+}
+
+export const signatureAudit = (crypto: TrustCrypto, options: AuditOptions = {}): SignatureAudit => {
   let checked = 0;
   let signed = 0;
   let verified = 0;
@@ -225,8 +236,26 @@ export const signatureAudit = (crypto: TrustCrypto): SignatureAudit => {
       members: Object.keys(trust.members).length,
     });
     const flagged = new Set<bigint>();
+    const expected = options.expectGenesis;
+    if (expected !== undefined && g?.thumbprint !== expected) {
+      const item = g ? at.get(g.revision) : undefined;
+      problems.push({
+        seq: item?.seq ?? Number.MAX_SAFE_INTEGER,
+        p: {
+          scope: 'deployment',
+          stream: items[0]!.e.stream,
+          revision: g ? g.revision.toString() : '-1',
+          eventType: item?.e.event.type ?? '-',
+          problem: 'genesis-not-expected',
+          signedBy: g?.installationId ?? null,
+          signingKey: g?.thumbprint ?? null,
+        },
+      });
+    }
+    const confirmedDeclaration = expected !== undefined && g?.thumbprint === expected && at.get(g.revision)?.e.event.type === 'GenesisDeclared';
     for (const f of trust.findings) {
       flagged.add(f.revision);
+      if (confirmedDeclaration && g && f.problem === 'unsigned' && f.revision < g.revision) continue; // history before the genesis
       const item = at.get(f.revision);
       problems.push({
         seq: item?.seq ?? Number.MAX_SAFE_INTEGER,

@@ -12,10 +12,11 @@ import { EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { progressReporter } from '../progress';
 import { printable } from '../render';
-import { emit, withSession } from '../session';
+import { emit, usage, withSession } from '../session';
 
 export interface VerifyFlags {
   readonly signatures?: boolean;
+  readonly expectGenesis?: string;
 }
 
 const hashLine = (p: IntegrityProblem): string => `TAMPERED ${printable(`${p.stream}@${p.revision} (${p.eventType}): ${p.problem}`)}`;
@@ -60,13 +61,15 @@ export const verifyText = (rep: VerifyReport): string => {
   if (sigs && beforeDeclaredGenesis(sigs))
     lines.push(
       'Unsigned key events before a declared genesis are also what a deployment recorded before signed key events looks like: ' +
-        'not tampering if that genesis is the thumbprint its operators confirmed out of band (keyledger trust --expect-genesis).',
+        'not tampering if that genesis is the thumbprint its operators confirmed out of band: run keyledger verify --signatures --expect-genesis <it>.',
     );
   return `${lines.join('\n')}\n`;
 };
 
 const verifyCommand = async (io: Io, g: GlobalOptions, flags: VerifyFlags): Promise<number> =>
   withSession(io, g, async (s) => {
+    if (flags.expectGenesis !== undefined && (!flags.signatures || !/^[A-Za-z0-9_-]{43}$/.test(flags.expectGenesis)))
+      return usage('--expect-genesis goes with --signatures and takes the genesis thumbprint (43 base64url characters) its operators confirmed');
     // Ed25519 through node:crypto (the Crypto port's `signing`), loaded only when asked for.
     const signing = flags.signatures ? (await import('../../infra/signing')).signatures : undefined;
     const progress = progressReporter(io, !g.json, 'verifying ledger');
@@ -74,6 +77,7 @@ const verifyCommand = async (io: Io, g: GlobalOptions, flags: VerifyFlags): Prom
       digest: sha256Hex,
       onProgress: progress.update,
       ...(signing ? { signatures: { verify: signing.verify, thumbprint: signing.thumbprint } } : {}),
+      ...(flags.expectGenesis !== undefined ? { expectGenesis: flags.expectGenesis } : {}),
     })();
     progress.stop();
     if (E.isLeft(r)) return r;
@@ -101,6 +105,11 @@ export const registerVerify = (program: Command, { io, globals, done }: CommandS
       '--signatures',
       'also check every signature: the trust walk of each deployment (unsigned key events, bad signatures, signers not registered or not certified) ' +
         "and each instance's own signatures (exit 4 when any problem)",
+    )
+    .option(
+      '--expect-genesis <thumbprint>',
+      "with --signatures: the genesis thumbprint its operators confirmed; each deployment's root of trust must be it, and unsigned " +
+        'key events recorded before a genesis declared with it (a ledger from before signatures, then trusted) are history, not problems',
     )
     .action(async (opts: VerifyFlags) => done(await verifyCommand(io, globals(), opts)));
 };
