@@ -43,31 +43,33 @@ test('config files: any JSON (and any text) → a ConfigError of one printable, 
     keystore: 'ks/instance.keystore.json',
   };
   const field = fc.constantFrom(...Object.keys(valid), 'deployment', 'stateDir', 'keySize', 'keystoreSecretFile', 'ledgerAccess', 'extra');
-  fc.assert(
-    fc.property(
-      fc.oneof(
-        nasty,
-        fc.dictionary(field, fc.oneof(nasty, json)).map((d) => JSON.stringify({ ...valid, ...d })),
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          nasty,
+          fc.dictionary(field, fc.oneof(nasty, json)).map((d) => JSON.stringify({ ...valid, ...d })),
+        ),
+        (raw) => {
+          const r = parseConfig('/tmp/kl-fuzz/config.json', raw);
+          return E.isRight(r) || (r.left._tag === 'ConfigError' && isOneSafeLine(describeError(r.left)));
+        },
       ),
-      (raw) => {
-        const r = parseConfig('/tmp/kl-fuzz/config.json', raw);
-        return E.isRight(r) || (r.left._tag === 'ConfigError' && isOneSafeLine(describeError(r.left)));
-      },
+      { numRuns: RUNS },
     ),
-    { numRuns: RUNS },
   );
-  t.pass();
 });
 
 test('connection strings: anything → a described store or undefined, never a throw', (t) => {
-  fc.assert(
-    fc.property(fc.oneof(nasty, fc.webUrl(), fc.constantFrom('sqlite:', 'esdb://', 'esdb+discover://a:1,b:2?tls=false')), (s) => {
-      const d = describeConnection(s);
-      return d === undefined || (typeof d.location === 'string' && !d.location.includes('@'));
-    }),
-    { numRuns: RUNS },
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(fc.oneof(nasty, fc.webUrl(), fc.constantFrom('sqlite:', 'esdb://', 'esdb+discover://a:1,b:2?tls=false')), (s) => {
+        const d = describeConnection(s);
+        return d === undefined || (typeof d.location === 'string' && !d.location.includes('@'));
+      }),
+      { numRuns: RUNS },
+    ),
   );
-  t.pass();
 });
 
 test('events read back from the store: arbitrary JSON in each field → a CorruptEvent of one printable line, or an event', (t) => {
@@ -80,14 +82,15 @@ test('events read back from the store: arbitrary JSON in each field → a Corrup
     'GenesisDeclared',
     'Nope',
   );
-  fc.assert(
-    fc.property(types, json, json, (type, data, metadata) => {
-      const r = decodeRecorded({ id: 'x', streamName: 's', revision: 0n, position: { commit: 1n, prepare: 1n }, type, data, metadata });
-      return E.isRight(r) || (r.left._tag === 'CorruptEvent' && isOneSafeLine(describeError(r.left)));
-    }),
-    { numRuns: RUNS },
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(types, json, json, (type, data, metadata) => {
+        const r = decodeRecorded({ id: 'x', streamName: 's', revision: 0n, position: { commit: 1n, prepare: 1n }, type, data, metadata });
+        return E.isRight(r) || (r.left._tag === 'CorruptEvent' && isOneSafeLine(describeError(r.left)));
+      }),
+      { numRuns: RUNS },
+    ),
   );
-  t.pass();
 });
 
 test('CLI arguments: arbitrary argv → exit 0–5 with stderr empty or one printable line, never a throw', async (t) => {

@@ -11,6 +11,12 @@ import * as path from 'node:path';
 import { tempDir } from './support/fixtures';
 import { activatedDeployment, ledgerFile, newNode } from './support/nodes';
 
+/** The ledger file emptied (0 bytes), its -wal and -shm gone: a disk accident, or a careless `> ledger.db`. */
+const emptyLedger = (file: string): void => {
+  for (const f of [`${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+  fs.truncateSync(file, 0);
+};
+
 test('--store sqlite:/nonexistent/x.db: status and verify refuse (exit 3), and create neither the folders nor a file', async (t) => {
   t.timeout(60_000);
   const dir = tempDir('kl-miss');
@@ -30,8 +36,7 @@ test('a ledger truncated to 0 bytes: members refuse it, and their init does not 
   const dir = tempDir('kl-miss');
   const [a] = await activatedDeployment(dir, ['A', 'B']);
   const file = ledgerFile(dir);
-  for (const f of [`${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
-  fs.truncateSync(file, 0);
+  emptyLedger(file);
   const status = await a!.run('status');
   t.is(status.code, 3);
   t.regex(status.stderr, /the ledger file is empty \(0 bytes\)/);
@@ -59,8 +64,7 @@ test('every ledger has an identity each instance remembers: a ledger replaced or
   const [a] = await activatedDeployment(dir, ['A', 'B']);
   const file = ledgerFile(dir);
   // Emptied, then re-created by a brand-new instance's init: a new ledger at the same path.
-  for (const f of [`${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
-  fs.truncateSync(file, 0);
+  emptyLedger(file);
   const c = await newNode(dir, 'C');
   t.is((await c.run('init')).code, 0);
   for (const args of [['start'], ['init'], ['join', c.id, '--expect-thumbprint', 'A'.repeat(43)]]) {

@@ -17,6 +17,7 @@ import { registerVerify } from './commands/verify';
 import { registerWatch } from './commands/watch';
 import { errorMessage } from '../infra/error-message';
 import { EXIT } from './errors';
+import { Thumbprint } from '../domain/ids';
 import { shown } from '../domain/text';
 import type { CommandScope, GlobalOptions, Io } from './io';
 
@@ -89,7 +90,6 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
 
 /** Options whose value is a thumbprint: base64url, so one in 64 begins with "-", which a parser takes for an option. */
 const THUMBPRINT_OPTIONS = new Set(['--expect-thumbprint', '--expect-genesis']);
-const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
 
 /** `--expect-thumbprint -cBP…` → `--expect-thumbprint=-cBP…`: the value the operator pasted, not a missing one. */
 export const joinThumbprintValues = (argv: ReadonlyArray<string>): string[] => {
@@ -97,7 +97,7 @@ export const joinThumbprintValues = (argv: ReadonlyArray<string>): string[] => {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = argv[i + 1];
-    if (THUMBPRINT_OPTIONS.has(a) && next?.startsWith('-') && THUMBPRINT.test(next)) {
+    if (THUMBPRINT_OPTIONS.has(a) && next?.startsWith('-') && Thumbprint.is(next)) {
       out.push(`${a}=${next}`);
       i++;
     } else out.push(a);

@@ -215,7 +215,8 @@ const outcomeTextOf = (o: ActivationOutcome, verb: 'init' | 'start'): string => 
 
 const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 
-export const listText = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView): string => listTextOf(shownDeep(rows), shownDeep(v));
+/** The membership table: stored text in the rows escaped and bounded; the view is only looked up (by validated IDs), never printed. */
+export const listText = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView): string => listTextOf(shownDeep(rows), v);
 
 const listTextOf = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView): string => {
   if (rows.length === 0) return 'no instances recorded yet (run keyledger init)\n';

@@ -63,16 +63,25 @@ export type HandlerError = LoadError | AppendError | TooManyConflicts | LedgerRo
 /** Where an instance remembers the identity of its ledger, among its remembered heads (revision 0, hash = the identity). */
 const LEDGER_IDENTITY = '$ledger-identity';
 
+/** Deps whose store was found to be this instance's ledger: a workflow of several steps checks it once. */
+const sameLedger = new WeakSet<HandlerDeps>();
+
 /** The store is the ledger this instance belongs to (remembered on first use, under the local-state MAC). */
 const checkLedgerIdentity = (deps: HandlerDeps): E.Either<LedgerReplaced | LocalStateError, void> => {
   const identity = deps.store.identity;
-  if (!deps.heads || !identity) return E.right(undefined);
-  const remembered = deps.heads.load(LEDGER_IDENTITY);
+  if (!deps.heads || !identity || sameLedger.has(deps)) return E.right(undefined);
+  const checked = rememberOrCompare(deps.heads, deps.store.endpoint, identity);
+  if (E.isRight(checked)) sameLedger.add(deps);
+  return checked;
+};
+
+const rememberOrCompare = (heads: HeadStore, endpoint: string, identity: string): E.Either<LedgerReplaced | LocalStateError, void> => {
+  const remembered = heads.load(LEDGER_IDENTITY);
   if (E.isLeft(remembered)) return remembered;
-  if (remembered.right === undefined) return deps.heads.save(LEDGER_IDENTITY, { revision: 0n, hash: identity });
+  if (remembered.right === undefined) return heads.save(LEDGER_IDENTITY, { revision: 0n, hash: identity });
   return remembered.right.hash === identity
     ? E.right(undefined)
-    : E.left({ _tag: 'LedgerReplaced', endpoint: deps.store.endpoint, remembered: remembered.right.hash, found: identity });
+    : E.left({ _tag: 'LedgerReplaced', endpoint, remembered: remembered.right.hash, found: identity });
 };
 
 /** An aggregate's stream and how to fold it: the decider's `evolve` and `initialState`, and which events belong. */

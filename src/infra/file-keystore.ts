@@ -37,7 +37,7 @@ import { privateSigningJwkOf, signingKeyFromJwk } from './signing';
 import { decryptWith, privateJwkOf, privateKeyFromJwk, recipient } from './jose-crypto';
 import { errorMessage } from './error-message';
 import { ensureDir, openFolder, PRIVATE_DIR, unprotectedSecret } from './file-modes';
-import { fsyncDir, localStateMacFrom, readMachineSecret as readSecret, type SecretProblem } from './machine-secret';
+import { fsyncDir, localStateMacFrom, readMachineSecret as readSecret, type SecretProblem, secretFileOf, writeExclusive } from './machine-secret';
 
 const FORMAT = 'keyledger-keystore';
 const HKDF_INFO = 'keyledger-keystore/v1';
@@ -90,31 +90,6 @@ const sameLoad = (hit: LoadedKeystore | undefined, raw: string, binding: Keystor
   hit.installationId === binding.installationId.toLowerCase() &&
   timingSafeEqual(hit.secretDigest, secretDigest);
 
-/**
- * Write a file atomically and exclusively: temp file, fsync, hard link (EEXIST
- * if present). The caller fsyncs the directory (once for several files).
- */
-const writeExclusive = (file: string, content: string): 'written' | 'exists' => {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    fs.chmodSync(tmp, 0o600);
-    fs.linkSync(tmp, file);
-    return 'written';
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
-    throw e;
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-};
-
 export interface FileKeystoreOptions {
   /** The machine secret's file, instead of `machine.secret` beside the keystore (config `keystoreSecretFile`). The env variable still wins. */
   readonly secretFile?: string;
@@ -123,7 +98,7 @@ export interface FileKeystoreOptions {
 export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions = {}): Keystore => {
   const file = path.resolve(keystorePath);
   const dir = path.dirname(file);
-  const secretFile = options.secretFile === undefined ? path.join(dir, 'machine.secret') : path.resolve(options.secretFile);
+  const secretFile = secretFileOf(file, options.secretFile);
 
   const problem = (p: KeystoreError['problem'], detail: string, keystoreInstallationId: InstallationId | null = null): KeystoreError => ({
     _tag: 'KeystoreError',
@@ -305,18 +280,17 @@ export const fileKeystore = (keystorePath: string, options: FileKeystoreOptions 
       const opened = await open(binding);
       if (E.isLeft(opened)) return opened;
       const { ks, key, payload } = opened.right;
-      const current = await load(binding)();
-      if (E.isLeft(current)) return current;
-      const signing = current.right.signing ?? change.signing;
       const genesis = change.genesis
         ? [...(payload.genesis ?? []).filter((g) => g.deploymentId !== change.genesis?.deploymentId), change.genesis]
         : payload.genesis;
-      const next: Payload = {
-        rsa: payload.rsa,
-        ...(signing ? { signing: privateSigningJwkOf(signing.handle) } : {}),
-        ...(genesis ? { genesis } : {}),
-      };
       try {
+        // A signing key already held is kept as it is (decrypted once, above); the final load checks what was written.
+        const signing = payload.signing ? signingKeyFromJwk(payload.signing) : change.signing;
+        const next: Payload = {
+          rsa: payload.rsa,
+          ...(signing ? { signing: payload.signing ?? privateSigningJwkOf(signing.handle) } : {}),
+          ...(genesis ? { genesis } : {}),
+        };
         const sealed = await seal(key, binding, ks.thumbprint, signing, next);
         const content: KeystoreFile = { ...ks, ...sealed.signingHeader, privateKey: sealed.privateKey };
         const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;

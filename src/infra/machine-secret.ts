@@ -36,23 +36,34 @@ export const fsyncDir = (dir: string): void => {
   }
 };
 
-const createSecret = (file: string): void => {
-  ensureDir(path.dirname(file), PRIVATE_DIR);
+/**
+ * Writes a file atomically and exclusively (0600): temp file, fsync, hard link — `exists` when another process
+ * linked it first (theirs is kept). The caller fsyncs the folder (once for several files).
+ */
+export const writeExclusive = (file: string, content: string): 'written' | 'exists' => {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
-    fs.writeSync(fd, randomBytes(32).toString('base64url'));
+    fs.writeSync(fd, content);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
   try {
-    fs.linkSync(tmp, file); // EEXIST: a racing process wrote it first; theirs is kept
+    fs.chmodSync(tmp, 0o600);
+    fs.linkSync(tmp, file);
+    return 'written';
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+    throw e;
   } finally {
     fs.rmSync(tmp, { force: true });
   }
+};
+
+const createSecret = (file: string): void => {
+  ensureDir(path.dirname(file), PRIVATE_DIR);
+  writeExclusive(file, randomBytes(32).toString('base64url'));
   fsyncDir(path.dirname(file));
 };
 

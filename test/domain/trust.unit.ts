@@ -173,17 +173,18 @@ test('a wrap naming another signing key than the registered one certifies no one
 
 test('property: any change to a signed event after signing makes that event trust nothing and is reported at its revision', (t) => {
   const base = deployment();
-  fc.assert(
-    fc.property(fc.integer({ min: 0, max: base.length - 1 }), fc.string({ minLength: 1, maxLength: 8 }), (index, junk) => {
-      const target = base[index]!;
-      const data = target.event.data as Record<string, unknown>;
-      // Change one field the signature covers: the deployment ID (every event has it) to another value.
-      const changed = { ...target, event: { ...target.event, data: { ...data, deploymentId: `x${junk}` } } as LedgerEvent };
-      const events = base.map((e, i) => (i === index ? changed : e));
-      const trust = trustOf(events, crypto);
-      return trust.findings.some((f) => f.revision === target.revision);
-    }),
-    { numRuns: 60 },
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: base.length - 1 }), fc.string({ minLength: 1, maxLength: 8 }), (index, junk) => {
+        const target = base[index]!;
+        const data = target.event.data as Record<string, unknown>;
+        // Change one field the signature covers: the deployment ID (every event has it) to another value.
+        const changed = { ...target, event: { ...target.event, data: { ...data, deploymentId: `x${junk}` } } as LedgerEvent };
+        const events = base.map((e, i) => (i === index ? changed : e));
+        const trust = trustOf(events, crypto);
+        return trust.findings.some((f) => f.revision === target.revision);
+      }),
+      { numRuns: 60 },
+    ),
   );
-  t.pass();
 });

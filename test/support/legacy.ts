@@ -9,35 +9,27 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import * as E from 'fp-ts/Either';
-import { hashEvent } from '../../src/domain/envelope';
 import { fileKeystore } from '../../src/infra/file-keystore';
-import { sha256Hex } from '../../src/infra/sha256';
 import type { TestNode } from './nodes';
+import { rewriteAndRehash } from './tamper';
 
 const SIGNING_FIELDS = ['signingKey', 'signingThumbprint', 'signingKeyProof', 'recipientSigningThumbprint'];
 
 export const toLegacyLedger = (file: string): void => {
-  const db = new Database(file);
-  try {
-    const rows = db
-      .prepare(
-        'SELECT stream_name AS stream, stream_revision AS revision, event_type AS type, data, metadata FROM events ORDER BY stream_name, stream_revision',
-      )
-      .all() as Array<{ stream: string; revision: number; type: string; data: string; metadata: string }>;
-    const update = db.prepare('UPDATE events SET data = ?, metadata = ? WHERE stream_name = ? AND stream_revision = ?');
-    const prev = new Map<string, string>();
-    for (const row of rows) {
-      const data = JSON.parse(row.data) as Record<string, unknown>;
-      for (const f of SIGNING_FIELDS) delete data[f];
-      const { hash: _hash, sig: _sig, ...rest } = JSON.parse(row.metadata) as Record<string, unknown>;
-      const base = { ...rest, prevHash: prev.get(row.stream) ?? rest['prevHash'] };
-      const hash = hashEvent(sha256Hex, row.stream, BigInt(row.revision), row.type, data, base as never);
-      update.run(JSON.stringify(data), JSON.stringify({ ...base, hash }), row.stream, row.revision);
-      prev.set(row.stream, hash);
-    }
-  } finally {
-    db.close();
-  }
+  const db = new Database(file, { readonly: true });
+  const rows = db.prepare('SELECT stream_name AS stream, stream_revision AS revision FROM events ORDER BY stream_name, stream_revision').all() as Array<{
+    stream: string;
+    revision: number;
+  }>;
+  db.close();
+  const strip = (data: Record<string, unknown>): Record<string, unknown> => {
+    const out = { ...data };
+    for (const f of SIGNING_FIELDS) delete out[f];
+    return out;
+  };
+  const unsigned = ({ sig: _sig, ...rest }: Record<string, unknown>): Record<string, unknown> => rest;
+  // Each event edited in stream order, the rest of its stream re-hashed each time: the documented chain, as an attacker would.
+  for (const r of rows) rewriteAndRehash(file, r.stream, r.revision, strip, unsigned);
   for (const f of ['projections.db', 'projections.db-wal', 'projections.db-shm']) fs.rmSync(path.join(path.dirname(file), f), { force: true });
 };
 

@@ -2,11 +2,10 @@
 import type { Command } from 'commander';
 import * as E from 'fp-ts/Either';
 import { acceptGenesis, declareGenesis, type TrustOutcome } from '../../commands/trust';
+import { Thumbprint } from '../../domain/ids';
 import { EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { emit, instanceDeps, usage, withSession } from '../session';
-
-const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
 
 const outcomeText = (o: TrustOutcome, declared: boolean): string => {
   const lines = [
@@ -30,7 +29,7 @@ const trustCommand = async (io: Io, g: GlobalOptions, o: { declareGenesis?: bool
   withSession(io, g, async (s) => {
     if ((o.declareGenesis === true) === (o.expectGenesis !== undefined))
       return usage('give exactly one of --declare-genesis (on a member that holds the key) or --expect-genesis <thumbprint> (on every other member)');
-    if (o.expectGenesis !== undefined && !THUMBPRINT.test(o.expectGenesis))
+    if (o.expectGenesis !== undefined && !Thumbprint.is(o.expectGenesis))
       return usage('--expect-genesis takes the genesis thumbprint (43 base64url characters) as keyledger trust --declare-genesis printed it');
     const deps = await instanceDeps(s, 'trust');
     const r = o.expectGenesis === undefined ? await declareGenesis(deps, s.config.instance) : await acceptGenesis(deps, s.config.instance, o.expectGenesis);

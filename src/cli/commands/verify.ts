@@ -8,6 +8,7 @@ import * as E from 'fp-ts/Either';
 import { type IntegrityProblem, type SignatureReport, type VerifyReport, verifyLedger } from '../../commands/verify';
 import { type DeploymentTrust, describeSignatureProblem, type SignatureProblem } from '../../domain/signature-audit';
 import { sha256Hex } from '../../infra/sha256';
+import { Thumbprint } from '../../domain/ids';
 import { EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { progressReporter } from '../progress';
@@ -68,7 +69,7 @@ export const verifyText = (rep: VerifyReport): string => {
 
 const verifyCommand = async (io: Io, g: GlobalOptions, flags: VerifyFlags): Promise<number> =>
   withSession(io, g, async (s) => {
-    if (flags.expectGenesis !== undefined && (!flags.signatures || !/^[A-Za-z0-9_-]{43}$/.test(flags.expectGenesis)))
+    if (flags.expectGenesis !== undefined && (!flags.signatures || !Thumbprint.is(flags.expectGenesis)))
       return usage('--expect-genesis goes with --signatures and takes the genesis thumbprint (43 base64url characters) its operators confirmed');
     // Ed25519 through node:crypto (the Crypto port's `signing`), loaded only when asked for.
     const signing = flags.signatures ? (await import('../../infra/signing')).signatures : undefined;
