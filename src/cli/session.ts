@@ -147,15 +147,30 @@ const keystoreOf = async (s: Session): Promise<Keystore> => {
  */
 const headsOf = async (s: Session, keystore: Keystore): Promise<HeadStore | undefined> => {
   const mac = keystore.localStateMac();
-  if (E.isLeft(mac)) return undefined;
+  return E.isLeft(mac) ? undefined : headsUnder(s, mac.right);
+};
+
+/** The same, for a command that does not open the keystore (status): keyed from the machine secret alone. */
+export const rememberedHeads = async (s: Session): Promise<HeadStore | undefined> => {
+  const mac = localStateMacOf(s);
+  return mac === undefined ? undefined : headsUnder(s, mac);
+};
+
+const headsUnder = async (s: Session, mac: (text: string) => string): Promise<HeadStore> => {
   const { openSqliteHeads } = await import('../infra/sqlite-heads');
-  const opened = openSqliteHeads(path.join(s.config.stateDir, 'projections.db'), s.config.instance.installationId, s.store.endpoint, mac.right);
+  const opened = openSqliteHeads(path.join(s.config.stateDir, 'projections.db'), s.config.instance.installationId, s.store.endpoint, mac);
   if (E.isLeft(opened)) {
     const error = opened.left;
     return { load: () => E.left(error), save: () => E.left(error), reset: () => E.left(error) };
   }
   s.onClose(() => opened.right.close());
   return opened.right;
+};
+
+/** The local-state MAC of this instance, from its machine secret (undefined: the secret is not here). */
+const localStateMacOf = (s: Session): ((text: string) => string) | undefined => {
+  const secret = readMachineSecret(secretFileOf(s.config.instance.keystorePath, s.config.keystoreSecretFile ?? undefined), false);
+  return E.isRight(secret) ? localStateMacFrom(secret.right) : undefined;
 };
 
 /** Signature verification that remembers what verified, under the local-state MAC (none without a machine secret). */
@@ -201,8 +216,8 @@ export const instanceSigner = async (s: Session, deps: InstanceDeps): Promise<Ev
  * secret is here (a checkpoint that does not verify is rebuilt from the ledger: ADR 0009, defence 7).
  */
 export const viewCheckpoints = (s: Session): E.Either<CliError, CheckpointStore> => {
-  const secret = readMachineSecret(secretFileOf(s.config.instance.keystorePath, s.config.keystoreSecretFile ?? undefined), false);
-  return openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'), E.isRight(secret) ? { mac: localStateMacFrom(secret.right) } : {});
+  const mac = localStateMacOf(s);
+  return openSqliteCheckpoints(path.join(s.config.stateDir, 'projections.db'), mac === undefined ? {} : { mac });
 };
 
 /** Whether the local view has nothing to resume from (a first run on this machine, a view-version bump). */

@@ -61,7 +61,7 @@ export interface LedgerReplaced {
 export type HandlerError = LoadError | AppendError | TooManyConflicts | LedgerRolledBack | LedgerReplaced | LocalStateError;
 
 /** Where an instance remembers the identity of its ledger, among its remembered heads (revision 0, hash = the identity). */
-const LEDGER_IDENTITY = '$ledger-identity';
+export const LEDGER_IDENTITY = '$ledger-identity';
 
 /** Deps whose store was found to be this instance's ledger: a workflow of several steps checks it once. */
 const sameLedger = new WeakSet<HandlerDeps>();

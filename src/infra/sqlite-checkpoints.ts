@@ -3,7 +3,7 @@
  * whatever store the ledger itself lives in. State, position and the hash-chain
  * heads are written in one row (one transaction), so they can never disagree.
  */
-import Database from 'better-sqlite3';
+import Database from './sqlite-db';
 import * as path from 'node:path';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import * as E from 'fp-ts/Either';

@@ -19,8 +19,10 @@
  *   ledger, -wal or -shm this process owns is brought to that mode on open.
  */
 import { randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import Database, { plainName } from './sqlite-db';
 import * as E from 'fp-ts/Either';
 import { canonicalJson } from '../domain/envelope';
 import type * as TE from 'fp-ts/TaskEither';
@@ -131,21 +133,130 @@ const retryWhileBusy = <A>(deadline: number, f: () => A): A => {
 };
 
 /** What an SQLite error says about the file: damaged, full, read-only (undefined: something else). */
-const causeOf = (e: unknown): StoreUnavailable['cause'] => {
+const causeOf = (file: string, e: unknown): StoreUnavailable['cause'] => {
   const code = (e as { code?: unknown }).code;
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) return 'damaged';
-  if (code === 'SQLITE_FULL' || (e as NodeJS.ErrnoException).code === 'ENOSPC') return 'full';
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return 'full';
   if (typeof code === 'string' && (code.startsWith('SQLITE_READONLY') || code === 'EROFS')) return 'read-only';
+  // A disk that fills up as SQLite writes the -wal or -shm shows as an I/O error (SQLITE_IOERR_WRITE, …_SHMSIZE).
+  if (typeof code === 'string' && code.startsWith('SQLITE_IOERR') && diskFull(file)) return 'full';
   return undefined;
 };
-const failure = (endpoint: string, e: unknown): StoreUnavailable => storeUnavailable(endpoint, errorMessage(e), causeOf(e));
+
+/** Whether the file system holding `file` has (next to) no space left for this user. */
+const diskFull = (file: string): boolean => {
+  try {
+    const fsStats = fs.statfsSync(path.dirname(path.resolve(file)));
+    return fsStats.bavail * fsStats.bsize < 64 * 1024;
+  } catch {
+    return false;
+  }
+};
+const failure = (file: string, e: unknown): StoreUnavailable => storeUnavailable(`sqlite:${file}`, errorMessage(e), causeOf(file, e));
 
 /** Opens (creating if needed) the ledger file. */
 export const openSqliteStore = (file: string, options: SqliteStoreOptions = {}): E.Either<StoreError, EventStore> =>
   E.tryCatch(
     () => new SqliteEventStore(file, options),
-    (e) => failure(`sqlite:${file}`, e),
+    (e) => failure(file, e),
   );
+
+/** Opens the ledger for reading and writing, creating the file and its schema when new. */
+const openWritable = (file: string, options: SqliteStoreOptions, busyTimeoutMs: number): Database.Database => {
+  if (file !== ':memory:') {
+    // The file exists with its mode before SQLite opens it; -wal and -shm follow it (see prepareSqliteFile).
+    const modes = ledgerModes(options.access ?? 'owner');
+    ensureDir(path.dirname(path.resolve(file)), modes.dir);
+    prepareSqliteFile(file, modes.file, 'the ledger');
+  }
+  // better-sqlite3 sets the busy timeout (sqlite3_busy_timeout) as it opens
+  // the connection, before any statement below runs.
+  const db = new Database(plainName(file), { timeout: busyTimeoutMs });
+  // One budget for the whole opening sequence, not one per statement.
+  const deadline = performance.now() + busyTimeoutMs;
+  try {
+    // Fails with SQLITE_BUSY without waiting when another process is switching
+    // the same new file to WAL at the same moment: retry within the budget.
+    retryWhileBusy(deadline, () => db.pragma('journal_mode = WAL'));
+    db.pragma('synchronous = FULL');
+    if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxPageCount))}`);
+    // BEGIN IMMEDIATE waits (busy handler) for other writers; a rolled-back
+    // attempt that still failed with SQLITE_BUSY is retried within the budget.
+    // The ledger's identity, given once at creation (or on the first open of a ledger from before): instances
+    // remember it, so a ledger replaced or re-created behind their back is not taken for theirs.
+    retryWhileBusy(deadline, () =>
+      db
+        .transaction(() => {
+          db.exec(SCHEMA);
+          db.prepare('INSERT INTO ledger_identity (id) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM ledger_identity)').run(randomUUID());
+        })
+        .immediate(),
+    );
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+};
+
+const WRITE_BLOCKED: Readonly<Record<string, string>> = {
+  EROFS: 'it is on read-only media',
+  EPERM: 'the file or its folder is immutable',
+  EACCES: 'this user may not write the file or its folder',
+};
+
+/** Why this process cannot write an existing ledger file (undefined: it can, or there is no file). */
+const writeBlocked = (file: string): string | undefined => {
+  if (!fs.existsSync(file)) return undefined;
+  for (const p of [file, path.dirname(path.resolve(file))]) {
+    try {
+      fs.accessSync(p, fs.constants.W_OK);
+    } catch (e) {
+      const why = WRITE_BLOCKED[(e as NodeJS.ErrnoException).code ?? ''];
+      if (why !== undefined) return why;
+    }
+  }
+  return undefined;
+};
+
+const fileSize = (file: string): number => {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+};
+
+const hasTable = (db: Database.Database, name: string): boolean =>
+  db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+
+/**
+ * Opens a ledger this process cannot write, read-only. SQLite needs the -shm beside a WAL-mode file (it
+ * cannot create one on read-only media): without it, a ledger whose -wal is empty or gone holds everything
+ * in the file itself and is opened immutable; one with a non-empty -wal cannot be read safely and is refused.
+ */
+const openReadOnly = (file: string, busyTimeoutMs: number): Database.Database => {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(plainName(file), { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return db;
+  } catch (e) {
+    db?.close();
+    if (fileSize(`${file}-wal`) > 0)
+      throw Object.assign(new Error(`cannot be read here: its -wal holds writes not yet in the file, and ${file}-shm cannot be created (${errorMessage(e)})`), {
+        code: 'SQLITE_READONLY',
+      });
+  }
+  const immutable = new Database(`${pathToFileURL(path.resolve(file)).href}?immutable=1`, { readonly: true, fileMustExist: true });
+  try {
+    immutable.prepare('SELECT count(*) FROM sqlite_master').get();
+    return immutable;
+  } catch (e) {
+    immutable.close();
+    throw e;
+  }
+};
 
 export class SqliteEventStore implements EventStore {
   readonly endpoint: string;
@@ -157,56 +268,48 @@ export class SqliteEventStore implements EventStore {
   private closed = false;
   /** This ledger's identity (ledger_identity.id). */
   readonly identity: string;
+  /** Why this process can only read the ledger (opened read-only); undefined: it can write it. */
+  readonly readOnly: string | undefined;
   private readonly stmt: {
     revisionOf: Database.Statement;
     insert: Database.Statement;
     upsertStream: Database.Statement;
   };
 
-  constructor(file: string, options: SqliteStoreOptions = {}) {
+  constructor(
+    private readonly file: string,
+    options: SqliteStoreOptions = {},
+  ) {
     this.endpoint = `sqlite:${file}`;
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
     this.pageSize = options.pageSize ?? 500;
-    if (file !== ':memory:') {
-      // The file exists with its mode before SQLite opens it; -wal and -shm follow it (see prepareSqliteFile).
-      const modes = ledgerModes(options.access ?? 'owner');
-      ensureDir(path.dirname(path.resolve(file)), modes.dir);
-      prepareSqliteFile(file, modes.file, 'the ledger');
-    }
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-    // better-sqlite3 sets the busy timeout (sqlite3_busy_timeout) as it opens
-    // the connection, before any statement below runs.
-    this.db = new Database(file, { timeout: busyTimeoutMs });
-    // One budget for the whole opening sequence, not one per statement.
-    const deadline = performance.now() + busyTimeoutMs;
+    let db: Database.Database;
     try {
-      // Fails with SQLITE_BUSY without waiting when another process is switching
-      // the same new file to WAL at the same moment: retry within the budget.
-      retryWhileBusy(deadline, () => this.db.pragma('journal_mode = WAL'));
-      this.db.pragma('synchronous = FULL');
-      if (options.maxPageCount !== undefined) this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxPageCount))}`);
-      // BEGIN IMMEDIATE waits (busy handler) for other writers; a rolled-back
-      // attempt that still failed with SQLITE_BUSY is retried within the budget.
-      // The ledger's identity, given once at creation (or on the first open of a ledger from before): instances
-      // remember it, so a ledger replaced or re-created behind their back is not taken for theirs.
-      retryWhileBusy(deadline, () =>
-        this.db
-          .transaction(() => {
-            this.db.exec(SCHEMA);
-            this.db.prepare('INSERT INTO ledger_identity (id) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM ledger_identity)').run(randomUUID());
-          })
-          .immediate(),
-      );
-      this.identity = (this.db.prepare('SELECT id FROM ledger_identity').pluck().get() as string | undefined) ?? '';
+      db = openWritable(file, options, busyTimeoutMs);
+    } catch (e) {
+      // A ledger this process may read but not write (read-only media, an immutable file, no permission):
+      // opened read-only, so that status, list and verify still answer; every append says why it cannot.
+      const blocked = file === ':memory:' ? undefined : writeBlocked(file);
+      if (blocked === undefined) throw e;
+      db = openReadOnly(file, busyTimeoutMs);
+      this.readOnly = blocked;
+    }
+    this.db = db;
+    try {
+      this.identity =
+        this.readOnly !== undefined && !hasTable(db, 'ledger_identity')
+          ? ''
+          : ((db.prepare('SELECT id FROM ledger_identity').pluck().get() as string | undefined) ?? '');
       this.stmt = {
-        revisionOf: this.db.prepare('SELECT revision FROM streams WHERE stream_name = ?'),
-        insert: this.db.prepare('INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)'),
-        upsertStream: this.db.prepare(
+        revisionOf: db.prepare('SELECT revision FROM streams WHERE stream_name = ?'),
+        insert: db.prepare('INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)'),
+        upsertStream: db.prepare(
           'INSERT INTO streams (stream_name, revision) VALUES (?, ?) ON CONFLICT(stream_name) DO UPDATE SET revision = excluded.revision',
         ),
       };
     } catch (e) {
-      this.db.close();
+      db.close();
       throw e;
     }
   }
@@ -220,6 +323,7 @@ export class SqliteEventStore implements EventStore {
   private appendSync(stream: string, events: ReadonlyArray<EventData>, expected: ExpectedRevision): E.Either<StoreError, AppendResult> {
     if (stream.length === 0) return E.left({ _tag: 'InvalidAppend', stream, message: 'the stream name is empty' });
     if (events.length === 0) return E.left({ _tag: 'InvalidAppend', stream, message: 'no events to append' });
+    if (this.readOnly !== undefined) return E.left(storeUnavailable(this.endpoint, this.readOnly, 'read-only'));
     let serialized: Array<{ id: string; type: string; data: string; metadata: string }>;
     try {
       // Canonical JSON (ADR 0002's), so a reader can check the hash over the stored text without re-serializing it.
@@ -250,7 +354,7 @@ export class SqliteEventStore implements EventStore {
       if (E.isRight(result)) for (const wake of this.appended) wake();
       return result;
     } catch (e) {
-      return E.left(failure(this.endpoint, e));
+      return E.left(failure(this.file, e));
     }
   }
 
@@ -295,7 +399,7 @@ export class SqliteEventStore implements EventStore {
     try {
       return f();
     } catch (e) {
-      return E.left(failure(this.endpoint, e));
+      return E.left(failure(this.file, e));
     }
   }
 

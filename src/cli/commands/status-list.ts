@@ -8,13 +8,21 @@ import { sha256Hex } from '../../infra/sha256';
 import { EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { listText, membershipOf, statusJson, statusText } from '../render';
-import { emit, fail, loadView, parseInstallationId, viewIsCold, withSession } from '../session';
+import { emit, fail, loadView, parseInstallationId, rememberedHeads, viewIsCold, withSession } from '../session';
+import { checkRelied } from '../../commands/relied';
+import { deploymentStream, instanceStream } from '../../domain/ids';
 
 const statusCommand = async (io: Io, g: GlobalOptions, id: string | undefined): Promise<number> => {
   const requested = id === undefined ? E.right(undefined) : parseInstallationId(id);
   if (E.isLeft(requested)) return fail(io, requested.left);
   return withSession(io, g, async (s) => {
     const target = requested.right ?? s.config.instance.installationId;
+    // This instance's own answer holds only if the ledger still holds what it relied on (ADR 0009).
+    if (target === s.config.instance.installationId) {
+      const heads = await rememberedHeads(s);
+      const relied = heads ? await checkRelied(s.store, heads, [instanceStream(target), deploymentStream(s.config.instance.deploymentId)]) : E.right(undefined);
+      if (E.isLeft(relied)) return relied;
+    }
     // A cold view would mean reading the whole ledger: one instance's answer needs only its own streams.
     const cold = viewIsCold(s);
     if (E.isLeft(cold)) return cold;
