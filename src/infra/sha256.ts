@@ -2,7 +2,8 @@
  * The digest the hash chain uses: SHA-256, lowercase hex. Injected into the
  * domain's envelope functions, which stay free of node:crypto.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Digest } from '../domain/envelope';
 
-export const sha256Hex: Digest = (text) => createHash('sha256').update(text).digest('hex');
+/** One-shot `crypto.hash` (Node ≥ 20.12): no Hash object per event, a third cheaper on a catch-up's short texts. */
+export const sha256Hex: Digest = (text) => hash('sha256', text, 'hex');

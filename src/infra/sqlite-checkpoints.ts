@@ -5,6 +5,7 @@
  */
 import Database from './sqlite-db';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import * as E from 'fp-ts/Either';
 import type { Checkpoint, CheckpointError, CheckpointStore, CheckpointTip, StreamHead } from '../ports/checkpoints';
@@ -77,9 +78,46 @@ const parseTip = (text: string | null): CheckpointTip | null => {
   }
 };
 
-/** What a checkpoint's MAC covers: every column that is read back, in order, NUL-separated. */
+/** What a checkpoint's MAC covers: every column that is read back, in order, NUL-separated (v1: the view's text itself). */
 const macText = (key: string, version: number, commit: string, prepare: string, state: string, heads: string | null, tip: string | null): string =>
   ['keyledger-checkpoint/v1', key, String(version), commit, prepare, state, heads ?? '', tip ?? ''].join('\0');
+
+/**
+ * v2, for a deflated view: the SHA-256 of the deflated bytes stands for the view (they determine it), so a save
+ * of a fleet's view does not build one more copy of tens of MB of text only to MAC it.
+ */
+const macTextZ = (key: string, version: number, commit: string, prepare: string, stateZ: Buffer, heads: string | null, tip: string | null): string =>
+  ['keyledger-checkpoint/v2', key, String(version), commit, prepare, createHash('sha256').update(stateZ).digest('hex'), heads ?? '', tip ?? ''].join('\0');
+
+/**
+ * `JSON.stringify(value)` as UTF-8 bytes, built `depth` levels deep one member at a time: a fleet's view (tens of
+ * MB) never exists as one string on the heap beside its bytes — that doubled a save's peak memory, and V8 kept it.
+ */
+export const jsonBytes = (value: unknown, depth = 2): Buffer => {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const push = (text: string): void => {
+    const b = Buffer.from(text, 'utf8');
+    chunks.push(b);
+    size += b.length;
+  };
+  const write = (v: unknown, d: number): void => {
+    if (d === 0 || v === null || typeof v !== 'object' || Array.isArray(v) || typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+      push(JSON.stringify(v) ?? 'null');
+      return;
+    }
+    let first = true;
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue; // as JSON.stringify leaves them out
+      push(`${first ? '{' : ','}${JSON.stringify(k)}:`);
+      first = false;
+      write(x, d - 1);
+    }
+    push(first ? '{}' : '}');
+  };
+  write(value, depth);
+  return Buffer.concat(chunks, size);
+};
 
 export interface CheckpointOptions {
   /**
@@ -138,9 +176,12 @@ export const openSqliteCheckpoints = (file: string, options: CheckpointOptions =
             }
           | undefined;
         if (!row) return undefined;
-        const stateText = row.state_z === null ? row.state : inflateRawSync(row.state_z).toString('utf8');
         // Written by someone without this instance's machine secret (or edited): not a view to answer from.
-        if (mac && row.mac !== mac(macText(key, row.version, row.commit_pos, row.prepare_pos, stateText, row.heads, row.tip))) return undefined;
+        if (mac && row.state_z !== null && row.mac !== mac(macTextZ(key, row.version, row.commit_pos, row.prepare_pos, row.state_z, row.heads, row.tip)))
+          return undefined;
+        const stateText = row.state_z === null ? row.state : inflateRawSync(row.state_z).toString('utf8');
+        if (mac && row.state_z === null && row.mac !== mac(macText(key, row.version, row.commit_pos, row.prepare_pos, stateText, row.heads, row.tip)))
+          return undefined;
         const cp: Checkpoint = {
           version: row.version,
           position: { commit: BigInt(row.commit_pos), prepare: BigInt(row.prepare_pos) },
@@ -155,11 +196,10 @@ export const openSqliteCheckpoints = (file: string, options: CheckpointOptions =
         const key = `${name}${keyId}`;
         const commit = cp.position.commit.toString();
         const prepare = cp.position.prepare.toString();
-        const state = JSON.stringify(cp.state);
         const heads = cp.heads === null ? null : JSON.stringify(cp.heads);
         const tip = cp.tip === null ? null : JSON.stringify(cp.tip);
-        const stateZ = deflateRawSync(Buffer.from(state, 'utf8'), { level: 1 });
-        put.run(key, cp.version, commit, prepare, stateZ, heads, tip, mac ? mac(macText(key, cp.version, commit, prepare, state, heads, tip)) : null);
+        const stateZ = deflateRawSync(jsonBytes(cp.state), { level: 1 });
+        put.run(key, cp.version, commit, prepare, stateZ, heads, tip, mac ? mac(macTextZ(key, cp.version, commit, prepare, stateZ, heads, tip)) : null);
       }, fail),
     close: () => db.close(),
   });

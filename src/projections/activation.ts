@@ -2,7 +2,8 @@
  * The activation read model: for every instance, how far initialization got,
  * whether it is activated, and if not exactly why — with references to the
  * events that say so. A pure fold over decoded ledger events; the state is
- * plain JSON (it is checkpointed as is) and is never mutated.
+ * plain JSON (it is checkpointed as is), and a view handed out is never changed
+ * (a fold writes only the records it made or copied: see WorkingView).
  */
 import type { StoredEvent } from '../domain/envelope';
 import type { OutcomeBasis, RefusalReason } from '../domain/events';
@@ -107,158 +108,183 @@ export const isAfter = (a: EventRef, b: EventRef): boolean => {
   return pa !== undefined && pb !== undefined && comparePositions(pa, pb) > 0;
 };
 
-const omit = <V>(r: Readonly<Record<string, V>>, key: string): Record<string, V> => {
-  const { [key]: _gone, ...rest } = r;
-  return rest;
-};
-
-const claim = (i: InstanceView, machine: string, at: EventRef): Readonly<Record<string, EventRef>> =>
-  i.machines[machine] ? i.machines : { ...i.machines, [machine]: at };
-
 /** Who presented the installation, as one key: outcomes of the same presenter replace each other. */
 export const presenterKey = (b: OutcomeBasis | null): string =>
   b === null ? 'unknown' : JSON.stringify([b.presentedThumbprint, b.machineName, b.host, b.keystorePath]);
 
-const record = (i: InstanceView, o: RecordedOutcome): InstanceView => ({ ...i, outcomes: { ...i.outcomes, [presenterKey(o.basis)]: o } });
-
 // ─── Fold ─────────────────────────────────────────────────────────────────
 
-/** The two maps of the view, writable: only ever a fold's own working copy (see activationFold). */
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+type WritableInstance = Writable<InstanceView> & { machines: Record<string, EventRef>; outcomes: Record<string, RecordedOutcome> };
+type Entry = DeploymentView['registered'][string];
+type WritableDeployment = Writable<DeploymentView> & {
+  removed: Record<string, DeploymentView['removed'][string]>;
+  registered: Record<string, Entry>;
+  copies: Record<string, DeploymentView['copies'][string]>;
+};
+
+/**
+ * A fold's own working copy of the view: the two maps, and the records this fold made or copied (it writes
+ * those in place). A record it did not make (from the view it began with) is copied once, on its first write:
+ * the view the fold began with is never changed, and an event costs the same whatever the size of the fleet.
+ */
 interface WorkingView {
   instances: Record<string, InstanceView>;
   deployments: Record<string, DeploymentView>;
+  owned: WeakSet<object>;
 }
 
-/**
- * One event into a working copy of the view: the instance or deployment it is about is replaced by a new,
- * immutable record; the maps themselves are written in place, so an event costs the same whatever the
- * size of the fleet.
- */
-const applyActivation = (v: WorkingView, e: StoredEvent): WorkingView => {
+const ownInstance = (v: WorkingView, id: string): WritableInstance => {
+  const key = id.toLowerCase();
+  const found = v.instances[key];
+  if (found && v.owned.has(found)) return found as WritableInstance;
+  const own: WritableInstance = found
+    ? { ...found, machines: { ...found.machines }, outcomes: { ...found.outcomes } }
+    : (emptyInstance(id) as WritableInstance);
+  v.owned.add(own);
+  v.instances[key] = own;
+  return own;
+};
+
+const ownDeployment = (v: WorkingView, id: string): WritableDeployment => {
+  const found = v.deployments[id];
+  if (found && v.owned.has(found)) return found as WritableDeployment;
+  const own: WritableDeployment = found
+    ? { ...found, removed: { ...found.removed }, registered: { ...found.registered }, copies: { ...found.copies } }
+    : (emptyDeployment(id) as WritableDeployment);
+  v.owned.add(own);
+  v.deployments[id] = own;
+  return own;
+};
+
+const claim = (i: WritableInstance, machine: string, at: EventRef): void => {
+  if (!i.machines[machine]) i.machines[machine] = at;
+};
+
+const record = (i: WritableInstance, o: RecordedOutcome): void => {
+  i.outcomes[presenterKey(o.basis)] = o;
+};
+
+/** One event into a working copy of the view (see WorkingView). */
+const applyActivation = (v: WorkingView, e: StoredEvent): void => {
   const ev = e.event;
-  const at = refOf(e);
-  const instance = (id: string, f: (i: InstanceView) => InstanceView): WorkingView => {
-    v.instances[id.toLowerCase()] = f(v.instances[id.toLowerCase()] ?? emptyInstance(id));
-    return v;
-  };
-  const deployment = (id: string, f: (d: DeploymentView) => DeploymentView): WorkingView => {
-    v.deployments[id] = f(v.deployments[id] ?? emptyDeployment(id));
-    return v;
-  };
   switch (ev.type) {
-    case 'ConfigRead':
-      return instance(ev.data.installationId, (i) => ({
-        ...i,
-        deploymentId: ev.data.deploymentId,
-        machineName: ev.data.machineName,
-        instanceName: ev.data.instanceName,
-        serviceIdentity: ev.data.serviceIdentity,
-        keystorePath: i.keystorePath ?? ev.data.keystorePath,
-        configRead: i.configRead ?? at,
-        machines: claim(i, ev.data.machineName, at),
-      }));
-    case 'KeyPairIssued':
-      return instance(ev.data.installationId, (i) => ({
-        ...i,
-        thumbprint: ev.data.thumbprint,
-        signingThumbprint: ev.data.signingThumbprint ?? null,
-        keyPairIssued: at,
-      }));
+    case 'ConfigRead': {
+      const i = ownInstance(v, ev.data.installationId);
+      const at = refOf(e);
+      i.deploymentId = ev.data.deploymentId;
+      i.machineName = ev.data.machineName;
+      i.instanceName = ev.data.instanceName;
+      i.serviceIdentity = ev.data.serviceIdentity;
+      i.keystorePath = i.keystorePath ?? ev.data.keystorePath;
+      i.configRead = i.configRead ?? at;
+      claim(i, ev.data.machineName, at);
+      return;
+    }
+    case 'KeyPairIssued': {
+      const i = ownInstance(v, ev.data.installationId);
+      i.thumbprint = ev.data.thumbprint;
+      i.signingThumbprint = ev.data.signingThumbprint ?? null;
+      i.keyPairIssued = refOf(e);
+      return;
+    }
     case 'InstanceActivated': {
-      const basis = ev.data.basis ?? null;
-      return instance(ev.data.installationId, (i) =>
-        record({ ...i, deploymentId: i.deploymentId ?? ev.data.deploymentId }, { kind: 'activated', keyVersion: ev.data.keyVersion, basis, at }),
-      );
+      const i = ownInstance(v, ev.data.installationId);
+      i.deploymentId = i.deploymentId ?? ev.data.deploymentId;
+      record(i, { kind: 'activated', keyVersion: ev.data.keyVersion, basis: ev.data.basis ?? null, at: refOf(e) });
+      return;
     }
     case 'InstanceActivationRefused': {
       const r = ev.data.reason;
       const basis = ev.data.basis ?? null;
-      return instance(ev.data.installationId, (i) =>
-        record(
-          {
-            ...i,
-            deploymentId: i.deploymentId ?? ev.data.deploymentId,
-            // Without a basis, a machine name is all that shows another claimant.
-            machines: basis === null && r._tag === 'ConfigurationChanged' && r.field === 'machineName' ? claim(i, r.presented, at) : i.machines,
-          },
-          { kind: 'refused', reason: r, basis, at },
-        ),
-      );
+      const i = ownInstance(v, ev.data.installationId);
+      const at = refOf(e);
+      i.deploymentId = i.deploymentId ?? ev.data.deploymentId;
+      // Without a basis, a machine name is all that shows another claimant.
+      if (basis === null && r._tag === 'ConfigurationChanged' && r.field === 'machineName') claim(i, r.presented, at);
+      record(i, { kind: 'refused', reason: r, basis, at });
+      return;
     }
     case 'LedgerRollbackAccepted':
     case 'GenesisAccepted':
     case 'GenesisDeclared':
-      return v;
-    case 'SigningKeyRegistered':
+      return;
+    case 'SigningKeyRegistered': {
       // A signing key added later (`keyledger trust`): what a join of it confirms from now on.
-      return instance(ev.data.installationId, (i) => (i.signingThumbprint === null ? { ...i, signingThumbprint: ev.data.signingThumbprint } : i));
-    case 'ServiceIdentityChanged':
+      const i = ownInstance(v, ev.data.installationId);
+      if (i.signingThumbprint === null) i.signingThumbprint = ev.data.signingThumbprint;
+      return;
+    }
+    case 'ServiceIdentityChanged': {
       // A new key pair: outcomes presented with the old one no longer describe the instance.
-      return instance(ev.data.installationId, (i) => ({
-        ...i,
-        serviceIdentity: ev.data.serviceIdentity,
-        thumbprint: ev.data.thumbprint,
-        signingThumbprint: ev.data.signingThumbprint ?? null,
-        keyPairIssued: at,
-        outcomes: {},
-      }));
-    case 'PublicKeyReplaced':
-      return deployment(ev.data.deploymentId, (d) => {
-        const id = ev.data.installationId.toLowerCase();
-        const r = d.registered[id];
-        return r ? { ...d, registered: { ...d.registered, [id]: { ...r, thumbprint: ev.data.thumbprint, at } } } : d;
-      });
-    case 'InstanceRemoved':
-      return deployment(ev.data.deploymentId, (d) => {
-        const id = ev.data.installationId.toLowerCase();
-        return {
-          ...d,
-          registered: omit(d.registered, id),
-          copies: omit(d.copies, id),
-          removed: { ...d.removed, [id]: { thumbprint: ev.data.thumbprint, machineName: ev.data.machineName, instanceName: ev.data.instanceName, at } },
-        };
-      });
-    case 'PublicKeyStored':
-      return deployment(ev.data.deploymentId, (d) => ({
-        ...d,
-        registered: {
-          ...d.registered,
-          [ev.data.installationId.toLowerCase()]: { thumbprint: ev.data.thumbprint, machineName: ev.data.machineName, instanceName: ev.data.instanceName, at },
-        },
-        removed: omit(d.removed, ev.data.installationId.toLowerCase()),
-      }));
+      const i = ownInstance(v, ev.data.installationId);
+      i.serviceIdentity = ev.data.serviceIdentity;
+      i.thumbprint = ev.data.thumbprint;
+      i.signingThumbprint = ev.data.signingThumbprint ?? null;
+      i.keyPairIssued = refOf(e);
+      i.outcomes = {};
+      return;
+    }
+    case 'PublicKeyReplaced': {
+      const d = ownDeployment(v, ev.data.deploymentId);
+      const id = ev.data.installationId.toLowerCase();
+      const r = d.registered[id];
+      if (r) d.registered[id] = { ...r, thumbprint: ev.data.thumbprint, at: refOf(e) };
+      return;
+    }
+    case 'InstanceRemoved': {
+      const d = ownDeployment(v, ev.data.deploymentId);
+      const id = ev.data.installationId.toLowerCase();
+      delete d.registered[id];
+      delete d.copies[id];
+      d.removed[id] = { thumbprint: ev.data.thumbprint, machineName: ev.data.machineName, instanceName: ev.data.instanceName, at: refOf(e) };
+      return;
+    }
+    case 'PublicKeyStored': {
+      const d = ownDeployment(v, ev.data.deploymentId);
+      const id = ev.data.installationId.toLowerCase();
+      d.registered[id] = { thumbprint: ev.data.thumbprint, machineName: ev.data.machineName, instanceName: ev.data.instanceName, at: refOf(e) };
+      delete d.removed[id];
+      return;
+    }
     case 'SymmetricKeyCreated':
-    case 'SymmetricKeyWrapped':
-      return deployment(ev.data.deploymentId, (d) => ({
-        ...d,
-        currentKeyVersion: ev.type === 'SymmetricKeyCreated' ? ev.data.keyVersion : d.currentKeyVersion,
-        currentKeyCreated: ev.type === 'SymmetricKeyCreated' ? at : d.currentKeyCreated,
-        copies: {
-          ...d.copies,
-          [ev.data.copy.installationId.toLowerCase()]: { keyVersion: ev.data.keyVersion, thumbprint: ev.data.copy.recipientThumbprint, at },
-        },
-      }));
+    case 'SymmetricKeyWrapped': {
+      const d = ownDeployment(v, ev.data.deploymentId);
+      const at = refOf(e);
+      if (ev.type === 'SymmetricKeyCreated') {
+        d.currentKeyVersion = ev.data.keyVersion;
+        d.currentKeyCreated = at;
+      }
+      d.copies[ev.data.copy.installationId.toLowerCase()] = { keyVersion: ev.data.keyVersion, thumbprint: ev.data.copy.recipientThumbprint, at };
+      return;
+    }
   }
 };
 
+const beginWorking = (v: ActivationView): WorkingView => ({ instances: { ...v.instances }, deployments: { ...v.deployments }, owned: new WeakSet() });
+
 /** The view after one more event (a new view; the one given is not changed). */
 export const evolveActivation = (v: ActivationView, e: StoredEvent): ActivationView => {
-  const working: WorkingView = { instances: { ...v.instances }, deployments: { ...v.deployments } };
+  const working = beginWorking(v);
   applyActivation(working, e);
-  return working;
+  return { instances: working.instances, deployments: working.deployments };
 };
 
 /**
- * The fold a catch-up runs: one working copy of the two maps for the whole run (copied once at its start),
- * written in place event after event, handed out only when the run ends or saves — so a catch-up is linear
- * in events, not in events × instances (issue 10).
+ * The fold a catch-up runs: one working copy for the whole run (the maps copied once at its start, each
+ * record on its first write), written in place event after event and handed out only when the run ends or
+ * saves — so a catch-up is linear in events, not in events × instances (issue 10). What it hands out is
+ * never written again: the fold goes on in fresh copies.
  */
 export const activationFold: Fold<ActivationView, WorkingView> = {
-  begin: (v) => ({ instances: { ...v.instances }, deployments: { ...v.deployments } }),
-  apply: (working, e) => {
-    applyActivation(working, e);
+  begin: beginWorking,
+  apply: applyActivation,
+  end: (working) => {
+    const view = { instances: working.instances, deployments: working.deployments };
+    // Handed out: from now on the fold writes into copies again (a long catch-up goes on after a save).
+    Object.assign(working, beginWorking(view));
+    return view;
   },
-  end: (working) => working,
 };
 
 export const activationProjection = {
