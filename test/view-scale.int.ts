@@ -19,6 +19,7 @@ import { listInstances } from '../src/projections/status';
 import { catchUp } from '../src/projections/runner';
 import { activated, configRead, DSTREAM, keyCreated, keyPairIssued, keyWrapped, NODE_1, publicKeyStored, refused, TP_1, V1 } from './support/domain-builders';
 import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
+import { tamper } from './support/tamper';
 
 const checkpointsIn = (dir: string, name: string): CheckpointStore => rightOf(openSqliteCheckpoints(path.join(dir, name, 'projections.db')));
 
@@ -133,5 +134,59 @@ test("a cold status reads only its instance's and deployment's streams (not $all
   t.is(readAlls, 0, 'no read of $all');
   t.deepEqual(instanceStatus(one, id), instanceStatus(whole, id));
   t.deepEqual(findingsFor(one, id), findingsFor(whole, id));
+  await store.close();
+});
+
+/** The store as the runner sees it, counting read-aheads (none: `readAhead` hidden, every page read on this thread). */
+const counting = (store: EventStore, readAhead: boolean): EventStore & { aheads: number } => {
+  const s = {
+    endpoint: store.endpoint,
+    aheads: 0,
+    append: store.append.bind(store),
+    readStream: store.readStream.bind(store),
+    readAll: store.readAll.bind(store),
+    subscribeToAll: store.subscribeToAll.bind(store),
+    close: () => store.close(),
+  };
+  if (!readAhead) return s;
+  return Object.assign(s, {
+    readAhead: (o: Parameters<NonNullable<EventStore['readAhead']>>[0]) => {
+      s.aheads++;
+      return store.readAhead!(o);
+    },
+  });
+};
+
+test('a long catch-up reads and hashes ahead on another thread, and folds exactly the view read here gives', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-ahead');
+  const store = openTestStore(path.join(dir, 'ledger.db'));
+  const total = await fleet(store, 60); // 365 events: 73 pages of 5, read ahead after the 40th
+  const here = counting(store, false);
+  const ahead = counting(store, true);
+  const reference = rightOf(await catchUp(here, activationProjection, checkpointsIn(dir, 'here'), { digest: sha256Hex, pageSize: 5 })());
+  const r = rightOf(await catchUp(ahead, activationProjection, checkpointsIn(dir, 'ahead'), { digest: sha256Hex, pageSize: 5 })());
+  t.is(ahead.aheads, 1, 'read ahead once the catch-up was long');
+  t.is(r.processed, total);
+  t.deepEqual(r.state, reference.state);
+  t.deepEqual(r.position, reference.position);
+  await store.close();
+});
+
+test('read ahead: an event edited in place (no re-hash) stops the catch-up on it as tampered; a row that is not JSON as unreadable', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-ahead');
+  const file = path.join(dir, 'ledger.db');
+  const store = openTestStore(file);
+  await fleet(store, 60);
+  // Member 55's first event comes long after the catch-up starts reading ahead.
+  const victim = instanceStream('00000000-0000-4000-8000-000000000037' as never);
+  t.is(tamper(file, 'UPDATE events SET data = replace(data, \'"RS-55"\', \'"RS-66"\') WHERE stream_name = ? AND stream_revision = 0', victim), 1);
+  const edited = await catchUp(store, activationProjection, checkpointsIn(dir, 'a'), { digest: sha256Hex, pageSize: 5 })();
+  t.like(E.isLeft(edited) ? edited.left : undefined, { _tag: 'CorruptEvent', stream: victim, revision: 0n, tampered: true });
+  t.is(tamper(file, "UPDATE events SET data = '{not json' WHERE stream_name = ? AND stream_revision = 1", victim), 1);
+  const unreadable = await catchUp(store, activationProjection, checkpointsIn(dir, 'b'), { digest: sha256Hex, pageSize: 5 })();
+  // The page holding it cannot be read at all: the error names the row, before the edited event is reached.
+  t.like(E.isLeft(unreadable) ? unreadable.left : undefined, { _tag: 'StoredRecordUnreadable', stream: victim, revision: 1n });
   await store.close();
 });

@@ -8,6 +8,7 @@
  * version and a key-check value.
  */
 import * as t from 'io-ts';
+import { membersAs } from './exact';
 import { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from './ids';
 
 // ─── Building blocks ──────────────────────────────────────────────────────
@@ -132,11 +133,14 @@ export type RefusalReason = t.TypeOf<typeof RefusalReasonV2>;
  * as they were. Writes accept only the `_tag` shape (sealEvents compares the
  * decoded event with the one given).
  */
-export const RefusalReason = new t.Type<RefusalReason, t.OutputOf<typeof RefusalReasonV2>, unknown>(
-  'RefusalReason',
-  RefusalReasonV2.is,
-  (u, c) => RefusalReasonV2.validate(upcastRefusalReason(u), c),
-  RefusalReasonV2.encode,
+export const RefusalReason = membersAs(
+  new t.Type<RefusalReason, t.OutputOf<typeof RefusalReasonV2>, unknown>(
+    'RefusalReason',
+    RefusalReasonV2.is,
+    (u, c) => RefusalReasonV2.validate(upcastRefusalReason(u), c),
+    RefusalReasonV2.encode,
+  ),
+  RefusalReasonV2,
 );
 
 /** `{ kind: X, …rest }` (session 1) → `{ _tag: X, …rest }`; anything else is returned as it is. */

@@ -34,6 +34,8 @@ import {
   type EventStore,
   type ExpectedRevision,
   type Position,
+  type ReadAhead,
+  type ReadAheadOptions,
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
@@ -46,6 +48,8 @@ import {
   versionConflict,
 } from '../ports/event-store';
 import { errorMessage } from './error-message';
+import { startReadAhead } from './sqlite-read-ahead';
+import type { ReadAheadRow } from './sqlite-read-ahead-worker';
 import { ensureDir, type LedgerAccess, ledgerModes, prepareSqliteFile } from './file-modes';
 
 export interface SqliteStoreOptions {
@@ -235,12 +239,12 @@ const hasTable = (db: Database.Database, name: string): boolean =>
  * cannot create one on read-only media): without it, a ledger whose -wal is empty or gone holds everything
  * in the file itself and is opened immutable; one with a non-empty -wal cannot be read safely and is refused.
  */
-const openReadOnly = (file: string, busyTimeoutMs: number): Database.Database => {
+const openReadOnly = (file: string, busyTimeoutMs: number): { db: Database.Database; name: string } => {
   let db: Database.Database | undefined;
   try {
     db = new Database(plainName(file), { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
     db.prepare('SELECT count(*) FROM sqlite_master').get();
-    return db;
+    return { db, name: plainName(file) };
   } catch (e) {
     db?.close();
     if (fileSize(`${file}-wal`) > 0)
@@ -248,13 +252,43 @@ const openReadOnly = (file: string, busyTimeoutMs: number): Database.Database =>
         code: 'SQLITE_READONLY',
       });
   }
-  const immutable = new Database(`${pathToFileURL(path.resolve(file)).href}?immutable=1`, { readonly: true, fileMustExist: true });
+  const name = `${pathToFileURL(path.resolve(file)).href}?immutable=1`;
+  const immutable = new Database(name, { readonly: true, fileMustExist: true });
   try {
     immutable.prepare('SELECT count(*) FROM sqlite_master').get();
-    return immutable;
+    return { db: immutable, name };
   } catch (e) {
     immutable.close();
     throw e;
+  }
+};
+
+/** One stored row as a RecordedEvent: its data and metadata parsed (a row that is not JSON: StoredRecordUnreadable). */
+const recordedOf = (
+  globalPosition: number,
+  stream: string,
+  revision: number,
+  id: string,
+  type: string,
+  data: string,
+  metadata: string,
+  digest: string | null | undefined,
+): E.Either<StoreError, RecordedEvent> => {
+  const at = BigInt(globalPosition);
+  const position = { commit: at, prepare: at };
+  try {
+    return E.right({
+      id,
+      streamName: stream,
+      revision: BigInt(revision),
+      position,
+      type,
+      data: JSON.parse(data),
+      metadata: JSON.parse(metadata),
+      text: digest === undefined ? { data, metadata } : { data, metadata, digest },
+    });
+  } catch (e) {
+    return E.left({ _tag: 'StoredRecordUnreadable', stream, revision: BigInt(revision), message: errorMessage(e), position });
   }
 };
 
@@ -268,6 +302,7 @@ export class SqliteEventStore implements EventStore {
   private closed = false;
   /** This ledger's identity (ledger_identity.id). */
   readonly identity: string;
+  readonly readAhead?: (options: ReadAheadOptions) => ReadAhead;
   /** Why this process can only read the ledger (opened read-only); undefined: it can write it. */
   readonly readOnly: string | undefined;
   private readonly stmt: {
@@ -285,6 +320,7 @@ export class SqliteEventStore implements EventStore {
     this.pageSize = options.pageSize ?? 500;
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     let db: Database.Database;
+    let readName = plainName(file);
     try {
       db = openWritable(file, options, busyTimeoutMs);
     } catch (e) {
@@ -292,10 +328,14 @@ export class SqliteEventStore implements EventStore {
       // opened read-only, so that status, list and verify still answer; every append says why it cannot.
       const blocked = file === ':memory:' ? undefined : writeBlocked(file);
       if (blocked === undefined) throw e;
-      db = openReadOnly(file, busyTimeoutMs);
+      const opened = openReadOnly(file, busyTimeoutMs);
+      db = opened.db;
+      readName = opened.name;
       this.readOnly = blocked;
     }
     this.db = db;
+    // Another thread opens the file by name: not an in-memory database.
+    if (file !== ':memory:') this.readAhead = (options) => this.readAheadOf(readName, options);
     try {
       this.identity =
         this.readOnly !== undefined && !hasTable(db, 'ledger_identity')
@@ -417,34 +457,25 @@ export class SqliteEventStore implements EventStore {
   private toRecorded(rows: ReadonlyArray<EventRow>): E.Either<StoreError, ReadonlyArray<RecordedEvent>> {
     const out: RecordedEvent[] = [];
     for (const r of rows) {
-      let data: unknown;
-      let metadata: unknown;
-      try {
-        data = JSON.parse(r.data);
-        metadata = JSON.parse(r.metadata);
-      } catch (e) {
-        const at = BigInt(r.global_position);
-        return E.left({
-          _tag: 'StoredRecordUnreadable',
-          stream: r.stream_name,
-          revision: BigInt(r.stream_revision),
-          message: errorMessage(e),
-          position: { commit: at, prepare: at },
-        });
-      }
-      const p = BigInt(r.global_position);
-      out.push({
-        id: r.event_id,
-        streamName: r.stream_name,
-        revision: BigInt(r.stream_revision),
-        position: { commit: p, prepare: p },
-        type: r.event_type,
-        data,
-        metadata,
-        text: { data: r.data, metadata: r.metadata },
-      });
+      const one = recordedOf(r.global_position, r.stream_name, r.stream_revision, r.event_id, r.event_type, r.data, r.metadata, undefined);
+      if (E.isLeft(one)) return one;
+      out.push(one.right);
     }
     return E.right(out);
+  }
+
+  private readAheadOf(readName: string, options: ReadAheadOptions): ReadAhead {
+    const toRecorded = (rows: ReadonlyArray<ReadAheadRow>): E.Either<StoreError, ReadonlyArray<RecordedEvent>> => {
+      const out: RecordedEvent[] = [];
+      for (const r of rows) {
+        const one = recordedOf(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+        if (E.isLeft(one)) return one;
+        out.push(one.right);
+      }
+      return E.right(out);
+    };
+    const job = { name: readName, after: options.after.commit.toString(), pageSize: options.pageSize, prefixes: options.streamPrefixes ?? [], ahead: 4 };
+    return startReadAhead(job, toRecorded, (e) => failure(this.file, Object.assign(new Error(e.message), { code: e.code })));
   }
 
   // ─── subscriptions ──────────────────────────────────────────────────────

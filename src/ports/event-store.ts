@@ -12,6 +12,7 @@
  * - global positions are `{ commit, prepare }` pairs, totally ordered by `commit`.
  */
 import type { Observable } from 'rxjs';
+import type * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
 import type { EventData, Position, RecordedEvent } from '../domain/recorded';
 
@@ -157,5 +158,23 @@ export interface EventStore {
   subscribeToAll(options?: SubscribeOptions): Observable<SubscriptionMessage>;
   /** The store's own check of its storage (SQLite's integrity_check): problems found, none when sound. Absent: not available. */
   integrityCheck?(): TE.TaskEither<StoreError, ReadonlyArray<string>>;
+  /**
+   * Pages of $all read ahead on another thread, each event's `text.digest` computed there (optional: SQLite):
+   * what a long catch-up folds while the next pages are read and hashed. Same pages as `readAll` would give.
+   */
+  readAhead?(options: ReadAheadOptions): ReadAhead;
+  close(): Promise<void>;
+}
+
+export interface ReadAheadOptions {
+  readonly after: Position;
+  readonly pageSize: number;
+  readonly streamPrefixes?: ReadonlyArray<string>;
+}
+
+export interface ReadAhead {
+  /** The next page, in global order; one shorter than the page size is the last. */
+  next(): Promise<E.Either<StoreError, ReadonlyArray<RecordedEvent>>>;
+  /** Stops the reading thread (idempotent). */
   close(): Promise<void>;
 }

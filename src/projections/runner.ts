@@ -26,7 +26,7 @@ import type * as TE from 'fp-ts/TaskEither';
 import { checkLink, type CorruptEvent, decodeRecorded, type Digest, GENESIS, type StoredEvent } from '../domain/envelope';
 import { LEDGER_PREFIX } from '../domain/ids';
 import type { Checkpoint, CheckpointError, CheckpointStore, CheckpointTip, StreamHead } from '../ports/checkpoints';
-import { comparePositions, type EventStore, type Position, type RecordedEvent, START, type StoreError } from '../ports/event-store';
+import { comparePositions, type EventStore, type Position, type ReadAhead, type RecordedEvent, START, type StoreError } from '../ports/event-store';
 
 export interface Projection<S> {
   readonly name: string;
@@ -220,6 +220,9 @@ export interface CatchUpOptions {
 
 const now = (): number => Number(process.hrtime.bigint() / 1_000_000n);
 
+/** Pages read on this thread before a catch-up reads ahead on another (40 × 250 events). */
+const READ_AHEAD_AFTER_PAGES = 40;
+
 export const catchUp =
   <S>(store: EventStore, projection: Projection<S>, checkpoints: CheckpointStore, options: CatchUpOptions): TE.TaskEither<RunnerError, ProjectionResult<S>> =>
   async () => {
@@ -245,40 +248,57 @@ export const catchUp =
       unsaved = 0;
       return checkpoints.save(checkpointKey(projection, store), toCheckpoint(projection, p));
     };
-    for (;;) {
-      const page = await store.readAll({ after: p.position, maxCount: pageSize, streamPrefixes: [LEDGER_PREFIX] })();
-      if (E.isLeft(page)) return page;
-      for (const r of page.right) {
-        const checked = checkEvent(p.heads, r, options.digest);
-        if (E.isLeft(checked)) {
-          const saved = unsaved > 0 ? save() : E.right(undefined);
-          return E.isLeft(saved) ? saved : checked;
+    // A long catch-up reads (and hashes) ahead on another thread when the store can: after a few pages read
+    // here, so a short one does not pay for starting a thread.
+    let ahead: ReadAhead | undefined;
+    let pages = 0;
+    const nextPage = (): Promise<E.Either<StoreError, ReadonlyArray<RecordedEvent>>> => {
+      if (ahead === undefined && store.readAhead && pages >= READ_AHEAD_AFTER_PAGES)
+        ahead = store.readAhead({ after: p.position, pageSize, streamPrefixes: [LEDGER_PREFIX] });
+      pages++;
+      return ahead ? ahead.next() : store.readAll({ after: p.position, maxCount: pageSize, streamPrefixes: [LEDGER_PREFIX] })();
+    };
+    try {
+      return await run();
+    } finally {
+      await ahead?.close();
+    }
+    async function run(): Promise<E.Either<RunnerError, ProjectionResult<S>>> {
+      for (;;) {
+        const page = await nextPage();
+        if (E.isLeft(page)) return page;
+        for (const r of page.right) {
+          const checked = checkEvent(p.heads, r, options.digest);
+          if (E.isLeft(checked)) {
+            const saved = unsaved > 0 ? save() : E.right(undefined);
+            return E.isLeft(saved) ? saved : checked;
+          }
+          if (fold) {
+            fold.apply(working, checked.right);
+            track(p, checked.right);
+          } else advance(p, projection, checked.right);
+          processed++;
+          unsaved++;
         }
-        if (fold) {
-          fold.apply(working, checked.right);
-          track(p, checked.right);
-        } else advance(p, projection, checked.right);
-        processed++;
-        unsaved++;
+        options.onProgress?.(processed);
+        if (page.right.length < pageSize) break;
+        // A long catch-up keeps its work at page boundaries, at most once a second and — since a save writes the
+        // whole view — spending at most a tenth of the time on saving: a kill loses little, a large fleet stays fast.
+        const every = options.saveEveryMs ?? 1000;
+        if (now() - lastSave >= (every === 0 ? 0 : Math.max(every, 10 * lastSaveCost))) {
+          const t0 = now();
+          const saved = save();
+          if (E.isLeft(saved)) return saved;
+          lastSave = now();
+          lastSaveCost = lastSave - t0;
+        }
       }
-      options.onProgress?.(processed);
-      if (page.right.length < pageSize) break;
-      // A long catch-up keeps its work at page boundaries, at most once a second and — since a save writes the
-      // whole view — spending at most a tenth of the time on saving: a kill loses little, a large fleet stays fast.
-      const every = options.saveEveryMs ?? 1000;
-      if (now() - lastSave >= (every === 0 ? 0 : Math.max(every, 10 * lastSaveCost))) {
-        const t0 = now();
+      // A discarded checkpoint is replaced even when the new ledger is empty, so the rebuild is reported once.
+      if (unsaved > 0 || rebuilt !== null) {
         const saved = save();
         if (E.isLeft(saved)) return saved;
-        lastSave = now();
-        lastSaveCost = lastSave - t0;
       }
+      settle();
+      return E.right({ state: p.state, position: p.position, processed, rebuilt });
     }
-    // A discarded checkpoint is replaced even when the new ledger is empty, so the rebuild is reported once.
-    if (unsaved > 0 || rebuilt !== null) {
-      const saved = save();
-      if (E.isLeft(saved)) return saved;
-    }
-    settle();
-    return E.right({ state: p.state, position: p.position, processed, rebuilt });
   };
