@@ -7,7 +7,7 @@
  */
 import * as E from 'fp-ts/Either';
 import { EventMetadata } from '../domain/envelope';
-import type { InstallationId } from '../domain/ids';
+import { type InstallationId, instanceStream } from '../domain/ids';
 import { decideInstance } from '../domain/instance/decider';
 import type { HeadStore, LocalStateError } from '../ports/heads';
 import type { EventSigner } from '../domain/envelope';
@@ -37,6 +37,21 @@ export const acceptRollback = async (
 ): Promise<E.Either<RollbackError, RollbackOutcome>> => {
   const heads = deps.heads;
   if (!heads) return E.left({ _tag: 'NoLocalMemory' });
+  const marker = heads.load(acceptingKey(stream));
+  if (E.isLeft(marker)) return marker;
+  const pending = marker.right !== undefined && marker.right.hash !== CLEARED ? marker.right : undefined;
+  if (pending) {
+    // A run killed after it recorded the acceptance, before it cleared its marker: the instance's last event says so.
+    const own = await deps.store.readStream(instanceStream(installationId), { direction: 'backwards', maxCount: 1 })();
+    if (E.isLeft(own)) return own;
+    const ev = own.right[0];
+    const data = ev?.type === 'LedgerRollbackAccepted' ? (ev.data as { stream?: unknown; acceptedRevision?: unknown }) : undefined;
+    if (data?.stream === stream && data.acceptedRevision === revision.toString()) {
+      const cleared = heads.reset(acceptingKey(stream), { revision: -1n, hash: CLEARED });
+      if (E.isLeft(cleared)) return cleared;
+      return E.right({ stream, accepted: { from: pending.hash === UNKNOWN ? 'unknown' : `${pending.revision}`, to: revision.toString() }, recorded: [] });
+    }
+  }
   const last = await deps.store.readStream(stream, { direction: 'backwards', maxCount: 1 })();
   if (E.isLeft(last)) return last;
   const tip = last.right[0];
@@ -44,21 +59,28 @@ export const acceptRollback = async (
   if (endsAt !== revision) return E.left({ _tag: 'RollbackTargetMismatch', stream, named: revision.toString(), storeEndsAt: endsAt.toString() });
   const remembered = heads.load(stream);
   if (E.isLeft(remembered) && remembered.left.problem !== 'tampered') return remembered;
-  const was = E.isRight(remembered) ? remembered.right : undefined;
   const hash = tip ? (hashOf(tip.metadata) ?? '') : '';
+  // An acceptance begun by a run that was killed before it was recorded: record it now (what it replaced is in the marker).
+  const was = pending ?? (E.isRight(remembered) ? remembered.right : undefined);
   // Nothing remembered, or the store still ends where this instance saw it: nothing to accept.
-  if (E.isRight(remembered) && (was === undefined || was.revision < 0n || (was.revision === endsAt && hash === was.hash)))
+  if (!pending && E.isRight(remembered) && (was === undefined || was.revision < 0n || (was.revision === endsAt && hash === was.hash)))
     return E.right({ stream, accepted: null, recorded: [] });
+  // Two steps, each safe to repeat: remember what is being replaced (the marker), rely on the ledger as it is, record
+  // the acceptance, clear the marker. A kill anywhere leaves either nothing done or a marker a rerun finishes from.
+  const marked = pending ? E.right(undefined) : heads.reset(acceptingKey(stream), was ?? { revision: -1n, hash: UNKNOWN });
+  if (E.isLeft(marked)) return marked;
+  await deps.pause?.('accept-rollback:marked');
   const reset = heads.reset(stream, { revision: endsAt, hash });
   if (E.isLeft(reset)) return reset;
-  const from = was ? `${was.revision}` : 'unknown (the remembered head was altered)';
+  const known = was !== undefined && was.hash !== UNKNOWN;
+  const from = known ? `${was.revision}` : 'unknown (the remembered head was altered)';
   const r = await handleCommand(deps, { instance: instanceAggregate(installationId) }, async (l) => {
     const decided = decideInstance(
       {
         type: 'AcceptRollback',
         installationId,
         stream,
-        remembered: { revision: was ? was.revision.toString() : 'unknown', hash: was?.hash ?? 'unknown' },
+        remembered: { revision: known ? was.revision.toString() : 'unknown', hash: known ? was.hash : 'unknown' },
         accepted: { revision: endsAt.toString(), hash: tip ? hash : null },
       },
       l.instance.state,
@@ -67,8 +89,15 @@ export const acceptRollback = async (
     return E.right({ append: { to: 'instance' as const, events: decided.right, signer }, result: undefined });
   });
   if (E.isLeft(r)) return r;
+  const cleared = heads.reset(acceptingKey(stream), { revision: -1n, hash: CLEARED });
+  if (E.isLeft(cleared)) return cleared;
   return E.right({ stream, accepted: { from, to: endsAt.toString() }, recorded: r.right.appended });
 };
+
+/** Where an acceptance in progress keeps the head it replaces, among the remembered heads. */
+const acceptingKey = (stream: string): string => `$accepting:${stream}`;
+const CLEARED = '';
+const UNKNOWN = 'unknown';
 
 const hashOf = (metadata: unknown): string | undefined => {
   const md = EventMetadata.decode(metadata);

@@ -12,7 +12,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runNode, CLI } from '../support/cli';
 import { tempDir } from '../support/fixtures';
-import { activatedDeployment, deploymentEvents, joinArgs, newNode, type TestNode } from '../support/nodes';
+import { instanceStream } from '../../src/domain/ids';
+import { cliWithEnv } from '../support/cli-inproc';
+import { toLegacyKeystore, toLegacyLedger } from '../support/legacy';
+import { activatedDeployment, deploymentEvents, instanceEvents, joinArgs, keystoreThumbprint, ledgerFile, newNode, type TestNode } from '../support/nodes';
+import { tamper } from '../support/tamper';
 
 interface Scenario {
   readonly name: string;
@@ -20,6 +24,10 @@ interface Scenario {
   readonly setup: (dir: string) => Promise<{ node: TestNode; args: ReadonlyArray<string>; members: ReadonlyArray<TestNode> }>;
   /** Exit code the command ends with when it completes. */
   readonly done: number;
+  /** The event the command exists to record: in the ledger once the rerun completes (the audit trail is whole). */
+  readonly records?: { readonly type: string; readonly in: 'instance' | 'deployment' };
+  /** What `verify --signatures` needs beyond (a migrated ledger: the genesis its operators confirmed). */
+  readonly verifyArgs?: (members: ReadonlyArray<TestNode>) => string[];
 }
 
 const SCENARIOS: ReadonlyArray<Scenario> = [
@@ -66,6 +74,51 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
     },
     done: 0,
   },
+  {
+    name: 'start (a newcomer whose copy was just wrapped)',
+    setup: async (dir) => {
+      const [a] = await activatedDeployment(dir, ['A']);
+      const b = await newNode(dir, 'B');
+      if ((await b.run('init')).code !== 1) throw new Error('B should wait');
+      if ((await a!.run(...joinArgs(b))).code !== 0) throw new Error('the join failed');
+      return { node: b, args: ['start'], members: [a!, b] };
+    },
+    done: 0,
+  },
+  {
+    name: 'accept-rollback (the ledger lost an event this instance relied on)',
+    setup: async (dir) => {
+      const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+      // A records one more outcome (started on another host), then the ledger loses it (restored from an older copy).
+      if ((await cliWithEnv({ KEYLEDGER_HOST: 'another-host' }, '-c', a!.file, 'start')).code !== 0) throw new Error('A should start');
+      const stream = instanceStream(a!.id);
+      const file = ledgerFile(dir);
+      tamper(
+        file,
+        'DELETE FROM events WHERE stream_name = ? AND stream_revision = (SELECT max(stream_revision) FROM events WHERE stream_name = ?)',
+        stream,
+        stream,
+      );
+      tamper(file, 'UPDATE streams SET revision = revision - 1 WHERE stream_name = ?', stream);
+      const endsAt = (await instanceEvents(dir, a!.id)).length - 1;
+      return { node: a!, args: ['accept-rollback', '--to', `${stream}@${endsAt}`], members: [a!, b!] };
+    },
+    done: 0,
+    records: { type: 'LedgerRollbackAccepted', in: 'instance' },
+  },
+  {
+    name: 'trust --declare-genesis (a ledger from before signatures)',
+    setup: async (dir) => {
+      const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+      toLegacyLedger(ledgerFile(dir));
+      for (const n of [a!, b!]) await toLegacyKeystore(n);
+      return { node: a!, args: ['trust', '--declare-genesis'], members: [a!] };
+    },
+    done: 0,
+    records: { type: 'GenesisDeclared', in: 'deployment' },
+    // Unsigned key events before the genesis are history when the genesis is the one its operators confirmed.
+    verifyArgs: (members) => ['--expect-genesis', keystoreThumbprint(members[0]!.file)],
+  },
 ];
 
 const child = (node: TestNode, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
@@ -74,14 +127,14 @@ const child = (node: TestNode, args: ReadonlyArray<string>, env: NodeJS.ProcessE
 const leftovers = (dir: string): string[] =>
   fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /\.tmp-\d+/.test(path.basename(f)) && !f.includes('.keyledger'));
 
-const checkInvariants = async (t: ExecutionContext, dir: string, members: ReadonlyArray<TestNode>, label: string): Promise<void> => {
+const checkInvariants = async (t: ExecutionContext, dir: string, members: ReadonlyArray<TestNode>, label: string, verifyArgs: string[] = []): Promise<void> => {
   const created = (await deploymentEvents(dir)).filter((e) => e.event.type === 'SymmetricKeyCreated');
   t.is(created.length, 1, `${label}: one symmetric key`);
   for (const m of members) {
     const s = await m.run('start');
     t.is(s.code, 0, `${label}: ${m.name} activates: ${s.stdout}${s.stderr}`);
   }
-  const v = await members[0]!.run('verify', '--signatures');
+  const v = await members[0]!.run('verify', '--signatures', ...verifyArgs);
   t.is(v.code, 0, `${label}: verify --signatures: ${v.stdout}`);
   t.deepEqual(leftovers(dir), [], `${label}: no keystore temp file left`);
 };
@@ -112,7 +165,11 @@ for (const sc of SCENARIOS) {
       t.is(killed.signal, 'SIGKILL', `${point}: the process was killed there (${killed.code} ${killed.stderr})`);
       const again = await s.node.run(...s.args);
       t.is(again.code, sc.done, `${point}: run again: ${again.stdout}${again.stderr}`);
-      await checkInvariants(t, dir, s.members, point);
+      if (sc.records) {
+        const events = sc.records.in === 'instance' ? await instanceEvents(dir, s.node.id) : await deploymentEvents(dir);
+        t.is(events.filter((e) => e.event.type === sc.records!.type).length, 1, `${point}: ${sc.records.type} recorded once`);
+      }
+      await checkInvariants(t, dir, s.members, point, sc.verifyArgs?.(s.members));
     }
   });
 }
