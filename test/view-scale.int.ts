@@ -17,6 +17,7 @@ import { type EventStore, storeUnavailable } from '../src/ports/event-store';
 import { activationFold, activationProjection, evolveActivation, initialActivationView } from '../src/projections/activation';
 import { listInstances } from '../src/projections/status';
 import { catchUp } from '../src/projections/runner';
+import { verifyLedger } from '../src/commands/verify';
 import { activated, configRead, DSTREAM, keyCreated, keyPairIssued, keyWrapped, NODE_1, publicKeyStored, refused, TP_1, V1 } from './support/domain-builders';
 import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
 import { tamper } from './support/tamper';
@@ -188,5 +189,27 @@ test('read ahead: an event edited in place (no re-hash) stops the catch-up on it
   const unreadable = await catchUp(store, activationProjection, checkpointsIn(dir, 'b'), { digest: sha256Hex, pageSize: 5 })();
   // The page holding it cannot be read at all: the error names the row, before the edited event is reached.
   t.like(E.isLeft(unreadable) ? unreadable.left : undefined, { _tag: 'StoredRecordUnreadable', stream: victim, revision: 1n });
+  await store.close();
+});
+
+test('verify reads ahead too: the same report as read here, and a row that is not JSON far into the ledger is reported and passed', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-ahead');
+  const file = path.join(dir, 'ledger.db');
+  const store = openTestStore(file);
+  const total = await fleet(store, 60);
+  const clean = rightOf(await verifyLedger(counting(store, true), { digest: sha256Hex, pageSize: 5 })());
+  t.is(clean.events, total);
+  t.deepEqual(clean.problems, []);
+  const victim = instanceStream('00000000-0000-4000-8000-000000000037' as never);
+  t.is(tamper(file, "UPDATE events SET data = '{not json' WHERE stream_name = ? AND stream_revision = 1", victim), 1);
+  const ahead = counting(store, true);
+  const damaged = rightOf(await verifyLedger(ahead, { digest: sha256Hex, pageSize: 5 })());
+  t.true(ahead.aheads >= 1, 'it read ahead');
+  t.is(damaged.events, total, 'every event counted: it went on after the row');
+  t.like(damaged.problems[0], { stream: victim, revision: '1' });
+  t.regex(damaged.problems[0]!.problem, /not JSON/);
+  const here = rightOf(await verifyLedger(counting(store, false), { digest: sha256Hex, pageSize: 5 })());
+  t.deepEqual(damaged.problems, here.problems, 'the same report as read on this thread (the event after it no longer links)');
   await store.close();
 });

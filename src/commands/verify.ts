@@ -14,7 +14,8 @@ import { checkLink, decodeRecorded, type Digest, EventMetadata, GENESIS } from '
 import { LEDGER_PREFIX } from '../domain/ids';
 import { type SignatureSummary, signatureAudit } from '../domain/signature-audit';
 import type { TrustCrypto } from '../domain/trust';
-import type { EventStore, Position, StoreError } from '../ports/event-store';
+import { type EventStore, type Position, START, type StoreError } from '../ports/event-store';
+import { type Pages, pagesOf } from './pages';
 
 export interface IntegrityProblem {
   readonly stream: string;
@@ -63,19 +64,25 @@ export const verifyLedger =
       : undefined;
     let firstHashProblemSeq: number | null = null;
     const pageSize = options.pageSize ?? 1000;
-    // Physical damage first: an index page or a table overwritten reads fine until a write needs it.
-    const checked = store.integrityCheck ? await store.integrityCheck()() : E.right([]);
-    const storage = E.isRight(checked) ? checked.right : [checked.left._tag === 'StoreUnavailable' ? checked.left.message : checked.left._tag];
+    // Physical damage too: an index page or a table overwritten reads fine until a write needs it. The store's own
+    // check runs beside the pass over the events (on its own thread, for SQLite).
+    const checking = store.integrityCheck ? store.integrityCheck()() : Promise.resolve(E.right([]));
     let size = pageSize;
+    const pagesFrom = (at: Position | undefined, n: number): Pages =>
+      pagesOf(store, { after: at ?? START, pageSize: n, streamPrefixes: [LEDGER_PREFIX], readAhead: n > 1 });
+    let pages = pagesFrom(after, size);
     for (;;) {
-      const page = await store.readAll({ ...(after ? { after } : {}), maxCount: size, streamPrefixes: [LEDGER_PREFIX] })();
+      const page = await pages.next();
       if (E.isLeft(page) && page.left._tag === 'StoredRecordUnreadable' && page.left.position) {
         // A row that is not even JSON fails its whole page: read up to it one by one, then report it and go on after it.
+        await pages.close();
         if (size > 1) {
           size = 1;
+          pages = pagesFrom(after, size);
           continue;
         }
         size = pageSize;
+        pages = pagesFrom(page.left.position, size);
         const u = page.left;
         events++;
         problems.push({ stream: u.stream, revision: u.revision.toString(), eventType: '?', problem: `the stored record is not JSON: ${u.message}` });
@@ -85,7 +92,11 @@ export const verifyLedger =
         after = u.position;
         continue;
       }
-      if (E.isLeft(page)) return page;
+      if (E.isLeft(page)) {
+        await pages.close();
+        await checking;
+        return page;
+      }
       for (const r of page.right) {
         events++;
         after = r.position;
@@ -104,7 +115,7 @@ export const verifyLedger =
           continue;
         }
         const link = checkLink(
-          { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata, text: r.text },
+          { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata, text: r.text, textDigest: r.textDigest },
           head.hash,
           options.digest,
         );
@@ -116,6 +127,9 @@ export const verifyLedger =
       options.onProgress?.(events);
       if (page.right.length < size) break;
     }
+    await pages.close();
+    const checked = await checking;
+    const storage = E.isRight(checked) ? checked.right : [checked.left._tag === 'StoreUnavailable' ? checked.left.message : checked.left._tag];
     const report: VerifyReport = {
       streams: Object.keys(heads).length,
       events,

@@ -241,14 +241,16 @@ export const checkLink = (
     type: string;
     data: unknown;
     metadata: EventMetadata;
-    readonly text?: { readonly data: string; readonly metadata: string; readonly digest?: string | null } | undefined;
+    readonly text?: { readonly data: string; readonly metadata: string } | undefined;
+    /** The digest of `text` as hashed, computed by the store's reader (see RecordedEvent). */
+    readonly textDigest?: string | null | undefined;
   },
   prevHash: string,
   digest: Digest,
 ): 'ok' | 'hash-mismatch' | 'chain-broken' => {
   const hash = e.metadata.hash;
-  if (e.text?.digest !== hash) {
-    const fast = e.text && e.text.digest === undefined ? hashedText(e.stream, e.revision, e.type, e.text) : undefined;
+  if (e.textDigest !== hash) {
+    const fast = e.text && e.textDigest === undefined ? hashedText(e.stream, e.revision, e.type, e.text) : undefined;
     if (fast === undefined || digest(fast) !== hash) {
       const { hash: _hash, ...rest } = e.metadata; // the slow route only: no copy per event when the text is canonical
       if (hashEvent(digest, e.stream, e.revision, e.type, e.data, rest) !== hash) return 'hash-mismatch';

@@ -36,8 +36,11 @@ export interface RecordedEvent {
   /**
    * The stored JSON text of data and metadata, when the store keeps text (SQLite): if it is canonical (as
    * keyledger writes it), the hash is checked over it without serializing the parsed values again.
-   * `digest`: the SHA-256 of that text as the hash chain hashes it (`hashedText`), when the store's reader
-   * computed it on another thread (null: the text is not canonical) — the same text the event was parsed from.
    */
-  readonly text?: { readonly data: string; readonly metadata: string; readonly digest?: string | null };
+  readonly text?: { readonly data: string; readonly metadata: string };
+  /**
+   * The SHA-256 of the stored text as the hash chain hashes it (`hashedText`), when the store's reader computed
+   * it on another thread, from the very text this event was parsed from (null: that text is not canonical).
+   */
+  readonly textDigest?: string | null;
 }

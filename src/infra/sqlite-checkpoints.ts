@@ -83,40 +83,74 @@ const macText = (key: string, version: number, commit: string, prepare: string, 
   ['keyledger-checkpoint/v1', key, String(version), commit, prepare, state, heads ?? '', tip ?? ''].join('\0');
 
 /**
- * v2, for a deflated view: the SHA-256 of the deflated bytes stands for the view (they determine it), so a save
+ * v3, for a deflated view (in pieces: `deflatePieces`): the SHA-256 of the deflated bytes stands for the view (they determine it), so a save
  * of a fleet's view does not build one more copy of tens of MB of text only to MAC it.
  */
 const macTextZ = (key: string, version: number, commit: string, prepare: string, stateZ: Buffer, heads: string | null, tip: string | null): string =>
-  ['keyledger-checkpoint/v2', key, String(version), commit, prepare, createHash('sha256').update(stateZ).digest('hex'), heads ?? '', tip ?? ''].join('\0');
+  ['keyledger-checkpoint/v3', key, String(version), commit, prepare, createHash('sha256').update(stateZ).digest('hex'), heads ?? '', tip ?? ''].join('\0');
 
 /**
- * `JSON.stringify(value)` as UTF-8 bytes, built `depth` levels deep one member at a time: a fleet's view (tens of
- * MB) never exists as one string on the heap beside its bytes — that doubled a save's peak memory, and V8 kept it.
+ * `JSON.stringify(value)`, written `depth` levels deep one member at a time, as UTF-8 pieces of about
+ * `pieceBytes` each: a fleet's view (tens of MB) never exists whole, as one string or one buffer.
  */
-export const jsonBytes = (value: unknown, depth = 2): Buffer => {
-  const chunks: Buffer[] = [];
+export const jsonPieces = function* (value: unknown, depth = 2, pieceBytes = 1 << 20): Generator<Buffer> {
+  let chunks: Buffer[] = [];
   let size = 0;
-  const push = (text: string): void => {
+  const push = (text: string): Buffer | undefined => {
     const b = Buffer.from(text, 'utf8');
     chunks.push(b);
     size += b.length;
+    if (size < pieceBytes) return undefined;
+    const piece = Buffer.concat(chunks, size);
+    chunks = [];
+    size = 0;
+    return piece;
   };
-  const write = (v: unknown, d: number): void => {
+  const write = function* (v: unknown, d: number): Generator<Buffer> {
     if (d === 0 || v === null || typeof v !== 'object' || Array.isArray(v) || typeof (v as { toJSON?: unknown }).toJSON === 'function') {
-      push(JSON.stringify(v) ?? 'null');
+      const piece = push(JSON.stringify(v) ?? 'null');
+      if (piece) yield piece;
       return;
     }
     let first = true;
     for (const [k, x] of Object.entries(v)) {
       if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue; // as JSON.stringify leaves them out
-      push(`${first ? '{' : ','}${JSON.stringify(k)}:`);
+      const piece = push(`${first ? '{' : ','}${JSON.stringify(k)}:`);
+      if (piece) yield piece;
       first = false;
-      write(x, d - 1);
+      yield* write(x, d - 1);
     }
-    push(first ? '{}' : '}');
+    const piece = push(first ? '{}' : '}');
+    if (piece) yield piece;
   };
-  write(value, depth);
-  return Buffer.concat(chunks, size);
+  yield* write(value, depth);
+  if (size > 0) yield Buffer.concat(chunks, size);
+};
+
+/**
+ * The view as stored: its JSON in pieces, each deflated on its own and framed by its length (4 bytes, big
+ * endian), so a save holds one piece of text at a time beside the deflated whole (a few MB for a fleet).
+ */
+const deflatePieces = (value: unknown): Buffer => {
+  const out: Buffer[] = [];
+  for (const piece of jsonPieces(value)) {
+    const z = deflateRawSync(piece, { level: 1 });
+    const frame = Buffer.alloc(4);
+    frame.writeUInt32BE(z.length);
+    out.push(frame, z);
+  }
+  return Buffer.concat(out);
+};
+
+/** The JSON text of a stored view (throws on bytes that are not such frames: the caller rebuilds). */
+const inflatePieces = (stored: Buffer): string => {
+  const parts: string[] = [];
+  for (let at = 0; at < stored.length; ) {
+    const length = stored.readUInt32BE(at);
+    parts.push(inflateRawSync(stored.subarray(at + 4, at + 4 + length)).toString('utf8'));
+    at += 4 + length;
+  }
+  return parts.join('');
 };
 
 export interface CheckpointOptions {
@@ -179,13 +213,20 @@ export const openSqliteCheckpoints = (file: string, options: CheckpointOptions =
         // Written by someone without this instance's machine secret (or edited): not a view to answer from.
         if (mac && row.state_z !== null && row.mac !== mac(macTextZ(key, row.version, row.commit_pos, row.prepare_pos, row.state_z, row.heads, row.tip)))
           return undefined;
-        const stateText = row.state_z === null ? row.state : inflateRawSync(row.state_z).toString('utf8');
+        let stateText: string;
+        let state: unknown;
+        try {
+          stateText = row.state_z === null ? row.state : inflatePieces(row.state_z);
+          state = JSON.parse(stateText);
+        } catch {
+          return undefined; // stored in an older format, or damaged: the view is rebuilt from the ledger
+        }
         if (mac && row.state_z === null && row.mac !== mac(macText(key, row.version, row.commit_pos, row.prepare_pos, stateText, row.heads, row.tip)))
           return undefined;
         const cp: Checkpoint = {
           version: row.version,
           position: { commit: BigInt(row.commit_pos), prepare: BigInt(row.prepare_pos) },
-          state: JSON.parse(stateText),
+          state,
           heads: parseHeads(row.heads),
           tip: parseTip(row.tip),
         };
@@ -198,7 +239,7 @@ export const openSqliteCheckpoints = (file: string, options: CheckpointOptions =
         const prepare = cp.position.prepare.toString();
         const heads = cp.heads === null ? null : JSON.stringify(cp.heads);
         const tip = cp.tip === null ? null : JSON.stringify(cp.tip);
-        const stateZ = deflateRawSync(jsonBytes(cp.state), { level: 1 });
+        const stateZ = deflatePieces(cp.state);
         put.run(key, cp.version, commit, prepare, stateZ, heads, tip, mac ? mac(macTextZ(key, cp.version, commit, prepare, stateZ, heads, tip)) : null);
       }, fail),
     close: () => db.close(),

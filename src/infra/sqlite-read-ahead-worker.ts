@@ -1,15 +1,15 @@
 /**
- * The thread behind `SqliteEventStore.readAhead`: reads pages of $all from its own read-only connection and,
+ * The threads behind `SqliteEventStore.readAhead` and `integrityCheck`. Read ahead: reads pages of $all from its own read-only connection and,
  * for each event, the SHA-256 of its stored text as the hash chain hashes it (`hashedText`), so that the
  * thread folding the events spends its time on decoding and folding. It posts the text it hashed, exactly:
  * the reader parses that same text, so the digest is of what is decoded. At most `ahead` pages are in flight.
  */
-import { hash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
-import { hashedText } from '../domain/envelope';
 import Database from './sqlite-db';
+import { pageText, type ReadAheadMessage, type ReadAheadRow } from './sqlite-read-ahead-page';
 
 export interface ReadAheadJob {
+  readonly kind: 'keyledger-read-ahead';
   /** What the store opened: a path, or a `file:` URI (read-only media). */
   readonly name: string;
   readonly after: string;
@@ -18,12 +18,29 @@ export interface ReadAheadJob {
   readonly ahead: number;
 }
 
-/** [global position, stream, revision, event id, type, data text, metadata text, digest (null: text not canonical)] */
-export type ReadAheadRow = [number, string, number, string, string, string, string, string | null];
+/** SQLite's integrity check of the whole file, on its own thread: `verify` goes on with the events meanwhile. */
+export interface IntegrityJob {
+  readonly kind: 'keyledger-integrity-check';
+  readonly name: string;
+}
 
-export type ReadAheadMessage =
-  | { readonly rows: ReadonlyArray<ReadAheadRow> }
+export type IntegrityMessage =
+  | { readonly problems: ReadonlyArray<string> }
   | { readonly error: { readonly message: string; readonly code: string | undefined } };
+
+const checkIntegrity = (job: IntegrityJob, port: NonNullable<typeof parentPort>): void => {
+  try {
+    const db = new Database(job.name, { readonly: true, fileMustExist: true });
+    try {
+      const rows = db.pragma('integrity_check(20)', { simple: false }) as Array<{ integrity_check: string }>;
+      port.postMessage({ problems: rows.map((r) => r.integrity_check).filter((m) => m !== 'ok') } satisfies IntegrityMessage);
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    port.postMessage({ error: { message: e instanceof Error ? e.message : String(e), code: (e as { code?: string }).code } } satisfies IntegrityMessage);
+  }
+};
 
 const run = (job: ReadAheadJob, port: NonNullable<typeof parentPort>): void => {
   let db: InstanceType<typeof Database> | undefined;
@@ -57,12 +74,8 @@ const run = (job: ReadAheadJob, port: NonNullable<typeof parentPort>): void => {
         fail(e);
         return;
       }
-      for (const r of rows) {
-        const text = hashedText(r[1], BigInt(r[2]), r[4], { data: r[5], metadata: r[6] });
-        r.push(text === undefined ? null : hash('sha256', text, 'hex'));
-      }
       credits--;
-      port.postMessage({ rows } satisfies ReadAheadMessage);
+      port.postMessage(pageText(rows) satisfies ReadAheadMessage);
       if (rows.length < job.pageSize) done = true;
       else after = rows[rows.length - 1]![0];
     }
@@ -75,4 +88,7 @@ const run = (job: ReadAheadJob, port: NonNullable<typeof parentPort>): void => {
   pump();
 };
 
-if (parentPort && workerData) run(workerData as ReadAheadJob, parentPort);
+// Only as one of these threads (this module is never imported, but a test runner's threads have workerData too).
+const kind = (workerData as { kind?: unknown } | undefined)?.kind;
+if (parentPort && kind === 'keyledger-read-ahead') run(workerData as ReadAheadJob, parentPort);
+if (parentPort && kind === 'keyledger-integrity-check') checkIntegrity(workerData as IntegrityJob, parentPort);

@@ -7,17 +7,22 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as E from 'fp-ts/Either';
 import type { ReadAhead, RecordedEvent, StoreError } from '../ports/event-store';
-import type { ReadAheadJob, ReadAheadMessage, ReadAheadRow } from './sqlite-read-ahead-worker';
+import { type ReadAheadMessage, type ReadAheadRow, rowsOf } from './sqlite-read-ahead-page';
+import type { IntegrityJob, IntegrityMessage, ReadAheadJob } from './sqlite-read-ahead-worker';
 
-export type RowsToRecorded = (rows: ReadonlyArray<ReadAheadRow>) => E.Either<StoreError, ReadonlyArray<RecordedEvent>>;
+export type RowsToRecorded = (rows: ReadonlyArray<{ row: ReadAheadRow; digest: string | null }>) => E.Either<StoreError, ReadonlyArray<RecordedEvent>>;
 
 export const startReadAhead = (
   job: ReadAheadJob,
   toRecorded: RowsToRecorded,
   failure: (e: { message: string; code: string | undefined }) => StoreError,
 ): ReadAhead => {
-  const worker = new Worker(path.join(__dirname, 'sqlite-read-ahead-worker.js'), { workerData: job });
-  const arrived: Array<E.Either<StoreError, ReadonlyArray<ReadAheadRow>>> = [];
+  // A small heap: the thread holds a few pages at a time (the folding thread's memory is what a fleet needs).
+  const worker = new Worker(path.join(__dirname, 'sqlite-read-ahead-worker.js'), {
+    workerData: job,
+    resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+  });
+  const arrived: Array<E.Either<StoreError, { heads: string; texts: string; count: number }>> = [];
   let waiting: (() => void) | undefined;
   let ended: StoreError | undefined;
   const wake = (): void => {
@@ -26,7 +31,7 @@ export const startReadAhead = (
     w?.();
   };
   worker.on('message', (m: ReadAheadMessage) => {
-    arrived.push('rows' in m ? E.right(m.rows) : E.left(failure(m.error)));
+    arrived.push('heads' in m ? E.right(m) : E.left(failure(m.error)));
     wake();
   });
   worker.on('error', (e) => {
@@ -44,8 +49,8 @@ export const startReadAhead = (
         const page = arrived.shift();
         if (page !== undefined) {
           if (E.isLeft(page)) return page;
-          if (page.right.length === job.pageSize) worker.postMessage('more');
-          return toRecorded(page.right);
+          if (page.right.count === job.pageSize) worker.postMessage('more');
+          return toRecorded(rowsOf(page.right));
         }
         if (ended !== undefined || closed) return E.left(ended ?? failure({ message: 'the read-ahead was closed', code: undefined }));
         await new Promise<void>((resolve) => {
@@ -61,3 +66,20 @@ export const startReadAhead = (
     },
   };
 };
+
+/** SQLite's integrity check on its own thread: the problems it finds (none: sound). */
+export const integrityCheckOnThread = (
+  job: IntegrityJob,
+  failure: (e: { message: string; code: string | undefined }) => StoreError,
+): Promise<E.Either<StoreError, ReadonlyArray<string>>> =>
+  new Promise((resolve) => {
+    const worker = new Worker(path.join(__dirname, 'sqlite-read-ahead-worker.js'), { workerData: job });
+    const done = (r: E.Either<StoreError, ReadonlyArray<string>>): void => {
+      worker.removeAllListeners();
+      void worker.terminate();
+      resolve(r);
+    };
+    worker.on('message', (m: IntegrityMessage) => done('problems' in m ? E.right(m.problems) : E.left(failure(m.error))));
+    worker.on('error', (e) => done(E.left(failure({ message: e.message, code: (e as { code?: string }).code }))));
+    worker.on('exit', () => done(E.left(failure({ message: 'the checking thread stopped', code: undefined }))));
+  });

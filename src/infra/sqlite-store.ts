@@ -48,8 +48,8 @@ import {
   versionConflict,
 } from '../ports/event-store';
 import { errorMessage } from './error-message';
-import { startReadAhead } from './sqlite-read-ahead';
-import type { ReadAheadRow } from './sqlite-read-ahead-worker';
+import { integrityCheckOnThread, startReadAhead } from './sqlite-read-ahead';
+import type { ReadAheadRow } from './sqlite-read-ahead-page';
 import { ensureDir, type LedgerAccess, ledgerModes, prepareSqliteFile } from './file-modes';
 
 export interface SqliteStoreOptions {
@@ -272,7 +272,8 @@ const recordedOf = (
   type: string,
   data: string,
   metadata: string,
-  digest: string | null | undefined,
+  /** The digest of the text as hashed, when the reading thread computed it. */
+  textDigest?: string | null,
 ): E.Either<StoreError, RecordedEvent> => {
   const at = BigInt(globalPosition);
   const position = { commit: at, prepare: at };
@@ -285,7 +286,8 @@ const recordedOf = (
       type,
       data: JSON.parse(data),
       metadata: JSON.parse(metadata),
-      text: digest === undefined ? { data, metadata } : { data, metadata, digest },
+      text: { data, metadata },
+      ...(textDigest === undefined ? {} : { textDigest }),
     });
   } catch (e) {
     return E.left({ _tag: 'StoredRecordUnreadable', stream, revision: BigInt(revision), message: errorMessage(e), position });
@@ -303,6 +305,8 @@ export class SqliteEventStore implements EventStore {
   /** This ledger's identity (ledger_identity.id). */
   readonly identity: string;
   readonly readAhead?: (options: ReadAheadOptions) => ReadAhead;
+  /** The name another thread opens the file by (a path, or a `file:` URI on read-only media); none in memory. */
+  private readonly readName?: string;
   /** Why this process can only read the ledger (opened read-only); undefined: it can write it. */
   readonly readOnly: string | undefined;
   private readonly stmt: {
@@ -335,7 +339,10 @@ export class SqliteEventStore implements EventStore {
     }
     this.db = db;
     // Another thread opens the file by name: not an in-memory database.
-    if (file !== ':memory:') this.readAhead = (options) => this.readAheadOf(readName, options);
+    if (file !== ':memory:') {
+      this.readName = readName;
+      this.readAhead = (options) => this.readAheadOf(readName, options);
+    }
     try {
       this.identity =
         this.readOnly !== undefined && !hasTable(db, 'ledger_identity')
@@ -444,6 +451,12 @@ export class SqliteEventStore implements EventStore {
   }
 
   integrityCheck(): TE.TaskEither<StoreError, ReadonlyArray<string>> {
+    // On its own thread when the file can be opened by name: a large ledger's check runs beside the caller's work.
+    if (this.readName !== undefined)
+      return () =>
+        integrityCheckOnThread({ kind: 'keyledger-integrity-check', name: this.readName! }, (e) =>
+          failure(this.file, Object.assign(new Error(e.message), { code: e.code })),
+        );
     return () =>
       Promise.resolve(
         this.guard(() => {
@@ -457,7 +470,7 @@ export class SqliteEventStore implements EventStore {
   private toRecorded(rows: ReadonlyArray<EventRow>): E.Either<StoreError, ReadonlyArray<RecordedEvent>> {
     const out: RecordedEvent[] = [];
     for (const r of rows) {
-      const one = recordedOf(r.global_position, r.stream_name, r.stream_revision, r.event_id, r.event_type, r.data, r.metadata, undefined);
+      const one = recordedOf(r.global_position, r.stream_name, r.stream_revision, r.event_id, r.event_type, r.data, r.metadata);
       if (E.isLeft(one)) return one;
       out.push(one.right);
     }
@@ -465,16 +478,24 @@ export class SqliteEventStore implements EventStore {
   }
 
   private readAheadOf(readName: string, options: ReadAheadOptions): ReadAhead {
-    const toRecorded = (rows: ReadonlyArray<ReadAheadRow>): E.Either<StoreError, ReadonlyArray<RecordedEvent>> => {
+    // Each row with the digest of its text, computed on the reading thread.
+    const toRecorded = (rows: ReadonlyArray<{ row: ReadAheadRow; digest: string | null }>): E.Either<StoreError, ReadonlyArray<RecordedEvent>> => {
       const out: RecordedEvent[] = [];
-      for (const r of rows) {
-        const one = recordedOf(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+      for (const { row, digest } of rows) {
+        const one = recordedOf(...row, digest);
         if (E.isLeft(one)) return one;
         out.push(one.right);
       }
       return E.right(out);
     };
-    const job = { name: readName, after: options.after.commit.toString(), pageSize: options.pageSize, prefixes: options.streamPrefixes ?? [], ahead: 4 };
+    const job = {
+      kind: 'keyledger-read-ahead' as const,
+      name: readName,
+      after: options.after.commit.toString(),
+      pageSize: options.pageSize,
+      prefixes: options.streamPrefixes ?? [],
+      ahead: 4,
+    };
     return startReadAhead(job, toRecorded, (e) => failure(this.file, Object.assign(new Error(e.message), { code: e.code })));
   }
 

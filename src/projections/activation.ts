@@ -110,7 +110,11 @@ export const isAfter = (a: EventRef, b: EventRef): boolean => {
 
 /** Who presented the installation, as one key: outcomes of the same presenter replace each other. */
 export const presenterKey = (b: OutcomeBasis | null): string =>
-  b === null ? 'unknown' : JSON.stringify([b.presentedThumbprint, b.machineName, b.host, b.keystorePath]);
+  b === null
+    ? 'unknown'
+    : // Length-prefixed fields: unambiguous whatever they hold, and cheaper than JSON on a catch-up of millions.
+      `${b.presentedThumbprint === null ? '-' : `${b.presentedThumbprint.length}:${b.presentedThumbprint}`}|${b.machineName.length}:${b.machineName}|` +
+      `${b.host.length}:${b.host}|${b.keystorePath.length}:${b.keystorePath}`;
 
 // ─── Fold ─────────────────────────────────────────────────────────────────
 
@@ -290,8 +294,8 @@ export const activationFold: Fold<ActivationView, WorkingView> = {
 export const activationProjection = {
   fold: activationFold,
   name: 'activation',
-  /** 2: outcomes kept per presenter with their basis (docs/adr/0007-outcome-basis.md). */
-  version: 3,
+  /** 2: outcomes kept per presenter with their basis (docs/adr/0007-outcome-basis.md); 4: presenter keys length-prefixed. */
+  version: 4,
   initialState: initialActivationView,
   evolve: evolveActivation,
 } as const;

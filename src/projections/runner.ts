@@ -26,7 +26,8 @@ import type * as TE from 'fp-ts/TaskEither';
 import { checkLink, type CorruptEvent, decodeRecorded, type Digest, GENESIS, type StoredEvent } from '../domain/envelope';
 import { LEDGER_PREFIX } from '../domain/ids';
 import type { Checkpoint, CheckpointError, CheckpointStore, CheckpointTip, StreamHead } from '../ports/checkpoints';
-import { comparePositions, type EventStore, type Position, type ReadAhead, type RecordedEvent, START, type StoreError } from '../ports/event-store';
+import { pagesOf } from '../commands/pages';
+import { comparePositions, type EventStore, type Position, type RecordedEvent, START, type StoreError } from '../ports/event-store';
 
 export interface Projection<S> {
   readonly name: string;
@@ -116,7 +117,7 @@ export const checkEvent = (heads: ReadonlyMap<string, Head>, r: RecordedEvent, d
   if (r.revision < expected)
     return E.left(tamperedEvent(r, `it comes after revision ${head?.revision ?? -1n} of the same stream: an event was duplicated or reordered`));
   const link = checkLink(
-    { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata, text: r.text },
+    { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata, text: r.text, textDigest: r.textDigest },
     head?.hash ?? GENESIS,
     digest,
   );
@@ -220,9 +221,6 @@ export interface CatchUpOptions {
 
 const now = (): number => Number(process.hrtime.bigint() / 1_000_000n);
 
-/** Pages read on this thread before a catch-up reads ahead on another (40 × 250 events). */
-const READ_AHEAD_AFTER_PAGES = 40;
-
 export const catchUp =
   <S>(store: EventStore, projection: Projection<S>, checkpoints: CheckpointStore, options: CatchUpOptions): TE.TaskEither<RunnerError, ProjectionResult<S>> =>
   async () => {
@@ -248,24 +246,16 @@ export const catchUp =
       unsaved = 0;
       return checkpoints.save(checkpointKey(projection, store), toCheckpoint(projection, p));
     };
-    // A long catch-up reads (and hashes) ahead on another thread when the store can: after a few pages read
-    // here, so a short one does not pay for starting a thread.
-    let ahead: ReadAhead | undefined;
-    let pages = 0;
-    const nextPage = (): Promise<E.Either<StoreError, ReadonlyArray<RecordedEvent>>> => {
-      if (ahead === undefined && store.readAhead && pages >= READ_AHEAD_AFTER_PAGES)
-        ahead = store.readAhead({ after: p.position, pageSize, streamPrefixes: [LEDGER_PREFIX] });
-      pages++;
-      return ahead ? ahead.next() : store.readAll({ after: p.position, maxCount: pageSize, streamPrefixes: [LEDGER_PREFIX] })();
-    };
+    // A long catch-up reads (and hashes) ahead on another thread when the store can (see pagesOf).
+    const pages = pagesOf(store, { after: p.position, pageSize, streamPrefixes: [LEDGER_PREFIX] });
     try {
       return await run();
     } finally {
-      await ahead?.close();
+      await pages.close();
     }
     async function run(): Promise<E.Either<RunnerError, ProjectionResult<S>>> {
       for (;;) {
-        const page = await nextPage();
+        const page = await pages.next();
         if (E.isLeft(page)) return page;
         for (const r of page.right) {
           const checked = checkEvent(p.heads, r, options.digest);
@@ -283,9 +273,9 @@ export const catchUp =
         options.onProgress?.(processed);
         if (page.right.length < pageSize) break;
         // A long catch-up keeps its work at page boundaries, at most once a second and — since a save writes the
-        // whole view — spending at most a tenth of the time on saving: a kill loses little, a large fleet stays fast.
+        // whole view — spending at most a twentieth of the time on saving: a kill loses little, a large fleet stays fast.
         const every = options.saveEveryMs ?? 1000;
-        if (now() - lastSave >= (every === 0 ? 0 : Math.max(every, 10 * lastSaveCost))) {
+        if (now() - lastSave >= (every === 0 ? 0 : Math.max(every, 20 * lastSaveCost))) {
           const t0 = now();
           const saved = save();
           if (E.isLeft(saved)) return saved;
@@ -293,6 +283,8 @@ export const catchUp =
           lastSaveCost = lastSave - t0;
         }
       }
+      // The reading thread is done: let its memory go before the last save, the run's largest allocation.
+      await pages.close();
       // A discarded checkpoint is replaced even when the new ledger is empty, so the rebuild is reported once.
       if (unsaved > 0 || rebuilt !== null) {
         const saved = save();

@@ -68,6 +68,21 @@ export const rewriteAndRehash = (
   }
 };
 
+/** The stored view's JSON: deflated pieces, each framed by its length (4 bytes, big endian). */
+const inflateFrames = (stored: Buffer): string => {
+  const parts: string[] = [];
+  for (let at = 0; at < stored.length; at += 4 + stored.readUInt32BE(at))
+    parts.push(inflateRawSync(stored.subarray(at + 4, at + 4 + stored.readUInt32BE(at))).toString('utf8'));
+  return parts.join('');
+};
+
+const oneFrame = (json: string): Buffer => {
+  const z = deflateRawSync(Buffer.from(json, 'utf8'));
+  const frame = Buffer.alloc(4);
+  frame.writeUInt32BE(z.length);
+  return Buffer.concat([frame, z]);
+};
+
 /**
  * Someone who can write the state folder edits the saved view as keyledger stores it (deflated JSON in
  * `state_z`, or plain `state` in older rows), keeping everything else — the MAC included. Returns the rows changed.
@@ -78,11 +93,11 @@ export const editCheckpointState = (file: string, edit: (json: string) => string
     let changed = 0;
     const rows = db.prepare('SELECT key, state, state_z FROM checkpoints').all() as Array<{ key: string; state: string; state_z: Buffer | null }>;
     for (const r of rows) {
-      const before = r.state_z === null ? r.state : inflateRawSync(r.state_z).toString('utf8');
+      const before = r.state_z === null ? r.state : inflateFrames(r.state_z);
       const after = edit(before);
       if (after === before) continue;
       if (r.state_z === null) db.prepare('UPDATE checkpoints SET state = ? WHERE key = ?').run(after, r.key);
-      else db.prepare('UPDATE checkpoints SET state_z = ? WHERE key = ?').run(deflateRawSync(Buffer.from(after, 'utf8')), r.key);
+      else db.prepare('UPDATE checkpoints SET state_z = ? WHERE key = ?').run(oneFrame(after), r.key);
       changed++;
     }
     return changed;

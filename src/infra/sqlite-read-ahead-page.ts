@@ -1,0 +1,41 @@
+/**
+ * How a read-ahead page crosses from the reading thread (sqlite-read-ahead-worker.ts) to the folding one: as two
+ * strings, not as an array of strings (cloned one by one, which cost more than parsing them). `heads` is JSON —
+ * position, revision, digest, stream, event id, type and the two text lengths of each row — so the strings
+ * kept from it (stream names end up in views and chain heads) are its own, not slices of a page; `texts` is
+ * every row's data and metadata text, back to back, parsed by the reader and then let go.
+ */
+import { hash } from 'node:crypto';
+import { hashedText } from '../domain/envelope';
+
+/** One stored row: [global position, stream, revision, event id, type, data text, metadata text]. */
+export type ReadAheadRow = [number, string, number, string, string, string, string];
+
+export type ReadAheadMessage =
+  | { readonly heads: string; readonly texts: string; readonly count: number }
+  | { readonly error: { readonly message: string; readonly code: string | undefined } };
+
+type Head = [number, number, string | null, string, string, string, number, number];
+
+/** A page, each row with the SHA-256 of its text as the hash chain hashes it (null: the text is not canonical). */
+export const pageText = (rows: ReadonlyArray<ReadAheadRow>): { heads: string; texts: string; count: number } => {
+  const heads: Head[] = [];
+  const texts: string[] = [];
+  for (const [position, stream, revision, id, type, data, metadata] of rows) {
+    const text = hashedText(stream, BigInt(revision), type, { data, metadata });
+    heads.push([position, revision, text === undefined ? null : hash('sha256', text, 'hex'), stream, id, type, data.length, metadata.length]);
+    texts.push(data, metadata);
+  }
+  return { heads: JSON.stringify(heads), texts: texts.join(''), count: rows.length };
+};
+
+/** The rows of a page, each with its digest. */
+export const rowsOf = (page: { heads: string; texts: string }): Array<{ row: ReadAheadRow; digest: string | null }> => {
+  let at = 0;
+  return (JSON.parse(page.heads) as Head[]).map(([position, revision, digest, stream, id, type, dataLength, metadataLength]) => {
+    const data = page.texts.slice(at, at + dataLength);
+    const metadata = page.texts.slice(at + dataLength, at + dataLength + metadataLength);
+    at += dataLength + metadataLength;
+    return { row: [position, stream, revision, id, type, data, metadata], digest };
+  });
+};
