@@ -12,6 +12,7 @@ import type { HandlerDeps } from '../commands/handler';
 import type { Crypto, Keystore, RememberedSignatures } from '../ports/crypto';
 import type { HeadStore } from '../ports/heads';
 import type { InstanceDeps } from '../commands/instance';
+import type { SecretDeps } from '../commands/secrets';
 import { signerOf } from '../commands/signing';
 import type { CommandContext, EventSigner } from '../domain/envelope';
 import { nameProblem, shown } from '../domain/text';
@@ -249,4 +250,21 @@ export const loadView = async (io: Io, s: Session, g: GlobalOptions): Promise<E.
   } finally {
     checkpoints.right.close();
   }
+};
+
+/**
+ * What a secret command needs: the instance's deps, the content store beside the ledger (its own connection to
+ * the same SQLite file) and the content cipher. Only a SQLite ledger keeps content in this version.
+ */
+export const secretDeps = async (s: Session, command: string): Promise<E.Either<CliError, SecretDeps>> => {
+  if (!s.store.endpoint.startsWith('sqlite:') || s.store.endpoint === 'sqlite::memory:')
+    return usage(
+      'secrets are kept beside a SQLite ledger only, in this version (the EventStoreDB content store is not built yet): use a sqlite: store for secrets',
+    );
+  const { openSqliteContent } = await import('../infra/sqlite-content');
+  const { contentCipher } = await import('../infra/content-cipher');
+  const content = openSqliteContent(s.store.endpoint.slice('sqlite:'.length));
+  if (E.isLeft(content)) return content;
+  s.onClose(() => content.right.close());
+  return E.right({ ...(await instanceDeps(s, command)), content: content.right, cipher: contentCipher() });
 };

@@ -188,6 +188,10 @@ const applyActivation = (v: WorkingView, e: StoredEvent): WorkingView => {
     case 'LedgerRollbackAccepted':
     case 'GenesisAccepted':
     case 'GenesisDeclared':
+    case 'SecretPut':
+    case 'SecretDeleted':
+    case 'SecretRead':
+    case 'SecretReadsCounted':
       return v;
     case 'SigningKeyRegistered':
       // A signing key added later (`keyledger trust`): what a join of it confirms from now on.
