@@ -178,6 +178,7 @@ class LibraryDeployment implements Deployment {
   private lastRefresh = 0;
   private refreshing: Promise<E.Either<LibraryError, void>> | undefined;
   private readonly checked: CheckedEvents = new Map();
+  private readonly ciphertexts = new Map<string, string>();
   private readonly reads = new Map<string, number>();
   private readsSince = new Date();
   private total = 0;
@@ -253,6 +254,8 @@ class LibraryDeployment implements Deployment {
   }
 
   private async fresh(force = false): Promise<E.Either<LibraryError, { loaded: SecretsLoaded; proven: Proven }>> {
+    const ready = force ? undefined : this.ready();
+    if (ready) return ready;
     if (this.closed) return usage('this deployment was closed: open it again (openDeployment)');
     if (force || !this.loaded || Date.now() - this.lastRefresh >= this.refreshMs) {
       const r = await this.refresh();
@@ -262,6 +265,12 @@ class LibraryDeployment implements Deployment {
     const proof = this.proof;
     if (!loaded || !proof) throw new Error('programmer error: refreshed without states');
     return proof._tag === 'Refused' ? E.left(proof.error) : E.right({ loaded, proven: proof.proven });
+  }
+
+  /** The states and proof held, while they are fresh enough (the common case: no read of the ledger, no promise). */
+  private ready(): E.Either<LibraryError, { loaded: SecretsLoaded; proven: Proven }> | undefined {
+    if (this.closed || !this.loaded || !this.proof || Date.now() - this.lastRefresh >= this.refreshMs) return undefined;
+    return this.proof._tag === 'Refused' ? E.left(this.proof.error) : E.right({ loaded: this.loaded, proven: this.proof.proven });
   }
 
   async encrypt(name: string, value: string | Uint8Array): Promise<E.Either<LibraryError, Omit<PutOutcome, 'recorded'>>> {
@@ -293,14 +302,14 @@ class LibraryDeployment implements Deployment {
 
   async decrypt(name: string): Promise<E.Either<LibraryError, SecretValue>> {
     const before = this.lastRefresh;
-    let f = await this.fresh();
+    let f = this.ready() ?? (await this.fresh());
     if (E.isLeft(f)) return f;
-    let r = await readSecret(this.deps, this.config.deploymentId, f.right.proven, f.right.loaded.content, name, this.checked);
+    let r = await readSecret(this.deps, this.config.deploymentId, f.right.proven, f.right.loaded.content, name, this.checked, this.ciphertexts);
     // Another process may have put or deleted it since the last read of the ledger: read the ledger again, once.
     if (E.isLeft(r) && (r.left._tag === 'SecretMissing' || r.left._tag === 'SecretTampered') && this.lastRefresh === before) {
       f = await this.fresh(true);
       if (E.isLeft(f)) return f;
-      r = await readSecret(this.deps, this.config.deploymentId, f.right.proven, f.right.loaded.content, name, this.checked);
+      r = await readSecret(this.deps, this.config.deploymentId, f.right.proven, f.right.loaded.content, name, this.checked, this.ciphertexts);
     }
     if (E.isLeft(r)) return r;
     this.reads.set(name, (this.reads.get(name) ?? 0) + 1);

@@ -116,6 +116,9 @@ export const proverFor = (deps: InstanceDeps, config: InstanceConfig): Prove => 
 
 // ─── Reading a secret ─────────────────────────────────────────────────────
 
+/** How many verified ciphertexts a long-running reader keeps (about 300 bytes each for a connection string). */
+const MAX_CACHED_CIPHERTEXTS = 20_000;
+
 /** The verdict on content events already checked, by event hash (a long-running reader checks each once). */
 export type CheckedEvents = Map<string, ContentEventProblem | undefined>;
 
@@ -136,6 +139,11 @@ export const readSecret = async (
   content: Loaded<ContentState>,
   name: string,
   checked?: CheckedEvents,
+  /**
+   * Ciphertexts already read and found to hash to their recorded fingerprint, by fingerprint (a long-running
+   * reader's): never a value — each call still authenticates and decrypts (docs/adr/0011-encrypted-content.md).
+   */
+  ciphertexts?: Map<string, string>,
 ): Promise<E.Either<SecretError, { readonly entry: SecretEntry; readonly value: Buffer }>> => {
   const entry = content.state.secrets.get(name);
   if (!entry) return E.left({ _tag: 'SecretMissing', name });
@@ -150,11 +158,19 @@ export const readSecret = async (
   if (problem) return tampered(name, problem, entry.revision);
   if (entry.keyVersion !== proven.keyVersion)
     return E.left({ _tag: 'SecretKeyVersion', name, secretVersion: entry.keyVersion, heldVersion: proven.keyVersion });
-  const jwe = await deps.content.read(deploymentId, name, entry.fingerprint)();
-  if (E.isLeft(jwe)) return jwe;
-  if (jwe.right === undefined) return tampered(name, 'ciphertext-missing', entry.revision);
-  if (deps.cipher.fingerprint(jwe.right) !== entry.fingerprint) return tampered(name, 'fingerprint-mismatch', entry.revision);
-  const opened = deps.cipher.open(proven.key, jwe.right, { deploymentId, name, keyVersion: entry.keyVersion });
+  let jwe = ciphertexts?.get(entry.fingerprint);
+  if (jwe === undefined) {
+    const read = await deps.content.read(deploymentId, name, entry.fingerprint)();
+    if (E.isLeft(read)) return read;
+    if (read.right === undefined) return tampered(name, 'ciphertext-missing', entry.revision);
+    if (deps.cipher.fingerprint(read.right) !== entry.fingerprint) return tampered(name, 'fingerprint-mismatch', entry.revision);
+    jwe = read.right;
+    if (ciphertexts) {
+      if (ciphertexts.size >= MAX_CACHED_CIPHERTEXTS) ciphertexts.clear();
+      ciphertexts.set(entry.fingerprint, jwe);
+    }
+  }
+  const opened = deps.cipher.open(proven.key, jwe, { deploymentId, name, keyVersion: entry.keyVersion });
   if (E.isLeft(opened)) {
     const o = opened.left;
     const detail =

@@ -21,14 +21,15 @@ const headerOf = (b: SecretBinding): string =>
     'utf8',
   ).toString('base64url');
 
-/** Encoded headers by binding: one secret is read many times, and its header is then compared as text. */
-const HEADER_CACHE_SIZE = 4096;
-const headers = new Map<string, string>();
-const cachedHeader = (b: SecretBinding): string => {
+/** Encoded headers (and their bytes, the AAD) by binding: one secret is read many times, and its header is then compared as text. */
+const HEADER_CACHE_SIZE = 65_536;
+const headers = new Map<string, { readonly text: string; readonly aad: Buffer }>();
+const cachedHeader = (b: SecretBinding): { readonly text: string; readonly aad: Buffer } => {
   const id = `${b.keyVersion}\u0000${b.deploymentId}\u0000${b.name}`;
   let h = headers.get(id);
   if (h === undefined) {
-    h = headerOf(b);
+    const text = headerOf(b);
+    h = { text, aad: Buffer.from(text, 'ascii') };
     if (headers.size >= HEADER_CACHE_SIZE) headers.clear();
     headers.set(id, h);
   }
@@ -53,10 +54,10 @@ const checkForeignHeader = (header: string, expected: SecretBinding): E.Either<O
 
 export const contentCipher = (): SecretCipher => ({
   seal: (key, value, binding) => {
-    const header = cachedHeader(binding);
+    const { text: header, aad } = cachedHeader(binding);
     const iv = randomBytes(12);
     const gcm = createCipheriv('aes-256-gcm', symmetricKeyObjectOf(key), iv, { authTagLength: 16 });
-    gcm.setAAD(Buffer.from(header, 'ascii'));
+    gcm.setAAD(aad);
     const ciphertext = Buffer.concat([gcm.update(value), gcm.final()]);
     return `${header}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${gcm.getAuthTag().toString('base64url')}`;
   },
@@ -67,7 +68,8 @@ export const contentCipher = (): SecretCipher => ({
     const [header = '', , iv = '', ciphertext = '', tag = ''] = parts;
     if (!B64U.test(iv) || !B64U.test(tag) || !B64U.test(header)) return malformed;
     // The header is checked after the tag (it is authenticated as the AAD), but parsed only when it is not the expected text.
-    const own = header === cachedHeader(expected);
+    const cached = cachedHeader(expected);
+    const own = header === cached.text;
     const foreign = own ? E.right(undefined) : checkForeignHeader(header, expected);
     if (E.isLeft(foreign) && foreign.left._tag === 'Malformed') return foreign;
     const ivBytes = Buffer.from(iv, 'base64url');
@@ -76,7 +78,7 @@ export const contentCipher = (): SecretCipher => ({
     let plain: Buffer;
     try {
       const gcm = createDecipheriv('aes-256-gcm', symmetricKeyObjectOf(key), ivBytes, { authTagLength: 16 });
-      gcm.setAAD(Buffer.from(header, 'ascii'));
+      gcm.setAAD(own ? cached.aad : Buffer.from(header, 'ascii'));
       gcm.setAuthTag(tagBytes);
       plain = Buffer.concat([gcm.update(Buffer.from(ciphertext, 'base64url')), gcm.final()]);
     } catch {

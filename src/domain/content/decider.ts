@@ -11,6 +11,7 @@ import type { ContentEvent, Fingerprint, SecretName } from '../events';
 import type { DeploymentId, InstallationId, KeyVersion } from '../ids';
 import { EventSignature, eventSigningText, type Verify } from '../signatures';
 import type { Trust } from '../trust';
+import { SecretMap } from './secret-map';
 
 /** A secret as the content stream last recorded it. */
 export interface SecretEntry {
@@ -25,25 +26,21 @@ export interface SecretEntry {
 export interface ContentState {
   /** The stream revision of the last event folded (-1: none). */
   readonly revision: number;
-  /** By name. A new map per change (reads change nothing but the revision). */
-  readonly secrets: ReadonlyMap<string, SecretEntry>;
+  /** By name. A new map per change, sharing all but one bucket with the last (reads change nothing but the revision). */
+  readonly secrets: SecretMap<SecretEntry>;
 }
 
-export const initialContentState: ContentState = { revision: -1, secrets: new Map() };
+export const initialContentState: ContentState = { revision: -1, secrets: SecretMap.empty() };
 
 export const evolveContent = (s: ContentState, e: ContentEvent): ContentState => {
   const revision = s.revision + 1;
   switch (e.type) {
     case 'SecretPut': {
-      const secrets = new Map(s.secrets);
       const d = e.data;
-      secrets.set(d.name, { name: d.name, keyVersion: d.keyVersion, fingerprint: d.fingerprint, revision, putBy: d.putBy });
-      return { revision, secrets };
+      return { revision, secrets: s.secrets.set(d.name, { name: d.name, keyVersion: d.keyVersion, fingerprint: d.fingerprint, revision, putBy: d.putBy }) };
     }
     case 'SecretDeleted': {
-      const secrets = new Map(s.secrets);
-      secrets.delete(e.data.name);
-      return { revision, secrets };
+      return { revision, secrets: s.secrets.delete(e.data.name) };
     }
     case 'SecretRead':
     case 'SecretReadsCounted':
