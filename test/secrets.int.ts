@@ -57,6 +57,8 @@ test('a member puts, gets, lists and deletes; another member reads it; every get
   const list = await cliWith({}, '-c', a!.file, '--json', 'secret', 'list');
   t.is(list.code, 0, list.stderr);
   t.like(list.json<unknown[]>()[0], { name: 'reportserver/datasource/sales', keyVersion: 1, reads: 2, putByActor: 'operator@test', putBy: b!.id });
+  const verified = await a!.run('--json', 'verify', '--signatures');
+  t.is(verified.code, 0, verified.stdout);
   const human = await cliWith({}, '-c', a!.file, 'secret', 'list');
   t.regex(human.stdout, /reportserver\/datasource\/sales\s+v1/);
 
@@ -189,6 +191,10 @@ test('attacks on the content stream: a fingerprint edited (chain broken: exit 4)
   t.is(rehashed.code, 4, rehashed.stderr);
   t.regex(rehashed.stderr, /signature of the event that recorded its value does not verify/);
   t.false(rehashed.stdout.includes('second'));
+  // verify: the chain is intact (re-hashed), the signatures are not.
+  const v = await b!.run('verify', '--signatures');
+  t.is(v.code, 4, v.stdout);
+  t.regex(v.stdout + v.stderr, /keyledger\.content-default@0/);
 
   // Edited without re-hashing: the chain check refuses the whole stream.
   tamper(file, "UPDATE events SET data = json_set(data, '$.fingerprint', ?) WHERE stream_name = ? AND stream_revision = 1", rows['one']!.fingerprint, CONTENT);
