@@ -49,6 +49,7 @@ import { loadConfig } from './infra/config';
 import { openStore } from './infra/open-store';
 import { sha256Hex } from './infra/sha256';
 import { openSqliteContent } from './infra/sqlite-content';
+import { eventStoreContent } from './infra/eventstore-content';
 import type { ContentStore } from './ports/content';
 import type { Crypto } from './ports/crypto';
 import type { EventStore } from './ports/event-store';
@@ -146,11 +147,11 @@ export const openDeployment = async (options: DeploymentOptions | string): Promi
   const opened = await openStore(o.store ?? c.storeConnection, path.dirname(c.file), { ledgerAccess: c.ledgerAccess, mayCreate: false });
   if (E.isLeft(opened)) return opened;
   const store = opened.right;
-  if (!store.endpoint.startsWith('sqlite:') || store.endpoint === 'sqlite::memory:') {
+  if (store.endpoint === 'sqlite::memory:') {
     await store.close();
-    return usage('secrets are kept beside a SQLite ledger only, in this version: use a sqlite: store for secrets');
+    return usage('secrets need a ledger in a file or on EventStoreDB, not in memory');
   }
-  const content = openSqliteContent(store.endpoint.slice('sqlite:'.length));
+  const content = store.endpoint.startsWith('sqlite:') ? openSqliteContent(store.endpoint.slice('sqlite:'.length)) : E.right(eventStoreContent(store));
   if (E.isLeft(content)) {
     await store.close();
     return content;

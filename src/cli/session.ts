@@ -27,6 +27,7 @@ import { sweepLeftovers } from '../infra/file-modes';
 import { localStateMacFrom, readMachineSecret, secretFileOf } from '../infra/machine-secret';
 import { openSqliteCheckpoints } from '../infra/sqlite-checkpoints';
 import type { CheckpointStore } from '../ports/checkpoints';
+import type { ContentStore } from '../ports/content';
 import type { EventStore } from '../ports/event-store';
 import { activationProjection, type ActivationView } from '../projections/activation';
 import { catchUp, checkpointKey } from '../projections/runner';
@@ -253,18 +254,19 @@ export const loadView = async (io: Io, s: Session, g: GlobalOptions): Promise<E.
 };
 
 /**
- * What a secret command needs: the instance's deps, the content store beside the ledger (its own connection to
- * the same SQLite file) and the content cipher. Only a SQLite ledger keeps content in this version.
+ * What a secret command needs: the instance's deps, the content store beside the ledger (SQLite: a table in the
+ * same file, through its own connection; EventStoreDB: one stream per secret) and the content cipher.
  */
 export const secretDeps = async (s: Session, command: string): Promise<E.Either<CliError, SecretDeps>> => {
-  if (!s.store.endpoint.startsWith('sqlite:') || s.store.endpoint === 'sqlite::memory:')
-    return usage(
-      'secrets are kept beside a SQLite ledger only, in this version (the EventStoreDB content store is not built yet): use a sqlite: store for secrets',
-    );
-  const { openSqliteContent } = await import('../infra/sqlite-content');
+  if (s.store.endpoint === 'sqlite::memory:') return usage('secrets need a ledger in a file or on EventStoreDB, not in memory');
   const { contentCipher } = await import('../infra/content-cipher');
-  const content = openSqliteContent(s.store.endpoint.slice('sqlite:'.length));
-  if (E.isLeft(content)) return content;
-  s.onClose(() => content.right.close());
-  return E.right({ ...(await instanceDeps(s, command)), content: content.right, cipher: contentCipher() });
+  let content: ContentStore;
+  if (s.store.endpoint.startsWith('sqlite:')) {
+    const { openSqliteContent } = await import('../infra/sqlite-content');
+    const opened = openSqliteContent(s.store.endpoint.slice('sqlite:'.length));
+    if (E.isLeft(opened)) return opened;
+    content = opened.right;
+  } else content = (await import('../infra/eventstore-content')).eventStoreContent(s.store);
+  s.onClose(() => content.close());
+  return E.right({ ...(await instanceDeps(s, command)), content, cipher: contentCipher() });
 };

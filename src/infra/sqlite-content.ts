@@ -10,7 +10,6 @@
  */
 import Database from 'better-sqlite3';
 import * as E from 'fp-ts/Either';
-import * as TE from 'fp-ts/TaskEither';
 import type { Fingerprint } from '../domain/events';
 import type { ContentStore, ContentStoreError } from '../ports/content';
 import { errorMessage } from './error-message';
@@ -65,10 +64,4 @@ export const openSqliteContent = (file: string): E.Either<ContentStoreError, Con
     db.close();
     return E.left(fail(e));
   }
-};
-
-/** A content store that is not there (a ledger on another store kind): every call says why. */
-export const unavailableContent = (location: string, message: string): ContentStore => {
-  const left = TE.left<ContentStoreError, never>({ _tag: 'ContentStoreError', location, message });
-  return { location, write: () => left, read: () => left, remove: () => left, close: () => undefined };
 };
