@@ -7,7 +7,7 @@
  */
 import * as E from 'fp-ts/Either';
 import type { StoredEvent } from '../envelope';
-import type { ContentEvent, Fingerprint, SecretName } from '../events';
+import type { ContentEvent, EventOf, Fingerprint, SecretName } from '../events';
 import type { DeploymentId, InstallationId, KeyVersion } from '../ids';
 import { EventSignature, eventSigningText, type Verify } from '../signatures';
 import type { Trust } from '../trust';
@@ -107,15 +107,12 @@ export const decideContent = (c: ContentCommand, s: ContentState): E.Either<Cont
       const secrets = [...c.reads.entries()]
         .filter(([, n]) => n > 0)
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([name, reads]) => ({ name: name as SecretName, reads: reads as never }));
-      const reads = secrets.reduce((n, x) => n + (x.reads as number), 0);
+        .map(([name, reads]) => ({ name, reads }));
+      const reads = secrets.reduce((n, x) => n + x.reads, 0);
       if (reads === 0) return E.right([]);
-      return E.right([
-        {
-          type: 'SecretReadsCounted',
-          data: { deploymentId: c.deploymentId, installationId: c.by, since: c.since as never, until: c.until as never, reads: reads as never, secrets },
-        },
-      ]);
+      // Names, counts and instants as the command gives them; sealEvents checks the event against its codec before it is written.
+      const data = { deploymentId: c.deploymentId, installationId: c.by, since: c.since, until: c.until, reads, secrets };
+      return E.right([{ type: 'SecretReadsCounted', data } as EventOf<'SecretReadsCounted'>]);
     }
   }
 };
