@@ -238,3 +238,33 @@ test('a secret under another key version than the one held: SecretKeyVersion (ex
   t.is(r.code, 3, r.stderr);
   t.regex(r.stderr, /encrypted under key version 2, and this instance holds version 1/);
 });
+
+test('two puts of one secret race (one held before its append): the later append wins, its value reads, no current ciphertext is removed', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-secret');
+  const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+  t.is((await put(a!, 'raced', 'v0')).code, 0);
+  const gate = path.join(dir, 'gate');
+  const held = cliWith(
+    { stdin: 'from-A', env: { KEYLEDGER_PAUSE_AT: 'secret-put:before-append:SecretPut', KEYLEDGER_PAUSE_FILE: gate } },
+    '-c',
+    a!.file,
+    'secret',
+    'put',
+    'raced',
+  );
+  for (let i = 0; i < 6000 && !fs.existsSync(`${gate}.reached`); i++) await new Promise((r) => setTimeout(r, 5));
+  t.true(fs.existsSync(`${gate}.reached`), 'A is held before its append');
+  t.is((await put(b!, 'raced', 'from-B')).code, 0);
+  fs.writeFileSync(gate, 'go');
+  const r = await held;
+  t.is(r.code, 0, r.stderr);
+  t.is((await get(b!, 'raced')).stdout, 'from-A', 'A met the conflict, decided again on B’s value, and superseded it');
+  await withLedger(dir, async (read) => {
+    const puts = (await read(CONTENT)).filter((e) => e.event.type === 'SecretPut');
+    t.is(puts.length, 3);
+    const last = puts[2]!.event;
+    if (last.type !== 'SecretPut') return t.fail();
+    t.is(last.data.previousFingerprint as string | null, (puts[1]!.event.data as { fingerprint: string }).fingerprint, 'A superseded B’s value, not v0');
+  });
+});
