@@ -10,9 +10,10 @@ import * as E from 'fp-ts/Either';
 import { deleteSecret, getSecret, listSecrets, putSecret, type SecretListing } from '../../commands/secrets';
 import type { SecretName } from '../../domain/events';
 import { nameProblem, shown } from '../../domain/text';
+import { sha256Hex } from '../../infra/sha256';
 import { type CliError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
-import { emit, secretDeps, usage, withSession } from '../session';
+import { emit, fail, secretDeps, usage, withSession } from '../session';
 
 const nameAtTheDoor = (name: string): E.Either<CliError, SecretName> => {
   const problem = nameProblem(name);
@@ -45,7 +46,7 @@ const readValue = async (io: Io, file: string | undefined): Promise<E.Either<Cli
 
 const putCommand = async (io: Io, g: GlobalOptions, rawName: string, file: string | undefined): Promise<number> => {
   const name = nameAtTheDoor(rawName);
-  if (E.isLeft(name)) return done(io, name.left);
+  if (E.isLeft(name)) return fail(io, name.left);
   return withSession(io, g, async (s) => {
     const value = await readValue(io, file);
     if (E.isLeft(value)) return value;
@@ -70,9 +71,9 @@ const putCommand = async (io: Io, g: GlobalOptions, rawName: string, file: strin
 
 const getCommand = async (io: Io, g: GlobalOptions, rawName: string, reveal: boolean): Promise<number> => {
   const name = nameAtTheDoor(rawName);
-  if (E.isLeft(name)) return done(io, name.left);
+  if (E.isLeft(name)) return fail(io, name.left);
   if (!reveal && io.stdoutIsTTY !== true)
-    return done(io, {
+    return fail(io, {
       _tag: 'UsageError',
       message: 'not printing a secret to a pipe or a file: pass --reveal to print it there (nothing was read or recorded)',
     });
@@ -109,7 +110,7 @@ const listText = (rows: ReadonlyArray<SecretListing>): string => {
 
 const listCommand = async (io: Io, g: GlobalOptions): Promise<number> =>
   withSession(io, g, async (s) => {
-    const r = await listSecrets({ store: s.store, digest: (await import('../../infra/sha256')).sha256Hex }, s.config.instance.deploymentId);
+    const r = await listSecrets({ store: s.store, digest: sha256Hex }, s.config.instance.deploymentId);
     if (E.isLeft(r)) return r;
     emit(io, g, r.right, listText(r.right));
     return E.right(EXIT.ok);
@@ -117,7 +118,7 @@ const listCommand = async (io: Io, g: GlobalOptions): Promise<number> =>
 
 const deleteCommand = async (io: Io, g: GlobalOptions, rawName: string): Promise<number> => {
   const name = nameAtTheDoor(rawName);
-  if (E.isLeft(name)) return done(io, name.left);
+  if (E.isLeft(name)) return fail(io, name.left);
   return withSession(io, g, async (s) => {
     const deps = await secretDeps(s, 'secret-delete');
     if (E.isLeft(deps)) return deps;
@@ -127,13 +128,6 @@ const deleteCommand = async (io: Io, g: GlobalOptions, rawName: string): Promise
     emit(io, g, r.right, `deleted: secret "${shown(r.right.name)}" (SecretDeleted recorded; its ciphertext removed)\n`);
     return E.right(EXIT.ok);
   });
-};
-
-/** An error met before a session is opened: one line, its exit code. */
-const done = async (io: Io, e: CliError): Promise<number> => {
-  const { describeError, exitCodeOf } = await import('../errors');
-  io.stderr(`keyledger: ${describeError(e)}\n`);
-  return exitCodeOf(e);
 };
 
 const HELP = `
@@ -164,12 +158,26 @@ export const registerSecret = (program: Command, { io, globals, done: setExit }:
     .argument('<name>', 'the secret, e.g. reportserver/datasource/sales (1–128 printable characters)')
     .option('--file <path>', 'read the value from this file (default: stdin)')
     .description('encrypt a value read from stdin (or --file) and store it under NAME, replacing its value; recorded as SecretPut')
+    .addHelpText(
+      'after',
+      '\nThe value never goes on the command line (every user of the machine sees arguments):\n' +
+        '  keyledger secret put reportserver/datasource/sales < conn.txt\n' +
+        '  printf %s "$PASSWORD" | keyledger secret put smtp/password      (echo would add a newline)\n' +
+        '  keyledger secret put smtp/password --file ./password.txt\n' +
+        'Needs an activated instance (keyledger start); exit 1 otherwise.\n',
+    )
     .action(async (name: string, o: { file?: string }) => setExit(await putCommand(io, globals(), name, o.file)));
   secret
     .command('get')
     .argument('<name>', 'the secret')
     .option('--reveal', 'print the value even when stdout is not a terminal (a pipe, a file)')
     .description('decrypt NAME and print its value (on a terminal, or with --reveal); the read is recorded as SecretRead first')
+    .addHelpText(
+      'after',
+      '\n  keyledger secret get smtp/password                  on a terminal\n' +
+        '  keyledger secret get smtp/password --reveal | cmd   into a pipe (you asked for it)\n' +
+        'Exit 5: no such secret; 4: its ciphertext or event was altered (nothing printed); 1: this instance is not activated.\n',
+    )
     .action(async (name: string, o: { reveal?: boolean }) => setExit(await getCommand(io, globals(), name, o.reveal === true)));
   secret
     .command('list')
