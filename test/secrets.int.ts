@@ -111,6 +111,9 @@ test('values come from stdin or --file, never an argument; get prints only to a 
   t.is(bad.code, 2);
   t.false(bad.stderr.includes('line\nbreak'));
   t.is((await cliWith({ stdin: Buffer.from([0xff, 0xfe]) }, '-c', a!.file, 'secret', 'put', 'bin')).code, 2, 'not UTF-8');
+  const large = await cliWith({ stdin: 'x'.repeat(64 * 1024 + 1) }, '-c', a!.file, 'secret', 'put', 'large');
+  t.is(large.code, 2);
+  t.regex(large.stderr, /at most 65536/);
   const help = await cliWith({}, 'secret', '--help');
   t.regex(help.stdout, /never from an argument/);
 });
