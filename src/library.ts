@@ -9,8 +9,9 @@
  *   }
  *
  * The key is proved as the CLI proves it (src/commands/secrets.ts `proveKey`: the start check, the unwrap of
- * this instance's own copy, its key check, pins and trust) when the deployment is opened, and again whenever the
- * instance or deployment stream changed. The ledger is read again at most every `refreshMs` (default 1 s): an
+ * this instance's own copy, its key check, pins and trust) when the deployment is opened — after the ledger's
+ * identity and the stream heads this instance remembered are checked (LedgerReplaced, LedgerRolledBack) — and
+ * again whenever the instance or deployment stream changed. The ledger is read again at most every `refreshMs` (default 1 s): an
  * instance removed or disabled meanwhile gets `SecretsNotActivated` from its next call after that, never a
  * throw. Reads are counted per secret and recorded as one SecretReadsCounted event per period (at `close`,
  * `recordReads`, or every `recordReadsEveryMs`), not one event per read: docs/adr/0011-encrypted-content.md.
@@ -22,7 +23,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import * as E from 'fp-ts/Either';
-import { loadAggregate } from './commands/handler';
+import { handleCommand, loadAggregate } from './commands/handler';
 import {
   type CheckedEvents,
   type PutOutcome,
@@ -49,9 +50,11 @@ import { loadConfig } from './infra/config';
 import { openStore } from './infra/open-store';
 import { sha256Hex } from './infra/sha256';
 import { openSqliteContent } from './infra/sqlite-content';
+import { openSqliteHeads } from './infra/sqlite-heads';
 import { eventStoreContent } from './infra/eventstore-content';
 import type { ContentStore } from './ports/content';
-import type { Crypto } from './ports/crypto';
+import type { Crypto, Keystore } from './ports/crypto';
+import type { HeadStore } from './ports/heads';
 import type { EventStore } from './ports/event-store';
 
 export type LibraryError = SecretError | CliError;
@@ -156,7 +159,16 @@ export const openDeployment = async (options: DeploymentOptions | string): Promi
     await store.close();
     return content;
   }
-  const d = new LibraryDeployment(o, c.instance, store, content.right, actor, c.keystoreSecretFile);
+  // The heads this instance relied on (rollback detection, ADR 0009 defence 4), as the CLI keeps them: none without its machine secret.
+  const keystore = fileKeystore(c.instance.keystorePath, c.keystoreSecretFile === null ? {} : { secretFile: c.keystoreSecretFile });
+  const mac = keystore.localStateMac();
+  const heads = E.isRight(mac) ? openSqliteHeads(path.join(c.stateDir, 'projections.db'), c.instance.installationId, store.endpoint, mac.right) : undefined;
+  if (heads && E.isLeft(heads)) {
+    content.right.close();
+    await store.close();
+    return heads;
+  }
+  const d = new LibraryDeployment(o, c.instance, store, content.right, actor, keystore, heads?.right);
   const first = await d.refresh();
   if (E.isLeft(first)) {
     await d.closeStores();
@@ -192,7 +204,8 @@ class LibraryDeployment implements Deployment {
     private readonly store: EventStore,
     private readonly content: ContentStore,
     actor: string,
-    secretFile: string | null,
+    keystore: Keystore,
+    private readonly heads: (HeadStore & { close(): void }) | undefined,
   ) {
     this.crypto = options.crypto ?? joseCrypto();
     this.refreshMs = options.refreshMs ?? 1000;
@@ -203,7 +216,8 @@ class LibraryDeployment implements Deployment {
       ctx: { actor, command: 'library', correlationId, causationId: correlationId, now: () => new Date(), newId: randomUUID },
       digest: sha256Hex,
       crypto: this.crypto,
-      keystore: fileKeystore(config.keystorePath, secretFile === null ? {} : { secretFile }),
+      keystore,
+      ...(heads ? { heads } : {}),
       host: os.hostname(),
       content,
       cipher: contentCipher(),
@@ -233,13 +247,20 @@ class LibraryDeployment implements Deployment {
     this.refreshing ??= (async () => {
       try {
         const aggregates = secretAggregates(this.config);
-        const next: Record<string, unknown> = {};
-        for (const [k, agg] of Object.entries(aggregates)) {
-          const l = await loadAggregate(this.store, agg as never, sha256Hex, this.loaded?.[k as keyof SecretsLoaded] as never)();
-          if (E.isLeft(l)) return l;
-          next[k] = l.right;
+        if (!this.loaded) {
+          // The first load goes through the handler: the ledger's identity and the remembered heads are checked, then remembered.
+          const first = await handleCommand(this.deps, aggregates, async () => E.right({ result: undefined }));
+          if (E.isLeft(first)) return first;
+          this.loaded = first.right.loaded;
+        } else {
+          const next: Record<string, unknown> = {};
+          for (const [k, agg] of Object.entries(aggregates)) {
+            const l = await loadAggregate(this.store, agg as never, sha256Hex, this.loaded[k as keyof SecretsLoaded] as never)();
+            if (E.isLeft(l)) return l;
+            next[k] = l.right;
+          }
+          this.loaded = next as unknown as SecretsLoaded;
         }
-        this.loaded = next as unknown as SecretsLoaded;
         await this.proveOn(this.loaded);
         this.lastRefresh = Date.now();
         if (this.unrecorded > 0 && Date.now() - this.readsSince.getTime() >= this.recordEveryMs) {
@@ -372,6 +393,7 @@ class LibraryDeployment implements Deployment {
   }
 
   async closeStores(): Promise<void> {
+    this.heads?.close();
     this.content.close();
     await this.store.close();
   }

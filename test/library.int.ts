@@ -10,7 +10,7 @@ import { contentStream, type DeploymentId } from '../src/domain/ids';
 import { describeLibraryError, type Deployment, openDeployment } from '../src/library';
 import { cliWith } from './support/cli-inproc';
 import { rightOf, tempDir } from './support/fixtures';
-import { activatedDeployment, editConfig, newNode, withLedger } from './support/nodes';
+import { activatedDeployment, editConfig, ledgerFile, newNode, withLedger } from './support/nodes';
 import { pooledCrypto } from './support/pooled-crypto';
 
 const CONTENT = contentStream('default' as DeploymentId);
@@ -132,4 +132,34 @@ test('an instance that is not activated cannot open for secrets: openDeployment 
   }
   const noConfig = await openDeployment({ config: `${dir}/missing.json` });
   t.true(E.isLeft(noConfig) && noConfig.left._tag === 'ConfigError');
+});
+
+test('the content stream cut back behind the process (a secret’s newer value removed): the next open is refused as a rollback', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-lib');
+  const [a] = await activatedDeployment(dir, ['A']);
+  const d = await open(a!.file);
+  const oldPut = rightOf(await d.encrypt('db/password', 'old'));
+  const Database = (await import('better-sqlite3')).default;
+  const db = new Database(ledgerFile(dir), { readonly: true });
+  const oldJwe = db.prepare('SELECT jwe FROM keyledger_content WHERE fingerprint = ?').pluck().get(oldPut.fingerprint) as string;
+  db.close();
+  rightOf(await d.encrypt('db/password', 'new'));
+  rightOf(await d.close());
+  // Whoever writes the store drops the newer SecretPut and puts the older ciphertext back: a consistent, older ledger.
+  const { tamper } = await import('./support/tamper');
+  t.is(tamper(ledgerFile(dir), 'DELETE FROM events WHERE stream_name = ? AND stream_revision = 1', CONTENT), 1);
+  tamper(
+    ledgerFile(dir),
+    'INSERT INTO keyledger_content (deployment, name, fingerprint, jwe) VALUES (?, ?, ?, ?)',
+    'default',
+    'db/password',
+    oldPut.fingerprint,
+    oldJwe,
+  );
+  // An instance that never relied on the stream reads the older value (nothing tells it otherwise: ADR 0009, defence 4)…
+  // …but this one remembers what it relied on.
+  const again = await openDeployment({ config: a!.file, refreshMs: 0, crypto: pooledCrypto() });
+  t.true(E.isLeft(again) && again.left._tag === 'LedgerRolledBack', JSON.stringify(again));
+  if (E.isLeft(again)) t.regex(describeLibraryError(again.left), /rolled back: keyledger\.content-default/);
 });
