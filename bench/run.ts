@@ -68,6 +68,7 @@ import { openVerifiedSignatures } from '../src/infra/sqlite-verified';
 import type { Crypto, Keystore, RememberedSignatures } from '../src/ports/crypto';
 import type { EventStore } from '../src/ports/event-store';
 import { benchEsdb } from './esdb';
+import { benchSecrets } from './secrets';
 
 export type { BenchResult } from './result';
 
@@ -695,6 +696,7 @@ const main = async (): Promise<void> => {
     'join-scale': () => benchJoinScale(),
     startup: () => benchStartup(),
     catchup: () => benchCatchUp(),
+    secrets: () => benchSecrets(),
     esdb: async () =>
       (await benchEsdb()).map(
         (r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail }),

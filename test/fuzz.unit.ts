@@ -103,8 +103,24 @@ test('CLI arguments: arbitrary argv → exit 0–5 with stderr empty or one prin
   };
   const io = { stdout: collect, stderr: collect, env: { KEYLEDGER_ACTOR: 'fuzz@test' }, isTTY: false };
   if ((await runCli(['-c', file, 'config', 'new', '--instance', 'F'], io)) !== 0) return t.fail(out);
-  const verbs = fc.constantFrom('status', 'list', 'verify', 'join', 'remove', 'accept-rollback', 'trust', 'rskeymgmt', 'config', 'nope');
-  const flags = fc.constantFrom('--actor', '--correlation-id', '--store', '--to', '--expect-thumbprint', '--expect-genesis', '--machine', '-j', '-r', '--json');
+  const verbs = fc.constantFrom('status', 'list', 'verify', 'join', 'remove', 'accept-rollback', 'trust', 'rskeymgmt', 'config', 'secret', 'nope');
+  const flags = fc.constantFrom(
+    '--actor',
+    '--correlation-id',
+    '--store',
+    '--to',
+    '--expect-thumbprint',
+    '--expect-genesis',
+    '--machine',
+    '-j',
+    '-r',
+    '--json',
+    'put',
+    'get',
+    'delete',
+    '--reveal',
+    '--file',
+  );
   await fc.assert(
     fc.asyncProperty(verbs, fc.array(fc.oneof(flags, nasty), { maxLength: 4 }), async (verb, rest) => {
       let stderr = '';

@@ -16,8 +16,8 @@ import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { filter, firstValueFrom, share, take, toArray } from 'rxjs';
 import { GENESIS, hashEvent, sealEvents } from '../src/domain/envelope';
-import { isDeploymentEvent, type LedgerEvent, type RefusalReason } from '../src/domain/events';
-import { instanceStream } from '../src/domain/ids';
+import { isContentEvent, isDeploymentEvent, type LedgerEvent, type RefusalReason } from '../src/domain/events';
+import { contentStream, instanceStream } from '../src/domain/ids';
 import { sha256Hex } from '../src/infra/sha256';
 import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
 import type { CheckpointStore } from '../src/ports/checkpoints';
@@ -59,7 +59,7 @@ const checkpointsIn = (dir: string): CheckpointStore => rightOf(openSqliteCheckp
 /** Seals each event onto the head of its stream, as a command would, and appends it. */
 const write = async (store: EventStore, events: ReadonlyArray<LedgerEvent>): Promise<void> => {
   for (const ev of events) {
-    const stream = isDeploymentEvent(ev) ? DSTREAM : instanceStream(ev.data.installationId);
+    const stream = isDeploymentEvent(ev) ? DSTREAM : isContentEvent(ev) ? contentStream(ev.data.deploymentId) : instanceStream(ev.data.installationId);
     const last = rightOf(await store.readStream(stream, { direction: 'backwards', maxCount: 1 })())[0];
     const head = last ? { revision: last.revision, hash: (last.metadata as { hash: string }).hash } : { revision: 'no_stream' as const, hash: GENESIS };
     const sealed = rightOf(sealEvents(stream, head, [ev], aContext('test'), digest));

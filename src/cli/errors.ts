@@ -8,6 +8,7 @@ import type { InstanceError } from '../domain/instance/decider';
 import type { DeploymentError } from '../domain/deployment/decider';
 import type { MembershipError } from '../commands/membership';
 import type { RollbackError } from '../commands/rollback';
+import type { SecretError, SecretTamperProblem } from '../commands/secrets';
 import type { TrustError } from '../commands/trust';
 import type { NewcomerKeyProblem } from '../domain/newcomer-key';
 import { explainRefusal } from '../domain/refusal';
@@ -22,6 +23,7 @@ export type CliError =
   | IdentityError
   | RollbackError
   | TrustError
+  | SecretError
   | CheckpointError
   | ConfigError
   | StoreSelectionError
@@ -126,6 +128,18 @@ const newcomerKeyRefused = (newcomer: string, p: NewcomerKeyProblem): string => 
   }
 };
 
+const TAMPER: Readonly<Record<SecretTamperProblem, string>> = {
+  unsigned: 'the event that recorded its value is not signed',
+  'bad-signature': 'the signature of the event that recorded its value does not verify',
+  'signer-not-certified': 'the event that recorded its value is not signed by a member of the deployment',
+  'signed-by-another-installation': 'the event that recorded its value is signed by another installation than the one it names',
+  'ciphertext-missing': 'its ciphertext is not in the content store',
+  'fingerprint-mismatch': 'the ciphertext in the content store is not the one the ledger recorded',
+  malformed: 'its ciphertext is not a JWE keyledger wrote',
+  'does-not-decrypt': 'its ciphertext does not decrypt under the deployment key (altered)',
+  'bound-elsewhere': 'its ciphertext belongs to another secret or deployment',
+};
+
 /** One line for an error: every value in it escaped and bounded first (arguments and stored text are untrusted). */
 export const describeError = (e: CliError): string => describeErrorOf(shownDeep(e, 1000));
 
@@ -226,6 +240,27 @@ const describeErrorOf = (e: CliError): string => {
         `the ledger's genesis is ${e.ledger}, not the ${e.expected} you confirmed: nothing was pinned. ` +
         'Check the thumbprint with the operator who declared it; if they differ, the ledger was altered (keyledger verify --signatures).'
       );
+    case 'ContentStoreError':
+      return `the content store ${e.location} cannot be used: ${e.message}.`;
+    case 'SecretsNotActivated':
+      return e.reason
+        ? `this instance (${e.installationId}) cannot use the deployment key: ${explainRefusal(e.reason).summary}. Run keyledger status for the remedy.`
+        : `this instance (${e.installationId}) is not activated: secrets need the deployment key. Run keyledger start (keyledger status says why not).`;
+    case 'SecretMissing':
+      return `there is no secret named "${e.name}" in this deployment (keyledger secret list shows them).`;
+    case 'SecretKeyVersion':
+      return (
+        `secret "${e.name}" is encrypted under key version ${e.secretVersion}, and this instance holds version ${e.heldVersion}. ` +
+        'Put the value again from a member holding the current key (keyledger secret put).'
+      );
+    case 'SecretTampered':
+      return (
+        `secret "${e.name}" was not decrypted: ${TAMPER[e.problem]}${e.detail !== undefined ? ` (${e.detail})` : ''} — ` +
+        `the content store or ledger was altered at ${e.revision}. Run keyledger verify --signatures, restore the store from a backup, ` +
+        'or put the value again.'
+      );
+    case 'InvalidSecret':
+      return e.message;
     case 'UsageError':
       return e.message;
     default:
@@ -237,11 +272,20 @@ export const exitCodeOf = (e: CliError): number => {
   switch (e._tag) {
     case 'ConfigError':
     case 'UsageError':
+    case 'InvalidSecret':
     case 'UnsupportedConnectionString':
     case 'RollbackTargetMismatch':
       return EXIT.usage;
     case 'NoLocalMemory':
+    case 'SecretMissing':
       return EXIT.refused;
+    case 'SecretsNotActivated':
+      return EXIT.notActivated;
+    case 'SecretTampered':
+      return EXIT.tampered;
+    case 'SecretKeyVersion':
+    case 'ContentStoreError':
+      return EXIT.failure;
     case 'InstanceRefused':
     case 'DeploymentRefused':
     case 'SponsorNotActivated':

@@ -9,6 +9,10 @@ export interface Io {
   readonly stderr: (s: string) => void;
   readonly env: NodeJS.ProcessEnv;
   readonly isTTY: boolean;
+  /** Whether stdout is a terminal (`secret get` prints a value only there, or with --reveal). */
+  readonly stdoutIsTTY?: boolean;
+  /** All of stdin (a secret's value: never an argument). Absent: nothing to read. */
+  readonly readStdin?: () => Promise<Buffer>;
   /** Asks the operator a question on the terminal (absent when stdin is not a terminal: nothing is asked, nothing assumed). */
   readonly prompt?: (question: string) => Promise<string>;
   /** Adapters to use instead of the defaults (the composition root's one seam; tests pass a crypto with pre-generated keys). */

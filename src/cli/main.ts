@@ -12,6 +12,7 @@ import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
 import { registerJoinRemove } from './commands/join-remove';
 import { registerRskeymgmt } from './commands/rskeymgmt';
+import { registerSecret } from './commands/secret';
 import { registerStatusList } from './commands/status-list';
 import { registerVerify } from './commands/verify';
 import { registerWatch } from './commands/watch';
@@ -42,6 +43,9 @@ Scale-out (each instance has its own config and keystore; they share the store):
   keyledger change-identity <account>     new key pair under a new service identity
   keyledger init --new-installation-id    a new identity for an instance whose key pair is lost
   keyledger rskeymgmt -l | -j -m M -n N | -r <id>   the SSRS flags
+
+Secrets (encrypted under the deployment key, beside the ledger; values from stdin, never arguments):
+  keyledger secret put NAME < value.txt   |   secret get NAME [--reveal]   |   secret list   |   secret delete NAME
 `;
 
 export const buildProgram = (io: Io, setExit: (code: number) => void): Command => {
@@ -83,6 +87,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerVerify,
     registerAcceptRollback,
     registerTrust,
+    registerSecret,
   ])
     register(program, scope);
   return program;
@@ -155,6 +160,12 @@ if (require.main === module) {
     stderr: write(process.stderr),
     env: process.env,
     isTTY: Boolean(process.stderr.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    },
     ...(process.stdin.isTTY ? { prompt: askOnTerminal } : {}),
   };
   const finish = (code: number): void => {

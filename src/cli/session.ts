@@ -12,6 +12,7 @@ import type { HandlerDeps } from '../commands/handler';
 import type { Crypto, Keystore, RememberedSignatures } from '../ports/crypto';
 import type { HeadStore } from '../ports/heads';
 import type { InstanceDeps } from '../commands/instance';
+import type { SecretDeps } from '../commands/secrets';
 import { signerOf } from '../commands/signing';
 import type { CommandContext, EventSigner } from '../domain/envelope';
 import { nameProblem, shown } from '../domain/text';
@@ -26,6 +27,7 @@ import { sweepLeftovers } from '../infra/file-modes';
 import { localStateMacFrom, readMachineSecret, secretFileOf } from '../infra/machine-secret';
 import { openSqliteCheckpoints } from '../infra/sqlite-checkpoints';
 import type { CheckpointStore } from '../ports/checkpoints';
+import type { ContentStore } from '../ports/content';
 import type { EventStore } from '../ports/event-store';
 import { activationProjection, type ActivationView } from '../projections/activation';
 import { catchUp, checkpointKey } from '../projections/runner';
@@ -249,4 +251,22 @@ export const loadView = async (io: Io, s: Session, g: GlobalOptions): Promise<E.
   } finally {
     checkpoints.right.close();
   }
+};
+
+/**
+ * What a secret command needs: the instance's deps, the content store beside the ledger (SQLite: a table in the
+ * same file, through its own connection; EventStoreDB: one stream per secret) and the content cipher.
+ */
+export const secretDeps = async (s: Session, command: string): Promise<E.Either<CliError, SecretDeps>> => {
+  if (s.store.endpoint === 'sqlite::memory:') return usage('secrets need a ledger in a file or on EventStoreDB, not in memory');
+  const { contentCipher } = await import('../infra/content-cipher');
+  let content: ContentStore;
+  if (s.store.endpoint.startsWith('sqlite:')) {
+    const { openSqliteContent } = await import('../infra/sqlite-content');
+    const opened = openSqliteContent(s.store.endpoint.slice('sqlite:'.length));
+    if (E.isLeft(opened)) return opened;
+    content = opened.right;
+  } else content = (await import('../infra/eventstore-content')).eventStoreContent(s.store);
+  s.onClose(() => content.close());
+  return E.right({ ...(await instanceDeps(s, command)), content, cipher: contentCipher() });
 };

@@ -122,13 +122,19 @@ const PAGE = 1000;
  * revision (`tampered` when the content or the chain was altered).
  */
 export const loadAggregate =
-  <S, Ev extends LedgerEvent>(store: EventStore, agg: Aggregate<S, Ev>, digest: Digest): TE.TaskEither<LoadError, Loaded<S>> =>
+  <S, Ev extends LedgerEvent>(
+    store: EventStore,
+    agg: Aggregate<S, Ev>,
+    digest: Digest,
+    /** A load of the same stream to continue from: only the events after it are read (a long-running reader catching up). */
+    after?: Loaded<S>,
+  ): TE.TaskEither<LoadError, Loaded<S>> =>
   async () => {
-    let state = agg.initialState;
-    let revision: bigint | 'no_stream' = 'no_stream';
-    let lastHash = GENESIS;
-    const events: StoredEvent[] = [];
-    for (let from = 0n; ; from += BigInt(PAGE)) {
+    let state = after?.state ?? agg.initialState;
+    let revision: bigint | 'no_stream' = after?.revision ?? 'no_stream';
+    let lastHash = after?.lastHash ?? GENESIS;
+    const events: StoredEvent[] = after ? [...after.events] : [];
+    for (let from = revision === 'no_stream' ? 0n : revision + 1n; ; from += BigInt(PAGE)) {
       const page = await store.readStream(agg.stream, { fromRevision: from, maxCount: PAGE })();
       if (E.isLeft(page)) return page;
       for (const r of page.right) {

@@ -9,7 +9,8 @@
  */
 import * as t from 'io-ts';
 import { membersAs } from './exact';
-import { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from './ids';
+import { DeploymentId, InstallationId, IsoDate, KeyVersion, NonEmptyString, Thumbprint } from './ids';
+import { nameProblem } from './text';
 
 // ─── Building blocks ──────────────────────────────────────────────────────
 
@@ -371,6 +372,65 @@ export const LedgerRollbackAccepted = event('LedgerRollbackAccepted', {
   acceptedHash: t.union([t.string, t.null]),
 });
 
+// ─── Encrypted content (the content stream of a deployment: never a value, never a ciphertext) ───────
+
+export interface SecretNameBrand {
+  readonly SecretName: unique symbol;
+}
+/** A secret's name (a connection string's, a stored credential's): 1–128 printable characters, as `nameProblem` checks names. */
+export const SecretName = t.brand(t.string, (s): s is t.Branded<string, SecretNameBrand> => nameProblem(s) === undefined, 'SecretName');
+export type SecretName = t.TypeOf<typeof SecretName>;
+
+export interface FingerprintBrand {
+  readonly Fingerprint: unique symbol;
+}
+/** SHA-256 of a stored ciphertext (its compact JWE text), base64url: names what was stored without revealing anything of the value. */
+export const Fingerprint = t.brand(t.string, (s): s is t.Branded<string, FingerprintBrand> => /^[A-Za-z0-9_-]{43}$/.test(s), 'Fingerprint');
+export type Fingerprint = t.TypeOf<typeof Fingerprint>;
+
+const PositiveInt = t.refinement(t.Int, (n) => n >= 1, 'PositiveInt');
+
+/**
+ * A member encrypted a secret under a key version and stored the ciphertext in the content store (before this
+ * event: a crash leaves an unreferenced row, never an event without its ciphertext). `previousFingerprint` is the
+ * ciphertext it supersedes (removed from the content store after this event is recorded).
+ */
+export const SecretPut = event('SecretPut', {
+  deploymentId: DeploymentId,
+  name: SecretName,
+  keyVersion: KeyVersion,
+  fingerprint: Fingerprint,
+  previousFingerprint: t.union([Fingerprint, t.null]),
+  putBy: InstallationId,
+});
+
+/** A member deleted a secret: its ciphertext is removed from the content store after this event is recorded. */
+export const SecretDeleted = event('SecretDeleted', {
+  deploymentId: DeploymentId,
+  name: SecretName,
+  fingerprint: Fingerprint,
+  deletedBy: InstallationId,
+});
+
+/** A member read a secret through the CLI (`keyledger secret get`): who read which ciphertext, when (the metadata says when and by whom). */
+export const SecretRead = event('SecretRead', {
+  deploymentId: DeploymentId,
+  name: SecretName,
+  keyVersion: KeyVersion,
+  fingerprint: Fingerprint,
+  readBy: InstallationId,
+});
+
+/** Reads through the library API (`openDeployment`), counted per secret by one process over a period (docs/adr/0011). */
+export const SecretReadsCounted = event('SecretReadsCounted', {
+  deploymentId: DeploymentId,
+  installationId: InstallationId,
+  since: IsoDate,
+  until: IsoDate,
+  reads: PositiveInt,
+  secrets: t.array(t.exact(t.type({ name: SecretName, reads: PositiveInt }))),
+});
+
 export const LedgerEvent = t.union([
   ConfigRead,
   KeyPairIssued,
@@ -386,6 +446,10 @@ export const LedgerEvent = t.union([
   SigningKeyRegistered,
   GenesisDeclared,
   GenesisAccepted,
+  SecretPut,
+  SecretDeleted,
+  SecretRead,
+  SecretReadsCounted,
 ]);
 export type LedgerEvent = t.TypeOf<typeof LedgerEvent>;
 export type LedgerEventType = LedgerEvent['type'];
@@ -414,3 +478,6 @@ export type DeploymentEvent = EventOf<(typeof DEPLOYMENT_EVENT_TYPES)[number]>;
 
 export const isInstanceEvent = (e: LedgerEvent): e is InstanceEvent => (INSTANCE_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);
 export const isDeploymentEvent = (e: LedgerEvent): e is DeploymentEvent => (DEPLOYMENT_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);
+export const CONTENT_EVENT_TYPES = ['SecretPut', 'SecretDeleted', 'SecretRead', 'SecretReadsCounted'] as const;
+export type ContentEvent = EventOf<(typeof CONTENT_EVENT_TYPES)[number]>;
+export const isContentEvent = (e: LedgerEvent): e is ContentEvent => (CONTENT_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);

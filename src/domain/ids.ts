@@ -58,4 +58,6 @@ export type IsoDate = t.TypeOf<typeof IsoDate>;
  */
 export const instanceStream = (id: InstallationId): string => `keyledger.instance-${id.toLowerCase()}`;
 export const deploymentStream = (id: DeploymentId): string => `keyledger.deployment-${id}`;
+/** A deployment's encrypted-content events (which secret changed, by whom, under which key version): apart from its key decisions. */
+export const contentStream = (id: DeploymentId): string => `keyledger.content-${id}`;
 export const LEDGER_PREFIX = 'keyledger.';

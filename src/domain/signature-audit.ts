@@ -18,11 +18,12 @@
  * registered, and the instance events signed by a key that only the deployment can vouch for.
  */
 import * as E from 'fp-ts/Either';
+import { type ContentEventProblem, contentEventProblem } from './content/decider';
 import type { StoredEvent } from './envelope';
 import type { SigningJwk } from './events';
-import { type DeploymentId, deploymentStream, type InstallationId, instanceStream } from './ids';
+import { contentStream, type DeploymentId, deploymentStream, type InstallationId, instanceStream } from './ids';
 import { EventSignature, eventSigningText, proofOfPossessionText } from './signatures';
-import { type TrustCrypto, type TrustProblem, trustOf } from './trust';
+import { type Trust, type TrustCrypto, type TrustProblem, trustOf } from './trust';
 
 /** What is wrong with a signed instance event (or a signing key it registers). */
 export type InstanceSignatureProblem =
@@ -49,7 +50,9 @@ interface ProblemAt {
 
 export type SignatureProblem =
   | (ProblemAt & { readonly scope: 'deployment'; readonly problem: TrustProblem | 'genesis-not-expected' })
-  | (ProblemAt & { readonly scope: 'instance'; readonly problem: InstanceSignatureProblem });
+  | (ProblemAt & { readonly scope: 'instance'; readonly problem: InstanceSignatureProblem })
+  /** A content-stream event (a secret's history) not signed by a member certified at some point of its deployment (ADR 0011). */
+  | (ProblemAt & { readonly scope: 'content'; readonly problem: ContentEventProblem });
 
 export interface SignatureSummary {
   /** Events the check examined (every event that decodes). */
@@ -88,7 +91,9 @@ export const describeSignatureProblem = (p: SignatureProblem): string => {
   const by = p.signedBy === null ? 'its signer' : `installation ${p.signedBy}`;
   switch (p.problem) {
     case 'unsigned':
-      return 'a key event without a signature: its signature was stripped, or it was recorded before signed key events';
+      return p.scope === 'content'
+        ? "a secret's event without a signature: its signature was stripped, or it was written by someone who holds no member's key"
+        : 'a key event without a signature: its signature was stripped, or it was recorded before signed key events';
     case 'bad-signature':
       return p.scope === 'instance'
         ? `its signature does not verify under the key it names (${p.signingKey ?? 'none'}): the event or its signature was altered`
@@ -119,6 +124,7 @@ export const describeSignatureProblem = (p: SignatureProblem): string => {
 const id = (s: string): string => s.toLowerCase();
 const INSTANCE_PREFIX = instanceStream('' as InstallationId);
 const DEPLOYMENT_PREFIX = deploymentStream('' as DeploymentId);
+const CONTENT_PREFIX = contentStream('' as DeploymentId);
 
 /** The stored `sig.by` / `sig.key`, as evidence (whatever their shape). */
 const evidenceOf = (sig: unknown): { signedBy: string | null; signingKey: string | null } => {
@@ -169,6 +175,9 @@ export const signatureAudit = (crypto: TrustCrypto, options: AuditOptions = {}):
   let unsignedInstanceEvents = 0;
   const problems: Array<{ readonly p: SignatureProblem; readonly seq: number }> = [];
   const deployments = new Map<string, Item[]>();
+  /** Each deployment stream's trust as its walk ends: whose signatures a content stream's events need. */
+  const trusts = new Map<string, Trust>();
+  const contents: Item[] = [];
   const roots: DeploymentTrust[] = [];
   const instances = new Map<string, InstanceState>();
   /** The instance streams of each deployment stream (by their ConfigRead), grouped when the read is done. */
@@ -223,6 +232,7 @@ export const signatureAudit = (crypto: TrustCrypto, options: AuditOptions = {}):
       items.map((x) => x.e),
       crypto,
     );
+    trusts.set(items[0]!.e.stream, trust);
     const at = new Map(items.map((x) => [x.e.revision, x]));
     const g = trust.genesis;
     roots.push({
@@ -359,6 +369,19 @@ export const signatureAudit = (crypto: TrustCrypto, options: AuditOptions = {}):
     }
   };
 
+  /** A content event: signed by a member its deployment certified (the rule decrypting relies on, src/commands/secrets.ts). */
+  const auditContent = ({ e, seq }: Item): void => {
+    if (e.metadata.sig !== undefined) signed++;
+    const trust = trusts.get(deploymentStream(e.stream.slice(CONTENT_PREFIX.length) as DeploymentId));
+    const problem = trust ? contentEventProblem(e, trust, crypto.verify) : 'signer-not-certified';
+    if (problem === undefined) verified++;
+    else
+      problems.push({
+        seq,
+        p: { scope: 'content', stream: e.stream, revision: e.revision.toString(), eventType: e.event.type, problem, ...evidenceOf(e.metadata.sig) },
+      });
+  };
+
   return {
     add: (e, seq) => {
       checked++;
@@ -367,6 +390,7 @@ export const signatureAudit = (crypto: TrustCrypto, options: AuditOptions = {}):
         if (items) items.push({ e, seq });
         else deployments.set(e.stream, [{ e, seq }]);
       } else if (e.stream.startsWith(INSTANCE_PREFIX)) addInstanceEvent({ e, seq });
+      else if (e.stream.startsWith(CONTENT_PREFIX)) contents.push({ e, seq });
     },
     finish: () => {
       for (const s of instances.values()) {
@@ -377,6 +401,7 @@ export const signatureAudit = (crypto: TrustCrypto, options: AuditOptions = {}):
         else byDeployment.set(stream, [s]);
       }
       for (const items of deployments.values()) auditDeployment(items);
+      for (const item of contents) auditContent(item);
       // Instances whose deployment stream is not in the ledger: nothing vouches for a key their stream does not register.
       for (const s of instances.values()) for (const item of s.deferred.splice(0)) instanceProblem(item, 'unknown-signing-key');
       problems.sort((a, b) => a.seq - b.seq);

@@ -65,6 +65,12 @@ export interface Trust {
   readonly unsigned: boolean;
   readonly registered: Readonly<Record<string, SigningKeyOf>>;
   readonly members: Readonly<Record<string, SigningKeyOf>>;
+  /**
+   * Every signing key that was a certified member's at some point of the stream, by signing thumbprint, with its
+   * installation (lower-cased): whose signatures on content events (secrets) count, removed members' included
+   * (docs/adr/0011-encrypted-content.md says why).
+   */
+  readonly everCertified: Readonly<Record<string, SigningKeyOf & { readonly installationId: string }>>;
   /** Key checks, by key version, with whether a certified creator (or the declared genesis) signed them. */
   readonly keyChecks: Readonly<Record<number, { readonly keyCheck: string; readonly trusted: boolean }>>;
   /** Each installation's newest copy (lower-cased installation ID). */
@@ -80,6 +86,10 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
   let keyCreated = false; // only the first key creation can make a genesis
   const registered: Record<string, SigningKeyOf> = {};
   let members: Record<string, SigningKeyOf> = {};
+  const everCertified: Record<string, SigningKeyOf & { installationId: string }> = Object.create(null);
+  const certify = (who: string, key: SigningKeyOf): void => {
+    everCertified[key.signingThumbprint] = { ...key, installationId: who };
+  };
   const keyChecks: Record<number, { keyCheck: string; trusted: boolean }> = {};
   let copies: Record<string, CopyTrust> = {};
   const findings: TrustFinding[] = [];
@@ -146,8 +156,10 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
         if (!previous) finding(e.metadata.sig === undefined ? 'unsigned' : 'signer-not-registered');
         if (key) registered[who] = key;
         else delete registered[who];
-        if (key && members[who]) members[who] = key;
-        else delete members[who];
+        if (key && members[who]) {
+          members[who] = key;
+          certify(who, key);
+        } else delete members[who];
         break;
       }
       case 'SymmetricKeyCreated': {
@@ -161,6 +173,7 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
           if (sig && id(sig.by) === creator && validBy(key) && key) {
             genesis = { installationId: ev.data.createdBy, thumbprint: key.signingThumbprint, revision: e.revision };
             members = { [creator]: key };
+            certify(creator, key);
             trusted = true;
           } else if (e.metadata.sig === undefined) {
             unsigned = true; // a ledger from before signatures
@@ -193,6 +206,7 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
           break;
         }
         members[recipient] = key;
+        certify(recipient, key);
         copies[recipient] = { trusted: true, keyVersion: v, revision: e.revision, by: id(ev.data.wrappedBy) };
         break;
       }
@@ -222,6 +236,7 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
         genesis = { installationId: ev.data.installationId, thumbprint: key.signingThumbprint, revision: e.revision };
         unsigned = false;
         members = { [who]: key };
+        certify(who, key);
         const recorded = keyChecks[v];
         keyChecks[v] = { keyCheck: ev.data.keyCheck, trusted: recorded?.keyCheck === ev.data.keyCheck };
         // Copies certified under the previous genesis are not certified by this one: the new genesis re-wraps (join --rewrap).
@@ -235,7 +250,7 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
       }
     }
   }
-  return { genesis, unsigned, registered, members, keyChecks, copies, findings };
+  return { genesis, unsigned, registered, members, everCertified, keyChecks, copies, findings };
 };
 
 /** Why an instance may not rely on its copy of a key version (undefined: it may). */

@@ -26,6 +26,7 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
+  createSecretKey,
   type JsonWebKey,
   type KeyObject,
   privateDecrypt,
@@ -88,6 +89,19 @@ const bytesOf = (h: SymmetricKeyHandle): Buffer => {
   const b = symmetricKeys.get(h);
   if (!b) throw new Error('programmer error: symmetric key handle from another adapter');
   return b;
+};
+
+/** The same symmetric keys as node:crypto secret-key objects, imported once (content encryption, src/infra/content-cipher.ts). */
+const symmetricKeyObjects = new WeakMap<SymmetricKeyHandle, KeyObject>();
+
+/** The symmetric key behind a handle as a node:crypto KeyObject, imported on first use. Infra only. */
+export const symmetricKeyObjectOf = (h: SymmetricKeyHandle): KeyObject => {
+  let k = symmetricKeyObjects.get(h);
+  if (!k) {
+    k = createSecretKey(bytesOf(h));
+    symmetricKeyObjects.set(h, k);
+  }
+  return k;
 };
 
 const joseKeyOf = (h: PrivateKeyHandle): jose.JWK.Key => {

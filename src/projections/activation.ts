@@ -212,6 +212,10 @@ const applyActivation = (v: WorkingView, e: StoredEvent): void => {
     case 'LedgerRollbackAccepted':
     case 'GenesisAccepted':
     case 'GenesisDeclared':
+    case 'SecretPut':
+    case 'SecretDeleted':
+    case 'SecretRead':
+    case 'SecretReadsCounted':
       return;
     case 'SigningKeyRegistered': {
       // A signing key added later (`keyledger trust`): what a join of it confirms from now on.

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { runNode, CLI } from '../support/cli';
 import { tempDir } from '../support/fixtures';
 import { instanceStream } from '../../src/domain/ids';
-import { cliWithEnv } from '../support/cli-inproc';
+import { cliWith, cliWithEnv } from '../support/cli-inproc';
 import { toLegacyKeystore, toLegacyLedger } from '../support/legacy';
 import { activatedDeployment, deploymentEvents, instanceEvents, joinArgs, keystoreThumbprint, ledgerFile, newNode, type TestNode } from '../support/nodes';
 import { tamper } from '../support/tamper';
@@ -28,7 +28,17 @@ interface Scenario {
   readonly records?: { readonly type: string; readonly in: 'instance' | 'deployment' };
   /** What `verify --signatures` needs beyond (a migrated ledger: the genesis its operators confirmed). */
   readonly verifyArgs?: (members: ReadonlyArray<TestNode>) => string[];
+  /** What must hold right after the kill, before the rerun (members as setup returned them). */
+  readonly afterKill?: (t: ExecutionContext, members: ReadonlyArray<TestNode>, label: string) => Promise<void>;
+  /** What must hold once the rerun completed, beside the common invariants. */
+  readonly afterRerun?: (t: ExecutionContext, members: ReadonlyArray<TestNode>, label: string) => Promise<void>;
 }
+
+/** `secret get NAME --reveal` on a member, in process. */
+const reveal = async (n: TestNode, name: string): Promise<string> => {
+  const r = await cliWith({}, '-c', n.file, 'secret', 'get', name, '--reveal');
+  return r.code === 0 ? r.stdout : `<exit ${r.code}: ${r.stderr.trim()}>`;
+};
 
 const SCENARIOS: ReadonlyArray<Scenario> = [
   {
@@ -119,6 +129,29 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
     // Unsigned key events before the genesis are history when the genesis is the one its operators confirmed.
     verifyArgs: (members) => ['--expect-genesis', keystoreThumbprint(members[0]!.file)],
   },
+  {
+    name: 'secret put (a new value for a secret, beside another)',
+    setup: async (dir) => {
+      const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+      for (const [name, value] of [
+        ['other', 'value-of-other'],
+        ['s1', 'first-value'],
+      ] as const)
+        if ((await cliWith({ stdin: value }, '-c', a!.file, 'secret', 'put', name)).code !== 0) throw new Error(`put ${name}`);
+      const file = path.join(dir, 'new-value.txt');
+      fs.writeFileSync(file, 'second-value');
+      return { node: a!, args: ['secret', 'put', 's1', '--file', file], members: [a!, b!] };
+    },
+    done: 0,
+    afterKill: async (t, [a, b], label) => {
+      t.is(await reveal(b!, 'other'), 'value-of-other', `${label}: the other secret decrypts after the crash`);
+      t.true(['first-value', 'second-value'].includes(await reveal(a!, 's1')), `${label}: s1 decrypts after the crash, old or new value`);
+    },
+    afterRerun: async (t, [a, b], label) => {
+      t.is(await reveal(b!, 's1'), 'second-value', `${label}: the rerun stored the new value`);
+      t.is(await reveal(a!, 'other'), 'value-of-other', `${label}: the other secret is untouched`);
+    },
+  },
 ];
 
 const child = (node: TestNode, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
@@ -163,6 +196,7 @@ for (const sc of SCENARIOS) {
       const s = await sc.setup(dir);
       const killed = await child(s.node, s.args, { KEYLEDGER_KILL_AT: point });
       t.is(killed.signal, 'SIGKILL', `${point}: the process was killed there (${killed.code} ${killed.stderr})`);
+      await sc.afterKill?.(t, s.members, point);
       const again = await s.node.run(...s.args);
       t.is(again.code, sc.done, `${point}: run again: ${again.stdout}${again.stderr}`);
       if (sc.records) {
@@ -170,6 +204,7 @@ for (const sc of SCENARIOS) {
         t.is(events.filter((e) => e.event.type === sc.records!.type).length, 1, `${point}: ${sc.records.type} recorded once`);
       }
       await checkInvariants(t, dir, s.members, point, sc.verifyArgs?.(s.members));
+      await sc.afterRerun?.(t, s.members, point);
     }
   });
 }

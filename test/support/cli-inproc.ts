@@ -24,11 +24,18 @@ export const cliWithEnv = async (env: Readonly<Record<string, string>>, ...args:
 /** The CLI on a terminal where the operator answers every prompt with `answer` (the questions are kept on stderr). */
 export const cliAnswering = async (answer: string, ...args: string[]): Promise<InProcResult> => run({}, true, args, async () => answer);
 
+/** The CLI with a value on stdin (`secret put`), and stdout a terminal or not (`secret get`). */
+export const cliWith = async (
+  options: { readonly stdin?: string | Buffer; readonly stdoutIsTTY?: boolean; readonly env?: Readonly<Record<string, string>> },
+  ...args: string[]
+): Promise<InProcResult> => run(options.env ?? {}, true, args, undefined, options);
+
 const run = async (
   env: Readonly<Record<string, string>>,
   pooled: boolean,
   args: ReadonlyArray<string>,
   prompt?: (q: string) => Promise<string>,
+  io: { readonly stdin?: string | Buffer; readonly stdoutIsTTY?: boolean } = {},
 ): Promise<InProcResult> => {
   let stdout = '';
   let stderr = '';
@@ -37,6 +44,8 @@ const run = async (
     stderr: (s) => (stderr += s),
     env: { KEYLEDGER_ACTOR: 'operator@test', KEYLEDGER_HOST: 'test-host', ...env },
     isTTY: false,
+    stdoutIsTTY: io.stdoutIsTTY === true,
+    ...(io.stdin !== undefined ? { readStdin: async () => Buffer.from(io.stdin as string | Buffer) } : {}),
     ...(prompt ? { prompt } : {}),
     // RSA key generation is most of an init: tests that do not test it draw pre-generated real keys.
     ...(pooled ? { adapters: { crypto: () => pooledCrypto() } } : {}),

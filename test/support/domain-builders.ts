@@ -24,6 +24,7 @@ import {
   type DeploymentEvent,
   type EventOf,
   type InstanceEvent,
+  isContentEvent,
   isDeploymentEvent,
   type KeySize,
   type LedgerEvent,
@@ -35,6 +36,7 @@ import {
   type DeploymentId,
   deploymentStream,
   type InstallationId,
+  contentStream,
   instanceStream,
   type KeyVersion,
   type NonEmptyString,
@@ -312,7 +314,7 @@ export const history = (...steps: ReadonlyArray<LedgerEvent>): StoredEvent[] => 
   const heads = new Map<string, { revision: bigint | 'no_stream'; hash: string }>();
   let n = 0;
   return steps.map((ev) => {
-    const stream = isDeploymentEvent(ev) ? DSTREAM : instanceStream(ev.data.installationId);
+    const stream = isDeploymentEvent(ev) ? DSTREAM : isContentEvent(ev) ? contentStream(ev.data.deploymentId) : instanceStream(ev.data.installationId);
     const head = heads.get(stream) ?? { revision: 'no_stream' as const, hash: GENESIS };
     const ctx: CommandContext = {
       actor: 'operator@test',
