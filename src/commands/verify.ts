@@ -32,7 +32,7 @@ export interface VerifyReport {
   readonly heads: Readonly<Record<string, { readonly revision: string; readonly hash: string }>>;
   /** With `signatures` only. */
   readonly signatures?: SignatureReport;
-  /** What the store's own check of its storage found (SQLite's integrity_check): physical damage. Empty: sound. */
+  /** What the store's own check of its storage found (SQLite's quick_check): physical damage. Empty: sound. */
   readonly storage: ReadonlyArray<string>;
 }
 

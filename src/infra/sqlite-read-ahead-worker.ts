@@ -18,7 +18,7 @@ export interface ReadAheadJob {
   readonly ahead: number;
 }
 
-/** SQLite's integrity check of the whole file, on its own thread: `verify` goes on with the events meanwhile. */
+/** SQLite's check of the whole file (quick_check), on its own thread: `verify` goes on with the events meanwhile. */
 export interface IntegrityJob {
   readonly kind: 'keyledger-integrity-check';
   readonly name: string;
@@ -32,8 +32,8 @@ const checkIntegrity = (job: IntegrityJob, port: NonNullable<typeof parentPort>)
   try {
     const db = new Database(job.name, { readonly: true, fileMustExist: true });
     try {
-      const rows = db.pragma('integrity_check(20)', { simple: false }) as Array<{ integrity_check: string }>;
-      port.postMessage({ problems: rows.map((r) => r.integrity_check).filter((m) => m !== 'ok') } satisfies IntegrityMessage);
+      const rows = db.pragma('quick_check(20)', { simple: false }) as Array<{ quick_check: string }>;
+      port.postMessage({ problems: rows.map((r) => r.quick_check).filter((m) => m !== 'ok') } satisfies IntegrityMessage);
     } finally {
       db.close();
     }

@@ -460,8 +460,8 @@ export class SqliteEventStore implements EventStore {
     return () =>
       Promise.resolve(
         this.guard(() => {
-          const rows = this.db.pragma('integrity_check(20)', { simple: false }) as Array<{ integrity_check: string }>;
-          const problems = rows.map((r) => r.integrity_check).filter((m) => m !== 'ok');
+          const rows = this.db.pragma('quick_check(20)', { simple: false }) as Array<{ quick_check: string }>;
+          const problems = rows.map((r) => r.quick_check).filter((m) => m !== 'ok');
           return E.right(problems);
         }),
       );

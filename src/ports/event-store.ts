@@ -156,7 +156,7 @@ export interface EventStore {
    * record) end the Observable with a `StoreError`.
    */
   subscribeToAll(options?: SubscribeOptions): Observable<SubscriptionMessage>;
-  /** The store's own check of its storage (SQLite's integrity_check): problems found, none when sound. Absent: not available. */
+  /** The store's own check of its storage (SQLite's quick_check: every page's structure, a damaged or overwritten page): problems found, none when sound. Absent: not available. */
   integrityCheck?(): TE.TaskEither<StoreError, ReadonlyArray<string>>;
   /**
    * Pages of $all read ahead on another thread, each event's `text.digest` computed there (optional: SQLite):
