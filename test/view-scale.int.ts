@@ -5,6 +5,7 @@
  * with the same view as an uninterrupted one.
  */
 import test from 'ava';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { sealEvents } from '../src/domain/envelope';
@@ -211,5 +212,18 @@ test('verify reads ahead too: the same report as read here, and a row that is no
   t.regex(damaged.problems[0]!.problem, /not JSON/);
   const here = rightOf(await verifyLedger(counting(store, false), { digest: sha256Hex, pageSize: 5 })());
   t.deepEqual(damaged.problems, here.problems, 'the same report as read on this thread (the event after it no longer links)');
+  await store.close();
+});
+
+test('read ahead: a reading thread that cannot open the ledger (moved away meanwhile) ends the catch-up with StoreUnavailable, not a hang', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-ahead');
+  const file = path.join(dir, 'ledger.db');
+  const store = openTestStore(file);
+  await fleet(store, 60);
+  // This store's own connection keeps the moved file open; the thread opens the ledger by its name.
+  fs.renameSync(file, path.join(dir, 'moved.db'));
+  const r = await catchUp(store, activationProjection, checkpointsIn(dir, 'moved'), { digest: sha256Hex, pageSize: 5 })();
+  t.like(E.isLeft(r) ? r.left : undefined, { _tag: 'StoreUnavailable' });
   await store.close();
 });
