@@ -163,7 +163,7 @@ test('a long catch-up reads and hashes ahead on another thread, and folds exactl
   t.timeout(60_000);
   const dir = tempDir('kl-ahead');
   const store = openTestStore(path.join(dir, 'ledger.db'));
-  const total = await fleet(store, 60); // 365 events: 73 pages of 5, read ahead after the 40th
+  const total = await fleet(store, 60); // 365 events: 73 pages of 5, read ahead after the 20th
   const here = counting(store, false);
   const ahead = counting(store, true);
   const reference = rightOf(await catchUp(here, activationProjection, checkpointsIn(dir, 'here'), { digest: sha256Hex, pageSize: 5 })());

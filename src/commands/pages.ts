@@ -6,8 +6,11 @@
 import type * as E from 'fp-ts/Either';
 import type { EventStore, Position, ReadAhead, RecordedEvent, StoreError } from '../ports/event-store';
 
-/** Pages read on this thread before reading ahead on another: a short read does not pay for starting a thread. */
-export const READ_AHEAD_AFTER_PAGES = 40;
+/**
+ * A read goes on here for this many events (or pages, whichever comes first) before it reads ahead on another
+ * thread: a short read does not pay for starting one (about 40 ms), a long one stops paying for the lack of it.
+ */
+export const READ_AHEAD_AFTER = { events: 5000, pages: 20 } as const;
 
 export interface Pages {
   /** The next page; one shorter than the page size is the last. */
@@ -22,14 +25,19 @@ export const pagesOf = (
 ): Pages => {
   let after = options.after;
   let pages = 0;
+  let events = 0;
   let ahead: ReadAhead | undefined;
   return {
     next: async () => {
-      if (ahead === undefined && options.readAhead !== false && store.readAhead && pages >= READ_AHEAD_AFTER_PAGES)
+      const long = pages >= READ_AHEAD_AFTER.pages || events >= READ_AHEAD_AFTER.events;
+      if (ahead === undefined && options.readAhead !== false && store.readAhead && long)
         ahead = store.readAhead({ after, pageSize: options.pageSize, streamPrefixes: options.streamPrefixes });
       pages++;
       const page = ahead ? await ahead.next() : await store.readAll({ after, maxCount: options.pageSize, streamPrefixes: options.streamPrefixes })();
-      if (page._tag === 'Right' && page.right.length > 0) after = page.right[page.right.length - 1]!.position;
+      if (page._tag === 'Right' && page.right.length > 0) {
+        after = page.right[page.right.length - 1]!.position;
+        events += page.right.length;
+      }
       return page;
     },
     close: async () => {
