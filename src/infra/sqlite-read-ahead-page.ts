@@ -29,13 +29,16 @@ export const pageText = (rows: ReadonlyArray<ReadAheadRow>): { heads: string; te
   return { heads: JSON.stringify(heads), texts: texts.join(''), count: rows.length };
 };
 
-/** The rows of a page, each with its digest. */
-export const rowsOf = (page: { heads: string; texts: string }): Array<{ row: ReadAheadRow; digest: string | null }> => {
+/** Each row of a page, with its digest (null: the text is not canonical), in order; stops at the first `false`. */
+export const eachRow = (
+  page: { heads: string; texts: string },
+  f: (position: number, stream: string, revision: number, id: string, type: string, data: string, metadata: string, digest: string | null) => boolean,
+): void => {
   let at = 0;
-  return (JSON.parse(page.heads) as Head[]).map(([position, revision, digest, stream, id, type, dataLength, metadataLength]) => {
+  for (const [position, revision, digest, stream, id, type, dataLength, metadataLength] of JSON.parse(page.heads) as Head[]) {
     const data = page.texts.slice(at, at + dataLength);
     const metadata = page.texts.slice(at + dataLength, at + dataLength + metadataLength);
     at += dataLength + metadataLength;
-    return { row: [position, stream, revision, id, type, data, metadata], digest };
-  });
+    if (!f(position, stream, revision, id, type, data, metadata, digest)) return;
+  }
 };

@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as E from 'fp-ts/Either';
 import type { ReadAhead, RecordedEvent, StoreError } from '../ports/event-store';
-import { type ReadAheadMessage, type ReadAheadRow, rowsOf } from './sqlite-read-ahead-page';
+import type { ReadAheadMessage } from './sqlite-read-ahead-page';
 import type { IntegrityJob, IntegrityMessage, ReadAheadJob } from './sqlite-read-ahead-worker';
 
-export type RowsToRecorded = (rows: ReadonlyArray<{ row: ReadAheadRow; digest: string | null }>) => E.Either<StoreError, ReadonlyArray<RecordedEvent>>;
+export type RowsToRecorded = (page: { heads: string; texts: string }) => E.Either<StoreError, ReadonlyArray<RecordedEvent>>;
 
 export const startReadAhead = (
   job: ReadAheadJob,
@@ -50,7 +50,7 @@ export const startReadAhead = (
         if (page !== undefined) {
           if (E.isLeft(page)) return page;
           if (page.right.count === job.pageSize) worker.postMessage('more');
-          return toRecorded(rowsOf(page.right));
+          return toRecorded(page.right);
         }
         if (ended !== undefined || closed) return E.left(ended ?? failure({ message: 'the read-ahead was closed', code: undefined }));
         await new Promise<void>((resolve) => {

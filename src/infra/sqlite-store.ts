@@ -49,7 +49,7 @@ import {
 } from '../ports/event-store';
 import { errorMessage } from './error-message';
 import { integrityCheckOnThread, startReadAhead } from './sqlite-read-ahead';
-import type { ReadAheadRow } from './sqlite-read-ahead-page';
+import { eachRow } from './sqlite-read-ahead-page';
 import { ensureDir, type LedgerAccess, ledgerModes, prepareSqliteFile } from './file-modes';
 
 export interface SqliteStoreOptions {
@@ -479,14 +479,16 @@ export class SqliteEventStore implements EventStore {
 
   private readAheadOf(readName: string, options: ReadAheadOptions): ReadAhead {
     // Each row with the digest of its text, computed on the reading thread.
-    const toRecorded = (rows: ReadonlyArray<{ row: ReadAheadRow; digest: string | null }>): E.Either<StoreError, ReadonlyArray<RecordedEvent>> => {
+    const toRecorded = (page: { heads: string; texts: string }): E.Either<StoreError, ReadonlyArray<RecordedEvent>> => {
       const out: RecordedEvent[] = [];
-      for (const { row, digest } of rows) {
-        const one = recordedOf(...row, digest);
-        if (E.isLeft(one)) return one;
-        out.push(one.right);
-      }
-      return E.right(out);
+      let unreadable: StoreError | undefined;
+      eachRow(page, (position, stream, revision, id, type, data, metadata, digest) => {
+        const one = recordedOf(position, stream, revision, id, type, data, metadata, digest);
+        if (E.isLeft(one)) unreadable = one.left;
+        else out.push(one.right);
+        return unreadable === undefined;
+      });
+      return unreadable === undefined ? E.right(out) : E.left(unreadable);
     };
     const job = {
       kind: 'keyledger-read-ahead' as const,

@@ -141,20 +141,35 @@ export interface Progress<S> {
   position: Position;
   heads: Map<string, Head>;
   tip: CheckpointTip | null;
+  /** The last event folded, when the tip has not been written out since (`tipOf` makes it the tip). */
+  last?: StoredEvent;
 }
 
-/** Position, chain head and tip follow an event folded elsewhere (by a projection's fold). */
+/**
+ * Position, chain head and tip follow an event folded elsewhere (by a projection's fold). Per event, only what
+ * the chain check needs is kept up to date: the tip is made from the last event when a checkpoint needs it.
+ */
 const track = <S>(p: Progress<S>, e: StoredEvent): void => {
   p.position = e.position;
-  p.heads.set(e.stream, { revision: e.revision, hash: e.metadata.hash });
-  p.tip = { stream: e.stream, revision: e.revision.toString(), hash: e.metadata.hash };
+  const head = p.heads.get(e.stream) as { revision: bigint; hash: string } | undefined;
+  if (head) {
+    head.revision = e.revision;
+    head.hash = e.metadata.hash;
+  } else p.heads.set(e.stream, { revision: e.revision, hash: e.metadata.hash });
+  p.last = e;
+};
+
+const tipOf = <S>(p: Progress<S>): CheckpointTip | null => {
+  if (p.last) {
+    p.tip = { stream: p.last.stream, revision: p.last.revision.toString(), hash: p.last.metadata.hash };
+    p.last = undefined;
+  }
+  return p.tip;
 };
 
 export const advance = <S>(p: Progress<S>, projection: Projection<S>, e: StoredEvent): void => {
   p.state = projection.evolve(p.state, e);
-  p.position = e.position;
-  p.heads.set(e.stream, { revision: e.revision, hash: e.metadata.hash });
-  p.tip = { stream: e.stream, revision: e.revision.toString(), hash: e.metadata.hash };
+  track(p, e);
 };
 
 export const toCheckpoint = <S>(projection: Projection<S>, p: Progress<S>): Checkpoint => ({
@@ -162,7 +177,7 @@ export const toCheckpoint = <S>(projection: Projection<S>, p: Progress<S>): Chec
   position: p.position,
   state: p.state,
   heads: headsToCheckpoint(p.heads),
-  tip: p.tip,
+  tip: tipOf(p),
 });
 
 // ─── Where a run starts ───────────────────────────────────────────────────
