@@ -156,7 +156,7 @@ test('removing the last member needs --force; afterwards a new instance needs a 
   const status = await c.run('status');
   t.regex(
     status.stdout,
-    /no member of the deployment holds symmetric key version 1.*Remedy: .*a key backup restore is needed, which this version cannot do yet/s,
+    /no member of the deployment holds symmetric key version 1.*Remedy: .*restore it from a key backup: on this instance run `keyledger restore -f <the key backup file>`/s,
   );
 });
 

@@ -7,6 +7,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerAcceptRollback } from './commands/accept-rollback';
 import { registerTrust } from './commands/trust';
+import { registerBackupRestore } from './commands/backup-restore';
 import { registerChangeIdentity } from './commands/change-identity';
 import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
@@ -88,6 +89,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerAcceptRollback,
     registerTrust,
     registerSecret,
+    registerBackupRestore,
   ])
     register(program, scope);
   return program;
@@ -126,12 +128,24 @@ export const runCli = async (argv: ReadonlyArray<string>, io: Io): Promise<numbe
   }
 };
 
-/** One line from the terminal (readline loads only when a question is asked). */
-const askOnTerminal = async (question: string): Promise<string> => {
+/** One line from the terminal (readline loads only when a question is asked); a hidden answer is not echoed. */
+const askOnTerminal = async (question: string, options?: { readonly hidden?: boolean }): Promise<string> => {
   const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const { Writable } = await import('node:stream');
+  let muted = false;
+  const output = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (!muted) process.stderr.write(chunk);
+      callback();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
   try {
-    return await rl.question(question);
+    const answer = rl.question(question);
+    muted = options?.hidden === true;
+    const line = await answer;
+    if (muted) process.stderr.write('\n');
+    return line;
   } finally {
     rl.close();
   }

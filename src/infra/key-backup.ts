@@ -10,7 +10,7 @@
  * salt input `alg || 0x00 || p2s`); AES key wrap's integrity check tells a wrong password from a file
  * altered after (AES-GCM over the header as AAD).
  */
-import { createCipheriv, createDecipheriv, pbkdf2, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, pbkdf2, randomBytes } from 'node:crypto';
 import * as E from 'fp-ts/Either';
 import * as TE from 'fp-ts/TaskEither';
 import type { SymmetricKeyHandle } from '../ports/crypto';
@@ -171,4 +171,5 @@ export const keyBackupCipher: KeyBackupCipher = {
     ),
   inspect,
   open: (text, password) => () => open(text, password),
+  fingerprint: (text) => hash('sha256', text, 'base64url'),
 };

@@ -40,4 +40,6 @@ export interface KeyBackupCipher {
   inspect(text: string): E.Either<BackupReadError, BackupHeader>;
   /** The key, after `inspect` passes: the password derives the key-encryption key, the content is authenticated. */
   open(text: string, password: string): TE.TaskEither<BackupReadError, SymmetricKeyHandle>;
+  /** SHA-256 of the file's text, base64url: what the ledger records of it. */
+  fingerprint(text: string): string;
 }
