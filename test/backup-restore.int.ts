@@ -10,7 +10,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { cliWith } from './support/cli-inproc';
 import { tempDir } from './support/fixtures';
 import { activatedDeployment, deploymentEvents, newNode, type TestNode } from './support/nodes';
-import { BACKUP_PASSWORD, backup, ledgerState, restore, sealOntoDeployment, secretsOf } from './support/backups';
+import { BACKUP_PASSWORD, backup, FAST, ledgerState, restore, sealOntoDeployment, secretsOf } from './support/backups';
 
 test('backup writes a 0600 JWE the jose package opens to the deployment key, and records KeyBackedUp signed, with the file fingerprint — never the password', async (t) => {
   t.timeout(30_000);
@@ -211,4 +211,39 @@ test('attack: a file naming the right deployment but holding another key is refu
   t.is(r.code, 5);
   t.regex(r.stderr, /^keyledger: the backup's key is not the deployment's key version 1 \(its key check differs from the signed one\)/);
   t.regex(r.stderr, /on this instance run `keyledger restore -f <the key backup file>`/);
+});
+
+test('rskeymgmt -e -f -p and -a -f -p: the SSRS flags back up and restore, warning that -p shows the password to the process list', async (t) => {
+  t.timeout(30_000);
+  const dir = tempDir('kl-rskeymgmt');
+  const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+  const file = path.join(dir, 'rs.snk');
+  const e = await cliWith({ env: FAST }, '-c', a!.file, 'rskeymgmt', '-e', '-f', file, '-p', BACKUP_PASSWORD);
+  t.is(e.code, 0, e.stderr);
+  t.regex(e.stderr, /warning: a password given with -p is visible to every user of this machine/);
+  t.regex(e.stdout, /backed up: symmetric key version 1/);
+  t.false(e.stdout.includes(BACKUP_PASSWORD) || e.stderr.includes(BACKUP_PASSWORD));
+  const noFile = await a!.run('rskeymgmt', '-e', '-p', BACKUP_PASSWORD);
+  t.is(noFile.code, 2);
+  t.regex(noFile.stderr, /rskeymgmt -e needs -f <backup file>/);
+  const wrong = await b!.run('rskeymgmt', '-a', '-f', file, '-p', 'not the password, clearly');
+  t.is(wrong.code, 5);
+  t.regex(wrong.stderr, /the password does not open this backup/);
+  const applied = await b!.run('rskeymgmt', '-a', '-f', file, '-p', BACKUP_PASSWORD);
+  t.is(applied.code, 0, applied.stderr);
+  t.regex(applied.stdout, /already holds a certified copy of key version 1/);
+  t.is((await a!.run('rskeymgmt', '-e', '-a', '-f', file)).code, 2);
+});
+
+test('--help teaches where the password comes from and what is refused; --json gives the outcome', async (t) => {
+  t.timeout(30_000);
+  const dir = tempDir('kl-help');
+  const [a] = await activatedDeployment(dir, ['A']);
+  const help = await a!.run('backup', '--help');
+  t.regex(help.stdout, /600,000 iterations/);
+  t.regex(help.stdout, /never an argument/);
+  t.regex((await a!.run('restore', '--help')).stdout, /a backup of another deployment or of an older key version, a wrong password/);
+  const file = path.join(dir, 'k.snk');
+  const r = await cliWith({ stdin: BACKUP_PASSWORD, env: FAST }, '-c', a!.file, '--json', 'backup', '-f', file, '--password-stdin');
+  t.like(r.json(), { keyVersion: 1, iterations: 1000, recorded: ['KeyBackedUp'], path: file });
 });
