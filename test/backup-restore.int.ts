@@ -9,7 +9,7 @@ import { compactDecrypt, decodeProtectedHeader } from 'jose';
 import { createHash, createHmac } from 'node:crypto';
 import { cliWith } from './support/cli-inproc';
 import { tempDir } from './support/fixtures';
-import { activatedDeployment, deploymentEvents, newNode, type TestNode } from './support/nodes';
+import { activatedDeployment, deploymentEvents, joinArgs, newNode, type TestNode } from './support/nodes';
 import { BACKUP_PASSWORD, backup, FAST, ledgerState, restore, sealOntoDeployment, secretsOf } from './support/backups';
 
 test('backup writes a 0600 JWE the jose package opens to the deployment key, and records KeyBackedUp signed, with the file fingerprint — never the password', async (t) => {
@@ -77,7 +77,7 @@ test('backup refuses an empty or short password, a second source, an existing fi
   t.is((await deploymentEvents(dir)).length, before + 2, 'two backups recorded, nothing for the refusals');
 });
 
-test('restore onto a member whose copy is lost (wrapped for another key): the key is wrapped again for it, KeyRestored recorded, activated; secrets still decrypt', async (t) => {
+test('restore onto a removed instance registered again: refused while a member remains; then genesis, own copy, activated, secrets decrypt', async (t) => {
   t.timeout(30_000);
   const dir = tempDir('kl-backup');
   const [a, b] = await activatedDeployment(dir, ['A', 'B']);
@@ -246,4 +246,29 @@ test('--help teaches where the password comes from and what is refused; --json g
   const file = path.join(dir, 'k.snk');
   const r = await cliWith({ stdin: BACKUP_PASSWORD, env: FAST }, '-c', a!.file, '--json', 'backup', '-f', file, '--password-stdin');
   t.like(r.json(), { keyVersion: 1, iterations: 1000, recorded: ['KeyBackedUp'], path: file });
+});
+
+test('re-genesis: an instance that pinned the old genesis trusts what the restorer signs once it pins the thumbprint restore printed', async (t) => {
+  t.timeout(30_000);
+  const dir = tempDir('kl-regenesis');
+  const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+  const file = path.join(dir, 'k.snk');
+  t.is((await backup(a!, file)).code, 0);
+  t.is((await a!.run('remove', b!.id)).code, 0);
+  t.is((await a!.run('remove', '--force', a!.id)).code, 0);
+  const c = await newNode(dir, 'C');
+  t.is((await c.run('init')).code, 1);
+  const r = await restore(c, file);
+  t.is(r.code, 0, r.stderr);
+  const genesis = /`keyledger trust --expect-genesis ([\w-]{43})`/.exec(r.stdout)?.[1];
+  t.truthy(genesis);
+  // B comes back: registered again, joined by the restorer — and refused until its operator pins the new genesis.
+  t.is((await b!.run('init', '--rejoin')).code, 1);
+  t.is((await c.run(...joinArgs(b!))).code, 0);
+  const refused = await b!.run('--json', 'start');
+  t.is(refused.code, 1);
+  t.like(refused.json(), { reason: { _tag: 'GenesisNotPinned', ledgerGenesis: genesis } });
+  t.is((await b!.run('trust', '--expect-genesis', genesis!)).code, 0);
+  t.is((await b!.run('start')).code, 0);
+  t.is((await c.run('verify', '--signatures')).code, 0);
 });
