@@ -10,7 +10,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { cliWith } from './support/cli-inproc';
 import { tempDir } from './support/fixtures';
 import { activatedDeployment, deploymentEvents, joinArgs, newNode, type TestNode } from './support/nodes';
-import { BACKUP_PASSWORD, backup, FAST, ledgerState, restore, sealOntoDeployment, secretsOf } from './support/backups';
+import { appendToDeployment, BACKUP_PASSWORD, backup, FAST, ledgerState, restore, sealOntoDeployment, secretsOf } from './support/backups';
 
 test('backup writes a 0600 JWE the jose package opens to the deployment key, and records KeyBackedUp signed, with the file fingerprint — never the password', async (t) => {
   t.timeout(30_000);
@@ -271,4 +271,17 @@ test('re-genesis: an instance that pinned the old genesis trusts what the restor
   t.is((await b!.run('trust', '--expect-genesis', genesis!)).code, 0);
   t.is((await b!.run('start')).code, 0);
   t.is((await c.run('verify', '--signatures')).code, 0);
+});
+
+test('verify --signatures reports a KeyBackedUp or KeyRestored not signed by the member it names (a record forged in the store)', async (t) => {
+  t.timeout(30_000);
+  const dir = tempDir('kl-forged-record');
+  const [a] = await activatedDeployment(dir, ['A']);
+  t.is((await backup(a!, path.join(dir, 'k.snk'))).code, 0);
+  t.is((await a!.run('verify', '--signatures')).code, 0);
+  const recorded = (await deploymentEvents(dir)).at(-1)!.event;
+  await appendToDeployment(dir, [recorded]);
+  const v = await a!.run('--json', 'verify', '--signatures');
+  t.is(v.code, 4, v.stdout);
+  t.regex(v.stdout, /"eventType": "KeyBackedUp"[\s\S]*"problem": "unsigned"|"problem": "unsigned"[\s\S]*"eventType": "KeyBackedUp"/);
 });

@@ -1,7 +1,7 @@
 /** Test helpers for key backup and restore: the CLI with a password, the state a refusal must not change, a re-created key. */
 import * as fs from 'node:fs';
 import { signerOf } from '../../src/commands/signing';
-import { sealEvents } from '../../src/domain/envelope';
+import { type EventSigner, sealEvents } from '../../src/domain/envelope';
 import type { LedgerEvent } from '../../src/domain/events';
 import { type DeploymentId, deploymentStream, type KeyVersion } from '../../src/domain/ids';
 import { fileKeystore } from '../../src/infra/file-keystore';
@@ -38,9 +38,6 @@ export const sealOntoDeployment = async (dir: string, a: TestNode, version: numb
   const held = rightOf(await fileKeystore(a.keystore).load({ installationId: a.id, serviceIdentity: identityOf(a) })());
   const key = crypto.createSymmetricKey();
   const jwe = rightOf(await crypto.wrap(key, held.publicKey)());
-  const stream = deploymentStream('default' as DeploymentId);
-  const store = openTestStore(ledgerFile(dir));
-  const last = (await eventsOf(store, stream)).at(-1)!;
   const event: LedgerEvent = {
     type: 'SymmetricKeyCreated',
     data: {
@@ -52,9 +49,15 @@ export const sealOntoDeployment = async (dir: string, a: TestNode, version: numb
       copy: { installationId: a.id, recipientThumbprint: held.thumbprint, jwe },
     },
   };
-  const sealed = rightOf(
-    sealEvents(stream, { revision: last.revision, hash: last.metadata.hash }, [event], aContext('hand-sealed'), sha256Hex, signerOf(crypto, held)),
-  );
+  await appendToDeployment(dir, [event], signerOf(crypto, held));
+};
+
+/** Events appended to the default deployment's stream as a writer of the store could: hashed into the chain, signed only if given a signer. */
+export const appendToDeployment = async (dir: string, events: ReadonlyArray<LedgerEvent>, signer?: EventSigner): Promise<void> => {
+  const stream = deploymentStream('default' as DeploymentId);
+  const store = openTestStore(ledgerFile(dir));
+  const last = (await eventsOf(store, stream)).at(-1)!;
+  const sealed = rightOf(sealEvents(stream, { revision: last.revision, hash: last.metadata.hash }, events, aContext('hand-sealed'), sha256Hex, signer));
   rightOf(await store.append(stream, sealed, last.revision)());
   await store.close();
 };
