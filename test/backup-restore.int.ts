@@ -9,6 +9,7 @@ import { compactDecrypt, decodeProtectedHeader } from 'jose';
 import { createHash, createHmac } from 'node:crypto';
 import { cliWith } from './support/cli-inproc';
 import { tempDir } from './support/fixtures';
+import { toLegacyKeystore } from './support/legacy';
 import { activatedDeployment, deploymentEvents, joinArgs, newNode, type TestNode } from './support/nodes';
 import { appendToDeployment, BACKUP_PASSWORD, backup, FAST, ledgerState, restore, sealOntoDeployment, secretsOf } from './support/backups';
 
@@ -284,4 +285,30 @@ test('verify --signatures reports a KeyBackedUp or KeyRestored not signed by the
   const v = await a!.run('--json', 'verify', '--signatures');
   t.is(v.code, 4, v.stdout);
   t.regex(v.stdout, /"eventType": "KeyBackedUp"[\s\S]*"problem": "unsigned"|"problem": "unsigned"[\s\S]*"eventType": "KeyBackedUp"/);
+});
+
+test('restore on an instance never initialized, or with a keystore from before signed key events, says what to run first; nothing changes', async (t) => {
+  t.timeout(30_000);
+  const dir = tempDir('kl-restore-first');
+  const [a] = await activatedDeployment(dir, ['A']);
+  const file = path.join(dir, 'k.snk');
+  t.is((await backup(a!, file)).code, 0);
+  t.is((await a!.run('remove', '--force', a!.id)).code, 0);
+  const fresh = await newNode(dir, 'N');
+  const before = await ledgerState(dir, fresh);
+  const never = await restore(fresh, file);
+  t.is(never.code, 5);
+  t.regex(
+    never.stderr,
+    /^keyledger: installation .* is not registered in the deployment with the key pair it holds\. Nothing was changed\. Run keyledger init/,
+  );
+  t.deepEqual(await ledgerState(dir, fresh), before);
+  const old = await newNode(dir, 'O');
+  t.is((await old.run('init')).code, 1);
+  await toLegacyKeystore(old);
+  const beforeLegacy = await ledgerState(dir, old);
+  const legacy = await restore(old, file);
+  t.is(legacy.code, 5);
+  t.regex(legacy.stderr, /keystore predates signed key events .* Nothing was changed\. Run keyledger init --new-installation-id/);
+  t.deepEqual(await ledgerState(dir, old), beforeLegacy);
 });

@@ -191,7 +191,8 @@ export const restoreKey = async (deps: BackupDeps, config: InstanceConfig, text:
   if (header.right.deploymentId !== config.deploymentId)
     return E.left({ _tag: 'BackupOfAnotherDeployment', backup: header.right.deploymentId, config: config.deploymentId });
   const held = await deps.keystore.load(binding(config))();
-  if (E.isLeft(held)) return held;
+  // No keystore: this installation never got its key pair here (or lost it): init first, as the remedies say.
+  if (E.isLeft(held)) return held.left.problem === 'missing' ? E.left({ _tag: 'RestoreNeedsRegistration', installationId: id }) : held;
   const k = held.right;
   if (!k.signing) return E.left({ _tag: 'RestoreNeedsSigningKey', installationId: id });
   const signer = signerOf(deps.crypto, k);
