@@ -312,3 +312,11 @@ test('restore on an instance never initialized, or with a keystore from before s
   t.regex(legacy.stderr, /keystore predates signed key events .* Nothing was changed\. Run keyledger init --new-installation-id/);
   t.deepEqual(await ledgerState(dir, old), beforeLegacy);
 });
+
+test('a hostile header (control characters in the deployment it names) is shown escaped, on one line', async (t) => {
+  t.timeout(30_000);
+  const r = await refusalCase(t, async (_a, file) => ({ file: rewrite(file, (s) => editHeader(s, (h) => ({ ...h, kl_dep: 'evil\n\u001b[31mred' }))) }));
+  t.is(r.code, 5);
+  t.regex(r.stderr, /the backup is of deployment "evil\\u000a\\u001b\[31mred", not this instance's "default"/);
+  t.false(r.stderr.includes('\u001b'));
+});
