@@ -19,7 +19,7 @@ import type { Base64Url, Fingerprint, Iterations, LedgerEvent } from '../domain/
 import type { DeploymentId, InstallationId, KeyVersion, Thumbprint } from '../domain/ids';
 import type { InstanceConfig } from '../domain/instance/decider';
 import { explainRefusal } from '../domain/refusal';
-import type { KeystoreError, StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
+import type { StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
 import type { BackupReadError, BackupSealError, KeyBackupCipher } from '../ports/key-backup';
 import type { Trust } from '../domain/trust';
 import { type Decision, handleCommand, type LoadedAll } from './handler';
@@ -303,6 +303,3 @@ export const restoreKey = async (deps: BackupDeps, config: InstanceConfig, text:
     recorded: [...recorded, ...activation.recorded],
   });
 };
-
-/** Keystore errors pass through unchanged (for the CLI's mapping). */
-export const isBackupKeystoreError = (e: BackupError): e is KeystoreError => e._tag === 'KeystoreError';

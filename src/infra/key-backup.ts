@@ -101,12 +101,12 @@ const inspect = (text: string): E.Either<BackupReadError, BackupHeader> => {
 };
 
 const open = async (text: string, password: string): Promise<E.Either<BackupReadError, SymmetricKeyHandle>> => {
-  const checked = inspect(text);
-  if (E.isLeft(checked)) return checked;
   const p = parse(text);
   if (E.isLeft(p)) return p;
-  const { p2s, encryptedKey, iv, ciphertext, tag, protectedB64 } = p.right;
-  const kek = await deriveKek(password, p2s, checked.right.iterations);
+  const { header, p2s, encryptedKey, iv, ciphertext, tag, protectedB64 } = p.right;
+  // The ceiling before anything is derived: a file must not decide how long restore runs.
+  if (header.iterations > CEILING) return E.left({ _tag: 'BackupIterationsTooHigh', iterations: header.iterations, ceiling: CEILING });
+  const kek = await deriveKek(password, p2s, header.iterations);
   let cek: Buffer;
   try {
     const kw = createDecipheriv('id-aes256-wrap', kek, KW_IV);
