@@ -2,9 +2,9 @@
  * The remedy walk: every refusal reason and every finding is set up for real,
  * and the remedy keyledger prints is followed literally — the typed steps from
  * --json, each checked to be printed word for word in the text output — until
- * the instance is activated. The only cases allowed to end elsewhere are those
- * whose remedy is a key backup restore (listed at the end, with the sentence
- * they print).
+ * the instance is activated. The remedies that restore a key backup are walked
+ * in test/backup-restore-walk.e2e.ts; the only cases allowed to end elsewhere
+ * are those whose remedy is restoring the store itself (listed at the end).
  */
 import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
@@ -37,8 +37,6 @@ interface StatusJson {
   message?: string;
   findings: Array<{ kind: string; remedy: RemedyJson }>;
 }
-
-const BACKUP_SENTENCE = /a key backup restore is needed, which this version cannot do yet/;
 
 interface Cast {
   readonly self: TestNode;
@@ -405,32 +403,9 @@ test('walk: finding InstallationClaimedByTwoMachines (a config copied to another
   t.is((await cast.self.run('start')).code, 0, 'the original stays activated');
 });
 
-// ─── Where the remedy is a key backup restore ─────────────────────────────
+// ─── Where the remedy is outside keyledger ──────────────────────────────
 
-test('the remedies that end elsewhere: a key backup restore, not available yet, said plainly and naming no command', async (t) => {
-  t.timeout(60_000);
-  // NoMemberHoldsKey: the last holder was removed while another instance waited to join.
-  const dir = tempDir('kl-walk');
-  const [a] = await activatedDeployment(dir, ['A']);
-  const b = await newNode(dir, 'B');
-  t.is((await b.run('init')).code, 1);
-  t.is((await a!.run('remove', '--force', a!.id)).code, 0);
-  const refused = (await b.run('--json', 'start')).json<{ reason: { _tag: string }; remedy: RemedyJson }>();
-  t.is(refused.reason._tag, 'NoMemberHoldsKey');
-  t.is(refused.remedy.kind, 'NotYetPossible');
-  t.deepEqual(refused.remedy.steps, []);
-  t.regex(refused.remedy.sentence, BACKUP_SENTENCE);
-  t.notRegex((await b.run('start')).stdout, /`keyledger/);
-
-  // A lost keystore on the only member.
-  const solo = tempDir('kl-walk');
-  const [only] = await activatedDeployment(solo, ['S']);
-  fs.rmSync(only!.keystore);
-  const lost = (await only!.run('--json', 'start')).json<{ reason: { _tag: string }; remedy: RemedyJson }>();
-  t.is(lost.reason._tag, 'KeystoreUnavailable');
-  t.is(lost.remedy.kind, 'NotYetPossible');
-  t.regex(lost.remedy.sentence, BACKUP_SENTENCE);
-
+test('the remedies that end elsewhere: restoring the store itself, said plainly and naming no keyledger command to fix it', async (t) => {
   // KeyNotThePinnedKey (a key planted in the ledger): the remedy is a store restore, set up and asserted in test/key-injection.int.ts.
   t.regex(
     remedyText(

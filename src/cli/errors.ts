@@ -3,7 +3,10 @@
  * the exit code it maps to. Both switches are exhaustive (no fallback branch):
  * a new error type does not compile until it is described here.
  */
+import type { BackupError } from '../commands/backup';
 import type { IdentityError } from '../commands/identity';
+import { remedyText, restoreTheRightBackup } from '../domain/remedy';
+import { describeBackupError } from './errors-backup';
 import type { InstanceError } from '../domain/instance/decider';
 import type { DeploymentError } from '../domain/deployment/decider';
 import type { MembershipError } from '../commands/membership';
@@ -19,6 +22,7 @@ import { describeStoreError } from '../ports/event-store';
 import { shownDeep } from '../domain/text';
 
 export type CliError =
+  | BackupError
   | MembershipError
   | IdentityError
   | RollbackError
@@ -83,10 +87,20 @@ const deploymentRefused = (x: DeploymentError): string => {
     case 'LastMember':
       return (
         `installation ${x.installationId} is the last member holding symmetric key version ${x.keyVersion}: removing it leaves nobody able to ` +
-        'join new instances, and this version cannot back the key up yet. Pass --force to remove it anyway.'
+        'join new instances, and only a key backup brings it back (keyledger backup -f FILE on it first). Pass --force to remove it anyway.'
       );
     case 'NotAMember':
       return `installation ${x.installationId} is not a member of the deployment (see keyledger list).`;
+    case 'BackupKeyVersion':
+      return (
+        `the backup holds key version ${x.backup}, but the deployment's current key is version ${x.current}` +
+        `${x.backup < x.current ? ' (the key was re-created since)' : ''}. Nothing was changed. ${remedyText(restoreTheRightBackup(x.current))}.`
+      );
+    case 'BackupKeyMismatch':
+      return (
+        `the backup's key is not the deployment's key version ${x.keyVersion} (its key check differs from the signed one): a wrong backup, or one made for ` +
+        `a deployment re-created under the same name. Nothing was changed. ${remedyText(restoreTheRightBackup(x.keyVersion))}.`
+      );
     default:
       return unreachable(x);
   }
@@ -263,6 +277,19 @@ const describeErrorOf = (e: CliError): string => {
       return e.message;
     case 'UsageError':
       return e.message;
+    case 'BackupMalformed':
+    case 'BackupIterationsTooHigh':
+    case 'BackupPasswordWrong':
+    case 'BackupCorrupted':
+    case 'BackupSealFailed':
+    case 'BackupFileNotWritten':
+    case 'BackupOfAnotherDeployment':
+    case 'RestoreNeedsRegistration':
+    case 'RestoreNeedsSigningKey':
+    case 'MembersRemain':
+    case 'KeyCheckNotTrusted':
+    case 'BackupNotThePinnedKey':
+      return describeBackupError(e);
     default:
       return unreachable(e);
   }
@@ -270,6 +297,22 @@ const describeErrorOf = (e: CliError): string => {
 
 export const exitCodeOf = (e: CliError): number => {
   switch (e._tag) {
+    case 'BackupFileNotWritten':
+      return e.exists ? EXIT.usage : EXIT.failure;
+    case 'BackupCorrupted':
+      return EXIT.tampered;
+    case 'BackupSealFailed':
+      return EXIT.failure;
+    case 'BackupMalformed':
+    case 'BackupIterationsTooHigh':
+    case 'BackupPasswordWrong':
+    case 'BackupOfAnotherDeployment':
+    case 'RestoreNeedsRegistration':
+    case 'RestoreNeedsSigningKey':
+    case 'MembersRemain':
+    case 'KeyCheckNotTrusted':
+    case 'BackupNotThePinnedKey':
+      return EXIT.refused;
     case 'ConfigError':
     case 'UsageError':
     case 'InvalidSecret':

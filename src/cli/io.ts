@@ -13,8 +13,11 @@ export interface Io {
   readonly stdoutIsTTY?: boolean;
   /** All of stdin (a secret's value: never an argument). Absent: nothing to read. */
   readonly readStdin?: () => Promise<Buffer>;
-  /** Asks the operator a question on the terminal (absent when stdin is not a terminal: nothing is asked, nothing assumed). */
-  readonly prompt?: (question: string) => Promise<string>;
+  /**
+   * Asks the operator a question on the terminal (absent when stdin is not a terminal: nothing is asked, nothing assumed).
+   * `hidden`: the answer is not echoed (a backup password).
+   */
+  readonly prompt?: (question: string, options?: { readonly hidden?: boolean }) => Promise<string>;
   /** Adapters to use instead of the defaults (the composition root's one seam; tests pass a crypto with pre-generated keys). */
   readonly adapters?: { readonly crypto?: () => Crypto };
 }

@@ -7,6 +7,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerAcceptRollback } from './commands/accept-rollback';
 import { registerTrust } from './commands/trust';
+import { registerBackupRestore } from './commands/backup-restore';
 import { registerChangeIdentity } from './commands/change-identity';
 import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
@@ -42,7 +43,11 @@ Scale-out (each instance has its own config and keystore; they share the store):
   keyledger remove <id> [--force]         revoke a member's copy (rskeymgmt -r)
   keyledger change-identity <account>     new key pair under a new service identity
   keyledger init --new-installation-id    a new identity for an instance whose key pair is lost
-  keyledger rskeymgmt -l | -j -m M -n N | -r <id>   the SSRS flags
+  keyledger rskeymgmt -l | -j -m M -n N | -r <id> | -e -f F | -a -f F   the SSRS flags
+
+Key backup (a password-protected file; the password is asked, or --password-stdin / --password-file):
+  keyledger backup -f rs-key.snk          on an activated member (rskeymgmt -e)
+  keyledger restore -f rs-key.snk         on an instance that lost its key, or after the last member left (rskeymgmt -a)
 
 Secrets (encrypted under the deployment key, beside the ledger; values from stdin, never arguments):
   keyledger secret put NAME < value.txt   |   secret get NAME [--reveal]   |   secret list   |   secret delete NAME
@@ -88,6 +93,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerAcceptRollback,
     registerTrust,
     registerSecret,
+    registerBackupRestore,
   ])
     register(program, scope);
   return program;
@@ -126,12 +132,24 @@ export const runCli = async (argv: ReadonlyArray<string>, io: Io): Promise<numbe
   }
 };
 
-/** One line from the terminal (readline loads only when a question is asked). */
-const askOnTerminal = async (question: string): Promise<string> => {
+/** One line from the terminal (readline loads only when a question is asked); a hidden answer is not echoed. */
+const askOnTerminal = async (question: string, options?: { readonly hidden?: boolean }): Promise<string> => {
   const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const { Writable } = await import('node:stream');
+  let muted = false;
+  const output = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (!muted) process.stderr.write(chunk);
+      callback();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
   try {
-    return await rl.question(question);
+    const answer = rl.question(question);
+    muted = options?.hidden === true;
+    const line = await answer;
+    if (muted) process.stderr.write('\n');
+    return line;
   } finally {
     rl.close();
   }

@@ -431,6 +431,45 @@ export const SecretReadsCounted = event('SecretReadsCounted', {
   secrets: t.array(t.exact(t.type({ name: SecretName, reads: PositiveInt }))),
 });
 
+// ─── Key backup and restore (docs/adr/0012-key-backup-and-restore.md): never the key, never the password ───
+
+/** A PBES2 iteration count. */
+export const Iterations = t.refinement(t.Int, (n) => n >= 1, 'Iterations');
+export type Iterations = t.TypeOf<typeof Iterations>;
+
+/**
+ * A member exported the deployment's key to a password-protected backup file (`keyledger backup`, rskeymgmt -e).
+ * Who and when are the event's metadata; the file is named by its fingerprint (SHA-256 of its text), never by content.
+ */
+export const KeyBackedUp = event('KeyBackedUp', {
+  deploymentId: DeploymentId,
+  backedUpBy: InstallationId,
+  keyVersion: KeyVersion,
+  /** SHA-256 of the backup file's text, base64url. */
+  fingerprint: Fingerprint,
+  /** PBES2 iteration count the file was written with. */
+  iterations: Iterations,
+  /** The genesis the file's header names (null: a deployment from before signatures). */
+  genesisThumbprint: t.union([Thumbprint, t.null]),
+});
+
+/**
+ * An instance applied a key backup (`keyledger restore`, rskeymgmt -a): the key it unwrapped with the password
+ * matched the deployment's signed key check, and it wrapped that key for its own public key (the
+ * SymmetricKeyWrapped recorded with this event, after a GenesisDeclared when no certified member remained).
+ */
+export const KeyRestored = event('KeyRestored', {
+  deploymentId: DeploymentId,
+  restoredBy: InstallationId,
+  keyVersion: KeyVersion,
+  /** SHA-256 of the backup file's text, base64url. */
+  fingerprint: Fingerprint,
+  /** The RSA key the restored copy is wrapped for. */
+  thumbprint: Thumbprint,
+  /** Whether the restorer declared itself the deployment's genesis (no certified member remained). */
+  genesisDeclared: t.boolean,
+});
+
 export const LedgerEvent = t.union([
   ConfigRead,
   KeyPairIssued,
@@ -446,6 +485,8 @@ export const LedgerEvent = t.union([
   SigningKeyRegistered,
   GenesisDeclared,
   GenesisAccepted,
+  KeyBackedUp,
+  KeyRestored,
   SecretPut,
   SecretDeleted,
   SecretRead,
@@ -473,6 +514,8 @@ export const DEPLOYMENT_EVENT_TYPES = [
   'PublicKeyReplaced',
   'SigningKeyRegistered',
   'GenesisDeclared',
+  'KeyBackedUp',
+  'KeyRestored',
 ] as const;
 export type DeploymentEvent = EventOf<(typeof DEPLOYMENT_EVENT_TYPES)[number]>;
 

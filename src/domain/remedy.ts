@@ -1,9 +1,11 @@
 /**
  * Remedies as data: the keyledger commands to run, where, in order, and one
- * sentence saying why — or, when the only real remedy is a feature this version
- * does not have (restoring a key backup), a plain sentence saying so and no
- * command. Every command named here exists; test/remedy-walk.e2e.ts follows
- * each remedy literally and reaches an activated instance.
+ * sentence saying why — or, when the only real remedy is outside keyledger
+ * (restoring the store itself), a plain sentence saying so and no command.
+ * Where no member holds the key any more, the remedy is SSRS's: apply a key
+ * backup (`keyledger restore`, rskeymgmt -a). Every command named here exists;
+ * test/remedy-walk.e2e.ts and test/backup-restore-walk.e2e.ts follow each
+ * remedy literally and reach an activated instance.
  */
 import type { RefusalReason } from './events';
 
@@ -11,7 +13,7 @@ import type { RefusalReason } from './events';
 export type Where = 'this-instance' | 'a-member' | 'the-other-machine';
 
 /** A command-line argument: literal text, or a value an earlier step printed (the new installation ID, its key's thumbprint). */
-export type Arg = string | { readonly placeholder: 'new-installation-id' | 'new-thumbprint' | 'genesis-thumbprint' };
+export type Arg = string | { readonly placeholder: 'new-installation-id' | 'new-thumbprint' | 'genesis-thumbprint' | 'backup-file' };
 
 export interface RemedyStep {
   readonly on: Where;
@@ -42,14 +44,29 @@ const join = (id: Arg, thumbprint: Arg, ...more: ReadonlyArray<Arg>): ReadonlyAr
 const run = (sentence: string, ...steps: ReadonlyArray<RemedyStep>): Remedy => ({ _tag: 'Run', sentence, steps });
 const step = (on: Where, ...args: ReadonlyArray<Arg>): RemedyStep => ({ on, args });
 
-export const BACKUP_RESTORE_NEEDED =
-  'no other member holds the key, so nobody can wrap it for this instance; a key backup restore is needed, which this version cannot do yet';
-const backupNeeded = (why: string): Remedy => ({ _tag: 'NotYetPossible', sentence: `${why}: ${BACKUP_RESTORE_NEEDED}` });
+/** The key backup file the operator keeps (made with `keyledger backup` or rskeymgmt -e): the operator names it. */
+const BACKUP_FILE: Arg = { placeholder: 'backup-file' };
+
+export const BACKUP_RESTORE_NEEDED = 'no other member holds the key, so nobody can wrap it for this instance: restore it from a key backup';
+
+/** Apply a key backup on this instance (rskeymgmt -a): it re-wraps the key for its key pair and starts it. */
+export const restoreFromBackup = (why: string): Remedy => run(`${why}: ${BACKUP_RESTORE_NEEDED}`, step('this-instance', 'restore', '-f', BACKUP_FILE));
+const backupNeeded = restoreFromBackup;
+
+/** A backup was refused as not this deployment's key (or not its current version): the right one, restored the same way. */
+export const restoreTheRightBackup = (keyVersion: number): Remedy =>
+  run(`restore a backup of this deployment's key version ${keyVersion} instead`, step('this-instance', 'restore', '-f', BACKUP_FILE));
 
 /** The key pair this installation was registered with is gone or not its own: a new installation ID, joined by a member. */
 export const freshInstallation = (ctx: RemedyContext, why: string, on: Where = 'this-instance'): Remedy =>
   ctx.otherHolders === 0
-    ? backupNeeded(why)
+    ? run(
+        `${why}: ${BACKUP_RESTORE_NEEDED} — give ${on === 'the-other-machine' ? 'the other machine' : 'this machine'} a new installation ID and key pair, ` +
+          `remove installation ${ctx.installationId} (its key pair is lost), then restore the key onto the new one`,
+        step(on, 'init', '--new-installation-id'),
+        step(on, 'remove', ctx.installationId, '--force'),
+        step(on, 'restore', '-f', BACKUP_FILE),
+      )
     : run(
         `${why}: give ${on === 'the-other-machine' ? 'the other machine' : 'this machine'} a new installation ID and key pair, ` +
           `have a member join it, then start it (afterwards, if the old key is lost for good, remove installation ${ctx.installationId} from a member)`,
@@ -76,7 +93,11 @@ export const resumeInit = (why: string): Remedy => run(`${why}: resume initializ
 
 export const rejoin = (ctx: RemedyContext, why: string): Remedy =>
   ctx.otherHolders === 0
-    ? backupNeeded(why)
+    ? run(
+        `${why}: if it should be a member again, ${BACKUP_RESTORE_NEEDED} — register it again, then restore the key onto it`,
+        step('this-instance', 'init', '--rejoin'),
+        step('this-instance', 'restore', '-f', BACKUP_FILE),
+      )
     : run(
         `${why}: if it should be a member again, register it again, have a member join it, then start it; otherwise shut it down`,
         step('this-instance', 'init', '--rejoin'),
@@ -154,7 +175,12 @@ export const remedyFor = (r: RefusalReason, ctx: RemedyContext): Remedy => {
       switch (r.problem) {
         case 'no-signing-key':
           return ctx.otherHolders === 0
-            ? backupNeeded('this instance has no signing key yet')
+            ? {
+                _tag: 'NotYetPossible',
+                sentence:
+                  'this instance has no signing key yet (its keystore predates signed key events) and no other member holds the key: ' +
+                  'restore the key from a backup onto a new installation (keyledger init --new-installation-id, then keyledger restore -f FILE)',
+              }
             : run(
                 'this instance has no signing key yet: give it one and pin the genesis (confirm its thumbprint with the operator who declared it), ' +
                   'have a member wrap the key for it again, then start it',
@@ -193,7 +219,9 @@ const argText = (a: Arg): string =>
       ? '<new installation ID>'
       : a.placeholder === 'genesis-thumbprint'
         ? '<the genesis thumbprint its operator gives you>'
-        : '<its thumbprint>';
+        : a.placeholder === 'backup-file'
+          ? '<the key backup file>'
+          : '<its thumbprint>';
 
 const whereText = (w: Where): string => (w === 'this-instance' ? 'on this instance' : w === 'a-member' ? 'on an activated member' : 'on the other machine');
 

@@ -10,7 +10,8 @@
  *     or a member that declared itself genesis (GenesisDeclared) when no certified member remained;
  *   - the certified members: the genesis, and every installation a certified member wrapped the key
  *     for naming its signing key (SymmetricKeyWrapped signed by that member) — until it is removed;
- *   - which key checks were signed by a certified creator, and which wrapped copies by a certified member.
+ *   - which key checks were signed by a certified creator, and which wrapped copies by a certified member;
+ *   - (findings only) whether each backup and restore record (KeyBackedUp, KeyRestored) is signed by the member it names.
  * A signature by a removed member, by a key not registered, or that does not verify, trusts nothing.
  * Removals are honoured whoever signed them (removing trust is always safe) and reported when unsigned.
  */
@@ -246,6 +247,14 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
         const own = copies[who];
         if (own && own.keyVersion === v) uncertified[who] = { trusted: true, keyVersion: v, revision: own.revision, by: who };
         copies = uncertified;
+        break;
+      }
+      case 'KeyBackedUp':
+      case 'KeyRestored': {
+        // The record of a key operation (ADR 0012): trusts nothing, but is reported unless the member it names signed it.
+        const by = ev.type === 'KeyBackedUp' ? ev.data.backedUpBy : ev.data.restoredBy;
+        const problem = notByMember() ?? (sig && id(sig.by) !== id(by) ? 'bad-signature' : undefined);
+        if (problem) finding(problem);
         break;
       }
     }

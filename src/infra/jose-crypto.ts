@@ -104,6 +104,12 @@ export const symmetricKeyObjectOf = (h: SymmetricKeyHandle): KeyObject => {
   return k;
 };
 
+/** The bytes behind a handle, for the key backup's encryption (src/infra/key-backup.ts). Infra only; the caller never keeps them. */
+export const symmetricKeyBytesOf = (h: SymmetricKeyHandle): Buffer => bytesOf(h);
+
+/** A handle for a key read back from a backup (src/infra/key-backup.ts). Infra only: the bytes are owned by the handle from now on. */
+export const symmetricKeyFromBytes = (bytes: Buffer): SymmetricKeyHandle => symmetricFrom(bytes);
+
 const joseKeyOf = (h: PrivateKeyHandle): jose.JWK.Key => {
   const k = privateKeys.get(h);
   if (!k) throw new Error('programmer error: private key handle from another adapter');

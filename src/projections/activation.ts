@@ -212,6 +212,8 @@ const applyActivation = (v: WorkingView, e: StoredEvent): void => {
     case 'LedgerRollbackAccepted':
     case 'GenesisAccepted':
     case 'GenesisDeclared':
+    case 'KeyBackedUp':
+    case 'KeyRestored':
     case 'SecretPut':
     case 'SecretDeleted':
     case 'SecretRead':

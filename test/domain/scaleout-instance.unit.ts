@@ -358,7 +358,7 @@ const explained: ReadonlyArray<[RefusalReason, string, ReadonlyArray<string>, Re
     { _tag: 'NoMemberHoldsKey', keyVersion: V2 },
     'RSReportServerNotActivated',
     ['symmetric key version 2', 'no member'],
-    /a key backup restore is needed, which this version cannot do yet/,
+    /restore it from a key backup: on this instance run `keyledger restore -f <the key backup file>`/,
   ],
 ];
 
@@ -390,8 +390,8 @@ test('explainRefusal: the exact summaries of the scale-out reasons', (t) => {
   );
 });
 
-test('remedyFor: NoMemberHoldsKey names no command (no join, no re-created key): a backup restore, not available yet', (t) => {
+test('remedyFor: NoMemberHoldsKey names a key backup restore on this instance (no join, no re-created key)', (t) => {
   const r = remedyFor({ _tag: 'NoMemberHoldsKey', keyVersion: V1 }, { installationId: ID, otherHolders: 0, thumbprint: TP_REMEDY });
-  t.is(r._tag, 'NotYetPossible');
-  t.notRegex(remedyText(r), /keyledger/);
+  t.deepEqual(r._tag === 'Run' ? r.steps : [], [{ on: 'this-instance', args: ['restore', '-f', { placeholder: 'backup-file' }] }]);
+  t.notRegex(remedyText(r), /keyledger (join|init)/);
 });

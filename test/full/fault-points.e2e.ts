@@ -17,6 +17,7 @@ import { cliWith, cliWithEnv } from '../support/cli-inproc';
 import { toLegacyKeystore, toLegacyLedger } from '../support/legacy';
 import { activatedDeployment, deploymentEvents, instanceEvents, joinArgs, keystoreThumbprint, ledgerFile, newNode, type TestNode } from '../support/nodes';
 import { tamper } from '../support/tamper';
+import { BACKUP_PASSWORD, backup, FAST, restore } from '../support/backups';
 
 interface Scenario {
   readonly name: string;
@@ -33,6 +34,11 @@ interface Scenario {
   /** What must hold once the rerun completed, beside the common invariants. */
   readonly afterRerun?: (t: ExecutionContext, members: ReadonlyArray<TestNode>, label: string) => Promise<void>;
 }
+
+const RESTORED_SECRETS = [
+  ['reportserver/datasource/sales', 'Server=db1;Password=Tr0ub4dor&3'],
+  ['delivery/smtp', 'smtp-pass-42'],
+] as const;
 
 /** `secret get NAME --reveal` on a member, in process. */
 const reveal = async (n: TestNode, name: string): Promise<string> => {
@@ -152,10 +158,52 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
       t.is(await reveal(a!, 'other'), 'value-of-other', `${label}: the other secret is untouched`);
     },
   },
+  {
+    name: 'restore (the last member was removed; a new instance restores the backup and becomes the genesis)',
+    setup: async (dir) => {
+      const [a] = await activatedDeployment(dir, ['A']);
+      for (const [name, value] of RESTORED_SECRETS)
+        if ((await cliWith({ stdin: value }, '-c', a!.file, 'secret', 'put', name)).code !== 0) throw new Error(`put ${name}`);
+      const file = path.join(dir, 'rs-key.snk');
+      if ((await backup(a!, file)).code !== 0) throw new Error('the backup failed');
+      if ((await a!.run('remove', '--force', a!.id)).code !== 0) throw new Error('the removal failed');
+      const c = await newNode(dir, 'C');
+      if ((await c.run('init')).code !== 1) throw new Error('C should wait');
+      const password = path.join(dir, 'password.txt');
+      fs.writeFileSync(password, `${BACKUP_PASSWORD}\n`, { mode: 0o600 });
+      return { node: c, args: ['restore', '-f', file, '--password-file', password], members: [c] };
+    },
+    done: 0,
+    records: { type: 'KeyRestored', in: 'deployment' },
+    afterRerun: async (t, [c], label) => {
+      for (const [name, value] of RESTORED_SECRETS) t.is(await reveal(c!, name), value, `${label}: ${name} decrypts after the restore`);
+    },
+  },
+  {
+    name: 'backup (--force over an earlier file)',
+    setup: async (dir) => {
+      const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+      const file = path.join(dir, 'rs-key.snk');
+      fs.writeFileSync(file, 'an earlier file');
+      const password = path.join(dir, 'password.txt');
+      fs.writeFileSync(password, BACKUP_PASSWORD, { mode: 0o600 });
+      return { node: a!, args: ['backup', '-f', file, '--password-file', password, '--force'], members: [a!, b!] };
+    },
+    done: 0,
+    afterKill: async (t, [a], label) => {
+      // The file is the earlier one or a whole backup, never half of one.
+      const text = fs.readFileSync(path.join(a!.dir, 'rs-key.snk'), 'utf8');
+      t.true(text === 'an earlier file' || text.split('.').length === 5, `${label}: the file is whole`);
+    },
+    afterRerun: async (t, [, b], label) => {
+      const r = await restore(b!, path.join(b!.dir, 'rs-key.snk'));
+      t.is(r.code, 0, `${label}: the backup restores: ${r.stderr}`);
+    },
+  },
 ];
 
 const child = (node: TestNode, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
-  runNode(CLI, ['-c', node.file, ...args], { cwd: node.dir, env, timeoutMs: 60_000 });
+  runNode(CLI, ['-c', node.file, ...args], { cwd: node.dir, env: { ...FAST, ...env }, timeoutMs: 60_000 });
 
 const leftovers = (dir: string): string[] =>
   fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /\.tmp-\d+/.test(path.basename(f)) && !f.includes('.keyledger'));

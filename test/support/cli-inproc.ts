@@ -24,11 +24,11 @@ export const cliWithEnv = async (env: Readonly<Record<string, string>>, ...args:
 /** The CLI on a terminal where the operator answers every prompt with `answer` (the questions are kept on stderr). */
 export const cliAnswering = async (answer: string, ...args: string[]): Promise<InProcResult> => run({}, true, args, async () => answer);
 
-/** The CLI with a value on stdin (`secret put`), and stdout a terminal or not (`secret get`). */
+/** The CLI with a value on stdin (`secret put`), stdout a terminal or not (`secret get`), and a terminal answering every prompt with `answer`. */
 export const cliWith = async (
-  options: { readonly stdin?: string | Buffer; readonly stdoutIsTTY?: boolean; readonly env?: Readonly<Record<string, string>> },
+  options: { readonly stdin?: string | Buffer; readonly stdoutIsTTY?: boolean; readonly env?: Readonly<Record<string, string>>; readonly answer?: string },
   ...args: string[]
-): Promise<InProcResult> => run(options.env ?? {}, true, args, undefined, options);
+): Promise<InProcResult> => run(options.env ?? {}, true, args, options.answer !== undefined ? async () => options.answer as string : undefined, options);
 
 const run = async (
   env: Readonly<Record<string, string>>,

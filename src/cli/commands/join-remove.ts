@@ -85,7 +85,7 @@ export const removeCommand = async (io: Io, g: GlobalOptions, id: string, force:
     const o = r.right;
     s.log.write({ command: 'remove', installationId: o.installationId, lastMember: o.lastMember, forced: force, recorded: o.recorded });
     const last = o.lastMember
-      ? 'It was the last member holding the key: a new instance can only get it from a key backup restore, which this version cannot do yet.\n'
+      ? 'It was the last member holding the key: a new instance can only get it from a key backup (keyledger restore -f FILE on it).\n'
       : '';
     const text =
       o.recorded.length === 0

@@ -4,17 +4,18 @@ import * as E from 'fp-ts/Either';
 import { loadConfig } from '../../infra/config';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { fail } from '../session';
+import { backupCommand, restoreCommand } from './backup-restore';
 import { joinCommand, removeCommand } from './join-remove';
 import { listCommand } from './status-list';
 
 type Flags = Record<string, string | boolean | undefined>;
 
 const rskeymgmt = async (io: Io, g: GlobalOptions, o: Flags): Promise<number> => {
-  for (const flag of ['e', 'a', 'd', 's'] as const)
+  for (const flag of ['d', 's'] as const)
     if (o[flag])
       return fail(io, {
         _tag: 'UsageError',
-        message: `rskeymgmt -${flag} (backup, restore, delete, re-create) is not available in this version of keyledger yet`,
+        message: `rskeymgmt -${flag} (delete, re-create) is not available in this version of keyledger yet`,
       });
   const local = o['i'];
   if (typeof local === 'string') {
@@ -26,9 +27,16 @@ const rskeymgmt = async (io: Io, g: GlobalOptions, o: Flags): Promise<number> =>
         message: `-i ${local} does not match the config's instance ${c.right.instance.instanceName}: pass the instance's config with -c`,
       });
   }
-  const chosen = ['l', 'j', 'r'].filter((f) => o[f] !== undefined && o[f] !== false);
+  const chosen = ['l', 'j', 'r', 'e', 'a'].filter((f) => o[f] !== undefined && o[f] !== false);
   if (chosen.length !== 1)
-    return fail(io, { _tag: 'UsageError', message: 'rskeymgmt takes exactly one of -l, -j, -r (and -e, -a, -d, -s in a later version)' });
+    return fail(io, { _tag: 'UsageError', message: 'rskeymgmt takes exactly one of -l, -j, -r, -e, -a (and -d, -s in a later version)' });
+  if (o['e'] || o['a']) {
+    const file = o['f'];
+    if (typeof file !== 'string') return fail(io, { _tag: 'UsageError', message: `rskeymgmt -${o['e'] ? 'e' : 'a'} needs -f <backup file>` });
+    // SSRS scripts pass the password with -p: accepted for them, with a warning (keyledger backup/restore never take one as an argument).
+    const src = typeof o['p'] === 'string' ? { argument: o['p'] } : {};
+    return o['e'] ? backupCommand(io, g, file, src, false) : restoreCommand(io, g, file, src);
+  }
   if (o['l']) return listCommand(io, g);
   if (o['j'])
     return joinCommand(io, g, {
@@ -42,17 +50,20 @@ const rskeymgmt = async (io: Io, g: GlobalOptions, o: Flags): Promise<number> =>
 export const registerRskeymgmt = (program: Command, { io, globals, done }: CommandScope): void => {
   program
     .command('rskeymgmt')
-    .description('the SSRS rskeymgmt flags on top of keyledger: -l list, -j join (-m machine -n instance), -r <installationID> remove, -i local instance name')
+    .description(
+      'the SSRS rskeymgmt flags on top of keyledger: -l list, -j join (-m machine -n instance), -r <installationID> remove, ' +
+        '-e -f FILE [-p PASSWORD] back up the key, -a -f FILE [-p PASSWORD] restore it, -i local instance name',
+    )
     .option('-l', 'list the instances of the deployment')
     .option('-j', 'join a waiting instance (name it with -m and -n)')
     .option('-r <installationID>', 'remove an instance')
     .option('-m <machine>', 'remote machine (with -j)')
     .option('-n <instance>', 'remote instance (with -j)')
     .option('-i <instance>', 'local instance name (must match the config)')
-    .option('-f <file>', 'backup file (with -e / -a: not available yet)')
-    .option('-p <password>', 'backup password (with -e / -a: not available yet)')
-    .option('-e', 'extract the key to a backup file (not available yet)')
-    .option('-a', 'apply a backup (not available yet)')
+    .option('-f <file>', 'backup file (with -e / -a)')
+    .option('-p <password>', 'backup password (with -e / -a; visible in the process list: without -p it is asked on the terminal)')
+    .option('-e', 'extract the key to a password-protected backup file (keyledger backup)')
+    .option('-a', 'apply a backup to this instance (keyledger restore)')
     .option('-d', 'delete keys and encrypted content (not available yet)')
     .option('-s', 're-create the key (not available yet)')
     .option('--force', 'with -r: allow removing the last member')

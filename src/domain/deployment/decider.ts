@@ -7,7 +7,7 @@
  * Pure: wrapped copies and key checks come in with the command.
  */
 import * as E from 'fp-ts/Either';
-import type { Base64Url, DeploymentEvent, PublicJwk, SigningJwk, WrappedCopy } from '../events';
+import type { Base64Url, DeploymentEvent, Fingerprint, Iterations, PublicJwk, SigningJwk, WrappedCopy } from '../events';
 import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../ids';
 
 // ─── State ────────────────────────────────────────────────────────────────
@@ -127,6 +127,9 @@ export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): D
     }
     case 'GenesisDeclared':
       return s; // trust, not membership: src/domain/trust.ts
+    case 'KeyBackedUp':
+    case 'KeyRestored':
+      return s; // the record of an operation: the copy a restore wraps is its SymmetricKeyWrapped
     case 'InstanceRemoved':
       return {
         ...s,
@@ -224,6 +227,32 @@ export type DeploymentCommand =
       readonly installationId: InstallationId;
       readonly signingThumbprint: Thumbprint;
       readonly previousGenesis: Thumbprint | null;
+    }
+  | {
+      /** A member exported the current key to a backup file (rskeymgmt -e): recorded, never the key. */
+      readonly type: 'RecordBackup';
+      readonly deploymentId: DeploymentId;
+      readonly installationId: InstallationId;
+      readonly keyVersion: KeyVersion;
+      readonly fingerprint: Fingerprint;
+      readonly iterations: Iterations;
+      readonly genesisThumbprint: Thumbprint | null;
+    }
+  | {
+      /**
+       * Apply a backup (rskeymgmt -a): the key the restorer unwrapped from the file (its version and key check
+       * as computed from the key itself) wrapped for the restorer's registered public key — after a genesis
+       * declaration when no certified member remains (`declareGenesis`, decided by the trust walk's caller).
+       */
+      readonly type: 'RestoreKey';
+      readonly deploymentId: DeploymentId;
+      readonly installationId: InstallationId;
+      readonly keyVersion: KeyVersion;
+      readonly keyCheck: Base64Url;
+      readonly fingerprint: Fingerprint;
+      readonly copy: WrappedCopy;
+      readonly signingThumbprint: Thumbprint;
+      readonly declareGenesis: { readonly previousGenesis: Thumbprint | null } | null;
     };
 
 export type DeploymentError =
@@ -245,7 +274,11 @@ export type DeploymentError =
   | { readonly _tag: 'NoKeyToWrap' }
   | { readonly _tag: 'SponsorHoldsNoCurrentCopy'; readonly sponsor: InstallationId; readonly keyVersion: KeyVersion | null }
   | { readonly _tag: 'LastMember'; readonly installationId: InstallationId; readonly keyVersion: KeyVersion }
-  | { readonly _tag: 'NotAMember'; readonly installationId: InstallationId };
+  | { readonly _tag: 'NotAMember'; readonly installationId: InstallationId }
+  /** A backup of another key version than the deployment's current one (older: superseded by a re-created key). */
+  | { readonly _tag: 'BackupKeyVersion'; readonly backup: KeyVersion; readonly current: KeyVersion }
+  /** The backup's key is not the deployment's key of that version: its key check differs. */
+  | { readonly _tag: 'BackupKeyMismatch'; readonly keyVersion: KeyVersion };
 
 const none: ReadonlyArray<DeploymentEvent> = [];
 const FIRST_VERSION = 1 as KeyVersion;
@@ -424,7 +457,80 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
         },
       ]);
     }
+    case 'RecordBackup':
+    case 'RestoreKey':
+      return decideBackupAndRestore(c, s);
   }
+};
+
+const decideBackupAndRestore = (
+  c: Extract<DeploymentCommand, { type: 'RecordBackup' | 'RestoreKey' }>,
+  s: DeploymentState,
+): E.Either<DeploymentError, ReadonlyArray<DeploymentEvent>> => {
+  const current = s.currentKey;
+  if (!current) return E.left({ _tag: 'NoKeyToWrap' });
+  if (c.keyVersion !== current.keyVersion) return E.left({ _tag: 'BackupKeyVersion', backup: c.keyVersion, current: current.keyVersion });
+  const registered = s.registered[c.installationId];
+  if (!registered)
+    return E.left(
+      s.removed[c.installationId]
+        ? { _tag: 'InstallationRemoved', installationId: c.installationId }
+        : { _tag: 'UnknownInstallation', installationId: c.installationId },
+    );
+  if (c.type === 'RecordBackup') {
+    if (!currentCopyOf(s, c.installationId))
+      return E.left({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: c.installationId, keyVersion: s.copies[c.installationId]?.keyVersion ?? null });
+    const { type: _type, installationId, ...data } = c;
+    return E.right([{ type: 'KeyBackedUp', data: { ...data, backedUpBy: installationId } }]);
+  }
+  if (c.keyCheck !== current.keyCheck) return E.left({ _tag: 'BackupKeyMismatch', keyVersion: current.keyVersion });
+  if (c.copy.installationId !== c.installationId || c.copy.recipientThumbprint !== registered.thumbprint)
+    return E.left({
+      _tag: 'CopyNotForRegisteredKey',
+      installationId: c.installationId,
+      storedThumbprint: registered.thumbprint,
+      copyThumbprint: c.copy.recipientThumbprint,
+    });
+  const genesis: ReadonlyArray<DeploymentEvent> = c.declareGenesis
+    ? [
+        {
+          type: 'GenesisDeclared',
+          data: {
+            deploymentId: c.deploymentId,
+            installationId: c.installationId,
+            signingThumbprint: c.signingThumbprint,
+            previousGenesis: c.declareGenesis.previousGenesis,
+            keyVersion: current.keyVersion,
+            keyCheck: current.keyCheck as Base64Url,
+          },
+        },
+      ]
+    : [];
+  return E.right([
+    ...genesis,
+    {
+      type: 'SymmetricKeyWrapped',
+      data: {
+        deploymentId: c.deploymentId,
+        keyVersion: current.keyVersion,
+        copy: c.copy,
+        wrappedBy: c.installationId,
+        wrappedByThumbprint: registered.thumbprint,
+        recipientSigningThumbprint: c.signingThumbprint,
+      },
+    },
+    {
+      type: 'KeyRestored',
+      data: {
+        deploymentId: c.deploymentId,
+        restoredBy: c.installationId,
+        keyVersion: current.keyVersion,
+        fingerprint: c.fingerprint,
+        thumbprint: registered.thumbprint,
+        genesisDeclared: c.declareGenesis !== null,
+      },
+    },
+  ]);
 };
 
 /** The deployment aggregate as one value (emmett's Decider shape). */
