@@ -4,12 +4,14 @@
  * is removed or disabled. Its reads are counted and recorded once per period, not one event per read.
  */
 import test from 'ava';
+import * as path from 'node:path';
 import { inspect } from 'node:util';
 import * as E from 'fp-ts/Either';
 import { contentStream, type DeploymentId } from '../src/domain/ids';
 import { describeLibraryError, type Deployment, openDeployment } from '../src/library';
 import { cliWith } from './support/cli-inproc';
 import { rightOf, tempDir } from './support/fixtures';
+import { backup, restore } from './support/backups';
 import { activatedDeployment, editConfig, ledgerFile, newNode, withLedger } from './support/nodes';
 import { pooledCrypto } from './support/pooled-crypto';
 
@@ -162,4 +164,27 @@ test('the content stream cut back behind the process (a secret’s newer value r
   const again = await openDeployment({ config: a!.file, refreshMs: 0, crypto: pooledCrypto() });
   t.true(E.isLeft(again) && again.left._tag === 'LedgerRolledBack', JSON.stringify(again));
   if (E.isLeft(again)) t.regex(describeLibraryError(again.left), /rolled back: keyledger\.content-default/);
+});
+
+test('a long-running process keeps working across a restore on another member (the key it holds is the key restored)', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-lib');
+  const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+  const file = path.join(dir, 'key.snk');
+  t.is((await backup(a!, file)).code, 0);
+  const d = await open(a!.file);
+  try {
+    rightOf(await d.encrypt('before', 'put-before-the-restore'));
+    const restored = await restore(b!, file);
+    t.is(restored.code, 0, restored.stdout + restored.stderr);
+    // The process reads what it put before, and what the restored member puts after; the member reads what it puts after.
+    t.is(rightOf(await d.decrypt('before')).text(), 'put-before-the-restore');
+    t.is((await cliWith({ stdin: 'put-after-the-restore' }, '-c', b!.file, 'secret', 'put', 'after')).code, 0);
+    t.is(rightOf(await d.decrypt('after')).text(), 'put-after-the-restore');
+    rightOf(await d.encrypt('from-the-process', 'again'));
+    t.is((await cliWith({}, '-c', b!.file, 'secret', 'get', 'from-the-process', '--reveal')).stdout, 'again');
+    t.like(rightOf(await d.status()), { activated: true, keyVersion: 1, reason: null });
+  } finally {
+    rightOf(await d.close());
+  }
 });
