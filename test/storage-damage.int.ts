@@ -65,3 +65,23 @@ test('a damaged, full or read-only store is named as such, with what to do (not 
   t.regex(describeError({ ...base, cause: 'read-only', message: 'attempt to write a readonly database' }), /is read-only/);
   t.regex(describeError(base), /reachable/);
 });
+
+test('an index that no longer matches its table: verify (page structure) does not see it, verify --deep (integrity_check) does', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-dmg');
+  const [a] = await activatedDeployment(dir, ['A', 'B']);
+  const file = ledgerFile(dir);
+  // An index whose recorded definition is changed behind SQLite's back: every page is well formed, its entries wrong.
+  const db = new Database(file);
+  db.exec('CREATE INDEX damaged_by_test ON events(event_type)');
+  db.unsafeMode(true); // lets the schema be written (SQLite's defensive mode is on by default here)
+  db.pragma('writable_schema = ON');
+  db.prepare("UPDATE sqlite_master SET sql = 'CREATE INDEX damaged_by_test ON events(event_id)' WHERE name = 'damaged_by_test'").run();
+  db.pragma('writable_schema = OFF');
+  db.close();
+  const quick = await a!.run('verify');
+  t.is(quick.code, 0, quick.stdout + quick.stderr);
+  const deep = await a!.run('verify', '--deep');
+  t.is(deep.code, 4, deep.stdout + deep.stderr);
+  t.regex(deep.stdout, /^DAMAGED the store's own integrity check: .*damaged_by_test/m);
+});

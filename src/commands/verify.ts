@@ -50,6 +50,8 @@ export interface VerifyOptions {
   readonly signatures?: TrustCrypto;
   /** With `signatures`: the genesis thumbprint its operators confirmed (see AuditOptions). */
   readonly expectGenesis?: string;
+  /** The store's deepest check of its storage (SQLite: integrity_check, every index against its table; slower). */
+  readonly deep?: boolean;
 }
 
 export const verifyLedger =
@@ -66,7 +68,7 @@ export const verifyLedger =
     const pageSize = options.pageSize ?? 1000;
     // Physical damage too: an index page or a table overwritten reads fine until a write needs it. The store's own
     // check runs beside the pass over the events (on its own thread, for SQLite).
-    const checking = store.integrityCheck ? store.integrityCheck()() : Promise.resolve(E.right([]));
+    const checking = store.integrityCheck ? store.integrityCheck(options.deep ? { deep: true } : {})() : Promise.resolve(E.right([]));
     let size = pageSize;
     const pagesFrom = (at: Position | undefined, n: number): Pages =>
       pagesOf(store, { after: at ?? START, pageSize: n, streamPrefixes: [LEDGER_PREFIX], readAhead: n > 1 });

@@ -22,7 +22,16 @@ export interface ReadAheadJob {
 export interface IntegrityJob {
   readonly kind: 'keyledger-integrity-check';
   readonly name: string;
+  /** integrity_check (every index against its table, O(n log n)) rather than quick_check (every page's structure). */
+  readonly deep: boolean;
 }
+
+/** SQLite's check of a whole file: the problems it names (none: sound). */
+export const fileProblems = (db: InstanceType<typeof Database>, deep: boolean): string[] => {
+  const pragma = deep ? 'integrity_check' : 'quick_check';
+  const rows = db.pragma(`${pragma}(20)`, { simple: false }) as Array<Record<string, string>>;
+  return rows.map((r) => r[pragma]!).filter((m) => m !== 'ok');
+};
 
 export type IntegrityMessage =
   | { readonly problems: ReadonlyArray<string> }
@@ -32,8 +41,7 @@ const checkIntegrity = (job: IntegrityJob, port: NonNullable<typeof parentPort>)
   try {
     const db = new Database(job.name, { readonly: true, fileMustExist: true });
     try {
-      const rows = db.pragma('quick_check(20)', { simple: false }) as Array<{ quick_check: string }>;
-      port.postMessage({ problems: rows.map((r) => r.quick_check).filter((m) => m !== 'ok') } satisfies IntegrityMessage);
+      port.postMessage({ problems: fileProblems(db, job.deep) } satisfies IntegrityMessage);
     } finally {
       db.close();
     }

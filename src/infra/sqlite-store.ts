@@ -50,6 +50,7 @@ import {
 import { errorMessage } from './error-message';
 import { integrityCheckOnThread, startReadAhead } from './sqlite-read-ahead';
 import { eachRow } from './sqlite-read-ahead-page';
+import { fileProblems } from './sqlite-read-ahead-worker';
 import { ensureDir, type LedgerAccess, ledgerModes, prepareSqliteFile } from './file-modes';
 
 export interface SqliteStoreOptions {
@@ -450,21 +451,15 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  integrityCheck(): TE.TaskEither<StoreError, ReadonlyArray<string>> {
+  integrityCheck(options: { readonly deep?: boolean } = {}): TE.TaskEither<StoreError, ReadonlyArray<string>> {
+    const deep = options.deep === true;
     // On its own thread when the file can be opened by name: a large ledger's check runs beside the caller's work.
     if (this.readName !== undefined)
       return () =>
-        integrityCheckOnThread({ kind: 'keyledger-integrity-check', name: this.readName! }, (e) =>
+        integrityCheckOnThread({ kind: 'keyledger-integrity-check', name: this.readName!, deep }, (e) =>
           failure(this.file, Object.assign(new Error(e.message), { code: e.code })),
         );
-    return () =>
-      Promise.resolve(
-        this.guard(() => {
-          const rows = this.db.pragma('quick_check(20)', { simple: false }) as Array<{ quick_check: string }>;
-          const problems = rows.map((r) => r.quick_check).filter((m) => m !== 'ok');
-          return E.right(problems);
-        }),
-      );
+    return () => Promise.resolve(this.guard(() => E.right(fileProblems(this.db, deep))));
   }
 
   private toRecorded(rows: ReadonlyArray<EventRow>): E.Either<StoreError, ReadonlyArray<RecordedEvent>> {

@@ -156,8 +156,11 @@ export interface EventStore {
    * record) end the Observable with a `StoreError`.
    */
   subscribeToAll(options?: SubscribeOptions): Observable<SubscriptionMessage>;
-  /** The store's own check of its storage (SQLite's quick_check: every page's structure, a damaged or overwritten page): problems found, none when sound. Absent: not available. */
-  integrityCheck?(): TE.TaskEither<StoreError, ReadonlyArray<string>>;
+  /**
+   * The store's own check of its storage — SQLite's quick_check: every page's structure, a damaged or overwritten
+   * page; `deep`: integrity_check, every index against its table too. Problems found, none when sound. Absent: not available.
+   */
+  integrityCheck?(options?: { readonly deep?: boolean }): TE.TaskEither<StoreError, ReadonlyArray<string>>;
   /**
    * Pages of $all read ahead on another thread, each event's `text.digest` computed there (optional: SQLite):
    * what a long catch-up folds while the next pages are read and hashed. Same pages as `readAll` would give.

@@ -18,6 +18,7 @@ import { emit, usage, withSession } from '../session';
 export interface VerifyFlags {
   readonly signatures?: boolean;
   readonly expectGenesis?: string;
+  readonly deep?: boolean;
 }
 
 const hashLine = (p: IntegrityProblem): string => `TAMPERED ${printable(`${p.stream}@${p.revision} (${p.eventType}): ${p.problem}`)}`;
@@ -79,6 +80,7 @@ const verifyCommand = async (io: Io, g: GlobalOptions, flags: VerifyFlags): Prom
       onProgress: progress.update,
       ...(signing ? { signatures: { verify: signing.verify, thumbprint: signing.thumbprint } } : {}),
       ...(flags.expectGenesis !== undefined ? { expectGenesis: flags.expectGenesis } : {}),
+      ...(flags.deep ? { deep: true } : {}),
     })();
     progress.stop();
     if (E.isLeft(r)) return r;
@@ -111,6 +113,11 @@ export const registerVerify = (program: Command, { io, globals, done }: CommandS
       '--expect-genesis <thumbprint>',
       "with --signatures: the genesis thumbprint its operators confirmed; each deployment's root of trust must be it, and unsigned " +
         'key events recorded before a genesis declared with it (a ledger from before signatures, then trusted) are history, not problems',
+    )
+    .option(
+      '--deep',
+      "the store's deepest check of its file: SQLite's integrity_check (every index against its table) instead of quick_check " +
+        "(every page's structure: what a torn or overwritten page breaks); slower on a large ledger",
     )
     .action(async (opts: VerifyFlags) => done(await verifyCommand(io, globals(), opts)));
 };
