@@ -68,6 +68,7 @@ import { openVerifiedSignatures } from '../src/infra/sqlite-verified';
 import type { Crypto, Keystore, RememberedSignatures } from '../src/ports/crypto';
 import type { EventStore } from '../src/ports/event-store';
 import { benchEsdb } from './esdb';
+import { benchRecreate } from './recreate';
 import { benchSecrets } from './secrets';
 
 export type { BenchResult } from './result';
@@ -697,6 +698,7 @@ const main = async (): Promise<void> => {
     startup: () => benchStartup(),
     catchup: () => benchCatchUp(),
     secrets: () => benchSecrets(),
+    recreate: () => benchRecreate(),
     esdb: async () =>
       (await benchEsdb()).map(
         (r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail }),

@@ -214,6 +214,7 @@ const applyActivation = (v: WorkingView, e: StoredEvent): void => {
     case 'GenesisDeclared':
     case 'KeyBackedUp':
     case 'KeyRestored':
+    case 'KeyVersionRetired':
     case 'SecretPut':
     case 'SecretDeleted':
     case 'SecretRead':
