@@ -66,6 +66,27 @@ const activeMembers = async (deps: SecretDeps, l: SecretsLoaded, self: Installat
   return E.right(out);
 };
 
+type Row = { readonly name: string; readonly fingerprint: Fingerprint };
+
+/** A batch's ciphertexts in one transaction where the content store has them, one by one otherwise. */
+const writeRows = async (deps: SecretDeps, dep: string, rows: ReadonlyArray<Row & { readonly jwe: string }>): Promise<E.Either<SecretError, void>> => {
+  if (deps.content.writeMany) return deps.content.writeMany(dep, rows)();
+  for (const r of rows) {
+    const w = await deps.content.write(dep, r.name, r.fingerprint, r.jwe)();
+    if (E.isLeft(w)) return w;
+  }
+  return E.right(undefined);
+};
+
+const removeRows = async (deps: SecretDeps, dep: string, rows: ReadonlyArray<Row>): Promise<E.Either<SecretError, void>> => {
+  if (deps.content.removeMany) return deps.content.removeMany(dep, rows)();
+  for (const r of rows) {
+    const w = await deps.content.remove(dep, r.name, r.fingerprint)();
+    if (E.isLeft(w)) return w;
+  }
+  return E.right(undefined);
+};
+
 export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, options: RecreateOptions = {}): Promise<E.Either<SecretError, RecreateOutcome>> => {
   const dep = config.deploymentId;
   const self = config.installationId;
@@ -137,14 +158,13 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
           const todo = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === previous).slice(0, batch);
           const events: ContentEvent[] = [];
           const superseded: Array<{ name: string; fingerprint: Fingerprint }> = [];
+          const rows: Array<{ name: string; fingerprint: Fingerprint; jwe: string }> = [];
           for (const entry of todo) {
             const read = await readSecret(deps, dep, proven.right, l.content, entry.name);
             if (E.isLeft(read)) return read;
             const jwe = deps.cipher.seal(proven.right.key, read.right.value, { deploymentId: dep, name: entry.name, keyVersion: current });
             const fingerprint = deps.cipher.fingerprint(jwe);
-            // The new ciphertext beside the old one first: a SecretPut is never recorded without it.
-            const written = await deps.content.write(dep, entry.name, fingerprint, jwe)();
-            if (E.isLeft(written)) return written;
+            rows.push({ name: entry.name, fingerprint, jwe });
             const decided = decideContent(
               { type: 'PutSecret', deploymentId: dep, name: entry.name as SecretName, keyVersion: current, fingerprint, by: self },
               l.content.state,
@@ -153,6 +173,9 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
             events.push(...decided.right);
             superseded.push({ name: entry.name, fingerprint: entry.fingerprint });
           }
+          // The new ciphertexts beside the old ones first: a SecretPut is never recorded without its ciphertext.
+          const written = await writeRows(deps, dep, rows);
+          if (E.isLeft(written)) return written;
           await deps.pause?.('recreate:after-content-written');
           return E.right({ append: { to: 'content' as const, events, signer: proven.right.signer }, result: superseded });
         },
@@ -163,10 +186,8 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
       if (r.right.result.length === 0) break;
       recorded.push(...r.right.appended);
       // The superseded ciphertexts go only now that the new ones are recorded.
-      for (const s of r.right.result) {
-        const removed = await deps.content.remove(dep, s.name, s.fingerprint)();
-        if (E.isLeft(removed)) return removed;
-      }
+      const removed = await removeRows(deps, dep, r.right.result);
+      if (E.isLeft(removed)) return removed;
       reencrypted += r.right.result.length;
       options.progress?.(total - pending().length, total);
       await deps.pause?.('recreate:after-batch');
