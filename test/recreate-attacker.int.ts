@@ -2,7 +2,7 @@
  * After `remove` + `recreate`, a removed member's private key — with the whole ledger and the content store in hand —
  * decrypts no current secret. Tested as the attacker would, with node:crypto alone: its keystore's private key
  * unwraps every copy in the ledger it can, and each key so recovered is tried on every ciphertext in the store.
- * (`remove --rotate`, issue 13 item 2, would do both in one operation; it is not built yet.)
+ * `remove --rotate` (issue 13 item 2) removes and re-creates in one operation.
  */
 import test from 'ava';
 import { createDecipheriv } from 'node:crypto';
@@ -56,7 +56,7 @@ const decrypts = (key: Buffer, jwe: string): boolean => {
   }
 };
 
-test('after remove + recreate, the removed member’s private key decrypts no current secret (ledger and content store in hand)', async (t) => {
+test('after remove --rotate, the removed member’s private key decrypts no current secret (ledger and content store in hand)', async (t) => {
   t.timeout(60_000);
   const dir = tempDir('kl-recreate-attack');
   const [a, b] = await activatedDeployment(dir, ['A', 'B']);
@@ -68,10 +68,19 @@ test('after remove + recreate, the removed member’s private key decrypts no cu
   t.true(before.length > 0);
   t.true(ciphertexts(dir).every((c) => before.some((k) => decrypts(k, c))));
 
-  t.is((await a!.run('remove', b!.id)).code, 0);
-  const r = await a!.run('--json', 'recreate');
+  const r = await a!.run('--json', 'remove', b!.id, '--rotate');
   t.is(r.code, 0, r.stderr);
-  t.false(r.json<{ wrappedFor: string[] }>().wrappedFor.includes(b!.id), 'nothing wrapped for the removed member');
+  const o = r.json<{ recorded: string[]; recreated: { wrappedFor: string[]; keyVersion: number } }>();
+  t.deepEqual(o.recorded, ['InstanceRemoved', 'SymmetricKeyCreated', 'SecretPut', 'SecretPut', 'SecretPut', 'KeyVersionRetired']);
+  t.deepEqual(o.recreated.wrappedFor, [a!.id], 'nothing wrapped for the removed member');
+  // One audited operation: every event it recorded carries the same correlation ID.
+  const all = await deploymentEvents(dir);
+  const events = all.slice(all.findIndex((e) => e.event.type === 'InstanceRemoved'));
+  t.deepEqual(
+    events.map((e) => e.event.type),
+    ['InstanceRemoved', 'SymmetricKeyCreated', 'KeyVersionRetired'],
+  );
+  t.is(new Set(events.map((e) => e.metadata.correlationId)).size, 1);
 
   const keys = await keysUnwrapped(dir, jwk);
   t.is(keys.length, before.length, 'it unwraps only the copies it held before its removal');
@@ -82,4 +91,21 @@ test('after remove + recreate, the removed member’s private key decrypts no cu
       keys.some((k) => decrypts(k, c)),
       'no current ciphertext opens with a key it can unwrap',
     );
+});
+
+test('remove --rotate: the remaining member reads every secret; refused for this instance itself (usage, one line); plain remove re-creates nothing', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-recreate-attack');
+  const [a, b, c] = await activatedDeployment(dir, ['A', 'B', 'C']);
+  t.is((await cliWith({ stdin: 'value-2' }, '-c', a!.file, 'secret', 'put', 's2')).code, 0);
+  const self = await a!.run('remove', a!.id, '--rotate');
+  t.is(self.code, 2);
+  t.is(self.stderr.trim().split('\n').length, 1, self.stderr);
+  const plain = await a!.run('--json', 'remove', b!.id);
+  t.is(plain.code, 0, plain.stderr);
+  t.deepEqual(plain.json<{ recorded: string[] }>().recorded, ['InstanceRemoved']);
+  const rotated = await a!.run('remove', c!.id, '--rotate');
+  t.is(rotated.code, 0, rotated.stderr);
+  t.regex(rotated.stdout, /re-created: symmetric key version 2 .* key version 1 retired/);
+  t.is((await cliWith({}, '-c', a!.file, 'secret', 'get', 's2', '--reveal')).stdout, 'value-2');
 });
