@@ -104,8 +104,17 @@ test('remove --rotate: the remaining member reads every secret; refused for this
   const plain = await a!.run('--json', 'remove', b!.id);
   t.is(plain.code, 0, plain.stderr);
   t.deepEqual(plain.json<{ recorded: string[] }>().recorded, ['InstanceRemoved']);
+  // Without --rotate: status, list and the compliance findings warn that the removed member held the current key version.
+  const warned = (await a!.run('--json', 'status')).json<{ findings: Array<{ kind: string; evidence: object; remedy: { text: string } }> }>();
+  t.like(warned.findings[0], { kind: 'RemovedMemberHoldsKey', evidence: { installationId: b!.id, keyVersion: 1 } });
+  t.regex(warned.findings[0]?.remedy.text ?? '', /keyledger recreate/);
+  t.regex((await a!.run('status')).stdout, /finding {7}RemovedMemberHoldsKey/);
+  t.regex((await a!.run('list')).stdout, new RegExp(`warning: removed member ${b!.id} .* key version 1 .*keyledger recreate`));
   const rotated = await a!.run('remove', c!.id, '--rotate');
   t.is(rotated.code, 0, rotated.stderr);
   t.regex(rotated.stdout, /re-created: symmetric key version 2 .* key version 1 retired/);
+  // Re-created: no warning left (neither for B, removed before, nor for C).
+  t.false((await a!.run('list')).stdout.includes('warning:'));
+  t.deepEqual((await a!.run('--json', 'status')).json<{ findings: unknown[] }>().findings, []);
   t.is((await cliWith({}, '-c', a!.file, 'secret', 'get', 's2', '--reveal')).stdout, 'value-2');
 });
