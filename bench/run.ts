@@ -20,6 +20,9 @@
  *   join-scale      joining the 50th instance (deployment grown to 49 members)
  *                   vs joining the 2nd, several joins around each size,
  *                   interleaved.                                         target ≤ 1.5x
+ *   recreate        `keyledger recreate` over BENCH_SECRETS (10,000) secrets vs raw
+ *                   node:crypto AES-256-GCM decrypt + encrypt and batched raw
+ *                   SQLite writes of the same payloads (bench/recreate.ts). target ≥ 0.25x
  *
  * Options (env): BENCH_INIT_ROUNDS (default 24), BENCH_APPENDS (default 400),
  * BENCH_JOIN_ROUNDS (default 16), BENCH_JOIN_SCALE_ROUNDS (default 8),
