@@ -20,6 +20,9 @@
  *   join-scale      joining the 50th instance (deployment grown to 49 members)
  *                   vs joining the 2nd, several joins around each size,
  *                   interleaved.                                         target ≤ 1.5x
+ *   recreate        `keyledger recreate` over BENCH_SECRETS (10,000) secrets vs raw
+ *                   node:crypto AES-256-GCM decrypt + encrypt and batched raw
+ *                   SQLite writes of the same payloads (bench/recreate.ts). target ≥ 0.25x
  *
  * Options (env): BENCH_INIT_ROUNDS (default 24), BENCH_APPENDS (default 400),
  * BENCH_JOIN_ROUNDS (default 16), BENCH_JOIN_SCALE_ROUNDS (default 8),
@@ -68,6 +71,7 @@ import { openVerifiedSignatures } from '../src/infra/sqlite-verified';
 import type { Crypto, Keystore, RememberedSignatures } from '../src/ports/crypto';
 import type { EventStore } from '../src/ports/event-store';
 import { benchEsdb } from './esdb';
+import { benchRecreate } from './recreate';
 import { benchSecrets } from './secrets';
 
 export type { BenchResult } from './result';
@@ -697,6 +701,7 @@ const main = async (): Promise<void> => {
     startup: () => benchStartup(),
     catchup: () => benchCatchUp(),
     secrets: () => benchSecrets(),
+    recreate: () => benchRecreate(),
     esdb: async () =>
       (await benchEsdb()).map(
         (r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail }),

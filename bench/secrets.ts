@@ -41,7 +41,7 @@ const quiet = {
 };
 
 /** N secrets put by the deployment's first member, in appends of BATCH events (each SecretPut signed, each ciphertext in the content table). */
-const populate = async (configFile: string, n: number): Promise<{ names: string[]; key: Buffer }> => {
+export const populate = async (configFile: string, n: number): Promise<{ names: string[]; key: Buffer }> => {
   const config = must(loadConfig(configFile), 'config').instance;
   const store = must(await openStore(`sqlite:${path.join(path.dirname(configFile), '.keyledger', 'ledger.db')}`, undefined, { mayCreate: false }), 'store');
   const content = must(openSqliteContent(store.endpoint.slice('sqlite:'.length)), 'content');

@@ -18,11 +18,11 @@ import { fileKeystore } from '../src/infra/file-keystore';
 import { joseCrypto } from '../src/infra/jose-crypto';
 import { sha256Hex } from '../src/infra/sha256';
 import { remedyFor, remedyText } from '../src/domain/remedy';
-import { cli } from './support/cli-inproc';
+import { cli, cliWith } from './support/cli-inproc';
 import { initStoppedAfter } from './support/interrupted';
 import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
 import { eventsOf } from './support/ledger-reader';
-import { activatedDeployment, editConfig, ledgerFile, newNode, type TestNode } from './support/nodes';
+import { activatedDeployment, editConfig, joinArgs, ledgerFile, newNode, type TestNode } from './support/nodes';
 
 interface RemedyJson {
   kind: 'Run' | 'NotYetPossible';
@@ -325,6 +325,21 @@ test('walk: StaleWrappedCopy (a newer key version it holds no copy of) → join,
   const cast = await pair();
   await newKeyVersionHeldOnlyBy(cast);
   await walkStart(t, cast, 'StaleWrappedCopy');
+});
+
+test('walk: StaleWrappedCopy after a real re-create (a joined member that was offline) → join, start; its secrets decrypt', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-walk');
+  const [a] = await activatedDeployment(dir, ['A']);
+  const c = await newNode(dir, 'C');
+  if ((await c.run('init')).code !== 1) throw new Error('C should wait to join');
+  t.is((await a!.run(...joinArgs(c))).code, 0); // joined, never started: offline when the key is re-created
+  t.is((await cliWith({ stdin: 'conn-string' }, '-c', a!.file, 'secret', 'put', 'ds/sales')).code, 0);
+  const re = await a!.run('--json', 'recreate');
+  t.is(re.code, 0, re.stderr);
+  t.deepEqual(re.json<{ stale: string[] }>().stale, [c.id]);
+  await walkStart(t, { dir, self: c, member: a! } as Cast, 'StaleWrappedCopy');
+  t.is((await cliWith({}, '-c', c.file, 'secret', 'get', 'ds/sales', '--reveal')).stdout, 'conn-string');
 });
 
 for (const [kind, step] of [

@@ -101,6 +101,11 @@ const deploymentRefused = (x: DeploymentError): string => {
         `the backup's key is not the deployment's key version ${x.keyVersion} (its key check differs from the signed one): a wrong backup, or one made for ` +
         `a deployment re-created under the same name. Nothing was changed. ${remedyText(restoreTheRightBackup(x.keyVersion))}.`
       );
+    case 'RecreationUnfinished':
+      return (
+        `a re-creation of the key is under way (version ${x.currentVersion} created, version ${x.previousVersion} not yet retired). ` +
+        'Run keyledger recreate again: it finishes that one (a new version only after).'
+      );
     default:
       return unreachable(x);
   }

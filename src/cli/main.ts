@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerAcceptRollback } from './commands/accept-rollback';
 import { registerTrust } from './commands/trust';
 import { registerBackupRestore } from './commands/backup-restore';
+import { registerRecreate } from './commands/recreate';
 import { registerChangeIdentity } from './commands/change-identity';
 import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
@@ -43,11 +44,12 @@ Scale-out (each instance has its own config and keystore; they share the store):
   keyledger remove <id> [--force]         revoke a member's copy (rskeymgmt -r)
   keyledger change-identity <account>     new key pair under a new service identity
   keyledger init --new-installation-id    a new identity for an instance whose key pair is lost
-  keyledger rskeymgmt -l | -j -m M -n N | -r <id> | -e -f F | -a -f F   the SSRS flags
+  keyledger rskeymgmt -l | -j -m M -n N | -r <id> | -e -f F | -a -f F | -s   the SSRS flags
 
 Key backup (a password-protected file; the password is asked, or --password-stdin / --password-file):
   keyledger backup -f rs-key.snk          on an activated member (rskeymgmt -e)
   keyledger restore -f rs-key.snk         on an instance that lost its key, or after the last member left (rskeymgmt -a)
+  keyledger recreate                      a new key version, every secret re-encrypted, the old one retired (rskeymgmt -s)
 
 Secrets (encrypted under the deployment key, beside the ledger; values from stdin, never arguments):
   keyledger secret put NAME < value.txt   |   secret get NAME [--reveal]   |   secret list   |   secret delete NAME
@@ -94,6 +96,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerTrust,
     registerSecret,
     registerBackupRestore,
+    registerRecreate,
   ])
     register(program, scope);
   return program;

@@ -28,3 +28,31 @@ export const progressReporter = (io: { readonly isTTY: boolean }, enabled: boole
     stop: () => bar?.stop(),
   };
 };
+
+/**
+ * A bar for work of known size (re-encrypting n secrets), drawn on the Io's stderr with carriage returns: only on a
+ * terminal, never in --json mode, at most about ten redraws a second, and the line ended when the work stops.
+ */
+export const countedProgress = (
+  io: { readonly isTTY: boolean; readonly stderr: (s: string) => void },
+  enabled: boolean,
+  label: string,
+  width = 30,
+): { readonly update: (done: number, total: number) => void; readonly stop: () => void } => {
+  if (!enabled || !io.isTTY) return { update: () => undefined, stop: () => undefined };
+  let drawn = false;
+  let last = 0;
+  return {
+    update: (done, total) => {
+      const now = Date.now();
+      if (drawn && done < total && now - last < 100) return;
+      last = now;
+      drawn = true;
+      const filled = total === 0 ? width : Math.round((done / total) * width);
+      io.stderr(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`);
+    },
+    stop: () => {
+      if (drawn) io.stderr('\n');
+    },
+  };
+};

@@ -6,7 +6,7 @@ import { explainRefusal, NOT_ACTIVATED, refusalLine } from '../domain/refusal';
 import { joinAgain, type Remedy, remedyFor, remedyText, resumeInit } from '../domain/remedy';
 import type { ActivationView } from '../projections/activation';
 import { INIT_STEPS, type InstanceStatus } from '../projections/status';
-import type { Finding } from '../projections/findings';
+import { allFindings, type Finding } from '../projections/findings';
 
 import { shownDeep } from '../domain/text';
 
@@ -234,6 +234,10 @@ const listTextOf = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView): str
   });
   const header = ['INSTALLATION ID', 'MACHINE', 'INSTANCE', 'STATE', 'KEY', 'THUMBPRINT'];
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
+  // A removed member that held the current key version: warned under the table until the key is re-created.
+  const warnings = shownDeep(allFindings(v).filter((f) => f.kind === 'RemovedMemberHoldsKey')).map(
+    (f) => `warning: ${f.summary}. Remedy: ${remedyText(f.remedy)}.\n`,
+  );
   return `${[header, ...table]
     .map((r) =>
       r
@@ -241,5 +245,5 @@ const listTextOf = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView): str
         .join('  ')
         .trimEnd(),
     )
-    .join('\n')}\n`;
+    .join('\n')}\n${warnings.join('')}`;
 };

@@ -20,6 +20,7 @@ import type { SecretEntry } from '../domain/content/decider';
 import type { EventSigner, StoredEvent } from '../domain/envelope';
 import { type ContentEvent, type Fingerprint, isContentEvent, type LedgerEvent, type RefusalReason, type SecretName } from '../domain/events';
 import { contentStream, type DeploymentId, type InstallationId, type KeyVersion } from '../domain/ids';
+import type { DeploymentState } from '../domain/deployment/decider';
 import type { InstanceConfig } from '../domain/instance/decider';
 import { checkBeforeUnwrap } from '../domain/start-check';
 import type { Trust } from '../domain/trust';
@@ -69,6 +70,11 @@ export type SecretsLoaded = LoadedAll<SecretAggregates>;
 export interface Proven {
   readonly key: SymmetricKeyHandle;
   readonly keyVersion: KeyVersion;
+  /**
+   * During a re-creation (docs/adr/0014): the version it replaced, unwrapped from this instance's own copy of it and
+   * checked against that version's signed key check — for the secrets not yet re-encrypted. Absent once retired.
+   */
+  readonly previous?: { readonly key: SymmetricKeyHandle; readonly keyVersion: KeyVersion };
   readonly signer: EventSigner;
   readonly trust: Trust;
 }
@@ -100,7 +106,37 @@ export const proveKey = async (
   if (E.isLeft(key)) return isKeystoreError(key.left) ? E.left(key.left) : notActivated(config, key.left);
   const signer = signerOf(deps.crypto, held.right);
   if (!signer) return notActivated(config, { _tag: 'UntrustedKeyEvent', keyVersion: pre.right.keyVersion, problem: 'no-signing-key', revision: null });
-  return E.right({ key: key.right, keyVersion: pre.right.keyVersion, signer, trust });
+  const previous = await provePrevious(deps, config, l.deployment.state, held.right, trust);
+  return E.right({ key: key.right, keyVersion: pre.right.keyVersion, signer, trust, ...(previous ? { previous } : {}) });
+};
+
+/**
+ * The version a re-creation under way replaced, from this instance's own copy of it: unwrapped with its private key
+ * (the copy's binding checked) and held only when its key check is that version's signed one and the one pinned.
+ */
+const provePrevious = async (
+  deps: InstanceDeps,
+  config: InstanceConfig,
+  d: DeploymentState,
+  held: StoredKeyPair,
+  trust: Trust,
+): Promise<Proven['previous']> => {
+  const p = d.previousKey;
+  const copy = p?.copies[config.installationId];
+  if (!p || !copy || copy.copy.recipientThumbprint !== held.thumbprint) return undefined;
+  const v = p.key.keyVersion;
+  const key = await deps.crypto.unwrap(copy.copy.jwe, held.privateKey, {
+    deploymentId: config.deploymentId,
+    installationId: config.installationId,
+    keyVersion: v,
+  })();
+  if (E.isLeft(key)) return undefined;
+  const check = deps.crypto.keyCheck(key.right);
+  const signed = trust.keyChecks[v];
+  const pinned = deps.keystore.pinnedKeyCheck(config.deploymentId, v);
+  if (check !== p.key.keyCheck || !signed?.trusted || signed.keyCheck !== check) return undefined;
+  if (E.isLeft(pinned) || (pinned.right !== undefined && pinned.right !== check)) return undefined;
+  return { key: key.right, keyVersion: v };
 };
 
 /** Proves the key for a decision: the CLI proves it at every command; the library keeps a proof while the streams it was made on stand. */
@@ -156,8 +192,8 @@ export const readSecret = async (
     checked?.set(hash, problem);
   }
   if (problem) return tampered(name, problem, entry.revision);
-  if (entry.keyVersion !== proven.keyVersion)
-    return E.left({ _tag: 'SecretKeyVersion', name, secretVersion: entry.keyVersion, heldVersion: proven.keyVersion });
+  const key = entry.keyVersion === proven.keyVersion ? proven.key : entry.keyVersion === proven.previous?.keyVersion ? proven.previous.key : undefined;
+  if (key === undefined) return E.left({ _tag: 'SecretKeyVersion', name, secretVersion: entry.keyVersion, heldVersion: proven.keyVersion });
   let jwe = ciphertexts?.get(entry.fingerprint);
   if (jwe === undefined) {
     const read = await deps.content.read(deploymentId, name, entry.fingerprint)();
@@ -170,7 +206,7 @@ export const readSecret = async (
       ciphertexts.set(entry.fingerprint, jwe);
     }
   }
-  const opened = deps.cipher.open(proven.key, jwe, { deploymentId, name, keyVersion: entry.keyVersion });
+  const opened = deps.cipher.open(key, jwe, { deploymentId, name, keyVersion: entry.keyVersion });
   if (E.isLeft(opened)) {
     const o = opened.left;
     const detail =

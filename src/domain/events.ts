@@ -470,6 +470,23 @@ export const KeyRestored = event('KeyRestored', {
   genesisDeclared: t.boolean,
 });
 
+// ─── Key re-creation (docs/adr/0014-key-re-creation.md, rskeymgmt -s) ──────
+
+/**
+ * A re-creation finished: every secret of the content stream is encrypted under the current key version, so the
+ * version named here is retired — no member's copy of it is used again (until this event, a re-creation's earlier
+ * version stays readable for the secrets not yet re-encrypted). The new version itself is its SymmetricKeyCreated.
+ */
+export const KeyVersionRetired = event('KeyVersionRetired', {
+  deploymentId: DeploymentId,
+  keyVersion: KeyVersion,
+  /** The version that replaced it. */
+  currentVersion: KeyVersion,
+  retiredBy: InstallationId,
+  /** Secrets re-encrypted by the re-creation (all runs together). */
+  secrets: t.refinement(t.Int, (n) => n >= 0, 'Count'),
+});
+
 export const LedgerEvent = t.union([
   ConfigRead,
   KeyPairIssued,
@@ -487,6 +504,7 @@ export const LedgerEvent = t.union([
   GenesisAccepted,
   KeyBackedUp,
   KeyRestored,
+  KeyVersionRetired,
   SecretPut,
   SecretDeleted,
   SecretRead,
@@ -516,6 +534,7 @@ export const DEPLOYMENT_EVENT_TYPES = [
   'GenesisDeclared',
   'KeyBackedUp',
   'KeyRestored',
+  'KeyVersionRetired',
 ] as const;
 export type DeploymentEvent = EventOf<(typeof DEPLOYMENT_EVENT_TYPES)[number]>;
 

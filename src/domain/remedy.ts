@@ -76,6 +76,10 @@ export const freshInstallation = (ctx: RemedyContext, why: string, on: Where = '
       );
 
 /** A member wraps the current key for this instance again; then it proves it. */
+/** A removed member may have kept the key: a member re-creates it (every secret re-encrypted, the old version retired). */
+export const recreateTheKey = (why: string): Remedy =>
+  run(`${why}: have an activated member re-create the key (every secret is re-encrypted; its copies then open nothing current)`, step('a-member', 'recreate'));
+
 export const joinAgain = (ctx: RemedyContext, why: string, rewrap = false): Remedy => {
   if (ctx.otherHolders === 0) return backupNeeded(why);
   if (ctx.thumbprint === null) return resumeInit(`${why}, but no key pair of it is recorded yet`);

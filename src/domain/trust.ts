@@ -250,9 +250,10 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
         break;
       }
       case 'KeyBackedUp':
-      case 'KeyRestored': {
-        // The record of a key operation (ADR 0012): trusts nothing, but is reported unless the member it names signed it.
-        const by = ev.type === 'KeyBackedUp' ? ev.data.backedUpBy : ev.data.restoredBy;
+      case 'KeyRestored':
+      case 'KeyVersionRetired': {
+        // The record of a key operation (ADR 0012, 0014): trusts nothing, but is reported unless the member it names signed it.
+        const by = ev.type === 'KeyBackedUp' ? ev.data.backedUpBy : ev.type === 'KeyRestored' ? ev.data.restoredBy : ev.data.retiredBy;
         const problem = notByMember() ?? (sig && id(sig.by) !== id(by) ? 'bad-signature' : undefined);
         if (problem) finding(problem);
         break;

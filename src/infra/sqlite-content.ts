@@ -11,7 +11,7 @@
 import Database from 'better-sqlite3';
 import * as E from 'fp-ts/Either';
 import type { Fingerprint } from '../domain/events';
-import type { ContentStore, ContentStoreError } from '../ports/content';
+import type { ContentRow, ContentStore, ContentStoreError } from '../ports/content';
 import { errorMessage } from './error-message';
 
 const SCHEMA = `
@@ -49,6 +49,16 @@ export const openSqliteContent = (file: string): E.Either<ContentStoreError, Con
     const write = writable ? db.prepare('INSERT OR REPLACE INTO keyledger_content (deployment, name, fingerprint, jwe) VALUES (?, ?, ?, ?)') : undefined;
     const remove = writable ? db.prepare('DELETE FROM keyledger_content WHERE deployment = ? AND name = ? AND fingerprint = ?') : undefined;
     const readOnly = (): E.Either<ContentStoreError, never> => E.left(fail('the ledger is read-only here: nothing was stored'));
+    const writeAll =
+      write &&
+      db.transaction((dep: string, rows: ReadonlyArray<ContentRow & { readonly jwe: string }>) => {
+        for (const r of rows) write.run(dep, r.name, r.fingerprint, r.jwe);
+      });
+    const removeAll =
+      remove &&
+      db.transaction((dep: string, rows: ReadonlyArray<ContentRow>) => {
+        for (const r of rows) remove.run(dep, r.name, r.fingerprint);
+      });
     return E.right({
       location,
       write: (deploymentId: string, name: string, fingerprint: Fingerprint, jwe: string) => () =>
@@ -57,6 +67,10 @@ export const openSqliteContent = (file: string): E.Either<ContentStoreError, Con
         Promise.resolve(E.tryCatch(() => read.get(deploymentId, name, fingerprint), fail)),
       remove: (deploymentId: string, name: string, fingerprint: Fingerprint) => () =>
         Promise.resolve(remove ? E.tryCatch(() => void remove.run(deploymentId, name, fingerprint), fail) : readOnly()),
+      writeMany: (deploymentId: string, rows: ReadonlyArray<ContentRow & { readonly jwe: string }>) => () =>
+        Promise.resolve(writeAll ? E.tryCatch(() => writeAll(deploymentId, rows), fail) : readOnly()),
+      removeMany: (deploymentId: string, rows: ReadonlyArray<ContentRow>) => () =>
+        Promise.resolve(removeAll ? E.tryCatch(() => removeAll(deploymentId, rows), fail) : readOnly()),
       close: () => db.close(),
     } satisfies ContentStore);
   } catch (e) {

@@ -18,6 +18,11 @@ export interface ContentStoreError {
   readonly message: string;
 }
 
+export interface ContentRow {
+  readonly name: string;
+  readonly fingerprint: Fingerprint;
+}
+
 export interface ContentStore {
   /** Where the content lives (for messages): never credentials. */
   readonly location: string;
@@ -27,6 +32,9 @@ export interface ContentStore {
   read(deploymentId: string, name: string, fingerprint: Fingerprint): TE.TaskEither<ContentStoreError, string | undefined>;
   /** Removes a ciphertext a recorded event superseded (nothing if it is not there). */
   remove(deploymentId: string, name: string, fingerprint: Fingerprint): TE.TaskEither<ContentStoreError, void>;
+  /** Many writes (or removals) at once, in one transaction where the store has them (a re-creation's batch); optional. */
+  writeMany?(deploymentId: string, rows: ReadonlyArray<ContentRow & { readonly jwe: string }>): TE.TaskEither<ContentStoreError, void>;
+  removeMany?(deploymentId: string, rows: ReadonlyArray<ContentRow>): TE.TaskEither<ContentStoreError, void>;
   close(): void;
 }
 

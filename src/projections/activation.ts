@@ -54,7 +54,17 @@ export interface DeploymentView {
   readonly currentKeyVersion: number | null;
   readonly currentKeyCreated: EventRef | null;
   readonly removed: Readonly<
-    Record<string, { readonly thumbprint: string; readonly machineName: string; readonly instanceName: string; readonly at: EventRef }>
+    Record<
+      string,
+      {
+        readonly thumbprint: string;
+        readonly machineName: string;
+        readonly instanceName: string;
+        readonly at: EventRef;
+        /** The key version of the copy it held when removed (absent: none, or recorded by an older view). */
+        readonly revokedKeyVersion?: number | null;
+      }
+    >
   >;
   readonly registered: Readonly<
     Record<string, { readonly thumbprint: string; readonly machineName: string; readonly instanceName: string; readonly at: EventRef }>
@@ -214,6 +224,7 @@ const applyActivation = (v: WorkingView, e: StoredEvent): void => {
     case 'GenesisDeclared':
     case 'KeyBackedUp':
     case 'KeyRestored':
+    case 'KeyVersionRetired':
     case 'SecretPut':
     case 'SecretDeleted':
     case 'SecretRead':
@@ -247,7 +258,13 @@ const applyActivation = (v: WorkingView, e: StoredEvent): void => {
       const id = ev.data.installationId.toLowerCase();
       delete d.registered[id];
       delete d.copies[id];
-      d.removed[id] = { thumbprint: ev.data.thumbprint, machineName: ev.data.machineName, instanceName: ev.data.instanceName, at: refOf(e) };
+      d.removed[id] = {
+        thumbprint: ev.data.thumbprint,
+        machineName: ev.data.machineName,
+        instanceName: ev.data.instanceName,
+        at: refOf(e),
+        revokedKeyVersion: ev.data.revokedKeyVersion,
+      };
       return;
     }
     case 'PublicKeyStored': {

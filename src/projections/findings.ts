@@ -10,12 +10,20 @@
  *   StaleCopy                        the copy is of an older key version than the deployment's current one
  *   RemovedInstanceStarting          an instance removed from the scale-out tried to start
  *   InstallationClaimedByTwoMachines one installation ID presented from two machine names
+ *   RemovedMemberHoldsKey            a removed member held a copy of the current key version (no re-creation since):
+ *                                    shown on every member's status, once in the compliance list
  */
-import { freshInstallation, joinAgain, type Remedy, rejoin } from '../domain/remedy';
+import { freshInstallation, joinAgain, type Remedy, recreateTheKey, rejoin } from '../domain/remedy';
 import { type ActivationView, type EventRef, type InstanceView, isAfter } from './activation';
 import { currentOutcome, deploymentOf, holderOf, otherClaimants, otherHolders, remedyContext } from './status';
 
-export type FindingKind = 'ForeignPublicKey' | 'CopyForKeyNoLongerHeld' | 'StaleCopy' | 'RemovedInstanceStarting' | 'InstallationClaimedByTwoMachines';
+export type FindingKind =
+  | 'ForeignPublicKey'
+  | 'CopyForKeyNoLongerHeld'
+  | 'StaleCopy'
+  | 'RemovedInstanceStarting'
+  | 'InstallationClaimedByTwoMachines'
+  | 'RemovedMemberHoldsKey';
 
 export interface Finding {
   readonly kind: FindingKind;
@@ -128,8 +136,33 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
       ]),
     });
   }
+  // A removed member that may have kept the current key: warned on the status of every member until it is re-created.
+  if (d && registration && d.currentKeyVersion !== null)
+    for (const [removedId, r] of Object.entries(d.removed).sort(([a], [b]) => (a < b ? -1 : 1)))
+      if (r.revokedKeyVersion === d.currentKeyVersion)
+        out.push({
+          kind: 'RemovedMemberHoldsKey',
+          installationId: removedId,
+          summary:
+            `removed member ${removedId} (${r.machineName}\\${r.instanceName}) held a copy of the current key version ${d.currentKeyVersion} ` +
+            'and may have kept the key: re-create it (keyledger recreate, or remove --rotate next time)',
+          remedy: recreateTheKey('a removed member may still hold the current key version'),
+          evidence: { installationId: removedId, keyVersion: d.currentKeyVersion },
+          events: byPosition([d.currentKeyCreated, r.at]),
+        });
   return out;
 };
 
-/** Every finding in the view, instance by instance. */
-export const allFindings = (v: ActivationView): ReadonlyArray<Finding> => Object.keys(v.instances).flatMap((id) => findingsFor(v, id));
+/** Every finding in the view, instance by instance (a deployment-wide one, shown on every member, once). */
+export const allFindings = (v: ActivationView): ReadonlyArray<Finding> => {
+  const seen = new Set<string>();
+  return Object.keys(v.instances)
+    .flatMap((id) => findingsFor(v, id))
+    .filter((f) => {
+      if (f.kind !== 'RemovedMemberHoldsKey') return true;
+      const key = `${f.installationId}/${String(f.evidence['keyVersion'])}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+};

@@ -190,7 +190,11 @@ test('RemovedInstanceStarting: a removed member tried to start; the removal and 
       events: [refAt(events[10]), refAt(events[11])],
     },
   ]);
-  t.deepEqual(findingsFor(v, NODE_1), []);
+  // The remaining member is warned that the removed one held the current key version (no re-creation since).
+  t.deepEqual(
+    findingsFor(v, NODE_1).map((f) => [f.kind, f.installationId, f.evidence]),
+    [['RemovedMemberHoldsKey', NODE_2, { installationId: NODE_2, keyVersion: 1 }]],
+  );
 });
 
 test('RemovedInstanceStarting: a removal alone (it never tried to start again) is not a finding', (t) => {
@@ -297,6 +301,7 @@ test('allFindings: every instance with its findings, instance by instance', (t) 
     allFindings(v).map((f) => [f.installationId, f.kind, f.events.map((e) => e.position)]),
     [
       [NODE_1, 'InstallationClaimedByTwoMachines', ['0/0', '10/10']],
+      [NODE_2, 'RemovedMemberHoldsKey', ['3/3', '11/11']],
       [NODE_2, 'RemovedInstanceStarting', ['11/11', '12/12']],
     ],
   );
@@ -310,7 +315,7 @@ test("instanceStatus 'removed': since the removal, naming the revoked key", (t) 
   t.deepEqual(statusOf(v, NODE_2), { state: 'removed', since: refAt(events[10]), revokedThumbprint: TP_2 });
   t.deepEqual(statusOf(v, NODE_1), { state: 'activated', keyVersion: 1, since: refAt(events[4]) });
   t.deepEqual(v.deployments[DEPLOYMENT]!.removed, {
-    [NODE_2]: { thumbprint: TP_2, machineName: 'RS-NODE-2', instanceName: 'MSSQLSERVER', at: refAt(events[10]) },
+    [NODE_2]: { thumbprint: TP_2, machineName: 'RS-NODE-2', instanceName: 'MSSQLSERVER', at: refAt(events[10]), revokedKeyVersion: 1 },
   });
   t.deepEqual(Object.keys(v.deployments[DEPLOYMENT]!.registered), [NODE_1]);
   t.deepEqual(Object.keys(v.deployments[DEPLOYMENT]!.copies), [NODE_1]);

@@ -2,12 +2,14 @@
 import type { Command } from 'commander';
 import * as E from 'fp-ts/Either';
 import { type JoinCandidate, joinInstance, removeInstance } from '../../commands/membership';
+import { recreateKey } from '../../commands/recreate';
 import type { InstallationId } from '../../domain/ids';
 import type { ActivationView } from '../../projections/activation';
 import { listInstances } from '../../projections/status';
 import { type CliError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
-import { emit, instanceDeps, instanceSigner, loadView, parseInstallationId, usage, withSession } from '../session';
+import { countedProgress } from '../progress';
+import { emit, instanceDeps, instanceSigner, loadView, parseInstallationId, secretDeps, usage, withSession } from '../session';
 
 /** The instance a join names by machine and instance name (preferring the one waiting to join). */
 const findByName = (view: ActivationView, machine: string | undefined, instance: string | undefined): E.Either<CliError, InstallationId> => {
@@ -75,11 +77,16 @@ export const joinCommand = async (io: Io, g: GlobalOptions, target: JoinTarget):
     return E.right(EXIT.ok);
   });
 
-export const removeCommand = async (io: Io, g: GlobalOptions, id: string, force: boolean): Promise<number> =>
+export const removeCommand = async (io: Io, g: GlobalOptions, id: string, force: boolean, rotate = false): Promise<number> =>
   withSession(io, g, async (s) => {
     const target = parseInstallationId(id);
     if (E.isLeft(target)) return target;
-    const deps = await instanceDeps(s, 'remove');
+    if (rotate && target.right.toLowerCase() === s.config.instance.installationId.toLowerCase())
+      return usage('remove --rotate re-creates the key on this instance, so it cannot remove this instance: run it on another member');
+    // With --rotate, the content store too: the re-creation re-encrypts every secret (one session, one correlation ID).
+    const secrets = rotate ? await secretDeps(s, 'remove') : undefined;
+    if (secrets && E.isLeft(secrets)) return secrets;
+    const deps = secrets ? secrets.right : await instanceDeps(s, 'remove');
     const r = await removeInstance(deps, s.config.instance.deploymentId, target.right, force, await instanceSigner(s, deps));
     if (E.isLeft(r)) return r;
     const o = r.right;
@@ -91,7 +98,31 @@ export const removeCommand = async (io: Io, g: GlobalOptions, id: string, force:
       o.recorded.length === 0
         ? `installation ${o.installationId} was already removed; nothing to do\n`
         : `removed: installation ${o.installationId}'s registration and wrapped copy are revoked (InstanceRemoved recorded); its next start is refused.\n${last}`;
-    emit(io, g, o, text);
+    if (!secrets) {
+      emit(io, g, o, text);
+      return E.right(EXIT.ok);
+    }
+    const bar = countedProgress(io, !g.json, 're-encrypting secrets');
+    const re = await recreateKey(secrets.right, s.config.instance, { progress: bar.update });
+    bar.stop();
+    if (E.isLeft(re)) {
+      s.log.write({ command: 'remove --rotate', installationId: o.installationId, outcome: 'error', error: re.left._tag });
+      if (!g.json) io.stdout(`${text}The key was NOT re-created (the error follows): run keyledger recreate to do it.\n`);
+      return re;
+    }
+    s.log.write({
+      command: 'remove --rotate',
+      installationId: o.installationId,
+      keyVersion: re.right.keyVersion,
+      recorded: [...o.recorded, ...re.right.recorded],
+    });
+    emit(
+      io,
+      g,
+      { ...o, recreated: re.right, recorded: [...o.recorded, ...re.right.recorded] },
+      `${text}re-created: symmetric key version ${re.right.keyVersion} wrapped for ${re.right.wrappedFor.length} active member(s); ` +
+        `${re.right.reencrypted} secret(s) re-encrypted; key version ${re.right.retiredVersion} retired. The removed member's copies open nothing current.\n`,
+    );
     return E.right(EXIT.ok);
   });
 
@@ -123,6 +154,13 @@ export const registerJoinRemove = (program: Command, { io, globals, done }: Comm
     .command('remove')
     .argument('<installationId>', 'the member to remove')
     .option('--force', 'remove it even if it is the last member holding the key (afterwards only a backup restores the key)')
+    .option('--rotate', 'then re-create the key (keyledger recreate): the removed member may have kept the key; every secret is re-encrypted')
     .description('remove an instance from the scale-out: its registration and wrapped copy are revoked and its next start is refused (rskeymgmt -r)')
-    .action(async (id: string, o: { force?: boolean }) => done(await removeCommand(io, globals(), id, o.force === true)));
+    .addHelpText(
+      'after',
+      '\nA removed member may have kept the key it unwrapped: with --rotate, this member then re-creates the key and re-encrypts\n' +
+        'every secret (one operation, one correlation ID), so its copies open nothing current. Without it, run keyledger recreate.\n' +
+        '  keyledger remove <installationID> --rotate\n',
+    )
+    .action(async (id: string, o: { force?: boolean; rotate?: boolean }) => done(await removeCommand(io, globals(), id, o.force === true, o.rotate === true)));
 };

@@ -6,17 +6,13 @@ import type { CommandScope, GlobalOptions, Io } from '../io';
 import { fail } from '../session';
 import { backupCommand, restoreCommand } from './backup-restore';
 import { joinCommand, removeCommand } from './join-remove';
+import { recreateCommand } from './recreate';
 import { listCommand } from './status-list';
 
 type Flags = Record<string, string | boolean | undefined>;
 
 const rskeymgmt = async (io: Io, g: GlobalOptions, o: Flags): Promise<number> => {
-  for (const flag of ['d', 's'] as const)
-    if (o[flag])
-      return fail(io, {
-        _tag: 'UsageError',
-        message: `rskeymgmt -${flag} (delete, re-create) is not available in this version of keyledger yet`,
-      });
+  if (o['d']) return fail(io, { _tag: 'UsageError', message: 'rskeymgmt -d (delete) is not available in this version of keyledger yet' });
   const local = o['i'];
   if (typeof local === 'string') {
     const c = loadConfig(g.config);
@@ -27,9 +23,9 @@ const rskeymgmt = async (io: Io, g: GlobalOptions, o: Flags): Promise<number> =>
         message: `-i ${local} does not match the config's instance ${c.right.instance.instanceName}: pass the instance's config with -c`,
       });
   }
-  const chosen = ['l', 'j', 'r', 'e', 'a'].filter((f) => o[f] !== undefined && o[f] !== false);
+  const chosen = ['l', 'j', 'r', 'e', 'a', 's'].filter((f) => o[f] !== undefined && o[f] !== false);
   if (chosen.length !== 1)
-    return fail(io, { _tag: 'UsageError', message: 'rskeymgmt takes exactly one of -l, -j, -r, -e, -a (and -d, -s in a later version)' });
+    return fail(io, { _tag: 'UsageError', message: 'rskeymgmt takes exactly one of -l, -j, -r, -e, -a, -s (and -d in a later version)' });
   if (o['e'] || o['a']) {
     const file = o['f'];
     if (typeof file !== 'string') return fail(io, { _tag: 'UsageError', message: `rskeymgmt -${o['e'] ? 'e' : 'a'} needs -f <backup file>` });
@@ -38,6 +34,7 @@ const rskeymgmt = async (io: Io, g: GlobalOptions, o: Flags): Promise<number> =>
     return o['e'] ? backupCommand(io, g, file, src, false) : restoreCommand(io, g, file, src);
   }
   if (o['l']) return listCommand(io, g);
+  if (o['s']) return recreateCommand(io, g);
   if (o['j'])
     return joinCommand(io, g, {
       ...(typeof o['m'] === 'string' ? { machine: o['m'] } : {}),
@@ -52,7 +49,7 @@ export const registerRskeymgmt = (program: Command, { io, globals, done }: Comma
     .command('rskeymgmt')
     .description(
       'the SSRS rskeymgmt flags on top of keyledger: -l list, -j join (-m machine -n instance), -r <installationID> remove, ' +
-        '-e -f FILE [-p PASSWORD] back up the key, -a -f FILE [-p PASSWORD] restore it, -i local instance name',
+        '-e -f FILE [-p PASSWORD] back up the key, -a -f FILE [-p PASSWORD] restore it, -s re-create the key, -i local instance name',
     )
     .option('-l', 'list the instances of the deployment')
     .option('-j', 'join a waiting instance (name it with -m and -n)')
@@ -65,7 +62,7 @@ export const registerRskeymgmt = (program: Command, { io, globals, done }: Comma
     .option('-e', 'extract the key to a password-protected backup file (keyledger backup)')
     .option('-a', 'apply a backup to this instance (keyledger restore)')
     .option('-d', 'delete keys and encrypted content (not available yet)')
-    .option('-s', 're-create the key (not available yet)')
+    .option('-s', 're-create the key and re-encrypt every secret (keyledger recreate)')
     .option('--force', 'with -r: allow removing the last member')
     .option('--expect-thumbprint <thumbprint>', "with -j: the newcomer's key thumbprint, as `keyledger status` prints it there")
     .action(async (o: Flags) => done(await rskeymgmt(io, globals(), o)));

@@ -7,6 +7,7 @@
  * Pure: wrapped copies and key checks come in with the command.
  */
 import * as E from 'fp-ts/Either';
+import type * as t from 'io-ts';
 import type { Base64Url, DeploymentEvent, Fingerprint, Iterations, PublicJwk, SigningJwk, WrappedCopy } from '../events';
 import type { DeploymentId, InstallationId, KeyVersion, NonEmptyString, Thumbprint } from '../ids';
 
@@ -58,6 +59,11 @@ export interface DeploymentState {
   readonly changedAt: Readonly<Record<string, number>>;
   /** The revision at which the current key version was created (-1: none). */
   readonly keyCreatedAt: number;
+  /**
+   * A re-creation under way (docs/adr/0014): the version it replaced, still readable for the secrets not yet
+   * re-encrypted, and each member's copy of it — until its KeyVersionRetired. Absent: none under way.
+   */
+  readonly previousKey?: { readonly key: CurrentKey; readonly copies: Readonly<Record<string, HeldCopy>> };
 }
 
 export const initialDeploymentState: DeploymentState = {
@@ -130,9 +136,14 @@ export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): D
     case 'KeyBackedUp':
     case 'KeyRestored':
       return s; // the record of an operation: the copy a restore wraps is its SymmetricKeyWrapped
+    case 'KeyVersionRetired': {
+      const { previousKey: _retired, ...rest } = s;
+      return rest;
+    }
     case 'InstanceRemoved':
       return {
         ...s,
+        ...(s.previousKey ? { previousKey: { ...s.previousKey, copies: without(s.previousKey.copies, e.data.installationId) } } : {}),
         registered: without(s.registered, e.data.installationId),
         copies: without(s.copies, e.data.installationId),
         removed: { ...s.removed, [e.data.installationId]: { thumbprint: e.data.thumbprint } },
@@ -141,6 +152,14 @@ export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): D
     case 'SymmetricKeyCreated':
       return {
         ...s,
+        ...(s.currentKey && s.currentKey.keyVersion < e.data.keyVersion
+          ? {
+              previousKey: {
+                key: s.currentKey,
+                copies: Object.fromEntries(Object.entries(s.copies).filter(([, c]) => c.keyVersion === s.currentKey?.keyVersion)),
+              },
+            }
+          : {}),
         currentKey: { keyVersion: e.data.keyVersion, keyCheck: e.data.keyCheck },
         copies: { ...s.copies, [e.data.copy.installationId]: { keyVersion: e.data.keyVersion, copy: e.data.copy } },
         changedAt: touched(e.data.copy.installationId),
@@ -253,6 +272,26 @@ export type DeploymentCommand =
       readonly copy: WrappedCopy;
       readonly signingThumbprint: Thumbprint;
       readonly declareGenesis: { readonly previousGenesis: Thumbprint | null } | null;
+    }
+  | {
+      /**
+       * Re-create (rskeymgmt -s, docs/adr/0014): a member holding the current key records version N+1, wrapped for
+       * itself and for each other member given (their registered keys); signing keys named so the copies are certified.
+       */
+      readonly type: 'RecreateKey';
+      readonly deploymentId: DeploymentId;
+      readonly createdBy: InstallationId;
+      readonly creatorThumbprint: Thumbprint;
+      readonly keyCheck: Base64Url;
+      readonly copies: ReadonlyArray<WrappedCopy>;
+    }
+  | {
+      /** The re-creation's secrets are all re-encrypted: the version it replaced is retired. */
+      readonly type: 'RetireKeyVersion';
+      readonly deploymentId: DeploymentId;
+      readonly retiredBy: InstallationId;
+      readonly keyVersion: KeyVersion;
+      readonly secrets: number;
     };
 
 export type DeploymentError =
@@ -278,7 +317,9 @@ export type DeploymentError =
   /** A backup of another key version than the deployment's current one (older: superseded by a re-created key). */
   | { readonly _tag: 'BackupKeyVersion'; readonly backup: KeyVersion; readonly current: KeyVersion }
   /** The backup's key is not the deployment's key of that version: its key check differs. */
-  | { readonly _tag: 'BackupKeyMismatch'; readonly keyVersion: KeyVersion };
+  | { readonly _tag: 'BackupKeyMismatch'; readonly keyVersion: KeyVersion }
+  /** A re-creation is under way (its earlier version not yet retired): finish it before starting another. */
+  | { readonly _tag: 'RecreationUnfinished'; readonly previousVersion: KeyVersion; readonly currentVersion: KeyVersion };
 
 const none: ReadonlyArray<DeploymentEvent> = [];
 const FIRST_VERSION = 1 as KeyVersion;
@@ -460,7 +501,73 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
     case 'RecordBackup':
     case 'RestoreKey':
       return decideBackupAndRestore(c, s);
+    case 'RecreateKey':
+    case 'RetireKeyVersion':
+      return decideRecreation(c, s);
   }
+};
+
+const decideRecreation = (
+  c: Extract<DeploymentCommand, { type: 'RecreateKey' | 'RetireKeyVersion' }>,
+  s: DeploymentState,
+): E.Either<DeploymentError, ReadonlyArray<DeploymentEvent>> => {
+  const current = s.currentKey;
+  if (!current) return E.left({ _tag: 'NoKeyToWrap' });
+  if (c.type === 'RetireKeyVersion') {
+    if (s.previousKey?.key.keyVersion !== c.keyVersion) return E.right(none); // retired already (a resumed run)
+    return E.right([
+      {
+        type: 'KeyVersionRetired',
+        data: {
+          deploymentId: c.deploymentId,
+          keyVersion: c.keyVersion,
+          currentVersion: current.keyVersion,
+          retiredBy: c.retiredBy,
+          secrets: c.secrets as t.Int,
+        },
+      },
+    ]);
+  }
+  if (s.previousKey) return E.left({ _tag: 'RecreationUnfinished', previousVersion: s.previousKey.key.keyVersion, currentVersion: current.keyVersion });
+  const own = currentCopyOf(s, c.createdBy);
+  if (!s.registered[c.createdBy] || !own || own.copy.recipientThumbprint !== c.creatorThumbprint)
+    return E.left({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: c.createdBy, keyVersion: s.copies[c.createdBy]?.keyVersion ?? null });
+  for (const copy of c.copies) {
+    const r = s.registered[copy.installationId];
+    if (!r) return E.left({ _tag: 'UnknownInstallation', installationId: copy.installationId });
+    if (r.thumbprint !== copy.recipientThumbprint)
+      return E.left({
+        _tag: 'CopyNotForRegisteredKey',
+        installationId: copy.installationId,
+        storedThumbprint: r.thumbprint,
+        copyThumbprint: copy.recipientThumbprint,
+      });
+  }
+  const mine = c.copies.find((x) => x.installationId === c.createdBy);
+  if (!mine) return E.left({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: c.createdBy, keyVersion: own.keyVersion });
+  const keyVersion = (current.keyVersion + 1) as KeyVersion;
+  return E.right([
+    {
+      type: 'SymmetricKeyCreated',
+      data: { deploymentId: c.deploymentId, keyVersion, algorithm: 'A256GCM', keyCheck: c.keyCheck, createdBy: c.createdBy, copy: mine },
+    },
+    ...c.copies
+      .filter((x) => x.installationId !== c.createdBy)
+      .map((copy): DeploymentEvent => {
+        const signing = s.registered[copy.installationId]?.signing;
+        return {
+          type: 'SymmetricKeyWrapped',
+          data: {
+            deploymentId: c.deploymentId,
+            keyVersion,
+            copy,
+            wrappedBy: c.createdBy,
+            wrappedByThumbprint: c.creatorThumbprint,
+            ...(signing ? { recipientSigningThumbprint: signing.signingThumbprint } : {}),
+          },
+        };
+      }),
+  ]);
 };
 
 const decideBackupAndRestore = (

@@ -1,0 +1,231 @@
+/**
+ * Re-create the deployment's symmetric key (rskeymgmt -s; docs/adr/0014-key-re-creation.md), in three recorded
+ * steps, each signed by the member that proves the current key (as `secret` and `backup` prove it):
+ *
+ *   1. deployment stream: SymmetricKeyCreated for version N+1 (the creator's copy and key check) and, in the same
+ *      append, a SymmetricKeyWrapped for each other active member (activated, signing key registered, copy current);
+ *   2. content stream, in batches: every secret still under N decrypted and sealed under N+1, the new ciphertext
+ *      written beside the old one, then its SecretPut recorded, then the old ciphertext removed;
+ *   3. deployment stream: KeyVersionRetired for N.
+ *
+ * Until step 3 the deployment state keeps version N and each member's copy of it (`previousKey`), and a reader
+ * proves both: a crash anywhere leaves every secret readable, and a rerun sees where it stopped (a version not yet
+ * retired, secrets still under it) and finishes.
+ */
+import * as E from 'fp-ts/Either';
+import { currentCopyOf, decideDeployment } from '../domain/deployment/decider';
+import { decideContent } from '../domain/content/decider';
+import type { ContentEvent, Fingerprint, LedgerEvent, SecretName, WrappedCopy } from '../domain/events';
+import type { InstallationId, KeyVersion } from '../domain/ids';
+import type { InstanceConfig } from '../domain/instance/decider';
+import type { KeystoreError, StoredKeyPair } from '../ports/crypto';
+import { type Decision, handleCommand, loadAggregate } from './handler';
+import { instanceAggregate } from './instance';
+import { proveKey, readSecret, type SecretAggregates, type SecretDeps, type SecretError, secretAggregates, type SecretsLoaded } from './secrets';
+
+/** Secrets re-encrypted per SecretPut batch (one append each). */
+export const RECREATE_BATCH = 1000;
+
+export interface RecreateOutcome {
+  /** The version created (by this run or the run it resumed). */
+  readonly keyVersion: KeyVersion;
+  readonly retiredVersion: KeyVersion;
+  /** Whether this run created the version (false: it resumed an unfinished re-creation). */
+  readonly created: boolean;
+  /** Members the new version was wrapped for (this run). */
+  readonly wrappedFor: ReadonlyArray<InstallationId>;
+  /** Members left with a stale copy: not active when it ran; `join` from a member wraps the new version for them. */
+  readonly stale: ReadonlyArray<InstallationId>;
+  /** Secrets re-encrypted by this run. */
+  readonly reencrypted: number;
+  readonly recorded: ReadonlyArray<LedgerEvent['type']>;
+}
+
+export interface RecreateOptions {
+  /** Re-encrypted so far, of how many (for a progress bar). */
+  readonly progress?: (done: number, total: number) => void;
+  readonly batch?: number;
+}
+
+/** Members the new version is wrapped for: the creator, and each member whose last start outcome is an activation. */
+const activeMembers = async (deps: SecretDeps, l: SecretsLoaded, self: InstallationId): Promise<E.Either<SecretError, ReadonlyArray<InstallationId>>> => {
+  const d = l.deployment.state;
+  const out: InstallationId[] = [];
+  for (const r of Object.values(d.registered)) {
+    const held = currentCopyOf(d, r.installationId);
+    if (!held || held.copy.recipientThumbprint !== r.thumbprint) continue;
+    if (r.installationId === self) {
+      out.push(r.installationId);
+      continue;
+    }
+    if (!r.signing) continue; // its copy could not be certified: it re-joins after a `trust`
+    const inst = await loadAggregate(deps.store, instanceAggregate(r.installationId), deps.digest)();
+    if (E.isLeft(inst)) return inst;
+    if (inst.right.state.status === 'Activated') out.push(r.installationId);
+  }
+  return E.right(out);
+};
+
+type Row = { readonly name: string; readonly fingerprint: Fingerprint };
+
+/** A batch's ciphertexts in one transaction where the content store has them, one by one otherwise. */
+const writeRows = async (deps: SecretDeps, dep: string, rows: ReadonlyArray<Row & { readonly jwe: string }>): Promise<E.Either<SecretError, void>> => {
+  if (deps.content.writeMany) return deps.content.writeMany(dep, rows)();
+  for (const r of rows) {
+    const w = await deps.content.write(dep, r.name, r.fingerprint, r.jwe)();
+    if (E.isLeft(w)) return w;
+  }
+  return E.right(undefined);
+};
+
+const removeRows = async (deps: SecretDeps, dep: string, rows: ReadonlyArray<Row>): Promise<E.Either<SecretError, void>> => {
+  if (deps.content.removeMany) return deps.content.removeMany(dep, rows)();
+  for (const r of rows) {
+    const w = await deps.content.remove(dep, r.name, r.fingerprint)();
+    if (E.isLeft(w)) return w;
+  }
+  return E.right(undefined);
+};
+
+export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, options: RecreateOptions = {}): Promise<E.Either<SecretError, RecreateOutcome>> => {
+  const dep = config.deploymentId;
+  const self = config.installationId;
+  const held: E.Either<KeystoreError, StoredKeyPair> = await deps.keystore.load({ installationId: self, serviceIdentity: config.serviceIdentity })();
+  const recorded: LedgerEvent['type'][] = [];
+
+  // ─── 1. The new version, wrapped for every active member (or nothing: a re-creation is under way) ───
+  interface Created {
+    readonly created: boolean;
+    readonly wrappedFor: ReadonlyArray<InstallationId>;
+    readonly keyCheck: { readonly keyVersion: KeyVersion; readonly keyCheck: string } | undefined;
+  }
+  const step1 = await handleCommand(deps, secretAggregates(config), async (l): Promise<E.Either<SecretError, Decision<SecretAggregates, Created>>> => {
+    const proven = await proveKey(deps, config, l, held);
+    if (E.isLeft(proven)) return proven;
+    if (E.isLeft(held)) return held;
+    const d = l.deployment.state;
+    if (d.previousKey) return E.right({ result: { created: false, wrappedFor: [], keyCheck: undefined } });
+    const active = await activeMembers(deps, l, self);
+    if (E.isLeft(active)) return active;
+    const key = deps.crypto.createSymmetricKey();
+    const keyCheck = deps.crypto.keyCheck(key);
+    const keyVersion = (proven.right.keyVersion + 1) as KeyVersion;
+    const copies: WrappedCopy[] = [];
+    for (const id of active.right) {
+      const r = d.registered[id]!;
+      const jwe = await deps.crypto.wrap(key, r.publicKey, { deploymentId: dep, installationId: id, keyVersion })();
+      if (E.isLeft(jwe)) return jwe;
+      copies.push({ installationId: id, recipientThumbprint: r.thumbprint, jwe: jwe.right });
+    }
+    const decided = decideDeployment(
+      { type: 'RecreateKey', deploymentId: dep, createdBy: self, creatorThumbprint: held.right.thumbprint, keyCheck, copies },
+      d,
+    );
+    if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused' as const, error: decided.left });
+    return E.right({
+      append: { to: 'deployment' as const, events: decided.right, signer: proven.right.signer },
+      result: { created: true, wrappedFor: active.right, keyCheck: { keyVersion, keyCheck } },
+    });
+  });
+  if (E.isLeft(step1)) return step1 as E.Either<SecretError, never>;
+  recorded.push(...step1.right.appended);
+  if (step1.right.result.keyCheck) {
+    // The creator pins what it created: a key planted later under this version is refused.
+    const pinned = deps.keystore.pinKeyCheck(dep, step1.right.result.keyCheck.keyVersion, step1.right.result.keyCheck.keyCheck);
+    if (E.isLeft(pinned)) return pinned;
+  }
+  await deps.pause?.('recreate:after-key-created');
+
+  // ─── 2. Every secret still under the previous version, re-encrypted (batch by batch) ───
+  let loaded = step1.right.loaded;
+  const proven = await proveKey(deps, config, loaded, held);
+  if (E.isLeft(proven)) return proven;
+  const previous = loaded.deployment.state.previousKey?.key.keyVersion;
+  const current = proven.right.keyVersion;
+  const batch = options.batch ?? RECREATE_BATCH;
+  let reencrypted = 0;
+  if (previous !== undefined) {
+    if (proven.right.previous?.keyVersion !== previous)
+      return E.left({ _tag: 'SecretsNotActivated', installationId: self, reason: { _tag: 'NoWrappedCopy', keyVersion: previous } });
+    const pending = () => [...loaded.content.state.secrets.values()].filter((s) => s.keyVersion === previous);
+    const total = pending().length;
+    options.progress?.(0, total);
+    for (;;) {
+      const r = await handleCommand(
+        deps,
+        secretAggregates(config),
+        async (l) => {
+          const todo = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === previous).slice(0, batch);
+          const events: ContentEvent[] = [];
+          const superseded: Array<{ name: string; fingerprint: Fingerprint }> = [];
+          const rows: Array<{ name: string; fingerprint: Fingerprint; jwe: string }> = [];
+          for (const entry of todo) {
+            const read = await readSecret(deps, dep, proven.right, l.content, entry.name);
+            if (E.isLeft(read)) return read;
+            const jwe = deps.cipher.seal(proven.right.key, read.right.value, { deploymentId: dep, name: entry.name, keyVersion: current });
+            const fingerprint = deps.cipher.fingerprint(jwe);
+            rows.push({ name: entry.name, fingerprint, jwe });
+            const decided = decideContent(
+              { type: 'PutSecret', deploymentId: dep, name: entry.name as SecretName, keyVersion: current, fingerprint, by: self },
+              l.content.state,
+            );
+            if (E.isLeft(decided)) return decided;
+            events.push(...decided.right);
+            superseded.push({ name: entry.name, fingerprint: entry.fingerprint });
+          }
+          // The new ciphertexts beside the old ones first: a SecretPut is never recorded without its ciphertext.
+          const written = await writeRows(deps, dep, rows);
+          if (E.isLeft(written)) return written;
+          await deps.pause?.('recreate:after-content-written');
+          return E.right({ append: { to: 'content' as const, events, signer: proven.right.signer }, result: superseded });
+        },
+        loaded,
+      );
+      if (E.isLeft(r)) return r;
+      loaded = r.right.loaded;
+      if (r.right.result.length === 0) break;
+      recorded.push(...r.right.appended);
+      // The superseded ciphertexts go only now that the new ones are recorded.
+      const removed = await removeRows(deps, dep, r.right.result);
+      if (E.isLeft(removed)) return removed;
+      reencrypted += r.right.result.length;
+      options.progress?.(total - pending().length, total);
+      await deps.pause?.('recreate:after-batch');
+    }
+  }
+
+  // ─── 3. The previous version retired ───
+  const retire = await handleCommand(
+    deps,
+    secretAggregates(config),
+    async (l) => {
+      const p = l.deployment.state.previousKey;
+      if (!p) return E.right({ result: undefined });
+      const left = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === p.key.keyVersion).length;
+      if (left > 0) throw new Error('programmer error: retiring a key version some secret is still under');
+      const secrets = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === current).length;
+      const decided = decideDeployment(
+        { type: 'RetireKeyVersion', deploymentId: dep, retiredBy: self, keyVersion: p.key.keyVersion, secrets },
+        l.deployment.state,
+      );
+      if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused' as const, error: decided.left });
+      return E.right({ append: { to: 'deployment' as const, events: decided.right, signer: proven.right.signer }, result: undefined });
+    },
+    loaded,
+  );
+  if (E.isLeft(retire)) return retire as E.Either<SecretError, never>;
+  recorded.push(...retire.right.appended);
+  const d = retire.right.loaded.deployment.state;
+  const stale = Object.values(d.registered)
+    .filter((r) => !currentCopyOf(d, r.installationId) && d.copies[r.installationId] !== undefined)
+    .map((r) => r.installationId);
+  return E.right({
+    keyVersion: current,
+    retiredVersion: (previous ?? current - 1) as KeyVersion,
+    created: step1.right.result.created,
+    wrappedFor: step1.right.result.wrappedFor,
+    stale,
+    reencrypted,
+    recorded,
+  });
+};

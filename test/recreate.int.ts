@@ -1,0 +1,112 @@
+/**
+ * `keyledger recreate` (rskeymgmt -s; docs/adr/0014): a new key version wrapped for every active member, every
+ * secret re-encrypted under it, the old version retired — through the CLI in process.
+ */
+import test from 'ava';
+import { runCli } from '../src/cli/main';
+import { cliWith } from './support/cli-inproc';
+import { tempDir } from './support/fixtures';
+import { pooledCrypto } from './support/pooled-crypto';
+import { activatedDeployment, deploymentEvents, joinArgs, ledgerFile, newNode, type TestNode } from './support/nodes';
+
+const put = (n: TestNode, name: string, value: string) => cliWith({ stdin: value }, '-c', n.file, 'secret', 'put', name);
+const get = (n: TestNode, name: string) => cliWith({}, '-c', n.file, 'secret', 'get', name, '--reveal');
+
+const contentRows = (dir: string): Array<{ name: string; fingerprint: string }> => {
+  const db = new (require('better-sqlite3') as typeof import('better-sqlite3'))(ledgerFile(dir), { readonly: true });
+  try {
+    return db.prepare('SELECT name, fingerprint FROM keyledger_content ORDER BY name').all() as Array<{ name: string; fingerprint: string }>;
+  } finally {
+    db.close();
+  }
+};
+
+interface RecreateJson {
+  keyVersion: number;
+  retiredVersion: number;
+  created: boolean;
+  wrappedFor: string[];
+  stale: string[];
+  reencrypted: number;
+  recorded: string[];
+}
+
+test('recreate: version 2 wrapped for the active members, every secret re-encrypted and readable, version 1 retired; an offline member is stale until joined', async (t) => {
+  t.timeout(90_000);
+  const dir = tempDir('kl-recreate');
+  const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+  // C is joined but was never started: not active when the key is re-created.
+  const c = await newNode(dir, 'C');
+  t.is((await c.run('init')).code, 1);
+  t.is((await a!.run(...joinArgs(c))).code, 0);
+  const values = new Map([...Array(5).keys()].map((i) => [`app/secret-${i}`, `value ${i} ${'x'.repeat(i * 7)}`]));
+  for (const [name, value] of values) t.is((await put(a!, name, value)).code, 0);
+
+  const r = await a!.run('--json', 'recreate');
+  t.is(r.code, 0, r.stderr);
+  const o = r.json<RecreateJson>();
+  t.like(o, { keyVersion: 2, retiredVersion: 1, created: true, reencrypted: 5 });
+  t.deepEqual(new Set(o.wrappedFor), new Set([a!.id, b!.id]));
+  t.deepEqual(o.stale, [c.id]);
+  t.deepEqual(
+    o.recorded,
+    ['SymmetricKeyCreated', 'SymmetricKeyWrapped', ...values.keys()].map((x) => (x.startsWith('app/') ? 'SecretPut' : x)).concat('KeyVersionRetired'),
+  );
+  t.is(r.stdout.length > 0 && !r.stderr.includes('re-encrypting'), true, 'no progress bar when piped');
+
+  // Every secret reads back under version 2, from the other active member too; only the new ciphertexts remain.
+  for (const [name, value] of values) {
+    const g = await get(b!, name);
+    t.is(g.code, 0, g.stderr);
+    t.is(g.stdout, value);
+  }
+  t.is(contentRows(dir).length, values.size);
+  const list = await a!.run('--json', 'secret', 'list');
+  t.true(list.json<Array<{ keyVersion: number }>>().every((s) => s.keyVersion === 2));
+  const types = (await deploymentEvents(dir)).map((e) => e.event.type);
+  t.is(types.at(-1), 'KeyVersionRetired');
+  const verified = await a!.run('--json', 'verify', '--signatures');
+  t.is(verified.code, 0, verified.stdout + verified.stderr);
+
+  // The offline member: refused with StaleWrappedCopy, its remedy names join (on a member), then start.
+  const stale = await c.run('--json', 'start');
+  t.is(stale.code, 1);
+  t.like(stale.json<{ reason: { _tag: string } }>(), { reason: { _tag: 'StaleWrappedCopy' } });
+  t.regex((await c.run('start')).stdout, /keyledger join/);
+  t.is((await a!.run(...joinArgs(c))).code, 0);
+  t.is((await c.run('start')).code, 0);
+  t.is((await get(c, 'app/secret-3')).stdout, values.get('app/secret-3') ?? '');
+
+  // A second re-creation, from B: version 3; rskeymgmt -s is the same command.
+  const again = await b!.run('--json', 'rskeymgmt', '-s');
+  t.is(again.code, 0, again.stderr);
+  t.like(again.json<RecreateJson>(), { keyVersion: 3, retiredVersion: 2, reencrypted: 5 });
+  t.is((await get(a!, 'app/secret-0')).stdout, values.get('app/secret-0') ?? '');
+});
+
+test('recreate: refused on an instance that is not activated; a bar is drawn on a terminal', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-recreate');
+  const [a] = await activatedDeployment(dir, ['A']);
+  const w = await newNode(dir, 'W');
+  t.is((await w.run('init')).code, 1);
+  const refused = await w.run('recreate');
+  t.is(refused.code, 1);
+  t.is(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+  t.is((await put(a!, 'one', 'v')).code, 0);
+  // On a terminal (Io.isTTY): the bar on stderr; piped, none (the first test).
+  let stderr = '';
+  const code = await runCli(['-c', a!.file, 'recreate'], {
+    stdout: () => undefined,
+    stderr: (s) => (stderr += s),
+    env: { KEYLEDGER_ACTOR: 'operator@test', KEYLEDGER_HOST: 'test-host' },
+    isTTY: true,
+    stdoutIsTTY: true,
+    adapters: { crypto: () => pooledCrypto() },
+  });
+  t.is(code, 0, stderr);
+  t.regex(stderr, /re-encrypting secrets \[#+\] 1\/1/);
+  const help = await a!.run('recreate', '--help');
+  t.regex(help.stdout, /rskeymgmt -s/);
+  t.regex(help.stdout, /StaleWrappedCopy/);
+});
