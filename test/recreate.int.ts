@@ -50,8 +50,15 @@ test('recreate: version 2 wrapped for the active members, every secret re-encryp
   t.deepEqual(o.stale, [c.id]);
   t.deepEqual(
     o.recorded,
-    ['SymmetricKeyCreated', 'SymmetricKeyWrapped', ...values.keys()].map((x) => (x.startsWith('app/') ? 'SecretPut' : x)).concat('KeyVersionRetired'),
+    ['SymmetricKeyCreated', 'SymmetricKeyWrapped', ...values.keys()]
+      .map((x) => (x.startsWith('app/') ? 'SecretPut' : x))
+      .concat('KeyVersionRetired', 'InstanceActivated'),
   );
+  // The member that re-created stays activated: it proved the new version at once (no `start` needed).
+  t.like(o, { thisInstance: { activated: true } });
+  const status = await a!.run('status');
+  t.is(status.code, 0, status.stdout);
+  t.regex(status.stdout, /state\s+activated \(symmetric key version 2/);
   t.is(r.stdout.length > 0 && !r.stderr.includes('re-encrypting'), true, 'no progress bar when piped');
 
   // Every secret reads back under version 2, from the other active member too; only the new ciphertexts remain.

@@ -20,7 +20,7 @@ import type { InstallationId, KeyVersion } from '../domain/ids';
 import type { InstanceConfig } from '../domain/instance/decider';
 import type { KeystoreError, StoredKeyPair } from '../ports/crypto';
 import { type Decision, handleCommand, loadAggregate } from './handler';
-import { instanceAggregate } from './instance';
+import { instanceAggregate, startInstance } from './instance';
 import { proveKey, readSecret, type SecretAggregates, type SecretDeps, type SecretError, secretAggregates, type SecretsLoaded } from './secrets';
 
 /** Secrets re-encrypted per SecretPut batch (one append each). */
@@ -39,6 +39,11 @@ export interface RecreateOutcome {
   /** Secrets re-encrypted by this run. */
   readonly reencrypted: number;
   readonly recorded: ReadonlyArray<LedgerEvent['type']>;
+  /**
+   * This instance's start check under the new version (as `restore` does): activated, or why not. The re-creation
+   * is complete either way — a rerun would create yet another version — so a failed start is reported, not returned.
+   */
+  readonly thisInstance: { readonly activated: true } | { readonly activated: false; readonly why: string };
 }
 
 export interface RecreateOptions {
@@ -219,6 +224,14 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
   const stale = Object.values(d.registered)
     .filter((r) => !currentCopyOf(d, r.installationId) && d.copies[r.installationId] !== undefined)
     .map((r) => r.installationId);
+  // ─── 4. This instance proves the new version at once (its status stays "activated", as SSRS's server stays up) ───
+  const started = await startInstance(deps, config);
+  const thisInstance: RecreateOutcome['thisInstance'] = E.isLeft(started)
+    ? { activated: false, why: started.left._tag }
+    : started.right.state === 'activated'
+      ? { activated: true }
+      : { activated: false, why: started.right.reason?._tag ?? started.right.state };
+  if (E.isRight(started)) recorded.push(...started.right.recorded);
   return E.right({
     keyVersion: current,
     retiredVersion: (previous ?? current - 1) as KeyVersion,
@@ -227,5 +240,6 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
     stale,
     reencrypted,
     recorded,
+    thisInstance,
   });
 };

@@ -31,7 +31,10 @@ export const recreateCommand = async (io: Io, g: GlobalOptions): Promise<number>
         ? ''
         : `Not active when it ran, still holding an older version (refused with StaleWrappedCopy until re-wrapped): ${o.stale.join(', ')}.\n` +
           'For each, run `keyledger join <installationID> --expect-thumbprint <its key>` here (or on any activated member), then `keyledger start` there.\n';
-    emit(io, g, o, `${head}; ${o.reencrypted} secret(s) re-encrypted; key version ${o.retiredVersion} retired (KeyVersionRetired recorded).\n${stale}`);
+    const self = o.thisInstance.activated
+      ? `This instance: activated under key version ${o.keyVersion}.\n`
+      : `This instance was not activated under the new version (${o.thisInstance.why}): run keyledger start here.\n`;
+    emit(io, g, o, `${head}; ${o.reencrypted} secret(s) re-encrypted; key version ${o.retiredVersion} retired (KeyVersionRetired recorded).\n${self}${stale}`);
     return E.right(EXIT.ok);
   });
 
