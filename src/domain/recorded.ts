@@ -42,5 +42,5 @@ export interface RecordedEvent {
    * The SHA-256 of the stored text as the hash chain hashes it (`hashedText`), when the store's reader computed
    * it on another thread, from the very text this event was parsed from (null: that text is not canonical).
    */
-  readonly textDigest?: string | null;
+  readonly textDigest?: string | null | undefined;
 }

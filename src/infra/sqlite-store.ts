@@ -288,7 +288,7 @@ const recordedOf = (
       data: JSON.parse(data),
       metadata: JSON.parse(metadata),
       text: { data, metadata },
-      ...(textDigest === undefined ? {} : { textDigest }),
+      textDigest,
     });
   } catch (e) {
     return E.left({ _tag: 'StoredRecordUnreadable', stream, revision: BigInt(revision), message: errorMessage(e), position });

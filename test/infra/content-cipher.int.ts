@@ -12,6 +12,7 @@ import type { SymmetricKeyHandle } from '../../src/ports/crypto';
 import { rightOf } from '../support/fixtures';
 import { pooledCrypto } from '../support/pooled-crypto';
 import { unwrapWithNodeCrypto } from '../support/secrets';
+import { editPart, flip } from '../support/jwe-edits';
 
 const cipher = contentCipher();
 const BINDING = { deploymentId: 'default', name: 'reportserver/datasource/sales', keyVersion: 1 };
@@ -24,18 +25,6 @@ const aKey = async (): Promise<{ key: SymmetricKeyHandle; raw: Buffer }> => {
   const pair = rightOf(await crypto.generateKeyPair(2048)());
   const jwe = rightOf(await crypto.wrap(key, pair.publicKey)());
   return { key, raw: unwrapWithNodeCrypto(jwe, privateJwkOf(pair.privateKey)) };
-};
-
-const edit = (jwe: string, part: number, f: (s: string) => string): string =>
-  jwe
-    .split('.')
-    .map((p, i) => (i === part ? f(p) : p))
-    .join('.');
-
-const flip = (b64: string): string => {
-  const bytes = Buffer.from(b64, 'base64url');
-  bytes[0] = (bytes[0] ?? 0) ^ 1;
-  return bytes.toString('base64url');
 };
 
 test('interop: the independent jose package decrypts a secret with the raw key; the header names key version, deployment and secret', async (t) => {
@@ -74,9 +63,9 @@ test('tampered ciphertext, tag, IV or header: refused, never a wrong value', asy
   t.timeout(10_000);
   const { key } = await aKey();
   const jwe = cipher.seal(key, Buffer.from(VALUE), BINDING);
-  for (const part of [2, 3, 4]) t.deepEqual(cipher.open(key, edit(jwe, part, flip), BINDING), E.left({ _tag: 'DoesNotDecrypt' }), `part ${part}`);
+  for (const part of [2, 3, 4]) t.deepEqual(cipher.open(key, editPart(jwe, part, flip), BINDING), E.left({ _tag: 'DoesNotDecrypt' }), `part ${part}`);
   // The header rewritten to name another secret: it is the AAD, so the tag no longer verifies.
-  const relabelled = edit(jwe, 0, (h) =>
+  const relabelled = editPart(jwe, 0, (h) =>
     Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(h, 'base64url').toString()), kl_name: 'other' })).toString('base64url'),
   );
   t.deepEqual(cipher.open(key, relabelled, { ...BINDING, name: 'other' }), E.left({ _tag: 'DoesNotDecrypt' }));
@@ -84,13 +73,15 @@ test('tampered ciphertext, tag, IV or header: refused, never a wrong value', asy
   t.deepEqual(
     cipher.open(
       key,
-      edit(jwe, 1, () => 'AAAA'),
+      editPart(jwe, 1, () => 'AAAA'),
       BINDING,
     ),
     E.left({ _tag: 'Malformed' }),
     'an encrypted key where dir has none',
   );
-  const zipped = edit(jwe, 0, (h) => Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(h, 'base64url').toString()), zip: 'DEF' })).toString('base64url'));
+  const zipped = editPart(jwe, 0, (h) =>
+    Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(h, 'base64url').toString()), zip: 'DEF' })).toString('base64url'),
+  );
   t.deepEqual(cipher.open(key, zipped, BINDING), E.left({ _tag: 'Malformed' }));
 });
 

@@ -11,6 +11,7 @@ import jose from 'node-jose';
 import { ALG, CEILING, DEFAULT_ITERATIONS, keyBackupCipher } from '../../src/infra/key-backup';
 import { joseCrypto, symmetricKeyBytesOf } from '../../src/infra/jose-crypto';
 import { rightOf } from '../support/fixtures';
+import { editPart, flip } from '../support/jwe-edits';
 
 const PASSWORD = 'correct horse battery staple';
 const HEADER = { deploymentId: 'default', keyVersion: 3, genesisThumbprint: 'g3n3sis' };
@@ -21,16 +22,6 @@ const sealed = async (iterations = 1000) => {
   return { key, text: rightOf(await keyBackupCipher.seal(key, HEADER, PASSWORD, iterations)()) };
 };
 
-const editPart = (text: string, part: number, f: (s: string) => string): string =>
-  text
-    .split('.')
-    .map((p, i) => (i === part ? f(p) : p))
-    .join('.');
-const flip = (b64: string): string => {
-  const bytes = Buffer.from(b64, 'base64url');
-  bytes[0] = (bytes[0] ?? 0) ^ 1;
-  return bytes.toString('base64url');
-};
 const withHeader = (text: string, change: (h: Record<string, unknown>) => Record<string, unknown>): string =>
   editPart(text, 0, (p) => Buffer.from(JSON.stringify(change(JSON.parse(Buffer.from(p, 'base64url').toString('utf8')))), 'utf8').toString('base64url'));
 
