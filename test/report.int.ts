@@ -12,7 +12,8 @@ import { fileKeystore } from '../src/infra/file-keystore';
 import { sha256Hex } from '../src/infra/sha256';
 import { initInstance } from '../src/commands/instance';
 import { type DeploymentId, deploymentStream } from '../src/domain/ids';
-import type { ComplianceReport } from '../src/projections/report-runner';
+import { buildReport, type ComplianceReport } from '../src/projections/report-runner';
+import { runCli } from '../src/cli/main';
 import { backup } from './support/backups';
 import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
 import { activatedDeployment, editConfig, joinArgs, keystoreThumbprint, ledgerFile, newNode, type TestNode } from './support/nodes';
@@ -75,6 +76,31 @@ test('a clean deployment: no finding (exit 0), every operation listed; JSON and 
     r.operations.map((o) => [o.type, o.at.stream, o.at.revision]),
   );
   t.regex(rows[0]!['summary']!, /signatures NOT checked: no trust anchor given/);
+  // Progress: the runner counts what it will read (every stream's length) and reports it; the CLI draws a bar only on a
+  // terminal, and only for a long read (none here, terminal or not).
+  const store = openTestStore(ledgerFile(dir));
+  const seen: Array<[number, number]> = [];
+  const built = rightOf(
+    await buildReport(store, {
+      deploymentId: 'default' as DeploymentId,
+      period: { from: null, to: new Date().toISOString() },
+      policy: { maxKeyAge: null, maxBackupAge: null, requireBackup: false, trust: null },
+      digest: sha256Hex,
+      generatedAt: new Date().toISOString(),
+      onProgress: (done, total) => seen.push([done, total]),
+    })(),
+  );
+  await store.close();
+  t.deepEqual(seen.at(-1), [built.integrity.events, built.integrity.events]);
+  let onTerminal = '';
+  const terminal = await runCli(['-c', a!.file, 'report', '--no-require-backup'], {
+    stdout: () => undefined,
+    stderr: (s) => (onTerminal += s),
+    env: { KEYLEDGER_ACTOR: 'operator@test' },
+    isTTY: true,
+  });
+  t.is(terminal, 0);
+  t.is(onTerminal, '');
   const html = await a!.run('report', '--no-require-backup');
   t.regex(html.stdout, /^<!DOCTYPE html>/);
   t.regex(html.stdout, /signatures NOT checked/);

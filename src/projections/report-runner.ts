@@ -69,7 +69,11 @@ export interface ReportOptions {
   /** Installations to read besides those the deployment stream names (the local instance: one that never registered). */
   readonly alsoInstances?: ReadonlyArray<string>;
   readonly generatedAt: string;
-  readonly onProgress?: (events: number) => void;
+  /**
+   * Events read so far, and how many the streams hold (counted first, one look at each stream's last revision, only when
+   * this is given: a bar on a terminal).
+   */
+  readonly onProgress?: (events: number, total: number) => void;
   readonly pageSize?: number;
 }
 
@@ -184,9 +188,9 @@ export const buildReport =
           fold.apply(e);
         }
       }
-      if (++sinceProgress >= 1000) {
+      if (++sinceProgress >= 1000 && options.onProgress) {
         sinceProgress = 0;
-        options.onProgress?.(tracker.events());
+        options.onProgress(tracker.events(), total);
       }
     };
 
@@ -206,6 +210,12 @@ export const buildReport =
     for (const id of options.alsoInstances ?? []) if (InstallationId.is(id.toLowerCase())) ids.add(id.toLowerCase());
     // One page per stream being merged: pages shrink as the fleet grows (memory), never below 50 events.
     const memberPage = Math.max(50, Math.min(pageSize, Math.floor(200_000 / Math.max(1, ids.size))));
+    let total = whole.length;
+    if (options.onProgress)
+      for (const stream of [...[...ids].map((id) => instanceStream(id as InstallationId)), contentStream(deploymentId)]) {
+        const last = await store.readStream(stream, { direction: 'backwards', maxCount: 1 })();
+        if (E.isRight(last) && last.right[0]) total += Number(last.right[0].revision) + 1;
+      }
     const cursors = [StreamCursor.over(whole), ...[...ids].sort().map((id) => new StreamCursor(store, instanceStream(id as InstallationId), memberPage))];
     const heap: StreamCursor[] = [];
     for (const c of cursors) {
@@ -241,7 +251,7 @@ export const buildReport =
       handle(head);
       content.advance();
     }
-    options.onProgress?.(tracker.events());
+    options.onProgress?.(tracker.events(), Math.max(total, tracker.events()));
 
     const model = fold.end();
     let signatures: SignatureCheck = { status: 'not-anchored' };

@@ -15,7 +15,7 @@ import { sha256Hex } from '../../infra/sha256';
 import { buildReport, type ComplianceReport } from '../../projections/report-runner';
 import { type CliError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
-import { progressReporter } from '../progress';
+import { countedProgress } from '../progress';
 import { reportCsv } from '../report-csv';
 import { reportHtml } from '../report-html';
 import { reportSummaryText } from '../report-text';
@@ -37,6 +37,9 @@ export interface ReportFlags {
 
 export type ReportFormat = 'html' | 'json' | 'csv';
 const FORMATS: ReadonlyArray<ReportFormat> = ['html', 'json', 'csv'];
+
+/** A deployment with fewer events than this is read before a bar would say anything. */
+const BAR_FROM = 10_000;
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
@@ -129,7 +132,8 @@ const reportCommand = async (io: Io, g: GlobalOptions, flags: ReportFlags): Prom
       return usage(`--from (${from.right}) is after --to (${to.right}): give a period that starts before it ends`);
     // Ed25519 through node:crypto, loaded only when there is an anchor to check signatures against.
     const signing = policy.right.trust !== null ? (await import('../../infra/signing')).signatures : undefined;
-    const progress = progressReporter(io, true, `reading deployment ${deploymentId}`);
+    // A bar on stderr on a terminal (the report itself may be going to stdout); nothing when piped.
+    const progress = countedProgress(io, true, `reading deployment ${deploymentId}`);
     const built = await buildReport(s.store, {
       deploymentId,
       period: { from: from.right, to: to.right },
@@ -138,7 +142,7 @@ const reportCommand = async (io: Io, g: GlobalOptions, flags: ReportFlags): Prom
       ...(signing ? { signatures: { verify: signing.verify, thumbprint: signing.thumbprint } } : {}),
       alsoInstances: s.config.instance.deploymentId === deploymentId ? [s.config.instance.installationId] : [],
       generatedAt: s.ctx('report').now().toISOString(),
-      onProgress: progress.update,
+      ...(io.isTTY ? { onProgress: (done: number, total: number) => total >= BAR_FROM && progress.update(done, total) } : {}),
     })();
     progress.stop();
     if (E.isLeft(built)) return built;
