@@ -88,7 +88,7 @@ const rightIds = (file: string): string[] => {
  * A generated ledger, kept in BENCH_LEDGER_CACHE (a folder) when it is set — generating a million signed events
  * takes minutes — else made in the run's temp folder.
  */
-const ledgerOf = async (
+export const ledgerOf = async (
   dir: string,
   deployments: number,
   perDeployment: number,
