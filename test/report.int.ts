@@ -280,6 +280,7 @@ test('bad input: each one line on stderr and exit 2 (a policy file, a flag, a pe
     [['--from', '2026-02-01', '--to', '2026-01-01'], /--from \(2026-02-01T00:00:00.000Z\) is after --to \(2026-01-01T23:59:59.999Z\)/],
     [['--format', 'pdf'], /--format "pdf" is not one of html, json, csv/],
     [['--deployment', '../x'], /--deployment "..\/x" is not a deployment name/],
+    [['--deployment', 'defualt'], /deployment "defualt" has no events in this ledger \(sqlite:\S+\): check --deployment/],
   ];
   fs.writeFileSync(file, JSON.stringify({ maxAge: '90d' }));
   for (const [args, message] of cases) {

@@ -74,12 +74,9 @@ export interface ReportFold {
   readonly end: () => ReportModel;
 }
 
-const outcomeKey = (e: StoredEvent): string | undefined =>
-  e.event.type === 'InstanceActivated'
-    ? `activated:${e.event.data.keyVersion}`
-    : e.event.type === 'InstanceActivationRefused'
-      ? `refused:${e.event.data.reason._tag}`
-      : undefined;
+/** What a start check's outcome says of the instance: the key version activated with, or the refusal's reason (no string built per event). */
+const outcomeKey = (e: StoredEvent): number | string | undefined =>
+  e.event.type === 'InstanceActivated' ? e.event.data.keyVersion : e.event.type === 'InstanceActivationRefused' ? e.event.data.reason._tag : undefined;
 
 export const reportFold = (deploymentId: string, period: ReportPeriod): ReportFold => {
   const fromMs = period.from === null ? Number.NEGATIVE_INFINITY : Date.parse(period.from);
@@ -87,7 +84,7 @@ export const reportFold = (deploymentId: string, period: ReportPeriod): ReportFo
   const working: Working = activationFold.begin(initialActivationView);
   const operations: Operation[] = [];
   const changes: MembershipChange[] = [];
-  const lastOutcome = new Map<string, string>();
+  const lastOutcome = new Map<string, number | string>();
   const holdsCopy = new Set<string>();
   const keyVersions = new Map<number, Writable<KeyVersionLife>>();
   const byType: Partial<Record<LedgerEventType, number>> = {};

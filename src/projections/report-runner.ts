@@ -93,15 +93,20 @@ class StreamCursor {
   /** Where the head item sits in the global order (an unreadable record: just after its stream's previous event). */
   at: Position = START;
 
-  constructor(
-    private readonly store: EventStore,
+  /** `store` null: a cursor over items already read (`over`). */
+  private constructor(
+    private readonly store: EventStore | null,
     private readonly stream: string,
     private readonly pageSize: number,
   ) {}
 
+  static of(store: EventStore, stream: string, pageSize: number): StreamCursor {
+    return new StreamCursor(store, stream, pageSize);
+  }
+
   /** A cursor over items already read (the deployment stream, read once to know its members). */
-  static over(items: Item[]): StreamCursor {
-    const c = new StreamCursor(undefined as never, '', 0);
+  static over(stream: string, items: Item[]): StreamCursor {
+    const c = new StreamCursor(null, stream, 0);
     c.page = items;
     c.done = true;
     return c;
@@ -121,7 +126,7 @@ class StreamCursor {
 
   /** Reads pages until there is a head item or the stream is done. */
   async fill(): Promise<E.Either<StoreError, void>> {
-    while (this.index >= this.page.length && !this.done) {
+    while (this.index >= this.page.length && !this.done && this.store !== null) {
       const read = await this.store.readStream(this.stream, { fromRevision: this.from, maxCount: this.pageSize })();
       if (E.isRight(read)) {
         this.page = read.right.map((r) => ({ kind: 'event', r }));
@@ -196,7 +201,7 @@ export const buildReport =
 
     // The deployment stream first (which instance streams to read), then every stream of it merged in global order.
     const dstream = deploymentStream(deploymentId);
-    const deployment = new StreamCursor(store, dstream, pageSize);
+    const deployment = StreamCursor.of(store, dstream, pageSize);
     const whole: Item[] = [];
     for (;;) {
       const filled = await deployment.fill();
@@ -216,7 +221,10 @@ export const buildReport =
         const last = await store.readStream(stream, { direction: 'backwards', maxCount: 1 })();
         if (E.isRight(last) && last.right[0]) total += Number(last.right[0].revision) + 1;
       }
-    const cursors = [StreamCursor.over(whole), ...[...ids].sort().map((id) => new StreamCursor(store, instanceStream(id as InstallationId), memberPage))];
+    const cursors = [
+      StreamCursor.over(dstream, whole),
+      ...[...ids].sort().map((id) => StreamCursor.of(store, instanceStream(id as InstallationId), memberPage)),
+    ];
     const heap: StreamCursor[] = [];
     for (const c of cursors) {
       const filled = await c.fill();
@@ -242,7 +250,7 @@ export const buildReport =
     }
     // Every key and instance event is in: the trust walk runs now, and content events are checked as they come.
     audit?.settle();
-    const content = new StreamCursor(store, contentStream(deploymentId), pageSize);
+    const content = StreamCursor.of(store, contentStream(deploymentId), pageSize);
     for (;;) {
       const filled = await content.fill();
       if (E.isLeft(filled)) return filled;

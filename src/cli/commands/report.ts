@@ -147,6 +147,8 @@ const reportCommand = async (io: Io, g: GlobalOptions, flags: ReportFlags): Prom
     progress.stop();
     if (E.isLeft(built)) return built;
     const r = built.right;
+    // A misspelt deployment must not read as a deployment without findings.
+    if (r.integrity.events === 0) return usage(`deployment "${deploymentId}" has no events in this ledger (${s.store.endpoint}): check --deployment`);
     s.log.write({ command: 'report', deploymentId, verdict: r.verdict, findings: r.findings.length, events: r.integrity.events });
     const text = renderReport(r, format.right);
     if (flags.out === undefined) io.stdout(text);
