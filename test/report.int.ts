@@ -11,7 +11,7 @@ import { loadConfig } from '../src/infra/config';
 import { fileKeystore } from '../src/infra/file-keystore';
 import { sha256Hex } from '../src/infra/sha256';
 import { initInstance } from '../src/commands/instance';
-import { type DeploymentId, deploymentStream } from '../src/domain/ids';
+import { type DeploymentId, deploymentStream, instanceStream } from '../src/domain/ids';
 import { buildReport, type ComplianceReport } from '../src/projections/report-runner';
 import { runCli } from '../src/cli/main';
 import { backup } from './support/backups';
@@ -163,6 +163,18 @@ test('an attacker who edits an event and re-hashes the chain: without an anchor 
     broken.r.findings.find((f) => f.kind === 'HashChainBroken'),
     { evidence: { stream: dstream, revision: '0' } },
   );
+
+  // A record that is not even JSON: reported where it is, and its stream read on after it.
+  const bstream = instanceStream(b!.id);
+  const events = broken.r.integrity.events;
+  tamper(ledgerFile(dir), "UPDATE events SET data = '{not json' WHERE stream_name = ? AND stream_revision = 1", bstream);
+  const unreadable = await reportOf(a!, '--no-require-backup');
+  t.is(unreadable.code, 4);
+  const problem = unreadable.r.integrity.hashProblems.find((p) => p.stream === bstream);
+  t.like(problem, { revision: '1', eventType: '?' });
+  t.regex(problem?.problem ?? '', /the stored record is not JSON/);
+  t.is(unreadable.r.integrity.events, events, 'every record still counted: the stream was read on after it');
+  t.is(unreadable.r.integrity.heads[bstream]?.revision, broken.r.integrity.heads[bstream]?.revision);
 });
 
 test('policy findings and their remedies: no backup (backup clears it), key age and backup age (by the end of the period), exit 6', async (t) => {

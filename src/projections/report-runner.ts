@@ -77,9 +77,17 @@ export interface ReportOptions {
   readonly pageSize?: number;
 }
 
-type Item =
-  | { readonly kind: 'event'; readonly r: RecordedEvent }
-  | { readonly kind: 'unreadable'; readonly stream: string; readonly revision: bigint; readonly message: string };
+/** A stored record that is not JSON: reported, and its stream read on after it. */
+class Unreadable {
+  constructor(
+    readonly stream: string,
+    readonly revision: bigint,
+    readonly message: string,
+  ) {}
+}
+
+/** What a stream hands out: its records as read (no wrapper per event), or one that is not JSON. */
+type Item = RecordedEvent | Unreadable;
 
 /**
  * One stream read page by page, its head item at hand without waiting (a merge of many streams takes one item at a
@@ -120,7 +128,7 @@ class StreamCursor {
   /** Past the head; false when the page is used up (then `fill`). */
   advance(): boolean {
     const item = this.page[this.index++];
-    if (item?.kind === 'event') this.at = item.r.position;
+    if (item !== undefined && !(item instanceof Unreadable)) this.at = item.position;
     return this.settle();
   }
 
@@ -129,7 +137,7 @@ class StreamCursor {
     while (this.index >= this.page.length && !this.done && this.store !== null) {
       const read = await this.store.readStream(this.stream, { fromRevision: this.from, maxCount: this.pageSize })();
       if (E.isRight(read)) {
-        this.page = read.right.map((r) => ({ kind: 'event', r }));
+        this.page = read.right as Item[];
         this.done = read.right.length < this.pageSize;
         this.from += BigInt(read.right.length);
       } else {
@@ -141,10 +149,7 @@ class StreamCursor {
             ? E.right([])
             : await this.store.readStream(this.stream, { fromRevision: this.from, maxCount: Number(u.revision - this.from) })();
         if (E.isLeft(before)) return before;
-        this.page = [
-          ...before.right.map((r): Item => ({ kind: 'event', r })),
-          { kind: 'unreadable', stream: this.stream, revision: u.revision, message: u.message },
-        ];
+        this.page = [...before.right, new Unreadable(this.stream, u.revision, u.message)];
         this.from = u.revision + 1n;
       }
       this.index = 0;
@@ -155,7 +160,7 @@ class StreamCursor {
 
   private settle(): boolean {
     const item = this.page[this.index];
-    if (item?.kind === 'event') this.at = item.r.position;
+    if (item !== undefined && !(item instanceof Unreadable)) this.at = item.position;
     return item !== undefined;
   }
 }
@@ -164,8 +169,8 @@ class StreamCursor {
 const installationsIn = (items: ReadonlyArray<Item>): Set<string> => {
   const ids = new Set<string>();
   for (const item of items) {
-    if (item.kind !== 'event') continue;
-    const data = (typeof item.r.data === 'object' && item.r.data !== null ? item.r.data : {}) as Record<string, unknown>;
+    if (item instanceof Unreadable) continue;
+    const data = (typeof item.data === 'object' && item.data !== null ? item.data : {}) as Record<string, unknown>;
     const copy = (typeof data['copy'] === 'object' && data['copy'] !== null ? data['copy'] : {}) as Record<string, unknown>;
     for (const v of [data['installationId'], copy['installationId']]) if (typeof v === 'string' && InstallationId.is(v.toLowerCase())) ids.add(v.toLowerCase());
   }
@@ -178,16 +183,17 @@ export const buildReport =
   (store: EventStore, options: ReportOptions): TE.TaskEither<StoreError, ComplianceReport> =>
   async () => {
     const { deploymentId, policy } = options;
-    const pageSize = options.pageSize ?? 1000;
+    // 250-event pages, as a catch-up reads (ADR 0013): a page is garbage before V8 would move it to its old space.
+    const pageSize = options.pageSize ?? 250;
     const tracker = integrityTracker(options.digest);
     const anchor = policy.trust;
     const audit = anchor !== null && options.signatures ? signatureAudit(options.signatures, { expectGenesis: anchor }) : undefined;
     const fold = reportFold(deploymentId, options.period);
     let sinceProgress = 0;
     const handle = (item: Item): void => {
-      if (item.kind === 'unreadable') tracker.unreadable(item);
+      if (item instanceof Unreadable) tracker.unreadable(item);
       else {
-        const e = tracker.check(item.r);
+        const e = tracker.check(item);
         if (e) {
           audit?.add(e, tracker.events());
           fold.apply(e);
