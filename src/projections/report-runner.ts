@@ -190,6 +190,8 @@ export const buildReport =
     const audit = anchor !== null && options.signatures ? signatureAudit(options.signatures, { expectGenesis: anchor }) : undefined;
     const fold = reportFold(deploymentId, options.period);
     let sinceProgress = 0;
+    /** The events the streams hold, counted before the merge when progress is asked for. */
+    let total = 0;
     const handle = (item: Item): void => {
       if (item instanceof Unreadable) tracker.unreadable(item);
       else {
@@ -221,7 +223,7 @@ export const buildReport =
     for (const id of options.alsoInstances ?? []) if (InstallationId.is(id.toLowerCase())) ids.add(id.toLowerCase());
     // One page per stream being merged: pages shrink as the fleet grows (memory), never below 50 events.
     const memberPage = Math.max(50, Math.min(pageSize, Math.floor(200_000 / Math.max(1, ids.size))));
-    let total = whole.length;
+    total = whole.length;
     if (options.onProgress)
       for (const stream of [...[...ids].map((id) => instanceStream(id as InstallationId)), contentStream(deploymentId)]) {
         const last = await store.readStream(stream, { direction: 'backwards', maxCount: 1 })();
