@@ -13,7 +13,7 @@ import { registerChangeIdentity } from './commands/change-identity';
 import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
 import { registerJoinRemove } from './commands/join-remove';
-import { registerRskeymgmt } from './commands/rskeymgmt';
+import { registerRskeymgmt, rskeymgmtHelpFlag } from './commands/rskeymgmt';
 import { registerSecret } from './commands/secret';
 import { registerStatusList } from './commands/status-list';
 import { registerVerify } from './commands/verify';
@@ -44,7 +44,7 @@ Scale-out (each instance has its own config and keystore; they share the store):
   keyledger remove <id> [--force]         revoke a member's copy (rskeymgmt -r)
   keyledger change-identity <account>     new key pair under a new service identity
   keyledger init --new-installation-id    a new identity for an instance whose key pair is lost
-  keyledger rskeymgmt -l | -j -m M -n N | -r <id> | -e -f F | -a -f F | -s   the SSRS flags
+  keyledger rskeymgmt -l | -j -m M -n N | -r <id> | -e -f F -p P | -a -f F -p P | -s | -d   the SSRS flags (rskeymgmt -? for all)
 
 Key backup (a password-protected file; the password is asked, or --password-stdin / --password-file):
   keyledger backup -f rs-key.snk          on an activated member (rskeymgmt -e)
@@ -126,7 +126,7 @@ export const runCli = async (argv: ReadonlyArray<string>, io: Io): Promise<numbe
     code = c;
   });
   try {
-    await program.parseAsync(joinThumbprintValues(argv), { from: 'user' });
+    await program.parseAsync(rskeymgmtHelpFlag(joinThumbprintValues(argv)), { from: 'user' });
     return code;
   } catch (e) {
     // commander reports usage errors (and --help / --version) by throwing its own error type.
