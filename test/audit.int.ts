@@ -60,15 +60,27 @@ test('the whole ledger as JSON lines: every event once, in global order, with wh
 
 const COUNTS: ReadonlyArray<[string, ReadonlyArray<string>, (e: TrailEvent) => boolean]> = [
   ['one type', ['--all', '--type', 'InstanceActivated'], (e) => e.type === 'InstanceActivated'],
-  ['types as a comma list and repeated, any case', ['--all', '--type', 'instanceremoved,KeyBackedUp', '--type', 'ConfigRead'], (e) => ['InstanceRemoved', 'KeyBackedUp', 'ConfigRead'].includes(e.type)],
+  [
+    'types as a comma list and repeated, any case',
+    ['--all', '--type', 'instanceremoved,KeyBackedUp', '--type', 'ConfigRead'],
+    (e) => ['InstanceRemoved', 'KeyBackedUp', 'ConfigRead'].includes(e.type),
+  ],
   ['an actor', ['--all', '--actor', 'alice@ops'], (e) => e.actor === 'alice@ops'],
   ['an actor that looks like a formula', ['--all', '--actor', FORMULAS[0]!], (e) => e.actor === FORMULAS[0]],
   ['a correlation ID', ['--all', '--correlation-id', 'op-7'], (e) => e.correlationId === 'op-7'],
   ['since (inclusive) and until (exclusive)', ['--all', '--since', at(10), '--until', at(50)], (e) => e.occurredAt >= at(10) && e.occurredAt < at(50)],
   ['a date alone: its first instant', ['--all', '--since', '2026-11-01', '--until', '2026-11-02'], () => true],
-  ['type, actor and time together', ['--all', '--type', 'InstanceActivated', '--actor', 'bob@ops', '--since', at(30)], (e) => e.type === 'InstanceActivated' && e.actor === 'bob@ops' && e.occurredAt >= at(30)],
+  [
+    'type, actor and time together',
+    ['--all', '--type', 'InstanceActivated', '--actor', 'bob@ops', '--since', at(30)],
+    (e) => e.type === 'InstanceActivated' && e.actor === 'bob@ops' && e.occurredAt >= at(30),
+  ],
   ['a deployment', ['--deployment', 'trail-2'], (e) => e.deploymentId === 'trail-2'],
-  ['a deployment and a type', ['--deployment', 'trail-1', '--type', 'SymmetricKeyWrapped'], (e) => e.deploymentId === 'trail-1' && e.type === 'SymmetricKeyWrapped'],
+  [
+    'a deployment and a type',
+    ['--deployment', 'trail-1', '--type', 'SymmetricKeyWrapped'],
+    (e) => e.deploymentId === 'trail-1' && e.type === 'SymmetricKeyWrapped',
+  ],
 ];
 
 for (const [label, args, expected] of COUNTS)
@@ -92,7 +104,9 @@ test("one instance's trail: its own stream and the deployment events that name i
     [2, 3],
   ] as const) {
     const id = idOf(d, i);
-    const want = events.filter((e) => e.stream === instanceStream(id as InstallationId) || (e.stream.startsWith('keyledger.deployment-') && e.names.includes(id)));
+    const want = events.filter(
+      (e) => e.stream === instanceStream(id as InstallationId) || (e.stream.startsWith('keyledger.deployment-') && e.names.includes(id)),
+    );
     const r = await audit('--json', 'audit', id);
     t.is(r.code, 0, r.stderr);
     t.deepEqual(
@@ -127,9 +141,15 @@ test('CSV: RFC 4180 parsed back by csv-parse into the same records; formula-like
     rows.every((r) => Object.values(r).every((v) => !TRIGGER.test(v))),
     'no cell begins like a formula',
   );
-  t.true(rows.some((r) => r['actor'] === 'carol, "the auditor"'), 'commas and quotes survive');
+  t.true(
+    rows.some((r) => r['actor'] === 'carol, "the auditor"'),
+    'commas and quotes survive',
+  );
   const header = csv.stdout.split('\r\n')[0];
-  t.is(header, 'position,stream,revision,occurredAt,type,category,actor,command,correlationId,causationId,installationId,deploymentId,keyVersion,signedBy,summary');
+  t.is(
+    header,
+    'position,stream,revision,occurredAt,type,category,actor,command,correlationId,causationId,installationId,deploymentId,keyVersion,signedBy,summary',
+  );
   const none = await audit('audit', '--all', '--csv', '--type', 'GenesisDeclared');
   t.is(none.stdout, `${header}\r\n`, 'no match: the header only');
 });
@@ -154,7 +174,12 @@ test('bad input: an unknown type lists the known ones; scopes and formats that e
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /--type "KeyStolen" is not an event type\. Known types: ConfigRead, KeyPairIssued, .*SecretReadsCounted/);
   t.is(unknown.stderr.trim().split('\n').length, 1);
-  for (const args of [['audit'], ['audit', '--all', '--deployment', 'trail-1'], ['--json', 'audit', '--all', '--csv'], ['audit', '--all', '--since', 'last week']]) {
+  for (const args of [
+    ['audit'],
+    ['audit', '--all', '--deployment', 'trail-1'],
+    ['--json', 'audit', '--all', '--csv'],
+    ['audit', '--all', '--since', 'last week'],
+  ]) {
     const r = await audit(...args);
     t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     t.is(r.stderr.trim().split('\n').length, 1);

@@ -188,6 +188,15 @@ test('a removed instance that tried to start: step 3 failed at the removal, find
       ['InstanceActivationRefused', 'failed'],
     ],
   );
+  // On the member: the removed one held the current key version — a finding until the key is re-created.
+  const member = await diagnoseOf(a!);
+  t.is(member.code, 0);
+  t.deepEqual(
+    member.d.findings.map((f) => [f.kind, f.evidence, commandsOf(f.remedy)]),
+    [['RemovedMemberHoldsKey', { installationId: b!.id, keyVersion: 1 }, ['keyledger recreate']]],
+  );
+  await followRemedy(t, member.d.findings[0]!.remedy, member.text.stdout, { self: a!, member: a! });
+  t.deepEqual((await diagnoseOf(a!)).d.findings, [], 'gone once re-created');
   await followRemedy(t, d.remedy, text.stdout, { self: b!, member: a! });
   t.is((await diagnoseOf(b!)).code, 0);
 });

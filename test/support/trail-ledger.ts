@@ -38,9 +38,13 @@ const b64 = (label: string, bytes = 32): string => createHash('sha256').update(l
 const tp = (label: string): Thumbprint => b64(`tp:${label}`) as Thumbprint;
 const key = (label: string): PublicJwk => ({ kty: 'RSA', n: b64(`n:${label}`), e: 'AQAB', alg: 'RSA-OAEP-256', use: 'enc' }) as unknown as PublicJwk;
 const jwe = (label: string): CompactJwe =>
-  [Buffer.from(JSON.stringify({ alg: 'RSA-OAEP-256', enc: 'A256GCM' })).toString('base64url'), b64(`k:${label}`), b64(`iv:${label}`, 12), b64(`c:${label}`), b64(`t:${label}`, 16)].join(
-    '.',
-  ) as CompactJwe;
+  [
+    Buffer.from(JSON.stringify({ alg: 'RSA-OAEP-256', enc: 'A256GCM' })).toString('base64url'),
+    b64(`k:${label}`),
+    b64(`iv:${label}`, 12),
+    b64(`c:${label}`),
+    b64(`t:${label}`, 16),
+  ].join('.') as CompactJwe;
 /** A deterministic installation ID (a GUID) per label. */
 const guid = (label: string): InstallationId => {
   const h = createHash('sha256').update(label).digest('hex');
@@ -65,7 +69,14 @@ export const writeTrailLedger = async (store: EventStore, o: TrailLedgerOptions)
     const actor = o.actors[n % o.actors.length]!;
     const occurredAt = new Date(START_MS + n * 60_000).toISOString();
     const correlationId = `op-${operation}`;
-    const ctx: CommandContext = { actor, command: 'generated', correlationId, causationId: correlationId, now: () => new Date(occurredAt), newId: () => guid(`event ${n}`) };
+    const ctx: CommandContext = {
+      actor,
+      command: 'generated',
+      correlationId,
+      causationId: correlationId,
+      now: () => new Date(occurredAt),
+      newId: () => guid(`event ${n}`),
+    };
     const head = heads.get(stream) ?? { revision: 'no_stream' as const, hash: GENESIS };
     const sealed = sealEvents(stream, head, [ev], ctx, sha256Hex);
     if (E.isLeft(sealed)) throw new Error(`trail ledger: ${sealed.left.problem}`);
@@ -109,14 +120,24 @@ export const writeTrailLedger = async (store: EventStore, o: TrailLedgerOptions)
         istream,
         {
           type: 'KeyPairIssued',
-          data: { installationId: id, publicKey: key(label), thumbprint: tp(label), algorithm: 'RSA-OAEP-256', keySize: 2048, serviceIdentity: 'svc' as NonEmptyString },
+          data: {
+            installationId: id,
+            publicKey: key(label),
+            thumbprint: tp(label),
+            algorithm: 'RSA-OAEP-256',
+            keySize: 2048,
+            serviceIdentity: 'svc' as NonEmptyString,
+          },
         },
         [id],
         deploymentId,
       );
       await append(
         dstream,
-        { type: 'PublicKeyStored', data: { deploymentId, installationId: id, machineName: machine, instanceName, thumbprint: tp(label), publicKey: key(label) } },
+        {
+          type: 'PublicKeyStored',
+          data: { deploymentId, installationId: id, machineName: machine, instanceName, thumbprint: tp(label), publicKey: key(label) },
+        },
         [id],
         deploymentId,
       );
@@ -124,7 +145,10 @@ export const writeTrailLedger = async (store: EventStore, o: TrailLedgerOptions)
       if (!first) {
         await append(
           dstream,
-          { type: 'SymmetricKeyCreated', data: { deploymentId, keyVersion: V1, algorithm: 'A256GCM', keyCheck: b64(`kc:${d}`) as Base64Url, createdBy: id, copy } },
+          {
+            type: 'SymmetricKeyCreated',
+            data: { deploymentId, keyVersion: V1, algorithm: 'A256GCM', keyCheck: b64(`kc:${d}`) as Base64Url, createdBy: id, copy },
+          },
           [id],
           deploymentId,
         );
@@ -146,7 +170,12 @@ export const writeTrailLedger = async (store: EventStore, o: TrailLedgerOptions)
       }
       for (let r = 0; r <= o.restarts; r++) {
         operation++;
-        await append(istream, { type: 'InstanceActivated', data: { installationId: id, deploymentId, keyVersion: V1, thumbprint: tp(label) } }, [id], deploymentId);
+        await append(
+          istream,
+          { type: 'InstanceActivated', data: { installationId: id, deploymentId, keyVersion: V1, thumbprint: tp(label) } },
+          [id],
+          deploymentId,
+        );
       }
       last = { id, tp: tp(label), machine };
     }
@@ -156,7 +185,14 @@ export const writeTrailLedger = async (store: EventStore, o: TrailLedgerOptions)
         dstream,
         {
           type: 'KeyBackedUp',
-          data: { deploymentId, backedUpBy: first.id, keyVersion: V1, fingerprint: b64(`file ${d}`) as Fingerprint, iterations: 600_000 as Iterations, genesisThumbprint: null },
+          data: {
+            deploymentId,
+            backedUpBy: first.id,
+            keyVersion: V1,
+            fingerprint: b64(`file ${d}`) as Fingerprint,
+            iterations: 600_000 as Iterations,
+            genesisThumbprint: null,
+          },
         },
         [first.id],
         deploymentId,
