@@ -73,9 +73,10 @@ for (const k of [1, 2, 3, 4]) {
     });
     t.deepEqual(d.evidence.keyVersion, { held: k >= 4 ? 1 : null, current: k >= 4 ? 1 : null });
     t.deepEqual(commandsOf(d.remedy), [k === 4 ? 'keyledger start' : 'keyledger init']);
-    t.regex(text.stdout, new RegExp(`where it stopped  stopped at step ${k + 1}/5 \\(.*\\): missing`));
-    t.regex(text.stdout, new RegExp(`status says       RSReportServerNotActivated: initialization stopped after step ${k} of 5`));
-    await followRemedy(t, d.remedy, text.stdout, { self: a });
+    const printed = await text();
+    t.regex(printed, new RegExp(`where it stopped  stopped at step ${k + 1}/5 \\(.*\\): missing`));
+    t.regex(printed, new RegExp(`status says       RSReportServerNotActivated: initialization stopped after step ${k} of 5`));
+    await followRemedy(t, d.remedy, printed, { self: a });
     const after = await diagnoseOf(a);
     t.is(after.code, 0);
     t.deepEqual(marks(after.d), ['done', 'done', 'done', 'done', 'done']);
@@ -139,7 +140,7 @@ test('--at shows the instance as it was: before it existed, registered, joined, 
       then.d.timeline.every((e) => BigInt(e.at.position.split('/')[0]!) <= BigInt(at.split('/')[0]!)),
       'nothing after the point',
     );
-    t.regex(then.text.stdout, new RegExp(`as of position ${at}`));
+    t.regex(await then.text(), new RegExp(`as of position ${at}`));
   }
   // A time before B's first event: not initialized yet. The removal's own time: removed.
   const first = now.d.timeline.find((e) => e.type === 'ConfigRead')!.at.occurredAt;
@@ -195,9 +196,9 @@ test('a removed instance that tried to start: step 3 failed at the removal, find
     member.d.findings.map((f) => [f.kind, f.evidence, commandsOf(f.remedy)]),
     [['RemovedMemberHoldsKey', { installationId: b!.id, keyVersion: 1 }, ['keyledger recreate']]],
   );
-  await followRemedy(t, member.d.findings[0]!.remedy, member.text.stdout, { self: a!, member: a! });
+  await followRemedy(t, member.d.findings[0]!.remedy, await member.text(), { self: a!, member: a! });
   t.deepEqual((await diagnoseOf(a!)).d.findings, [], 'gone once re-created');
-  await followRemedy(t, d.remedy, text.stdout, { self: b!, member: a! });
+  await followRemedy(t, d.remedy, await text(), { self: b!, member: a! });
   t.is((await diagnoseOf(b!)).code, 0);
 });
 
@@ -275,7 +276,7 @@ test('a copy made stale by a re-creation while the instance was offline: step 4 
     "the deployment's re-creation is on its timeline",
   );
   t.deepEqual(commandsOf(d.remedy), [`keyledger join ${c.id} --expect-thumbprint ${keystoreThumbprint(c.file)}`, 'keyledger start']);
-  await followRemedy(t, d.remedy, text.stdout, { self: c, member: a! });
+  await followRemedy(t, d.remedy, await text(), { self: c, member: a! });
   const after = await diagnoseOf(c);
   t.is(after.code, 0);
   t.deepEqual(after.d.evidence.keyVersion, { held: 2, current: 2 });
@@ -333,12 +334,12 @@ test('a rolled-back ledger: on the instance that relied on the lost events, diag
   t.like(d.ledger, { _tag: 'LedgerRolledBack', stream: DSTREAM, found: { revision: String(Number(removal.revision) - 1) } });
   t.false(d.activated);
   t.deepEqual(commandsOf(d.remedy), [`keyledger accept-rollback --to ${DSTREAM}@${Number(removal.revision) - 1}`]);
-  t.regex(text.stdout, /where it stopped {2}the ledger itself: the ledger was rolled back/);
+  t.regex(await text(), /where it stopped {2}the ledger itself: the ledger was rolled back/);
   // From a machine that never relied on those events, nothing tells the rollback apart: the store is read as it is.
   const elsewhere = await cli('--store', `sqlite:${ledgerFile(dir)}`, '-c', path.join(dir, 'none.json'), '--json', 'diagnose', a!.id);
   t.is(elsewhere.code, 0);
   t.is(elsewhere.json<{ ledger: unknown }>().ledger, null);
-  await followRemedy(t, d.remedy, text.stdout, { self: a! });
+  await followRemedy(t, d.remedy, await text(), { self: a! });
   const after = await diagnoseOf(a!);
   t.is(after.code, 0);
   t.is(after.d.ledger, null);
@@ -385,6 +386,9 @@ test('an operator on another machine: no config, no keystore — the store named
     ['CopyForKeyNoLongerHeld'],
   );
   t.is((await cli('-c', nowhere, '--store', store, 'diagnose', b!.id)).code, 1, 'by installation ID too');
+  const unnamed = await cli('-c', nowhere, '--store', store, 'diagnose');
+  t.is(unnamed.code, 2);
+  t.regex(unnamed.stderr, /name the instance to diagnose: keyledger diagnose <installationId>, or --machine M --instance N \(this machine has no config\)/);
   const noStore = await cli('-c', nowhere, 'diagnose', b!.id);
   t.is(noStore.code, 2);
   t.regex(noStore.stderr, /there is no config at .* name the store with --store CONN/);

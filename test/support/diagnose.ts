@@ -57,10 +57,11 @@ export interface DiagnoseJson {
   status: { state: string; message?: string; reason?: { _tag: string } };
 }
 
-export const diagnoseOf = async (n: TestNode, ...args: string[]): Promise<{ code: number; d: DiagnoseJson; text: InProcResult }> => {
+/** `diagnose --json` on a node; `text()` runs the same diagnose for its human output. */
+export const diagnoseOf = async (n: TestNode, ...args: string[]): Promise<{ code: number; d: DiagnoseJson; text: () => Promise<string> }> => {
   const r = await n.run('--json', 'diagnose', ...args);
   if (r.stdout === '') throw new Error(`diagnose printed nothing (exit ${r.code}): ${r.stderr}`);
-  return { code: r.code, d: r.json<DiagnoseJson>(), text: await n.run('diagnose', ...args) };
+  return { code: r.code, d: r.json<DiagnoseJson>(), text: async () => (await n.run('diagnose', ...args)).stdout };
 };
 
 /** The initialization step each refusal reason is about (1 the config, 2 the key pair, 3 the registration, 4 the copy). */
