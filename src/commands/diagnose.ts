@@ -72,7 +72,7 @@ interface StreamRead {
 const PAGE = 1000;
 
 /** A whole stream, each event decoded and checked against the chain so far; it stops at the first one that fails. */
-export const readStreamChecked = async (store: EventStore, stream: string, digest: Digest): Promise<E.Either<StoreError, StreamRead>> => {
+const readStreamChecked = async (store: EventStore, stream: string, digest: Digest): Promise<E.Either<StoreError, StreamRead>> => {
   const heads = new Map<string, Head>();
   const events: StoredEvent[] = [];
   for (let from = 0n; ; from += BigInt(PAGE)) {

@@ -261,8 +261,6 @@ export const EVENT_CLASSES: { readonly [K in LedgerEventType]: EventClass<EventO
 /** Every event type, in the order of the mapping. */
 export const EVENT_TYPES: ReadonlyArray<LedgerEventType> = Object.keys(EVENT_CLASSES) as LedgerEventType[];
 
-export const isEventType = (s: string): s is LedgerEventType => Object.hasOwn(EVENT_CLASSES, s);
-
 /** The class of one event (its functions applied to its own data). */
 export const classOf = <Ev extends LedgerEvent>(e: Ev): EventClass<Ev> => EVENT_CLASSES[e.type] as unknown as EventClass<Ev>;
 
