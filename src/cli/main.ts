@@ -6,6 +6,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { registerAcceptRollback } from './commands/accept-rollback';
+import { registerAudit } from './commands/audit';
+import { registerDiagnose } from './commands/diagnose';
 import { registerTrust } from './commands/trust';
 import { registerBackupRestore } from './commands/backup-restore';
 import { registerRecreate } from './commands/recreate';
@@ -50,6 +52,10 @@ Key backup (a password-protected file; the password is asked, or --password-stdi
   keyledger backup -f rs-key.snk          on an activated member (rskeymgmt -e)
   keyledger restore -f rs-key.snk         on an instance that lost its key, or after the last member left (rskeymgmt -a)
   keyledger recreate                      a new key version, every secret re-encrypted, the old one retired (rskeymgmt -s)
+
+Diagnose and audit (read only: no keystore or config needed, --store names the ledger):
+  keyledger diagnose [id] [--at T]        why an instance is (or was) activated or not: its steps, key events, evidence, remedy
+  keyledger audit [id] | --deployment D | --all [--since T] [--until T] [--type X] [--csv]   the trail of key operations
 
 Secrets (encrypted under the deployment key, beside the ledger; values from stdin, never arguments):
   keyledger secret put NAME < value.txt   |   secret get NAME [--reveal]   |   secret list   |   secret delete NAME
@@ -97,6 +103,8 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerSecret,
     registerBackupRestore,
     registerRecreate,
+    registerDiagnose,
+    registerAudit,
   ])
     register(program, scope);
   return program;
