@@ -20,6 +20,9 @@
  *   join-scale      joining the 50th instance (deployment grown to 49 members)
  *                   vs joining the 2nd, several joins around each size,
  *                   interleaved.                                         target ≤ 1.5x
+ *   diagnose-audit  one instance's `diagnose` and `audit` (the CLI, no config, --store) in the
+ *                   catch-up bench's large ledger vs a 10k-event one: target ≤ 2x each, peak
+ *                   RSS < 300 MB; `audit --all` streamed over the large ledger (bench/diagnose-audit.ts).
  *   recreate        `keyledger recreate` over BENCH_SECRETS (10,000) secrets vs raw
  *                   node:crypto AES-256-GCM decrypt + encrypt and batched raw
  *                   SQLite writes of the same payloads (bench/recreate.ts). target ≥ 0.25x
@@ -58,6 +61,7 @@ import { loadAggregate } from '../src/commands/handler';
 import { sha256Hex } from '../src/infra/sha256';
 import type { BenchResult } from './result';
 import { benchCatchUp } from './catchup';
+import { benchDiagnoseAudit } from './diagnose-audit';
 import { benchStartup } from './startup';
 import { joinInstance } from '../src/commands/membership';
 import { currentCopyOf } from '../src/domain/deployment/decider';
@@ -704,6 +708,7 @@ const main = async (): Promise<void> => {
     'join-scale': () => benchJoinScale(),
     startup: () => benchStartup(),
     catchup: () => benchCatchUp(),
+    'diagnose-audit': () => benchDiagnoseAudit(),
     secrets: () => benchSecrets(),
     recreate: () => benchRecreate(),
     report: () => benchReport(),

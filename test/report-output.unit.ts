@@ -7,7 +7,7 @@ import test from 'ava';
 import { parse } from 'csv-parse/sync';
 import * as E from 'fp-ts/Either';
 import fc from 'fast-check';
-import { csvCell, csvTable, originalCell } from '../src/cli/csv';
+import { csvTable, originalCell } from '../src/cli/csv';
 import { escapeHtml, html } from '../src/cli/html';
 import { reportCsv } from '../src/cli/report-csv';
 import { CSP, reportHtml } from '../src/cli/report-html';
@@ -47,18 +47,25 @@ test('policy file: an unknown member, a bad duration, a wrong type, not an objec
 });
 
 test('CSV cells: text a spreadsheet would run as a formula gets a leading quote; numbers, booleans and plain text are as they are', (t) => {
-  for (const s of ['=1+1', '+SUM(A1)', '-2+3', '@cmd', '\tx', '\rx', '=HYPERLINK("http://evil","x")']) {
-    t.is(csvCell(s), `'${s}`);
-    t.is(originalCell(`'${s}`), s);
-  }
-  for (const s of ['plain', "'quoted", 'a=b', '', ' =x']) t.is(csvCell(s), s);
-  t.is(csvCell(-1), -1);
-  t.is(csvCell(true), true);
-  t.is(csvCell(null), '');
-  const text = csvTable(['a', 'b'], [['=cmd|" /C calc"!A0', 'x,y "z"\nnext']]);
+  const formulas = ['=1+1', '+SUM(A1)', '-2+3', '@cmd', '\tx', '\rx', '=HYPERLINK("http://evil","x")', '\uFF1Dcmd'];
+  const plain = ['plain', "'quoted", 'a=b', ' =x'];
+  const text = csvTable(
+    ['a', 'b', 'c', 'd'],
+    [...formulas, ...plain].map((v) => [v, -1, true, null]),
+  );
   t.true(text.endsWith('\r\n'), 'CRLF line ends (RFC 4180)');
   const rows = parse(text) as string[][];
-  t.deepEqual(rows, [
+  t.deepEqual(rows[0], ['a', 'b', 'c', 'd']);
+  t.deepEqual(
+    rows.slice(1).map((r) => r[0]),
+    [...formulas.map((v) => `'${v}`), ...plain],
+  );
+  t.deepEqual(
+    rows.slice(1).map((r) => originalCell(r[0]!)),
+    [...formulas, ...plain],
+  );
+  t.deepEqual(rows[1]!.slice(1), ['-1', 'true', ''], 'a negative number, a boolean, null');
+  t.deepEqual(parse(csvTable(['a', 'b'], [['=cmd|" /C calc"!A0', 'x,y "z"\nnext']])), [
     ['a', 'b'],
     [`'=cmd|" /C calc"!A0`, 'x,y "z"\nnext'],
   ]);
@@ -71,7 +78,8 @@ test('CSV: any text round-trips through csv-parse and originalCell; no parsed ce
       const padded = rows.map((r) => [...r, ...Array(width - r.length).fill('')]);
       const parsed = parse(csvTable(padded[0]!, padded.slice(1)), { relax_column_count: false }) as string[][];
       return (
-        parsed.length === padded.length && parsed.every((r, i) => r.every((cell, j) => !/^[=+\-@\t\r]/.test(cell) && originalCell(cell) === padded[i]![j]))
+        parsed.length === padded.length &&
+        parsed.every((r, i) => r.every((cell, j) => !/^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/.test(cell) && originalCell(cell) === padded[i]![j]))
       );
     }),
     { numRuns: runs },

@@ -15,6 +15,7 @@ import { type DeploymentId, deploymentStream, instanceStream } from '../src/doma
 import { buildReport, type ComplianceReport } from '../src/projections/report-runner';
 import { runCli } from '../src/cli/main';
 import { backup } from './support/backups';
+import { cli } from './support/cli-inproc';
 import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
 import { activatedDeployment, editConfig, joinArgs, keystoreThumbprint, ledgerFile, newNode, type TestNode } from './support/nodes';
 import { pooledCrypto } from './support/pooled-crypto';
@@ -133,6 +134,28 @@ test('the trust anchor: the genesis verifies every signature (exit 0); another t
   fs.writeFileSync(policy, JSON.stringify({ trust: keystoreThumbprint(b!.file), requireBackup: false }));
   t.is((await a!.run('report', '--policy', policy)).code, 4);
   t.is((await a!.run('report', '--policy', policy, '--trust', genesis)).code, 0);
+
+  // A reviewer's machine: no config, no keystore — the store and the deployment named.
+  const elsewhere = path.join(dir, 'no-such-config.json');
+  const reviewer = await cli(
+    '-c',
+    elsewhere,
+    '--store',
+    `sqlite:${ledgerFile(dir)}`,
+    '--json',
+    'report',
+    '--deployment',
+    'default',
+    '--no-require-backup',
+    '--trust',
+    genesis,
+  );
+  t.is(reviewer.code, 0, reviewer.stderr);
+  t.like(reviewer.json<ComplianceReport>(), { verdict: 'clean', integrity: { signatures: { status: 'verified' } } });
+  t.is(reviewer.json<ComplianceReport>().operations.length, right.r.operations.length);
+  const unnamed = await cli('-c', elsewhere, '--store', `sqlite:${ledgerFile(dir)}`, 'report');
+  t.is(unnamed.code, 2);
+  t.regex(unnamed.stderr, /name the deployment to report on with --deployment/);
 });
 
 test('an attacker who edits an event and re-hashes the chain: without an anchor nothing is claimed of signatures; with it, the event is reported (exit 4)', async (t) => {

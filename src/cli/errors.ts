@@ -4,6 +4,7 @@
  * a new error type does not compile until it is described here.
  */
 import type { BackupError } from '../commands/backup';
+import type { InstanceAmbiguous, InstanceNotFound } from '../commands/diagnose';
 import type { IdentityError } from '../commands/identity';
 import { remedyText, restoreTheRightBackup } from '../domain/remedy';
 import { describeBackupError } from './errors-backup';
@@ -31,6 +32,8 @@ export type CliError =
   | CheckpointError
   | ConfigError
   | StoreSelectionError
+  | InstanceNotFound
+  | InstanceAmbiguous
   | { readonly _tag: 'UsageError'; readonly message: string }
   /** `report --out FILE` could not write the file (nothing was replaced). */
   | { readonly _tag: 'ReportNotWritten'; readonly file: string; readonly code: string };
@@ -287,6 +290,17 @@ const describeErrorOf = (e: CliError): string => {
       return e.message;
     case 'ReportNotWritten':
       return `the report could not be written to ${e.file} (${e.code}); nothing was replaced there: give --out a file in a folder you can write`;
+    case 'InstanceNotFound':
+      return (
+        `no instance ${e.instance} on machine ${e.machine} was ever registered in deployment ${e.deploymentId} (the names its PublicKeyStored carries). ` +
+        'Check the names (keyledger list), name another deployment with --deployment, or give the installation ID ' +
+        '(an instance that never stored its public key is found only by it: keyledger audit --all --type ConfigRead lists them).'
+      );
+    case 'InstanceAmbiguous':
+      return (
+        `${e.installationIds.length} installations were registered as ${e.instance} on ${e.machine} in deployment ${e.deploymentId} ` +
+        `(${e.installationIds.join(', ')}): give the installation ID instead.`
+      );
     case 'BackupMalformed':
     case 'BackupIterationsTooHigh':
     case 'BackupPasswordWrong':
@@ -325,6 +339,8 @@ export const exitCodeOf = (e: CliError): number => {
       return EXIT.refused;
     case 'ConfigError':
     case 'UsageError':
+    case 'InstanceNotFound':
+    case 'InstanceAmbiguous':
     case 'InvalidSecret':
     case 'UnsupportedConnectionString':
     case 'RollbackTargetMismatch':

@@ -6,6 +6,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { registerAcceptRollback } from './commands/accept-rollback';
+import { registerAudit } from './commands/audit';
+import { registerDiagnose } from './commands/diagnose';
 import { registerTrust } from './commands/trust';
 import { registerBackupRestore } from './commands/backup-restore';
 import { registerRecreate } from './commands/recreate';
@@ -14,7 +16,7 @@ import { registerChangeIdentity } from './commands/change-identity';
 import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
 import { registerJoinRemove } from './commands/join-remove';
-import { registerRskeymgmt } from './commands/rskeymgmt';
+import { registerRskeymgmt, rskeymgmtHelpFlag } from './commands/rskeymgmt';
 import { registerSecret } from './commands/secret';
 import { registerStatusList } from './commands/status-list';
 import { registerVerify } from './commands/verify';
@@ -46,12 +48,16 @@ Scale-out (each instance has its own config and keystore; they share the store):
   keyledger remove <id> [--force]         revoke a member's copy (rskeymgmt -r)
   keyledger change-identity <account>     new key pair under a new service identity
   keyledger init --new-installation-id    a new identity for an instance whose key pair is lost
-  keyledger rskeymgmt -l | -j -m M -n N | -r <id> | -e -f F | -a -f F | -s   the SSRS flags
+  keyledger rskeymgmt -l | -j -m M -n N | -r <id> | -e -f F -p P | -a -f F -p P | -s | -d   the SSRS flags (rskeymgmt -? for all)
 
 Key backup (a password-protected file; the password is asked, or --password-stdin / --password-file):
   keyledger backup -f rs-key.snk          on an activated member (rskeymgmt -e)
   keyledger restore -f rs-key.snk         on an instance that lost its key, or after the last member left (rskeymgmt -a)
   keyledger recreate                      a new key version, every secret re-encrypted, the old one retired (rskeymgmt -s)
+
+Diagnose and audit (read only: no keystore or config needed, --store names the ledger):
+  keyledger diagnose [id] [--at T]        why an instance is (or was) activated or not: its steps, key events, evidence, remedy
+  keyledger audit [id] | --deployment D | --all [--since T] [--until T] [--type X] [--csv]   the trail of key operations
 
 Compliance (a deployment over a period; HTML, JSON or CSV):
   keyledger report --from 2026-01-01 --to 2026-03-31 --max-key-age 90d --trust <genesis> --out q1.html
@@ -102,6 +108,8 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerSecret,
     registerBackupRestore,
     registerRecreate,
+    registerDiagnose,
+    registerAudit,
     registerReport,
   ])
     register(program, scope);
@@ -132,7 +140,7 @@ export const runCli = async (argv: ReadonlyArray<string>, io: Io): Promise<numbe
     code = c;
   });
   try {
-    await program.parseAsync(joinThumbprintValues(argv), { from: 'user' });
+    await program.parseAsync(rskeymgmtHelpFlag(joinThumbprintValues(argv)), { from: 'user' });
     return code;
   } catch (e) {
     // commander reports usage errors (and --help / --version) by throwing its own error type.

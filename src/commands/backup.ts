@@ -196,7 +196,8 @@ export const restoreKey = async (deps: BackupDeps, config: InstanceConfig, text:
   const k = held.right;
   if (!k.signing) return E.left({ _tag: 'RestoreNeedsSigningKey', installationId: id });
   const signer = signerOf(deps.crypto, k);
-  const fingerprint = deps.backups.fingerprint(text) as Fingerprint;
+  // The file's JWE, as `backup` fingerprinted it (without the line end the file ends with): a restore names the backup it applied.
+  const fingerprint = deps.backups.fingerprint(text.trim()) as Fingerprint;
   let declared: string | null = null;
   const r = await handleCommand(deps, memberAggregates(config), async (l): Promise<E.Either<BackupError, { readonly result: RestorePlan }>> => {
     const state = l.deployment.state;

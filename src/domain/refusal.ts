@@ -130,6 +130,39 @@ const UNTRUSTED: Record<Extract<RefusalReason, { _tag: 'UntrustedKeyEvent' }>['p
   'no-signing-key': 'this instance has no signing key yet (its keystore predates signed key events)',
 };
 
+/**
+ * The initialization step a refusal is about: what the start check found missing or wrong (1 the config, 2 the key
+ * pair the keystore holds, 3 the registration in the deployment, 4 the wrapped copy or the key it holds). The
+ * refusal itself is always step 5's outcome; this says which earlier step it sends the operator back to.
+ */
+export const stepOfRefusal = (r: RefusalReason): 1 | 2 | 3 | 4 => {
+  switch (r._tag) {
+    case 'ConfigurationChanged':
+      return 1;
+    case 'KeystoreUnavailable':
+    case 'KeystoreBelongsToOtherInstallation':
+    case 'ServiceIdentityChanged':
+      return 2;
+    case 'PublicKeyMismatch':
+      return r.storedIn === 'instance' ? 2 : 3;
+    case 'InstallationNotRegistered':
+    case 'InstanceRemoved':
+      return 3;
+    case 'NoSymmetricKey':
+    case 'NoWrappedCopy':
+    case 'WrappedCopyForOtherKey':
+    case 'UnwrapFailed':
+    case 'KeyCheckMismatch':
+    case 'StaleWrappedCopy':
+    case 'NoMemberHoldsKey':
+    case 'KeyNotThePinnedKey':
+    case 'DeploymentNotSigned':
+    case 'GenesisNotPinned':
+    case 'UntrustedKeyEvent':
+      return 4;
+  }
+};
+
 /** `RSReportServerNotActivated: <specific code>: <summary>. Remedy: <remedy>.` (the code once when it is the generic one). */
 export const refusalLine = (r: RefusalReason, remedy: Remedy): string => {
   const x = explainRefusal(r);

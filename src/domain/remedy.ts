@@ -113,6 +113,31 @@ export const rejoin = (ctx: RemedyContext, why: string): Remedy =>
         step('this-instance', 'start'),
       );
 
+/**
+ * The store no longer holds events this instance relied on (LedgerRolledBack): restore the store, or — only when it
+ * was restored from a backup on purpose — accept it where the instance runs (`stream@revision`: the head the store shows now).
+ */
+export const acceptRollback = (stream: string, revision: string): Remedy =>
+  run(
+    'the store no longer holds events this instance relied on: restore the store from a backup that has them; ' +
+      'only if it was restored from a backup on purpose, accept it on this instance',
+    step('this-instance', 'accept-rollback', '--to', `${stream}@${revision}`),
+  );
+
+/** The store is not the ledger this instance belongs to (LedgerReplaced). */
+export const LEDGER_REPLACED: Remedy = {
+  _tag: 'NotYetPossible',
+  sentence:
+    'the store is not the ledger this instance belongs to (replaced, or re-created after it was lost or emptied): restore the ledger it belongs to ' +
+    'from a backup, or check the "store" setting; to make it a member of the ledger found there instead, run keyledger init --new-installation-id on it',
+};
+
+/** An event of the ledger was altered (its hash, link or revision): nothing in it after that point can be relied on. */
+export const ledgerAltered = (where: string): Remedy => ({
+  _tag: 'NotYetPossible',
+  sentence: `the ledger holds an altered event at ${where}: restore the store from a backup taken before it (keyledger verify names every problem)`,
+});
+
 export const remedyFor = (r: RefusalReason, ctx: RemedyContext): Remedy => {
   switch (r._tag) {
     case 'KeystoreUnavailable':

@@ -19,7 +19,8 @@ import { countedProgress } from '../progress';
 import { reportCsv } from '../report-csv';
 import { reportHtml } from '../report-html';
 import { reportSummaryText } from '../report-text';
-import { usage, withSession } from '../session';
+import { withReadSession } from '../read-session';
+import { usage } from '../session';
 
 export interface ReportFlags {
   readonly deployment?: string;
@@ -117,14 +118,19 @@ const writeOut = (file: string, text: string): E.Either<CliError, void> => {
 export const exitOf = (r: ComplianceReport): number => (r.verdict === 'clean' ? EXIT.ok : r.verdict === 'tampered' ? EXIT.tampered : EXIT.findings);
 
 const reportCommand = async (io: Io, g: GlobalOptions, flags: ReportFlags): Promise<number> =>
-  withSession(io, g, async (s) => {
+  // A reviewer's machine needs no config: `--store CONN --deployment D` is enough (a read-only session).
+  withReadSession(io, g, async (s) => {
     const format = formatOf(flags, g);
     if (E.isLeft(format)) return format;
     const policy = policyFrom(flags);
     if (E.isLeft(policy)) return policy;
-    const deploymentId = flags.deployment ?? s.config.instance.deploymentId;
+    const local = s.local?.config.instance;
+    if (flags.deployment === undefined && local === undefined)
+      return usage('name the deployment to report on with --deployment (there is no config here to take it from)');
+    const deploymentId = flags.deployment ?? local?.deploymentId ?? '';
     if (!DeploymentId.is(deploymentId)) return usage(`--deployment "${shown(deploymentId, 64)}" is not a deployment name (letters, digits, . _ -; up to 63)`);
-    const to = flags.to === undefined ? E.right(s.ctx('report').now().toISOString()) : parseInstant('--to', flags.to);
+    const now = new Date();
+    const to = flags.to === undefined ? E.right(now.toISOString()) : parseInstant('--to', flags.to);
     if (E.isLeft(to)) return to;
     const from = flags.from === undefined ? E.right(null) : parseInstant('--from', flags.from);
     if (E.isLeft(from)) return from;
@@ -140,8 +146,8 @@ const reportCommand = async (io: Io, g: GlobalOptions, flags: ReportFlags): Prom
       policy: policy.right,
       digest: sha256Hex,
       ...(signing ? { signatures: { verify: signing.verify, thumbprint: signing.thumbprint } } : {}),
-      alsoInstances: s.config.instance.deploymentId === deploymentId ? [s.config.instance.installationId] : [],
-      generatedAt: s.ctx('report').now().toISOString(),
+      alsoInstances: local?.deploymentId === deploymentId ? [local.installationId] : [],
+      generatedAt: now.toISOString(),
       ...(io.isTTY ? { onProgress: (done: number, total: number) => total >= BAR_FROM && progress.update(done, total) } : {}),
     })();
     progress.stop();
@@ -149,7 +155,7 @@ const reportCommand = async (io: Io, g: GlobalOptions, flags: ReportFlags): Prom
     const r = built.right;
     // A misspelt deployment must not read as a deployment without findings.
     if (r.integrity.events === 0) return usage(`deployment "${deploymentId}" has no events in this ledger (${s.store.endpoint}): check --deployment`);
-    s.log.write({ command: 'report', deploymentId, verdict: r.verdict, findings: r.findings.length, events: r.integrity.events });
+    s.local?.log.write({ command: 'report', deploymentId, verdict: r.verdict, findings: r.findings.length, events: r.integrity.events });
     const text = renderReport(r, format.right);
     if (flags.out === undefined) io.stdout(text);
     else {
@@ -171,7 +177,7 @@ export const registerReport = (program: Command, { io, globals, done }: CommandS
       'a compliance report for a deployment over a period: every key operation (actor, time, key version, thumbprints), membership, ' +
         'findings against a policy, and the integrity of the trail (hash links, heads; signatures against --trust only)',
     )
-    .option('--deployment <name>', "the deployment (default: this config's)")
+    .option('--deployment <name>', "the deployment (default: this config's; needed with --store on a machine without a config)")
     .option('--from <date>', 'start of the period, ISO (2026-01-01, or 2026-01-01T08:00:00Z); default: the first event')
     .option('--to <date>', 'end of the period, ISO (a date alone: the whole day, UTC); the state and findings are those at its end; default: now')
     .option('--policy <file>', 'a policy file (JSON): {"maxKeyAge": "90d", "maxBackupAge": "30d", "requireBackup": true, "trust": "<genesis thumbprint>"}')
