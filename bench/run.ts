@@ -26,6 +26,9 @@
  *   recreate        `keyledger recreate` over BENCH_SECRETS (10,000) secrets vs raw
  *                   node:crypto AES-256-GCM decrypt + encrypt and batched raw
  *                   SQLite writes of the same payloads (bench/recreate.ts). target ≥ 0.25x
+ *   report          `report` for one deployment of the catch-up bench's ledger vs raw
+ *                   better-sqlite3 read + 2x JSON.parse of that deployment's events
+ *                   (bench/report.ts); peak RSS of its process.         target ≥ 0.3x, < 300 MB
  *
  * Options (env): BENCH_INIT_ROUNDS (default 24), BENCH_APPENDS (default 400),
  * BENCH_JOIN_ROUNDS (default 16), BENCH_JOIN_SCALE_ROUNDS (default 8),
@@ -76,6 +79,7 @@ import type { Crypto, Keystore, RememberedSignatures } from '../src/ports/crypto
 import type { EventStore } from '../src/ports/event-store';
 import { benchEsdb } from './esdb';
 import { benchRecreate } from './recreate';
+import { benchReport } from './report';
 import { benchSecrets } from './secrets';
 
 export type { BenchResult } from './result';
@@ -707,6 +711,7 @@ const main = async (): Promise<void> => {
     'diagnose-audit': () => benchDiagnoseAudit(),
     secrets: () => benchSecrets(),
     recreate: () => benchRecreate(),
+    report: () => benchReport(),
     esdb: async () =>
       (await benchEsdb()).map(
         (r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail }),

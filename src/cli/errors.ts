@@ -34,9 +34,12 @@ export type CliError =
   | StoreSelectionError
   | InstanceNotFound
   | InstanceAmbiguous
-  | { readonly _tag: 'UsageError'; readonly message: string };
+  | { readonly _tag: 'UsageError'; readonly message: string }
+  /** `report --out FILE` could not write the file (nothing was replaced). */
+  | { readonly _tag: 'ReportNotWritten'; readonly file: string; readonly code: string };
 
-export const EXIT = { ok: 0, notActivated: 1, usage: 2, failure: 3, tampered: 4, refused: 5 } as const;
+/** 6: `report` found something against its policy (docs/adr/0017-compliance-report.md); a report on an altered trail exits 4. */
+export const EXIT = { ok: 0, notActivated: 1, usage: 2, failure: 3, tampered: 4, refused: 5, findings: 6 } as const;
 
 const unreachable = (x: never): never => {
   throw new Error(`programmer error: an error without a description: ${JSON.stringify(x)}`);
@@ -285,6 +288,8 @@ const describeErrorOf = (e: CliError): string => {
       return e.message;
     case 'UsageError':
       return e.message;
+    case 'ReportNotWritten':
+      return `the report could not be written to ${e.file} (${e.code}); nothing was replaced there: give --out a file in a folder you can write`;
     case 'InstanceNotFound':
       return (
         `no instance ${e.instance} on machine ${e.machine} was ever registered in deployment ${e.deploymentId} (the names its PublicKeyStored carries). ` +
@@ -349,6 +354,7 @@ export const exitCodeOf = (e: CliError): number => {
       return EXIT.tampered;
     case 'SecretKeyVersion':
     case 'ContentStoreError':
+    case 'ReportNotWritten':
       return EXIT.failure;
     case 'InstanceRefused':
     case 'DeploymentRefused':

@@ -11,6 +11,7 @@ import { registerDiagnose } from './commands/diagnose';
 import { registerTrust } from './commands/trust';
 import { registerBackupRestore } from './commands/backup-restore';
 import { registerRecreate } from './commands/recreate';
+import { registerReport } from './commands/report';
 import { registerChangeIdentity } from './commands/change-identity';
 import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
@@ -32,7 +33,8 @@ const HELP_FOOTER = `
 Exit codes: 0 ok / activated, 1 not activated (RSReportServerNotActivated),
             2 bad input (usage, config), 3 failure (store, keystore, unreadable ledger),
             4 tampering found (verify, or any command meeting an altered event),
-            5 refused by the ledger's rules (e.g. removing the last member without --force).
+            5 refused by the ledger's rules (e.g. removing the last member without --force),
+            6 findings (report: something against its policy).
 
 Quick start:
   keyledger config new          write ./keyledger.config.json for this machine
@@ -56,6 +58,9 @@ Key backup (a password-protected file; the password is asked, or --password-stdi
 Diagnose and audit (read only: no keystore or config needed, --store names the ledger):
   keyledger diagnose [id] [--at T]        why an instance is (or was) activated or not: its steps, key events, evidence, remedy
   keyledger audit [id] | --deployment D | --all [--since T] [--until T] [--type X] [--csv]   the trail of key operations
+
+Compliance (a deployment over a period; HTML, JSON or CSV):
+  keyledger report --from 2026-01-01 --to 2026-03-31 --max-key-age 90d --trust <genesis> --out q1.html
 
 Secrets (encrypted under the deployment key, beside the ledger; values from stdin, never arguments):
   keyledger secret put NAME < value.txt   |   secret get NAME [--reveal]   |   secret list   |   secret delete NAME
@@ -105,13 +110,14 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerRecreate,
     registerDiagnose,
     registerAudit,
+    registerReport,
   ])
     register(program, scope);
   return program;
 };
 
 /** Options whose value is a thumbprint: base64url, so one in 64 begins with "-", which a parser takes for an option. */
-const THUMBPRINT_OPTIONS = new Set(['--expect-thumbprint', '--expect-genesis']);
+const THUMBPRINT_OPTIONS = new Set(['--expect-thumbprint', '--expect-genesis', '--trust']);
 
 /** `--expect-thumbprint -cBP…` → `--expect-thumbprint=-cBP…`: the value the operator pasted, not a missing one. */
 export const joinThumbprintValues = (argv: ReadonlyArray<string>): string[] => {

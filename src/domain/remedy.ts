@@ -80,6 +80,10 @@ export const freshInstallation = (ctx: RemedyContext, why: string, on: Where = '
 export const recreateTheKey = (why: string): Remedy =>
   run(`${why}: have an activated member re-create the key (every secret is re-encrypted; its copies then open nothing current)`, step('a-member', 'recreate'));
 
+/** The current key version has no (recent enough) backup: an activated member writes one (rskeymgmt -e), kept where the operators keep backups. */
+export const backUpTheKey = (why: string): Remedy =>
+  run(`${why}: have an activated member back up the key to a password-protected file`, step('a-member', 'backup', '-f', BACKUP_FILE));
+
 export const joinAgain = (ctx: RemedyContext, why: string, rewrap = false): Remedy => {
   if (ctx.otherHolders === 0) return backupNeeded(why);
   if (ctx.thumbprint === null) return resumeInit(`${why}, but no key pair of it is recorded yet`);
