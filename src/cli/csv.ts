@@ -18,12 +18,20 @@ export type CsvValue = string | number | boolean | null | undefined;
 /** The text a cell held before it was written (what a reader of our CSV gets back). */
 export const originalCell = (cell: string): string => (cell.startsWith("'") && FORMULA_START.test(cell.slice(1)) ? cell.slice(1) : cell);
 
-/** A table as CSV: a header row, then the rows; CRLF line ends, fields quoted where RFC 4180 needs it; null and undefined empty. */
-export const csvTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<CsvValue>>): string =>
-  stringify([header, ...rows.map((r) => r.map((v) => v ?? ''))], {
-    record_delimiter: 'windows',
-    escape_formulas: true,
-    // RFC 4180: a field holding a line break is quoted, a lone LF or CR included (csv-stringify quotes only the delimiter it writes).
-    quoted_match: /[\r\n]/,
-    cast: { boolean: (b) => (b ? 'true' : 'false') },
-  });
+const OPTIONS = {
+  record_delimiter: 'windows',
+  escape_formulas: true,
+  // RFC 4180: a field holding a line break is quoted, a lone LF or CR included (csv-stringify quotes only the delimiter it writes).
+  quoted_match: /[\r\n]/,
+  cast: { boolean: (b: boolean) => (b ? 'true' : 'false') },
+} as const;
+
+/** Rows as CSV lines (for a table written page by page): CRLF line ends, fields quoted where RFC 4180 needs it; null and undefined empty. */
+export const csvLines = (rows: ReadonlyArray<ReadonlyArray<CsvValue>>): string =>
+  stringify(
+    rows.map((r) => r.map((v) => v ?? '')),
+    OPTIONS,
+  );
+
+/** A table as CSV: a header row, then the rows. */
+export const csvTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<CsvValue>>): string => csvLines([header, ...rows]);

@@ -4,7 +4,7 @@
  * injection neutralised: a cell beginning with =, +, -, @, a tab or a carriage return (or their full-width forms)
  * gets a leading ' so a spreadsheet shows it as text instead of running it.
  */
-import { stringify } from 'csv-stringify/sync';
+import { csvLines } from './csv';
 import { shown } from '../domain/text';
 import { AUDIT_COLUMNS, type AuditRecord } from '../projections/trail';
 
@@ -44,7 +44,4 @@ const csvValue = (r: AuditRecord, column: (typeof AUDIT_COLUMNS)[number]): strin
 
 /** Records as CSV (RFC 4180: CRLF line ends, quotes doubled, fields with separators quoted), the header first when asked. */
 export const csvRows = (records: ReadonlyArray<AuditRecord>, header: boolean): string =>
-  stringify(
-    records.map((r) => AUDIT_COLUMNS.map((c) => csvValue(r, c))),
-    { header, columns: [...AUDIT_COLUMNS], escape_formulas: true, record_delimiter: 'windows' },
-  );
+  csvLines([...(header ? [AUDIT_COLUMNS] : []), ...records.map((r) => AUDIT_COLUMNS.map((c) => csvValue(r, c)))]);
