@@ -9,6 +9,7 @@ import { registerAcceptRollback } from './commands/accept-rollback';
 import { registerTrust } from './commands/trust';
 import { registerBackupRestore } from './commands/backup-restore';
 import { registerRecreate } from './commands/recreate';
+import { registerDeleteContent } from './commands/delete-content';
 import { registerChangeIdentity } from './commands/change-identity';
 import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
@@ -50,6 +51,7 @@ Key backup (a password-protected file; the password is asked, or --password-stdi
   keyledger backup -f rs-key.snk          on an activated member (rskeymgmt -e)
   keyledger restore -f rs-key.snk         on an instance that lost its key, or after the last member left (rskeymgmt -a)
   keyledger recreate                      a new key version, every secret re-encrypted, the old one retired (rskeymgmt -s)
+  keyledger delete-content [--confirm D]  no backup and the key lost: destroy every secret and the key, then init afresh (dry run without --confirm)
 
 Secrets (encrypted under the deployment key, beside the ledger; values from stdin, never arguments):
   keyledger secret put NAME < value.txt   |   secret get NAME [--reveal]   |   secret list   |   secret delete NAME
@@ -97,6 +99,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerSecret,
     registerBackupRestore,
     registerRecreate,
+    registerDeleteContent,
   ])
     register(program, scope);
   return program;

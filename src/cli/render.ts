@@ -3,7 +3,7 @@
  */
 import type { ActivationOutcome } from '../commands/instance';
 import { explainRefusal, NOT_ACTIVATED, refusalLine } from '../domain/refusal';
-import { joinAgain, type Remedy, remedyFor, remedyText, resumeInit } from '../domain/remedy';
+import { joinAgain, lastResortText, type Remedy, type RemedyStep, remedyFor, remedyText, resumeInit } from '../domain/remedy';
 import type { ActivationView } from '../projections/activation';
 import { INIT_STEPS, type InstanceStatus } from '../projections/status';
 import { allFindings, type Finding } from '../projections/findings';
@@ -44,18 +44,21 @@ export const notActivatedLine = (s: InstanceStatus): string | undefined => {
   }
 };
 
-/** A remedy for scripts: the typed steps, each also as the command line to run, and the sentence. */
+const stepsJson = (steps: ReadonlyArray<RemedyStep>): ReadonlyArray<Record<string, unknown>> =>
+  steps.map((st) => ({
+    on: st.on,
+    args: st.args,
+    command: `keyledger ${st.args.map((a) => (typeof a === 'string' ? a : `<${a.placeholder}>`)).join(' ')}`,
+  }));
+
+/** A remedy for scripts: the typed steps, each also as the command line to run, and the sentence (and the last resort, typed the same way). */
 export const remedyJson = (r: Remedy): Record<string, unknown> => ({
   kind: r._tag,
   sentence: r.sentence,
-  steps:
-    r._tag === 'Run'
-      ? r.steps.map((st) => ({
-          on: st.on,
-          args: st.args,
-          command: `keyledger ${st.args.map((a) => (typeof a === 'string' ? a : `<${a.placeholder}>`)).join(' ')}`,
-        }))
-      : [],
+  steps: r._tag === 'Run' ? stepsJson(r.steps) : [],
+  ...(r._tag === 'Run' && r.lastResort
+    ? { lastResort: { sentence: r.lastResort.sentence, steps: stepsJson(r.lastResort.steps), text: lastResortText(r.lastResort) } }
+    : {}),
   text: remedyText(r),
 });
 
@@ -176,7 +179,7 @@ const statusTextOf = (s: InstanceStatus, findings: ReadonlyArray<Finding>): stri
 
 /** The remedy an init/start outcome prints, typed (for --json) — undefined when activated. */
 export const outcomeRemedy = (o: ActivationOutcome): Remedy | undefined => {
-  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders, thumbprint: o.thumbprint ?? null }; // the join thumbprint
+  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders, thumbprint: o.thumbprint ?? null, deploymentId: o.deploymentId }; // the join thumbprint
   switch (o.state) {
     case 'activated':
       return undefined;

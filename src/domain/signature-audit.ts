@@ -116,6 +116,8 @@ export const describeSignatureProblem = (p: SignatureProblem): string => {
       return `signed with a key (${p.signingKey ?? 'none'}) the instance never registered, neither in its stream nor in its deployment`;
     case 'genesis-not-expected':
       return `the deployment's root of trust is ${p.signingKey ?? 'none'}, not the genesis thumbprint you expect`;
+    case 'key-version-destroyed':
+      return 'a creation or copy of a key version that a deletion of the encrypted content destroyed: re-added by someone who can write the store';
     case 'signing-key-not-the-deployments':
       return 'it registers another signing key for its RSA key than the deployment registered with that key';
   }
