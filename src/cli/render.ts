@@ -237,8 +237,9 @@ const listTextOf = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView): str
   });
   const header = ['INSTALLATION ID', 'MACHINE', 'INSTANCE', 'STATE', 'KEY', 'THUMBPRINT'];
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
-  // A removed member that held the current key version: warned under the table until the key is re-created.
-  const warnings = shownDeep(allFindings(v).filter((f) => f.kind === 'RemovedMemberHoldsKey')).map(
+  // Deployment-wide findings, warned under the table: a removed member that held the current key version (until the key is
+  // re-created), a deletion of the encrypted content that was not finished.
+  const warnings = shownDeep(allFindings(v).filter((f) => f.kind === 'RemovedMemberHoldsKey' || f.kind === 'ContentDeletionUnfinished')).map(
     (f) => `warning: ${f.summary}. Remedy: ${remedyText(f.remedy)}.\n`,
   );
   return `${[header, ...table]

@@ -160,8 +160,8 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
       kind: 'ContentDeletionUnfinished',
       installationId: deletion.deletedBy,
       summary:
-        `a deletion of the deployment's encrypted content was started by installation ${deletion.deletedBy} (key version ${deletion.keyVersions.join(', ')}) ` +
-        'and not finished: some secrets may be destroyed already, and no secret can be stored until it is',
+        `a deletion of the encrypted content was started by installation ${deletion.deletedBy} (key version ${deletion.keyVersions.join(', ')}) ` +
+        'and not finished: some secrets may be gone already, none can be stored',
       remedy: finishContentDeletion(d.deploymentId),
       evidence: { installationId: deletion.deletedBy, keyVersions: deletion.keyVersions.map(String) },
       events: [deletion.startedAt],
