@@ -156,6 +156,7 @@ test('delete-content destroys every secret and the key; nothing uses the destroy
   t.is((await cliWith({}, '-c', a!.file, 'secret', 'get', 'delivery/smtp', '--reveal')).stdout, 'new');
   const v = await a!.run('verify', '--signatures');
   t.is(v.code, 0, v.stdout);
+  t.regex(v.stdout, /genesis .* created the key after the content was deleted at @/);
   // Run again now: it would delete the new key — a dry run says so.
   t.deepEqual((await a!.run('--json', 'delete-content')).json<Plan>().keyVersions, [2]);
 });

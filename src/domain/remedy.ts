@@ -60,8 +60,7 @@ const BACKUP_FILE: Arg = { placeholder: 'backup-file' };
 export const BACKUP_RESTORE_NEEDED = 'no other member holds the key, so nobody can wrap it for this instance: restore it from a key backup';
 
 export const DELETE_CONTENT_LAST_RESORT =
-  "if no backup of the key exists, as the last resort delete the deployment's encrypted content (every secret is destroyed, " +
-  'for good) and initialize it afresh with a new key';
+  "if no backup of the key exists, delete the deployment's encrypted content (every secret is destroyed, for good) and initialize it afresh with a new key";
 
 /**
  * The last resort where a backup restore is the remedy (SSRS: "restore a backup key or delete all encrypted content"):

@@ -74,7 +74,14 @@ export interface SignatureSummary {
 export interface DeploymentTrust {
   readonly stream: string;
   /** `declared`: by GenesisDeclared (`keyledger trust`), not by creating the first key. */
-  readonly genesis: { readonly installationId: string; readonly thumbprint: string; readonly revision: string; readonly declared: boolean } | null;
+  readonly genesis: {
+    readonly installationId: string;
+    readonly thumbprint: string;
+    readonly revision: string;
+    readonly declared: boolean;
+    /** Founded by the first key created after the encrypted content was deleted (docs/adr/0015). */
+    readonly afterDeletion: boolean;
+  } | null;
   /** Members certified back to the genesis at the end of the stream. */
   readonly members: number;
 }
@@ -244,6 +251,7 @@ export const signatureAudit = (crypto: TrustCrypto, options: AuditOptions = {}):
         thumbprint: g.thumbprint,
         revision: g.revision.toString(),
         declared: at.get(g.revision)?.e.event.type === 'GenesisDeclared',
+        afterDeletion: trust.refounded,
       },
       members: Object.keys(trust.members).length,
     });
