@@ -6,18 +6,19 @@
  * `init` initializes the deployment afresh; members re-join. On EventStoreDB the content streams are deleted.
  */
 import test from 'ava';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import * as E from 'fp-ts/Either';
 import { eventStoreContent, secretContentStream } from '../src/infra/eventstore-content';
 import { openEsdbStore } from '../src/infra/esdb-store';
+import { openDeployment } from '../src/library';
 import { backup, restore } from './support/backups';
 import { cliWith } from './support/cli-inproc';
 import { startEsdbDouble } from './support/esdb-double';
 import { rightOf, tempDir } from './support/fixtures';
 import { eventsOf } from './support/ledger-reader';
 import { openTestStore } from './support/fixtures';
+import { pooledCrypto } from './support/pooled-crypto';
 import { activatedDeployment, deploymentEvents, joinArgs, ledgerFile, newNode, type TestNode } from './support/nodes';
 
 const SECRETS = { 'reportserver/datasource/sales': 'Server=db1;Password=Tr0ub4dor&3', 'delivery/smtp': 'smtp-pass-42', 'delivery/share': 'share-7' };
@@ -101,8 +102,15 @@ test('delete-content destroys every secret and the key; nothing uses the destroy
   const c = await newNode(dir, 'C');
   t.is((await c.run('init')).code, 1, 'C waits to be joined');
 
+  // A long-running reader (the library) on A, its key proved and the value read before the deletion.
+  const lib = rightOf(await openDeployment({ config: a!.file, refreshMs: 0, crypto: pooledCrypto(), actor: 'svc@test' }));
+  t.is(rightOf(await lib.decrypt('delivery/smtp')).text(), SECRETS['delivery/smtp']);
+
   const r = await b!.run('--json', 'delete-content', '--confirm', 'default');
   t.is(r.code, 0, r.stderr);
+  const after = await lib.decrypt('delivery/smtp');
+  t.true(E.isLeft(after) && after.left._tag === 'SecretsNotActivated', `the reader refuses from its next call: ${JSON.stringify(after)}`);
+  await lib.close();
   const o = r.json<{ recorded: string[]; secrets: number; keys: Array<{ keyVersion: number }>; copies: number; authority: string }>();
   t.deepEqual(o.recorded, ['EncryptedContentDeletionStarted', 'SecretsDestroyed', 'EncryptedContentDeleted']);
   t.like(o, { secrets: 3, copies: 2, authority: 'certified-member' });
@@ -190,8 +198,7 @@ test('delete-content on EventStoreDB: every content stream of the deployment is 
 });
 
 test('the help teaches: when, what it destroys, who may run it, what comes after', async (t) => {
-  const dir = tempDir('kl-delete');
-  fs.mkdirSync(dir, { recursive: true });
+  t.timeout(30_000);
   const h = await cliWith({}, 'delete-content', '--help');
   t.is(h.code, 0);
   for (const needle of ['rskeymgmt -d', 'no backup', 'restore -f FILE', 'Who may run it', 'Safe to interrupt', 'keyledger init', '--confirm default'])

@@ -30,6 +30,8 @@ import { pinnedGenesisOf, signerOf, trustIn } from './signing';
 
 /** Secrets destroyed per SecretsDestroyed batch (one append, one signature, one content-store transaction each). */
 export const DELETE_BATCH = 1000;
+/** Rounds of steps 2–3 before giving up on a content stream that keeps naming new secrets (only forged events can). */
+const MAX_ROUNDS = 5;
 
 /** Why this instance may not delete the content (as evidence: what the ledger and its keystore show). */
 export type NotAuthorisedWhy =
@@ -130,7 +132,7 @@ const planOf = (l: SecretsLoaded, trust: Trust, authority: E.Either<DeleteConten
     names: [...l.content.state.secrets.values()].map((s) => s.name).sort(),
     copies: [
       ...new Map(held.map((h) => [`${h.copy.installationId}/${h.keyVersion}`, { installationId: h.copy.installationId, keyVersion: h.keyVersion }])).values(),
-    ],
+    ].sort((a, b) => a.keyVersion - b.keyVersion || (a.installationId < b.installationId ? -1 : a.installationId > b.installationId ? 1 : 0)),
     underway: d.deletion !== undefined,
     alreadyDeleted: d.deletion === undefined && d.currentKey === undefined && d.deleted !== undefined,
     authority: E.isRight(authority) ? { allowed: true, as: authority.right } : { allowed: false, error: authority.left },
@@ -193,7 +195,7 @@ export const deleteContent = async (
   let done: Done | undefined;
   // Steps 2 and 3 again only if a secret appeared in the content stream meanwhile (no member can put one: a forged event).
   for (let round = 0; done === undefined; round++) {
-    if (round === 5) throw new Error('programmer error: the content stream keeps naming secrets while they are destroyed');
+    if (round === MAX_ROUNDS) return E.left({ _tag: 'TooManyConflicts', stream: loaded.content.stream, attempts: round });
     const destroyed = await destroyBatches(deps, config, loaded, signer, batch, (n) => {
       destroyedNow += n;
       options.progress?.(destroyedNow, Math.max(total, destroyedNow));
