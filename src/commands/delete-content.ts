@@ -117,7 +117,9 @@ export const authorityOf = (
   const pinned = pinnedGenesisOf(k, deploymentId);
   if (pinned !== undefined && trust.genesis !== null && trust.genesis.thumbprint !== pinned) return refuse('genesis-not-pinned');
   if (trust.members[id.toLowerCase()]?.signingThumbprint === k.signing.thumbprint) return E.right('certified-member');
-  if (members === 0 && trust.registered[id.toLowerCase()]?.signingThumbprint === k.signing.thumbprint) return E.right('no-certified-member-remains');
+  // (Not in a ledger from before signatures: it has no certified member until its genesis is declared, which comes first.)
+  if (members === 0 && !trust.unsigned && trust.registered[id.toLowerCase()]?.signingThumbprint === k.signing.thumbprint)
+    return E.right('no-certified-member-remains');
   return refuse('not-certified');
 };
 

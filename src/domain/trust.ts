@@ -161,7 +161,8 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
       const member = members[id(by)];
       if (member) return validBy(member) ? undefined : 'bad-signature';
       const key = registered[id(by)];
-      if (Object.keys(members).length > 0) return key ? 'signer-not-certified' : 'signer-not-registered';
+      // A ledger from before signatures has no certified member until its genesis is declared: that comes first.
+      if (Object.keys(members).length > 0 || unsigned) return key ? 'signer-not-certified' : 'signer-not-registered';
       if (!key) return 'signer-not-registered';
       return validBy(key) ? undefined : 'bad-signature';
     };

@@ -391,6 +391,21 @@ test('trust: with no certified member left (the last one removed), a registered 
     ['unsigned'],
   );
   t.false(planted.keyChecks[2]?.trusted === true);
+  // A ledger from before signatures (its key created unsigned, no genesis declared yet) has no member to remain: no deletion counts.
+  const legacy = trustOf(
+    streamOf([
+      [stored(A), A],
+      [created(A), undefined],
+      [stored(X), X],
+      [deleted(X), X],
+    ]),
+    crypto,
+  );
+  t.deepEqual(
+    legacy.findings.map((f) => f.problem),
+    ['unsigned', 'signer-not-certified'],
+  );
+  t.deepEqual(legacy.destroyed, []);
 });
 
 test('trust: a destroyed version re-added (its creation, a copy of it) is reported and certifies nothing', (t) => {

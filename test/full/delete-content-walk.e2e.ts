@@ -143,6 +143,22 @@ test('last resort: the last member was removed, a new instance has no backup to 
   await freshAndEmpty(t, c);
 });
 
+test('last resort: the only member was removed (forced) and no backup exists → registered again, content deleted, init', async (t) => {
+  t.timeout(120_000);
+  const dir = tempDir('kl-dwalk');
+  const [a] = await activatedDeployment(dir, ['A']);
+  await putSecrets(a!);
+  t.is((await a!.run('remove', '--force', a!.id)).code, 0);
+  const s = (await a!.run('--json', 'status')).json<StatusJson>();
+  t.is(s.state, 'removed');
+  t.deepEqual(
+    s.remedy?.lastResort?.steps.map((x) => x.command),
+    ['keyledger init --rejoin', 'keyledger delete-content --confirm default', 'keyledger init'],
+  );
+  await followLastResort(t, s.remedy, (await a!.run('status')).stdout, { self: a! });
+  await freshAndEmpty(t, a!);
+});
+
 test('last resort: the only member’s copy cannot be unwrapped (rsReportServerDisabled) → content deleted by it, init', async (t) => {
   t.timeout(120_000);
   const dir = tempDir('kl-dwalk');
