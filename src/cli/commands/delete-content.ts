@@ -47,7 +47,8 @@ const planText = (p: DeletionPlan): string => {
     p.authority.allowed
       ? `This instance may delete it (${p.authority.as === 'certified-member' ? 'a certified member' : 'no certified member remains: a registered instance'}). ` +
           `To delete: keyledger delete-content --confirm ${dep}`
-      : `This instance may not delete it: ${describeError(p.authority.error)}`,
+      : `This instance may not delete it: ${describeError(p.authority.error)}` +
+          (p.authority.error._tag === 'DeletionNotAuthorised' ? '' : ' Run keyledger status: its remedy says what this instance needs first.'),
   );
   return `${lines.join('\n')}\n`;
 };
@@ -83,7 +84,9 @@ export const deleteContentCommand = async (io: Io, g: GlobalOptions, options: { 
       const p = plan.right;
       emit(io, g, { dryRun: true, ...p, authority: p.authority.allowed ? p.authority : { allowed: false, error: p.authority.error._tag } }, planText(p));
       io.stderr(
-        `keyledger: dry run, nothing was deleted: to delete every secret of deployment ${shown(config.deploymentId)}, add --confirm ${shown(config.deploymentId)}\n`,
+        p.authority.allowed
+          ? `keyledger: dry run, nothing was deleted: to delete every secret of deployment ${shown(config.deploymentId)}, add --confirm ${shown(config.deploymentId)}\n`
+          : 'keyledger: dry run, nothing was deleted: this instance may not delete the content (the reason is above)\n',
       );
       return E.right(EXIT.usage);
     }
