@@ -100,9 +100,12 @@ test('join by machine and instance name, and with the rskeymgmt flags (-j -m -n,
   const l = await a!.run('rskeymgmt', '-l');
   t.is(l.code, 0);
   for (const n of [a!, b, c]) t.true(l.stdout.includes(n.id));
-  const unsupported = await a!.run('rskeymgmt', '-d');
-  t.is(unsupported.code, 2);
-  t.regex(unsupported.stderr, /rskeymgmt -d .* is not available/);
+  // -d is delete-content: without --confirm a dry run that destroys nothing and says how to confirm.
+  const dryRun = await a!.run('rskeymgmt', '-d');
+  t.is(dryRun.code, 2);
+  t.regex(dryRun.stdout, /delete-content \(dry run\): nothing was deleted/);
+  t.regex(dryRun.stderr, /add --confirm default/);
+  t.is((await a!.run('status')).code, 0, 'still activated');
   const wrongLocal = await a!.run('rskeymgmt', '-l', '-i', 'OTHER');
   t.is(wrongLocal.code, 2);
 });

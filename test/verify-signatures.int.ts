@@ -44,7 +44,7 @@ interface Report {
     problems: SigProblem[];
     deployments: Array<{
       stream: string;
-      genesis: { installationId: string; thumbprint: string; revision: string; declared: boolean } | null;
+      genesis: { installationId: string; thumbprint: string; revision: string; declared: boolean; afterDeletion: boolean } | null;
       members: number;
     }>;
     firstProblem: { stream: string; revision: string } | null;
@@ -88,7 +88,11 @@ test('a clean deployment of three members: verify --signatures exit 0, every sig
   t.is(s.verified, s.signed, 'every signature verified');
   t.true(s.verified > 10);
   t.deepEqual(s.deployments, [
-    { stream: DSTREAM, genesis: { installationId: a!.id, thumbprint: keystoreThumbprint(a!.file), revision: '1', declared: false }, members: 3 },
+    {
+      stream: DSTREAM,
+      genesis: { installationId: a!.id, thumbprint: keystoreThumbprint(a!.file), revision: '1', declared: false, afterDeletion: false },
+      members: 3,
+    },
   ]);
 
   const human = await c!.run('verify', '--signatures');

@@ -5,6 +5,7 @@
  */
 import type { BackupError } from '../commands/backup';
 import type { InstanceAmbiguous, InstanceNotFound } from '../commands/diagnose';
+import type { DeleteContentError, NotAuthorisedWhy } from '../commands/delete-content';
 import type { IdentityError } from '../commands/identity';
 import { remedyText, restoreTheRightBackup } from '../domain/remedy';
 import { describeBackupError } from './errors-backup';
@@ -24,6 +25,7 @@ import { shownDeep } from '../domain/text';
 
 export type CliError =
   | BackupError
+  | DeleteContentError
   | MembershipError
   | IdentityError
   | RollbackError
@@ -112,6 +114,16 @@ const deploymentRefused = (x: DeploymentError): string => {
         `a re-creation of the key is under way (version ${x.currentVersion} created, version ${x.previousVersion} not yet retired). ` +
         'Run keyledger recreate again: it finishes that one (a new version only after).'
       );
+    case 'ContentDeletionUnderway':
+      return (
+        `the deployment's encrypted content is being deleted (key version ${x.keyVersions.join(', ')} about to be destroyed): nothing was changed. ` +
+        'Finish the deletion with keyledger delete-content --confirm <deployment ID> on a member, then keyledger init.'
+      );
+    case 'KeyVersionDestroyed':
+      return (
+        `key version ${x.keyVersion} was destroyed when the deployment's encrypted content was deleted (delete-content): nothing was changed, ` +
+        'and no backup of it can be applied. Run keyledger status for what to do.'
+      );
     default:
       return unreachable(x);
   }
@@ -163,6 +175,14 @@ const TAMPER: Readonly<Record<SecretTamperProblem, string>> = {
   malformed: 'its ciphertext is not a JWE keyledger wrote',
   'does-not-decrypt': 'its ciphertext does not decrypt under the deployment key (altered)',
   'bound-elsewhere': 'its ciphertext belongs to another secret or deployment',
+};
+
+const NOT_AUTHORISED: Readonly<Record<NotAuthorisedWhy, string>> = {
+  'not-registered': 'it is not registered in the deployment with the key pair it holds',
+  removed: 'it was removed from the deployment',
+  'no-signing-key': 'its keystore has no signing key (it predates signed key events), so it cannot sign the deletion',
+  'not-certified': 'it is not a member certified back to the genesis, and certified members remain',
+  'genesis-not-pinned': "the ledger's root of trust is not the genesis this instance pinned, so the ledger's word on who may delete cannot be relied on",
 };
 
 /** One line for an error: every value in it escaped and bounded first (arguments and stored text are untrusted). */
@@ -286,6 +306,25 @@ const describeErrorOf = (e: CliError): string => {
       );
     case 'InvalidSecret':
       return e.message;
+    case 'DeletionNotConfirmed':
+      return (
+        `--confirm "${e.given}" is not this instance's deployment ID: nothing was deleted. To delete every secret of deployment ${e.deploymentId} ` +
+        `and destroy its key, run keyledger delete-content --confirm ${e.deploymentId} (without --confirm it only shows what would be destroyed).`
+      );
+    case 'DeletionNotAuthorised':
+      return (
+        `this instance (${e.installationId}) may not delete the deployment's encrypted content: ${NOT_AUTHORISED[e.why]}. Nothing was deleted. ` +
+        (e.why === 'not-certified'
+          ? `Run it on one of the ${e.members} certified member(s) (keyledger list shows the joined ones).`
+          : e.why === 'genesis-not-pinned'
+            ? 'Run keyledger status for the remedy (confirm the new genesis with its operator first).'
+            : 'Run it on a member of the deployment (keyledger status says what this instance needs).')
+      );
+    case 'KeyBeingDestroyed':
+      return (
+        `the deployment's encrypted content is being deleted (key version ${e.keyVersion} is destroyed): nothing was stored. ` +
+        'Put the value again once the deployment is initialized afresh (keyledger status says what to do).'
+      );
     case 'UsageError':
       return e.message;
     case 'ReportNotWritten':
@@ -337,16 +376,20 @@ export const exitCodeOf = (e: CliError): number => {
     case 'KeyCheckNotTrusted':
     case 'BackupNotThePinnedKey':
       return EXIT.refused;
+    case 'DeletionNotAuthorised':
+      return EXIT.refused;
     case 'ConfigError':
     case 'UsageError':
     case 'InstanceNotFound':
     case 'InstanceAmbiguous':
+    case 'DeletionNotConfirmed':
     case 'InvalidSecret':
     case 'UnsupportedConnectionString':
     case 'RollbackTargetMismatch':
       return EXIT.usage;
     case 'NoLocalMemory':
     case 'SecretMissing':
+    case 'KeyBeingDestroyed':
       return EXIT.refused;
     case 'SecretsNotActivated':
       return EXIT.notActivated;

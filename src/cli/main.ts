@@ -12,6 +12,7 @@ import { registerTrust } from './commands/trust';
 import { registerBackupRestore } from './commands/backup-restore';
 import { registerRecreate } from './commands/recreate';
 import { registerReport } from './commands/report';
+import { registerDeleteContent } from './commands/delete-content';
 import { registerChangeIdentity } from './commands/change-identity';
 import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
@@ -54,6 +55,7 @@ Key backup (a password-protected file; the password is asked, or --password-stdi
   keyledger backup -f rs-key.snk          on an activated member (rskeymgmt -e)
   keyledger restore -f rs-key.snk         on an instance that lost its key, or after the last member left (rskeymgmt -a)
   keyledger recreate                      a new key version, every secret re-encrypted, the old one retired (rskeymgmt -s)
+  keyledger delete-content [--confirm D]  no backup and the key lost: destroy every secret and the key, then init afresh (dry run without --confirm)
 
 Diagnose and audit (read only: no keystore or config needed, --store names the ledger):
   keyledger diagnose [id] [--at T]        why an instance is (or was) activated or not: its steps, key events, evidence, remedy
@@ -111,6 +113,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerDiagnose,
     registerAudit,
     registerReport,
+    registerDeleteContent,
   ])
     register(program, scope);
   return program;

@@ -36,7 +36,9 @@ export type EventCategory =
   /** An operator accepted a store rolled back. */
   | 'rollback'
   /** Encrypted content: a secret written, deleted, read. */
-  | 'content';
+  | 'content'
+  /** The deployment's encrypted content deleted and its key versions destroyed (delete-content, rskeymgmt -d). */
+  | 'content-deletion';
 
 export interface EventClass<Ev extends LedgerEvent = LedgerEvent> {
   readonly category: EventCategory;
@@ -220,6 +222,27 @@ export const EVENT_CLASSES: { readonly [K in LedgerEventType]: EventClass<EventO
     keyVersion: (d) => d.keyVersion,
     summary: (d) => `key version ${d.keyVersion} retired by ${d.retiredBy}: ${d.secrets} secret(s) re-encrypted under version ${d.currentVersion}`,
   },
+  EncryptedContentDeletionStarted: {
+    category: 'content-deletion',
+    keyEvent: true,
+    step: null,
+    deploymentWide: true,
+    subjects: (d) => [d.deletedBy],
+    keyVersion: (d) => d.keyVersions.at(-1) ?? null,
+    summary: (d) =>
+      `deletion of the encrypted content started by ${d.deletedBy}: ${d.secrets} secret(s), key version(s) ${d.keyVersions.join(', ') || 'none'} to be destroyed`,
+  },
+  EncryptedContentDeleted: {
+    category: 'content-deletion',
+    keyEvent: true,
+    step: null,
+    deploymentWide: true,
+    subjects: (d) => [d.deletedBy],
+    keyVersion: (d) => d.keys.at(-1)?.keyVersion ?? null,
+    summary: (d) =>
+      `encrypted content deleted by ${d.deletedBy}: ${d.secrets} secret(s) destroyed, key version(s) ${d.keys.map((k) => k.keyVersion).join(', ') || 'none'} ` +
+      `destroyed with ${d.copies.length} wrapped cop${d.copies.length === 1 ? 'y' : 'ies'}; the deployment has no key until an instance runs init`,
+  },
   SecretPut: {
     category: 'content',
     keyEvent: false,
@@ -255,6 +278,15 @@ export const EVENT_CLASSES: { readonly [K in LedgerEventType]: EventClass<EventO
     subjects: (d) => [d.installationId],
     keyVersion: none,
     summary: (d) => `${d.reads} read(s) of ${d.secrets.length} secret(s) by ${d.installationId} through the library, ${d.since} to ${d.until}`,
+  },
+  SecretsDestroyed: {
+    category: 'content-deletion',
+    keyEvent: false,
+    step: null,
+    deploymentWide: false,
+    subjects: (d) => [d.deletedBy],
+    keyVersion: (d) => d.keyVersions.at(-1) ?? null,
+    summary: (d) => `${d.secrets.length} secret(s) destroyed by ${d.deletedBy}: ${d.secrets.map((x) => x.name).join(', ')}`,
   },
 };
 

@@ -115,6 +115,14 @@ export const explainRefusal = (r: RefusalReason): Explanation => {
         code: 'rsReportServerDisabled',
         summary: `${UNTRUSTED[r.problem]} (key version ${r.keyVersion}${r.revision === null ? '' : `, deployment event ${r.revision}`})`,
       };
+    case 'ContentDeleted':
+      return {
+        code: NOT_ACTIVATED,
+        summary:
+          `the deployment's symmetric key (version ${r.keyVersions.join(', ')}) and all its encrypted content were deleted ` +
+          `(delete-content, rskeymgmt -d, by installation ${r.deletedBy}): the copy this instance held protects nothing, ` +
+          'and the deployment has no key until it is initialized afresh',
+      };
     case 'KeyCheckMismatch':
       return {
         code: 'rsCannotValidateEncryptedData',
@@ -128,6 +136,9 @@ const UNTRUSTED: Record<Extract<RefusalReason, { _tag: 'UntrustedKeyEvent' }>['p
   'copy-certifies-another-signing-key': "this instance's copy certifies another signing key than the one it holds",
   'key-check-not-signed-by-a-member': 'the key check of the key version is not signed by a certified member: the key may have been planted in the ledger',
   'no-signing-key': 'this instance has no signing key yet (its keystore predates signed key events)',
+  'deletion-not-signed-by-a-member':
+    "the ledger says the deployment's key and encrypted content were deleted, but no member entitled to delete them signed that: " +
+    'the ledger may have been altered',
 };
 
 /**
@@ -159,6 +170,7 @@ export const stepOfRefusal = (r: RefusalReason): 1 | 2 | 3 | 4 => {
     case 'DeploymentNotSigned':
     case 'GenesisNotPinned':
     case 'UntrustedKeyEvent':
+    case 'ContentDeleted':
       return 4;
   }
 };

@@ -74,7 +74,14 @@ export interface SignatureSummary {
 export interface DeploymentTrust {
   readonly stream: string;
   /** `declared`: by GenesisDeclared (`keyledger trust`), not by creating the first key. */
-  readonly genesis: { readonly installationId: string; readonly thumbprint: string; readonly revision: string; readonly declared: boolean } | null;
+  readonly genesis: {
+    readonly installationId: string;
+    readonly thumbprint: string;
+    readonly revision: string;
+    readonly declared: boolean;
+    /** Founded by the first key created after the encrypted content was deleted (docs/adr/0015). */
+    readonly afterDeletion: boolean;
+  } | null;
   /** Members certified back to the genesis at the end of the stream. */
   readonly members: number;
 }
@@ -121,6 +128,8 @@ export const describeSignatureProblem = (p: SignatureProblem): string => {
       return `signed with a key (${p.signingKey ?? 'none'}) the instance never registered, neither in its stream nor in its deployment`;
     case 'genesis-not-expected':
       return `the deployment's root of trust is ${p.signingKey ?? 'none'}, not the genesis thumbprint you expect`;
+    case 'key-version-destroyed':
+      return 'a creation or copy of a key version that a deletion of the encrypted content destroyed: re-added by someone who can write the store';
     case 'signing-key-not-the-deployments':
       return 'it registers another signing key for its RSA key than the deployment registered with that key';
   }
@@ -247,6 +256,7 @@ export const signatureAudit = (crypto: TrustCrypto, options: AuditOptions = {}):
         thumbprint: g.thumbprint,
         revision: g.revision.toString(),
         declared: at.get(g.revision)?.e.event.type === 'GenesisDeclared',
+        afterDeletion: trust.refounded,
       },
       members: Object.keys(trust.members).length,
     });

@@ -39,6 +39,7 @@ const CASES: { readonly [K in RefusalReason['_tag']]: Case<K> } = {
   DeploymentNotSigned: { reason: { _tag: 'DeploymentNotSigned', deploymentId: DEPLOYMENT }, step: 4 },
   GenesisNotPinned: { reason: { _tag: 'GenesisNotPinned', pinnedGenesis: TP_1, ledgerGenesis: TP_X }, step: 4 },
   UntrustedKeyEvent: { reason: { _tag: 'UntrustedKeyEvent', keyVersion: V1, problem: 'copy-not-certified', revision: '3' }, step: 4 },
+  ContentDeleted: { reason: { _tag: 'ContentDeleted', keyVersions: [V1], deletedBy: NODE_1 }, step: 4 },
 };
 
 for (const [tag, c] of Object.entries(CASES) as Array<[string, Case<RefusalReason['_tag']>]>)
@@ -80,7 +81,7 @@ test('the event classes cover exactly the event codecs, and name who each event 
   t.true(EVENT_TYPES.every((type) => EVENT_CLASSES[type].category.length > 0));
   t.deepEqual(
     EVENT_TYPES.filter((type) => !EVENT_CLASSES[type].keyEvent),
-    ['SecretPut', 'SecretDeleted', 'SecretRead', 'SecretReadsCounted'],
+    ['SecretPut', 'SecretDeleted', 'SecretRead', 'SecretReadsCounted', 'SecretsDestroyed'],
   );
 });
 

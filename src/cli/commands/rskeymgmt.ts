@@ -11,6 +11,7 @@ import { loadConfig } from '../../infra/config';
 import { fileOpLog } from '../../infra/oplog';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { fail } from '../session';
+import { deleteContentCommand } from './delete-content';
 import { backupCommand, type PasswordSource, restoreCommand } from './backup-restore';
 import { joinCommand, removeCommand } from './join-remove';
 import { recreateCommand } from './recreate';
@@ -122,14 +123,14 @@ const tracing = (io: Io): { readonly io: Io; readonly lines: () => ReadonlyArray
   };
 };
 
-const run = async (io: Io, g: GlobalOptions, plan: RskeymgmtPlan, deleteContent: DeleteContent): Promise<number> => {
+const run = async (io: Io, g: GlobalOptions, plan: RskeymgmtPlan): Promise<number> => {
   switch (plan.op) {
     case 'extract':
       return backupCommand(io, g, plan.file, plan.password, plan.force);
     case 'apply':
       return restoreCommand(io, g, plan.file, plan.password);
     case 'delete':
-      return deleteContent(io, g, plan.confirm);
+      return deleteContentCommand(io, g, plan.confirm === undefined ? {} : { confirm: plan.confirm });
     case 'recreate':
       return recreateCommand(io, g);
     case 'join':
@@ -149,10 +150,7 @@ const run = async (io: Io, g: GlobalOptions, plan: RskeymgmtPlan, deleteContent:
   }
 };
 
-/** rskeymgmt -d: wired to `keyledger delete-content` (passed in, so this module does not own that command). */
-export type DeleteContent = (io: Io, g: GlobalOptions, confirm: string | undefined) => Promise<number>;
-
-const rskeymgmt = async (io: Io, g: GlobalOptions, f: RskeymgmtFlags, deleteContent: DeleteContent): Promise<number> => {
+const rskeymgmt = async (io: Io, g: GlobalOptions, f: RskeymgmtFlags): Promise<number> => {
   const plan = planRskeymgmt(f);
   if (E.isLeft(plan)) return fail(io, { _tag: 'UsageError', message: plan.left });
   const local = text(f, 'i');
@@ -165,9 +163,9 @@ const rskeymgmt = async (io: Io, g: GlobalOptions, f: RskeymgmtFlags, deleteCont
         message: `-i ${local} does not match the config's instance ${config.right.instance.instanceName}: pass that instance's config with -c`,
       });
   }
-  if (!given(f, 't')) return run(io, g, plan.right, deleteContent);
+  if (!given(f, 't')) return run(io, g, plan.right);
   const traced = tracing(io);
-  const code = await run(traced.io, g, plan.right, deleteContent);
+  const code = await run(traced.io, g, plan.right);
   if (E.isRight(config)) {
     const log = fileOpLog(config.right.stateDir);
     for (const line of traced.lines()) log.write({ command: 'rskeymgmt', trace: line.slice('keyledger: '.length) });
@@ -191,10 +189,6 @@ SSRS syntax (rskeymgmt Utility), one operation per call:
   -?                             this syntax
 -p puts the password in the process list: keyledger also takes --password-file FILE or --password-stdin in its place.
 `;
-
-/** Until `keyledger delete-content` lands, -d says so (and changes nothing). */
-const deleteContent: DeleteContent = async (io) =>
-  fail(io, { _tag: 'UsageError', message: 'rskeymgmt -d (delete) is not available in this version of keyledger yet' });
 
 export const registerRskeymgmt = (program: Command, { io, globals, done }: CommandScope): void => {
   program
@@ -222,7 +216,7 @@ export const registerRskeymgmt = (program: Command, { io, globals, done }: Comma
     .option('--expect-thumbprint <thumbprint>', "with -j: the newcomer's key thumbprint, as `keyledger status` prints it there")
     .option('--confirm <deploymentId>', 'with -d: the deployment ID, to confirm the deletion (without it, -d only shows what would be destroyed)')
     .addHelpText('after', SSRS_SYNTAX)
-    .action(async (o: RskeymgmtFlags) => done(await rskeymgmt(io, globals(), o, deleteContent)));
+    .action(async (o: RskeymgmtFlags) => done(await rskeymgmt(io, globals(), o)));
 };
 
 /** `rskeymgmt -?` is SSRS's way to ask for the syntax: the same as `rskeymgmt --help`. */

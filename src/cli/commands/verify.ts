@@ -32,12 +32,16 @@ const signatureSummary = (s: SignatureReport): string =>
   `${s.problems.length === 0 ? 'no problems' : `${s.problems.length} problem(s)`}`;
 
 /** Each deployment's genesis, for the reviewer to compare with the thumbprint its operators confirmed. */
+/** How a genesis came to be: declared (`keyledger trust`), the creator of the first key, or of the first after a deletion (ADR 0015). */
+const FOUNDED = (g: NonNullable<DeploymentTrust['genesis']>): string =>
+  g.declared ? 'declared' : g.afterDeletion ? 'created the key after the content was deleted' : 'created the first key';
+
 const genesisLine = (d: DeploymentTrust): string =>
   printable(
     d.genesis === null
       ? `${d.stream}: no genesis (no key creation or genesis declaration verifies)`
       : `${d.stream}: genesis ${d.genesis.thumbprint} (installation ${d.genesis.installationId}, ` +
-          `${d.genesis.declared ? 'declared' : 'created the first key'} at @${d.genesis.revision}), ${d.members} certified member(s)`,
+          `${FOUNDED(d.genesis)} at @${d.genesis.revision}), ${d.members} certified member(s)`,
   );
 
 /** Unsigned key events before a declared genesis: what a deployment recorded before signed key events looks like. */
