@@ -17,6 +17,7 @@ import { registerRskeymgmt, rskeymgmtHelpFlag } from './commands/rskeymgmt';
 import { registerSecret } from './commands/secret';
 import { registerStatusList } from './commands/status-list';
 import { registerVerify } from './commands/verify';
+import { registerTree } from './commands/tree';
 import { registerWatch } from './commands/watch';
 import { errorMessage } from '../infra/error-message';
 import { EXIT } from './errors';
@@ -97,6 +98,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerSecret,
     registerBackupRestore,
     registerRecreate,
+    registerTree,
   ])
     register(program, scope);
   return program;

@@ -16,6 +16,7 @@ import { type SignatureSummary, signatureAudit } from '../domain/signature-audit
 import type { TrustCrypto } from '../domain/trust';
 import { type EventStore, type Position, START, type StoreError } from '../ports/event-store';
 import { type Pages, pagesOf } from './pages';
+import { type TreeReport, type TreeVerifyOptions, treeVerifier } from './verify-tree';
 
 export interface IntegrityProblem {
   readonly stream: string;
@@ -34,6 +35,8 @@ export interface VerifyReport {
   readonly signatures?: SignatureReport;
   /** What the store's own check of its storage found (SQLite's quick_check): physical damage. Empty: sound. */
   readonly storage: ReadonlyArray<string>;
+  /** With `tree`: the Merkle tree recomputed from the events, against its index and a checkpoint (src/commands/verify-tree.ts). */
+  readonly tree?: TreeReport;
 }
 
 export interface SignatureReport extends SignatureSummary {
@@ -52,6 +55,8 @@ export interface VerifyOptions {
   readonly expectGenesis?: string;
   /** The store's deepest check of its storage (SQLite: integrity_check, every index against its table; slower). */
   readonly deep?: boolean;
+  /** Recompute the ledger's Merkle tree and compare it with its index (and a checkpoint): docs/adr/0018. */
+  readonly tree?: TreeVerifyOptions;
 }
 
 export const verifyLedger =
@@ -65,6 +70,7 @@ export const verifyLedger =
       ? signatureAudit(options.signatures, options.expectGenesis !== undefined ? { expectGenesis: options.expectGenesis } : {})
       : undefined;
     let firstHashProblemSeq: number | null = null;
+    const tree = options.tree ? treeVerifier(options.tree) : undefined;
     const pageSize = options.pageSize ?? 1000;
     // Physical damage too: an index page or a table overwritten reads fine until a write needs it. The store's own
     // check runs beside the pass over the events (on its own thread, for SQLite).
@@ -86,6 +92,7 @@ export const verifyLedger =
         size = pageSize;
         pages = pagesFrom(page.left.position, size);
         const u = page.left;
+        tree?.unreadable(u.stream, u.revision);
         events++;
         problems.push({ stream: u.stream, revision: u.revision.toString(), eventType: '?', problem: `the stored record is not JSON: ${u.message}` });
         firstHashProblemSeq ??= events;
@@ -102,6 +109,7 @@ export const verifyLedger =
       for (const r of page.right) {
         events++;
         after = r.position;
+        tree?.event(r);
         const head = heads[r.streamName] ?? { revision: -1n, hash: GENESIS };
         const report = (problem: string): void => {
           problems.push({ stream: r.streamName, revision: r.revision.toString(), eventType: r.type, problem });
@@ -138,6 +146,7 @@ export const verifyLedger =
       problems,
       storage,
       heads: Object.fromEntries(Object.entries(heads).map(([k, v]) => [k, { revision: v.revision.toString(), hash: v.hash }])),
+      ...(tree ? { tree: tree.finish() } : {}),
     };
     if (!audit) return E.right(report);
     const { summary, firstProblemSeq } = audit.finish();
