@@ -20,6 +20,9 @@
  *   join-scale      joining the 50th instance (deployment grown to 49 members)
  *                   vs joining the 2nd, several joins around each size,
  *                   interleaved.                                         target ≤ 1.5x
+ *   tlog-append, tlog-proof, tlog-witness   the verifiable ledger (bench/tlog.ts): appends with the tree index vs
+ *                   without (target ≥ 0.8x), an inclusion proof and a witness's start in a 1M-event ledger vs a
+ *                   10k one (targets ≤ 2x).
  *   recreate        `keyledger recreate` over BENCH_SECRETS (10,000) secrets vs raw
  *                   node:crypto AES-256-GCM decrypt + encrypt and batched raw
  *                   SQLite writes of the same payloads (bench/recreate.ts). target ≥ 0.25x
@@ -73,6 +76,7 @@ import type { EventStore } from '../src/ports/event-store';
 import { benchEsdb } from './esdb';
 import { benchRecreate } from './recreate';
 import { benchSecrets } from './secrets';
+import { benchTreeAppend, benchTreeProof, benchWitnessStart } from './tlog';
 
 export type { BenchResult } from './result';
 
@@ -702,6 +706,9 @@ const main = async (): Promise<void> => {
     catchup: () => benchCatchUp(),
     secrets: () => benchSecrets(),
     recreate: () => benchRecreate(),
+    'tlog-append': () => benchTreeAppend(),
+    'tlog-proof': () => benchTreeProof(),
+    'tlog-witness': () => benchWitnessStart(),
     esdb: async () =>
       (await benchEsdb()).map(
         (r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail }),

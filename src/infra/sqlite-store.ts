@@ -283,6 +283,8 @@ const recordedOf = (
   metadata: string,
   /** The digest of the text as hashed, when the reading thread computed it. */
   textDigest?: string | null,
+  /** Its Merkle tree leaf hash (hex), when the reading thread computed it. */
+  leafDigest?: string,
 ): E.Either<StoreError, RecordedEvent> => {
   const at = BigInt(globalPosition);
   const position = { commit: at, prepare: at };
@@ -297,6 +299,7 @@ const recordedOf = (
       metadata: JSON.parse(metadata),
       text: { data, metadata },
       textDigest,
+      ...(leafDigest !== undefined ? { leafDigest } : {}),
     });
   } catch (e) {
     return E.left({ _tag: 'StoredRecordUnreadable', stream, revision: BigInt(revision), message: errorMessage(e), position });
@@ -504,8 +507,8 @@ export class SqliteEventStore implements EventStore {
     const toRecorded = (page: { heads: string; texts: string }): E.Either<StoreError, ReadonlyArray<RecordedEvent>> => {
       const out: RecordedEvent[] = [];
       let unreadable: StoreError | undefined;
-      eachRow(page, (position, stream, revision, id, type, data, metadata, digest) => {
-        const one = recordedOf(position, stream, revision, id, type, data, metadata, digest);
+      eachRow(page, (position, stream, revision, id, type, data, metadata, digest, leaf) => {
+        const one = recordedOf(position, stream, revision, id, type, data, metadata, digest, leaf);
         if (E.isLeft(one)) unreadable = one.left;
         else out.push(one.right);
         return unreadable === undefined;

@@ -8,7 +8,7 @@
  * exported event is its own leaf input, and anyone can recompute its leaf hash with SHA-256(0x00 || those bytes).
  */
 import { canonicalJson } from '../envelope';
-import { utf8 } from './bytes';
+import { fromHex, utf8 } from './bytes';
 import { type Hash, leafHash, type Sha256 } from './merkle';
 
 export const leafText = (stream: string, revision: bigint, type: string, data: unknown, metadata: unknown): string =>
@@ -25,6 +25,7 @@ export const leafTextOfStored = (stream: string, revision: bigint, type: string,
 export const leafHashOfEvent = (
   sha256: Sha256,
   e: {
+    readonly leafDigest?: string | undefined;
     readonly streamName: string;
     readonly revision: bigint;
     readonly type: string;
@@ -33,4 +34,6 @@ export const leafHashOfEvent = (
     readonly text?: { readonly data: string; readonly metadata: string } | undefined;
   },
 ): Hash =>
+  // Computed by the store's reading thread from the very text this event was parsed from, when it did (a long read).
+  (e.leafDigest !== undefined ? fromHex(e.leafDigest) : undefined) ??
   leafHash(sha256, utf8(e.text ? leafTextOfStored(e.streamName, e.revision, e.type, e.text) : leafText(e.streamName, e.revision, e.type, e.data, e.metadata)));
