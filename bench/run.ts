@@ -23,6 +23,9 @@
  *   diagnose-audit  one instance's `diagnose` and `audit` (the CLI, no config, --store) in the
  *                   catch-up bench's large ledger vs a 10k-event one: target ≤ 2x each, peak
  *                   RSS < 300 MB; `audit --all` streamed over the large ledger (bench/diagnose-audit.ts).
+ *   tlog-append, tlog-proof, tlog-witness   the verifiable ledger (bench/tlog.ts): appends with the tree index vs
+ *                   without (target ≥ 0.8x), an inclusion proof and a witness's start in a 1M-event ledger vs a
+ *                   10k one (targets ≤ 2x).
  *   recreate        `keyledger recreate` over BENCH_SECRETS (10,000) secrets vs raw
  *                   node:crypto AES-256-GCM decrypt + encrypt and batched raw
  *                   SQLite writes of the same payloads (bench/recreate.ts). target ≥ 0.25x
@@ -81,6 +84,7 @@ import { benchEsdb } from './esdb';
 import { benchRecreate } from './recreate';
 import { benchReport } from './report';
 import { benchSecrets } from './secrets';
+import { benchTreeAppend, benchTreeProof, benchWitnessStart } from './tlog';
 
 export type { BenchResult } from './result';
 
@@ -712,6 +716,9 @@ const main = async (): Promise<void> => {
     secrets: () => benchSecrets(),
     recreate: () => benchRecreate(),
     report: () => benchReport(),
+    'tlog-append': () => benchTreeAppend(),
+    'tlog-proof': () => benchTreeProof(),
+    'tlog-witness': () => benchWitnessStart(),
     esdb: async () =>
       (await benchEsdb()).map(
         (r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail }),

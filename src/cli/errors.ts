@@ -12,7 +12,7 @@ import { describeBackupError } from './errors-backup';
 import type { InstanceError } from '../domain/instance/decider';
 import type { DeploymentError } from '../domain/deployment/decider';
 import type { MembershipError } from '../commands/membership';
-import type { RollbackError } from '../commands/rollback';
+import type { ForkAcceptError, RollbackError } from '../commands/rollback';
 import type { SecretError, SecretTamperProblem } from '../commands/secrets';
 import type { TrustError } from '../commands/trust';
 import type { NewcomerKeyProblem } from '../domain/newcomer-key';
@@ -22,6 +22,8 @@ import type { StoreSelectionError } from '../infra/open-store';
 import type { CheckpointError } from '../ports/checkpoints';
 import { describeStoreError } from '../ports/event-store';
 import { shownDeep } from '../domain/text';
+import { describeFork } from '../domain/tlog/forked';
+import type { TreeCommandError } from '../commands/prove';
 
 export type CliError =
   | BackupError
@@ -32,6 +34,8 @@ export type CliError =
   | TrustError
   | SecretError
   | CheckpointError
+  | TreeCommandError
+  | ForkAcceptError
   | ConfigError
   | StoreSelectionError
   | InstanceNotFound
@@ -260,6 +264,25 @@ const describeErrorOf = (e: CliError): string => {
         ? `the local state ${e.location} was altered (${e.message}): key decisions stop here. ` +
             'If you trust the ledger as it is, run keyledger accept-rollback --to <stream>@<its last revision> for that stream.'
         : `the local state ${e.location} cannot be used: ${e.message}.`;
+    case 'LedgerForked':
+      return describeFork(e);
+    case 'TreeIndexError':
+      return `the ledger's tree index ${e.location} cannot be used: ${e.message}. Run keyledger verify to compare it with the events.`;
+    case 'TreeSizeMismatch':
+      return `the ledger's tree has ${e.size} events, not ${e.named}: name the size it has now (--tree ${e.size}).`;
+    case 'LedgerEmpty':
+      return 'the ledger has no events yet: there is no tree to sign or prove anything in.';
+    case 'EventNotFound':
+      return `the ledger has no event ${e.stream}@${e.revision} (keyledger verify lists every stream and its last revision).`;
+    case 'EventNotInIndex':
+      return (
+        `the tree index does not hold ${e.stream}@${e.revision} as the store shows it (${e.detail}): the ledger or its index was altered. ` +
+        'Run keyledger verify to see where.'
+      );
+    case 'NoCheckpointCovers':
+      return `no checkpoint kept with the ledger covers ${e.stream}@${e.revision} (leaf ${e.leaf}) yet: run keyledger checkpoint, then prove it again.`;
+    case 'CheckpointUnusable':
+      return `the checkpoint ${e.source} cannot be used: ${e.detail}.`;
     case 'CheckpointError':
       return `the projection checkpoint file ${e.location} cannot be used: ${e.message}. Delete it to rebuild the view from the ledger.`;
     case 'ConfigError':
@@ -409,7 +432,18 @@ export const exitCodeOf = (e: CliError): number => {
     case 'NoGenesisToAccept':
       return EXIT.refused;
     case 'GenesisNotExpected':
+    case 'LedgerForked':
+    case 'EventNotInIndex':
       return EXIT.tampered;
+    case 'TreeIndexError':
+      return EXIT.failure;
+    case 'LedgerEmpty':
+    case 'EventNotFound':
+    case 'NoCheckpointCovers':
+      return EXIT.refused;
+    case 'CheckpointUnusable':
+    case 'TreeSizeMismatch':
+      return EXIT.usage;
     case 'LedgerReplaced':
       return EXIT.tampered;
     case 'LedgerRolledBack':

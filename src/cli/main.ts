@@ -21,6 +21,7 @@ import { registerRskeymgmt, rskeymgmtHelpFlag } from './commands/rskeymgmt';
 import { registerSecret } from './commands/secret';
 import { registerStatusList } from './commands/status-list';
 import { registerVerify } from './commands/verify';
+import { registerTree } from './commands/tree';
 import { registerWatch } from './commands/watch';
 import { errorMessage } from '../infra/error-message';
 import { EXIT } from './errors';
@@ -114,6 +115,7 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerAudit,
     registerReport,
     registerDeleteContent,
+    registerTree,
   ])
     register(program, scope);
   return program;

@@ -42,6 +42,7 @@ import { decideInstance, type InstanceConfig, type InstanceError, type InstanceS
 import type { Crypto, CryptoError, Keystore, KeystoreError, PrivateKeyHandle, RememberedSignatures, StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
 import { type Aggregate, type Decision, type HandlerDeps, type HandlerError, handleCommand, type LoadedAll } from './handler';
 import { pinGenesis, pinnedGenesisOf, registrationOf, signerOf, trustIn, trustProblem } from './signing';
+import type { StartWitness, WitnessError } from './witness';
 
 export interface InstanceDeps extends HandlerDeps {
   readonly crypto: Crypto;
@@ -54,6 +55,8 @@ export interface InstanceDeps extends HandlerDeps {
   readonly host: string;
   /** Signatures verified before, remembered under the local-state MAC (the CLI's): trust walks verify only what is new. */
   readonly remembered?: RememberedSignatures;
+  /** start: this member as a witness of the ledger's tree (src/commands/witness.ts); absent: no tree checks. */
+  readonly witness?: StartWitness;
 }
 
 export type ActivationState = 'activated' | 'waiting-to-join' | 'disabled' | 'initializing';
@@ -78,6 +81,7 @@ export interface ActivationOutcome {
 
 export type CommandError =
   | HandlerError
+  | WitnessError
   | CryptoError
   | KeystoreError
   | { readonly _tag: 'InstanceRefused'; readonly error: InstanceError }
@@ -381,12 +385,26 @@ const runWorkflow = async (
   let loads = 0;
   // Five steps, plus a keystore written by a racing process: a bounded walk.
   for (let i = 0; i < 12; i++) {
-    const r = await handleCommand(deps, aggregates, (l) => decideNext(deps, config, verb, keys, l), loaded);
+    const witness = verb === 'start' ? deps.witness : undefined;
+    const r = await handleCommand(
+      deps,
+      aggregates,
+      async (l): Promise<StepDecision> => {
+        // A witness decides nothing on a ledger that forked from what it co-signed, nor on events its tree does not hold.
+        const checked = witness ? await witness.check([l.instance, l.deployment]) : E.right(undefined);
+        return E.isLeft(checked) ? checked : decideNext(deps, config, verb, keys, l);
+      },
+      loaded,
+    );
     if (E.isLeft(r)) return r;
     recorded.push(...r.right.appended);
     loads += r.right.loads;
     loaded = r.right.loaded;
-    if (r.right.result._tag === 'Finished') return E.right({ ...r.right.result.outcome, recorded, loads });
+    if (r.right.result._tag === 'Finished') {
+      const cosigned = witness ? await witness.cosign() : E.right(undefined);
+      if (E.isLeft(cosigned)) return cosigned;
+      return E.right({ ...r.right.result.outcome, recorded, loads });
+    }
   }
   throw new Error(`programmer error: ${verb} did not converge`);
 };

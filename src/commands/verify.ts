@@ -16,6 +16,7 @@ import { type SignatureSummary, signatureAudit } from '../domain/signature-audit
 import type { TrustCrypto } from '../domain/trust';
 import { type EventStore, type Position, type RecordedEvent, START, type StoreError } from '../ports/event-store';
 import { type Pages, pagesOf } from './pages';
+import { type TreeReport, type TreeVerifyOptions, treeVerifier } from './verify-tree';
 
 export interface IntegrityProblem {
   readonly stream: string;
@@ -34,6 +35,8 @@ export interface VerifyReport {
   readonly signatures?: SignatureReport;
   /** What the store's own check of its storage found (SQLite's quick_check): physical damage. Empty: sound. */
   readonly storage: ReadonlyArray<string>;
+  /** With `tree`: the Merkle tree recomputed from the events, against its index and a checkpoint (src/commands/verify-tree.ts). */
+  readonly tree?: TreeReport;
 }
 
 export interface SignatureReport extends SignatureSummary {
@@ -52,6 +55,8 @@ export interface VerifyOptions {
   readonly expectGenesis?: string;
   /** The store's deepest check of its storage (SQLite: integrity_check, every index against its table; slower). */
   readonly deep?: boolean;
+  /** Recompute the ledger's Merkle tree and compare it with its index (and a checkpoint): docs/adr/0018. */
+  readonly tree?: TreeVerifyOptions;
 }
 
 /**
@@ -133,6 +138,7 @@ export const verifyLedger =
     const audit = options.signatures
       ? signatureAudit(options.signatures, options.expectGenesis !== undefined ? { expectGenesis: options.expectGenesis } : {})
       : undefined;
+    const tree = options.tree ? treeVerifier(options.tree) : undefined;
     const pageSize = options.pageSize ?? 1000;
     // Physical damage too: an index page or a table overwritten reads fine until a write needs it. The store's own
     // check runs beside the pass over the events (on its own thread, for SQLite).
@@ -153,6 +159,7 @@ export const verifyLedger =
         }
         size = pageSize;
         pages = pagesFrom(page.left.position, size);
+        tree?.unreadable(page.left.stream, page.left.revision);
         tracker.unreadable(page.left);
         after = page.left.position;
         continue;
@@ -164,6 +171,7 @@ export const verifyLedger =
       }
       for (const r of page.right) {
         after = r.position;
+        tree?.event(r);
         const decoded = tracker.check(r);
         if (decoded) audit?.add(decoded, tracker.events());
       }
@@ -175,7 +183,14 @@ export const verifyLedger =
     const storage = E.isRight(checked) ? checked.right : [checked.left._tag === 'StoreUnavailable' ? checked.left.message : checked.left._tag];
     const heads = tracker.heads();
     const problems = tracker.problems();
-    const report: VerifyReport = { streams: Object.keys(heads).length, events: tracker.events(), problems, storage, heads };
+    const report: VerifyReport = {
+      streams: Object.keys(heads).length,
+      events: tracker.events(),
+      problems,
+      storage,
+      heads,
+      ...(tree ? { tree: tree.finish() } : {}),
+    };
     if (!audit) return E.right(report);
     const { summary, firstProblemSeq } = audit.finish();
     const firstHashProblemSeq = tracker.firstProblemSeq();

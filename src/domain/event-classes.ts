@@ -164,6 +164,17 @@ export const EVENT_CLASSES: { readonly [K in LedgerEventType]: EventClass<EventO
     keyVersion: none,
     summary: (d) => `rollback accepted: ${d.stream} was relied on at revision ${d.rememberedRevision}, the store ends at ${d.acceptedRevision}`,
   },
+  LedgerForkAccepted: {
+    category: 'rollback',
+    keyEvent: true,
+    step: null,
+    deploymentWide: false,
+    subjects: (d) => [d.installationId],
+    keyVersion: none,
+    summary: (d) =>
+      `fork accepted: the ledger's tree (${d.acceptedSize} leaves, root ${d.acceptedRoot}) no longer extends the head this member co-signed ` +
+      `(${d.cosignedSize} leaves, root ${d.cosignedRoot}); accepted as the ledger from now on`,
+  },
   SigningKeyRegistered: {
     category: 'trust',
     keyEvent: true,

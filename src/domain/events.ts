@@ -380,6 +380,20 @@ export const LedgerRollbackAccepted = event('LedgerRollbackAccepted', {
   acceptedHash: t.union([t.string, t.null]),
 });
 
+/**
+ * An operator accepted that the ledger's Merkle tree is no longer an extension of the head this member last
+ * co-signed as a witness (a store restored from an older backup): it relies on the tree named here from now on
+ * (`keyledger accept-rollback --tree <size>`, docs/adr/0018-verifiable-ledger.md). Roots are base64, as in a checkpoint.
+ */
+export const LedgerForkAccepted = event('LedgerForkAccepted', {
+  installationId: InstallationId,
+  origin: t.string,
+  cosignedSize: t.string,
+  cosignedRoot: t.string,
+  acceptedSize: t.string,
+  acceptedRoot: t.string,
+});
+
 // ─── Encrypted content (the content stream of a deployment: never a value, never a ciphertext) ───────
 
 export interface SecretNameBrand {
@@ -554,6 +568,7 @@ export const LedgerEvent = t.union([
   ServiceIdentityChanged,
   PublicKeyReplaced,
   LedgerRollbackAccepted,
+  LedgerForkAccepted,
   SigningKeyRegistered,
   GenesisDeclared,
   GenesisAccepted,
@@ -579,6 +594,7 @@ export const INSTANCE_EVENT_TYPES = [
   'InstanceActivationRefused',
   'ServiceIdentityChanged',
   'LedgerRollbackAccepted',
+  'LedgerForkAccepted',
   'GenesisAccepted',
 ] as const;
 export type InstanceEvent = EventOf<(typeof INSTANCE_EVENT_TYPES)[number]>;

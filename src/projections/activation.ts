@@ -226,6 +226,7 @@ const applyActivation = (v: WorkingView, e: StoredEvent): void => {
       return;
     }
     case 'LedgerRollbackAccepted':
+    case 'LedgerForkAccepted':
     case 'GenesisAccepted':
     case 'GenesisDeclared':
     case 'KeyBackedUp':

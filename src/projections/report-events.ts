@@ -33,6 +33,7 @@ export const EVENT_CLASSES: { readonly [K in LedgerEventType]: { readonly class:
   ServiceIdentityChanged: { class: 'key-operation', label: 'service identity changed (new key pair)' },
   PublicKeyReplaced: { class: 'key-operation', label: 'public key replaced in the deployment' },
   LedgerRollbackAccepted: { class: 'key-operation', label: 'ledger rollback accepted' },
+  LedgerForkAccepted: { class: 'key-operation', label: 'ledger fork accepted (a tree no longer extending a co-signed head)' },
   SigningKeyRegistered: { class: 'key-operation', label: 'signing key registered' },
   GenesisDeclared: { class: 'key-operation', label: 'genesis (root of trust) declared' },
   GenesisAccepted: { class: 'key-operation', label: 'genesis accepted (pinned)' },
