@@ -117,14 +117,28 @@ test('the trust anchor: the genesis verifies every signature (exit 0); another t
   t.is(right.code, 0, JSON.stringify(right.r.findings));
   t.like(right.r.integrity.signatures, { status: 'verified', anchor: genesis, ledgerGenesis: { thumbprint: genesis, installationId: a!.id }, problems: [] });
   t.true(right.r.integrity.signatures.status === 'verified' && right.r.integrity.signatures.verified >= 8);
+  // The latest checkpoint members signed (B co-signed one on its start), its signers' keys certified back to the anchor.
+  t.like(right.r.checkpoint, { anchored: true, cosigners: 1, members: [`keyledger/member/${b!.id}`] });
+  t.truthy(right.r.checkpoint?.checkpoint?.size);
+  // A signs the head, B's next start co-signs the same one: two members.
+  t.is((await a!.run('checkpoint')).code, 0);
+  t.is((await b!.run('start')).code, 0);
+  const both = await reportOf(a!, '--no-require-backup', '--trust', genesis);
+  t.like(both.r.checkpoint, { anchored: true, cosigners: 2 });
+  t.deepEqual([...(both.r.checkpoint?.members ?? [])].sort(), [`keyledger/member/${a!.id}`, `keyledger/member/${b!.id}`].sort());
 
   const wrong = await reportOf(a!, '--no-require-backup', '--trust', keystoreThumbprint(b!.file));
   t.is(wrong.code, 4);
   t.like(wrong.r, { verdict: 'tampered', integrity: { signatures: { status: 'anchor-mismatch', verified: 0, ledgerGenesis: { thumbprint: genesis } } } });
   t.deepEqual(kinds(wrong.r), ['TrustAnchorMismatch']);
+  t.like(wrong.r.checkpoint, { anchored: false });
   const text = await a!.run('report', '--no-require-backup', '--trust', keystoreThumbprint(b!.file), '--out', path.join(dir, 'r.html'));
   t.is(text.code, 4);
   t.regex(text.stdout, /signatures NOT verified: the deployment's root of trust is \S+, not the anchor given/);
+  t.regex(
+    text.stdout,
+    /latest checkpoint: tree size \d+, root \S+, signed or co-signed by 2 current member\(s\) \(members as the ledger names them: not anchored/,
+  );
   const page = fs.readFileSync(path.join(dir, 'r.html'), 'utf8');
   t.regex(page, /TrustAnchorMismatch/);
   t.notRegex(page, /signatures verified against/);

@@ -6,7 +6,7 @@
 import { remedyText } from '../domain/remedy';
 import type { ComplianceReport } from '../projections/report-runner';
 import { csvTable } from './csv';
-import { signatureLine } from './report-text';
+import { checkpointLine, signatureLine } from './report-text';
 
 export const REPORT_CSV_COLUMNS = [
   'section',
@@ -115,6 +115,7 @@ export const reportCsv = (r: ComplianceReport): string => {
       null,
     ]);
   rows.push(['integrity', 'signatures', null, null, null, null, null, null, null, signatureLine(r), null, null, null]);
+  if (r.checkpoint !== undefined) rows.push(['integrity', 'checkpoint', null, null, null, null, null, null, null, checkpointLine(r), null, null, null]);
   for (const p of r.integrity.hashProblems)
     rows.push(['integrity', 'hash-problem', null, null, null, null, null, null, null, `${p.eventType}: ${p.problem}`, p.stream, p.revision, null]);
   for (const [stream, h] of Object.entries(r.integrity.heads))

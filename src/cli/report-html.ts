@@ -7,7 +7,7 @@ import { remedyText } from '../domain/remedy';
 import type { ReportFinding } from '../projections/report-findings';
 import type { ComplianceReport } from '../projections/report-runner';
 import { constantHtml, type Html, html } from './html';
-import { hashLine, signatureLine, verdictText } from './report-text';
+import { checkpointLine, hashLine, signatureLine, verdictText } from './report-text';
 import { LEGEND, mark, TIMELINE_MAX_MARKS, timelineSvg } from './report-timeline';
 
 /** Rows shown per table (the JSON and CSV formats have them all). */
@@ -124,6 +124,7 @@ const integritySection = (r: ComplianceReport): Html => {
   const s = r.integrity.signatures;
   return html`<p class="${r.integrity.hashProblems.length === 0 ? 'good' : 'bad'}">${hashLine(r)}.</p>
 <p class="${signatureClass(r)}" id="signatures">${signatureLine(r)}.</p>
+${r.checkpoint === undefined ? null : html`<p class="${r.checkpoint.checkpoint && r.checkpoint.anchored ? 'good' : 'warn'}" id="checkpoint">${checkpointLine(r)}.</p>`}
 ${
   s.status === 'not-anchored'
     ? html`<p class="small">Signatures are checked only against a root of trust you confirmed with the deployment's operators out of band

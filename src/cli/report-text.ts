@@ -26,6 +26,20 @@ export const signatureLine = (r: ComplianceReport): string => {
   }
 };
 
+/** The latest checkpoint members signed (ADR 0018), and how far that count can be trusted. */
+export const checkpointLine = (r: ComplianceReport): string => {
+  const c = r.checkpoint;
+  if (c === undefined) return 'checkpoints: not looked up';
+  if (c.checkpoint === null)
+    return 'no checkpoint signed by a member is kept with the ledger yet (keyledger checkpoint writes one; members co-sign one on each start)';
+  return (
+    `latest checkpoint: tree size ${c.checkpoint.size}, root ${c.checkpoint.root}, signed or co-signed by ${c.cosigners} current member(s)` +
+    (c.anchored
+      ? ' (their keys certified back to the anchor given)'
+      : ' (members as the ledger names them: not anchored, run with --trust <genesis thumbprint>)')
+  );
+};
+
 export const hashLine = (r: ComplianceReport): string =>
   r.integrity.hashProblems.length === 0
     ? `hash chain intact: ${r.integrity.events} events in ${Object.keys(r.integrity.heads).length} streams, every hash and link verified`
@@ -44,6 +58,7 @@ export const reportSummaryText = (r: ComplianceReport, out: string, format: stri
     `report for deployment ${r.deploymentId}, ${r.period.from ?? 'start'} to ${r.period.to}, written to ${out} (${format}): ${verdictText(r)}`,
     hashLine(r),
     signatureLine(r),
+    ...(r.checkpoint !== undefined ? [checkpointLine(r)] : []),
     ...r.findings.slice(0, 20).map((f) => `finding ${f.kind}: ${f.summary}`),
     ...(r.findings.length > 20 ? [`… and ${r.findings.length - 20} more in the report`] : []),
   ];

@@ -11,6 +11,7 @@
  */
 import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
+import type { LatestCheckpoint } from '../commands/checkpoint-report';
 import { integrityTracker } from '../commands/verify';
 import type { Digest } from '../domain/envelope';
 import { contentStream, type DeploymentId, deploymentStream, InstallationId, instanceStream } from '../domain/ids';
@@ -56,6 +57,17 @@ export interface ComplianceReport {
   readonly keyVersions: ReadonlyArray<KeyVersionLife>;
   readonly counts: EventCounts;
   readonly integrity: IntegritySection;
+  /**
+   * The latest checkpoint kept with the ledger that members of this deployment signed, and how many did (issue 15,
+   * docs/adr/0018): counted against the member keys the deployment's trust walk certifies — anchored only when the
+   * signatures were checked against the reviewer's anchor. Absent: not looked up.
+   */
+  readonly checkpoint?: ReportCheckpoint;
+}
+
+export interface ReportCheckpoint extends LatestCheckpoint {
+  /** The members' keys came from a trust walk anchored at the reviewer's --trust (else: as the ledger names them). */
+  readonly anchored: boolean;
 }
 
 export interface ReportOptions {

@@ -8,11 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import * as E from 'fp-ts/Either';
-import { DeploymentId, Thumbprint } from '../../domain/ids';
+import { type LatestCheckpoint, latestCheckpoint } from '../../commands/checkpoint-report';
+import { DeploymentId, deploymentStream, Thumbprint } from '../../domain/ids';
 import { decodePolicyFile, Duration, type PolicyFile, policyOf, type ReportPolicy } from '../../domain/report-policy';
 import { shown } from '../../domain/text';
 import { sha256Hex } from '../../infra/sha256';
-import { buildReport, type ComplianceReport } from '../../projections/report-runner';
+import type { EventStore, StoreError } from '../../ports/event-store';
+import { buildReport, type ComplianceReport, type ReportCheckpoint } from '../../projections/report-runner';
 import { type CliError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { countedProgress } from '../progress';
@@ -117,6 +119,21 @@ const writeOut = (file: string, text: string): E.Either<CliError, void> => {
 
 export const exitOf = (r: ComplianceReport): number => (r.verdict === 'clean' ? EXIT.ok : r.verdict === 'tampered' ? EXIT.tampered : EXIT.findings);
 
+/** The latest checkpoint this deployment's members signed (ADR 0018), counted against the keys its trust walk certifies. */
+const checkpointOf = async (store: EventStore, deploymentId: DeploymentId, r: ComplianceReport): Promise<E.Either<StoreError, ReportCheckpoint>> => {
+  const [{ signatures }, { ed25519Of }, { sha256Bytes }] = await Promise.all([
+    import('../../infra/signing'),
+    import('../../infra/note-verify'),
+    import('../../infra/sqlite-tree'),
+  ]);
+  const latest = await latestCheckpoint(
+    { store, sha256: sha256Bytes, ed25519: ed25519Of(signatures.verify), trust: { verify: signatures.verify, thumbprint: signatures.thumbprint } },
+    [deploymentStream(deploymentId)],
+  );
+  const s = r.integrity.signatures.status;
+  return E.map((c: LatestCheckpoint) => ({ ...c, anchored: s === 'verified' || s === 'problems' }))(latest);
+};
+
 const reportCommand = async (io: Io, g: GlobalOptions, flags: ReportFlags): Promise<number> =>
   // A reviewer's machine needs no config: `--store CONN --deployment D` is enough (a read-only session).
   withReadSession(io, g, async (s) => {
@@ -152,7 +169,9 @@ const reportCommand = async (io: Io, g: GlobalOptions, flags: ReportFlags): Prom
     })();
     progress.stop();
     if (E.isLeft(built)) return built;
-    const r = built.right;
+    const checkpoint = await checkpointOf(s.store, deploymentId, built.right);
+    if (E.isLeft(checkpoint)) return checkpoint;
+    const r: ComplianceReport = { ...built.right, checkpoint: checkpoint.right };
     // A misspelt deployment must not read as a deployment without findings.
     if (r.integrity.events === 0) return usage(`deployment "${deploymentId}" has no events in this ledger (${s.store.endpoint}): check --deployment`);
     s.local?.log.write({ command: 'report', deploymentId, verdict: r.verdict, findings: r.findings.length, events: r.integrity.events });
