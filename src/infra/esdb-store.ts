@@ -35,7 +35,8 @@
 import { finished } from 'node:stream';
 import { TextDecoder, TextEncoder } from 'node:util';
 import * as E from 'fp-ts/Either';
-import { esdbEndpoint, secretsOf, splitEsdb } from './connection-string';
+import { esdbEndpoint, parseEsdb, secretsOf } from './connection-string';
+import { buildEsdbClient, type ClientSettings } from './esdb-client';
 import type * as TE from 'fp-ts/TaskEither';
 import { Observable } from 'rxjs';
 import {
@@ -43,7 +44,7 @@ import {
   BACKWARDS,
   END,
   ErrorType,
-  EventStoreDBClient,
+  type EventStoreDBClient,
   FORWARDS,
   NO_STREAM,
   START as ESDB_START,
@@ -99,6 +100,8 @@ export interface EsdbStoreOptions {
   readonly appendTimeoutMs?: number;
   /** How long `close()` waits for in-flight appends and for the server to end the BatchAppend stream. Default 5 s. */
   readonly closeTimeoutMs?: number;
+  /** Connection name, a password kept out of the string, where relative certificate paths start. */
+  readonly client?: ClientSettings;
 }
 
 interface Backoff {
@@ -118,23 +121,13 @@ const delayAfter = (b: Backoff, failures: number): number => Math.min(b.maxDelay
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The client resolves a failed append (instead of throwing) with this option; the adapter needs the error. */
-const withoutThrowOnAppendFailure = (cs: string): string =>
-  cs.replace(/([?&])throwOnAppendFailure=[^&]*(&|$)/i, (_m, sep: string, tail: string) => (tail === '&' ? sep : '')).replace(/[?&]$/, '');
-
 /** Opens a client for `esdb://…` / `esdb+discover://…`. The channel is lazy: nothing is contacted yet. */
 export const openEsdbStore = (connectionString: string, options: EsdbStoreOptions = {}): E.Either<StoreError, EventStore> => {
-  const endpoint = esdbEndpoint(connectionString);
-  if (!splitEsdb(connectionString))
-    return E.left(storeUnavailable(endpoint, 'not an EventStoreDB connection string (esdb://host:port?tls=false or esdb+discover://host:port)'));
-  let client: EventStoreDBClient;
-  try {
-    client = EventStoreDBClient.connectionString(withoutThrowOnAppendFailure(connectionString.trim()));
-  } catch {
-    // The client's parse error quotes the whole string, credentials included: not repeated here.
-    return E.left(storeUnavailable(endpoint, 'invalid EventStoreDB connection string (expected esdb://[user:password@]host:port[?tls=false&…])'));
-  }
-  return E.right(new EsdbEventStore(client, endpoint, secretsOf(connectionString), options));
+  const parsed = parseEsdb(connectionString);
+  if (E.isLeft(parsed)) return E.left(storeUnavailable(esdbEndpoint(connectionString), `invalid EventStoreDB connection string: ${parsed.left.message}`));
+  const client = buildEsdbClient(parsed.right, options.client);
+  if (E.isLeft(client)) return E.left(storeUnavailable(parsed.right.endpoint, client.left));
+  return E.right(new EsdbEventStore(client.right, parsed.right.endpoint, secretsOf(connectionString, options.client?.password), options));
 };
 
 // ─── errors ───────────────────────────────────────────────────────────────

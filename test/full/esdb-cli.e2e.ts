@@ -28,8 +28,11 @@ import { eventsOf, typesOf } from '../support/ledger-reader';
 /** In the user info of every connection string below: it must never appear in any output. */
 const PASSWORD = 'changeit';
 const withCredentials = (port: number): string => `esdb://admin:${PASSWORD}@127.0.0.1:${port}?tls=false`;
+/** On the command line only the user: the password comes from KEYLEDGER_ESDB_PASSWORD (given to every process below). */
+const userOnly = (port: number): string => `esdb://admin@127.0.0.1:${port}?tls=false`;
 
-const cli = (cwd: string, args: ReadonlyArray<string>, timeoutMs = 30_000): Promise<CliResult> => runNode(CLI, args, { cwd, timeoutMs });
+const cli = (cwd: string, args: ReadonlyArray<string>, timeoutMs = 30_000): Promise<CliResult> =>
+  runNode(CLI, args, { cwd, timeoutMs, env: { KEYLEDGER_ESDB_PASSWORD: PASSWORD } });
 
 const json = <A>(r: CliResult): A => JSON.parse(r.stdout) as A;
 
@@ -83,7 +86,7 @@ const scaleOut = async (t: ExecutionContext, d: EsdbDouble, mode: Mode): Promise
     fs.mkdirSync(dir);
     return { name, machine: `RS-NODE-${i + 1}`, dir };
   });
-  const global = mode === 'store-flag' ? ['--store', conn] : [];
+  const global = mode === 'store-flag' ? ['--store', userOnly(d.port)] : [];
   const run = (node: { dir: string }, code: number, ...args: string[]): Promise<CliResult> => expectCode(t, node.dir, code, ['--json', ...global, ...args]);
 
   const ids: InstallationId[] = [];
@@ -245,9 +248,16 @@ test.serial('esdb CLI: the double stopped → `status --store` exits 3 with one 
   await expectCode(t, dir, 0, ['config', 'new', '--instance', 'NODE1']);
   for (const json of [false, true]) {
     const started = Date.now();
-    const r = await cli(dir, [...(json ? ['--json'] : []), '--store', withCredentials(d.port), 'status'], 30_000);
+    const r = await cli(dir, [...(json ? ['--json'] : []), '--store', userOnly(d.port), 'status'], 30_000);
     assertUnreachable(t, r, d.port, Date.now() - started);
   }
+  // A password on the command line works, with a warning first (the process list shows it); neither line shows it.
+  const shown = await cli(dir, ['--store', withCredentials(d.port), 'status'], 30_000);
+  t.is(shown.code, 3);
+  const [warning, error] = shown.stderr.trim().split('\n');
+  t.regex(warning ?? '', /^keyledger: warning: the store password given with --store is visible in the process list/);
+  t.regex(error ?? '', new RegExp(`^keyledger: store esdb://127\\.0\\.0\\.1:${d.port} unavailable`));
+  noSecrets(t, shown, '--store with a password');
 });
 
 test.serial('esdb CLI: a wrong port in the config → `status` exits 3 with one line naming the endpoint, no credentials, in bounded time', async (t) => {
