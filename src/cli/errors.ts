@@ -191,6 +191,11 @@ const describeErrorOf = (e: CliError): string => {
       }
     case 'StoredRecordUnreadable':
       return `${describeStoreError(e)}. Run keyledger verify, and restore the store from a backup.`;
+    case 'StreamDeleted':
+      return (
+        `${describeStoreError(e)}: part of the audit trail no longer reads, so nothing was decided or recorded. Run keyledger verify to see every ` +
+        "stream it affects, restore the store from a backup, and find out who deleted it (the ledger's streams should allow no deletion: see the README)."
+      );
     case 'CorruptEvent':
       return (
         `the ledger holds an invalid event at ${e.stream}@${e.revision} (${e.eventType}): ${e.problem}. ` +
@@ -366,6 +371,7 @@ export const exitCodeOf = (e: CliError): number => {
     case 'NoGenesisToAccept':
       return EXIT.refused;
     case 'GenesisNotExpected':
+    case 'StreamDeleted':
       return EXIT.tampered;
     case 'LedgerReplaced':
       return EXIT.tampered;

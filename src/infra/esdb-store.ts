@@ -5,7 +5,11 @@
  * - expected revisions map 1:1 (`any`, `no_stream`, `stream_exists`, bigint);
  *   `WrongExpectedVersionError` becomes the `VersionConflict` value (a negative
  *   or absent actual version means `no_stream`);
- * - a missing stream (and a tombstoned one) reads as `[]`;
+ * - a missing stream reads as `[]`. A ledger stream (the `keyledger.` prefix, `ledgerPrefixes`) that the server
+ *   deleted or cut short is the `StreamDeleted` error naming it: tombstoned (the `stream-deleted` status),
+ *   soft-deleted (missing, with `$tb` = 2^63-1 in its metadata), or truncated (a read that should begin at
+ *   revision 0, or at the revision asked for, begins later: `$tb`, `$maxCount`, `$maxAge`). Other streams (the
+ *   content store's, which delete-content soft-deletes on purpose) read a deleted stream as `[]`;
  * - `readAll` pages `$all` forwards. The 6.2.1 client cannot filter `readAll`
  *   server-side, so `$`-prefixed system streams/event types and the
  *   `streamPrefixes` option are applied here, and `maxCount` counts only the
@@ -72,13 +76,16 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type StoreError,
+  type StreamInspection,
   type SubscribeOptions,
   type SubscriptionMessage,
   START,
   comparePositions,
   storeUnavailable,
+  streamDeleted,
   versionConflict,
 } from '../ports/event-store';
+import { LEDGER_PREFIX } from '../domain/ids';
 import { errorMessage } from './error-message';
 
 export interface RetryPolicy {
@@ -102,6 +109,8 @@ export interface EsdbStoreOptions {
   readonly closeTimeoutMs?: number;
   /** Connection name, a password kept out of the string, where relative certificate paths start. */
   readonly client?: ClientSettings;
+  /** Streams of the ledger (default: `keyledger.`): deleting or truncating one is an error when read, never `[]`. */
+  readonly ledgerPrefixes?: ReadonlyArray<string>;
 }
 
 interface Backoff {
@@ -168,6 +177,7 @@ export class EsdbEventStore implements EventStore {
   private readonly pageSize: number;
   private readonly appendTimeoutMs: number;
   private readonly closeTimeoutMs: number;
+  private readonly ledgerPrefixes: ReadonlyArray<string>;
   private closed = false;
   private readonly liveSubscriptions = new Set<() => void>();
   private readonly appendsInFlight = new Set<Promise<unknown>>();
@@ -183,6 +193,11 @@ export class EsdbEventStore implements EventStore {
     this.pageSize = Math.max(2, Math.floor(options.readPageSize ?? 500));
     this.appendTimeoutMs = Math.max(1, options.appendTimeoutMs ?? 30_000);
     this.closeTimeoutMs = Math.max(0, options.closeTimeoutMs ?? 5_000);
+    this.ledgerPrefixes = options.ledgerPrefixes ?? [LEDGER_PREFIX];
+  }
+
+  private isLedger(stream: string): boolean {
+    return this.ledgerPrefixes.some((p) => stream.startsWith(p));
   }
 
   /** Error text safe to show: no password, no full connection string. */
@@ -243,7 +258,12 @@ export class EsdbEventStore implements EventStore {
         return E.right({ nextExpectedRevision: r.nextExpectedRevision, position });
       } catch (e) {
         if (e instanceof WrongExpectedVersionError) return E.left(versionConflict(stream, expected, actualOf(e.actualVersion)));
-        if (e instanceof StreamDeletedError) return E.left({ _tag: 'InvalidAppend', stream, message: 'the stream was deleted permanently (tombstoned)' });
+        if (e instanceof StreamDeletedError)
+          return E.left(
+            this.isLedger(stream)
+              ? streamDeleted(stream, 'tombstoned')
+              : { _tag: 'InvalidAppend', stream, message: 'the stream was deleted permanently (tombstoned)' },
+          );
         throw e;
       }
     });
@@ -294,6 +314,7 @@ export class EsdbEventStore implements EventStore {
       if (backwards) return TEright([]);
       from = undefined;
     }
+    const ledger = this.isLedger(stream);
     return this.withRetry(`read of ${stream}`, async () => {
       const out: RecordedEvent[] = [];
       try {
@@ -312,11 +333,34 @@ export class EsdbEventStore implements EventStore {
           out.push(r.right);
         }
       } catch (e) {
-        if (e instanceof StreamNotFoundError || e instanceof StreamDeletedError) return E.right([]);
+        if (e instanceof StreamDeletedError) return ledger ? E.left(streamDeleted(stream, 'tombstoned')) : E.right([]);
+        if (e instanceof StreamNotFoundError) return ledger ? this.missingOrSoftDeleted(stream) : E.right([]);
         throw e;
+      }
+      if (ledger) {
+        const cut = truncation(out, backwards, from, max);
+        if (cut !== undefined) return E.left(streamDeleted(stream, 'truncated', cut));
+        // The stream exists (it is not "not found") but nothing of it reads: every event is below its lower bound.
+        if (out.length === 0 && (from === undefined || (!backwards && from === 0n))) return E.left(streamDeleted(stream, 'truncated'));
       }
       return E.right(out);
     });
+  }
+
+  inspectStream(stream: string): TE.TaskEither<StoreError, StreamInspection> {
+    return async () => {
+      const first = await this.readStream(stream, { maxCount: 1 })();
+      if (E.isLeft(first) && first.left._tag !== 'StreamDeleted') return first;
+      return E.right({ deleted: E.isLeft(first) && first.left._tag === 'StreamDeleted' ? first.left : null, exposures: [] });
+    };
+  }
+
+  /** A ledger stream the server says is not found: never written (`[]`), or soft-deleted — its metadata's `$tb` is 2^63-1, what a soft delete writes. */
+  private async missingOrSoftDeleted(stream: string): Promise<E.Either<StoreError, ReadonlyArray<RecordedEvent>>> {
+    const { metadata } = await this.client.getStreamMetadata(stream);
+    const tb = metadata?.truncateBefore;
+    // JSON.parse reads 9223372036854775807 as 9223372036854776000: any $tb past 2^53 is the deleted marker.
+    return typeof tb === 'number' && tb >= Number.MAX_SAFE_INTEGER ? E.left(streamDeleted(stream, 'soft-deleted')) : E.right([]);
   }
 
   readAll(options: ReadAllOptions = {}): TE.TaskEither<StoreError, ReadonlyArray<RecordedEvent>> {
@@ -552,6 +596,17 @@ export class EsdbEventStore implements EventStore {
     ).then(() => undefined);
   }
 }
+
+/**
+ * Where a ledger stream's read shows events are gone: it should start at `from` (forwards; 0 by default) or reach
+ * revision 0 (backwards, unless cut by `maxCount`), and does not. The first revision that still reads, or undefined.
+ */
+const truncation = (out: ReadonlyArray<RecordedEvent>, backwards: boolean, from: bigint | undefined, max: number | undefined): bigint | undefined => {
+  if (out.length === 0) return undefined;
+  if (!backwards) return out[0]!.revision > (from ?? 0n) ? out[0]!.revision : undefined;
+  const last = out[out.length - 1]!;
+  return (max === undefined || out.length < max) && last.revision > 0n ? last.revision : undefined;
+};
 
 type DuplexLike = NodeJS.ReadableStream & NodeJS.WritableStream;
 const isDuplex = (s: unknown): s is DuplexLike =>

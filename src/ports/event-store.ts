@@ -8,7 +8,8 @@
  * - `ExpectedRevision` is `'any' | 'no_stream' | 'stream_exists' | bigint`
  *   (the bigint being the revision of the stream's last event);
  * - a conflict is always the tagged `VersionConflict` value, never a thrown error;
- * - reading a missing stream yields an empty array;
+ * - reading a missing stream yields an empty array; a ledger stream the server deleted or truncated is the
+ *   `StreamDeleted` error naming it (EventStoreDB; never silently empty);
  * - global positions are `{ commit, prepare }` pairs, totally ordered by `commit`.
  */
 import type { Observable } from 'rxjs';
@@ -82,7 +83,20 @@ export interface InvalidAppend {
   readonly message: string;
 }
 
-export type StoreError = VersionConflict | StoreUnavailable | StoredRecordUnreadable | InvalidAppend;
+/**
+ * A ledger stream was deleted or cut short on the server (EventStoreDB: tombstoned, soft-deleted, or its first
+ * events gone under `$tb`, `$maxCount`, `$maxAge`): part of the audit trail no longer reads. Never read as empty.
+ */
+export interface StreamDeleted {
+  readonly _tag: 'StreamDeleted';
+  readonly stream: string;
+  /** tombstoned: for good; soft-deleted: hidden, its events still in $all until a scavenge; truncated: events before `from` are gone. */
+  readonly how: 'tombstoned' | 'soft-deleted' | 'truncated';
+  /** With `truncated`: the first revision that still reads (undefined: none does). */
+  readonly from?: bigint;
+}
+
+export type StoreError = VersionConflict | StoreUnavailable | StoredRecordUnreadable | InvalidAppend | StreamDeleted;
 
 export const versionConflict = (stream: string, expected: ExpectedRevision, actual: bigint | 'no_stream'): VersionConflict => ({
   _tag: 'VersionConflict',
@@ -110,8 +124,21 @@ export const describeStoreError = (e: StoreError): string => {
       return `stored event ${e.stream}@${e.revision} is unreadable: ${e.message}`;
     case 'InvalidAppend':
       return `invalid append to ${e.stream}: ${e.message}`;
+    case 'StreamDeleted':
+      return e.how === 'truncated'
+        ? `ledger stream ${e.stream} was truncated on the server: ${
+            e.from === undefined ? 'none of its events reads any more' : `its events before revision ${e.from} no longer read`
+          }`
+        : `ledger stream ${e.stream} was deleted on the server (${e.how === 'tombstoned' ? 'tombstoned: for good' : 'soft-deleted: hidden from reads'})`;
   }
 };
+
+export const streamDeleted = (stream: string, how: StreamDeleted['how'], from?: bigint): StreamDeleted => ({
+  _tag: 'StreamDeleted',
+  stream,
+  how,
+  ...(from !== undefined ? { from } : {}),
+});
 
 // ─── Reading and subscribing ──────────────────────────────────────────────
 
@@ -162,11 +189,23 @@ export interface EventStore {
    */
   integrityCheck?(options?: { readonly deep?: boolean }): TE.TaskEither<StoreError, ReadonlyArray<string>>;
   /**
+   * What the server says of a ledger stream beyond its events (EventStoreDB: deleted or truncated, and what its
+   * metadata lets others do to it). Absent: the store has no such thing (SQLite: one file, no per-stream rights).
+   */
+  inspectStream?(stream: string): TE.TaskEither<StoreError, StreamInspection>;
+  /**
    * Pages of $all read ahead on another thread, each event's `text.digest` computed there (optional: SQLite):
    * what a long catch-up folds while the next pages are read and hashed. Same pages as `readAll` would give.
    */
   readAhead?(options: ReadAheadOptions): ReadAhead;
   close(): Promise<void>;
+}
+
+export interface StreamInspection {
+  /** Deleted or cut short on the server (null: it reads whole, from revision 0). */
+  readonly deleted: StreamDeleted | null;
+  /** What in the stream's metadata lets someone delete it, truncate it or change its rights (empty: none). One line each. */
+  readonly exposures: ReadonlyArray<string>;
 }
 
 export interface ReadAheadOptions {

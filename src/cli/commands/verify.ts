@@ -52,9 +52,10 @@ export const verifyText = (rep: VerifyReport): string => {
   const damaged = rep.storage.map((m) => `DAMAGED the store's own integrity check: ${printable(m)}`);
   const problems = rep.problems.length + (sigs?.problems.length ?? 0) + damaged.length;
   const signatureLines = sigs ? [signatureSummary(sigs), ...sigs.deployments.map(genesisLine)] : [];
+  const warnings = (rep.exposures ?? []).map((w) => `WARNING ${printable(`${w.stream}: ${w.exposure}`)}`);
   if (problems === 0)
-    return [`ledger intact: ${rep.events} events in ${rep.streams} streams, every hash verified`, ...signatureLines].map((l) => `${l}\n`).join('');
-  const lines = [...damaged, ...rep.problems.map(hashLine), ...(sigs?.problems.map(signatureLine) ?? []), ...signatureLines];
+    return [`ledger intact: ${rep.events} events in ${rep.streams} streams, every hash verified`, ...signatureLines, ...warnings].map((l) => `${l}\n`).join('');
+  const lines = [...damaged, ...rep.problems.map(hashLine), ...(sigs?.problems.map(signatureLine) ?? []), ...signatureLines, ...warnings];
   const first = sigs?.firstProblem;
   lines.push(
     `${problems} problem(s) in ${rep.events} events. Restore the store from a backup taken before the first problem` +

@@ -38,7 +38,7 @@ import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
-import { Store } from './log';
+import { metastreamOf, Store } from './log';
 import { serverFeaturesService } from './server-features';
 import { appendHandlers } from './streams-append';
 import { deleteHandlers } from './streams-delete';
@@ -80,6 +80,8 @@ export interface EsdbDouble {
   inject(events: ReadonlyArray<InjectedEvent>): void;
   /** Number of events in `$all`. */
   size(): number;
+  /** The JSON text of a stream's metadata (the last event of its `$$` metastream), or undefined. */
+  metadataTextOf(stream: string): string | undefined;
   /** Stops serving (connections dropped at once); the state is kept. */
   stop(): Promise<void>;
   /** Serves again on the same port with the same state. */
@@ -133,6 +135,11 @@ export const startEsdbDouble = async (options: EsdbDoubleOptions): Promise<EsdbD
       }
     },
     size: () => store.log.length,
+    metadataTextOf: (stream) => {
+      const meta = store.stream(metastreamOf(stream));
+      const last = meta?.events[meta.events.length - 1];
+      return last ? Buffer.from(last.data).toString('utf8') : undefined;
+    },
     stop,
     start,
     restart: async () => {

@@ -1,7 +1,7 @@
 /**
- * `Streams.Delete` (soft delete: the stream reads as missing and can be written
- * again, revisions continuing) and `Streams.Tombstone` (for good: reads and
- * writes answer `stream-deleted`). Both unary, both check the expected revision;
+ * `Streams.Delete` (soft delete: the stream's metadata becomes `{"$tb": 2^63-1}`, its ACL gone; it reads as
+ * missing and can be written again, revisions continuing from `$tb` set to the first new one) and
+ * `Streams.Tombstone` (for good: reads and writes answer `stream-deleted`; see ./log.ts). Both unary, both check the expected revision;
  * a wrong one is an error status whose metadata carries `exception`,
  * `stream-name`, `expected-version` and `actual-version`.
  */
@@ -40,7 +40,7 @@ export const deleteHandlers = (store: Store, calls: DeleteCalls): { delete: Dele
       );
       const out = store.delete(name, expected, tombstone);
       if (out.ok) {
-        const position = store.log.at(-1);
+        const position = out;
         if (tombstone) {
           const r = new pb.TombstoneResp();
           if (position)

@@ -7,7 +7,9 @@
  * As on a real server: `$all` reads from a position are inclusive;
  * subscriptions from a position/revision are exclusive; a missing (or
  * soft-deleted) stream reads as a `stream_not_found` message and a normal end;
- * a tombstoned stream answers with the `stream-deleted` error status. On a
+ * a tombstoned stream answers with the `stream-deleted` error status; a
+ * stream's reads start at its metadata's lower bound (`$tb`, `$maxCount`,
+ * `$maxAge`: see ./log.ts), `$all` reads are not filtered by metadata. On a
  * grpc-js server stream, errors are emitted as `'error'` (`destroy` sends no status).
  */
 import * as grpc from '@grpc/grpc-js';
@@ -145,8 +147,8 @@ export const readHandlers = (store: Store, calls: ReadCalls): { read: grpc.handl
     const streamOptions = o.getStream();
     if (streamOptions) {
       const name = streamName(streamOptions.getStreamIdentifier());
-      const s = store.stream(name);
-      if (s?.tombstoned) return call.emit('error', streamDeletedError(name));
+      const readable = store.readable(name);
+      if (readable.kind === 'deleted') return call.emit('error', streamDeletedError(name));
       const R = pb.ReadReq.Options.StreamOptions.RevisionOptionCase;
       const rc = streamOptions.getRevisionOptionCase();
       const from = rc === R.REVISION ? BigInt(streamOptions.getRevision()) : undefined;
@@ -158,13 +160,18 @@ export const readHandlers = (store: Store, calls: ReadCalls): { read: grpc.handl
           const i = store.log.findIndex((e) => e.stream === name && e.revision > from);
           return i < 0 ? store.log.length : i;
         };
-        return subscription(call, (e) => e.stream === name && e.revision >= (store.stream(name)?.truncateBefore ?? 0n), startIndex(), false);
+        const visible = (e: Stored): boolean => {
+          if (e.stream !== name) return false;
+          const now = store.readable(name);
+          return now.kind === 'ok' && now.events.includes(e);
+        };
+        return subscription(call, visible, startIndex(), false);
       }
-      const visible = s ? store.visible(s) : [];
-      if (visible.length === 0) {
+      if (readable.kind === 'not_found') {
         call.write(new pb.ReadResp().setStreamNotFound(new pb.ReadResp.StreamNotFound().setStreamIdentifier(streamId(name))));
         return call.end();
       }
+      const visible = readable.events;
       const selected = backwards
         ? visible.filter((e) => from === undefined || e.revision <= from).reverse()
         : visible.filter((e) => from === undefined || e.revision >= from);
