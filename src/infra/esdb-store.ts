@@ -47,7 +47,6 @@ import {
   ANY,
   BACKWARDS,
   END,
-  ErrorType,
   type EventStoreDBClient,
   FORWARDS,
   NO_STREAM,
@@ -57,7 +56,6 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
   excludeSystemEvents,
-  isCommandError,
   streamNameFilter,
   type AllStreamResolvedEvent,
   type AllStreamSubscription,
@@ -67,6 +65,7 @@ import {
   type RecordedEvent as EsdbRecordedEvent,
 } from '@eventstore/db-client';
 import {
+  type AccessDenied,
   type AppendResult,
   type EventData,
   type EventStore,
@@ -87,6 +86,7 @@ import {
 } from '../ports/event-store';
 import { LEDGER_PREFIX } from '../domain/ids';
 import { errorMessage } from './error-message';
+import { classify, type Failure, NoReply, retriable, sizeOnDisk } from './esdb-errors';
 
 export interface RetryPolicy {
   /** Total attempts, the first one included (≥ 1). */
@@ -141,11 +141,17 @@ export const openEsdbStore = (connectionString: string, options: EsdbStoreOption
 
 // ─── errors ───────────────────────────────────────────────────────────────
 
-/** Worth retrying: the server could not be reached, or dropped the call. */
-const isTransient = (e: unknown): boolean => {
-  if (e instanceof Error && isCommandError(e)) return e.type === ErrorType.UNAVAILABLE || e.type === ErrorType.CANCELLED;
-  return typeof e === 'object' && e !== null && 'code' in e && (e as { code: unknown }).code === 14;
-};
+/** What a call is, for its typed errors. */
+interface Call {
+  readonly what: string;
+  readonly operation: AccessDenied['operation'];
+  readonly stream: string;
+  /** An append: its size as the server counts it (for AppendTooLarge), and an unknown outcome is said so. */
+  readonly appendBytes?: number;
+}
+
+/** Every call asks for the leader: a command reads, decides and appends on one node's current state, never a lagging follower's. */
+const LEADER = { requiresLeader: true } as const;
 
 const actualOf = (v: unknown): bigint | 'no_stream' => (typeof v === 'bigint' && v >= 0n ? v : 'no_stream');
 
@@ -212,20 +218,48 @@ export class EsdbEventStore implements EventStore {
     return storeUnavailable(this.endpoint, this.scrub(`${what} failed${tries}: ${errorMessage(e)}`));
   }
 
-  /** Runs `op`, retrying transient failures with bounded exponential back-off; any other thrown error becomes StoreUnavailable. */
-  private withRetry<A>(what: string, op: () => Promise<E.Either<StoreError, A>>): TE.TaskEither<StoreError, A> {
+  /**
+   * Runs `op`, retrying what may pass on another attempt — the server unreachable, a lost or late reply (an append
+   * is re-sent with the SAME event ids, which the server recognises as already written), a node that is not the
+   * leader (the client reconnects to the one it named) — with bounded exponential back-off; everything else is a
+   * typed error at once.
+   */
+  private withRetry<A>(call: Call, op: () => Promise<E.Either<StoreError, A>>): TE.TaskEither<StoreError, A> {
     return async () => {
       for (let attempt = 1; ; attempt++) {
-        if (this.closed) return E.left(storeUnavailable(this.endpoint, `${what}: the store is closed`));
+        if (this.closed) return E.left(storeUnavailable(this.endpoint, `${call.what}: the store is closed`));
         try {
           return await op();
         } catch (e) {
-          if (!isTransient(e)) return E.left(this.unavailable(what, e));
-          if (attempt >= this.retry.attempts) return E.left(this.unavailable(what, e, attempt));
+          const f = classify(e);
+          if (!retriable(f) || attempt >= this.retry.attempts) return E.left(this.failure(call, f, e, attempt));
           await sleep(delayAfter(this.retry, attempt));
         }
       }
     };
+  }
+
+  /** The typed error of a call that will not be retried (again). */
+  private failure(call: Call, f: Failure, e: unknown, attempts: number): StoreError {
+    switch (f.kind) {
+      case 'access-denied':
+        return { _tag: 'AccessDenied', endpoint: this.endpoint, operation: call.operation, stream: call.stream };
+      case 'too-large':
+        return { _tag: 'AppendTooLarge', stream: call.stream, maxBytes: f.maxBytes, bytes: call.appendBytes ?? 0 };
+      case 'not-leader':
+        return { _tag: 'NotLeader', endpoint: this.endpoint, leader: f.leader };
+      case 'unknown-outcome':
+        if (call.appendBytes !== undefined)
+          return storeUnavailable(
+            this.endpoint,
+            this.scrub(`${call.what}: no answer after ${attempts} attempt(s) with the same event ids, so it may or may not be written: ${errorMessage(e)}`),
+            'outcome-unknown',
+          );
+        return this.unavailable(call.what, e, attempts);
+      case 'transient':
+      case 'other':
+        return this.unavailable(call.what, e, attempts);
+    }
   }
 
   // ─── append ─────────────────────────────────────────────────────────────
@@ -234,11 +268,13 @@ export class EsdbEventStore implements EventStore {
     if (stream.length === 0) return TEleft({ _tag: 'InvalidAppend', stream, message: 'the stream name is empty' });
     if (events.length === 0) return TEleft({ _tag: 'InvalidAppend', stream, message: 'no events to append' });
     const proposed: EsdbEventData[] = [];
+    let bytes = 0;
     for (const e of events) {
       if (!UUID.test(e.id)) return TEleft({ _tag: 'InvalidAppend', stream, message: `event id ${JSON.stringify(e.id)} is not a UUID` });
       const data = serializeJson(e.data);
       const metadata = serializeJson(e.metadata);
       if (data === undefined || metadata === undefined) return TEleft({ _tag: 'InvalidAppend', stream, message: `event ${e.type} is not JSON` });
+      bytes += sizeOnDisk(e.type, data, metadata);
       proposed.push({
         id: e.id,
         type: e.type,
@@ -250,9 +286,13 @@ export class EsdbEventStore implements EventStore {
         metadata: encoder.encode(metadata),
       });
     }
-    return this.withRetry(`append to ${stream}`, async () => {
+    const call: Call = { what: `append to ${stream}`, operation: stream.startsWith('$$') ? 'write-metadata' : 'write', stream, appendBytes: bytes };
+    // The event ids are fixed here, once: every retry of this append re-sends the same ones.
+    return this.withRetry(call, async () => {
       try {
-        const r = await this.replyWithin(this.client.appendToStream(stream, proposed, { expectedRevision: toClientExpected(expected) }));
+        const r = await this.replyWithin(
+          this.client.appendToStream(stream, proposed, { expectedRevision: toClientExpected(expected), deadline: this.appendTimeoutMs, ...LEADER }),
+        );
         if (!r.success) return E.left(versionConflict(stream, expected, await this.currentRevision(stream)));
         const position = r.position ?? (await this.positionOfLast(stream));
         return E.right({ nextExpectedRevision: r.nextExpectedRevision, position });
@@ -276,17 +316,15 @@ export class EsdbEventStore implements EventStore {
     call.then(settled, settled);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no reply within ${this.appendTimeoutMs} ms; the append may or may not have been written`)),
-        this.appendTimeoutMs,
-      );
+      // The call carries the same deadline; this only ends a wait the client itself would not end.
+      timer = setTimeout(() => reject(new NoReply(`no reply within ${this.appendTimeoutMs} ms`)), this.appendTimeoutMs + 1_000);
     });
     return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
   private async lastEvent(stream: string): Promise<EsdbRecordedEvent | undefined> {
     try {
-      for await (const r of this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 })) if (r.event) return r.event;
+      for await (const r of this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1, ...LEADER })) if (r.event) return r.event;
     } catch (e) {
       if (e instanceof StreamNotFoundError || e instanceof StreamDeletedError) return undefined;
       throw e;
@@ -315,13 +353,14 @@ export class EsdbEventStore implements EventStore {
       from = undefined;
     }
     const ledger = this.isLedger(stream);
-    return this.withRetry(`read of ${stream}`, async () => {
+    return this.withRetry({ what: `read of ${stream}`, operation: 'read', stream }, async () => {
       const out: RecordedEvent[] = [];
       try {
         const read = this.client.readStream(stream, {
           direction: backwards ? BACKWARDS : FORWARDS,
           fromRevision: from ?? (backwards ? END : ESDB_START),
           ...(max !== undefined && max > 0 ? { maxCount: max } : {}),
+          ...LEADER,
         });
         for await (const resolved of read) {
           if (!resolved.event) continue;
@@ -357,7 +396,7 @@ export class EsdbEventStore implements EventStore {
 
   /** A ledger stream the server says is not found: never written (`[]`), or soft-deleted — its metadata's `$tb` is 2^63-1, what a soft delete writes. */
   private async missingOrSoftDeleted(stream: string): Promise<E.Either<StoreError, ReadonlyArray<RecordedEvent>>> {
-    const { metadata } = await this.client.getStreamMetadata(stream);
+    const { metadata } = await this.client.getStreamMetadata(stream, LEADER);
     const tb = metadata?.truncateBefore;
     // JSON.parse reads 9223372036854775807 as 9223372036854776000: any $tb past 2^53 is the deleted marker.
     return typeof tb === 'number' && tb >= Number.MAX_SAFE_INTEGER ? E.left(streamDeleted(stream, 'soft-deleted')) : E.right([]);
@@ -368,12 +407,12 @@ export class EsdbEventStore implements EventStore {
     if (limit === 0) return TEright([]);
     const visible = this.visibility(options.streamPrefixes);
     const after = options.after !== undefined && comparePositions(options.after, START) > 0 ? options.after : undefined;
-    return this.withRetry('read of $all', async () => {
+    return this.withRetry({ what: 'read of $all', operation: 'read-all', stream: '$all' }, async () => {
       const out: RecordedEvent[] = [];
       let cursor = after;
       for (;;) {
         let raw = 0;
-        const read = this.client.readAll({ fromPosition: cursor ?? ESDB_START, direction: FORWARDS, maxCount: this.pageSize });
+        const read = this.client.readAll({ fromPosition: cursor ?? ESDB_START, direction: FORWARDS, maxCount: this.pageSize, ...LEADER });
         let pageEnd: Position | undefined;
         for await (const resolved of read) {
           raw++;
@@ -477,8 +516,9 @@ export class EsdbEventStore implements EventStore {
           finish();
           return;
         }
-        if (err !== undefined && !isTransient(err)) {
-          finish(this.unavailable('subscription to $all', err));
+        const f = err === undefined ? undefined : classify(err);
+        if (f !== undefined && !retriable(f)) {
+          finish(this.failure({ what: 'subscription to $all', operation: 'subscribe', stream: '$all' }, f, err, 1));
           return;
         }
         failures++;
@@ -506,6 +546,7 @@ export class EsdbEventStore implements EventStore {
           s = this.client.subscribeToAll({
             fromPosition: last ?? ESDB_START,
             filter: prefixes ? streamNameFilter({ prefixes }) : excludeSystemEvents(),
+            ...LEADER,
           });
         } catch (e) {
           finish(this.unavailable('subscription to $all', e));

@@ -62,8 +62,11 @@ export interface StoreUnavailable {
   readonly _tag: 'StoreUnavailable';
   readonly endpoint: string;
   readonly message: string;
-  /** What the store said, when it said more than "unavailable": damaged, full, read-only, or no ledger there (missing, or an empty file). */
-  readonly cause?: 'damaged' | 'full' | 'read-only' | 'missing';
+  /**
+   * What the store said, when it said more than "unavailable": damaged, full, read-only, or no ledger there (missing, or an empty
+   * file); `outcome-unknown`: an append went unanswered (a timeout) even after retries with the same event ids — it may be written.
+   */
+  readonly cause?: 'damaged' | 'full' | 'read-only' | 'missing' | 'outcome-unknown';
 }
 
 /** A stored record could not even be read as JSON: names where it is. */
@@ -96,7 +99,41 @@ export interface StreamDeleted {
   readonly from?: bigint;
 }
 
-export type StoreError = VersionConflict | StoreUnavailable | StoredRecordUnreadable | InvalidAppend | StreamDeleted;
+/** The store refused the operation to the user it was given (EventStoreDB: the stream's `$acl`, or the user's groups). */
+export interface AccessDenied {
+  readonly _tag: 'AccessDenied';
+  readonly endpoint: string;
+  readonly operation: 'read' | 'write' | 'delete' | 'read-all' | 'subscribe' | 'read-metadata' | 'write-metadata';
+  /** The stream (`$all` for a read of the global order). */
+  readonly stream: string;
+}
+
+/** One append is larger than the store accepts (EventStoreDB's `MaxAppendSize`, 1 MiB by default). Nothing was written. */
+export interface AppendTooLarge {
+  readonly _tag: 'AppendTooLarge';
+  readonly stream: string;
+  /** What the server accepts, in bytes (as it counts them: data + metadata + twice the type's length, per event). */
+  readonly maxBytes: number;
+  readonly bytes: number;
+}
+
+/** The node reached cannot take the request (not the cluster's leader), and the leader it named could not be reached in the retries. */
+export interface NotLeader {
+  readonly _tag: 'NotLeader';
+  readonly endpoint: string;
+  /** `host:port` of the leader the node named, if any. */
+  readonly leader: string | null;
+}
+
+export type StoreError =
+  | VersionConflict
+  | StoreUnavailable
+  | StoredRecordUnreadable
+  | InvalidAppend
+  | StreamDeleted
+  | AccessDenied
+  | AppendTooLarge
+  | NotLeader;
 
 export const versionConflict = (stream: string, expected: ExpectedRevision, actual: bigint | 'no_stream'): VersionConflict => ({
   _tag: 'VersionConflict',
@@ -112,6 +149,16 @@ export const storeUnavailable = (endpoint: string, message: string, cause?: Stor
   ...(cause ? { cause } : {}),
 });
 
+const ACCESS_VERB: Record<AccessDenied['operation'], string> = {
+  read: 'read',
+  write: 'write',
+  delete: 'delete',
+  'read-all': 'read the global order',
+  subscribe: 'follow',
+  'read-metadata': 'read the metadata of',
+  'write-metadata': 'write the metadata of',
+};
+
 export const describeStoreError = (e: StoreError): string => {
   switch (e._tag) {
     case 'VersionConflict':
@@ -124,6 +171,12 @@ export const describeStoreError = (e: StoreError): string => {
       return `stored event ${e.stream}@${e.revision} is unreadable: ${e.message}`;
     case 'InvalidAppend':
       return `invalid append to ${e.stream}: ${e.message}`;
+    case 'AccessDenied':
+      return `store ${e.endpoint} refused to ${ACCESS_VERB[e.operation]} ${e.stream} to this user (access denied)`;
+    case 'AppendTooLarge':
+      return `the append to ${e.stream} is ${e.bytes} bytes, more than the ${e.maxBytes} the store accepts in one append; nothing was written`;
+    case 'NotLeader':
+      return `store ${e.endpoint}: the node reached is not the cluster's leader${e.leader ? `, and the leader it named (${e.leader}) could not be reached` : ' and named none'}`;
     case 'StreamDeleted':
       return e.how === 'truncated'
         ? `ledger stream ${e.stream} was truncated on the server: ${

@@ -131,6 +131,8 @@ export interface StoreOptions {
   readonly idempotencyCacheSize?: number;
   /** The clock, in ms (for `$maxAge`). */
   readonly now?: () => number;
+  /** `$by_category` and `$by_event_type` running: every event of a user stream linked (`$>`, data `revision@stream`) from `$ce-` and `$et-`. */
+  readonly systemProjections?: boolean;
 }
 
 export class Store {
@@ -141,10 +143,12 @@ export class Store {
   private readonly recent = new Map<string, { stream: string; revision: bigint }>();
   private readonly cacheSize: number;
   private readonly now: () => number;
+  private readonly links: boolean;
 
   constructor(options: StoreOptions = {}) {
     this.cacheSize = Math.max(1, options.idempotencyCacheSize ?? 100_000);
     this.now = options.now ?? Date.now;
+    this.links = options.systemProjections === true;
   }
 
   stream(name: string): StreamState | undefined {
@@ -282,6 +286,23 @@ export class Store {
       this.recent.set(p.id, { stream: name, revision: s.last });
       if (this.recent.size > this.cacheSize) this.recent.delete(this.recent.keys().next().value as string);
     }
+    // The system projections link each event after the write (they run behind the writer).
+    if (this.links && !name.startsWith('$'))
+      for (const e of s.events.slice(-proposed.length)) {
+        const link = (to: string): void => {
+          this.write(to, [
+            {
+              id: randomUUID(),
+              type: '$>',
+              contentType: 'application/octet-stream',
+              data: encoder.encode(`${e.revision}@${name}`),
+              customMetadata: new Uint8Array(),
+            },
+          ]);
+        };
+        link(`$ce-${name.split('-')[0]}`);
+        link(`$et-${e.type}`);
+      }
     for (const f of [...this.listeners]) f();
     return { ok: true, current: s.last, commit: last?.commit ?? -1n, prepare: last?.prepare ?? -1n };
   }
