@@ -10,6 +10,24 @@ import * as E from 'fp-ts/Either';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import type { EsdbConnection, EsdbHost } from './connection-string';
 
+const BATCH_APPEND = '/event_store.client.streams.Streams/BatchAppend';
+
+/**
+ * The client that never takes the `Streams.BatchAppend` path (issue 17, problem 1; ADR 0006). Client 6.2.1 keeps
+ * BatchAppend's pending appends in ONE module-wide table: an error on any client's BatchAppend stream — a server
+ * going away, a `not-leader`, the cancel `dispose()` sends — rejects every pending append of every client in the
+ * process (written or not), and a late reply then throws with no handler. And the server does not end a
+ * BatchAppend call when the client half-closes with nothing pending (`BatchAppendWorker`'s send loop waits for a
+ * reply after its closing marker): it waits for the client's cancel. `Streams.Append` has neither problem — one
+ * call per append, its own deadline, nothing shared — so the client is told the server does not support
+ * BatchAppend. (The client also skips it when credentials are passed per call, but that cannot cover a
+ * connection without a user name and password: anonymous, or an X.509 user certificate.)
+ */
+class AppendPathClient extends EventStoreDBClient {
+  protected override supports: EventStoreDBClient['supports'] = async (method, feature) =>
+    method.path.toLowerCase() === BATCH_APPEND.toLowerCase() ? false : (await this.capabilities).supports(method, feature);
+}
+
 const DEFAULT_PORT = 2113;
 
 export interface ClientSettings {
@@ -69,9 +87,9 @@ export const buildEsdbClient = (c: EsdbConnection, settings: ClientSettings = {}
   const first = c.hosts[0];
   if (!first) return E.left('the connection string names no host');
   try {
-    if (c.scheme === 'esdb+discover') return E.right(new EventStoreDBClient({ discover: endpoint(first), ...discovery, ...common }, channel, credentials));
-    if (c.hosts.length > 1) return E.right(new EventStoreDBClient({ endpoints: c.hosts.map(endpoint), ...discovery, ...common }, channel, credentials));
-    return E.right(new EventStoreDBClient({ endpoint: endpoint(first), ...common }, channel, credentials));
+    if (c.scheme === 'esdb+discover') return E.right(new AppendPathClient({ discover: endpoint(first), ...discovery, ...common }, channel, credentials));
+    if (c.hosts.length > 1) return E.right(new AppendPathClient({ endpoints: c.hosts.map(endpoint), ...discovery, ...common }, channel, credentials));
+    return E.right(new AppendPathClient({ endpoint: endpoint(first), ...common }, channel, credentials));
   } catch (e) {
     // The constructor only checks numbers (keep-alive, deadline); its message holds no part of the string.
     return E.left(e instanceof Error ? e.message : 'invalid client settings');

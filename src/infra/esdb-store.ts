@@ -19,24 +19,22 @@
  *   "no system event types"), skips `$` events client-side as well, and emits
  *   `caughtUp` exactly once, after every backlog event the server sent before
  *   its `caught_up` message (servers older than 23.10 never send it);
- * - transient failures (gRPC UNAVAILABLE, server-side CANCELLED) are retried
- *   with bounded exponential back-off, then reported as `StoreUnavailable`
- *   naming the endpoint — never the credentials of the connection string.
- *   Appends are retried too: EventStoreDB treats a re-sent append of the same
- *   event ids as idempotent. A live subscription that loses the server
- *   resubscribes from the last delivered position (bounded), else ends with
- *   `StoreUnavailable`.
+ * - failures (./esdb-errors.ts): the server unreachable, an unknown outcome (its Timeout, the call's deadline, no
+ *   reply) and a node that is not the leader are retried with bounded exponential back-off — an append re-sent
+ *   with the SAME event ids, which the server recognises as already written; then `StoreUnavailable` (cause
+ *   `outcome-unknown` for an append) or `NotLeader`. Access denied and an append over `MaxAppendSize` are typed
+ *   errors at once (`AccessDenied`, `AppendTooLarge`). Errors name the endpoint, never a credential. Every call
+ *   requires the leader. A live subscription that loses the server resubscribes from the last delivered position
+ *   (bounded), else ends with the error.
  *
  * Every `@eventstore/db-client` import of the project lives under `src/infra/`.
  *
- * Why one file of ~570 lines (over the 400-line guideline): it is one class
- * whose methods share the client, the endpoint, the secrets to scrub from
- * errors and the retry policy; split, each part would take all of them as
- * parameters. The pure pieces already live elsewhere (connection strings in
- * ./connection-string.ts). Issue 17 (server-faithful behaviour, BatchAppend
- * vs Append) reworks it and is the place to split it by concern.
+ * Appends always take `Streams.Append`, never `Streams.BatchAppend` (./esdb-client.ts says why).
+ *
+ * Split by concern: connection strings (./connection-string.ts), building the client (./esdb-client.ts), what a
+ * failed call means (./esdb-errors.ts); this class keeps what shares the client, the endpoint, the secrets to
+ * scrub from errors and the retry policy.
  */
-import { finished } from 'node:stream';
 import { TextDecoder, TextEncoder } from 'node:util';
 import * as E from 'fp-ts/Either';
 import { esdbEndpoint, parseEsdb, secretsOf } from './connection-string';
@@ -105,7 +103,7 @@ export interface EsdbStoreOptions {
   readonly readPageSize?: number;
   /** An append attempt with no reply after this long is reported (outcome unknown) instead of hanging. Default 30 s. */
   readonly appendTimeoutMs?: number;
-  /** How long `close()` waits for in-flight appends and for the server to end the BatchAppend stream. Default 5 s. */
+  /** How long `close()` waits for this store's appends in flight. Default 5 s. */
   readonly closeTimeoutMs?: number;
   /** Connection name, a password kept out of the string, where relative certificate paths start. */
   readonly client?: ClientSettings;
@@ -596,6 +594,10 @@ export class EsdbEventStore implements EventStore {
     });
   }
 
+  /**
+   * Waits (bounded) for this store's appends in flight, then disposes of the client. No BatchAppend stream exists to
+   * end first (the client never takes that path: ./esdb-client.ts), so nothing here reaches another store's calls.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -606,35 +608,10 @@ export class EsdbEventStore implements EventStore {
     });
     try {
       await Promise.race([Promise.allSettled([...this.appendsInFlight]), deadline]);
-      await Promise.race([this.endBatchAppendStreams(), deadline]);
     } finally {
       clearTimeout(timer);
     }
     await this.client.dispose();
-  }
-
-  /**
-   * Client 6.2.1 bug: BatchAppend keeps its pending appends in ONE module-wide map, and
-   * when any client's BatchAppend stream errors — as `dispose()` makes it, by cancelling
-   * it — every pending append of EVERY client in the process is rejected ("Cancelled on
-   * client"), although the server still writes them; the late replies then throw inside
-   * the client (an unhandled rejection) and wedge that client's BatchAppend stream, so
-   * its later appends never resolve. Half-closing the stream first lets the server end
-   * it cleanly, and `dispose()` then finds nothing of it to cancel.
-   * (`disposableStreams` is TS-private in the pinned 6.2.1; only the duplex is ended.)
-   */
-  private endBatchAppendStreams(): Promise<void> {
-    const streams = (this.client as unknown as { disposableStreams?: Set<unknown> }).disposableStreams;
-    const duplexes = [...(streams ?? [])].filter(isDuplex);
-    return Promise.all(
-      duplexes.map(
-        (d) =>
-          new Promise<void>((resolve) => {
-            finished(d, () => resolve());
-            d.end();
-          }),
-      ),
-    ).then(() => undefined);
   }
 }
 
@@ -648,14 +625,6 @@ const truncation = (out: ReadonlyArray<RecordedEvent>, backwards: boolean, from:
   const last = out[out.length - 1]!;
   return (max === undefined || out.length < max) && last.revision > 0n ? last.revision : undefined;
 };
-
-type DuplexLike = NodeJS.ReadableStream & NodeJS.WritableStream;
-const isDuplex = (s: unknown): s is DuplexLike =>
-  typeof s === 'object' &&
-  s !== null &&
-  typeof (s as { write?: unknown }).write === 'function' &&
-  typeof (s as { end?: unknown }).end === 'function' &&
-  typeof (s as { read?: unknown }).read === 'function';
 
 const TEleft =
   <A>(e: StoreError): TE.TaskEither<StoreError, A> =>
