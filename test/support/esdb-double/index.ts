@@ -89,6 +89,8 @@ export interface EsdbDoubleOptions {
   readonly systemEvents?: boolean;
   /** `$by_category` and `$by_event_type` running: each event linked (`$>`) from `$ce-<category>` and `$et-<type>` (default false). */
   readonly systemProjections?: boolean;
+  /** The server's clock in ms (events' `created`, `$maxAge`); default `Date.now`. */
+  readonly clock?: () => number;
 }
 
 export interface InjectedEvent {
@@ -266,6 +268,7 @@ const newStore = (options: EsdbDoubleOptions): Store => {
   const store = new Store({
     ...(options.idempotencyCacheSize !== undefined ? { idempotencyCacheSize: options.idempotencyCacheSize } : {}),
     ...(options.systemProjections ? { systemProjections: true } : {}),
+    ...(options.clock ? { now: options.clock } : {}),
   });
   if (options.systemEvents !== false) seedSystemEvents(store);
   return store;
