@@ -87,7 +87,9 @@ export const buildEsdbClient = (c: EsdbConnection, settings: ClientSettings = {}
   const first = c.hosts[0];
   if (!first) return E.left('the connection string names no host');
   try {
-    if (c.scheme === 'esdb+discover') return E.right(new AppendPathClient({ discover: endpoint(first), ...discovery, ...common }, channel, credentials));
+    // One name to discover through (DNS); several hosts, with either scheme: each a gossip seed (the client's own parser would keep only the first).
+    if (c.scheme === 'esdb+discover' && c.hosts.length === 1)
+      return E.right(new AppendPathClient({ discover: endpoint(first), ...discovery, ...common }, channel, credentials));
     if (c.hosts.length > 1) return E.right(new AppendPathClient({ endpoints: c.hosts.map(endpoint), ...discovery, ...common }, channel, credentials));
     return E.right(new AppendPathClient({ endpoint: endpoint(first), ...common }, channel, credentials));
   } catch (e) {
