@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The store contract against a real EventStoreDB / KurrentDB server (>= 23.10).
+# The store contract and the CLI's scale-out flow against a real EventStoreDB / KurrentDB server (>= 23.10).
 # Without ESDB_CONNECTION_STRING there is no server to test against: say so, run nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,4 +8,4 @@ if [ -z "${ESDB_CONNECTION_STRING:-}" ]; then
   exit 0
 fi
 npx tsc -p tsconfig.json
-exec npx ava --config ava.full.config.cjs test/esdb-real.int.ts
+exec npx ava --config ava.esdb.config.cjs

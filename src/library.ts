@@ -48,6 +48,7 @@ import { fileKeystore } from './infra/file-keystore';
 import { joseCrypto } from './infra/jose-crypto';
 import { loadConfig } from './infra/config';
 import { openStore } from './infra/open-store';
+import { storeAccess } from './infra/store-access';
 import { sha256Hex } from './infra/sha256';
 import { openSqliteContent } from './infra/sqlite-content';
 import { openSqliteHeads } from './infra/sqlite-heads';
@@ -147,7 +148,19 @@ export const openDeployment = async (options: DeploymentOptions | string): Promi
   const config = loadConfig(o.config);
   if (E.isLeft(config)) return config;
   const c = config.right;
-  const opened = await openStore(o.store ?? c.storeConnection, path.dirname(c.file), { ledgerAccess: c.ledgerAccess, mayCreate: false });
+  const connection = o.store ?? c.storeConnection;
+  const access = storeAccess(connection, {
+    settings: c.esdb,
+    connectionName: `keyledger library ${c.instance.instanceName}@${c.instance.machineName}`,
+    env: process.env,
+    fromCommandLine: false,
+  });
+  if (E.isLeft(access)) return E.left({ _tag: 'ConfigError', file: c.file, message: access.left });
+  const opened = await openStore(connection, path.dirname(c.file), {
+    ledgerAccess: c.ledgerAccess,
+    mayCreate: false,
+    ...(access.right.esdb ? { esdb: access.right.esdb } : {}),
+  });
   if (E.isLeft(opened)) return opened;
   const store = opened.right;
   if (store.endpoint === 'sqlite::memory:') {

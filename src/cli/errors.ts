@@ -210,11 +210,33 @@ const describeErrorOf = (e: CliError): string => {
           );
         case 'read-only':
           return `the ledger ${e.endpoint} is read-only (${e.message}): nothing was recorded. Make it writable, or run this on a member that can write it.`;
+        case 'outcome-unknown':
+          return (
+            `${describeStoreError(e)}. The change may or may not have been recorded: run the command again — it reads the ledger first ` +
+            'and does not repeat what was recorded.'
+          );
         default:
           return `${describeStoreError(e)}. Check the "store" setting in the config and that the store is reachable.`;
       }
     case 'StoredRecordUnreadable':
       return `${describeStoreError(e)}. Run keyledger verify, and restore the store from a backup.`;
+    case 'AccessDenied':
+      return (
+        `${describeStoreError(e)}. Give the store user the rights the README's EventStoreDB permissions table lists for this command (writing the ` +
+        "ledger: the config's esdb.writerRole; the global order: read access to $all), or run it as a user that has them."
+      );
+    case 'AppendTooLarge':
+      return `${describeStoreError(e)}. Raise the server's MaxAppendSize (up to 16 MiB), then run the command again.`;
+    case 'NotLeader':
+      return (
+        `${describeStoreError(e)}. Check the cluster (an election may be under way) and that every node in the connection string is reachable, ` +
+        'then run the command again.'
+      );
+    case 'StreamDeleted':
+      return (
+        `${describeStoreError(e)}: part of the audit trail no longer reads, so nothing was decided or recorded. Run keyledger verify to see every ` +
+        "stream it affects, restore the store from a backup, and find out who deleted it (the ledger's streams should allow no deletion: see the README)."
+      );
     case 'CorruptEvent':
       return (
         `the ledger holds an invalid event at ${e.stream}@${e.revision} (${e.eventType}): ${e.problem}. ` +
@@ -434,6 +456,7 @@ export const exitCodeOf = (e: CliError): number => {
     case 'GenesisNotExpected':
     case 'LedgerForked':
     case 'EventNotInIndex':
+    case 'StreamDeleted':
       return EXIT.tampered;
     case 'TreeIndexError':
       return EXIT.failure;
@@ -456,6 +479,9 @@ export const exitCodeOf = (e: CliError): number => {
     case 'InvalidAppend':
     case 'StoreUnavailable':
     case 'StoredRecordUnreadable':
+    case 'AccessDenied':
+    case 'AppendTooLarge':
+    case 'NotLeader':
     case 'InvalidEvent':
     case 'CryptoError':
     case 'KeystoreError':

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { openStore } from '../infra/open-store';
+import { storeAccess } from '../infra/store-access';
 import type { EventStore } from '../ports/event-store';
 import type { CliError } from './errors';
 import type { GlobalOptions, Io } from './io';
@@ -29,7 +30,10 @@ export const withReadSession = async (io: Io, g: GlobalOptions, f: (s: ReadSessi
         `there is no config at ${path.resolve(g.config)} to find the ledger in: name the store with --store CONN ` +
         "(or KEYLEDGER_STORE), e.g. --store sqlite:/path/to/ledger.db, to read it from a machine that is not one of the deployment's instances",
     });
-  const store = await openStore(connection, process.cwd(), { mayCreate: false });
+  const access = storeAccess(connection, { env: io.env, fromCommandLine: g.store !== undefined, connectionName: 'keyledger (read-only session)' });
+  if (E.isLeft(access)) return fail(io, { _tag: 'UsageError', message: access.left });
+  for (const w of access.right.warnings) io.stderr(`keyledger: warning: ${w}\n`);
+  const store = await openStore(connection, process.cwd(), { mayCreate: false, ...(access.right.esdb ? { esdb: access.right.esdb } : {}) });
   if (E.isLeft(store)) return fail(io, store.left);
   try {
     const r = await f({ store: store.right, local: null });

@@ -21,6 +21,7 @@ import { InstallationId } from '../domain/ids';
 import { type LoadedConfig, loadConfig } from '../infra/config';
 import { fileOpLog, type OpLog } from '../infra/oplog';
 import { openStore } from '../infra/open-store';
+import { storeAccess } from '../infra/store-access';
 import { pauseFromEnv } from '../infra/pause';
 import { sha256Hex } from '../infra/sha256';
 import { sweepLeftovers } from '../infra/file-modes';
@@ -95,9 +96,19 @@ const openSession = async (io: Io, g: GlobalOptions, options: SessionOptions = {
   // command for this instance removes it, unless the process writing it still runs.
   sweepLeftovers(config.right.instance.keystorePath);
   const connection = g.store ?? io.env['KEYLEDGER_STORE'] ?? config.right.storeConnection;
+  const { instanceName, machineName } = config.right.instance;
+  const access = storeAccess(connection, {
+    settings: config.right.esdb,
+    connectionName: `keyledger ${instanceName}@${machineName}`,
+    env: io.env,
+    fromCommandLine: g.store !== undefined,
+  });
+  if (E.isLeft(access)) return E.left({ _tag: 'ConfigError', file: config.right.file, message: access.left });
+  for (const w of access.right.warnings) io.stderr(`keyledger: warning: ${w}\n`);
   const store = await openStore(connection, path.dirname(config.right.file), {
     ledgerAccess: config.right.ledgerAccess,
     mayCreate: options.mayCreateLedger?.(config.right) ?? false,
+    ...(access.right.esdb ? { esdb: access.right.esdb } : {}),
   });
   if (E.isLeft(store)) return store;
   const actor = g.actor ?? io.env['KEYLEDGER_ACTOR'] ?? defaultActor();

@@ -37,6 +37,8 @@ export interface VerifyReport {
   readonly storage: ReadonlyArray<string>;
   /** With `tree`: the Merkle tree recomputed from the events, against its index and a checkpoint (src/commands/verify-tree.ts). */
   readonly tree?: TreeReport;
+  /** Streams whose protection on the server lets someone delete, truncate or re-permission them (EventStoreDB metadata): warnings, not problems. */
+  readonly exposures?: ReadonlyArray<{ readonly stream: string; readonly exposure: string }>;
 }
 
 export interface SignatureReport extends SignatureSummary {
@@ -130,6 +132,36 @@ export const integrityTracker = (digest: Digest): IntegrityTracker => {
   };
 };
 
+/**
+ * What the server says of each stream read (EventStoreDB): one deleted or truncated there is a problem — its events
+ * were in $all, but no reader sees them — and metadata that lets someone delete or truncate it is a warning.
+ */
+const inspectStreams = async (
+  store: EventStore,
+  heads: Readonly<Record<string, { readonly revision: string }>>,
+): Promise<E.Either<StoreError, { problems: IntegrityProblem[]; exposures: Array<{ stream: string; exposure: string }> }>> => {
+  const problems: IntegrityProblem[] = [];
+  const exposures: Array<{ stream: string; exposure: string }> = [];
+  if (!store.inspectStream) return E.right({ problems, exposures });
+  for (const [stream, head] of Object.entries(heads)) {
+    const r = await store.inspectStream(stream)();
+    if (E.isLeft(r)) return r;
+    const d = r.right.deleted;
+    if (d)
+      problems.push({
+        stream,
+        revision: head.revision,
+        eventType: '(stream)',
+        problem:
+          d.how === 'truncated'
+            ? `the stream was truncated on the server: readers no longer see its events before revision ${d.from ?? BigInt(head.revision) + 1n}`
+            : `the stream was deleted on the server (${d.how}): readers no longer see its ${BigInt(head.revision) + 1n} event(s), only $all still holds them`,
+      });
+    for (const exposure of r.right.exposures) exposures.push({ stream, exposure });
+  }
+  return E.right({ problems, exposures });
+};
+
 export const verifyLedger =
   (store: EventStore, options: VerifyOptions): TE.TaskEither<StoreError, VerifyReport> =>
   async () => {
@@ -182,7 +214,9 @@ export const verifyLedger =
     const checked = await checking;
     const storage = E.isRight(checked) ? checked.right : [checked.left._tag === 'StoreUnavailable' ? checked.left.message : checked.left._tag];
     const heads = tracker.heads();
-    const problems = tracker.problems();
+    const inspected = await inspectStreams(store, heads);
+    if (E.isLeft(inspected)) return inspected;
+    const problems = [...tracker.problems(), ...inspected.right.problems];
     const report: VerifyReport = {
       streams: Object.keys(heads).length,
       events: tracker.events(),
@@ -190,6 +224,7 @@ export const verifyLedger =
       storage,
       heads,
       ...(tree ? { tree: tree.finish() } : {}),
+      ...(store.inspectStream ? { exposures: inspected.right.exposures } : {}),
     };
     if (!audit) return E.right(report);
     const { summary, firstProblemSeq } = audit.finish();

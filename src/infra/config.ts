@@ -14,7 +14,8 @@
  *     "stateDir": "./.keyledger",                  projections, checkpoints, log (optional)
  *     "keySize": 2048,                             2048 | 3072 | 4096 (optional)
  *     "keystoreSecretFile": "/run/keyledger/machine.secret",  the machine secret, if not beside the keystore (optional)
- *     "ledgerAccess": "owner"                      "owner" (0600) | "group" (0660): a SQLite ledger's file modes (optional)
+ *     "ledgerAccess": "owner",                     "owner" (0600) | "group" (0660): a SQLite ledger's file modes (optional)
+ *     "esdb": { … }                                EventStoreDB settings (optional, see EsdbSettings)
  *   }
  */
 import { randomUUID } from 'node:crypto';
@@ -28,9 +29,31 @@ import { KeySize } from '../domain/events';
 import { DeploymentId, InstallationId, NonEmptyString } from '../domain/ids';
 import { nameProblem, shown } from '../domain/text';
 import type { InstanceConfig } from '../domain/instance/decider';
-import { describeConnection } from './connection-string';
+import { connectionProblem, describeConnection } from './connection-string';
 import { errorMessage } from './error-message';
 import type { LedgerAccess } from './file-modes';
+
+const IntIn = (min: number, max: number, name: string) => t.refinement(t.Int, (n) => n >= min && n <= max, name);
+
+/** The `esdb` block: settings of an EventStoreDB store (ignored for SQLite). */
+const EsdbBlock = t.exact(
+  t.partial({
+    passwordFile: NonEmptyString,
+    writerRole: NonEmptyString,
+    auditorRole: NonEmptyString,
+    allowInsecure: t.boolean,
+    retry: t.exact(
+      t.partial({
+        attempts: IntIn(1, 50, 'Attempts'),
+        backoffMs: IntIn(0, 60_000, 'Milliseconds'),
+        maxBackoffMs: IntIn(0, 600_000, 'Milliseconds'),
+        deadlineMs: IntIn(100, 3_600_000, 'Deadline'),
+      }),
+    ),
+  }),
+);
+const ESDB_FIELDS = ['passwordFile', 'writerRole', 'auditorRole', 'allowInsecure', 'retry'];
+const RETRY_FIELDS = ['attempts', 'backoffMs', 'maxBackoffMs', 'deadlineMs'];
 
 export const ConfigFile = t.intersection([
   t.type({
@@ -47,6 +70,7 @@ export const ConfigFile = t.intersection([
     keySize: KeySize,
     keystoreSecretFile: NonEmptyString,
     ledgerAccess: t.keyof({ owner: null, group: null }),
+    esdb: EsdbBlock,
   }),
 ]);
 export type ConfigFile = t.TypeOf<typeof ConfigFile>;
@@ -62,7 +86,30 @@ const KNOWN_FIELDS = [
   'keySize',
   'keystoreSecretFile',
   'ledgerAccess',
+  'esdb',
 ];
+
+/** A config's EventStoreDB settings, resolved (defaults applied, paths absolute). */
+export interface EsdbSettings {
+  /** A file holding the store's password (when the connection string names a user without one); null: none. */
+  readonly passwordFile: string | null;
+  /** The role (EventStoreDB user group) that may write the ledger's streams: set in each stream's `$acl` on first write. */
+  readonly writerRole: string;
+  /** The role that may read them (auditors, compliance reviewers). */
+  readonly auditorRole: string;
+  /** Whether a `tls=false` connection string is accepted (a plaintext connection: credentials are not even sent). */
+  readonly allowInsecure: boolean;
+  /** The adapter's retry policy: attempts (first included), first back-off doubling up to the max, and how long an append may stay unanswered. */
+  readonly retry: { readonly attempts?: number; readonly backoffMs?: number; readonly maxBackoffMs?: number; readonly deadlineMs?: number };
+}
+
+export const DEFAULT_ESDB: EsdbSettings = {
+  passwordFile: null,
+  writerRole: 'keyledger-writers',
+  auditorRole: 'keyledger-auditors',
+  allowInsecure: false,
+  retry: {},
+};
 
 export interface LoadedConfig {
   readonly file: string;
@@ -75,6 +122,7 @@ export interface LoadedConfig {
   readonly keystoreSecretFile: string | null;
   /** A SQLite ledger's file modes: `owner` 0600 in a 0700 folder, `group` 0660 in a 2770 folder. */
   readonly ledgerAccess: LedgerAccess;
+  readonly esdb: EsdbSettings;
 }
 
 export interface ConfigError {
@@ -89,6 +137,10 @@ const HINTS: Record<string, string> = {
   NonEmpty: 'a non-empty string',
   '(2048 | 3072 | 4096)': '2048, 3072 or 4096',
   '"owner" | "group"': '"owner" (the ledger 0600, the default) or "group" (0660, shared by one OS group)',
+  Attempts: 'a whole number from 1 to 50',
+  Milliseconds: 'a whole number of milliseconds (0 to 600000)',
+  Deadline: 'a whole number of milliseconds (100 to 3600000)',
+  boolean: 'true or false',
   string: 'a string',
 };
 
@@ -106,8 +158,8 @@ const editDistance = (a: string, b: string): number => {
   return row[b.length]!;
 };
 
-const closest = (name: string): string | undefined => {
-  const scored = KNOWN_FIELDS.map((k) => ({ k, d: editDistance(k.toLowerCase(), name.toLowerCase()) })).sort((x, y) => x.d - y.d);
+const closest = (name: string, known: ReadonlyArray<string> = KNOWN_FIELDS): string | undefined => {
+  const scored = known.map((k) => ({ k, d: editDistance(k.toLowerCase(), name.toLowerCase()) })).sort((x, y) => x.d - y.d);
   return scored[0] && scored[0].d <= 2 ? scored[0].k : undefined;
 };
 
@@ -133,6 +185,8 @@ export const parseConfig = (file: string, raw: string): E.Either<ConfigError, Lo
     const hint = closest(unknown);
     return fail(`unknown field "${shown(unknown, 64)}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
   }
+  const nestedUnknown = unknownNested(json as Record<string, unknown>);
+  if (nestedUnknown !== undefined) return fail(nestedUnknown);
   // Names are recorded and shown to every later reader: printable, bounded, and never echoed back.
   for (const field of ['machineName', 'instanceName', 'serviceIdentity'] as const) {
     const v = (json as Record<string, unknown>)[field];
@@ -143,10 +197,8 @@ export const parseConfig = (file: string, raw: string): E.Either<ConfigError, Lo
   if (E.isLeft(decoded)) return fail(describeErrors(decoded.left));
   const c = decoded.right;
   const store = describeConnection(c.store);
-  if (!store)
-    return fail(
-      `field "store" is ${JSON.stringify(c.store.replace(/\/\/[^@/]*@/, '//***@'))}: expected sqlite:PATH, esdb://host:port?tls=false or esdb+discover://host:port`,
-    );
+  // Never echoed: a connection string may hold a password, in any of its parts.
+  if (!store) return fail(`field "store" is not a usable connection string: ${connectionProblem(c.store) ?? 'it is not valid'}`);
   const base = path.dirname(path.resolve(file));
   const keystorePath = path.resolve(base, c.keystore);
   const storeConnection = store.kind === 'sqlite' && store.location !== ':memory:' ? `sqlite:${path.resolve(base, store.location)}` : c.store;
@@ -166,7 +218,31 @@ export const parseConfig = (file: string, raw: string): E.Either<ConfigError, Lo
     keySize: c.keySize ?? 2048,
     keystoreSecretFile: c.keystoreSecretFile === undefined ? null : path.resolve(base, c.keystoreSecretFile),
     ledgerAccess: c.ledgerAccess ?? 'owner',
+    esdb: {
+      passwordFile: c.esdb?.passwordFile === undefined ? null : path.resolve(base, c.esdb.passwordFile),
+      writerRole: c.esdb?.writerRole ?? DEFAULT_ESDB.writerRole,
+      auditorRole: c.esdb?.auditorRole ?? DEFAULT_ESDB.auditorRole,
+      allowInsecure: c.esdb?.allowInsecure ?? false,
+      retry: c.esdb?.retry ?? {},
+    },
   });
+};
+
+/** A misspelt field inside the `esdb` block (io-ts' exact types would drop it silently). */
+const unknownNested = (json: Record<string, unknown>): string | undefined => {
+  const block = json['esdb'];
+  if (typeof block !== 'object' || block === null || Array.isArray(block)) return undefined;
+  const check = (prefix: string, obj: Record<string, unknown>, known: ReadonlyArray<string>): string | undefined => {
+    const k = Object.keys(obj).find((x) => !known.includes(x));
+    if (k === undefined) return undefined;
+    const hint = closest(k, known);
+    return `unknown field "${prefix}.${shown(k, 64)}"${hint ? ` (did you mean "${prefix}.${hint}"?)` : ''}`;
+  };
+  const retry = (block as Record<string, unknown>)['retry'];
+  return (
+    check('esdb', block as Record<string, unknown>, ESDB_FIELDS) ??
+    (typeof retry === 'object' && retry !== null && !Array.isArray(retry) ? check('esdb.retry', retry as Record<string, unknown>, RETRY_FIELDS) : undefined)
+  );
 };
 
 export const loadConfig = (file: string): E.Either<ConfigError, LoadedConfig> => {

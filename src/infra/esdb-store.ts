@@ -5,7 +5,11 @@
  * - expected revisions map 1:1 (`any`, `no_stream`, `stream_exists`, bigint);
  *   `WrongExpectedVersionError` becomes the `VersionConflict` value (a negative
  *   or absent actual version means `no_stream`);
- * - a missing stream (and a tombstoned one) reads as `[]`;
+ * - a missing stream reads as `[]`. A ledger stream (the `keyledger.` prefix, `ledgerPrefixes`) that the server
+ *   deleted or cut short is the `StreamDeleted` error naming it: tombstoned (the `stream-deleted` status),
+ *   soft-deleted (missing, with `$tb` = 2^63-1 in its metadata), or truncated (a read that should begin at
+ *   revision 0, or at the revision asked for, begins later: `$tb`, `$maxCount`, `$maxAge`). Other streams (the
+ *   content store's, which delete-content soft-deletes on purpose) read a deleted stream as `[]`;
  * - `readAll` pages `$all` forwards. The 6.2.1 client cannot filter `readAll`
  *   server-side, so `$`-prefixed system streams/event types and the
  *   `streamPrefixes` option are applied here, and `maxCount` counts only the
@@ -15,35 +19,33 @@
  *   "no system event types"), skips `$` events client-side as well, and emits
  *   `caughtUp` exactly once, after every backlog event the server sent before
  *   its `caught_up` message (servers older than 23.10 never send it);
- * - transient failures (gRPC UNAVAILABLE, server-side CANCELLED) are retried
- *   with bounded exponential back-off, then reported as `StoreUnavailable`
- *   naming the endpoint — never the credentials of the connection string.
- *   Appends are retried too: EventStoreDB treats a re-sent append of the same
- *   event ids as idempotent. A live subscription that loses the server
- *   resubscribes from the last delivered position (bounded), else ends with
- *   `StoreUnavailable`.
+ * - failures (./esdb-errors.ts): the server unreachable, an unknown outcome (its Timeout, the call's deadline, no
+ *   reply) and a node that is not the leader are retried with bounded exponential back-off — an append re-sent
+ *   with the SAME event ids, which the server recognises as already written; then `StoreUnavailable` (cause
+ *   `outcome-unknown` for an append) or `NotLeader`. Access denied and an append over `MaxAppendSize` are typed
+ *   errors at once (`AccessDenied`, `AppendTooLarge`). Errors name the endpoint, never a credential. Every call
+ *   requires the leader. A live subscription that loses the server resubscribes from the last delivered position
+ *   (bounded), else ends with the error.
  *
  * Every `@eventstore/db-client` import of the project lives under `src/infra/`.
  *
- * Why one file of ~570 lines (over the 400-line guideline): it is one class
- * whose methods share the client, the endpoint, the secrets to scrub from
- * errors and the retry policy; split, each part would take all of them as
- * parameters. The pure pieces already live elsewhere (connection strings in
- * ./connection-string.ts). Issue 17 (server-faithful behaviour, BatchAppend
- * vs Append) reworks it and is the place to split it by concern.
+ * Appends always take `Streams.Append`, never `Streams.BatchAppend` (./esdb-client.ts says why).
+ *
+ * Split by concern: connection strings (./connection-string.ts), building the client (./esdb-client.ts), what a
+ * failed call means (./esdb-errors.ts); this class keeps what shares the client, the endpoint, the secrets to
+ * scrub from errors and the retry policy.
  */
-import { finished } from 'node:stream';
 import { TextDecoder, TextEncoder } from 'node:util';
 import * as E from 'fp-ts/Either';
-import { esdbEndpoint, secretsOf, splitEsdb } from './connection-string';
+import { esdbEndpoint, parseEsdb, secretsOf } from './connection-string';
+import { buildEsdbClient, type ClientSettings } from './esdb-client';
 import type * as TE from 'fp-ts/TaskEither';
 import { Observable } from 'rxjs';
 import {
   ANY,
   BACKWARDS,
   END,
-  ErrorType,
-  EventStoreDBClient,
+  type EventStoreDBClient,
   FORWARDS,
   NO_STREAM,
   START as ESDB_START,
@@ -52,7 +54,6 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
   excludeSystemEvents,
-  isCommandError,
   streamNameFilter,
   type AllStreamResolvedEvent,
   type AllStreamSubscription,
@@ -62,6 +63,7 @@ import {
   type RecordedEvent as EsdbRecordedEvent,
 } from '@eventstore/db-client';
 import {
+  type AccessDenied,
   type AppendResult,
   type EventData,
   type EventStore,
@@ -71,14 +73,18 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type StoreError,
+  type StreamInspection,
   type SubscribeOptions,
   type SubscriptionMessage,
   START,
   comparePositions,
   storeUnavailable,
+  streamDeleted,
   versionConflict,
 } from '../ports/event-store';
+import { LEDGER_PREFIX } from '../domain/ids';
 import { errorMessage } from './error-message';
+import { classify, type Failure, NoReply, retriable, sizeOnDisk } from './esdb-errors';
 
 export interface RetryPolicy {
   /** Total attempts, the first one included (≥ 1). */
@@ -97,8 +103,12 @@ export interface EsdbStoreOptions {
   readonly readPageSize?: number;
   /** An append attempt with no reply after this long is reported (outcome unknown) instead of hanging. Default 30 s. */
   readonly appendTimeoutMs?: number;
-  /** How long `close()` waits for in-flight appends and for the server to end the BatchAppend stream. Default 5 s. */
+  /** How long `close()` waits for this store's appends in flight. Default 5 s. */
   readonly closeTimeoutMs?: number;
+  /** Connection name, a password kept out of the string, where relative certificate paths start. */
+  readonly client?: ClientSettings;
+  /** Streams of the ledger (default: `keyledger.`): deleting or truncating one is an error when read, never `[]`. */
+  readonly ledgerPrefixes?: ReadonlyArray<string>;
 }
 
 interface Backoff {
@@ -118,32 +128,28 @@ const delayAfter = (b: Backoff, failures: number): number => Math.min(b.maxDelay
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The client resolves a failed append (instead of throwing) with this option; the adapter needs the error. */
-const withoutThrowOnAppendFailure = (cs: string): string =>
-  cs.replace(/([?&])throwOnAppendFailure=[^&]*(&|$)/i, (_m, sep: string, tail: string) => (tail === '&' ? sep : '')).replace(/[?&]$/, '');
-
 /** Opens a client for `esdb://…` / `esdb+discover://…`. The channel is lazy: nothing is contacted yet. */
 export const openEsdbStore = (connectionString: string, options: EsdbStoreOptions = {}): E.Either<StoreError, EventStore> => {
-  const endpoint = esdbEndpoint(connectionString);
-  if (!splitEsdb(connectionString))
-    return E.left(storeUnavailable(endpoint, 'not an EventStoreDB connection string (esdb://host:port?tls=false or esdb+discover://host:port)'));
-  let client: EventStoreDBClient;
-  try {
-    client = EventStoreDBClient.connectionString(withoutThrowOnAppendFailure(connectionString.trim()));
-  } catch {
-    // The client's parse error quotes the whole string, credentials included: not repeated here.
-    return E.left(storeUnavailable(endpoint, 'invalid EventStoreDB connection string (expected esdb://[user:password@]host:port[?tls=false&…])'));
-  }
-  return E.right(new EsdbEventStore(client, endpoint, secretsOf(connectionString), options));
+  const parsed = parseEsdb(connectionString);
+  if (E.isLeft(parsed)) return E.left(storeUnavailable(esdbEndpoint(connectionString), `invalid EventStoreDB connection string: ${parsed.left.message}`));
+  const client = buildEsdbClient(parsed.right, options.client);
+  if (E.isLeft(client)) return E.left(storeUnavailable(parsed.right.endpoint, client.left));
+  return E.right(new EsdbEventStore(client.right, parsed.right.endpoint, secretsOf(connectionString, options.client?.password), options));
 };
 
 // ─── errors ───────────────────────────────────────────────────────────────
 
-/** Worth retrying: the server could not be reached, or dropped the call. */
-const isTransient = (e: unknown): boolean => {
-  if (e instanceof Error && isCommandError(e)) return e.type === ErrorType.UNAVAILABLE || e.type === ErrorType.CANCELLED;
-  return typeof e === 'object' && e !== null && 'code' in e && (e as { code: unknown }).code === 14;
-};
+/** What a call is, for its typed errors. */
+interface Call {
+  readonly what: string;
+  readonly operation: AccessDenied['operation'];
+  readonly stream: string;
+  /** An append: its size as the server counts it (for AppendTooLarge), and an unknown outcome is said so. */
+  readonly appendBytes?: number;
+}
+
+/** Every call asks for the leader: a command reads, decides and appends on one node's current state, never a lagging follower's. */
+const LEADER = { requiresLeader: true } as const;
 
 const actualOf = (v: unknown): bigint | 'no_stream' => (typeof v === 'bigint' && v >= 0n ? v : 'no_stream');
 
@@ -175,6 +181,7 @@ export class EsdbEventStore implements EventStore {
   private readonly pageSize: number;
   private readonly appendTimeoutMs: number;
   private readonly closeTimeoutMs: number;
+  private readonly ledgerPrefixes: ReadonlyArray<string>;
   private closed = false;
   private readonly liveSubscriptions = new Set<() => void>();
   private readonly appendsInFlight = new Set<Promise<unknown>>();
@@ -190,6 +197,11 @@ export class EsdbEventStore implements EventStore {
     this.pageSize = Math.max(2, Math.floor(options.readPageSize ?? 500));
     this.appendTimeoutMs = Math.max(1, options.appendTimeoutMs ?? 30_000);
     this.closeTimeoutMs = Math.max(0, options.closeTimeoutMs ?? 5_000);
+    this.ledgerPrefixes = options.ledgerPrefixes ?? [LEDGER_PREFIX];
+  }
+
+  private isLedger(stream: string): boolean {
+    return this.ledgerPrefixes.some((p) => stream.startsWith(p));
   }
 
   /** Error text safe to show: no password, no full connection string. */
@@ -204,20 +216,48 @@ export class EsdbEventStore implements EventStore {
     return storeUnavailable(this.endpoint, this.scrub(`${what} failed${tries}: ${errorMessage(e)}`));
   }
 
-  /** Runs `op`, retrying transient failures with bounded exponential back-off; any other thrown error becomes StoreUnavailable. */
-  private withRetry<A>(what: string, op: () => Promise<E.Either<StoreError, A>>): TE.TaskEither<StoreError, A> {
+  /**
+   * Runs `op`, retrying what may pass on another attempt — the server unreachable, a lost or late reply (an append
+   * is re-sent with the SAME event ids, which the server recognises as already written), a node that is not the
+   * leader (the client reconnects to the one it named) — with bounded exponential back-off; everything else is a
+   * typed error at once.
+   */
+  private withRetry<A>(call: Call, op: () => Promise<E.Either<StoreError, A>>): TE.TaskEither<StoreError, A> {
     return async () => {
       for (let attempt = 1; ; attempt++) {
-        if (this.closed) return E.left(storeUnavailable(this.endpoint, `${what}: the store is closed`));
+        if (this.closed) return E.left(storeUnavailable(this.endpoint, `${call.what}: the store is closed`));
         try {
           return await op();
         } catch (e) {
-          if (!isTransient(e)) return E.left(this.unavailable(what, e));
-          if (attempt >= this.retry.attempts) return E.left(this.unavailable(what, e, attempt));
+          const f = classify(e);
+          if (!retriable(f) || attempt >= this.retry.attempts) return E.left(this.failure(call, f, e, attempt));
           await sleep(delayAfter(this.retry, attempt));
         }
       }
     };
+  }
+
+  /** The typed error of a call that will not be retried (again). */
+  private failure(call: Call, f: Failure, e: unknown, attempts: number): StoreError {
+    switch (f.kind) {
+      case 'access-denied':
+        return { _tag: 'AccessDenied', endpoint: this.endpoint, operation: call.operation, stream: call.stream };
+      case 'too-large':
+        return { _tag: 'AppendTooLarge', stream: call.stream, maxBytes: f.maxBytes, bytes: call.appendBytes ?? 0 };
+      case 'not-leader':
+        return { _tag: 'NotLeader', endpoint: this.endpoint, leader: f.leader };
+      case 'unknown-outcome':
+        if (call.appendBytes !== undefined)
+          return storeUnavailable(
+            this.endpoint,
+            this.scrub(`${call.what}: no answer after ${attempts} attempt(s) with the same event ids, so it may or may not be written: ${errorMessage(e)}`),
+            'outcome-unknown',
+          );
+        return this.unavailable(call.what, e, attempts);
+      case 'transient':
+      case 'other':
+        return this.unavailable(call.what, e, attempts);
+    }
   }
 
   // ─── append ─────────────────────────────────────────────────────────────
@@ -226,11 +266,13 @@ export class EsdbEventStore implements EventStore {
     if (stream.length === 0) return TEleft({ _tag: 'InvalidAppend', stream, message: 'the stream name is empty' });
     if (events.length === 0) return TEleft({ _tag: 'InvalidAppend', stream, message: 'no events to append' });
     const proposed: EsdbEventData[] = [];
+    let bytes = 0;
     for (const e of events) {
       if (!UUID.test(e.id)) return TEleft({ _tag: 'InvalidAppend', stream, message: `event id ${JSON.stringify(e.id)} is not a UUID` });
       const data = serializeJson(e.data);
       const metadata = serializeJson(e.metadata);
       if (data === undefined || metadata === undefined) return TEleft({ _tag: 'InvalidAppend', stream, message: `event ${e.type} is not JSON` });
+      bytes += sizeOnDisk(e.type, data, metadata);
       proposed.push({
         id: e.id,
         type: e.type,
@@ -242,22 +284,31 @@ export class EsdbEventStore implements EventStore {
         metadata: encoder.encode(metadata),
       });
     }
-    return this.withRetry(`append to ${stream}`, async () => {
+    const call: Call = { what: `append to ${stream}`, operation: stream.startsWith('$$') ? 'write-metadata' : 'write', stream, appendBytes: bytes };
+    // The event ids are fixed here, once: every retry of this append re-sends the same ones.
+    return this.withRetry(call, async () => {
       try {
-        const r = await this.replyWithin(this.client.appendToStream(stream, proposed, { expectedRevision: toClientExpected(expected) }));
+        const r = await this.replyWithin(
+          this.client.appendToStream(stream, proposed, { expectedRevision: toClientExpected(expected), deadline: this.appendTimeoutMs, ...LEADER }),
+        );
         if (!r.success) return E.left(versionConflict(stream, expected, await this.currentRevision(stream)));
         const position = r.position ?? (await this.positionOfLast(stream));
         return E.right({ nextExpectedRevision: r.nextExpectedRevision, position });
       } catch (e) {
         if (e instanceof WrongExpectedVersionError) return E.left(versionConflict(stream, expected, actualOf(e.actualVersion)));
-        if (e instanceof StreamDeletedError) return E.left({ _tag: 'InvalidAppend', stream, message: 'the stream was deleted permanently (tombstoned)' });
+        if (e instanceof StreamDeletedError)
+          return E.left(
+            this.isLedger(stream)
+              ? streamDeleted(stream, 'tombstoned')
+              : { _tag: 'InvalidAppend', stream, message: 'the stream was deleted permanently (tombstoned)' },
+          );
         throw e;
       }
     });
   }
 
   deleteStream(stream: string): TE.TaskEither<StoreError, void> {
-    return this.withRetry(`delete of ${stream}`, async () => {
+    return this.withRetry({ what: `delete of ${stream}`, operation: 'delete', stream }, async () => {
       try {
         await this.replyWithin(this.client.deleteStream(stream, { expectedRevision: ANY }));
       } catch (e) {
@@ -275,17 +326,15 @@ export class EsdbEventStore implements EventStore {
     call.then(settled, settled);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no reply within ${this.appendTimeoutMs} ms; the append may or may not have been written`)),
-        this.appendTimeoutMs,
-      );
+      // The call carries the same deadline; this only ends a wait the client itself would not end.
+      timer = setTimeout(() => reject(new NoReply(`no reply within ${this.appendTimeoutMs} ms`)), this.appendTimeoutMs + 1_000);
     });
     return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
   private async lastEvent(stream: string): Promise<EsdbRecordedEvent | undefined> {
     try {
-      for await (const r of this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 })) if (r.event) return r.event;
+      for await (const r of this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1, ...LEADER })) if (r.event) return r.event;
     } catch (e) {
       if (e instanceof StreamNotFoundError || e instanceof StreamDeletedError) return undefined;
       throw e;
@@ -313,13 +362,15 @@ export class EsdbEventStore implements EventStore {
       if (backwards) return TEright([]);
       from = undefined;
     }
-    return this.withRetry(`read of ${stream}`, async () => {
+    const ledger = this.isLedger(stream);
+    return this.withRetry({ what: `read of ${stream}`, operation: 'read', stream }, async () => {
       const out: RecordedEvent[] = [];
       try {
         const read = this.client.readStream(stream, {
           direction: backwards ? BACKWARDS : FORWARDS,
           fromRevision: from ?? (backwards ? END : ESDB_START),
           ...(max !== undefined && max > 0 ? { maxCount: max } : {}),
+          ...LEADER,
         });
         for await (const resolved of read) {
           if (!resolved.event) continue;
@@ -331,11 +382,34 @@ export class EsdbEventStore implements EventStore {
           out.push(r.right);
         }
       } catch (e) {
-        if (e instanceof StreamNotFoundError || e instanceof StreamDeletedError) return E.right([]);
+        if (e instanceof StreamDeletedError) return ledger ? E.left(streamDeleted(stream, 'tombstoned')) : E.right([]);
+        if (e instanceof StreamNotFoundError) return ledger ? this.missingOrSoftDeleted(stream) : E.right([]);
         throw e;
+      }
+      if (ledger) {
+        const cut = truncation(out, backwards, from, max);
+        if (cut !== undefined) return E.left(streamDeleted(stream, 'truncated', cut));
+        // The stream exists (it is not "not found") but nothing of it reads: every event is below its lower bound.
+        if (out.length === 0 && (from === undefined || (!backwards && from === 0n))) return E.left(streamDeleted(stream, 'truncated'));
       }
       return E.right(out);
     });
+  }
+
+  inspectStream(stream: string): TE.TaskEither<StoreError, StreamInspection> {
+    return async () => {
+      const first = await this.readStream(stream, { maxCount: 1 })();
+      if (E.isLeft(first) && first.left._tag !== 'StreamDeleted') return first;
+      return E.right({ deleted: E.isLeft(first) && first.left._tag === 'StreamDeleted' ? first.left : null, exposures: [] });
+    };
+  }
+
+  /** A ledger stream the server says is not found: never written (`[]`), or soft-deleted — its metadata's `$tb` is 2^63-1, what a soft delete writes. */
+  private async missingOrSoftDeleted(stream: string): Promise<E.Either<StoreError, ReadonlyArray<RecordedEvent>>> {
+    const { metadata } = await this.client.getStreamMetadata(stream, LEADER);
+    const tb = metadata?.truncateBefore;
+    // JSON.parse reads 9223372036854775807 as 9223372036854776000: any $tb past 2^53 is the deleted marker.
+    return typeof tb === 'number' && tb >= Number.MAX_SAFE_INTEGER ? E.left(streamDeleted(stream, 'soft-deleted')) : E.right([]);
   }
 
   readAll(options: ReadAllOptions = {}): TE.TaskEither<StoreError, ReadonlyArray<RecordedEvent>> {
@@ -343,12 +417,12 @@ export class EsdbEventStore implements EventStore {
     if (limit === 0) return TEright([]);
     const visible = this.visibility(options.streamPrefixes);
     const after = options.after !== undefined && comparePositions(options.after, START) > 0 ? options.after : undefined;
-    return this.withRetry('read of $all', async () => {
+    return this.withRetry({ what: 'read of $all', operation: 'read-all', stream: '$all' }, async () => {
       const out: RecordedEvent[] = [];
       let cursor = after;
       for (;;) {
         let raw = 0;
-        const read = this.client.readAll({ fromPosition: cursor ?? ESDB_START, direction: FORWARDS, maxCount: this.pageSize });
+        const read = this.client.readAll({ fromPosition: cursor ?? ESDB_START, direction: FORWARDS, maxCount: this.pageSize, ...LEADER });
         let pageEnd: Position | undefined;
         for await (const resolved of read) {
           raw++;
@@ -452,8 +526,9 @@ export class EsdbEventStore implements EventStore {
           finish();
           return;
         }
-        if (err !== undefined && !isTransient(err)) {
-          finish(this.unavailable('subscription to $all', err));
+        const f = err === undefined ? undefined : classify(err);
+        if (f !== undefined && !retriable(f)) {
+          finish(this.failure({ what: 'subscription to $all', operation: 'subscribe', stream: '$all' }, f, err, 1));
           return;
         }
         failures++;
@@ -481,6 +556,7 @@ export class EsdbEventStore implements EventStore {
           s = this.client.subscribeToAll({
             fromPosition: last ?? ESDB_START,
             filter: prefixes ? streamNameFilter({ prefixes }) : excludeSystemEvents(),
+            ...LEADER,
           });
         } catch (e) {
           finish(this.unavailable('subscription to $all', e));
@@ -530,6 +606,10 @@ export class EsdbEventStore implements EventStore {
     });
   }
 
+  /**
+   * Waits (bounded) for this store's appends in flight, then disposes of the client. No BatchAppend stream exists to
+   * end first (the client never takes that path: ./esdb-client.ts), so nothing here reaches another store's calls.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -540,45 +620,23 @@ export class EsdbEventStore implements EventStore {
     });
     try {
       await Promise.race([Promise.allSettled([...this.appendsInFlight]), deadline]);
-      await Promise.race([this.endBatchAppendStreams(), deadline]);
     } finally {
       clearTimeout(timer);
     }
     await this.client.dispose();
   }
-
-  /**
-   * Client 6.2.1 bug: BatchAppend keeps its pending appends in ONE module-wide map, and
-   * when any client's BatchAppend stream errors — as `dispose()` makes it, by cancelling
-   * it — every pending append of EVERY client in the process is rejected ("Cancelled on
-   * client"), although the server still writes them; the late replies then throw inside
-   * the client (an unhandled rejection) and wedge that client's BatchAppend stream, so
-   * its later appends never resolve. Half-closing the stream first lets the server end
-   * it cleanly, and `dispose()` then finds nothing of it to cancel.
-   * (`disposableStreams` is TS-private in the pinned 6.2.1; only the duplex is ended.)
-   */
-  private endBatchAppendStreams(): Promise<void> {
-    const streams = (this.client as unknown as { disposableStreams?: Set<unknown> }).disposableStreams;
-    const duplexes = [...(streams ?? [])].filter(isDuplex);
-    return Promise.all(
-      duplexes.map(
-        (d) =>
-          new Promise<void>((resolve) => {
-            finished(d, () => resolve());
-            d.end();
-          }),
-      ),
-    ).then(() => undefined);
-  }
 }
 
-type DuplexLike = NodeJS.ReadableStream & NodeJS.WritableStream;
-const isDuplex = (s: unknown): s is DuplexLike =>
-  typeof s === 'object' &&
-  s !== null &&
-  typeof (s as { write?: unknown }).write === 'function' &&
-  typeof (s as { end?: unknown }).end === 'function' &&
-  typeof (s as { read?: unknown }).read === 'function';
+/**
+ * Where a ledger stream's read shows events are gone: it should start at `from` (forwards; 0 by default) or reach
+ * revision 0 (backwards, unless cut by `maxCount`), and does not. The first revision that still reads, or undefined.
+ */
+const truncation = (out: ReadonlyArray<RecordedEvent>, backwards: boolean, from: bigint | undefined, max: number | undefined): bigint | undefined => {
+  if (out.length === 0) return undefined;
+  if (!backwards) return out[0]!.revision > (from ?? 0n) ? out[0]!.revision : undefined;
+  const last = out[out.length - 1]!;
+  return (max === undefined || out.length < max) && last.revision > 0n ? last.revision : undefined;
+};
 
 const TEleft =
   <A>(e: StoreError): TE.TaskEither<StoreError, A> =>

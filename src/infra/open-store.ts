@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { type EventStore, type StoreError, storeUnavailable } from '../ports/event-store';
-import { describeConnection } from './connection-string';
+import { connectionProblem, describeConnection } from './connection-string';
+import type { EsdbStoreOptions } from './esdb-store';
 import type { LedgerAccess } from './file-modes';
 
 export { describeConnection } from './connection-string';
@@ -35,6 +36,8 @@ export interface OpenStoreOptions {
    * library use). The CLI allows it only to the init of a deployment's first instance or `--create-ledger`.
    */
   readonly mayCreate?: boolean;
+  /** For an EventStoreDB store: the adapter's options (connection name, a password kept out of the string, retry policy). */
+  readonly esdb?: EsdbStoreOptions;
 }
 
 export const openStore = async (
@@ -59,11 +62,12 @@ export const openStore = async (
     // Loaded only for an esdb store (the client is large); nothing is contacted until the first call.
     // Errors name the endpoint, never the credentials.
     const { openEsdbStore } = await import('./esdb-store');
-    return openEsdbStore(connectionString);
+    return openEsdbStore(connectionString, { ...options.esdb, client: { baseDir, ...options.esdb?.client } });
   }
   return E.left({
     _tag: 'UnsupportedConnectionString',
     connectionString: describeConnection(connectionString)?.location ?? '<unrecognised>',
-    message: 'use sqlite:PATH, esdb://host:port?tls=false or esdb+discover://host:port',
+    // Never the string itself: it may hold a password.
+    message: connectionProblem(connectionString) ?? 'use sqlite:PATH, esdb://host:2113 or esdb+discover://host:2113',
   });
 };

@@ -8,7 +8,8 @@
  * - `ExpectedRevision` is `'any' | 'no_stream' | 'stream_exists' | bigint`
  *   (the bigint being the revision of the stream's last event);
  * - a conflict is always the tagged `VersionConflict` value, never a thrown error;
- * - reading a missing stream yields an empty array;
+ * - reading a missing stream yields an empty array; a ledger stream the server deleted or truncated is the
+ *   `StreamDeleted` error naming it (EventStoreDB; never silently empty);
  * - global positions are `{ commit, prepare }` pairs, totally ordered by `commit`.
  */
 import type { Observable } from 'rxjs';
@@ -61,8 +62,11 @@ export interface StoreUnavailable {
   readonly _tag: 'StoreUnavailable';
   readonly endpoint: string;
   readonly message: string;
-  /** What the store said, when it said more than "unavailable": damaged, full, read-only, or no ledger there (missing, or an empty file). */
-  readonly cause?: 'damaged' | 'full' | 'read-only' | 'missing';
+  /**
+   * What the store said, when it said more than "unavailable": damaged, full, read-only, or no ledger there (missing, or an empty
+   * file); `outcome-unknown`: an append went unanswered (a timeout) even after retries with the same event ids — it may be written.
+   */
+  readonly cause?: 'damaged' | 'full' | 'read-only' | 'missing' | 'outcome-unknown';
 }
 
 /** A stored record could not even be read as JSON: names where it is. */
@@ -82,7 +86,54 @@ export interface InvalidAppend {
   readonly message: string;
 }
 
-export type StoreError = VersionConflict | StoreUnavailable | StoredRecordUnreadable | InvalidAppend;
+/**
+ * A ledger stream was deleted or cut short on the server (EventStoreDB: tombstoned, soft-deleted, or its first
+ * events gone under `$tb`, `$maxCount`, `$maxAge`): part of the audit trail no longer reads. Never read as empty.
+ */
+export interface StreamDeleted {
+  readonly _tag: 'StreamDeleted';
+  readonly stream: string;
+  /** tombstoned: for good; soft-deleted: hidden, its events still in $all until a scavenge; truncated: events before `from` are gone. */
+  readonly how: 'tombstoned' | 'soft-deleted' | 'truncated';
+  /** With `truncated`: the first revision that still reads (undefined: none does). */
+  readonly from?: bigint;
+}
+
+/** The store refused the operation to the user it was given (EventStoreDB: the stream's `$acl`, or the user's groups). */
+export interface AccessDenied {
+  readonly _tag: 'AccessDenied';
+  readonly endpoint: string;
+  readonly operation: 'read' | 'write' | 'delete' | 'read-all' | 'subscribe' | 'read-metadata' | 'write-metadata';
+  /** The stream (`$all` for a read of the global order). */
+  readonly stream: string;
+}
+
+/** One append is larger than the store accepts (EventStoreDB's `MaxAppendSize`, 1 MiB by default). Nothing was written. */
+export interface AppendTooLarge {
+  readonly _tag: 'AppendTooLarge';
+  readonly stream: string;
+  /** What the server accepts, in bytes (as it counts them: data + metadata + twice the type's length, per event). */
+  readonly maxBytes: number;
+  readonly bytes: number;
+}
+
+/** The node reached cannot take the request (not the cluster's leader), and the leader it named could not be reached in the retries. */
+export interface NotLeader {
+  readonly _tag: 'NotLeader';
+  readonly endpoint: string;
+  /** `host:port` of the leader the node named, if any. */
+  readonly leader: string | null;
+}
+
+export type StoreError =
+  | VersionConflict
+  | StoreUnavailable
+  | StoredRecordUnreadable
+  | InvalidAppend
+  | StreamDeleted
+  | AccessDenied
+  | AppendTooLarge
+  | NotLeader;
 
 export const versionConflict = (stream: string, expected: ExpectedRevision, actual: bigint | 'no_stream'): VersionConflict => ({
   _tag: 'VersionConflict',
@@ -98,6 +149,16 @@ export const storeUnavailable = (endpoint: string, message: string, cause?: Stor
   ...(cause ? { cause } : {}),
 });
 
+const ACCESS_VERB: Record<AccessDenied['operation'], string> = {
+  read: 'read',
+  write: 'write',
+  delete: 'delete',
+  'read-all': 'read the global order',
+  subscribe: 'follow',
+  'read-metadata': 'read the metadata of',
+  'write-metadata': 'write the metadata of',
+};
+
 export const describeStoreError = (e: StoreError): string => {
   switch (e._tag) {
     case 'VersionConflict':
@@ -110,8 +171,27 @@ export const describeStoreError = (e: StoreError): string => {
       return `stored event ${e.stream}@${e.revision} is unreadable: ${e.message}`;
     case 'InvalidAppend':
       return `invalid append to ${e.stream}: ${e.message}`;
+    case 'AccessDenied':
+      return `store ${e.endpoint} refused to ${ACCESS_VERB[e.operation]} ${e.stream} to this user (access denied)`;
+    case 'AppendTooLarge':
+      return `the append to ${e.stream} is ${e.bytes} bytes, more than the ${e.maxBytes} the store accepts in one append; nothing was written`;
+    case 'NotLeader':
+      return `store ${e.endpoint}: the node reached is not the cluster's leader${e.leader ? `, and the leader it named (${e.leader}) could not be reached` : ' and named none'}`;
+    case 'StreamDeleted':
+      return e.how === 'truncated'
+        ? `ledger stream ${e.stream} was truncated on the server: ${
+            e.from === undefined ? 'none of its events reads any more' : `its events before revision ${e.from} no longer read`
+          }`
+        : `ledger stream ${e.stream} was deleted on the server (${e.how === 'tombstoned' ? 'tombstoned: for good' : 'soft-deleted: hidden from reads'})`;
   }
 };
+
+export const streamDeleted = (stream: string, how: StreamDeleted['how'], from?: bigint): StreamDeleted => ({
+  _tag: 'StreamDeleted',
+  stream,
+  how,
+  ...(from !== undefined ? { from } : {}),
+});
 
 // ─── Reading and subscribing ──────────────────────────────────────────────
 
@@ -162,6 +242,11 @@ export interface EventStore {
    */
   integrityCheck?(options?: { readonly deep?: boolean }): TE.TaskEither<StoreError, ReadonlyArray<string>>;
   /**
+   * What the server says of a ledger stream beyond its events (EventStoreDB: deleted or truncated, and what its
+   * metadata lets others do to it). Absent: the store has no such thing (SQLite: one file, no per-stream rights).
+   */
+  inspectStream?(stream: string): TE.TaskEither<StoreError, StreamInspection>;
+  /**
    * Pages of $all read ahead on another thread, each event's `text.digest` computed there (optional: SQLite):
    * what a long catch-up folds while the next pages are read and hashed. Same pages as `readAll` would give.
    */
@@ -173,6 +258,13 @@ export interface EventStore {
    */
   deleteStream?(stream: string): TE.TaskEither<StoreError, void>;
   close(): Promise<void>;
+}
+
+export interface StreamInspection {
+  /** Deleted or cut short on the server (null: it reads whole, from revision 0). */
+  readonly deleted: StreamDeleted | null;
+  /** What in the stream's metadata lets someone delete it, truncate it or change its rights (empty: none). One line each. */
+  readonly exposures: ReadonlyArray<string>;
 }
 
 export interface ReadAheadOptions {

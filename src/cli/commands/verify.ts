@@ -128,11 +128,15 @@ export const verifyText = (rep: VerifyReport, cp?: CheckpointCheck): string => {
   const tree = treeLines(rep.tree, cp);
   const problems = rep.problems.length + (sigs?.problems.length ?? 0) + damaged.length + tree.problems.length;
   const signatureLines = sigs ? [signatureSummary(sigs), ...sigs.deployments.map(genesisLine)] : [];
+  const warnings = (rep.exposures ?? []).map((w) => `WARNING ${printable(`${w.stream}: ${w.exposure}`)}`);
   if (problems === 0)
-    return [`ledger intact: ${rep.events} events in ${rep.streams} streams, every hash verified`, ...signatureLines, ...tree.notes]
-      .map((l) => `${l}\n`)
+    return [`ledger intact: ${rep.events} events in ${rep.streams} streams, every hash verified`, ...signatureLines, ...tree.notes, ...warnings]
+      .map(
+        (l) => `${l}
+`,
+      )
       .join('');
-  const lines = [...damaged, ...rep.problems.map(hashLine), ...(sigs?.problems.map(signatureLine) ?? []), ...tree.problems, ...signatureLines];
+  const lines = [...damaged, ...rep.problems.map(hashLine), ...(sigs?.problems.map(signatureLine) ?? []), ...tree.problems, ...signatureLines, ...warnings];
   const first = sigs?.firstProblem;
   lines.push(
     `${problems} problem(s) in ${rep.events} events. Restore the store from a backup taken before the first problem` +

@@ -7,13 +7,9 @@ import type * as grpc from '@grpc/grpc-js';
 import * as features from '@eventstore/db-client/generated/serverfeatures_pb';
 import type * as shared from '@eventstore/db-client/generated/shared_pb';
 
-export interface ServerFeaturesCalls {
-  features: number;
-}
-
 export const serverFeaturesService = (
   batchAppend: boolean,
-  calls: ServerFeaturesCalls,
+  calls: { features: number },
 ): { getSupportedMethods: grpc.handleUnaryCall<shared.Empty, features.SupportedMethods> } => ({
   getSupportedMethods: (_call, callback) => {
     calls.features++;

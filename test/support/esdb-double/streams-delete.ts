@@ -1,20 +1,17 @@
 /**
- * `Streams.Delete` (soft delete: the stream reads as missing and can be written
- * again, revisions continuing) and `Streams.Tombstone` (for good: reads and
- * writes answer `stream-deleted`). Both unary, both check the expected revision;
+ * `Streams.Delete` (soft delete: the stream's metadata becomes `{"$tb": 2^63-1}`, its ACL gone; it reads as
+ * missing and can be written again, revisions continuing from `$tb` set to the first new one) and
+ * `Streams.Tombstone` (for good: reads and writes answer `stream-deleted`; see ./log.ts). Both unary, both check the expected revision;
  * a wrong one is an error status whose metadata carries `exception`,
  * `stream-name`, `expected-version` and `actual-version`.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as pb from '@eventstore/db-client/generated/streams_pb';
 import * as shared from '@eventstore/db-client/generated/shared_pb';
-import type { Expected, Store } from './log';
-import { expectedOf, serviceError, streamDeletedError, streamName } from './wire';
-
-export interface DeleteCalls {
-  delete: number;
-  tombstone: number;
-}
+import { allowed } from './auth';
+import type { Expected } from './log';
+import type { NodeContext } from './node';
+import { accessDeniedError, expectedOf, notLeaderError, requiresLeader, serviceError, streamDeletedError, streamName, unauthenticatedError } from './wire';
 
 /** `expected-version` metadata for the non-revision cases. */
 const EXPECTED_CODE: Record<Exclude<Expected['kind'], 'revision'>, string> = { any: '-2', no_stream: '-1', stream_exists: '-4' };
@@ -24,7 +21,8 @@ type DeleteLike = (
   callback: grpc.sendUnaryData<pb.DeleteResp | pb.TombstoneResp>,
 ) => void;
 
-export const deleteHandlers = (store: Store, calls: DeleteCalls): { delete: DeleteLike; tombstone: DeleteLike } => {
+export const deleteHandlers = (ctx: NodeContext): { delete: DeleteLike; tombstone: DeleteLike } => {
+  const { store, calls } = ctx;
   const deleteLike =
     (tombstone: boolean): DeleteLike =>
     (call, callback) => {
@@ -32,6 +30,14 @@ export const deleteHandlers = (store: Store, calls: DeleteCalls): { delete: Dele
       else calls.delete++;
       const o = call.request.getOptions();
       const name = streamName(o?.getStreamIdentifier());
+      const principal = ctx.principal(call.metadata);
+      if (principal.kind === 'unauthenticated') return callback(unauthenticatedError());
+      if (!allowed(store, principal, 'delete', name)) return callback(accessDeniedError());
+      const leader = ctx.leader();
+      if (leader && requiresLeader(call.metadata)) {
+        calls.notLeader++;
+        return callback(notLeaderError(leader.host, leader.port));
+      }
       const C = pb.DeleteReq.Options.ExpectedStreamRevisionCase;
       const c = o?.getExpectedStreamRevisionCase() ?? C.EXPECTED_STREAM_REVISION_NOT_SET;
       const expected = expectedOf(
@@ -40,7 +46,7 @@ export const deleteHandlers = (store: Store, calls: DeleteCalls): { delete: Dele
       );
       const out = store.delete(name, expected, tombstone);
       if (out.ok) {
-        const position = store.log.at(-1);
+        const position = out;
         if (tombstone) {
           const r = new pb.TombstoneResp();
           if (position)

@@ -7,19 +7,22 @@
  * As on a real server: `$all` reads from a position are inclusive;
  * subscriptions from a position/revision are exclusive; a missing (or
  * soft-deleted) stream reads as a `stream_not_found` message and a normal end;
- * a tombstoned stream answers with the `stream-deleted` error status. On a
+ * a tombstoned stream answers with the `stream-deleted` error status; a
+ * stream's reads start at its metadata's lower bound (`$tb`, `$maxCount`,
+ * `$maxAge`: see ./log.ts), `$all` reads are not filtered by metadata. A
+ * filtered subscription also sends `checkpoint` messages, one per
+ * `checkpointIntervalMultiplier × window` events it scans (matching or not).
+ * Reads need read access (`$all`: `$admins` unless its metadata grants more);
+ * a `requires-leader` read on a node that does not lead is `not-leader`. On a
  * grpc-js server stream, errors are emitted as `'error'` (`destroy` sends no status).
  */
 import * as grpc from '@grpc/grpc-js';
 import * as pb from '@eventstore/db-client/generated/streams_pb';
 import * as shared from '@eventstore/db-client/generated/shared_pb';
-import type { Store, Stored } from './log';
-import { serviceError, streamDeletedError, streamId, streamName, uuid } from './wire';
-
-export interface ReadCalls {
-  read: number;
-  subscriptions: number;
-}
+import { allowed } from './auth';
+import type { Stored } from './log';
+import type { NodeContext } from './node';
+import { accessDeniedError, notLeaderError, requiresLeader, serviceError, streamDeletedError, streamId, streamName, unauthenticatedError, uuid } from './wire';
 
 type ReadCall = grpc.ServerWritableStream<pb.ReadReq, pb.ReadResp>;
 
@@ -63,6 +66,13 @@ const writeTo = (call: ReadCall, msg: pb.ReadResp): Promise<void> => {
   });
 };
 
+/** Events a filtered subscription scans between two checkpoints: the multiplier × the window (`max`; the client's default 32). */
+const checkpointEvery = (o: pb.ReadReq.Options): number | undefined => {
+  const f = o.getFilter();
+  if (!f) return undefined;
+  return Math.max(1, f.getCheckpointintervalmultiplier() || 1) * Math.max(1, f.getMax() || 32);
+};
+
 /** The server-side filter of a read or subscription (prefixes, else regex), on stream name or event type. */
 const filterOf = (o: pb.ReadReq.Options): ((e: Stored) => boolean) => {
   const f = o.getFilter();
@@ -88,13 +98,15 @@ const stream = async (call: ReadCall, events: ReadonlyArray<Stored>, withCommit:
   if (!call.cancelled) call.end();
 };
 
-export const readHandlers = (store: Store, calls: ReadCalls): { read: grpc.handleServerStreamingCall<pb.ReadReq, pb.ReadResp> } => {
+export const readHandlers = (ctx: NodeContext): { read: grpc.handleServerStreamingCall<pb.ReadReq, pb.ReadResp> } => {
+  const { store, calls } = ctx;
   let subscriptionSeq = 0;
 
   /** Catch-up from `startIndex` of `$all`, then `caught_up`, then live; ends only when the client cancels or the server stops. */
-  const subscription = (call: ReadCall, match: (e: Stored) => boolean, startIndex: number, withCommit: boolean): void => {
+  const subscription = (call: ReadCall, match: (e: Stored) => boolean, startIndex: number, withCommit: boolean, every?: number): void => {
     calls.subscriptions++;
     let cursor = startIndex;
+    let scanned = 0;
     let caughtUp = false;
     let running = false;
     let done = false;
@@ -106,6 +118,11 @@ export const readHandlers = (store: Store, calls: ReadCalls): { read: grpc.handl
           while (cursor < store.log.length && !done) {
             const e = store.log[cursor++]!;
             if (match(e)) await writeTo(call, eventResp(e, withCommit));
+            if (every !== undefined && ++scanned % every === 0)
+              await writeTo(
+                call,
+                new pb.ReadResp().setCheckpoint(new pb.ReadResp.Checkpoint().setCommitPosition(e.commit.toString()).setPreparePosition(e.prepare.toString())),
+              );
           }
           if (done) return;
           if (!caughtUp) {
@@ -141,12 +158,20 @@ export const readHandlers = (store: Store, calls: ReadCalls): { read: grpc.handl
     const subscribe = o.getCountOptionCase() === pb.ReadReq.Options.CountOptionCase.SUBSCRIPTION;
     const count = subscribe ? Infinity : Number(BigInt(o.getCount() || '0'));
     const match = filterOf(o);
+    const principal = ctx.principal(call.metadata);
+    if (principal.kind === 'unauthenticated') return call.emit('error', unauthenticatedError());
+    const leader = ctx.leader();
+    if (leader && requiresLeader(call.metadata)) {
+      calls.notLeader++;
+      return call.emit('error', notLeaderError(leader.host, leader.port));
+    }
 
     const streamOptions = o.getStream();
     if (streamOptions) {
       const name = streamName(streamOptions.getStreamIdentifier());
-      const s = store.stream(name);
-      if (s?.tombstoned) return call.emit('error', streamDeletedError(name));
+      if (!allowed(store, principal, 'read', name)) return call.emit('error', accessDeniedError());
+      const readable = store.readable(name);
+      if (readable.kind === 'deleted') return call.emit('error', streamDeletedError(name));
       const R = pb.ReadReq.Options.StreamOptions.RevisionOptionCase;
       const rc = streamOptions.getRevisionOptionCase();
       const from = rc === R.REVISION ? BigInt(streamOptions.getRevision()) : undefined;
@@ -158,13 +183,18 @@ export const readHandlers = (store: Store, calls: ReadCalls): { read: grpc.handl
           const i = store.log.findIndex((e) => e.stream === name && e.revision > from);
           return i < 0 ? store.log.length : i;
         };
-        return subscription(call, (e) => e.stream === name && e.revision >= (store.stream(name)?.truncateBefore ?? 0n), startIndex(), false);
+        const visible = (e: Stored): boolean => {
+          if (e.stream !== name) return false;
+          const now = store.readable(name);
+          return now.kind === 'ok' && now.events.includes(e);
+        };
+        return subscription(call, visible, startIndex(), false);
       }
-      const visible = s ? store.visible(s) : [];
-      if (visible.length === 0) {
+      if (readable.kind === 'not_found') {
         call.write(new pb.ReadResp().setStreamNotFound(new pb.ReadResp.StreamNotFound().setStreamIdentifier(streamId(name))));
         return call.end();
       }
+      const visible = readable.events;
       const selected = backwards
         ? visible.filter((e) => from === undefined || e.revision <= from).reverse()
         : visible.filter((e) => from === undefined || e.revision >= from);
@@ -173,6 +203,7 @@ export const readHandlers = (store: Store, calls: ReadCalls): { read: grpc.handl
 
     const allOptions = o.getAll();
     if (!allOptions) return call.emit('error', serviceError(grpc.status.INVALID_ARGUMENT, 'read of neither a stream nor $all'));
+    if (!allowed(store, principal, 'read', '$all')) return call.emit('error', accessDeniedError());
     const A = pb.ReadReq.Options.AllOptions.AllOptionCase;
     const ac = allOptions.getAllOptionCase();
     const p = allOptions.getPosition();
@@ -186,7 +217,7 @@ export const readHandlers = (store: Store, calls: ReadCalls): { read: grpc.handl
         const i = store.log.findIndex((e) => cmp(e) > 0);
         startIndex = i < 0 ? store.log.length : i;
       }
-      return subscription(call, match, startIndex, true);
+      return subscription(call, match, startIndex, true, checkpointEvery(o));
     }
     let selected: Stored[];
     if (!backwards) selected = ac === A.END ? [] : store.log.filter((e) => cmp(e) >= 0);

@@ -53,3 +53,30 @@ export const rpcStatus = (code: Code, message: string, typeName: string, detail:
 /** An unset expected revision means `any`. */
 export const expectedOf = (c: 'revision' | 'no_stream' | 'any' | 'stream_exists' | 'unset', revision: string): Expected =>
   c === 'revision' ? { kind: 'revision', revision: BigInt(revision) } : c === 'unset' ? { kind: 'any' } : { kind: c };
+
+/** `RpcExceptions.AccessDenied`: the caller's rights do not allow the operation. */
+export const accessDeniedError = (): grpc.ServiceError => serviceError(grpc.status.PERMISSION_DENIED, 'Access Denied', { exception: 'access-denied' });
+
+/** A bad user name or password (the server's authentication answers 401, which gRPC carries as UNAUTHENTICATED). */
+export const unauthenticatedError = (): grpc.ServiceError => serviceError(grpc.status.UNAUTHENTICATED, 'Bad HTTP status code: 401');
+
+/** `RpcExceptions.LeaderInfo`: this node is not the leader; the client reconnects to the one named. */
+export const notLeaderError = (host: string, port: number): grpc.ServiceError =>
+  serviceError(grpc.status.NOT_FOUND, 'Leader info available', { exception: 'not-leader', 'leader-endpoint-host': host, 'leader-endpoint-port': String(port) });
+
+/** `RpcExceptions.Timeout`: the write was not confirmed in time (it may still be written). */
+export const timeoutError = (): grpc.ServiceError => serviceError(grpc.status.ABORTED, 'Operation timed out: Commit timed out.');
+
+/** `RpcExceptions.MaxAppendSizeExceeded`. */
+export const maxAppendSizeError = (max: number): grpc.ServiceError =>
+  serviceError(grpc.status.INVALID_ARGUMENT, `Maximum Append Size of ${max} Exceeded.`, {
+    exception: 'maximum-append-size-exceeded',
+    'maximum-append-size': String(max),
+  });
+
+/** `Event.SizeOnDisk`: what counts against the maximum append size. */
+export const sizeOnDisk = (p: { readonly type: string; readonly data: Uint8Array; readonly customMetadata: Uint8Array }): number =>
+  p.data.length + p.customMetadata.length + p.type.length * 2;
+
+/** The `requires-leader` header of a call. */
+export const requiresLeader = (md: grpc.Metadata): boolean => md.get('requires-leader')[0] === 'true';
