@@ -14,17 +14,17 @@
  */
 import * as E from 'fp-ts/Either';
 import { currentCopyOf, decideDeployment } from '../domain/deployment/decider';
-import { decideContent } from '../domain/content/decider';
-import type { ContentEvent, Fingerprint, LedgerEvent, SecretName, WrappedCopy } from '../domain/events';
+import { type ContentState, decideContent, type SecretEntry } from '../domain/content/decider';
+import { type Fingerprint, type LedgerEvent, MAX_REENCRYPTED_PER_EVENT, type SecretName, type WrappedCopy } from '../domain/events';
 import type { InstallationId, KeyVersion } from '../domain/ids';
 import type { InstanceConfig } from '../domain/instance/decider';
 import type { KeystoreError, StoredKeyPair } from '../ports/crypto';
-import { type Decision, handleCommand, loadAggregate } from './handler';
+import { type Decision, handleCommand, type Loaded, loadAggregate } from './handler';
 import { instanceAggregate, startInstance } from './instance';
-import { proveKey, readSecret, type SecretAggregates, type SecretDeps, type SecretError, secretAggregates, type SecretsLoaded } from './secrets';
+import { eventChecker, proveKey, readSecrets, type SecretAggregates, type SecretDeps, type SecretError, secretAggregates, type SecretsLoaded } from './secrets';
 
-/** Secrets re-encrypted per SecretPut batch (one append each). */
-export const RECREATE_BATCH = 1000;
+/** Secrets re-encrypted per batch: one SecretsReencrypted (one signature) and one content-store transaction each. */
+export const RECREATE_BATCH = MAX_REENCRYPTED_PER_EVENT;
 
 export interface RecreateOutcome {
   /** The version created (by this run or the run it resumed). */
@@ -92,6 +92,48 @@ const removeRows = async (deps: SecretDeps, dep: string, rows: ReadonlyArray<Row
   return E.right(undefined);
 };
 
+/**
+ * The secrets still under the replaced version, in name order (the content store's rows are keyed by name: its writes
+ * stay sequential): the first `n` from where the last call's finished ones end. When the order runs out it is taken
+ * from the state again, so a secret put under that version meanwhile (a racing `secret put`) is not missed.
+ */
+const pendingIn = (previous: KeyVersion) => {
+  let order: ReadonlyArray<string> = [];
+  let at = 0;
+  return (s: ContentState, n: number): ReadonlyArray<SecretEntry> => {
+    const under = (name: string): SecretEntry | undefined => {
+      const e = s.secrets.get(name);
+      return e?.keyVersion === previous ? e : undefined;
+    };
+    while (at < order.length && under(order[at]!) === undefined) at++;
+    if (at >= order.length) {
+      order = [...s.secrets.values()]
+        .filter((e) => e.keyVersion === previous)
+        .map((e) => e.name as string)
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      at = 0;
+    }
+    const out: SecretEntry[] = [];
+    for (let i = at; i < order.length && out.length < n; i++) {
+      const e = under(order[i]!);
+      if (e) out.push(e);
+    }
+    return out;
+  };
+};
+
+/** The ciphertexts the last SecretsReencrypted from `previous` to `current` superseded, when no longer current. */
+const supersededByLastBatch = (content: Loaded<ContentState>, current: KeyVersion, previous: KeyVersion): ReadonlyArray<Row> => {
+  for (let i = content.events.length - 1; i >= 0; i--) {
+    const e = content.events[i]!.event;
+    if (e.type !== 'SecretsReencrypted' || e.data.keyVersion !== current || e.data.previousKeyVersion !== previous) continue;
+    return e.data.secrets
+      .filter((x) => content.state.secrets.get(x.name)?.fingerprint !== x.previousFingerprint)
+      .map((x) => ({ name: x.name, fingerprint: x.previousFingerprint }));
+  }
+  return [];
+};
+
 export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, options: RecreateOptions = {}): Promise<E.Either<SecretError, RecreateOutcome>> => {
   const dep = config.deploymentId;
   const self = config.installationId;
@@ -147,42 +189,60 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
   if (E.isLeft(proven)) return proven;
   const previous = loaded.deployment.state.previousKey?.key.keyVersion;
   const current = proven.right.keyVersion;
-  const batch = options.batch ?? RECREATE_BATCH;
+  const batch = Math.min(options.batch ?? RECREATE_BATCH, MAX_REENCRYPTED_PER_EVENT);
   let reencrypted = 0;
   if (previous !== undefined) {
     if (proven.right.previous?.keyVersion !== previous)
       return E.left({ _tag: 'SecretsNotActivated', installationId: self, reason: { _tag: 'NoWrappedCopy', keyVersion: previous } });
-    const pending = () => [...loaded.content.state.secrets.values()].filter((s) => s.keyVersion === previous);
-    const total = pending().length;
+    // A run stopped after recording a batch but before removing the ciphertexts it superseded left them behind (under
+    // the old version): the last batch of this re-creation names them (each earlier one was removed before the next).
+    const leftBehind = step1.right.result.created ? [] : supersededByLastBatch(loaded.content, current, previous);
+    if (leftBehind.length > 0) {
+      const removed = await removeRows(deps, dep, leftBehind);
+      if (E.isLeft(removed)) return removed;
+    }
+    const pending = pendingIn(previous);
+    // Verdicts on the events secrets were read from, by event hash: a SecretsReencrypted of an earlier re-creation is verified once.
+    const checker = eventChecker(deps.crypto.signing, proven.right.trust);
+    let total = pending(loaded.content.state, Number.POSITIVE_INFINITY).length;
     options.progress?.(0, total);
     for (;;) {
       const r = await handleCommand(
         deps,
         secretAggregates(config),
         async (l) => {
-          const todo = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === previous).slice(0, batch);
-          const events: ContentEvent[] = [];
+          const ahead = pending(l.content.state, 2 * batch);
+          const todo = ahead.slice(0, batch);
+          // The next batch's signatures start verifying now, off this thread, while this batch is re-encrypted and recorded.
+          for (const entry of ahead.slice(batch)) checker.start(l.content.events[entry.revision]!);
+          // Read as a reader reads them: each event that recorded one signed by a certified member (each event verified once).
+          const read = await readSecrets(
+            deps,
+            dep,
+            proven.right,
+            l.content,
+            todo.map((e) => e.name),
+            checker,
+          );
+          if (E.isLeft(read)) return read;
           const superseded: Array<{ name: string; fingerprint: Fingerprint }> = [];
-          const rows: Array<{ name: string; fingerprint: Fingerprint; jwe: string }> = [];
-          for (const entry of todo) {
-            const read = await readSecret(deps, dep, proven.right, l.content, entry.name);
-            if (E.isLeft(read)) return read;
-            const jwe = deps.cipher.seal(proven.right.key, read.right.value, { deploymentId: dep, name: entry.name, keyVersion: current });
-            const fingerprint = deps.cipher.fingerprint(jwe);
-            rows.push({ name: entry.name, fingerprint, jwe });
-            const decided = decideContent(
-              { type: 'PutSecret', deploymentId: dep, name: entry.name as SecretName, keyVersion: current, fingerprint, by: self },
-              l.content.state,
-            );
-            if (E.isLeft(decided)) return decided;
-            events.push(...decided.right);
+          const rows: Array<{ name: SecretName; fingerprint: Fingerprint; jwe: string }> = [];
+          for (const { entry, value } of read.right) {
+            const jwe = deps.cipher.seal(proven.right.key, value, { deploymentId: dep, name: entry.name, keyVersion: current });
+            value.fill(0);
+            rows.push({ name: entry.name, fingerprint: deps.cipher.fingerprint(jwe), jwe });
             superseded.push({ name: entry.name, fingerprint: entry.fingerprint });
           }
-          // The new ciphertexts beside the old ones first: a SecretPut is never recorded without its ciphertext.
+          const decided = decideContent(
+            { type: 'ReencryptSecrets', deploymentId: dep, keyVersion: current, previousKeyVersion: previous, secrets: rows, by: self },
+            l.content.state,
+          );
+          if (E.isLeft(decided)) return decided;
+          // The new ciphertexts beside the old ones first: a batch is never recorded without its ciphertexts.
           const written = await writeRows(deps, dep, rows);
           if (E.isLeft(written)) return written;
           await deps.pause?.('recreate:after-content-written');
-          return E.right({ append: { to: 'content' as const, events, signer: proven.right.signer }, result: superseded });
+          return E.right({ append: { to: 'content' as const, events: decided.right, signer: proven.right.signer }, result: superseded });
         },
         loaded,
       );
@@ -194,7 +254,8 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
       const removed = await removeRows(deps, dep, r.right.result);
       if (E.isLeft(removed)) return removed;
       reencrypted += r.right.result.length;
-      options.progress?.(total - pending().length, total);
+      total = Math.max(total, reencrypted);
+      options.progress?.(reencrypted, total);
       await deps.pause?.('recreate:after-batch');
     }
   }

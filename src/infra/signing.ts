@@ -94,4 +94,15 @@ export const signatures: Signatures = {
       return false;
     }
   },
+  verifyAsync: (publicKey, message, signature) => {
+    const k = publicKeyOf(publicKey.x);
+    if (k === null || !/^[A-Za-z0-9_-]{86}$/.test(signature)) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      try {
+        verify(null, Buffer.from(message, 'utf8'), k, Buffer.from(signature, 'base64url'), (err, ok) => resolve(err === null && ok));
+      } catch {
+        resolve(false);
+      }
+    });
+  },
 };

@@ -83,6 +83,8 @@ export interface Signatures {
   thumbprint(publicKey: SigningJwk): Thumbprint;
   sign(key: SigningKeyHandle, message: string): string;
   verify(publicKey: SigningJwk, message: string, signature: string): boolean;
+  /** The same check off the main thread (node's thread pool): many started at once run on every core while the caller works. */
+  verifyAsync(publicKey: SigningJwk, message: string, signature: string): Promise<boolean>;
 }
 
 /** Signatures this instance verified before, remembered under its local-state MAC (src/infra/sqlite-verified.ts): a trust walk then verifies only what is new. */

@@ -229,6 +229,7 @@ const applyActivation = (v: WorkingView, e: StoredEvent): void => {
     case 'SecretDeleted':
     case 'SecretRead':
     case 'SecretReadsCounted':
+    case 'SecretsReencrypted':
       return;
     case 'SigningKeyRegistered': {
       // A signing key added later (`keyledger trust`): what a join of it confirms from now on.
