@@ -4,8 +4,10 @@
  *
  *   1. deployment stream: SymmetricKeyCreated for version N+1 (the creator's copy and key check) and, in the same
  *      append, a SymmetricKeyWrapped for each other active member (activated, signing key registered, copy current);
- *   2. content stream, in batches: every secret still under N decrypted and sealed under N+1, the new ciphertext
- *      written beside the old one, then its SecretPut recorded, then the old ciphertext removed;
+ *   2. content stream, in batches of up to 1,000 (in name order): every secret still under N read as a reader reads it
+ *      (the signatures of the events it was read from checked together, off the main thread) and sealed under N+1, the
+ *      new ciphertexts written beside the old ones, then one signed SecretsReencrypted recorded for the batch, then the
+ *      old ciphertexts removed;
  *   3. deployment stream: KeyVersionRetired for N.
  *
  * Until step 3 the deployment state keeps version N and each member's copy of it (`previousKey`), and a reader
@@ -191,9 +193,9 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
   const current = proven.right.keyVersion;
   const batch = Math.min(options.batch ?? RECREATE_BATCH, MAX_REENCRYPTED_PER_EVENT);
   let reencrypted = 0;
+  if (previous !== undefined && proven.right.previous?.keyVersion !== previous)
+    return E.left({ _tag: 'SecretsNotActivated', installationId: self, reason: { _tag: 'NoWrappedCopy', keyVersion: previous } });
   if (previous !== undefined) {
-    if (proven.right.previous?.keyVersion !== previous)
-      return E.left({ _tag: 'SecretsNotActivated', installationId: self, reason: { _tag: 'NoWrappedCopy', keyVersion: previous } });
     // A run stopped after recording a batch but before removing the ciphertexts it superseded left them behind (under
     // the old version): the last batch of this re-creation names them (each earlier one was removed before the next).
     const leftBehind = step1.right.result.created ? [] : supersededByLastBatch(loaded.content, current, previous);
@@ -201,12 +203,14 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
       const removed = await removeRows(deps, dep, leftBehind);
       if (E.isLeft(removed)) return removed;
     }
-    const pending = pendingIn(previous);
-    // Verdicts on the events secrets were read from, by event hash: a SecretsReencrypted of an earlier re-creation is verified once.
-    const checker = eventChecker(deps.crypto.signing, proven.right.trust);
-    let total = pending(loaded.content.state, Number.POSITIVE_INFINITY).length;
-    options.progress?.(0, total);
-    for (;;) {
+  }
+  const pending = pendingIn(previous ?? current);
+  // Verdicts on the events secrets were read from, by event hash: a SecretsReencrypted of an earlier re-creation is verified once.
+  const checker = eventChecker(deps.crypto.signing, proven.right.trust, E.isRight(held) ? held.right.signing : undefined);
+  let total = previous === undefined ? 0 : pending(loaded.content.state, Number.POSITIVE_INFINITY).length;
+  if (previous !== undefined) options.progress?.(0, total);
+  for (;;) {
+    while (previous !== undefined) {
       const r = await handleCommand(
         deps,
         secretAggregates(config),
@@ -258,30 +262,41 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
       options.progress?.(reencrypted, total);
       await deps.pause?.('recreate:after-batch');
     }
-  }
 
-  // ─── 3. The previous version retired ───
-  const retire = await handleCommand(
-    deps,
-    secretAggregates(config),
-    async (l) => {
-      const p = l.deployment.state.previousKey;
-      if (!p) return E.right({ result: undefined });
-      const left = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === p.key.keyVersion).length;
-      if (left > 0) throw new Error('programmer error: retiring a key version some secret is still under');
-      const secrets = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === current).length;
-      const decided = decideDeployment(
-        { type: 'RetireKeyVersion', deploymentId: dep, retiredBy: self, keyVersion: p.key.keyVersion, secrets },
-        l.deployment.state,
-      );
-      if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused' as const, error: decided.left });
-      return E.right({ append: { to: 'deployment' as const, events: decided.right, signer: proven.right.signer }, result: undefined });
-    },
-    loaded,
-  );
-  if (E.isLeft(retire)) return retire as E.Either<SecretError, never>;
-  recorded.push(...retire.right.appended);
-  const d = retire.right.loaded.deployment.state;
+    // ─── 3. The previous version retired ───
+    const retire = await handleCommand(
+      deps,
+      secretAggregates(config),
+      async (l) => {
+        const p = l.deployment.state.previousKey;
+        if (!p) return E.right({ result: 'retired' as const });
+        // A secret still under it (a put that raced this run, decided on the deployment as it was before step 1, seen on a
+        // reload): re-encrypted first, then retired.
+        const left = [...l.content.state.secrets.values()].some((s) => s.keyVersion === p.key.keyVersion);
+        if (left && p.key.keyVersion === previous) return E.right({ result: 'pending' as const });
+        // Another run's re-creation (it finished this one and began the next): that run retires its own.
+        if (left || p.key.keyVersion !== previous)
+          return E.left({
+            _tag: 'DeploymentRefused' as const,
+            error: { _tag: 'RecreationUnfinished' as const, previousVersion: p.key.keyVersion, currentVersion: l.deployment.state.currentKey!.keyVersion },
+          });
+        const secrets = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === current).length;
+        const decided = decideDeployment(
+          { type: 'RetireKeyVersion', deploymentId: dep, retiredBy: self, keyVersion: p.key.keyVersion, secrets },
+          l.deployment.state,
+        );
+        if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused' as const, error: decided.left });
+        return E.right({ append: { to: 'deployment' as const, events: decided.right, signer: proven.right.signer }, result: 'retired' as const });
+      },
+      loaded,
+    );
+    if (E.isLeft(retire)) return retire as E.Either<SecretError, never>;
+    loaded = retire.right.loaded;
+    if (retire.right.result === 'pending') continue;
+    recorded.push(...retire.right.appended);
+    break;
+  }
+  const d = loaded.deployment.state;
   const stale = Object.values(d.registered)
     .filter((r) => !currentCopyOf(d, r.installationId) && d.copies[r.installationId] !== undefined)
     .map((r) => r.installationId);

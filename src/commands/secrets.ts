@@ -21,6 +21,7 @@ import {
   contentEventProblem,
   type ContentEventProblem,
   decideContent,
+  type SignatureClaim,
   evolveContent,
   initialContentState,
 } from '../domain/content/decider';
@@ -33,7 +34,7 @@ import type { InstanceConfig } from '../domain/instance/decider';
 import { checkBeforeUnwrap } from '../domain/start-check';
 import type { Trust } from '../domain/trust';
 import type { ContentStore, ContentStoreError, OpenProblem, SecretCipher } from '../ports/content';
-import type { KeystoreError, Signatures, StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
+import type { KeystoreError, Signatures, SigningKeyPair, StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
 import { type Aggregate, handleCommand, type Handled, type Loaded, type LoadedAll, loadAggregate } from './handler';
 import { type CommandError, heldFrom, type InstanceDeps, isKeystoreError, memberAggregates, unwrapOwnCopy } from './instance';
 import { signerOf, trustIn, trustProblem } from './signing';
@@ -268,15 +269,24 @@ export interface EventChecker {
   verdict(e: StoredEvent): Promise<ContentEventProblem | undefined>;
 }
 
-export const eventChecker = (signing: Signatures, trust: Trust, checked: CheckedEvents = new Map()): EventChecker => {
+export const eventChecker = (
+  signing: Signatures,
+  trust: Trust,
+  /** This instance's own signing key: its own events are checked by signing them again (`Signatures.signsAlike`), then verified only if that differs. */
+  own?: SigningKeyPair,
+  checked: CheckedEvents = new Map(),
+): EventChecker => {
   const pending = new Map<string, Promise<ContentEventProblem | undefined>>();
+  const verify = async ({ signingKey, text, signature }: SignatureClaim): Promise<ContentEventProblem | undefined> => {
+    // When the certified key it must verify under is this instance's own public key, signing again is checking.
+    if (own && signingKey.x === own.publicKey.x && (await signing.signsAlike(own.handle, text, signature))) return undefined;
+    return (await signing.verifyAsync(signingKey, text, signature)) ? undefined : 'bad-signature';
+  };
   const start = (e: StoredEvent): void => {
     const hash = e.metadata.hash;
     if (checked.has(hash) || pending.has(hash)) return;
     const claim = contentEventClaim(e, trust);
-    const verdict = E.isLeft(claim)
-      ? Promise.resolve(claim.left)
-      : signing.verifyAsync(claim.right.signingKey, claim.right.text, claim.right.signature).then((ok) => (ok ? undefined : ('bad-signature' as const)));
+    const verdict = E.isLeft(claim) ? Promise.resolve(claim.left) : verify(claim.right);
     pending.set(
       hash,
       verdict.then((v) => {

@@ -85,6 +85,12 @@ export interface Signatures {
   verify(publicKey: SigningJwk, message: string, signature: string): boolean;
   /** The same check off the main thread (node's thread pool): many started at once run on every core while the caller works. */
   verifyAsync(publicKey: SigningJwk, message: string, signature: string): Promise<boolean>;
+  /**
+   * Whether `signature` is the one this key makes over `message`, found by signing it again off the main thread: Ed25519
+   * signing is deterministic (RFC 8032 §5.1.6), so a match is a valid signature by this key — for a third of the cost of a
+   * verification. False proves nothing (a signer that draws its nonces at random signs otherwise): then verify.
+   */
+  signsAlike(key: SigningKeyHandle, message: string, signature: string): Promise<boolean>;
 }
 
 /** Signatures this instance verified before, remembered under its local-state MAC (src/infra/sqlite-verified.ts): a trust walk then verifies only what is new. */
