@@ -28,6 +28,9 @@ import { eventChecker, proveKey, readSecrets, type SecretAggregates, type Secret
 /** Secrets re-encrypted per batch: one SecretsReencrypted (one signature) and one content-store transaction each. */
 export const RECREATE_BATCH = MAX_REENCRYPTED_PER_EVENT;
 
+/** Batches whose signatures are being checked ahead of the one re-encrypted (bounded: their texts wait in memory). */
+const LOOKAHEAD = 2;
+
 export interface RecreateOutcome {
   /** The version created (by this run or the run it resumed). */
   readonly keyVersion: KeyVersion;
@@ -189,35 +192,35 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
   let loaded = step1.right.loaded;
   const proven = await proveKey(deps, config, loaded, held);
   if (E.isLeft(proven)) return proven;
+  // Step 1 created the version (the one it replaced is kept until retired) or found one being created.
   const previous = loaded.deployment.state.previousKey?.key.keyVersion;
+  if (previous === undefined) throw new Error('programmer error: no previous key version after step 1');
   const current = proven.right.keyVersion;
   const batch = Math.min(options.batch ?? RECREATE_BATCH, MAX_REENCRYPTED_PER_EVENT);
   let reencrypted = 0;
-  if (previous !== undefined && proven.right.previous?.keyVersion !== previous)
+  if (proven.right.previous?.keyVersion !== previous)
     return E.left({ _tag: 'SecretsNotActivated', installationId: self, reason: { _tag: 'NoWrappedCopy', keyVersion: previous } });
-  if (previous !== undefined) {
-    // A run stopped after recording a batch but before removing the ciphertexts it superseded left them behind (under
-    // the old version): the last batch of this re-creation names them (each earlier one was removed before the next).
-    const leftBehind = step1.right.result.created ? [] : supersededByLastBatch(loaded.content, current, previous);
-    if (leftBehind.length > 0) {
-      const removed = await removeRows(deps, dep, leftBehind);
-      if (E.isLeft(removed)) return removed;
-    }
+  // A run stopped after recording a batch but before removing the ciphertexts it superseded left them behind (under
+  // the old version): the last batch of this re-creation names them (each earlier one was removed before the next).
+  const leftBehind = step1.right.result.created ? [] : supersededByLastBatch(loaded.content, current, previous);
+  if (leftBehind.length > 0) {
+    const removed = await removeRows(deps, dep, leftBehind);
+    if (E.isLeft(removed)) return removed;
   }
-  const pending = pendingIn(previous ?? current);
+  const pending = pendingIn(previous);
   // Verdicts on the events secrets were read from, by event hash: a SecretsReencrypted of an earlier re-creation is verified once.
   const checker = eventChecker(deps.crypto.signing, proven.right.trust, E.isRight(held) ? held.right.signing : undefined);
-  let total = previous === undefined ? 0 : pending(loaded.content.state, Number.POSITIVE_INFINITY).length;
-  if (previous !== undefined) options.progress?.(0, total);
+  let total = pending(loaded.content.state, Number.POSITIVE_INFINITY).length;
+  options.progress?.(0, total);
   for (;;) {
-    while (previous !== undefined) {
+    for (;;) {
       const r = await handleCommand(
         deps,
         secretAggregates(config),
         async (l) => {
-          const ahead = pending(l.content.state, 2 * batch);
+          const ahead = pending(l.content.state, (1 + LOOKAHEAD) * batch);
           const todo = ahead.slice(0, batch);
-          // The next batch's signatures start verifying now, off this thread, while this batch is re-encrypted and recorded.
+          // The next batches' signatures start verifying now, off this thread, while this one is re-encrypted and recorded.
           for (const entry of ahead.slice(batch)) checker.start(l.content.events[entry.revision]!);
           // Read as a reader reads them: each event that recorded one signed by a certified member (each event verified once).
           const read = await readSecrets(
@@ -310,7 +313,7 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
   if (E.isRight(started)) recorded.push(...started.right.recorded);
   return E.right({
     keyVersion: current,
-    retiredVersion: (previous ?? current - 1) as KeyVersion,
+    retiredVersion: previous,
     created: step1.right.result.created,
     wrappedFor: step1.right.result.wrappedFor,
     stale,

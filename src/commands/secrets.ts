@@ -277,24 +277,20 @@ export const eventChecker = (
   checked: CheckedEvents = new Map(),
 ): EventChecker => {
   const pending = new Map<string, Promise<ContentEventProblem | undefined>>();
-  const verify = async ({ signingKey, text, signature }: SignatureClaim): Promise<ContentEventProblem | undefined> => {
+  const verify = async (hash: string, { signingKey, text, signature }: SignatureClaim): Promise<ContentEventProblem | undefined> => {
     // When the certified key it must verify under is this instance's own public key, signing again is checking.
-    if (own && signingKey.x === own.publicKey.x && (await signing.signsAlike(own.handle, text, signature))) return undefined;
-    return (await signing.verifyAsync(signingKey, text, signature)) ? undefined : 'bad-signature';
+    const alike = own !== undefined && signingKey.x === own.publicKey.x && (await signing.signsAlike(own.handle, text, signature));
+    const problem = alike || (await signing.verifyAsync(signingKey, text, signature)) ? undefined : ('bad-signature' as const);
+    checked.set(hash, problem);
+    pending.delete(hash);
+    return problem;
   };
   const start = (e: StoredEvent): void => {
     const hash = e.metadata.hash;
     if (checked.has(hash) || pending.has(hash)) return;
     const claim = contentEventClaim(e, trust);
-    const verdict = E.isLeft(claim) ? Promise.resolve(claim.left) : verify(claim.right);
-    pending.set(
-      hash,
-      verdict.then((v) => {
-        checked.set(hash, v);
-        pending.delete(hash);
-        return v;
-      }),
-    );
+    if (E.isLeft(claim)) checked.set(hash, claim.left);
+    else pending.set(hash, verify(hash, claim.right));
   };
   return {
     start,

@@ -151,6 +151,13 @@ const canonicalJsonByMember = (value: unknown): string => {
 
 export const EVENT_SIGNATURE_CONTEXT = 'keyledger-event-signature/v1\n';
 
+/**
+ * `canonicalJson({ stream, revision, type, data, metadata })` (what the hash and the signature cover) from the data's
+ * canonical JSON, already made: the members in canonical order (data, metadata, revision, stream, type).
+ */
+const envelopeJson = (stream: string, revision: bigint, type: string, dataJson: string, metadata: object): string =>
+  `{"data":${dataJson},"metadata":${canonicalJson(metadata)},"revision":"${revision}","stream":${JSON.stringify(stream)},"type":${JSON.stringify(type)}}`;
+
 /** The text an event's signature covers. */
 export const eventSigningText = (
   stream: string,
@@ -160,15 +167,8 @@ export const eventSigningText = (
   metadata: Omit<EventMetadata, 'hash' | 'sig'> & { readonly hash?: unknown; readonly sig?: unknown },
 ): string => {
   const { hash: _hash, sig: _sig, ...rest } = metadata;
-  return EVENT_SIGNATURE_CONTEXT + canonicalJson({ stream, revision: revision.toString(), type, data, metadata: rest });
+  return EVENT_SIGNATURE_CONTEXT + envelopeJson(stream, revision, type, canonicalJson(data), rest);
 };
-
-/**
- * `canonicalJson({ stream, revision, type, data, metadata })` (what the hash and the signature cover) from the data's
- * canonical JSON, already made: the members in canonical order (data, metadata, revision, stream, type).
- */
-const envelopeJson = (stream: string, revision: bigint, type: string, dataJson: string, metadata: object): string =>
-  `{"data":${dataJson},"metadata":${canonicalJson(metadata)},"revision":"${revision}","stream":${JSON.stringify(stream)},"type":${JSON.stringify(type)}}`;
 
 /** Signs events for the handler: who signs, and the signature over a text. */
 export interface EventSigner {
@@ -181,7 +181,7 @@ export interface EventSigner {
 export type Digest = (text: string) => string;
 
 export const hashEvent = (digest: Digest, stream: string, revision: bigint, type: string, data: unknown, metadata: Omit<EventMetadata, 'hash'>): string =>
-  digest(canonicalJson({ stream, revision: revision.toString(), type, data, metadata }));
+  digest(envelopeJson(stream, revision, type, canonicalJson(data), metadata));
 
 /**
  * Where a value failed and what was expected — never the value itself (it
