@@ -1,7 +1,7 @@
 /**
- * How a re-creation checks the events its secrets are read from (src/commands/secrets.ts `eventChecker`, docs/adr/0014):
- * each event once, off the main thread; this instance's own signatures by signing again (`Signatures.signsAlike`:
- * Ed25519 is deterministic), anything else — a signature that differs, another member's — by verifying.
+ * How a re-creation checks the events its secrets are read from (docs/adr/0014): off the main thread, many at once
+ * (`Signatures.checkMany`), each event once (src/commands/secrets.ts `eventChecker`); this instance's own signatures by
+ * signing again (Ed25519 is deterministic), anything else — a signature that differs, another member's — by verifying.
  */
 import test from 'ava';
 import { eventChecker } from '../src/commands/secrets';
@@ -9,28 +9,35 @@ import type { StoredEvent } from '../src/domain/envelope';
 import { eventSigningText } from '../src/domain/envelope';
 import type { Trust } from '../src/domain/trust';
 import { signatures } from '../src/infra/signing';
-import type { Signatures } from '../src/ports/crypto';
+import type { SignatureCheck, Signatures, SigningKeyPair } from '../src/ports/crypto';
 
 const OWN = '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b';
 const OTHER = '0b6e2f3a-1c4d-4e5f-8a9b-7c6d5e4f3a2b';
 
-test('signsAlike: true for the signature this key makes over the text; false for another text, another key, or no signature at all', async (t) => {
+test('checkMany answers as verify does — own signatures (signed again), others’, forged, malformed', async (t) => {
+  t.timeout(30_000);
   const mine = signatures.generate();
   const theirs = signatures.generate();
-  const text = 'keyledger-event-signature/v1\n{"data":{}}';
-  const sig = signatures.sign(mine.handle, text);
-  t.true(await signatures.signsAlike(mine.handle, text, sig));
-  t.false(await signatures.signsAlike(mine.handle, `${text} `, sig));
-  t.false(await signatures.signsAlike(theirs.handle, text, sig));
-  t.false(await signatures.signsAlike(mine.handle, text, signatures.sign(theirs.handle, text)));
-  for (const bad of ['', 'x', `${sig.slice(0, 85)}!`, `${sig}A`]) t.false(await signatures.signsAlike(mine.handle, text, bad), JSON.stringify(bad));
-  // What it stands for: the same answer a verification gives.
-  t.true(await signatures.verifyAsync(mine.publicKey, text, sig));
-  t.false(await signatures.verifyAsync(theirs.publicKey, text, sig));
+  const text = (i: number) => `keyledger-event-signature/v1\n{"data":{"i":${i}}}`;
+  const checks: SignatureCheck[] = [
+    { publicKey: mine.publicKey, message: text(0), signature: signatures.sign(mine.handle, text(0)) },
+    { publicKey: theirs.publicKey, message: text(1), signature: signatures.sign(theirs.handle, text(1)) },
+    // Claims this instance's key, signed over another text (copied from another event), or by another key: refused.
+    { publicKey: mine.publicKey, message: text(2), signature: signatures.sign(mine.handle, text(3)) },
+    { publicKey: mine.publicKey, message: text(4), signature: signatures.sign(theirs.handle, text(4)) },
+    { publicKey: theirs.publicKey, message: text(5), signature: signatures.sign(mine.handle, text(5)) },
+    { publicKey: mine.publicKey, message: text(6), signature: 'not a signature' },
+    { publicKey: mine.publicKey, message: text(7), signature: `${signatures.sign(mine.handle, text(7)).slice(0, 85)}!` },
+  ];
+  const expected = checks.map((c) => signatures.verify(c.publicKey, c.message, c.signature));
+  t.deepEqual(expected, [true, true, false, false, false, false, false]);
+  t.deepEqual(await signatures.checkMany(checks, mine), expected, 'with its own key (signing again)');
+  t.deepEqual(await signatures.checkMany(checks), expected, 'without (every one verified)');
+  t.deepEqual(await signatures.checkMany([]), []);
 });
 
 /** A SecretPut signed (by `key`, in the name of `by`), as the content stream holds it. */
-const secretPut = (revision: bigint, by: string, key: { thumbprint: string; sign: (text: string) => string }): StoredEvent => {
+const secretPut = (revision: bigint, by: string, key: SigningKeyPair): StoredEvent => {
   const data = { deploymentId: 'default', fingerprint: 'F'.repeat(43), keyVersion: 1, name: `s${revision}`, previousFingerprint: null, putBy: by };
   const metadata = {
     actor: 'op',
@@ -41,7 +48,7 @@ const secretPut = (revision: bigint, by: string, key: { thumbprint: string; sign
     occurredAt: '2026-11-28T12:00:00.000Z',
   };
   const base = { ...metadata, prevHash: '0'.repeat(64), schemaVersion: 1 };
-  const value = key.sign(eventSigningText('keyledger.content-default', revision, 'SecretPut', data, base as never));
+  const value = signatures.sign(key.handle, eventSigningText('keyledger.content-default', revision, 'SecretPut', data, base as never));
   return {
     stream: 'keyledger.content-default',
     revision,
@@ -51,7 +58,8 @@ const secretPut = (revision: bigint, by: string, key: { thumbprint: string; sign
   };
 };
 
-test('eventChecker: own events by signing again, others verified; a signature of its own key that differs (another signer’s nonce) is still verified', async (t) => {
+test('eventChecker: each event checked once, one call per start, with this instance’s key for its own; a forged one refused', async (t) => {
+  t.timeout(30_000);
   const mine = signatures.generate();
   const theirs = signatures.generate();
   const trust = {
@@ -60,53 +68,38 @@ test('eventChecker: own events by signing again, others verified; a signature of
       [theirs.thumbprint]: { signingKey: theirs.publicKey, signingThumbprint: theirs.thumbprint, installationId: OTHER },
     },
   } as unknown as Trust;
-  const calls = { signsAlike: 0, verify: 0 };
-  // A signer of the same key whose signatures differ from the deterministic ones (as one drawing nonces at random would):
-  // signsAlike says no; verification must decide. Modelled by a port whose signsAlike never matches.
-  const counting = (alike: boolean): Signatures => ({
+  const jobs: Array<{ size: number; own: boolean }> = [];
+  const counting: Signatures = {
     ...signatures,
-    signsAlike: async (h, m, s) => {
-      calls.signsAlike++;
-      return alike && signatures.signsAlike(h, m, s);
+    checkMany: (checks, own) => {
+      jobs.push({ size: checks.length, own: own === mine });
+      return signatures.checkMany(checks, own);
     },
-    verifyAsync: async (k, m, s) => {
-      calls.verify++;
-      return signatures.verifyAsync(k, m, s);
-    },
-  });
-  const own = secretPut(0n, OWN, { thumbprint: mine.thumbprint, sign: (x) => signatures.sign(mine.handle, x) });
-  const other = secretPut(1n, OTHER, { thumbprint: theirs.thumbprint, sign: (x) => signatures.sign(theirs.handle, x) });
+  };
+  const own = secretPut(0n, OWN, mine);
+  const other = secretPut(1n, OTHER, theirs);
   const forged = { ...own, revision: 2n, metadata: { ...own.metadata, hash: 'f'.repeat(64) } } as StoredEvent; // its signature covers revision 0
-
-  const checker = eventChecker(counting(true), trust, mine);
+  const checker = eventChecker(counting, trust, mine);
+  checker.start([own, other, forged, own]);
+  t.deepEqual(jobs, [{ size: 3, own: true }], 'one call; an event named twice checked once');
   t.is(await checker.verdict(own), undefined);
-  t.deepEqual(calls, { signsAlike: 1, verify: 0 }, 'its own event: signed again, not verified');
   t.is(await checker.verdict(other), undefined);
-  t.deepEqual(calls, { signsAlike: 1, verify: 1 }, 'another member’s: verified, never signed');
   t.is(await checker.verdict(forged), 'bad-signature');
-  t.deepEqual(calls, { signsAlike: 2, verify: 2 }, 'its own key, but not what it signs: verified, and refused');
+  checker.start([own, other]);
   t.is(await checker.verdict(own), undefined);
-  t.deepEqual(calls, { signsAlike: 2, verify: 2 }, 'each event checked once');
-
-  const differs = eventChecker(counting(false), trust, mine);
-  t.is(await differs.verdict(own), undefined, 'a valid signature that is not the deterministic one still verifies');
-  t.deepEqual(calls, { signsAlike: 3, verify: 3 });
-  // Without its own key (another member re-creates), everything is verified.
-  t.is(await eventChecker(counting(true), trust).verdict(own), undefined);
-  t.deepEqual(calls, { signsAlike: 3, verify: 4 });
+  t.deepEqual(jobs.length, 1, 'nothing checked again');
+  // Asked for an event never started: checked then.
+  const late = secretPut(3n, OTHER, theirs);
+  t.is(await checker.verdict(late), undefined);
+  t.deepEqual(jobs[1], { size: 1, own: true });
 });
 
-test('eventChecker: the refusals a reader gives — unsigned, a signer never certified — without any signature work', async (t) => {
+test('eventChecker: the refusals a reader gives — unsigned, a signer never certified — with no signature checked', async (t) => {
   const key = signatures.generate();
-  const stranger = { thumbprint: key.thumbprint, sign: (m: string) => signatures.sign(key.handle, m) };
-  const trust = { everCertified: {} } as unknown as Trust;
-  const none: Signatures = {
-    ...signatures,
-    signsAlike: () => Promise.reject(new Error('not called')),
-    verifyAsync: () => Promise.reject(new Error('not called')),
-  };
-  const checker = eventChecker(none, trust);
-  const e = secretPut(0n, OWN, stranger);
+  const none: Signatures = { ...signatures, checkMany: () => Promise.reject(new Error('not called')) };
+  const checker = eventChecker(none, { everCertified: {} } as unknown as Trust);
+  const e = secretPut(0n, OWN, key);
+  checker.start([e]);
   t.is(await checker.verdict(e), 'signer-not-certified');
   const { sig: _sig, ...unsigned } = e.metadata as unknown as Record<string, unknown>;
   t.is(await checker.verdict({ ...e, metadata: { ...unsigned, hash: 'u'.repeat(64) } } as unknown as StoredEvent), 'unsigned');

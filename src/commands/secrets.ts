@@ -260,44 +260,59 @@ const openEntry = (
 // ─── Reading many secrets (a re-creation) ─────────────────────────────────
 
 /**
- * Verdicts on content events, by event hash, verified off the main thread (`Signatures.verifyAsync`): `start` begins
- * checking an event (nothing if it is checked or being checked), `verdict` waits for it. What it finds goes into
- * `checked`, so each event is verified once however many secrets it recorded.
+ * Verdicts on content events, by event hash, checked off the main thread (`Signatures.checkMany`): `start` hands over the
+ * signatures of the events not yet checked or being checked, `verdict` waits for one. What it finds goes into `checked`,
+ * so each event is verified once however many secrets it recorded.
  */
 export interface EventChecker {
-  start(e: StoredEvent): void;
+  start(events: ReadonlyArray<StoredEvent>): void;
   verdict(e: StoredEvent): Promise<ContentEventProblem | undefined>;
 }
 
 export const eventChecker = (
   signing: Signatures,
   trust: Trust,
-  /** This instance's own signing key: its own events are checked by signing them again (`Signatures.signsAlike`), then verified only if that differs. */
+  /** This instance's own signing key: its own events are checked by signing them again (Signatures.checkMany), verified if that differs. */
   own?: SigningKeyPair,
   checked: CheckedEvents = new Map(),
 ): EventChecker => {
-  const pending = new Map<string, Promise<ContentEventProblem | undefined>>();
-  const verify = async (hash: string, { signingKey, text, signature }: SignatureClaim): Promise<ContentEventProblem | undefined> => {
-    // When the certified key it must verify under is this instance's own public key, signing again is checking.
-    const alike = own !== undefined && signingKey.x === own.publicKey.x && (await signing.signsAlike(own.handle, text, signature));
-    const problem = alike || (await signing.verifyAsync(signingKey, text, signature)) ? undefined : ('bad-signature' as const);
-    checked.set(hash, problem);
-    pending.delete(hash);
-    return problem;
-  };
-  const start = (e: StoredEvent): void => {
-    const hash = e.metadata.hash;
-    if (checked.has(hash) || pending.has(hash)) return;
-    const claim = contentEventClaim(e, trust);
-    if (E.isLeft(claim)) checked.set(hash, claim.left);
-    else pending.set(hash, verify(hash, claim.right));
+  const pending = new Map<string, { readonly results: Promise<ReadonlyArray<boolean>>; readonly at: number }>();
+  const start = (events: ReadonlyArray<StoredEvent>): void => {
+    const hashes: string[] = [];
+    const checks: SignatureClaim[] = [];
+    const seen = new Set<string>(); // one event may have recorded several of the secrets asked for
+    for (const e of events) {
+      const hash = e.metadata.hash;
+      if (checked.has(hash) || pending.has(hash) || seen.has(hash)) continue;
+      seen.add(hash);
+      const claim = contentEventClaim(e, trust);
+      if (E.isLeft(claim)) checked.set(hash, claim.left);
+      else {
+        hashes.push(hash);
+        checks.push(claim.right);
+      }
+    }
+    if (checks.length === 0) return;
+    const results = signing.checkMany(
+      checks.map((c) => ({ publicKey: c.signingKey, message: c.text, signature: c.signature })),
+      own,
+    );
+    for (const [at, hash] of hashes.entries()) pending.set(hash, { results, at });
   };
   return {
     start,
-    verdict: (e) => {
-      start(e);
+    verdict: async (e) => {
       const hash = e.metadata.hash;
-      return checked.has(hash) ? Promise.resolve(checked.get(hash)) : (pending.get(hash) as Promise<ContentEventProblem | undefined>);
+      if (!checked.has(hash)) {
+        if (!pending.has(hash)) start([e]);
+        const p = pending.get(hash);
+        if (p) {
+          const ok = (await p.results)[p.at] === true;
+          checked.set(hash, ok ? undefined : 'bad-signature');
+          pending.delete(hash);
+        }
+      }
+      return checked.get(hash);
     },
   };
 };
@@ -321,9 +336,9 @@ export const readSecrets = async (
   for (const name of names) {
     const entry = content.state.secrets.get(name);
     if (!entry) return E.left({ _tag: 'SecretMissing', name });
-    checker.start(recordingEvent(content, entry));
     entries.push(entry);
   }
+  checker.start(entries.map((entry) => recordingEvent(content, entry)));
   const stored = await readCiphertexts(deps.content, deploymentId, entries);
   if (E.isLeft(stored)) return stored;
   // Opened while the signatures are verified; nothing opened is returned (or kept) unless every event verifies.

@@ -83,14 +83,20 @@ export interface Signatures {
   thumbprint(publicKey: SigningJwk): Thumbprint;
   sign(key: SigningKeyHandle, message: string): string;
   verify(publicKey: SigningJwk, message: string, signature: string): boolean;
-  /** The same check off the main thread (node's thread pool): many started at once run on every core while the caller works. */
-  verifyAsync(publicKey: SigningJwk, message: string, signature: string): Promise<boolean>;
   /**
-   * Whether `signature` is the one this key makes over `message`, found by signing it again off the main thread: Ed25519
-   * signing is deterministic (RFC 8032 §5.1.6), so a match is a valid signature by this key — for a third of the cost of a
-   * verification. False proves nothing (a signer that draws its nonces at random signs otherwise): then verify.
+   * Many signatures checked on node's thread pool (on every core, while the caller works), each as `verify` checks it, in
+   * the order given. One that claims `own`'s public key is first made again with `own` and compared: Ed25519 signing is
+   * deterministic (RFC 8032 §5.1.6), so a match is a valid signature by that key — for a third of a verification's cost;
+   * one that differs (another signer's nonces, or a forgery) is then verified.
    */
-  signsAlike(key: SigningKeyHandle, message: string, signature: string): Promise<boolean>;
+  checkMany(checks: ReadonlyArray<SignatureCheck>, own?: SigningKeyPair): Promise<ReadonlyArray<boolean>>;
+}
+
+/** One signature to check: by the key, over the text (UTF-8), base64url. */
+export interface SignatureCheck {
+  readonly publicKey: SigningJwk;
+  readonly message: string;
+  readonly signature: string;
 }
 
 /** Signatures this instance verified before, remembered under its local-state MAC (src/infra/sqlite-verified.ts): a trust walk then verifies only what is new. */
