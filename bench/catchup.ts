@@ -22,7 +22,7 @@ import type { BenchResult } from './result';
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-const rawRead = (file: string): number => {
+export const rawRead = (file: string): number => {
   const t0 = now();
   const db = new Database(file, { readonly: true });
   let n = 0;
@@ -77,7 +77,7 @@ const coldStatus = async (file: string): Promise<number> => {
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 };
 
-const rightIds = (file: string): string[] => {
+export const rightIds = (file: string): string[] => {
   const db = new Database(file, { readonly: true });
   const rows = db.prepare("SELECT stream_name FROM streams WHERE stream_name LIKE 'keyledger.instance-%'").all() as Array<{ stream_name: string }>;
   db.close();
@@ -88,7 +88,7 @@ const rightIds = (file: string): string[] => {
  * A generated ledger, kept in BENCH_LEDGER_CACHE (a folder) when it is set — generating a million signed events
  * takes minutes — else made in the run's temp folder.
  */
-const ledgerOf = async (
+export const ledgerOf = async (
   dir: string,
   deployments: number,
   perDeployment: number,

@@ -20,11 +20,20 @@
  *   join-scale      joining the 50th instance (deployment grown to 49 members)
  *                   vs joining the 2nd, several joins around each size,
  *                   interleaved.                                         target ≤ 1.5x
+ *   diagnose-audit  one instance's `diagnose` and `audit` (the CLI, no config, --store) in the
+ *                   catch-up bench's large ledger vs a 10k-event one: target ≤ 2x each, peak
+ *                   RSS < 300 MB; `audit --all` streamed over the large ledger (bench/diagnose-audit.ts).
+ *   tlog-append, tlog-proof, tlog-witness   the verifiable ledger (bench/tlog.ts): appends with the tree index vs
+ *                   without (target ≥ 0.8x), an inclusion proof and a witness's start in a 1M-event ledger vs a
+ *                   10k one (targets ≤ 2x).
  *   recreate        `keyledger recreate` over BENCH_SECRETS (10,000) secrets vs raw
  *                   node:crypto AES-256-GCM decrypt + encrypt and batched raw
  *                   SQLite writes of the same payloads (bench/recreate.ts): by the
  *                   member that put them (target ≥ 0.25x) and by another member
  *                   (reported), BENCH_RECREATE_ROUNDS (3) rounds each, medians.
+ *   report          `report` for one deployment of the catch-up bench's ledger vs raw
+ *                   better-sqlite3 read + 2x JSON.parse of that deployment's events
+ *                   (bench/report.ts); peak RSS of its process.         target ≥ 0.3x, < 300 MB
  *
  * Options (env): BENCH_INIT_ROUNDS (default 24), BENCH_APPENDS (default 400),
  * BENCH_JOIN_ROUNDS (default 16), BENCH_JOIN_SCALE_ROUNDS (default 8),
@@ -58,6 +67,7 @@ import { loadAggregate } from '../src/commands/handler';
 import { sha256Hex } from '../src/infra/sha256';
 import type { BenchResult } from './result';
 import { benchCatchUp } from './catchup';
+import { benchDiagnoseAudit } from './diagnose-audit';
 import { benchStartup } from './startup';
 import { joinInstance } from '../src/commands/membership';
 import { currentCopyOf } from '../src/domain/deployment/decider';
@@ -75,7 +85,9 @@ import type { Crypto, Keystore, RememberedSignatures } from '../src/ports/crypto
 import type { EventStore } from '../src/ports/event-store';
 import { benchEsdb } from './esdb';
 import { benchRecreate } from './recreate';
+import { benchReport } from './report';
 import { benchSecrets } from './secrets';
+import { benchTreeAppend, benchTreeProof, benchWitnessStart } from './tlog';
 
 export type { BenchResult } from './result';
 
@@ -703,8 +715,13 @@ const main = async (): Promise<void> => {
     'join-scale': () => benchJoinScale(),
     startup: () => benchStartup(),
     catchup: () => benchCatchUp(),
+    'diagnose-audit': () => benchDiagnoseAudit(),
     secrets: () => benchSecrets(),
     recreate: () => benchRecreate(),
+    report: () => benchReport(),
+    'tlog-append': () => benchTreeAppend(),
+    'tlog-proof': () => benchTreeProof(),
+    'tlog-witness': () => benchWitnessStart(),
     esdb: async () =>
       (await benchEsdb()).map(
         (r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail }),

@@ -226,7 +226,7 @@ test('rskeymgmt -e -f -p and -a -f -p: the SSRS flags back up and restore, warni
   t.false(e.stdout.includes(BACKUP_PASSWORD) || e.stderr.includes(BACKUP_PASSWORD));
   const noFile = await a!.run('rskeymgmt', '-e', '-p', BACKUP_PASSWORD);
   t.is(noFile.code, 2);
-  t.regex(noFile.stderr, /rskeymgmt -e needs -f <backup file>/);
+  t.regex(noFile.stderr, /rskeymgmt -e needs -f <file>/);
   const wrong = await b!.run('rskeymgmt', '-a', '-f', file, '-p', 'not the password, clearly');
   t.is(wrong.code, 5);
   t.regex(wrong.stderr, /the password does not open this backup/);

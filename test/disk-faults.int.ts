@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { CLI, type CliResult, runNode } from './support/cli';
 import type { InProcResult } from './support/cli-inproc';
 import { tempDir } from './support/fixtures';
-import { activatedDeployment, joinArgs, ledgerFile, newNode, type TestNode } from './support/nodes';
+import { activatedDeployment, instanceEvents, joinArgs, ledgerFile, newNode, type TestNode } from './support/nodes';
 
 const sh = (cmd: string, ...args: string[]): void => {
   execFileSync(cmd, args, { stdio: 'pipe' });
@@ -154,13 +154,17 @@ faultTest(
   },
 );
 
-/** Runs each `accept-rollback --to S@R` the refusal names, then the command again, until it is not refused for a rollback. */
+/**
+ * Runs each `accept-rollback --to S@R` (a stream rolled back) or `accept-rollback --tree N` (the tree this member
+ * co-signed forked: ADR 0018) the refusal names, then the command again, until it is not refused for a rollback.
+ */
 const acceptingRollbacks = async (t: ExecutionContext, n: TestNode, first: InProcResult, args: string[] = ['status']): Promise<InProcResult> => {
   let r = first;
-  for (let i = 0; i < 4 && r.code === 4; i++) {
+  for (let i = 0; i < 6 && r.code === 4; i++) {
     const to = /accept-rollback --to (\S+) on this instance/.exec(r.stderr)?.[1];
-    t.truthy(to, r.stderr);
-    const accepted = await n.run('accept-rollback', '--to', to!);
+    const tree = /`keyledger accept-rollback --tree (\d+)`/.exec(r.stderr)?.[1];
+    t.truthy(to ?? tree, r.stderr);
+    const accepted = to !== undefined ? await n.run('accept-rollback', '--to', to) : await n.run('accept-rollback', '--tree', tree!);
     t.is(accepted.code, 0, accepted.stdout + accepted.stderr);
     r = await n.run(...args);
   }
@@ -210,6 +214,9 @@ test('a -wal deleted after a crash lost the last writes: status says the ledger 
   t.is(again.code, 1, again.stdout + again.stderr);
   const join = await acceptingRollbacks(t, a!, await a!.run(...joinArgs(c)), joinArgs(c));
   t.is(join.code, 0, join.stderr);
-  t.is((await c.run('start')).code, 0);
+  // C co-signed the ledger's tree with the lost writes in it: its start says the tree forked, and names the acceptance.
+  const started = await acceptingRollbacks(t, c, await c.run('start'), ['start']);
+  t.is(started.code, 0, started.stderr);
+  t.is((await instanceEvents(dir, c.id)).filter((e) => e.event.type === 'LedgerForkAccepted').length, 1, 'the acceptance is recorded');
   t.regex((await c.run('status')).stdout, /state\s+activated/);
 });

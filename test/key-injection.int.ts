@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type DeploymentId, deploymentStream } from '../src/domain/ids';
 import { joseCrypto } from '../src/infra/jose-crypto';
+import { expectDiagnosed } from './support/diagnose';
 import { rightOf, tempDir } from './support/fixtures';
 import { activatedDeployment, deploymentEvents, joinArgs, ledgerFile, newNode } from './support/nodes';
 import { rewriteAndRehash } from './support/tamper';
@@ -52,6 +53,7 @@ test('a key planted for every member (copies and key check rewritten, chain re-h
     const o = start.json<{ reason: { _tag: string; keyVersion: number }; remedy: { kind: string; sentence: string } }>();
     t.is(o.reason._tag, 'KeyNotThePinnedKey');
     t.is(o.remedy.kind, 'NotYetPossible');
+    await expectDiagnosed(t, n, o);
     t.regex(o.remedy.sentence, /do not use it; restore the store from a backup/);
     t.regex((await n.run('status')).stdout, /rsCannotValidateEncryptedData: the ledger's symmetric key version 1 is not the key this instance held/);
   }

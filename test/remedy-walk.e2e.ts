@@ -19,6 +19,7 @@ import { joseCrypto } from '../src/infra/jose-crypto';
 import { sha256Hex } from '../src/infra/sha256';
 import { remedyFor, remedyText } from '../src/domain/remedy';
 import { cli, cliWith } from './support/cli-inproc';
+import { expectDiagnosed, expectFindingDiagnosed } from './support/diagnose';
 import { initStoppedAfter } from './support/interrupted';
 import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
 import { eventsOf } from './support/ledger-reader';
@@ -94,6 +95,8 @@ const walkStart = async (t: ExecutionContext, cast: Cast, kind: string): Promise
   t.is(start.code, 1, start.stdout + start.stderr);
   const o = start.json<{ state: string; reason?: { _tag: string }; remedy?: RemedyJson }>();
   t.is(o.reason?._tag ?? o.state, kind);
+  // diagnose tells the same failure: the step it is about, the refusal, the remedy that is followed next.
+  if (o.reason) await expectDiagnosed(t, cast.self, o);
   const text = (await cast.self.run('start')).stdout;
   await follow(t, o.remedy, text, cast);
   await walkStatus(t, cast);
@@ -104,6 +107,7 @@ const walkFinding = async (t: ExecutionContext, cast: Cast, kind: string, target
   const s = (await cast.self.run('--json', 'status')).json<StatusJson>();
   const f = s.findings.find((x) => x.kind === kind);
   if (!f) return t.fail(`no ${kind} in ${JSON.stringify(s.findings.map((x) => x.kind))}`);
+  await expectFindingDiagnosed(t, cast.self, kind, f.remedy);
   await follow(t, f.remedy, (await cast.self.run('status')).stdout, cast);
   await walkStatus(t, { ...cast, self: target });
 };

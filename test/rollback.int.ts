@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { type DeploymentId, deploymentStream } from '../src/domain/ids';
 import { tempDir } from './support/fixtures';
+import { reindex } from './support/tamper';
 import { activatedDeployment, deploymentEvents, instanceEvents, ledgerFile, type TestNode } from './support/nodes';
 
 const DSTREAM = deploymentStream('default' as DeploymentId);
@@ -42,6 +43,7 @@ test('rollback: the InstanceRemoved and the refusal deleted — verify is fooled
   const bEvents = await instanceEvents(dir, b.id);
   truncate(ledgerFile(dir), DSTREAM, removalAt);
   truncate(ledgerFile(dir), bEvents[0]!.stream, bEvents.length - 1);
+  reindex(ledgerFile(dir)); // the attacker rebuilds the tree index over what is left too (ADR 0018)
   t.is((await a.run('verify')).code, 0, 'a clean truncation keeps every hash link: the chain alone cannot tell');
 
   const before = (await instanceEvents(dir, b.id)).length;

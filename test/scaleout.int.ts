@@ -8,12 +8,14 @@ import { sha256Hex } from '../src/infra/sha256';
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { changeServiceIdentity } from '../src/commands/identity';
 import type { NonEmptyString } from '../src/domain/ids';
 import { loadConfig } from '../src/infra/config';
 import { fileKeystore } from '../src/infra/file-keystore';
 import { joseCrypto } from '../src/infra/jose-crypto';
+import { cli } from './support/cli-inproc';
 import { crashingStore, SimulatedCrash } from './support/crashing-store';
 import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
 import { activatedDeployment, deploymentEvents, editConfig, instanceEvents, joinArgs, keystoreThumbprint, ledgerFile, newNode } from './support/nodes';
@@ -98,9 +100,12 @@ test('join by machine and instance name, and with the rskeymgmt flags (-j -m -n,
   const l = await a!.run('rskeymgmt', '-l');
   t.is(l.code, 0);
   for (const n of [a!, b, c]) t.true(l.stdout.includes(n.id));
-  const unsupported = await a!.run('rskeymgmt', '-d');
-  t.is(unsupported.code, 2);
-  t.regex(unsupported.stderr, /rskeymgmt -d .* is not available/);
+  // -d is delete-content: without --confirm a dry run that destroys nothing and says how to confirm.
+  const dryRun = await a!.run('rskeymgmt', '-d');
+  t.is(dryRun.code, 2);
+  t.regex(dryRun.stdout, /delete-content \(dry run\): nothing was deleted/);
+  t.regex(dryRun.stderr, /add --confirm default/);
+  t.is((await a!.run('status')).code, 0, 'still activated');
   const wrongLocal = await a!.run('rskeymgmt', '-l', '-i', 'OTHER');
   t.is(wrongLocal.code, 2);
 });
@@ -246,3 +251,36 @@ for (const crashAfter of [1, 2]) {
     t.is((await b!.run('start')).code, 0);
   });
 }
+
+test('rskeymgmt -? prints the SSRS syntax; -j -m alone joins MSSQLSERVER; -u/-v are noted as not needed; -t puts the errors in the trace log', async (t) => {
+  t.timeout(60_000);
+  const dir = tempDir('kl-rsk');
+  const [a] = await activatedDeployment(dir, ['A']);
+  const syntax = await a!.run('rskeymgmt', '-?');
+  t.is(syntax.code, 0);
+  for (const flag of ['-e', '-a', '-d', '-s', '-j', '-r', '-l', '-i', '-f', '-p', '-m', '-n', '-u', '-v', '-t', '-?'])
+    t.true(syntax.stdout.includes(`  ${flag} `), flag);
+
+  // A newcomer on the default instance: -j -m is enough (-n defaults to MSSQLSERVER, as in SSRS).
+  const file = path.join(dir, 'D.json');
+  t.is((await cli('-c', file, 'config', 'new', '--machine', 'RS-D')).code, 0);
+  t.is((await cli('-c', file, 'init')).code, 1);
+  const joined = await a!.run('rskeymgmt', '-j', '-m', 'RS-D', '-u', 'CONTOSO\\admin', '-v', 'not-used-here', '--expect-thumbprint', keystoreThumbprint(file));
+  t.is(joined.code, 0, joined.stderr);
+  t.regex(joined.stderr, /-u \/ -v are not needed here .*: ignored/);
+  t.false(joined.stderr.includes('not-used-here') || joined.stdout.includes('not-used-here'), 'the password is never echoed');
+  t.is((await cli('-c', file, 'start')).code, 0);
+
+  // -t: the error line also goes to the trace log (the operations log in the state folder).
+  const missing = await a!.run('rskeymgmt', '-j', '-m', 'RS-Z', '-n', 'Z', '-t');
+  t.is(missing.code, 2);
+  const log = fs
+    .readFileSync(path.join(dir, '.keyledger', 'keyledger.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.like(log.at(-1), { command: 'rskeymgmt', trace: 'no instance Z on machine RS-Z in the ledger: run keyledger init on it first (see keyledger list)' });
+  const untraced = await a!.run('rskeymgmt', '-j', '-m', 'RS-Y', '-n', 'Y');
+  t.is(untraced.code, 2);
+  t.false(fs.readFileSync(path.join(dir, '.keyledger', 'keyledger.log'), 'utf8').includes('RS-Y in the ledger'), 'without -t nothing is traced');
+});

@@ -18,6 +18,7 @@ import { joseCrypto } from '../src/infra/jose-crypto';
 import { sha256Hex } from '../src/infra/sha256';
 import { signatures } from '../src/infra/signing';
 import { aContext, newInstallationId, openTestStore, rightOf, tempDir } from './support/fixtures';
+import { expectDiagnosed } from './support/diagnose';
 import { toLegacyKeystore, toLegacyLedger } from './support/legacy';
 import { eventsOf } from './support/ledger-reader';
 import { activatedDeployment, deploymentEvents, joinArgs, keystoreThumbprint, ledgerFile, newNode, type TestNode } from './support/nodes';
@@ -93,6 +94,7 @@ test('a removed member still holding its keystore wraps the real key for a newco
   t.is(start.code, 1, start.stderr);
   const o = start.json<StartJson>();
   t.like(o.reason, { _tag: 'UntrustedKeyEvent', problem: 'copy-not-certified' });
+  await expectDiagnosed(t, d, o);
   t.regex((await d.run('status')).stdout, /not wrapped and signed by a member certified back to the deployment's genesis/);
   // Its remedy: a certified member wraps again; then it activates.
   t.deepEqual(
@@ -137,6 +139,7 @@ test('a key planted for a waiting newcomer (key check rewritten, chain re-hashed
   const start = await b.run('--json', 'start');
   t.is(start.code, 1, start.stderr);
   t.like(start.json<StartJson>().reason, { _tag: 'UntrustedKeyEvent', problem: 'key-check-not-signed-by-a-member' });
+  await expectDiagnosed(t, b, start.json<StartJson>());
   t.is((await keysOf(b)).genesis, undefined, 'nothing was pinned from the forged ledger');
   const join = await a!.run(...joinArgs(b), '--rewrap');
   t.is(join.code, 5, join.stderr);
@@ -205,6 +208,7 @@ test('a forged re-genesis (signatures stripped, an attacker genesis declared) is
     const start = await n.run('--json', 'start');
     t.is(start.code, 1, start.stderr);
     t.like(start.json<StartJson>().reason, { _tag: 'GenesisNotPinned', pinnedGenesis: genesis, ledgerGenesis: evilSigning.thumbprint });
+    await expectDiagnosed(t, n, start.json<StartJson>());
   }
   const c = await newNode(dir, 'C');
   t.is((await c.run('init')).code, 1);
@@ -230,6 +234,7 @@ test('a deployment recorded before signatures: one trust on a key holder, trust 
   t.is(before.code, 1, before.stderr);
   const o = before.json<StartJson>();
   t.like(o.reason, { _tag: 'DeploymentNotSigned' });
+  await expectDiagnosed(t, a!, o);
   t.deepEqual(
     o.remedy?.steps.map((s) => [s.on, s.command]),
     [

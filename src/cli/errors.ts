@@ -4,13 +4,15 @@
  * a new error type does not compile until it is described here.
  */
 import type { BackupError } from '../commands/backup';
+import type { InstanceAmbiguous, InstanceNotFound } from '../commands/diagnose';
+import type { DeleteContentError, NotAuthorisedWhy } from '../commands/delete-content';
 import type { IdentityError } from '../commands/identity';
 import { remedyText, restoreTheRightBackup } from '../domain/remedy';
 import { describeBackupError } from './errors-backup';
 import type { InstanceError } from '../domain/instance/decider';
 import type { DeploymentError } from '../domain/deployment/decider';
 import type { MembershipError } from '../commands/membership';
-import type { RollbackError } from '../commands/rollback';
+import type { ForkAcceptError, RollbackError } from '../commands/rollback';
 import type { SecretError, SecretTamperProblem } from '../commands/secrets';
 import type { TrustError } from '../commands/trust';
 import type { NewcomerKeyProblem } from '../domain/newcomer-key';
@@ -20,20 +22,30 @@ import type { StoreSelectionError } from '../infra/open-store';
 import type { CheckpointError } from '../ports/checkpoints';
 import { describeStoreError } from '../ports/event-store';
 import { shownDeep } from '../domain/text';
+import { describeFork } from '../domain/tlog/forked';
+import type { TreeCommandError } from '../commands/prove';
 
 export type CliError =
   | BackupError
+  | DeleteContentError
   | MembershipError
   | IdentityError
   | RollbackError
   | TrustError
   | SecretError
   | CheckpointError
+  | TreeCommandError
+  | ForkAcceptError
   | ConfigError
   | StoreSelectionError
-  | { readonly _tag: 'UsageError'; readonly message: string };
+  | InstanceNotFound
+  | InstanceAmbiguous
+  | { readonly _tag: 'UsageError'; readonly message: string }
+  /** `report --out FILE` could not write the file (nothing was replaced). */
+  | { readonly _tag: 'ReportNotWritten'; readonly file: string; readonly code: string };
 
-export const EXIT = { ok: 0, notActivated: 1, usage: 2, failure: 3, tampered: 4, refused: 5 } as const;
+/** 6: `report` found something against its policy (docs/adr/0017-compliance-report.md); a report on an altered trail exits 4. */
+export const EXIT = { ok: 0, notActivated: 1, usage: 2, failure: 3, tampered: 4, refused: 5, findings: 6 } as const;
 
 const unreachable = (x: never): never => {
   throw new Error(`programmer error: an error without a description: ${JSON.stringify(x)}`);
@@ -106,6 +118,16 @@ const deploymentRefused = (x: DeploymentError): string => {
         `a re-creation of the key is under way (version ${x.currentVersion} created, version ${x.previousVersion} not yet retired). ` +
         'Run keyledger recreate again: it finishes that one (a new version only after).'
       );
+    case 'ContentDeletionUnderway':
+      return (
+        `the deployment's encrypted content is being deleted (key version ${x.keyVersions.join(', ')} about to be destroyed): nothing was changed. ` +
+        'Finish the deletion with keyledger delete-content --confirm <deployment ID> on a member, then keyledger init.'
+      );
+    case 'KeyVersionDestroyed':
+      return (
+        `key version ${x.keyVersion} was destroyed when the deployment's encrypted content was deleted (delete-content): nothing was changed, ` +
+        'and no backup of it can be applied. Run keyledger status for what to do.'
+      );
     default:
       return unreachable(x);
   }
@@ -157,6 +179,14 @@ const TAMPER: Readonly<Record<SecretTamperProblem, string>> = {
   malformed: 'its ciphertext is not a JWE keyledger wrote',
   'does-not-decrypt': 'its ciphertext does not decrypt under the deployment key (altered)',
   'bound-elsewhere': 'its ciphertext belongs to another secret or deployment',
+};
+
+const NOT_AUTHORISED: Readonly<Record<NotAuthorisedWhy, string>> = {
+  'not-registered': 'it is not registered in the deployment with the key pair it holds',
+  removed: 'it was removed from the deployment',
+  'no-signing-key': 'its keystore has no signing key (it predates signed key events), so it cannot sign the deletion',
+  'not-certified': 'it is not a member certified back to the genesis, and certified members remain',
+  'genesis-not-pinned': "the ledger's root of trust is not the genesis this instance pinned, so the ledger's word on who may delete cannot be relied on",
 };
 
 /** One line for an error: every value in it escaped and bounded first (arguments and stored text are untrusted). */
@@ -234,6 +264,25 @@ const describeErrorOf = (e: CliError): string => {
         ? `the local state ${e.location} was altered (${e.message}): key decisions stop here. ` +
             'If you trust the ledger as it is, run keyledger accept-rollback --to <stream>@<its last revision> for that stream.'
         : `the local state ${e.location} cannot be used: ${e.message}.`;
+    case 'LedgerForked':
+      return describeFork(e);
+    case 'TreeIndexError':
+      return `the ledger's tree index ${e.location} cannot be used: ${e.message}. Run keyledger verify to compare it with the events.`;
+    case 'TreeSizeMismatch':
+      return `the ledger's tree has ${e.size} events, not ${e.named}: name the size it has now (--tree ${e.size}).`;
+    case 'LedgerEmpty':
+      return 'the ledger has no events yet: there is no tree to sign or prove anything in.';
+    case 'EventNotFound':
+      return `the ledger has no event ${e.stream}@${e.revision} (keyledger verify lists every stream and its last revision).`;
+    case 'EventNotInIndex':
+      return (
+        `the tree index does not hold ${e.stream}@${e.revision} as the store shows it (${e.detail}): the ledger or its index was altered. ` +
+        'Run keyledger verify to see where.'
+      );
+    case 'NoCheckpointCovers':
+      return `no checkpoint kept with the ledger covers ${e.stream}@${e.revision} (leaf ${e.leaf}) yet: run keyledger checkpoint, then prove it again.`;
+    case 'CheckpointUnusable':
+      return `the checkpoint ${e.source} cannot be used: ${e.detail}.`;
     case 'CheckpointError':
       return `the projection checkpoint file ${e.location} cannot be used: ${e.message}. Delete it to rebuild the view from the ledger.`;
     case 'ConfigError':
@@ -280,8 +329,40 @@ const describeErrorOf = (e: CliError): string => {
       );
     case 'InvalidSecret':
       return e.message;
+    case 'DeletionNotConfirmed':
+      return (
+        `--confirm "${e.given}" is not this instance's deployment ID: nothing was deleted. To delete every secret of deployment ${e.deploymentId} ` +
+        `and destroy its key, run keyledger delete-content --confirm ${e.deploymentId} (without --confirm it only shows what would be destroyed).`
+      );
+    case 'DeletionNotAuthorised':
+      return (
+        `this instance (${e.installationId}) may not delete the deployment's encrypted content: ${NOT_AUTHORISED[e.why]}. Nothing was deleted. ` +
+        (e.why === 'not-certified'
+          ? `Run it on one of the ${e.members} certified member(s) (keyledger list shows the joined ones).`
+          : e.why === 'genesis-not-pinned'
+            ? 'Run keyledger status for the remedy (confirm the new genesis with its operator first).'
+            : 'Run it on a member of the deployment (keyledger status says what this instance needs).')
+      );
+    case 'KeyBeingDestroyed':
+      return (
+        `the deployment's encrypted content is being deleted (key version ${e.keyVersion} is destroyed): nothing was stored. ` +
+        'Put the value again once the deployment is initialized afresh (keyledger status says what to do).'
+      );
     case 'UsageError':
       return e.message;
+    case 'ReportNotWritten':
+      return `the report could not be written to ${e.file} (${e.code}); nothing was replaced there: give --out a file in a folder you can write`;
+    case 'InstanceNotFound':
+      return (
+        `no instance ${e.instance} on machine ${e.machine} was ever registered in deployment ${e.deploymentId} (the names its PublicKeyStored carries). ` +
+        'Check the names (keyledger list), name another deployment with --deployment, or give the installation ID ' +
+        '(an instance that never stored its public key is found only by it: keyledger audit --all --type ConfigRead lists them).'
+      );
+    case 'InstanceAmbiguous':
+      return (
+        `${e.installationIds.length} installations were registered as ${e.instance} on ${e.machine} in deployment ${e.deploymentId} ` +
+        `(${e.installationIds.join(', ')}): give the installation ID instead.`
+      );
     case 'BackupMalformed':
     case 'BackupIterationsTooHigh':
     case 'BackupPasswordWrong':
@@ -318,14 +399,20 @@ export const exitCodeOf = (e: CliError): number => {
     case 'KeyCheckNotTrusted':
     case 'BackupNotThePinnedKey':
       return EXIT.refused;
+    case 'DeletionNotAuthorised':
+      return EXIT.refused;
     case 'ConfigError':
     case 'UsageError':
+    case 'InstanceNotFound':
+    case 'InstanceAmbiguous':
+    case 'DeletionNotConfirmed':
     case 'InvalidSecret':
     case 'UnsupportedConnectionString':
     case 'RollbackTargetMismatch':
       return EXIT.usage;
     case 'NoLocalMemory':
     case 'SecretMissing':
+    case 'KeyBeingDestroyed':
       return EXIT.refused;
     case 'SecretsNotActivated':
       return EXIT.notActivated;
@@ -333,6 +420,7 @@ export const exitCodeOf = (e: CliError): number => {
       return EXIT.tampered;
     case 'SecretKeyVersion':
     case 'ContentStoreError':
+    case 'ReportNotWritten':
       return EXIT.failure;
     case 'InstanceRefused':
     case 'DeploymentRefused':
@@ -344,7 +432,18 @@ export const exitCodeOf = (e: CliError): number => {
     case 'NoGenesisToAccept':
       return EXIT.refused;
     case 'GenesisNotExpected':
+    case 'LedgerForked':
+    case 'EventNotInIndex':
       return EXIT.tampered;
+    case 'TreeIndexError':
+      return EXIT.failure;
+    case 'LedgerEmpty':
+    case 'EventNotFound':
+    case 'NoCheckpointCovers':
+      return EXIT.refused;
+    case 'CheckpointUnusable':
+    case 'TreeSizeMismatch':
+      return EXIT.usage;
     case 'LedgerReplaced':
       return EXIT.tampered;
     case 'LedgerRolledBack':

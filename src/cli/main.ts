@@ -6,17 +6,22 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { registerAcceptRollback } from './commands/accept-rollback';
+import { registerAudit } from './commands/audit';
+import { registerDiagnose } from './commands/diagnose';
 import { registerTrust } from './commands/trust';
 import { registerBackupRestore } from './commands/backup-restore';
 import { registerRecreate } from './commands/recreate';
+import { registerReport } from './commands/report';
+import { registerDeleteContent } from './commands/delete-content';
 import { registerChangeIdentity } from './commands/change-identity';
 import { registerConfig } from './commands/config';
 import { registerInitStart } from './commands/init-start';
 import { registerJoinRemove } from './commands/join-remove';
-import { registerRskeymgmt } from './commands/rskeymgmt';
+import { registerRskeymgmt, rskeymgmtHelpFlag } from './commands/rskeymgmt';
 import { registerSecret } from './commands/secret';
 import { registerStatusList } from './commands/status-list';
 import { registerVerify } from './commands/verify';
+import { registerTree } from './commands/tree';
 import { registerWatch } from './commands/watch';
 import { errorMessage } from '../infra/error-message';
 import { EXIT } from './errors';
@@ -30,7 +35,8 @@ const HELP_FOOTER = `
 Exit codes: 0 ok / activated, 1 not activated (RSReportServerNotActivated),
             2 bad input (usage, config), 3 failure (store, keystore, unreadable ledger),
             4 tampering found (verify, or any command meeting an altered event),
-            5 refused by the ledger's rules (e.g. removing the last member without --force).
+            5 refused by the ledger's rules (e.g. removing the last member without --force),
+            6 findings (report: something against its policy).
 
 Quick start:
   keyledger config new          write ./keyledger.config.json for this machine
@@ -44,12 +50,20 @@ Scale-out (each instance has its own config and keystore; they share the store):
   keyledger remove <id> [--force]         revoke a member's copy (rskeymgmt -r)
   keyledger change-identity <account>     new key pair under a new service identity
   keyledger init --new-installation-id    a new identity for an instance whose key pair is lost
-  keyledger rskeymgmt -l | -j -m M -n N | -r <id> | -e -f F | -a -f F | -s   the SSRS flags
+  keyledger rskeymgmt -l | -j -m M -n N | -r <id> | -e -f F -p P | -a -f F -p P | -s | -d   the SSRS flags (rskeymgmt -? for all)
 
 Key backup (a password-protected file; the password is asked, or --password-stdin / --password-file):
   keyledger backup -f rs-key.snk          on an activated member (rskeymgmt -e)
   keyledger restore -f rs-key.snk         on an instance that lost its key, or after the last member left (rskeymgmt -a)
   keyledger recreate                      a new key version, every secret re-encrypted, the old one retired (rskeymgmt -s)
+  keyledger delete-content [--confirm D]  no backup and the key lost: destroy every secret and the key, then init afresh (dry run without --confirm)
+
+Diagnose and audit (read only: no keystore or config needed, --store names the ledger):
+  keyledger diagnose [id] [--at T]        why an instance is (or was) activated or not: its steps, key events, evidence, remedy
+  keyledger audit [id] | --deployment D | --all [--since T] [--until T] [--type X] [--csv]   the trail of key operations
+
+Compliance (a deployment over a period; HTML, JSON or CSV):
+  keyledger report --from 2026-01-01 --to 2026-03-31 --max-key-age 90d --trust <genesis> --out q1.html
 
 Secrets (encrypted under the deployment key, beside the ledger; values from stdin, never arguments):
   keyledger secret put NAME < value.txt   |   secret get NAME [--reveal]   |   secret list   |   secret delete NAME
@@ -97,13 +111,18 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerSecret,
     registerBackupRestore,
     registerRecreate,
+    registerDiagnose,
+    registerAudit,
+    registerReport,
+    registerDeleteContent,
+    registerTree,
   ])
     register(program, scope);
   return program;
 };
 
 /** Options whose value is a thumbprint: base64url, so one in 64 begins with "-", which a parser takes for an option. */
-const THUMBPRINT_OPTIONS = new Set(['--expect-thumbprint', '--expect-genesis']);
+const THUMBPRINT_OPTIONS = new Set(['--expect-thumbprint', '--expect-genesis', '--trust']);
 
 /** `--expect-thumbprint -cBP…` → `--expect-thumbprint=-cBP…`: the value the operator pasted, not a missing one. */
 export const joinThumbprintValues = (argv: ReadonlyArray<string>): string[] => {
@@ -126,7 +145,7 @@ export const runCli = async (argv: ReadonlyArray<string>, io: Io): Promise<numbe
     code = c;
   });
   try {
-    await program.parseAsync(joinThumbprintValues(argv), { from: 'user' });
+    await program.parseAsync(rskeymgmtHelpFlag(joinThumbprintValues(argv)), { from: 'user' });
     return code;
   } catch (e) {
     // commander reports usage errors (and --help / --version) by throwing its own error type.

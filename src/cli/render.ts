@@ -3,7 +3,7 @@
  */
 import type { ActivationOutcome } from '../commands/instance';
 import { explainRefusal, NOT_ACTIVATED, refusalLine } from '../domain/refusal';
-import { joinAgain, type Remedy, remedyFor, remedyText, resumeInit } from '../domain/remedy';
+import { joinAgain, lastResortText, type Remedy, type RemedyStep, remedyFor, remedyText, resumeInit } from '../domain/remedy';
 import type { ActivationView } from '../projections/activation';
 import { INIT_STEPS, type InstanceStatus } from '../projections/status';
 import { allFindings, type Finding } from '../projections/findings';
@@ -44,18 +44,21 @@ export const notActivatedLine = (s: InstanceStatus): string | undefined => {
   }
 };
 
-/** A remedy for scripts: the typed steps, each also as the command line to run, and the sentence. */
+const stepsJson = (steps: ReadonlyArray<RemedyStep>): ReadonlyArray<Record<string, unknown>> =>
+  steps.map((st) => ({
+    on: st.on,
+    args: st.args,
+    command: `keyledger ${st.args.map((a) => (typeof a === 'string' ? a : `<${a.placeholder}>`)).join(' ')}`,
+  }));
+
+/** A remedy for scripts: the typed steps, each also as the command line to run, and the sentence (and the last resort, typed the same way). */
 export const remedyJson = (r: Remedy): Record<string, unknown> => ({
   kind: r._tag,
   sentence: r.sentence,
-  steps:
-    r._tag === 'Run'
-      ? r.steps.map((st) => ({
-          on: st.on,
-          args: st.args,
-          command: `keyledger ${st.args.map((a) => (typeof a === 'string' ? a : `<${a.placeholder}>`)).join(' ')}`,
-        }))
-      : [],
+  steps: r._tag === 'Run' ? stepsJson(r.steps) : [],
+  ...(r._tag === 'Run' && r.lastResort
+    ? { lastResort: { sentence: r.lastResort.sentence, steps: stepsJson(r.lastResort.steps), text: lastResortText(r.lastResort) } }
+    : {}),
   text: remedyText(r),
 });
 
@@ -176,7 +179,7 @@ const statusTextOf = (s: InstanceStatus, findings: ReadonlyArray<Finding>): stri
 
 /** The remedy an init/start outcome prints, typed (for --json) — undefined when activated. */
 export const outcomeRemedy = (o: ActivationOutcome): Remedy | undefined => {
-  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders, thumbprint: o.thumbprint ?? null }; // the join thumbprint
+  const ctx = { installationId: o.installationId, otherHolders: o.otherHolders, thumbprint: o.thumbprint ?? null, deploymentId: o.deploymentId }; // the join thumbprint
   switch (o.state) {
     case 'activated':
       return undefined;
@@ -234,8 +237,9 @@ const listTextOf = (rows: ReadonlyArray<InstanceStatus>, v: ActivationView): str
   });
   const header = ['INSTALLATION ID', 'MACHINE', 'INSTANCE', 'STATE', 'KEY', 'THUMBPRINT'];
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
-  // A removed member that held the current key version: warned under the table until the key is re-created.
-  const warnings = shownDeep(allFindings(v).filter((f) => f.kind === 'RemovedMemberHoldsKey')).map(
+  // Deployment-wide findings, warned under the table: a removed member that held the current key version (until the key is
+  // re-created), a deletion of the encrypted content that was not finished.
+  const warnings = shownDeep(allFindings(v).filter((f) => f.kind === 'RemovedMemberHoldsKey' || f.kind === 'ContentDeletionUnfinished')).map(
     (f) => `warning: ${f.summary}. Remedy: ${remedyText(f.remedy)}.\n`,
   );
   return `${[header, ...table]

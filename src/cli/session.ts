@@ -34,6 +34,10 @@ import { catchUp, checkpointKey } from '../projections/runner';
 import { type CliError, describeError, exitCodeOf } from './errors';
 import type { GlobalOptions, Io } from './io';
 import { progressReporter } from './progress';
+import type { TreeDeps } from '../commands/tree';
+import type { NoteSigner, WitnessDeps } from '../commands/witness';
+import { fromBase64Url } from '../domain/tlog/bytes';
+import { writePrivateFile } from '../infra/file-modes';
 
 export interface Session {
   readonly config: LoadedConfig;
@@ -135,6 +139,57 @@ export const withSession = async (
     s.right.closeLocal();
     await s.right.store.close();
   }
+};
+
+/** The ledger's Merkle tree index: in the SQLite ledger itself, or a local one under the state folder (EventStoreDB). */
+export const treeDeps = async (s: Session): Promise<E.Either<CliError, TreeDeps>> => {
+  const { sha256Bytes } = await import('../infra/sqlite-tree');
+  const { SqliteEventStore } = await import('../infra/sqlite-store');
+  if (s.store instanceof SqliteEventStore) return E.right({ store: s.store, tree: s.store.treeIndex(), sha256: sha256Bytes });
+  const { localTreeIndex } = await import('../infra/sqlite-tree-index');
+  const tree = localTreeIndex(s.config.stateDir, s.store);
+  if (E.isLeft(tree)) return tree;
+  s.onClose(() => tree.right.close());
+  return E.right({ store: s.store, tree: tree.right, sha256: sha256Bytes });
+};
+
+/** This instance's signing key as a note signer (undefined: no keystore, or one from before signing keys). */
+export const noteSignerOf = async (s: Session, deps: InstanceDeps): Promise<NoteSigner | undefined> => {
+  const held = await deps.keystore.load({ installationId: s.config.instance.installationId, serviceIdentity: s.config.instance.serviceIdentity })();
+  const signing = E.isRight(held) ? held.right.signing : undefined;
+  const publicKey = signing ? fromBase64Url(signing.publicKey.x) : undefined;
+  if (!signing || !publicKey || publicKey.length !== 32) return undefined;
+  return {
+    installationId: s.config.instance.installationId,
+    publicKey,
+    sign: (text) => fromBase64Url(deps.crypto.signing.sign(signing.handle, text)) ?? new Uint8Array(0),
+  };
+};
+
+/** Where an instance keeps the last checkpoint it signed or co-signed (its evidence for `verify --checkpoint`). */
+export const signedNoteFile = (s: Session): string => path.join(s.config.stateDir, `signed-${s.config.instance.installationId}.checkpoint`);
+
+/** What a member needs to witness the ledger's tree or sign a checkpoint (undefined: no machine secret or no signing key here). */
+export const witnessDeps = async (s: Session, deps: InstanceDeps): Promise<E.Either<CliError, WitnessDeps | undefined>> => {
+  if (!deps.heads) return E.right(undefined);
+  const signer = await noteSignerOf(s, deps);
+  if (!signer) return E.right(undefined);
+  const tree = await treeDeps(s);
+  if (E.isLeft(tree)) return tree;
+  const file = signedNoteFile(s);
+  return E.right({
+    ...tree.right,
+    heads: deps.heads,
+    signer,
+    ctx: deps.ctx,
+    keepNote: (note) => {
+      try {
+        writePrivateFile(file, note);
+      } catch {
+        // evidence for the operator only: the note is kept with the ledger too
+      }
+    },
+  });
 };
 
 /** The keystore of the session's instance (node-jose loads here, not at start-up). */

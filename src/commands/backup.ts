@@ -14,7 +14,7 @@
  * A rerun after a crash finds its copy recorded and only starts.
  */
 import * as E from 'fp-ts/Either';
-import { currentCopyOf, decideDeployment } from '../domain/deployment/decider';
+import { currentCopyOf, decideDeployment, isDestroyed } from '../domain/deployment/decider';
 import type { Base64Url, Fingerprint, Iterations, LedgerEvent } from '../domain/events';
 import type { DeploymentId, InstallationId, KeyVersion, Thumbprint } from '../domain/ids';
 import type { InstanceConfig } from '../domain/instance/decider';
@@ -118,6 +118,9 @@ export const backupKey = async (
   const aggregates = memberAggregates(config);
   // First: prove the key and write the file (no event yet: an event must never claim a file that was not written).
   const sealed = await handleCommand(deps, aggregates, async (l) => {
+    // A key being destroyed with the encrypted content is not backed up (docs/adr/0015): nothing is written.
+    const deletion = l.deployment.state.deletion;
+    if (deletion) return E.left({ _tag: 'DeploymentRefused' as const, error: { _tag: 'ContentDeletionUnderway' as const, keyVersions: deletion.keyVersions } });
     const key = await provenKey(deps, config, l, held.right);
     if (E.isLeft(key)) return key;
     const keyVersion = l.deployment.state.currentKey!.keyVersion;
@@ -196,11 +199,15 @@ export const restoreKey = async (deps: BackupDeps, config: InstanceConfig, text:
   const k = held.right;
   if (!k.signing) return E.left({ _tag: 'RestoreNeedsSigningKey', installationId: id });
   const signer = signerOf(deps.crypto, k);
-  const fingerprint = deps.backups.fingerprint(text) as Fingerprint;
+  // The file's JWE, as `backup` fingerprinted it (without the line end the file ends with): a restore names the backup it applied.
+  const fingerprint = deps.backups.fingerprint(text.trim()) as Fingerprint;
   let declared: string | null = null;
   const r = await handleCommand(deps, memberAggregates(config), async (l): Promise<E.Either<BackupError, { readonly result: RestorePlan }>> => {
     const state = l.deployment.state;
     const current = state.currentKey;
+    // A backup of a version destroyed with the encrypted content restores nothing (docs/adr/0015), before or after a new init.
+    if (isDestroyed(state, header.right.keyVersion))
+      return E.left({ _tag: 'DeploymentRefused', error: { _tag: 'KeyVersionDestroyed', keyVersion: header.right.keyVersion as KeyVersion } });
     if (!current) return E.left({ _tag: 'DeploymentRefused', error: { _tag: 'NoKeyToWrap' } });
     // An older (or unknown) key version is refused before the password is used.
     if (header.right.keyVersion !== current.keyVersion)

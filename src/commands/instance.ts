@@ -16,7 +16,15 @@
  * who presented the installation — when it says something new.
  */
 import * as E from 'fp-ts/Either';
-import { type DeploymentError, type DeploymentState, decideDeployment, deploymentDecider, keyHolders, lastChangeFor } from '../domain/deployment/decider';
+import {
+  type DeploymentError,
+  type DeploymentState,
+  decideDeployment,
+  deploymentDecider,
+  keyHolders,
+  lastChangeFor,
+  nextKeyVersion,
+} from '../domain/deployment/decider';
 import {
   type DeploymentEvent,
   type InstanceEvent,
@@ -28,12 +36,13 @@ import {
   type RefusalReason,
 } from '../domain/events';
 import type { EventSigner } from '../domain/envelope';
-import { type DeploymentId, deploymentStream, type InstallationId, instanceStream } from '../domain/ids';
+import { type DeploymentId, deploymentStream, type InstallationId, instanceStream, type KeyVersion } from '../domain/ids';
 import { checkAfterUnwrap, completedStepsAt, type HeldKey, type InitStep, isInitStep, nextInitStep, type UnwrapPlan } from '../domain/init-workflow';
 import { decideInstance, type InstanceConfig, type InstanceError, type InstanceState, instanceDecider } from '../domain/instance/decider';
 import type { Crypto, CryptoError, Keystore, KeystoreError, PrivateKeyHandle, RememberedSignatures, StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
 import { type Aggregate, type Decision, type HandlerDeps, type HandlerError, handleCommand, type LoadedAll } from './handler';
-import { pinGenesis, registrationOf, signerOf, trustIn, trustProblem } from './signing';
+import { pinGenesis, pinnedGenesisOf, registrationOf, signerOf, trustIn, trustProblem } from './signing';
+import type { StartWitness, WitnessError } from './witness';
 
 export interface InstanceDeps extends HandlerDeps {
   readonly crypto: Crypto;
@@ -46,6 +55,8 @@ export interface InstanceDeps extends HandlerDeps {
   readonly host: string;
   /** Signatures verified before, remembered under the local-state MAC (the CLI's): trust walks verify only what is new. */
   readonly remembered?: RememberedSignatures;
+  /** start: this member as a witness of the ledger's tree (src/commands/witness.ts); absent: no tree checks. */
+  readonly witness?: StartWitness;
 }
 
 export type ActivationState = 'activated' | 'waiting-to-join' | 'disabled' | 'initializing';
@@ -70,6 +81,7 @@ export interface ActivationOutcome {
 
 export type CommandError =
   | HandlerError
+  | WitnessError
   | CryptoError
   | KeystoreError
   | { readonly _tag: 'InstanceRefused'; readonly error: InstanceError }
@@ -223,6 +235,18 @@ const decideNext = async (
     E.isLeft(decided) ? E.left({ _tag: 'InstanceRefused', error: decided.left }) : appendTo('instance', decided.right, signer);
   const signing = (k: StoredKeyPair) => (k.signing ? registrationOf(deps.crypto, id, k.thumbprint, k.signing) : undefined);
 
+  // The key was deleted with the encrypted content (docs/adr/0015): acted on only when a member entitled to delete it signed that.
+  const deleted = step._tag === 'CreateSymmetricKey' ? l.deployment.state.deleted : undefined;
+  if (deleted) {
+    const trust = trustIn(deps.crypto, l.deployment.events, deps.remembered);
+    const newest = Math.max(...deleted.keyVersions) as KeyVersion;
+    if (trust.lastDeletion?.authorised !== true)
+      return refuse(
+        { _tag: 'UntrustedKeyEvent', keyVersion: newest, problem: 'deletion-not-signed-by-a-member', revision: deleted.revision.toString() },
+        'disabled',
+      );
+    if (verb === 'start') return refuse({ _tag: 'ContentDeleted', keyVersions: [...deleted.keyVersions], deletedBy: deleted.by }, 'disabled');
+  }
   if (verb === 'start' && isInitStep(step)) return E.right({ result: finished({ state: 'initializing', completedSteps: completedStepsAt(step._tag) }) });
 
   switch (step._tag) {
@@ -272,7 +296,9 @@ const decideNext = async (
       if (E.isLeft(held)) throw new Error('programmer error: CreateSymmetricKey without a key pair held');
       const k = held.right;
       const key = deps.crypto.createSymmetricKey();
-      const jwe = await deps.crypto.wrap(key, k.publicKey, { deploymentId: config.deploymentId, installationId: id, keyVersion: 1 })();
+      // Version 1 — or, after the encrypted content was deleted, the version after every destroyed one (what the decider records).
+      const keyVersion = nextKeyVersion(l.deployment.state);
+      const jwe = await deps.crypto.wrap(key, k.publicKey, { deploymentId: config.deploymentId, installationId: id, keyVersion })();
       if (E.isLeft(jwe)) return jwe;
       return deployment(
         decideDeployment(
@@ -298,6 +324,12 @@ const decideNext = async (
       if (E.isLeft(held)) throw new Error('programmer error: Prove without a key pair held');
       // The copy and its key check must come from members certified back to the genesis this instance pinned.
       const trust = trustIn(deps.crypto, l.deployment.events, deps.remembered);
+      const refounded = await pinSelfAsNewGenesis(deps, binding, held.right, trust, config.deploymentId);
+      if (E.isLeft(refounded)) return refounded;
+      if (refounded.right) {
+        keys.forget(); // its pin changed: read the keystore again
+        return E.right({ result: CONTINUE });
+      }
       const proven = await unwrapOwnCopy(deps.crypto, step.plan, held.right.privateKey, { keystore: deps.keystore, deploymentId: config.deploymentId }, () =>
         trustProblem(trust, held.right, config.deploymentId, step.plan.keyVersion, step.plan.expectedKeyCheck),
       );
@@ -317,6 +349,29 @@ const decideNext = async (
   }
 };
 
+/**
+ * After the encrypted content was deleted, the instance that created the new key is the deployment's new genesis
+ * (src/domain/trust.ts): it pins itself in place of the genesis it pinned before — the only genesis an instance ever
+ * pins without its operator's word, and only its own signing key, as the trust walk found it founded anew by a key
+ * creation this instance signed. Every other instance pins it with `trust --expect-genesis` (docs/adr/0015).
+ */
+const pinSelfAsNewGenesis = async (
+  deps: InstanceDeps,
+  binding: { readonly installationId: InstallationId; readonly serviceIdentity: string },
+  held: StoredKeyPair,
+  trust: ReturnType<typeof trustIn>,
+  deploymentId: DeploymentId,
+): Promise<E.Either<KeystoreError, boolean>> => {
+  const own = held.signing?.thumbprint;
+  const g = trust.genesis;
+  if (!trust.refounded || !g || own === undefined || g.thumbprint !== own || g.installationId.toLowerCase() !== held.installationId.toLowerCase())
+    return E.right(false);
+  const pinned = pinnedGenesisOf(held, deploymentId);
+  if (pinned === undefined || pinned === own) return E.right(false); // none pinned: the ordinary first pin follows the proof
+  const updated = await deps.keystore.update(binding, { genesis: { deploymentId, thumbprint: own } })();
+  return E.isLeft(updated) ? updated : E.right(true);
+};
+
 /** Step after step through the handler, each on the states the previous one left in memory. */
 const runWorkflow = async (
   deps: InstanceDeps,
@@ -330,12 +385,26 @@ const runWorkflow = async (
   let loads = 0;
   // Five steps, plus a keystore written by a racing process: a bounded walk.
   for (let i = 0; i < 12; i++) {
-    const r = await handleCommand(deps, aggregates, (l) => decideNext(deps, config, verb, keys, l), loaded);
+    const witness = verb === 'start' ? deps.witness : undefined;
+    const r = await handleCommand(
+      deps,
+      aggregates,
+      async (l): Promise<StepDecision> => {
+        // A witness decides nothing on a ledger that forked from what it co-signed, nor on events its tree does not hold.
+        const checked = witness ? await witness.check([l.instance, l.deployment]) : E.right(undefined);
+        return E.isLeft(checked) ? checked : decideNext(deps, config, verb, keys, l);
+      },
+      loaded,
+    );
     if (E.isLeft(r)) return r;
     recorded.push(...r.right.appended);
     loads += r.right.loads;
     loaded = r.right.loaded;
-    if (r.right.result._tag === 'Finished') return E.right({ ...r.right.result.outcome, recorded, loads });
+    if (r.right.result._tag === 'Finished') {
+      const cosigned = witness ? await witness.cosign() : E.right(undefined);
+      if (E.isLeft(cosigned)) return cosigned;
+      return E.right({ ...r.right.result.outcome, recorded, loads });
+    }
   }
   throw new Error(`programmer error: ${verb} did not converge`);
 };

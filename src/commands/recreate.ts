@@ -289,6 +289,8 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
     if (E.isLeft(proven)) return proven;
     if (E.isLeft(held)) return held;
     const d = l.deployment.state;
+    if (d.deletion)
+      return E.left({ _tag: 'DeploymentRefused' as const, error: { _tag: 'ContentDeletionUnderway' as const, keyVersions: d.deletion.keyVersions } });
     if (d.previousKey) return E.right({ result: { created: false, wrappedFor: [], keyCheck: undefined } });
     const active = await activeMembers(deps, l, self);
     if (E.isLeft(active)) return active;

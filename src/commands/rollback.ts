@@ -13,6 +13,9 @@ import type { HeadStore, LocalStateError } from '../ports/heads';
 import type { EventSigner } from '../domain/envelope';
 import { type HandlerDeps, type HandlerError, handleCommand } from './handler';
 import { instanceAggregate } from './instance';
+import { toBase64 } from '../domain/tlog/bytes';
+import { currentHead, extendsHead, rememberedHeadText, type TreeDeps, type TreeError } from './tree';
+import { COSIGNED, lastCosigned } from './witness';
 
 export type RollbackError =
   | HandlerError
@@ -102,4 +105,58 @@ const UNKNOWN = 'unknown';
 const hashOf = (metadata: unknown): string | undefined => {
   const md = EventMetadata.decode(metadata);
   return E.isRight(md) ? md.right.hash : undefined;
+};
+
+// ─── The tree a witness co-signed (docs/adr/0018-verifiable-ledger.md) ────
+
+export type ForkAcceptError = HandlerError | TreeError | LocalStateError | { readonly _tag: 'TreeSizeMismatch'; readonly named: number; readonly size: number };
+
+export interface ForkAcceptOutcome {
+  /** null: the tree still extends what this member co-signed (nothing to accept). */
+  readonly accepted: { readonly from: { readonly size: number; readonly root: string }; readonly to: { readonly size: number; readonly root: string } } | null;
+  readonly recorded: ReadonlyArray<string>;
+}
+
+/**
+ * `accept-rollback --tree <size>`: an operator accepts that the ledger's tree (of exactly `size` leaves now) is not an
+ * extension of the head this member last co-signed. Recorded first (LedgerForkAccepted, signed), then remembered.
+ */
+export const acceptFork = async (
+  deps: HandlerDeps & TreeDeps & { readonly heads?: HeadStore },
+  installationId: InstallationId,
+  size: number,
+  signer?: EventSigner,
+): Promise<E.Either<ForkAcceptError | { readonly _tag: 'NoLocalMemory' }, ForkAcceptOutcome>> => {
+  const heads = deps.heads;
+  if (!heads) return E.left({ _tag: 'NoLocalMemory' });
+  const head = await currentHead(deps);
+  if (E.isLeft(head)) return head;
+  if (head.right.size !== size) return E.left({ _tag: 'TreeSizeMismatch', named: size, size: head.right.size });
+  const last = lastCosigned(heads);
+  if (E.isLeft(last)) return last;
+  const old = last.right;
+  if (!old) return E.right({ accepted: null, recorded: [] });
+  const extended = old.origin === head.right.origin ? extendsHead(deps, old, head.right) : E.right(false);
+  if (E.isLeft(extended)) return extended;
+  if (extended.right) return E.right({ accepted: null, recorded: [] });
+  const from = { size: old.size, root: toBase64(old.root) };
+  const to = { size: head.right.size, root: toBase64(head.right.root) };
+  const r = await handleCommand(deps, { instance: instanceAggregate(installationId) }, async (l) => {
+    const decided = decideInstance(
+      {
+        type: 'AcceptFork',
+        installationId,
+        origin: head.right.origin,
+        cosigned: { size: String(from.size), root: from.root },
+        accepted: { size: String(to.size), root: to.root },
+      },
+      l.instance.state,
+    );
+    if (E.isLeft(decided)) throw new Error('programmer error: AcceptFork is always decided');
+    return E.right({ append: { to: 'instance' as const, events: decided.right, signer }, result: undefined });
+  });
+  if (E.isLeft(r)) return r;
+  const reset = heads.reset(COSIGNED, { revision: BigInt(head.right.size), hash: rememberedHeadText(head.right) });
+  if (E.isLeft(reset)) return reset;
+  return E.right({ accepted: { from, to }, recorded: r.right.appended });
 };

@@ -58,7 +58,8 @@ export type SecretError =
   | { readonly _tag: 'SecretMissing'; readonly name: string }
   | { readonly _tag: 'SecretKeyVersion'; readonly name: string; readonly secretVersion: number; readonly heldVersion: number }
   | { readonly _tag: 'SecretTampered'; readonly name: string; readonly problem: SecretTamperProblem; readonly revision: string; readonly detail?: string }
-  | { readonly _tag: 'InvalidSecret'; readonly message: string };
+  | { readonly _tag: 'InvalidSecret'; readonly message: string }
+  | { readonly _tag: 'KeyBeingDestroyed'; readonly keyVersion: number };
 
 // ─── The aggregates ───────────────────────────────────────────────────────
 
@@ -191,7 +192,18 @@ export const readSecret = async (
   ciphertexts?: Map<string, string>,
 ): Promise<E.Either<SecretError, { readonly entry: SecretEntry; readonly value: Buffer }>> => {
   const entry = content.state.secrets.get(name);
-  if (!entry) return E.left({ _tag: 'SecretMissing', name });
+  if (!entry) {
+    // Gone, if a member's signed event removed it (SecretDeleted, SecretsDestroyed); a removal forged in the store is tampering.
+    const at = content.state.removed?.get(name);
+    const removal = at === undefined ? undefined : content.events[at];
+    if (removal && at !== undefined) {
+      const hash = removal.metadata.hash;
+      const problem = checked?.has(hash) ? checked.get(hash) : contentEventProblem(removal, proven.trust, deps.crypto.signing.verify);
+      checked?.set(hash, problem);
+      if (problem) return tampered(name, problem, at);
+    }
+    return E.left({ _tag: 'SecretMissing', name });
+  }
   const event = recordingEvent(content, entry);
   const hash = event.metadata.hash;
   let problem = checked?.get(hash);
@@ -411,17 +423,21 @@ export const putSecret = async (
     async (l) => {
       const proven = await prove(l);
       if (E.isLeft(proven)) return proven;
+      // The key is being destroyed with the encrypted content (docs/adr/0015): nothing new is stored under it.
+      const deletion = l.deployment.state.deletion;
+      if (deletion)
+        return E.left({ _tag: 'DeploymentRefused' as const, error: { _tag: 'ContentDeletionUnderway' as const, keyVersions: deletion.keyVersions } });
       const jwe = deps.cipher.seal(proven.right.key, value, { deploymentId: dep, name, keyVersion: proven.right.keyVersion });
       const fingerprint = deps.cipher.fingerprint(jwe);
-      // The ciphertext first: a SecretPut is never recorded without it.
-      const written = await deps.content.write(dep, name, fingerprint, jwe)();
-      if (E.isLeft(written)) return written;
-      await deps.pause?.(`${deps.ctx.command}:after-content-written`);
       const decided = decideContent(
         { type: 'PutSecret', deploymentId: dep, name, keyVersion: proven.right.keyVersion, fingerprint, by: config.installationId },
         l.content.state,
       );
       if (E.isLeft(decided)) return decided;
+      // The ciphertext before the event: a SecretPut is never recorded without it.
+      const written = await deps.content.write(dep, name, fingerprint, jwe)();
+      if (E.isLeft(written)) return written;
+      await deps.pause?.(`${deps.ctx.command}:after-content-written`);
       const previousFingerprint = l.content.state.secrets.get(name)?.fingerprint ?? null;
       return E.right({
         append: { to: 'content' as const, events: decided.right, signer: proven.right.signer },

@@ -10,12 +10,13 @@
  */
 import * as E from 'fp-ts/Either';
 import type * as TE from 'fp-ts/TaskEither';
-import { checkLink, decodeRecorded, type Digest, EventMetadata, GENESIS } from '../domain/envelope';
+import { checkLink, decodeRecorded, type Digest, EventMetadata, GENESIS, type StoredEvent } from '../domain/envelope';
 import { LEDGER_PREFIX } from '../domain/ids';
 import { type SignatureSummary, signatureAudit } from '../domain/signature-audit';
 import type { TrustCrypto } from '../domain/trust';
-import { type EventStore, type Position, START, type StoreError } from '../ports/event-store';
+import { type EventStore, type Position, type RecordedEvent, START, type StoreError } from '../ports/event-store';
 import { type Pages, pagesOf } from './pages';
+import { type TreeReport, type TreeVerifyOptions, treeVerifier } from './verify-tree';
 
 export interface IntegrityProblem {
   readonly stream: string;
@@ -34,6 +35,8 @@ export interface VerifyReport {
   readonly signatures?: SignatureReport;
   /** What the store's own check of its storage found (SQLite's quick_check): physical damage. Empty: sound. */
   readonly storage: ReadonlyArray<string>;
+  /** With `tree`: the Merkle tree recomputed from the events, against its index and a checkpoint (src/commands/verify-tree.ts). */
+  readonly tree?: TreeReport;
 }
 
 export interface SignatureReport extends SignatureSummary {
@@ -52,19 +55,90 @@ export interface VerifyOptions {
   readonly expectGenesis?: string;
   /** The store's deepest check of its storage (SQLite: integrity_check, every index against its table; slower). */
   readonly deep?: boolean;
+  /** Recompute the ledger's Merkle tree and compare it with its index (and a checkpoint): docs/adr/0018. */
+  readonly tree?: TreeVerifyOptions;
 }
+
+/**
+ * The per-event checks of `verify`, for any reader that goes through a ledger's streams (each in revision order;
+ * the streams interleaved in any way): every record decodes, revisions are contiguous from 0, every hash matches
+ * its content and links to the one before. Problems are collected, never thrown: the read goes on. Memory: one
+ * head per stream, and the problems.
+ */
+export interface IntegrityTracker {
+  /** The next record of its stream: the decoded event, or undefined when it does not decode (a problem is recorded). */
+  readonly check: (r: RecordedEvent) => StoredEvent | undefined;
+  /** A stored record that is not even JSON (the store could not parse it): a problem, and its stream goes on after it. */
+  readonly unreadable: (u: { readonly stream: string; readonly revision: bigint; readonly message: string }) => void;
+  /** Records checked so far (unreadable ones included): the `seq` of the last one. */
+  readonly events: () => number;
+  readonly problems: () => ReadonlyArray<IntegrityProblem>;
+  /** The `seq` of the first problem (null: none yet). */
+  readonly firstProblemSeq: () => number | null;
+  /** Each stream's newest revision and hash. */
+  readonly heads: () => Readonly<Record<string, { readonly revision: string; readonly hash: string }>>;
+}
+
+export const integrityTracker = (digest: Digest): IntegrityTracker => {
+  const heads: Record<string, { revision: bigint; hash: string }> = {};
+  const problems: IntegrityProblem[] = [];
+  let events = 0;
+  let firstProblemSeq: number | null = null;
+  const report = (stream: string, revision: bigint, eventType: string, problem: string): void => {
+    problems.push({ stream, revision: revision.toString(), eventType, problem });
+    firstProblemSeq ??= events;
+  };
+  return {
+    check: (r) => {
+      events++;
+      const head = heads[r.streamName] ?? { revision: -1n, hash: GENESIS };
+      if (r.revision !== head.revision + 1n)
+        report(
+          r.streamName,
+          r.revision,
+          r.type,
+          `revision ${head.revision + 1n}${r.revision > head.revision + 2n ? `..${r.revision - 1n}` : ''} is missing before it`,
+        );
+      const decoded = decodeRecorded(r);
+      if (E.isLeft(decoded)) {
+        report(r.streamName, r.revision, r.type, decoded.left.problem);
+        const md = EventMetadata.decode(r.metadata);
+        heads[r.streamName] = { revision: r.revision, hash: E.isRight(md) ? md.right.hash : head.hash };
+        return undefined;
+      }
+      const link = checkLink(
+        { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata, text: r.text, textDigest: r.textDigest },
+        head.hash,
+        digest,
+      );
+      if (link === 'hash-mismatch') report(r.streamName, r.revision, r.type, 'its content does not match its hash: the stored event was altered');
+      else if (link === 'chain-broken')
+        report(r.streamName, r.revision, r.type, 'its previous-hash link does not match the event before it: an event was altered, removed or reordered');
+      heads[r.streamName] = { revision: r.revision, hash: decoded.right.metadata.hash };
+      return decoded.right;
+    },
+    unreadable: (u) => {
+      events++;
+      report(u.stream, u.revision, '?', `the stored record is not JSON: ${u.message}`);
+      const head = heads[u.stream];
+      heads[u.stream] = { revision: u.revision, hash: head?.hash ?? GENESIS };
+    },
+    events: () => events,
+    problems: () => problems,
+    firstProblemSeq: () => firstProblemSeq,
+    heads: () => Object.fromEntries(Object.entries(heads).map(([k, v]) => [k, { revision: v.revision.toString(), hash: v.hash }])),
+  };
+};
 
 export const verifyLedger =
   (store: EventStore, options: VerifyOptions): TE.TaskEither<StoreError, VerifyReport> =>
   async () => {
-    const heads: Record<string, { revision: bigint; hash: string }> = {};
-    const problems: IntegrityProblem[] = [];
-    let events = 0;
+    const tracker = integrityTracker(options.digest);
     let after: Position | undefined;
     const audit = options.signatures
       ? signatureAudit(options.signatures, options.expectGenesis !== undefined ? { expectGenesis: options.expectGenesis } : {})
       : undefined;
-    let firstHashProblemSeq: number | null = null;
+    const tree = options.tree ? treeVerifier(options.tree) : undefined;
     const pageSize = options.pageSize ?? 1000;
     // Physical damage too: an index page or a table overwritten reads fine until a write needs it. The store's own
     // check runs beside the pass over the events (on its own thread, for SQLite).
@@ -85,13 +159,9 @@ export const verifyLedger =
         }
         size = pageSize;
         pages = pagesFrom(page.left.position, size);
-        const u = page.left;
-        events++;
-        problems.push({ stream: u.stream, revision: u.revision.toString(), eventType: '?', problem: `the stored record is not JSON: ${u.message}` });
-        firstHashProblemSeq ??= events;
-        const head = heads[u.stream];
-        heads[u.stream] = { revision: u.revision, hash: head?.hash ?? GENESIS };
-        after = u.position;
+        tree?.unreadable(page.left.stream, page.left.revision);
+        tracker.unreadable(page.left);
+        after = page.left.position;
         continue;
       }
       if (E.isLeft(page)) {
@@ -100,47 +170,30 @@ export const verifyLedger =
         return page;
       }
       for (const r of page.right) {
-        events++;
         after = r.position;
-        const head = heads[r.streamName] ?? { revision: -1n, hash: GENESIS };
-        const report = (problem: string): void => {
-          problems.push({ stream: r.streamName, revision: r.revision.toString(), eventType: r.type, problem });
-          firstHashProblemSeq ??= events;
-        };
-        if (r.revision !== head.revision + 1n)
-          report(`revision ${head.revision + 1n}${r.revision > head.revision + 2n ? `..${r.revision - 1n}` : ''} is missing before it`);
-        const decoded = decodeRecorded(r);
-        if (E.isLeft(decoded)) {
-          report(decoded.left.problem);
-          const md = EventMetadata.decode(r.metadata);
-          heads[r.streamName] = { revision: r.revision, hash: E.isRight(md) ? md.right.hash : head.hash };
-          continue;
-        }
-        const link = checkLink(
-          { stream: r.streamName, revision: r.revision, type: r.type, data: r.data, metadata: decoded.right.metadata, text: r.text, textDigest: r.textDigest },
-          head.hash,
-          options.digest,
-        );
-        if (link === 'hash-mismatch') report('its content does not match its hash: the stored event was altered');
-        else if (link === 'chain-broken') report('its previous-hash link does not match the event before it: an event was altered, removed or reordered');
-        heads[r.streamName] = { revision: r.revision, hash: decoded.right.metadata.hash };
-        audit?.add(decoded.right, events);
+        tree?.event(r);
+        const decoded = tracker.check(r);
+        if (decoded) audit?.add(decoded, tracker.events());
       }
-      options.onProgress?.(events);
+      options.onProgress?.(tracker.events());
       if (page.right.length < size) break;
     }
     await pages.close();
     const checked = await checking;
     const storage = E.isRight(checked) ? checked.right : [checked.left._tag === 'StoreUnavailable' ? checked.left.message : checked.left._tag];
+    const heads = tracker.heads();
+    const problems = tracker.problems();
     const report: VerifyReport = {
       streams: Object.keys(heads).length,
-      events,
+      events: tracker.events(),
       problems,
       storage,
-      heads: Object.fromEntries(Object.entries(heads).map(([k, v]) => [k, { revision: v.revision.toString(), hash: v.hash }])),
+      heads,
+      ...(tree ? { tree: tree.finish() } : {}),
     };
     if (!audit) return E.right(report);
     const { summary, firstProblemSeq } = audit.finish();
+    const firstHashProblemSeq = tracker.firstProblemSeq();
     const firstSignatureProblem = summary.problems[0];
     const signatureFirst = firstSignatureProblem && (firstHashProblemSeq === null || (firstProblemSeq ?? Infinity) < firstHashProblemSeq);
     const first = signatureFirst ? firstSignatureProblem : problems[0];

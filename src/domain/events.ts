@@ -120,10 +120,18 @@ const RefusalReasonV2 = t.union([
       'copy-certifies-another-signing-key': null,
       'key-check-not-signed-by-a-member': null,
       'no-signing-key': null,
+      /** The ledger says the key was deleted (EncryptedContentDeleted), but no member entitled to delete it signed that. */
+      'deletion-not-signed-by-a-member': null,
     }),
     /** The deployment stream revision of the copy's event, when there is one. */
     revision: t.union([t.string, t.null]),
   }),
+  /**
+   * The deployment's key and its encrypted content were deleted (`keyledger delete-content`, rskeymgmt -d;
+   * docs/adr/0015-content-deletion.md): no copy this instance held protects anything, and no key exists until an
+   * instance initializes the deployment afresh (`keyledger init`).
+   */
+  reason('ContentDeleted', { keyVersions: t.array(KeyVersion), deletedBy: InstallationId }),
 ]);
 export type RefusalReason = t.TypeOf<typeof RefusalReasonV2>;
 
@@ -372,6 +380,20 @@ export const LedgerRollbackAccepted = event('LedgerRollbackAccepted', {
   acceptedHash: t.union([t.string, t.null]),
 });
 
+/**
+ * An operator accepted that the ledger's Merkle tree is no longer an extension of the head this member last
+ * co-signed as a witness (a store restored from an older backup): it relies on the tree named here from now on
+ * (`keyledger accept-rollback --tree <size>`, docs/adr/0018-verifiable-ledger.md). Roots are base64, as in a checkpoint.
+ */
+export const LedgerForkAccepted = event('LedgerForkAccepted', {
+  installationId: InstallationId,
+  origin: t.string,
+  cosignedSize: t.string,
+  cosignedRoot: t.string,
+  acceptedSize: t.string,
+  acceptedRoot: t.string,
+});
+
 // ─── Encrypted content (the content stream of a deployment: never a value, never a ciphertext) ───────
 
 export interface SecretNameBrand {
@@ -508,6 +530,53 @@ export const KeyVersionRetired = event('KeyVersionRetired', {
   secrets: t.refinement(t.Int, (n) => n >= 0, 'Count'),
 });
 
+// ─── Deleting encrypted content (docs/adr/0015-content-deletion.md, rskeymgmt -d) ───────────────────────
+
+const Count = t.refinement(t.Int, (n) => n >= 0, 'Count');
+
+/**
+ * A member began deleting the deployment's encrypted content (`keyledger delete-content`): the intent, recorded before
+ * any ciphertext is touched. The key versions named stay readable until EncryptedContentDeleted; meanwhile no secret is
+ * put, no member joined, no key re-created or backed up. `secrets`: how many secrets the content stream held then.
+ */
+export const EncryptedContentDeletionStarted = event('EncryptedContentDeletionStarted', {
+  deploymentId: DeploymentId,
+  deletedBy: InstallationId,
+  keyVersions: t.array(KeyVersion),
+  secrets: Count,
+});
+
+/** A destroyed key version, known by its key check (the HMAC that identifies a key without revealing it). */
+export const DestroyedKey = t.exact(t.type({ keyVersion: KeyVersion, keyCheck: Base64Url }));
+
+/**
+ * The deletion is complete (crypto-shredding): every ciphertext of the deployment was removed from the content store
+ * (each secret by name and fingerprint in the content stream's SecretsDestroyed events), and the key versions named
+ * are destroyed — the wrapped copies of them left in the ledger (listed here) protect nothing and are never used again.
+ * The deployment has no key until an instance initializes it afresh (`keyledger init`: a new version, a new genesis).
+ */
+export const EncryptedContentDeleted = event('EncryptedContentDeleted', {
+  deploymentId: DeploymentId,
+  deletedBy: InstallationId,
+  keys: t.array(DestroyedKey),
+  /** Every wrapped copy of those versions, by installation and the RSA key it was wrapped for. */
+  copies: t.array(t.exact(t.type({ installationId: InstallationId, keyVersion: KeyVersion, recipientThumbprint: Thumbprint }))),
+  /** Secrets destroyed (all runs of the deletion together), and the content stream revisions of their SecretsDestroyed events. */
+  secrets: Count,
+  contentRevisions: t.array(t.string),
+});
+
+/**
+ * One batch of a deletion (content stream): these secrets' ciphertexts are removed from the content store after this
+ * event is recorded; no secret is put under these key versions again. Names and fingerprints, never a value.
+ */
+export const SecretsDestroyed = event('SecretsDestroyed', {
+  deploymentId: DeploymentId,
+  deletedBy: InstallationId,
+  keyVersions: t.array(KeyVersion),
+  secrets: t.array(t.exact(t.type({ name: SecretName, keyVersion: KeyVersion, fingerprint: Fingerprint }))),
+});
+
 export const LedgerEvent = t.union([
   ConfigRead,
   KeyPairIssued,
@@ -520,17 +589,21 @@ export const LedgerEvent = t.union([
   ServiceIdentityChanged,
   PublicKeyReplaced,
   LedgerRollbackAccepted,
+  LedgerForkAccepted,
   SigningKeyRegistered,
   GenesisDeclared,
   GenesisAccepted,
   KeyBackedUp,
   KeyRestored,
   KeyVersionRetired,
+  EncryptedContentDeletionStarted,
+  EncryptedContentDeleted,
   SecretPut,
   SecretDeleted,
   SecretRead,
   SecretReadsCounted,
   SecretsReencrypted,
+  SecretsDestroyed,
 ]);
 export type LedgerEvent = t.TypeOf<typeof LedgerEvent>;
 export type LedgerEventType = LedgerEvent['type'];
@@ -543,6 +616,7 @@ export const INSTANCE_EVENT_TYPES = [
   'InstanceActivationRefused',
   'ServiceIdentityChanged',
   'LedgerRollbackAccepted',
+  'LedgerForkAccepted',
   'GenesisAccepted',
 ] as const;
 export type InstanceEvent = EventOf<(typeof INSTANCE_EVENT_TYPES)[number]>;
@@ -557,11 +631,13 @@ export const DEPLOYMENT_EVENT_TYPES = [
   'KeyBackedUp',
   'KeyRestored',
   'KeyVersionRetired',
+  'EncryptedContentDeletionStarted',
+  'EncryptedContentDeleted',
 ] as const;
 export type DeploymentEvent = EventOf<(typeof DEPLOYMENT_EVENT_TYPES)[number]>;
 
 export const isInstanceEvent = (e: LedgerEvent): e is InstanceEvent => (INSTANCE_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);
 export const isDeploymentEvent = (e: LedgerEvent): e is DeploymentEvent => (DEPLOYMENT_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);
-export const CONTENT_EVENT_TYPES = ['SecretPut', 'SecretDeleted', 'SecretRead', 'SecretReadsCounted', 'SecretsReencrypted'] as const;
+export const CONTENT_EVENT_TYPES = ['SecretPut', 'SecretDeleted', 'SecretRead', 'SecretReadsCounted', 'SecretsReencrypted', 'SecretsDestroyed'] as const;
 export type ContentEvent = EventOf<(typeof CONTENT_EVENT_TYPES)[number]>;
 export const isContentEvent = (e: LedgerEvent): e is ContentEvent => (CONTENT_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);

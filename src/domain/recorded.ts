@@ -43,4 +43,6 @@ export interface RecordedEvent {
    * it on another thread, from the very text this event was parsed from (null: that text is not canonical).
    */
   readonly textDigest?: string | null | undefined;
+  /** Its Merkle tree leaf hash (hex, ADR 0018), when the store's reader computed it on another thread from the same text. */
+  readonly leafDigest?: string | undefined;
 }

@@ -115,6 +115,14 @@ export const explainRefusal = (r: RefusalReason): Explanation => {
         code: 'rsReportServerDisabled',
         summary: `${UNTRUSTED[r.problem]} (key version ${r.keyVersion}${r.revision === null ? '' : `, deployment event ${r.revision}`})`,
       };
+    case 'ContentDeleted':
+      return {
+        code: NOT_ACTIVATED,
+        summary:
+          `the deployment's symmetric key (version ${r.keyVersions.join(', ')}) and all its encrypted content were deleted ` +
+          `(delete-content, rskeymgmt -d, by installation ${r.deletedBy}): the copy this instance held protects nothing, ` +
+          'and the deployment has no key until it is initialized afresh',
+      };
     case 'KeyCheckMismatch':
       return {
         code: 'rsCannotValidateEncryptedData',
@@ -128,6 +136,43 @@ const UNTRUSTED: Record<Extract<RefusalReason, { _tag: 'UntrustedKeyEvent' }>['p
   'copy-certifies-another-signing-key': "this instance's copy certifies another signing key than the one it holds",
   'key-check-not-signed-by-a-member': 'the key check of the key version is not signed by a certified member: the key may have been planted in the ledger',
   'no-signing-key': 'this instance has no signing key yet (its keystore predates signed key events)',
+  'deletion-not-signed-by-a-member':
+    "the ledger says the deployment's key and encrypted content were deleted, but no member entitled to delete them signed that: " +
+    'the ledger may have been altered',
+};
+
+/**
+ * The initialization step a refusal is about: what the start check found missing or wrong (1 the config, 2 the key
+ * pair the keystore holds, 3 the registration in the deployment, 4 the wrapped copy or the key it holds). The
+ * refusal itself is always step 5's outcome; this says which earlier step it sends the operator back to.
+ */
+export const stepOfRefusal = (r: RefusalReason): 1 | 2 | 3 | 4 => {
+  switch (r._tag) {
+    case 'ConfigurationChanged':
+      return 1;
+    case 'KeystoreUnavailable':
+    case 'KeystoreBelongsToOtherInstallation':
+    case 'ServiceIdentityChanged':
+      return 2;
+    case 'PublicKeyMismatch':
+      return r.storedIn === 'instance' ? 2 : 3;
+    case 'InstallationNotRegistered':
+    case 'InstanceRemoved':
+      return 3;
+    case 'NoSymmetricKey':
+    case 'NoWrappedCopy':
+    case 'WrappedCopyForOtherKey':
+    case 'UnwrapFailed':
+    case 'KeyCheckMismatch':
+    case 'StaleWrappedCopy':
+    case 'NoMemberHoldsKey':
+    case 'KeyNotThePinnedKey':
+    case 'DeploymentNotSigned':
+    case 'GenesisNotPinned':
+    case 'UntrustedKeyEvent':
+    case 'ContentDeleted':
+      return 4;
+  }
 };
 
 /** `RSReportServerNotActivated: <specific code>: <summary>. Remedy: <remedy>.` (the code once when it is the generic one). */

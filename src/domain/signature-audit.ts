@@ -74,7 +74,14 @@ export interface SignatureSummary {
 export interface DeploymentTrust {
   readonly stream: string;
   /** `declared`: by GenesisDeclared (`keyledger trust`), not by creating the first key. */
-  readonly genesis: { readonly installationId: string; readonly thumbprint: string; readonly revision: string; readonly declared: boolean } | null;
+  readonly genesis: {
+    readonly installationId: string;
+    readonly thumbprint: string;
+    readonly revision: string;
+    readonly declared: boolean;
+    /** Founded by the first key created after the encrypted content was deleted (docs/adr/0015). */
+    readonly afterDeletion: boolean;
+  } | null;
   /** Members certified back to the genesis at the end of the stream. */
   readonly members: number;
 }
@@ -82,6 +89,11 @@ export interface DeploymentTrust {
 export interface SignatureAudit {
   /** The next decoded event of $all, with its place in the read (`seq`, increasing). */
   readonly add: (e: StoredEvent, seq: number) => void;
+  /**
+   * Walks each deployment stream added so far and settles its instances' signatures: call it once every deployment and
+   * instance event is in. Content events added afterwards are checked as they come, not kept (a report streams them).
+   */
+  readonly settle: () => void;
   /** The summary, and the `seq` of its first problem (to name the ledger's earliest problem beside the hash problems). */
   readonly finish: () => { readonly summary: SignatureSummary; readonly firstProblemSeq: number | null };
 }
@@ -116,6 +128,8 @@ export const describeSignatureProblem = (p: SignatureProblem): string => {
       return `signed with a key (${p.signingKey ?? 'none'}) the instance never registered, neither in its stream nor in its deployment`;
     case 'genesis-not-expected':
       return `the deployment's root of trust is ${p.signingKey ?? 'none'}, not the genesis thumbprint you expect`;
+    case 'key-version-destroyed':
+      return 'a creation or copy of a key version that a deletion of the encrypted content destroyed: re-added by someone who can write the store';
     case 'signing-key-not-the-deployments':
       return 'it registers another signing key for its RSA key than the deployment registered with that key';
   }
@@ -242,6 +256,7 @@ export const signatureAudit = (crypto: TrustCrypto, options: AuditOptions = {}):
         thumbprint: g.thumbprint,
         revision: g.revision.toString(),
         declared: at.get(g.revision)?.e.event.type === 'GenesisDeclared',
+        afterDeletion: trust.refounded,
       },
       members: Object.keys(trust.members).length,
     });
@@ -382,6 +397,22 @@ export const signatureAudit = (crypto: TrustCrypto, options: AuditOptions = {}):
       });
   };
 
+  const grouped = new Set<InstanceState>();
+  /** Each deployment not walked yet: its trust walk, its instances settled; then the content events kept so far. */
+  const settle = (): void => {
+    for (const s of instances.values()) {
+      if (s.deploymentId === undefined || grouped.has(s)) continue;
+      grouped.add(s);
+      const stream = deploymentStream(s.deploymentId as DeploymentId);
+      const list = byDeployment.get(stream);
+      if (list) list.push(s);
+      else byDeployment.set(stream, [s]);
+    }
+    for (const [stream, items] of deployments) if (!trusts.has(stream)) auditDeployment(items);
+    for (const item of contents.splice(0)) auditContent(item);
+  };
+  const contentStreamSettled = (stream: string): boolean => trusts.has(deploymentStream(stream.slice(CONTENT_PREFIX.length) as DeploymentId));
+
   return {
     add: (e, seq) => {
       checked++;
@@ -390,18 +421,14 @@ export const signatureAudit = (crypto: TrustCrypto, options: AuditOptions = {}):
         if (items) items.push({ e, seq });
         else deployments.set(e.stream, [{ e, seq }]);
       } else if (e.stream.startsWith(INSTANCE_PREFIX)) addInstanceEvent({ e, seq });
-      else if (e.stream.startsWith(CONTENT_PREFIX)) contents.push({ e, seq });
-    },
-    finish: () => {
-      for (const s of instances.values()) {
-        if (s.deploymentId === undefined) continue;
-        const stream = deploymentStream(s.deploymentId as DeploymentId);
-        const list = byDeployment.get(stream);
-        if (list) list.push(s);
-        else byDeployment.set(stream, [s]);
+      else if (e.stream.startsWith(CONTENT_PREFIX)) {
+        if (contentStreamSettled(e.stream)) auditContent({ e, seq });
+        else contents.push({ e, seq });
       }
-      for (const items of deployments.values()) auditDeployment(items);
-      for (const item of contents) auditContent(item);
+    },
+    settle,
+    finish: () => {
+      settle();
       // Instances whose deployment stream is not in the ledger: nothing vouches for a key their stream does not register.
       for (const s of instances.values()) for (const item of s.deferred.splice(0)) instanceProblem(item, 'unknown-signing-key');
       problems.sort((a, b) => a.seq - b.seq);

@@ -36,7 +36,12 @@ export const checkBeforeUnwrap = (
         ? E.left({ _tag: 'KeystoreUnavailable', keystorePath: held.keystorePath, problem: held.problem, detail: held.detail })
         : notRegistered();
     case 'CreateSymmetricKey':
-      return E.left({ _tag: 'NoSymmetricKey', deploymentId: presented.deploymentId });
+      // No key: never created yet, or destroyed with the encrypted content (then initialized afresh by `init`).
+      return E.left(
+        deployment.deleted
+          ? { _tag: 'ContentDeleted', keyVersions: [...deployment.deleted.keyVersions], deletedBy: deployment.deleted.by }
+          : { _tag: 'NoSymmetricKey', deploymentId: presented.deploymentId },
+      );
     case 'Waiting':
     case 'Refused':
       return E.left(step.reason);

@@ -11,7 +11,11 @@
  *   - the certified members: the genesis, and every installation a certified member wrapped the key
  *     for naming its signing key (SymmetricKeyWrapped signed by that member) — until it is removed;
  *   - which key checks were signed by a certified creator, and which wrapped copies by a certified member;
- *   - (findings only) whether each backup and restore record (KeyBackedUp, KeyRestored) is signed by the member it names.
+ *   - (findings only) whether each backup and restore record (KeyBackedUp, KeyRestored) is signed by the member it names;
+ *   - deletions of the encrypted content (EncryptedContentDeleted, docs/adr/0015): one signed by the certified member it
+ *     names (or, when none remains, by that installation's registered key) destroys its key versions — their copies and
+ *     the certifications made by wrapping them go with them, and the next key created founds a new genesis; a creation
+ *     or copy of a destroyed version is never trusted again. Any other deletion is a finding and changes no trust.
  * A signature by a removed member, by a key not registered, or that does not verify, trusts nothing.
  * Removals are honoured whoever signed them (removing trust is always safe) and reported when unsigned.
  */
@@ -46,7 +50,9 @@ export type TrustProblem =
   | 'bad-proof-of-possession'
   | 'recipient-signing-key-not-named'
   | 'recipient-signing-key-not-registered'
-  | 'genesis-declared-while-members-remain';
+  | 'genesis-declared-while-members-remain'
+  /** A creation or copy of a key version a deletion of the encrypted content destroyed (re-added by someone who writes the store). */
+  | 'key-version-destroyed';
 
 /** A deployment event whose signature trusts nothing: what `verify --signatures` reports. */
 export interface TrustFinding {
@@ -77,6 +83,15 @@ export interface Trust {
   /** Each installation's newest copy (lower-cased installation ID). */
   readonly copies: Readonly<Record<string, CopyTrust>>;
   readonly findings: ReadonlyArray<TrustFinding>;
+  /** Key versions destroyed by an authorised deletion of the encrypted content (docs/adr/0015). */
+  readonly destroyed: ReadonlyArray<number>;
+  /**
+   * The last EncryptedContentDeleted of the stream, and whether it is a deletion members accept: signed by the member
+   * it names, certified at that point — or, when no certified member remained, by that installation's registered key.
+   */
+  readonly lastDeletion: { readonly revision: bigint; readonly authorised: boolean } | null;
+  /** The genesis was founded by the first key created after an authorised deletion (its creator may pin itself anew). */
+  readonly refounded: boolean;
 }
 
 const id = (s: string): string => s.toLowerCase();
@@ -94,6 +109,10 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
   const keyChecks: Record<number, { keyCheck: string; trusted: boolean }> = {};
   let copies: Record<string, CopyTrust> = {};
   const findings: TrustFinding[] = [];
+  const destroyed = new Set<number>();
+  let lastDeletion: Trust['lastDeletion'] = null;
+  let afterDeletion = false; // an authorised deletion: the next key created founds a new genesis
+  let refounded = false;
 
   for (const e of events) {
     const finding = (problem: TrustProblem): void => {
@@ -131,7 +150,30 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
       return key;
     };
 
+    /**
+     * Why a deletion of the encrypted content is not one members accept (undefined: it is): it must be signed by the
+     * installation it names, a certified member — or, once no certified member remains (its keystore lost and it was
+     * removed, or the last member removed), by that installation's registered key (the rule a re-genesis follows).
+     */
+    const deletionProblem = (by: string): TrustProblem | undefined => {
+      if (e.metadata.sig === undefined) return 'unsigned';
+      if (!sig || id(sig.by) !== id(by)) return 'bad-signature';
+      const member = members[id(by)];
+      if (member) return validBy(member) ? undefined : 'bad-signature';
+      const key = registered[id(by)];
+      // A ledger from before signatures has no certified member until its genesis is declared: that comes first.
+      if (Object.keys(members).length > 0 || unsigned) return key ? 'signer-not-certified' : 'signer-not-registered';
+      if (!key) return 'signer-not-registered';
+      return validBy(key) ? undefined : 'bad-signature';
+    };
+
     const ev = e.event;
+    if ((ev.type === 'SymmetricKeyCreated' || ev.type === 'SymmetricKeyWrapped') && destroyed.has(ev.data.keyVersion)) {
+      // A destroyed version re-added (an old creation or copy replayed into the stream): it certifies nothing, ever, and
+      // changes nothing either (the deployment state does not fold it: the copy a member holds now stays its copy).
+      finding('key-version-destroyed');
+      continue;
+    }
     switch (ev.type) {
       case 'PublicKeyStored': {
         const who = id(ev.data.installationId);
@@ -169,7 +211,18 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
         const first = !keyCreated;
         keyCreated = true;
         let trusted = false;
-        if (first) {
+        if (afterDeletion) {
+          // The deployment initialized afresh after its content was deleted: the creator of the new key is its new genesis.
+          afterDeletion = false;
+          const key = registered[creator];
+          if (sig && id(sig.by) === creator && validBy(key) && key) {
+            genesis = { installationId: ev.data.createdBy, thumbprint: key.signingThumbprint, revision: e.revision };
+            members = { [creator]: key };
+            certify(creator, key);
+            trusted = true;
+            refounded = true;
+          } else finding(e.metadata.sig === undefined ? 'unsigned' : 'bad-signature');
+        } else if (first) {
           const key = registered[creator];
           if (sig && id(sig.by) === creator && validBy(key) && key) {
             genesis = { installationId: ev.data.createdBy, thumbprint: key.signingThumbprint, revision: e.revision };
@@ -236,6 +289,7 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
         // It vouches for the key check it unwrapped; the copies of others were not certified by it.
         genesis = { installationId: ev.data.installationId, thumbprint: key.signingThumbprint, revision: e.revision };
         unsigned = false;
+        refounded = false;
         members = { [who]: key };
         certify(who, key);
         const recorded = keyChecks[v];
@@ -249,6 +303,33 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
         copies = uncertified;
         break;
       }
+      case 'EncryptedContentDeletionStarted': {
+        // The intent trusts nothing (the key stays usable until the deletion completes), but is reported unless authorised.
+        const problem = deletionProblem(ev.data.deletedBy);
+        if (problem) finding(problem);
+        break;
+      }
+      case 'EncryptedContentDeleted': {
+        const problem = deletionProblem(ev.data.deletedBy);
+        lastDeletion = { revision: e.revision, authorised: problem === undefined };
+        if (problem) {
+          finding(problem); // a deletion nobody entitled signed changes no trust: members refuse to act on it
+          break;
+        }
+        // Its signatures on the deletion's content records count (a deleter authorised because no member remained).
+        const deleter = members[id(ev.data.deletedBy)] ?? registered[id(ev.data.deletedBy)];
+        if (deleter) certify(id(ev.data.deletedBy), deleter);
+        for (const k of ev.data.keys) {
+          destroyed.add(k.keyVersion);
+          keyChecks[k.keyVersion] = { keyCheck: k.keyCheck, trusted: false };
+        }
+        // Destroyed with the key: every copy, and every certification made by wrapping it. The next key founds a new genesis.
+        copies = {};
+        members = {};
+        keyCreated = true;
+        afterDeletion = true;
+        break;
+      }
       case 'KeyBackedUp':
       case 'KeyRestored':
       case 'KeyVersionRetired': {
@@ -260,7 +341,7 @@ export const trustOf = (events: ReadonlyArray<StoredEvent>, crypto: TrustCrypto)
       }
     }
   }
-  return { genesis, unsigned, registered, members, everCertified, keyChecks, copies, findings };
+  return { genesis, unsigned, registered, members, everCertified, keyChecks, copies, findings, destroyed: [...destroyed], lastDeletion, refounded };
 };
 
 /** Why an instance may not rely on its copy of a key version (undefined: it may). */

@@ -256,6 +256,18 @@ export class EsdbEventStore implements EventStore {
     });
   }
 
+  deleteStream(stream: string): TE.TaskEither<StoreError, void> {
+    return this.withRetry(`delete of ${stream}`, async () => {
+      try {
+        await this.replyWithin(this.client.deleteStream(stream, { expectedRevision: ANY }));
+      } catch (e) {
+        // Gone already (never written, deleted by an earlier run, tombstoned): what was asked for.
+        if (!(e instanceof StreamNotFoundError || e instanceof StreamDeletedError)) throw e;
+      }
+      return E.right(undefined);
+    });
+  }
+
   /** Tracks the append for `close()`, and turns a reply that never comes into an error. */
   private replyWithin<A>(call: Promise<A>): Promise<A> {
     this.appendsInFlight.add(call);

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import * as E from 'fp-ts/Either';
 import type { Fingerprint } from '../domain/events';
 import type { ContentStore, ContentStoreError } from '../ports/content';
-import { describeStoreError, type EventStore, type StoreError } from '../ports/event-store';
+import { describeStoreError, type EventStore, type Position, type StoreError } from '../ports/event-store';
 
 export const CONTENT_STREAM_PREFIX = 'keyledger-content.';
 
@@ -91,6 +91,42 @@ export const eventStoreContent = (store: EventStore): ContentStore => {
     removeMany: (deploymentId, rows) => async () => {
       const r = await eachBounded(rows, IN_FLIGHT, (x) => remove(deploymentId, x.name, x.fingerprint));
       return E.isLeft(r) ? r : E.right(undefined);
+    },
+    // Deleting the encrypted content: each secret's stream deleted (soft: it reads as empty, a secret of the same name can be
+    // put again later, and the server drops the events at its next scavenge — docs/adr/0015).
+    destroy: (deploymentId, names) => async () => {
+      const del = store.deleteStream?.bind(store);
+      if (!del) return E.left({ _tag: 'ContentStoreError', location, message: 'this store cannot delete streams' });
+      for (const name of names) {
+        const r = await del(secretContentStream(deploymentId, name))();
+        if (E.isLeft(r)) return E.left(fail(r.left));
+      }
+      return E.right(undefined);
+    },
+    destroyAll: (deploymentId) => async () => {
+      const del = store.deleteStream?.bind(store);
+      if (!del) return E.left({ _tag: 'ContentStoreError', location, message: 'this store cannot delete streams' });
+      // The deployment's content streams, found in $all (a ciphertext a crash left unnamed by any event included).
+      const prefix = `${CONTENT_STREAM_PREFIX}${deploymentId}.`;
+      const streams = new Set<string>();
+      for (let after: Position | undefined; ; ) {
+        const page = await store.readAll({ ...(after ? { after } : {}), maxCount: 1000, streamPrefixes: [prefix] })();
+        if (E.isLeft(page)) return E.left(fail(page.left));
+        for (const r of page.right) streams.add(r.streamName);
+        const last = page.right[page.right.length - 1];
+        if (page.right.length < 1000 || !last) break;
+        after = last.position;
+      }
+      let found = 0;
+      for (const stream of streams) {
+        const live = await store.readStream(stream, { direction: 'backwards', maxCount: 1 })();
+        if (E.isLeft(live)) return E.left(fail(live.left));
+        if (live.right.length === 0) continue; // deleted already: its events wait for the server's scavenge
+        found++;
+        const r = await del(stream)();
+        if (E.isLeft(r)) return E.left(fail(r.left));
+      }
+      return E.right(found);
     },
     close: () => undefined,
   };

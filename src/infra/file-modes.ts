@@ -168,3 +168,12 @@ export const sweepLeftovers = (file: string): ReadonlyArray<string> => {
   }
   return removed;
 };
+
+/** Writes a small file 0600 in a 0700 folder (replaced whole: a temp file renamed over it). */
+export const writePrivateFile = (file: string, content: string): void => {
+  ensureDir(path.dirname(path.resolve(file)), PRIVATE_DIR);
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, content, { mode: PRIVATE_FILE });
+  fs.chmodSync(tmp, PRIVATE_FILE);
+  fs.renameSync(tmp, file);
+};

@@ -61,6 +61,19 @@ export const openSqliteContent = (file: string): E.Either<ContentStoreError, Con
       db.transaction((dep: string, rows: ReadonlyArray<ContentRow>) => {
         for (const r of rows) remove.run(dep, r.name, r.fingerprint);
       });
+    const destroyName = writable ? db.prepare('DELETE FROM keyledger_content WHERE deployment = ? AND name = ?') : undefined;
+    const destroyNames =
+      destroyName &&
+      db.transaction((dep: string, names: ReadonlyArray<string>) => {
+        for (const n of names) destroyName.run(dep, n);
+      });
+    const destroyDeployment = writable
+      ? db.transaction((dep: string): number => {
+          const names = db.prepare<[string], string>('SELECT count(DISTINCT name) FROM keyledger_content WHERE deployment = ?').pluck().get(dep) ?? 0;
+          db.prepare('DELETE FROM keyledger_content WHERE deployment = ?').run(dep);
+          return Number(names);
+        })
+      : undefined;
     return E.right({
       location,
       write: (deploymentId: string, name: string, fingerprint: Fingerprint, jwe: string) => () =>
@@ -74,6 +87,11 @@ export const openSqliteContent = (file: string): E.Either<ContentStoreError, Con
         Promise.resolve(writeAll ? E.tryCatch(() => writeAll(deploymentId, rows), fail) : readOnly()),
       removeMany: (deploymentId: string, rows: ReadonlyArray<ContentRow>) => () =>
         Promise.resolve(removeAll ? E.tryCatch(() => removeAll(deploymentId, rows), fail) : readOnly()),
+      // Removed rows are gone from the table; SQLite reuses their pages (secure_delete is not on: the file's free pages
+      // may hold old bytes until reused or the file is vacuumed — docs/adr/0015 says what that means).
+      destroy: (deploymentId: string, names: ReadonlyArray<string>) => () =>
+        Promise.resolve(destroyNames ? E.tryCatch(() => destroyNames(deploymentId, names), fail) : readOnly()),
+      destroyAll: (deploymentId: string) => () => Promise.resolve(destroyDeployment ? E.tryCatch(() => destroyDeployment(deploymentId), fail) : readOnly()),
       close: () => db.close(),
     } satisfies ContentStore);
   } catch (e) {

@@ -52,6 +52,9 @@ import { integrityCheckOnThread, startReadAhead } from './sqlite-read-ahead';
 import { eachRow } from './sqlite-read-ahead-page';
 import { fileProblems } from './sqlite-read-ahead-worker';
 import { ensureDir, type LedgerAccess, ledgerModes, prepareSqliteFile } from './file-modes';
+import { isLedgerStream, leafHashOfRow, type NewLeaf, TREE_SCHEMA, TreeTables } from './sqlite-tree';
+import { ledgerTreeIndex } from './sqlite-tree-index';
+import type { TreeIndex } from '../ports/tree';
 
 export interface SqliteStoreOptions {
   /** How long a writer waits for another process's transaction. */
@@ -68,6 +71,11 @@ export interface SqliteStoreOptions {
   readonly access?: LedgerAccess;
   /** At most this many database pages (SQLite `max_page_count`): a full disk, made to order (tests, quotas). */
   readonly maxPageCount?: number;
+  /**
+   * Whether appends extend the Merkle tree index in their own transaction (default true; docs/adr/0018). Off, the
+   * index falls behind and `treeIndex().sync()` catches it up from the events (the bench measures both).
+   */
+  readonly treeIndex?: boolean;
 }
 
 interface EventRow {
@@ -98,7 +106,7 @@ CREATE TABLE IF NOT EXISTS streams (
 CREATE TABLE IF NOT EXISTS ledger_identity (
   id TEXT PRIMARY KEY
 ) WITHOUT ROWID;
-`;
+${TREE_SCHEMA}`;
 
 const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
 
@@ -275,6 +283,8 @@ const recordedOf = (
   metadata: string,
   /** The digest of the text as hashed, when the reading thread computed it. */
   textDigest?: string | null,
+  /** Its Merkle tree leaf hash (hex), when the reading thread computed it. */
+  leafDigest?: string,
 ): E.Either<StoreError, RecordedEvent> => {
   const at = BigInt(globalPosition);
   const position = { commit: at, prepare: at };
@@ -289,6 +299,7 @@ const recordedOf = (
       metadata: JSON.parse(metadata),
       text: { data, metadata },
       textDigest,
+      ...(leafDigest !== undefined ? { leafDigest } : {}),
     });
   } catch (e) {
     return E.left({ _tag: 'StoredRecordUnreadable', stream, revision: BigInt(revision), message: errorMessage(e), position });
@@ -310,11 +321,15 @@ export class SqliteEventStore implements EventStore {
   private readonly readName?: string;
   /** Why this process can only read the ledger (opened read-only); undefined: it can write it. */
   readonly readOnly: string | undefined;
+  private readonly maintainTree: boolean = false;
   private readonly stmt: {
     revisionOf: Database.Statement;
     insert: Database.Statement;
     upsertStream: Database.Statement;
+    lastPosition: Database.Statement;
   };
+  /** The Merkle tree's tables, extended by every append while the index is current (undefined: off, or a read-only ledger without them). */
+  private readonly tree: TreeTables | undefined;
 
   constructor(
     private readonly file: string,
@@ -355,7 +370,10 @@ export class SqliteEventStore implements EventStore {
         upsertStream: db.prepare(
           'INSERT INTO streams (stream_name, revision) VALUES (?, ?) ON CONFLICT(stream_name) DO UPDATE SET revision = excluded.revision',
         ),
+        lastPosition: db.prepare('SELECT max(global_position) FROM events').pluck().safeIntegers(true),
       };
+      this.tree = hasTable(db, 'tlog_state') ? new TreeTables(db) : undefined;
+      this.maintainTree = options.treeIndex !== false && this.readOnly === undefined;
     } catch (e) {
       db.close();
       throw e;
@@ -390,10 +408,17 @@ export class SqliteEventStore implements EventStore {
       if (!ok) return E.left(versionConflict(stream, expected, actual));
       let revision = actual === 'no_stream' ? -1n : actual;
       let last = 0n;
+      const before = this.tree && this.maintainTree ? this.tree.state() : undefined;
+      // The tree is extended here only when it has seen every event so far; else `treeIndex().sync()` catches it up.
+      const extend = before !== undefined && before.covered.commit === ((this.stmt.lastPosition.get() as bigint | null) ?? -1n);
+      const leaves: NewLeaf[] = [];
       for (const e of serialized) {
         revision += 1n;
         last = BigInt(this.stmt.insert.run(stream, revision, e.id, e.type, e.data, e.metadata).lastInsertRowid);
+        if (extend && isLedgerStream(stream))
+          leaves.push({ hash: leafHashOfRow(stream, revision, e.type, e.data, e.metadata), commit: last, prepare: last, stream, revision, eventId: e.id });
       }
+      if (extend) this.tree!.append(before, leaves, { commit: last, prepare: last });
       this.stmt.upsertStream.run(stream, revision);
       return E.right({ nextExpectedRevision: revision, position: { commit: last, prepare: last } });
     });
@@ -404,6 +429,11 @@ export class SqliteEventStore implements EventStore {
     } catch (e) {
       return E.left(failure(this.file, e));
     }
+  }
+
+  /** The ledger's Merkle tree index, in this file (docs/adr/0018-verifiable-ledger.md). */
+  treeIndex(): TreeIndex {
+    return ledgerTreeIndex(this.db, this.endpoint, this.identity, this.tree, this.readOnly);
   }
 
   // ─── reads ──────────────────────────────────────────────────────────────
@@ -477,8 +507,8 @@ export class SqliteEventStore implements EventStore {
     const toRecorded = (page: { heads: string; texts: string }): E.Either<StoreError, ReadonlyArray<RecordedEvent>> => {
       const out: RecordedEvent[] = [];
       let unreadable: StoreError | undefined;
-      eachRow(page, (position, stream, revision, id, type, data, metadata, digest) => {
-        const one = recordedOf(position, stream, revision, id, type, data, metadata, digest);
+      eachRow(page, (position, stream, revision, id, type, data, metadata, digest, leaf) => {
+        const one = recordedOf(position, stream, revision, id, type, data, metadata, digest, leaf);
         if (E.isLeft(one)) unreadable = one.left;
         else out.push(one.right);
         return unreadable === undefined;

@@ -37,6 +37,13 @@ export interface ContentStore {
   /** Many writes (or removals) at once, in one transaction where the store has them (a re-creation's batch); optional. */
   writeMany?(deploymentId: string, rows: ReadonlyArray<ContentRow & { readonly jwe: string }>): TE.TaskEither<ContentStoreError, void>;
   removeMany?(deploymentId: string, rows: ReadonlyArray<ContentRow>): TE.TaskEither<ContentStoreError, void>;
+  /**
+   * Deleting the encrypted content (docs/adr/0015): every ciphertext stored for these secrets, superseded ones included
+   * (what their SecretsDestroyed recorded), removed for good — from the store itself, not just marked.
+   */
+  destroy(deploymentId: string, names: ReadonlyArray<string>): TE.TaskEither<ContentStoreError, void>;
+  /** Every ciphertext of the deployment still stored (ones no event names: a write a crash cut short): how many secrets' worth were found. */
+  destroyAll(deploymentId: string): TE.TaskEither<ContentStoreError, number>;
   close(): void;
 }
 

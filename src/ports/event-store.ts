@@ -166,6 +166,12 @@ export interface EventStore {
    * what a long catch-up folds while the next pages are read and hashed. Same pages as `readAll` would give.
    */
   readAhead?(options: ReadAheadOptions): ReadAhead;
+  /**
+   * Deletes a stream whatever its revision (EventStoreDB's soft delete: it reads as empty from now on, may be written
+   * again, and the server drops its events at its next scavenge). Optional: only what lives outside the ledger's own
+   * streams is ever deleted — the EventStoreDB content store's ciphertexts (docs/adr/0015); ledger events never are.
+   */
+  deleteStream?(stream: string): TE.TaskEither<StoreError, void>;
   close(): Promise<void>;
 }
 

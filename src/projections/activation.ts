@@ -70,6 +70,12 @@ export interface DeploymentView {
     Record<string, { readonly thumbprint: string; readonly machineName: string; readonly instanceName: string; readonly at: EventRef }>
   >;
   readonly copies: Readonly<Record<string, { readonly keyVersion: number; readonly thumbprint: string; readonly at: EventRef }>>;
+  /** A deletion of the encrypted content started and not yet completed (docs/adr/0015). */
+  readonly contentDeletion?: { readonly startedAt: EventRef; readonly keyVersions: ReadonlyArray<number>; readonly deletedBy: string };
+  /** The last completed deletion of the encrypted content: what it destroyed, by whom, where it is recorded. */
+  readonly contentDeleted?: { readonly at: EventRef; readonly keyVersions: ReadonlyArray<number>; readonly deletedBy: string };
+  /** Every key version a deletion destroyed: a creation or copy of one re-added to the stream is not folded. */
+  readonly destroyed?: ReadonlyArray<number>;
 }
 
 export interface ActivationView {
@@ -220,6 +226,7 @@ const applyActivation = (v: WorkingView, e: StoredEvent): void => {
       return;
     }
     case 'LedgerRollbackAccepted':
+    case 'LedgerForkAccepted':
     case 'GenesisAccepted':
     case 'GenesisDeclared':
     case 'KeyBackedUp':
@@ -230,7 +237,24 @@ const applyActivation = (v: WorkingView, e: StoredEvent): void => {
     case 'SecretRead':
     case 'SecretReadsCounted':
     case 'SecretsReencrypted':
+    case 'SecretsDestroyed':
       return;
+    case 'EncryptedContentDeletionStarted': {
+      const d = ownDeployment(v, ev.data.deploymentId);
+      if (!d.contentDeletion) d.contentDeletion = { startedAt: refOf(e), keyVersions: ev.data.keyVersions, deletedBy: ev.data.deletedBy };
+      return;
+    }
+    case 'EncryptedContentDeleted': {
+      // The key versions are destroyed, and every copy of them: nobody holds a key until the deployment is initialized afresh.
+      const d = ownDeployment(v, ev.data.deploymentId);
+      const gone = new Set<number>(ev.data.keys.map((k) => k.keyVersion));
+      for (const [who, c] of Object.entries(d.copies)) if (gone.has(c.keyVersion)) delete d.copies[who];
+      d.currentKeyVersion = null;
+      delete d.contentDeletion;
+      d.contentDeleted = { at: refOf(e), keyVersions: [...gone], deletedBy: ev.data.deletedBy };
+      d.destroyed = [...new Set([...(d.destroyed ?? []), ...gone])];
+      return;
+    }
     case 'SigningKeyRegistered': {
       // A signing key added later (`keyledger trust`): what a join of it confirms from now on.
       const i = ownInstance(v, ev.data.installationId);
@@ -278,6 +302,7 @@ const applyActivation = (v: WorkingView, e: StoredEvent): void => {
     case 'SymmetricKeyCreated':
     case 'SymmetricKeyWrapped': {
       const d = ownDeployment(v, ev.data.deploymentId);
+      if (d.destroyed?.includes(ev.data.keyVersion)) return; // a destroyed version re-added to the stream: it protects nothing
       const at = refOf(e);
       if (ev.type === 'SymmetricKeyCreated') {
         d.currentKeyVersion = ev.data.keyVersion;
@@ -318,8 +343,8 @@ export const activationFold: Fold<ActivationView, WorkingView> = {
 export const activationProjection = {
   fold: activationFold,
   name: 'activation',
-  /** 2: outcomes kept per presenter with their basis (docs/adr/0007-outcome-basis.md); 4: presenter keys length-prefixed. */
-  version: 4,
+  /** 2: outcomes kept per presenter with their basis (docs/adr/0007-outcome-basis.md); 4: presenter keys length-prefixed; 5: content deletions. */
+  version: 5,
   initialState: initialActivationView,
   evolve: evolveActivation,
 } as const;

@@ -12,8 +12,10 @@
  *   InstallationClaimedByTwoMachines one installation ID presented from two machine names
  *   RemovedMemberHoldsKey            a removed member held a copy of the current key version (no re-creation since):
  *                                    shown on every member's status, once in the compliance list
+ *   ContentDeletionUnfinished        a deletion of the encrypted content was started and not completed (docs/adr/0015):
+ *                                    shown on every member's status, once in the compliance list
  */
-import { freshInstallation, joinAgain, type Remedy, recreateTheKey, rejoin } from '../domain/remedy';
+import { finishContentDeletion, freshInstallation, joinAgain, type Remedy, recreateTheKey, rejoin } from '../domain/remedy';
 import { type ActivationView, type EventRef, type InstanceView, isAfter } from './activation';
 import { currentOutcome, deploymentOf, holderOf, otherClaimants, otherHolders, remedyContext } from './status';
 
@@ -23,7 +25,8 @@ export type FindingKind =
   | 'StaleCopy'
   | 'RemovedInstanceStarting'
   | 'InstallationClaimedByTwoMachines'
-  | 'RemovedMemberHoldsKey';
+  | 'RemovedMemberHoldsKey'
+  | 'ContentDeletionUnfinished';
 
 export interface Finding {
   readonly kind: FindingKind;
@@ -150,6 +153,19 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
           evidence: { installationId: removedId, keyVersion: d.currentKeyVersion },
           events: byPosition([d.currentKeyCreated, r.at]),
         });
+  // A deletion of the encrypted content that stopped half-way (a crash, a kill): its secrets are partly destroyed.
+  const deletion = d?.contentDeletion;
+  if (d && registration && deletion)
+    out.push({
+      kind: 'ContentDeletionUnfinished',
+      installationId: deletion.deletedBy,
+      summary:
+        `a deletion of the encrypted content was started by installation ${deletion.deletedBy} (key version ${deletion.keyVersions.join(', ')}) ` +
+        'and not finished: some secrets may be gone already, none can be stored',
+      remedy: finishContentDeletion(d.deploymentId),
+      evidence: { installationId: deletion.deletedBy, keyVersions: deletion.keyVersions.map(String) },
+      events: [deletion.startedAt],
+    });
   return out;
 };
 
@@ -159,8 +175,8 @@ export const allFindings = (v: ActivationView): ReadonlyArray<Finding> => {
   return Object.keys(v.instances)
     .flatMap((id) => findingsFor(v, id))
     .filter((f) => {
-      if (f.kind !== 'RemovedMemberHoldsKey') return true;
-      const key = `${f.installationId}/${String(f.evidence['keyVersion'])}`;
+      if (f.kind !== 'RemovedMemberHoldsKey' && f.kind !== 'ContentDeletionUnfinished') return true;
+      const key = `${f.kind}/${f.installationId}/${String(f.evidence['keyVersion'])}`;
       if (seen.has(key)) return false;
       seen.add(key);
       return true;

@@ -46,7 +46,7 @@ export const byHolder = (i: InstanceView, d: DeploymentView | undefined, o: Reco
 const lastChange = (d: DeploymentView | undefined, id: string): number =>
   Math.max(
     -1,
-    ...[d?.registered[id]?.at, d?.copies[id]?.at, d?.removed[id]?.at, d?.currentKeyCreated]
+    ...[d?.registered[id]?.at, d?.copies[id]?.at, d?.removed[id]?.at, d?.currentKeyCreated, d?.contentDeleted?.at]
       .filter((r): r is EventRef => r != null)
       .map((r) => Number(r.revision)),
   );
@@ -59,7 +59,9 @@ const lastChange = (d: DeploymentView | undefined, id: string): number =>
 export const isCurrent = (i: InstanceView, d: DeploymentView | undefined, o: RecordedOutcome): boolean => {
   const id = i.installationId.toLowerCase();
   if (o.basis !== null) return o.basis.deploymentRevision >= lastChange(d, id);
-  return ![d?.registered[id]?.at, d?.copies[id]?.at, d?.removed[id]?.at, d?.currentKeyCreated].some((r) => r != null && isAfter(r, o.at));
+  return ![d?.registered[id]?.at, d?.copies[id]?.at, d?.removed[id]?.at, d?.currentKeyCreated, d?.contentDeleted?.at].some(
+    (r) => r != null && isAfter(r, o.at),
+  );
 };
 
 /** The holder's newest outcome, if it still describes the instance. */
@@ -87,6 +89,7 @@ export const remedyContext = (v: ActivationView, i: InstanceView): RemedyContext
   installationId: i.installationId,
   otherHolders: otherHolders(deploymentOf(v, i), i.installationId),
   thumbprint: i.signingThumbprint ?? i.thumbprint,
+  deploymentId: i.deploymentId,
 });
 
 export const INIT_STEPS = ['config read', 'key pair issued', 'public key stored', 'symmetric key stored wrapped', 'activated'] as const;
@@ -128,6 +131,12 @@ export const instanceStatus = (v: ActivationView, installationId: string): Insta
     return { state: 'disabled', reason: last.reason, since: last.at, view: i, remedy: remedyFor(last.reason, ctx) };
   }
   if (last?.kind === 'activated') return { state: 'activated', keyVersion: last.keyVersion, since: last.at, view: i };
+  // Its copy went with the deployment's key when the encrypted content was deleted: disabled since then, until initialized afresh.
+  const deleted = d?.contentDeleted;
+  if (!last && deleted && d.currentKeyVersion === null && d.registered[id]) {
+    const reason = { _tag: 'ContentDeleted', keyVersions: deleted.keyVersions, deletedBy: deleted.deletedBy } as RefusalReason;
+    return { state: 'disabled', reason, since: deleted.at, view: i, remedy: remedyFor(reason, ctx) };
+  }
   if (steps === 3 && d?.currentKeyVersion != null)
     return { state: 'waiting-to-join', completedSteps: steps, keyVersion: d.currentKeyVersion, view: i, remedy: joinAgain(ctx, 'it is waiting to join') };
   return {

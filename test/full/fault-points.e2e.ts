@@ -15,7 +15,18 @@ import { tempDir } from '../support/fixtures';
 import { instanceStream } from '../../src/domain/ids';
 import { cliWith, cliWithEnv } from '../support/cli-inproc';
 import { toLegacyKeystore, toLegacyLedger } from '../support/legacy';
-import { activatedDeployment, deploymentEvents, instanceEvents, joinArgs, keystoreThumbprint, ledgerFile, newNode, type TestNode } from '../support/nodes';
+import {
+  activatedDeployment,
+  deploymentEvents,
+  instanceEvents,
+  joinArgs,
+  keystoreThumbprint,
+  ledgerFile,
+  newNode,
+  type TestNode,
+  withLedger,
+} from '../support/nodes';
+import Database from 'better-sqlite3';
 import { tamper } from '../support/tamper';
 import { BACKUP_PASSWORD, backup, FAST, restore } from '../support/backups';
 
@@ -40,6 +51,8 @@ interface Scenario {
   readonly keys?: number;
   /** What must hold once the rerun completed, beside the common invariants. */
   readonly afterRerun?: (t: ExecutionContext, members: ReadonlyArray<TestNode>, label: string) => Promise<void>;
+  /** What the operator does after the command before the common invariants can hold (delete-content: initialize afresh, re-join). */
+  readonly settle?: (members: ReadonlyArray<TestNode>) => Promise<void>;
 }
 
 const RECREATED_SECRETS = [
@@ -47,6 +60,18 @@ const RECREATED_SECRETS = [
   ['delivery/smtp', 'smtp-pass-42'],
   ['delivery/fileshare', 'share-pass-7'],
 ] as const;
+
+const DELETED_SECRETS = [
+  ['reportserver/datasource/sales', 'Server=db1;Password=Tr0ub4dor&3'],
+  ['delivery/smtp', 'smtp-pass-42'],
+  ['delivery/fileshare', 'share-pass-7'],
+] as const;
+
+/** The names the content stream records as destroyed (SecretsDestroyed). */
+const destroyedNames = async (dir: string): Promise<string[]> =>
+  (await withLedger(dir, (read) => read('keyledger.content-default'))).flatMap((e) =>
+    e.event.type === 'SecretsDestroyed' ? e.event.data.secrets.map((s) => s.name) : [],
+  );
 
 const RESTORED_SECRETS = [
   ['reportserver/datasource/sales', 'Server=db1;Password=Tr0ub4dor&3'],
@@ -255,6 +280,49 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
       t.false(versions.includes(1), `${label}: content rows under key versions ${versions.join(', ')}`);
     },
   },
+  {
+    name: 'delete-content (every secret destroyed, the key version with them)',
+    setup: async (dir) => {
+      const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+      for (const [name, value] of DELETED_SECRETS)
+        if ((await cliWith({ stdin: value }, '-c', a!.file, 'secret', 'put', name)).code !== 0) throw new Error(`put ${name}`);
+      return { node: b!, args: ['delete-content', '--confirm', 'default'], members: [a!, b!] };
+    },
+    done: 0,
+    keys: 2,
+    records: { type: 'EncryptedContentDeleted', in: 'deployment' },
+    afterKill: async (t, members, label) => {
+      // Each secret: still readable (its key not destroyed yet), or gone with its destruction recorded.
+      const dir = members[0]!.dir;
+      const gone = await destroyedNames(dir);
+      for (const m of members)
+        for (const [name, value] of DELETED_SECRETS) {
+          const r = await cliWith({}, '-c', m.file, 'secret', 'get', name, '--reveal');
+          if (r.code === 0) t.is(r.stdout, value, `${label}: ${name} on ${m.name} is its value`);
+          else t.true(gone.includes(name), `${label}: ${name} on ${m.name} is gone only with its destruction recorded (exit ${r.code}: ${r.stderr})`);
+        }
+    },
+    // The operator initializes the deployment afresh (on A, its genesis: B's pin holds) and joins B: then every start activates.
+    settle: async ([a, b]) => {
+      for (const [n, args, code] of [
+        [a!, ['init'], 0],
+        [b!, ['init'], 1],
+        [a!, joinArgs(b!), 0],
+      ] as const) {
+        const r = await n.run(...args);
+        if (r.code !== code) throw new Error(`${args.join(' ')} on ${n.name}: exit ${r.code}: ${r.stdout}${r.stderr}`);
+      }
+    },
+    afterRerun: async (t, members, label) => {
+      const dir = members[0]!.dir;
+      t.deepEqual((await destroyedNames(dir)).sort(), DELETED_SECRETS.map(([n]) => n).sort(), `${label}: each secret destroyed once, by name`);
+      const list = await cliWith({}, '-c', members[0]!.file, '--json', 'secret', 'list');
+      t.deepEqual(list.json(), [], `${label}: no secret left`);
+      const db = new Database(ledgerFile(dir), { readonly: true });
+      t.is(db.prepare('SELECT count(*) FROM keyledger_content').pluck().get(), 0, `${label}: no ciphertext left in the content store`);
+      db.close();
+    },
+  },
 ];
 
 const child = (node: TestNode, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
@@ -311,6 +379,7 @@ for (const sc of SCENARIOS) {
         const again = await s.node.run(...s.args);
         t.is(again.code, sc.done, `${point}: run again: ${again.stdout}${again.stderr}`);
       }
+      await sc.settle?.(s.members);
       if (sc.records) {
         const events = sc.records.in === 'instance' ? await instanceEvents(dir, s.node.id) : await deploymentEvents(dir);
         t.is(events.filter((e) => e.event.type === sc.records!.type).length, 1, `${point}: ${sc.records.type} recorded once`);

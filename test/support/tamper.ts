@@ -30,9 +30,26 @@ export const rowOf = (file: string, stream: string, revision: number): { data: s
 };
 
 /**
+ * The attacker rebuilds the ledger's Merkle tree index from the events as they now are (ADR 0018 documents it):
+ * emptied, the next command that needs it builds it again from the events.
+ */
+export const reindex = (file: string): void => {
+  const db = new Database(file);
+  try {
+    db.exec(
+      'DELETE FROM tlog_hashes; DELETE FROM tlog_leaves; UPDATE tlog_state SET size = 0, covered_commit = -1, covered_prepare = -1, ' +
+        'tail_stream = NULL, tail_revision = NULL, tail_commit = NULL, tail_prepare = NULL, first_event_id = NULL;',
+    );
+  } finally {
+    db.close();
+  }
+};
+
+/**
  * An attacker who can write the store and knows the documented hash chain
  * (ADR 0002): edits one event's data and re-hashes it and every later event of
- * its stream, so `verify` finds nothing.
+ * its stream, so `verify` finds nothing — and rebuilds the tree index over the edited events (ADR 0018), so the
+ * index agrees with them (only a checkpoint or a witness's memory from before the edit can tell).
  */
 export const rewriteAndRehash = (
   file: string,
@@ -41,6 +58,8 @@ export const rewriteAndRehash = (
   edit: (data: Record<string, unknown>) => Record<string, unknown>,
   /** The event's metadata (without its hash) may be edited too: a signature stripped or replaced. */
   editMetadata: (metadata: Record<string, unknown>, data: Record<string, unknown>) => Record<string, unknown> = (m) => m,
+  /** false: an attacker who leaves the tree index as it was (it then holds the events from before the edit). */
+  rebuildIndex = true,
 ): void => {
   const db = new Database(file);
   try {
@@ -66,6 +85,7 @@ export const rewriteAndRehash = (
   } finally {
     db.close();
   }
+  if (rebuildIndex) reindex(file);
 };
 
 /** The stored view's JSON: deflated pieces, each framed by its length (4 bytes, big endian). */

@@ -11,7 +11,8 @@ import { renewInstallationId } from '../../infra/config';
 import { describeError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { outcomeRemedy, outcomeText, remedyJson } from '../render';
-import { emit, fail, instanceDeps, withSession } from '../session';
+import { emit, fail, instanceDeps, withSession, witnessDeps } from '../session';
+import { startWitness } from '../../commands/witness';
 import type { LoadedConfig } from '../../infra/config';
 
 interface RunOptions {
@@ -45,7 +46,12 @@ export const runInstanceCommand = async (io: Io, g: GlobalOptions, verb: 'init' 
     g,
     async (s) => {
       const run = verb === 'init' ? initInstance : startInstance;
-      const r = await run({ ...(await instanceDeps(s, verb, options.keySize)), rejoin: options.rejoin === true }, s.config.instance);
+      const deps = await instanceDeps(s, verb, options.keySize);
+      // On start, a member is a witness of the ledger's tree (docs/adr/0018): it checks, then co-signs, the tree head.
+      const witnessed = verb === 'start' ? await witnessDeps(s, deps) : E.right(undefined);
+      if (E.isLeft(witnessed)) return witnessed;
+      const witness = witnessed.right ? startWitness(witnessed.right) : undefined;
+      const r = await run({ ...deps, rejoin: options.rejoin === true, ...(witness ? { witness } : {}) }, s.config.instance);
       if (E.isLeft(r)) {
         s.log.write({ command: verb, installationId: s.config.instance.installationId, outcome: 'error', error: r.left._tag, message: describeError(r.left) });
         return r;

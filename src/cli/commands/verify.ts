@@ -13,12 +13,32 @@ import { EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { progressReporter } from '../progress';
 import { printable } from '../render';
-import { emit, usage, withSession } from '../session';
+import { emit, treeDeps, usage, withSession } from '../session';
+import * as fs from 'node:fs';
+import { parseCheckpointNote } from '../../commands/prove';
+import { extendsHead, keptCheckpoints, noteOf } from '../../commands/tree';
+import { bracket, type LeafRange, memberNoteKeysOf, type TreeReport } from '../../commands/verify-tree';
+import { fromBase64 } from '../../domain/tlog/bytes';
+import { ledgerOrigin, type TreeHead } from '../../domain/tlog/checkpoint';
+import { describeNoteProblem, type NoteKey, openNote, parseVerifierKey } from '../../domain/tlog/note';
+import { ed25519Of } from '../../infra/note-verify';
 
 export interface VerifyFlags {
   readonly signatures?: boolean;
   readonly expectGenesis?: string;
   readonly deep?: boolean;
+  readonly checkpoint?: string;
+  readonly key?: ReadonlyArray<string>;
+}
+
+/** What `--checkpoint` found about the checkpoint file itself: who signed it (or why it is not trusted), and whether it is this ledger's. */
+export interface CheckpointCheck {
+  readonly file: string;
+  readonly signedBy: ReadonlyArray<string>;
+  /** Why the checkpoint itself is not trusted (no member signature, a bad one, another ledger's origin); null: it is. */
+  readonly untrusted: string | null;
+  /** With the index matching the events: the RFC 9162 consistency proof from the checkpoint to the tree now, read and checked. */
+  readonly consistencyProof: 'verified' | 'failed' | 'not-checked';
 }
 
 const hashLine = (p: IntegrityProblem): string => `TAMPERED ${printable(`${p.stream}@${p.revision} (${p.eventType}): ${p.problem}`)}`;
@@ -32,12 +52,16 @@ const signatureSummary = (s: SignatureReport): string =>
   `${s.problems.length === 0 ? 'no problems' : `${s.problems.length} problem(s)`}`;
 
 /** Each deployment's genesis, for the reviewer to compare with the thumbprint its operators confirmed. */
+/** How a genesis came to be: declared (`keyledger trust`), the creator of the first key, or of the first after a deletion (ADR 0015). */
+const FOUNDED = (g: NonNullable<DeploymentTrust['genesis']>): string =>
+  g.declared ? 'declared' : g.afterDeletion ? 'created the key after the content was deleted' : 'created the first key';
+
 const genesisLine = (d: DeploymentTrust): string =>
   printable(
     d.genesis === null
       ? `${d.stream}: no genesis (no key creation or genesis declaration verifies)`
       : `${d.stream}: genesis ${d.genesis.thumbprint} (installation ${d.genesis.installationId}, ` +
-          `${d.genesis.declared ? 'declared' : 'created the first key'} at @${d.genesis.revision}), ${d.members} certified member(s)`,
+          `${FOUNDED(d.genesis)} at @${d.genesis.revision}), ${d.members} certified member(s)`,
   );
 
 /** Unsigned key events before a declared genesis: what a deployment recorded before signed key events looks like. */
@@ -47,14 +71,68 @@ const beforeDeclaredGenesis = (s: SignatureReport): boolean =>
     return g?.declared === true && BigInt(p.revision) < BigInt(g.revision);
   });
 
-export const verifyText = (rep: VerifyReport): string => {
+const rangeText = (r: LeafRange): string =>
+  (r.from === r.through ? `leaf ${r.from}` : `leaves ${r.from}..${r.through}`) +
+  (r.event ? ` (${r.from === r.through ? '' : 'from '}${r.event.stream}@${r.event.revision}, ${r.event.type})` : '');
+
+/** The tree's lines: problems (INDEX, FORKED, UNTRUSTED checkpoint) and what was checked. */
+const treeLines = (tree: TreeReport | undefined, cp: CheckpointCheck | undefined): { problems: string[]; notes: string[] } => {
+  const problems: string[] = [];
+  const notes: string[] = [];
+  if (!tree) return { problems, notes };
+  const i = tree.index;
+  if (i.firstDifference)
+    problems.push(
+      `INDEX ${printable(`the tree index differs from the events at ${rangeText(i.firstDifference)}: the events or the index were altered there`)}`,
+    );
+  if (i.beyondEvents) problems.push(`INDEX the tree index holds ${i.size} events, the ledger ${tree.size}: events were removed from its end`);
+  notes.push(
+    `tree: ${tree.size} events, root ${tree.root}; its index ` +
+      (i.firstDifference || i.beyondEvents ? 'differs' : i.size < tree.size ? `matches (${tree.size - i.size} events not indexed yet)` : 'matches'),
+  );
+  const c = tree.checkpoint;
+  if (c && cp) {
+    notes.push(
+      printable(
+        `checkpoint ${cp.file}: ${c.head.origin}, ${c.head.size} events, root ${c.head.root}${cp.signedBy.length > 0 ? `, signed by ${cp.signedBy.join(', ')}` : ''}`,
+      ),
+    );
+    if (cp.untrusted !== null) problems.push(`UNTRUSTED ${printable(`checkpoint ${cp.file}: ${cp.untrusted}`)}`);
+    if (c.extended)
+      notes.push(
+        `the ledger extends it: its first ${c.head.size} events have the checkpoint's root` +
+          (cp.consistencyProof === 'verified' ? `; consistency proof ${c.head.size} → ${tree.size} verified` : ''),
+      );
+    else {
+      const d = c.firstDifference;
+      problems.push(
+        `FORKED ${printable(
+          d === null
+            ? `the ledger is not an extension of the checkpoint: its first ${c.head.size} events have another root ` +
+                '(the index was rebuilt over them too: the hash-chain and signature problems above name what changed)'
+            : d.how === 'truncated'
+              ? `the ledger is not an extension of the checkpoint: it has ${tree.size} events, the checkpoint covers ${c.head.size}: ` +
+                `leaves ${d.from}..${d.through} are gone${d.event ? ` (after ${d.event.stream}@${d.event.revision})` : ''}`
+              : `the ledger is not an extension of the checkpoint: the first difference is at ${rangeText(d)}` +
+                (d.how === 'bracketed' ? ' (between two checkpoints signed by members: the last one the ledger still matches and the next one)' : ''),
+        )}`,
+      );
+    }
+  }
+  return { problems, notes };
+};
+
+export const verifyText = (rep: VerifyReport, cp?: CheckpointCheck): string => {
   const sigs = rep.signatures;
   const damaged = rep.storage.map((m) => `DAMAGED the store's own integrity check: ${printable(m)}`);
-  const problems = rep.problems.length + (sigs?.problems.length ?? 0) + damaged.length;
+  const tree = treeLines(rep.tree, cp);
+  const problems = rep.problems.length + (sigs?.problems.length ?? 0) + damaged.length + tree.problems.length;
   const signatureLines = sigs ? [signatureSummary(sigs), ...sigs.deployments.map(genesisLine)] : [];
   if (problems === 0)
-    return [`ledger intact: ${rep.events} events in ${rep.streams} streams, every hash verified`, ...signatureLines].map((l) => `${l}\n`).join('');
-  const lines = [...damaged, ...rep.problems.map(hashLine), ...(sigs?.problems.map(signatureLine) ?? []), ...signatureLines];
+    return [`ledger intact: ${rep.events} events in ${rep.streams} streams, every hash verified`, ...signatureLines, ...tree.notes]
+      .map((l) => `${l}\n`)
+      .join('');
+  const lines = [...damaged, ...rep.problems.map(hashLine), ...(sigs?.problems.map(signatureLine) ?? []), ...tree.problems, ...signatureLines];
   const first = sigs?.firstProblem;
   lines.push(
     `${problems} problem(s) in ${rep.events} events. Restore the store from a backup taken before the first problem` +
@@ -65,15 +143,40 @@ export const verifyText = (rep: VerifyReport): string => {
       'Unsigned key events before a declared genesis are also what a deployment recorded before signed key events looks like: ' +
         'not tampering if that genesis is the thumbprint its operators confirmed out of band: run keyledger verify --signatures --expect-genesis <it>.',
     );
+  lines.push(...tree.notes);
   return `${lines.join('\n')}\n`;
 };
 
 const verifyCommand = async (io: Io, g: GlobalOptions, flags: VerifyFlags): Promise<number> =>
   withSession(io, g, async (s) => {
-    if (flags.expectGenesis !== undefined && (!flags.signatures || !Thumbprint.is(flags.expectGenesis)))
+    if (flags.expectGenesis !== undefined && ((!flags.signatures && flags.checkpoint === undefined) || !Thumbprint.is(flags.expectGenesis)))
       return usage('--expect-genesis goes with --signatures and takes the genesis thumbprint (43 base64url characters) its operators confirmed');
-    // Ed25519 through node:crypto (the Crypto port's `signing`), loaded only when asked for.
-    const signing = flags.signatures ? (await import('../../infra/signing')).signatures : undefined;
+    if ((flags.key?.length ?? 0) > 0 && flags.checkpoint === undefined) return usage('--key goes with --checkpoint: the keys whose signatures on it count');
+    const tree = await treeDeps(s);
+    if (E.isLeft(tree)) return tree;
+    // The checkpoint to check the ledger against: signatures checked once the pass has the members' keys.
+    let given: { head: TreeHead; note: string } | undefined;
+    if (flags.checkpoint !== undefined) {
+      let note: string;
+      try {
+        note = fs.readFileSync(flags.checkpoint, 'utf8');
+      } catch (e) {
+        return usage(`cannot read the checkpoint ${printable(flags.checkpoint)}: ${(e as Error).message}`);
+      }
+      const parsed = parseCheckpointNote({ note, source: flags.checkpoint });
+      if (E.isLeft(parsed)) return parsed;
+      given = { head: parsed.right.head, note };
+    }
+    const extraKeys: NoteKey[] = [];
+    for (const k of flags.key ?? []) {
+      const parsed = parseVerifierKey(tree.right.sha256, k);
+      if (E.isLeft(parsed)) return usage(`--key ${printable(k.slice(0, 120))}: ${parsed.left}`);
+      extraKeys.push(parsed.right);
+    }
+    const kept = given ? await keptCheckpoints(s.store) : E.right([]);
+    if (E.isLeft(kept)) return kept;
+    // Ed25519 through node:crypto (the Crypto port's `signing`), loaded only when asked for; a checkpoint needs the members' keys.
+    const signing = flags.signatures || given ? (await import('../../infra/signing')).signatures : undefined;
     const progress = progressReporter(io, !g.json, 'verifying ledger');
     const r = await verifyLedger(s.store, {
       digest: sha256Hex,
@@ -81,10 +184,47 @@ const verifyCommand = async (io: Io, g: GlobalOptions, flags: VerifyFlags): Prom
       ...(signing ? { signatures: { verify: signing.verify, thumbprint: signing.thumbprint } } : {}),
       ...(flags.expectGenesis !== undefined ? { expectGenesis: flags.expectGenesis } : {}),
       ...(flags.deep ? { deep: true } : {}),
+      tree: { index: tree.right.tree, sha256: tree.right.sha256, ...(given ? { checkpoint: given.head, alsoAt: kept.right.map((k) => k.head.size) } : {}) },
     })();
     progress.stop();
     if (E.isLeft(r)) return r;
-    const rep = r.right;
+    let rep = r.right;
+    let cp: CheckpointCheck | undefined;
+    if (given && signing && rep.tree) {
+      const deployments = Object.keys(rep.heads).filter((k) => k.startsWith('keyledger.deployment-'));
+      const members = await memberNoteKeysOf(s.store, deployments, { verify: signing.verify, thumbprint: signing.thumbprint }, tree.right.sha256);
+      if (E.isLeft(members)) return members;
+      const keys = [...members.right.keys, ...extraKeys];
+      const ed25519 = ed25519Of(signing.verify);
+      const opened = openNote(given.note, keys, ed25519);
+      const identity = tree.right.tree.identity();
+      const origin = E.isRight(identity) && identity.right !== undefined ? ledgerOrigin(identity.right) : undefined;
+      const untrusted = E.isLeft(opened)
+        ? describeNoteProblem(opened.left)
+        : origin !== undefined && given.head.origin !== origin
+          ? `it is a checkpoint of ${given.head.origin}, not of this ledger (${origin})`
+          : null;
+      const signedBy = E.isRight(opened)
+        ? [...new Set(opened.right.verified.map((v) => `${v.key.name}${v.timestamp !== undefined ? ' (cosignature)' : ''}`))]
+        : [];
+      // Narrowed with the kept checkpoints members signed, when the index no longer holds the checkpoint's tree.
+      const verifiedKept = kept.right.filter((k) => E.isRight(openNote(noteOf(k), keys, ed25519))).map((k) => k.head);
+      const narrowed = bracket(rep.tree, verifiedKept);
+      if (narrowed && rep.tree.checkpoint) rep = { ...rep, tree: { ...rep.tree, checkpoint: { ...rep.tree.checkpoint, firstDifference: narrowed } } };
+      const indexWhole = rep.tree?.index.firstDifference === null && !rep.tree.index.beyondEvents && rep.tree.index.size === rep.tree.size;
+      const consistent =
+        indexWhole && rep.tree?.checkpoint?.extended
+          ? extendsHead(tree.right, given.head, { size: rep.tree.size, root: fromBase64(rep.tree.root)! })
+          : undefined;
+      cp = {
+        file: flags.checkpoint!,
+        signedBy,
+        untrusted,
+        consistencyProof: consistent === undefined ? 'not-checked' : E.isRight(consistent) && consistent.right ? 'verified' : 'failed',
+      };
+      if (cp.consistencyProof === 'failed' && rep.tree?.checkpoint)
+        rep = { ...rep, tree: { ...rep.tree, checkpoint: { ...rep.tree.checkpoint, extended: false } } };
+    }
     const signatureProblems = rep.signatures?.problems.length ?? 0;
     s.log.write({
       command: 'verify',
@@ -93,8 +233,12 @@ const verifyCommand = async (io: Io, g: GlobalOptions, flags: VerifyFlags): Prom
       problems: rep.problems.length,
       ...(rep.signatures ? { signatureProblems, signaturesVerified: rep.signatures.verified } : {}),
     });
-    emit(io, g, rep, verifyText(rep));
-    return E.right(rep.problems.length === 0 && signatureProblems === 0 && rep.storage.length === 0 ? EXIT.ok : EXIT.tampered);
+    emit(io, g, cp ? { ...rep, checkpointFile: cp } : rep, verifyText(rep, cp));
+    const t = rep.tree;
+    const treeProblems = t
+      ? (t.index.firstDifference || t.index.beyondEvents ? 1 : 0) + (t.checkpoint && !t.checkpoint.extended ? 1 : 0) + (cp?.untrusted ? 1 : 0)
+      : 0;
+    return E.right(rep.problems.length === 0 && signatureProblems === 0 && rep.storage.length === 0 && treeProblems === 0 ? EXIT.ok : EXIT.tampered);
   });
 
 export const registerVerify = (program: Command, { io, globals, done }: CommandScope): void => {
@@ -119,5 +263,11 @@ export const registerVerify = (program: Command, { io, globals, done }: CommandS
       "the store's deepest check of its file: SQLite's integrity_check (every index against its table) instead of quick_check " +
         "(every page's structure: what a torn or overwritten page breaks); slower on a large ledger",
     )
-    .action(async (opts: VerifyFlags) => done(await verifyCommand(io, globals(), opts)));
+    .option(
+      '--checkpoint <file>',
+      'also prove the ledger is an append-only extension of this signed checkpoint (keyledger checkpoint writes one): its signatures are checked ' +
+        "against the members' keys (implies --signatures), and the first difference is named when it is not",
+    )
+    .option('--key <vkey>', 'with --checkpoint: a verifier key whose signature on it counts too (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+    .action(async (opts: VerifyFlags) => done(await verifyCommand(io, globals(), { ...opts, ...(opts.checkpoint !== undefined ? { signatures: true } : {}) })));
 };

@@ -7,7 +7,7 @@
  */
 import * as E from 'fp-ts/Either';
 import type { StoredEvent } from '../envelope';
-import type { ContentEvent, EventOf, Fingerprint, SecretName, SigningJwk } from '../events';
+import { type ContentEvent, type EventOf, type Fingerprint, isContentEvent, type SecretName, type SigningJwk } from '../events';
 import type { DeploymentId, InstallationId, KeyVersion } from '../ids';
 import { EventSignature, eventSigningText, type Verify } from '../signatures';
 import type { Trust } from '../trust';
@@ -28,16 +28,30 @@ export interface ContentState {
   readonly revision: number;
   /** By name. A new map per change, sharing all but one bucket with the last (reads change nothing but the revision). */
   readonly secrets: SecretMap<SecretEntry>;
+  /**
+   * Secrets that are gone, by name: the revision of the SecretDeleted or SecretsDestroyed that removed each (its signature
+   * is checked before a reader is told "no such secret": a removal forged in the store is tampering, not an answer).
+   */
+  readonly removed?: SecretMap<number>;
+  /** Key versions a deletion of the encrypted content destroys (docs/adr/0015): no secret is put under them again. */
+  readonly destroyedVersions?: ReadonlyArray<number>;
 }
 
 export const initialContentState: ContentState = { revision: -1, secrets: SecretMap.empty() };
+
+const removedAt = (s: ContentState, name: string, revision: number): SecretMap<number> => (s.removed ?? SecretMap.empty<number>()).set(name, revision);
 
 export const evolveContent = (s: ContentState, e: ContentEvent): ContentState => {
   const revision = s.revision + 1;
   switch (e.type) {
     case 'SecretPut': {
       const d = e.data;
-      return { revision, secrets: s.secrets.set(d.name, { name: d.name, keyVersion: d.keyVersion, fingerprint: d.fingerprint, revision, putBy: d.putBy }) };
+      return {
+        ...s,
+        revision,
+        secrets: s.secrets.set(d.name, { name: d.name, keyVersion: d.keyVersion, fingerprint: d.fingerprint, revision, putBy: d.putBy }),
+        ...(s.removed?.has(d.name) ? { removed: s.removed.delete(d.name) } : {}),
+      };
     }
     case 'SecretsReencrypted': {
       const d = e.data;
@@ -45,14 +59,24 @@ export const evolveContent = (s: ContentState, e: ContentEvent): ContentState =>
         x.name,
         { name: x.name, keyVersion: d.keyVersion, fingerprint: x.fingerprint, revision, putBy: d.reencryptedBy },
       ]);
-      return { revision, secrets: s.secrets.setMany(entries) };
+      return { ...s, revision, secrets: s.secrets.setMany(entries) };
     }
     case 'SecretDeleted': {
-      return { revision, secrets: s.secrets.delete(e.data.name) };
+      return { ...s, revision, secrets: s.secrets.delete(e.data.name), removed: removedAt(s, e.data.name, revision) };
+    }
+    case 'SecretsDestroyed': {
+      let secrets = s.secrets;
+      let removed = s.removed ?? SecretMap.empty<number>();
+      for (const x of e.data.secrets) {
+        secrets = secrets.delete(x.name);
+        removed = removed.set(x.name, revision);
+      }
+      const destroyedVersions = [...new Set([...(s.destroyedVersions ?? []), ...e.data.keyVersions])].sort((a, b) => a - b);
+      return { ...s, revision, secrets, removed, destroyedVersions };
     }
     case 'SecretRead':
     case 'SecretReadsCounted':
-      return { revision, secrets: s.secrets };
+      return { ...s, revision };
   }
 };
 
@@ -79,6 +103,14 @@ export type ContentCommand =
   | { readonly type: 'DeleteSecret'; readonly deploymentId: DeploymentId; readonly name: SecretName; readonly by: InstallationId }
   | { readonly type: 'RecordRead'; readonly deploymentId: DeploymentId; readonly entry: SecretEntry; readonly by: InstallationId }
   | {
+      /** One batch of a deletion of the encrypted content: these secrets (as the stream records them) destroyed. */
+      readonly type: 'DestroySecrets';
+      readonly deploymentId: DeploymentId;
+      readonly by: InstallationId;
+      readonly keyVersions: ReadonlyArray<KeyVersion>;
+      readonly secrets: ReadonlyArray<SecretEntry>;
+    }
+  | {
       readonly type: 'CountReads';
       readonly deploymentId: DeploymentId;
       readonly by: InstallationId;
@@ -90,11 +122,14 @@ export type ContentCommand =
 export type ContentError =
   | { readonly _tag: 'SecretMissing'; readonly name: string }
   /** A re-encryption named a secret that is not under the version it replaces (already re-encrypted, or put under another). */
-  | { readonly _tag: 'SecretKeyVersion'; readonly name: string; readonly secretVersion: number; readonly heldVersion: number };
+  | { readonly _tag: 'SecretKeyVersion'; readonly name: string; readonly secretVersion: number; readonly heldVersion: number }
+  /** A secret put under a key version a deletion of the encrypted content destroys (or destroyed): the race a put can lose. */
+  | { readonly _tag: 'KeyBeingDestroyed'; readonly keyVersion: KeyVersion };
 
 export const decideContent = (c: ContentCommand, s: ContentState): E.Either<ContentError, ReadonlyArray<ContentEvent>> => {
   switch (c.type) {
     case 'PutSecret': {
+      if (s.destroyedVersions?.includes(c.keyVersion)) return E.left({ _tag: 'KeyBeingDestroyed', keyVersion: c.keyVersion });
       const previous = s.secrets.get(c.name);
       if (previous?.fingerprint === c.fingerprint) return E.right([]);
       return E.right([
@@ -112,6 +147,7 @@ export const decideContent = (c: ContentCommand, s: ContentState): E.Either<Cont
       ]);
     }
     case 'ReencryptSecrets': {
+      if (s.destroyedVersions?.includes(c.keyVersion)) return E.left({ _tag: 'KeyBeingDestroyed', keyVersion: c.keyVersion });
       if (c.secrets.length === 0) return E.right([]);
       const secrets: Array<{ fingerprint: Fingerprint; name: SecretName; previousFingerprint: Fingerprint }> = [];
       for (const x of c.secrets) {
@@ -138,6 +174,23 @@ export const decideContent = (c: ContentCommand, s: ContentState): E.Either<Cont
           data: { deploymentId: c.deploymentId, name: c.entry.name, keyVersion: c.entry.keyVersion, fingerprint: c.entry.fingerprint, readBy: c.by },
         },
       ]);
+    case 'DestroySecrets': {
+      // The first batch also closes the stream to those versions (an empty batch when there is nothing to destroy).
+      const known = new Set(s.destroyedVersions ?? []);
+      const live = c.secrets.filter((x) => s.secrets.get(x.name)?.fingerprint === x.fingerprint);
+      if (live.length === 0 && c.keyVersions.every((v) => known.has(v))) return E.right([]);
+      return E.right([
+        {
+          type: 'SecretsDestroyed',
+          data: {
+            deploymentId: c.deploymentId,
+            deletedBy: c.by,
+            keyVersions: [...c.keyVersions],
+            secrets: live.map((x) => ({ name: x.name, keyVersion: x.keyVersion, fingerprint: x.fingerprint })),
+          },
+        },
+      ]);
+    }
     case 'CountReads': {
       const secrets = [...c.reads.entries()]
         .filter(([, n]) => n > 0)
@@ -175,6 +228,22 @@ export interface SignatureClaim {
   readonly signature: string;
 }
 
+/** The installation a content event says acted (the one that must have signed it), where it names one. */
+const actorOf = (ev: ContentEvent): string | undefined => {
+  switch (ev.type) {
+    case 'SecretPut':
+      return ev.data.putBy;
+    case 'SecretsReencrypted':
+      return ev.data.reencryptedBy;
+    case 'SecretsDestroyed':
+    case 'SecretDeleted':
+      return ev.data.deletedBy;
+    case 'SecretRead':
+    case 'SecretReadsCounted':
+      return undefined;
+  }
+};
+
 /**
  * `contentEventProblem` without the verification itself: the problem, or the signature still to verify (so a caller
  * with many events can verify them together, off its thread — src/commands/secrets.ts `readSecrets`).
@@ -185,7 +254,7 @@ export const contentEventClaim = (e: StoredEvent, trust: Trust): E.Either<Conten
   if (E.isLeft(sig)) return E.left('bad-signature');
   const signer = trust.everCertified[sig.right.key];
   if (!signer || signer.installationId !== sig.right.by.toLowerCase()) return E.left('signer-not-certified');
-  const actor = e.event.type === 'SecretPut' ? e.event.data.putBy : e.event.type === 'SecretsReencrypted' ? e.event.data.reencryptedBy : undefined;
+  const actor = isContentEvent(e.event) ? actorOf(e.event) : undefined;
   if (actor !== undefined && actor.toLowerCase() !== signer.installationId) return E.left('signed-by-another-installation');
   const text = eventSigningText(e.stream, e.revision, e.event.type, e.event.data, e.metadata);
   return E.right({ signingKey: signer.signingKey, text, signature: sig.right.value });

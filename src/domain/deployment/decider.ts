@@ -64,6 +64,15 @@ export interface DeploymentState {
    * re-encrypted, and each member's copy of it — until its KeyVersionRetired. Absent: none under way.
    */
   readonly previousKey?: { readonly key: CurrentKey; readonly copies: Readonly<Record<string, HeldCopy>> };
+  /**
+   * A deletion of the encrypted content under way (docs/adr/0015): from its EncryptedContentDeletionStarted until its
+   * EncryptedContentDeleted. The key versions it destroys stay readable meanwhile. Absent: none under way.
+   */
+  readonly deletion?: { readonly keyVersions: ReadonlyArray<KeyVersion>; readonly by: InstallationId; readonly startedAt: number };
+  /** Every key version an EncryptedContentDeleted destroyed (absent: none): never current, never wrapped, never restored again. */
+  readonly destroyed?: ReadonlyArray<KeyVersion>;
+  /** The last completed deletion: its revision and what it destroyed (a change bearing on every installation's start check). */
+  readonly deleted?: { readonly revision: number; readonly keyVersions: ReadonlyArray<KeyVersion>; readonly by: InstallationId };
 }
 
 export const initialDeploymentState: DeploymentState = {
@@ -81,7 +90,18 @@ export const initialDeploymentState: DeploymentState = {
  * start check: its registration, its key, its copy, its removal, or a new key
  * version. An outcome decided on an older revision no longer describes it.
  */
-export const lastChangeFor = (s: DeploymentState, id: string): number => Math.max(s.changedAt[id] ?? -1, s.keyCreatedAt);
+export const lastChangeFor = (s: DeploymentState, id: string): number => Math.max(s.changedAt[id] ?? -1, s.keyCreatedAt, s.deleted?.revision ?? -1);
+
+/** Whether a key version was destroyed by a deletion (its copies protect nothing; it is never made current again). */
+export const isDestroyed = (s: DeploymentState, v: number): boolean => s.destroyed?.includes(v as KeyVersion) === true;
+
+/** The version a new key gets: one after every version the deployment ever had (destroyed ones included: pins are per version). */
+export const nextKeyVersion = (s: DeploymentState): KeyVersion =>
+  (Math.max(0, s.currentKey?.keyVersion ?? 0, s.previousKey?.key.keyVersion ?? 0, ...(s.destroyed ?? [])) + 1) as KeyVersion;
+
+/** The key versions a deletion starting now destroys: the current one, and the one an unfinished re-creation replaced. */
+export const versionsToDestroy = (s: DeploymentState): ReadonlyArray<KeyVersion> =>
+  [s.previousKey?.key.keyVersion, s.currentKey?.keyVersion].filter((v): v is KeyVersion => v !== undefined);
 
 const without = <V>(r: Readonly<Record<string, V>>, key: string): Record<string, V> => {
   const { [key]: _gone, ...rest } = r;
@@ -140,6 +160,20 @@ export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): D
       const { previousKey: _retired, ...rest } = s;
       return rest;
     }
+    case 'EncryptedContentDeletionStarted':
+      return s.deletion ? s : { ...s, deletion: { keyVersions: e.data.keyVersions, by: e.data.deletedBy, startedAt: revision } };
+    case 'EncryptedContentDeleted': {
+      // Crypto-shredding: the versions named are destroyed, and with them every copy of them; no key until a new init.
+      const gone = new Set<number>(e.data.keys.map((k) => k.keyVersion));
+      const { previousKey: _p, currentKey: _c, deletion: _d, ...rest } = s;
+      return {
+        ...rest,
+        currentKey: undefined,
+        copies: Object.fromEntries(Object.entries(s.copies).filter(([, c]) => !gone.has(c.keyVersion))),
+        destroyed: [...new Set([...(s.destroyed ?? []), ...e.data.keys.map((k) => k.keyVersion)])].sort((a, b) => a - b),
+        deleted: { revision, keyVersions: e.data.keys.map((k) => k.keyVersion), by: e.data.deletedBy },
+      };
+    }
     case 'InstanceRemoved':
       return {
         ...s,
@@ -150,6 +184,8 @@ export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): D
         changedAt: touched(e.data.installationId),
       };
     case 'SymmetricKeyCreated':
+      // A destroyed version never comes back (an old creation replayed into the stream by someone who can write it).
+      if (isDestroyed(s, e.data.keyVersion)) return s;
       return {
         ...s,
         ...(s.currentKey && s.currentKey.keyVersion < e.data.keyVersion
@@ -166,6 +202,7 @@ export const evolveDeployment = (before: DeploymentState, e: DeploymentEvent): D
         keyCreatedAt: revision,
       };
     case 'SymmetricKeyWrapped':
+      if (isDestroyed(s, e.data.keyVersion)) return s; // an old copy re-added: it protects nothing
       return {
         ...s,
         copies: { ...s.copies, [e.data.copy.installationId]: { keyVersion: e.data.keyVersion, copy: e.data.copy } },
@@ -292,6 +329,22 @@ export type DeploymentCommand =
       readonly retiredBy: InstallationId;
       readonly keyVersion: KeyVersion;
       readonly secrets: number;
+    }
+  | {
+      /** Delete the encrypted content (rskeymgmt -d, docs/adr/0015): the intent, before any ciphertext is touched. */
+      readonly type: 'StartContentDeletion';
+      readonly deploymentId: DeploymentId;
+      readonly deletedBy: InstallationId;
+      /** Secrets the content stream holds now. */
+      readonly secrets: number;
+    }
+  | {
+      /** Every secret's deletion is recorded and every ciphertext removed: the key versions are destroyed. */
+      readonly type: 'CompleteContentDeletion';
+      readonly deploymentId: DeploymentId;
+      readonly deletedBy: InstallationId;
+      readonly secrets: number;
+      readonly contentRevisions: ReadonlyArray<string>;
     };
 
 export type DeploymentError =
@@ -319,10 +372,13 @@ export type DeploymentError =
   /** The backup's key is not the deployment's key of that version: its key check differs. */
   | { readonly _tag: 'BackupKeyMismatch'; readonly keyVersion: KeyVersion }
   /** A re-creation is under way (its earlier version not yet retired): finish it before starting another. */
-  | { readonly _tag: 'RecreationUnfinished'; readonly previousVersion: KeyVersion; readonly currentVersion: KeyVersion };
+  | { readonly _tag: 'RecreationUnfinished'; readonly previousVersion: KeyVersion; readonly currentVersion: KeyVersion }
+  /** The encrypted content is being deleted (its key versions about to be destroyed): finish that first (delete-content again). */
+  | { readonly _tag: 'ContentDeletionUnderway'; readonly keyVersions: ReadonlyArray<KeyVersion> }
+  /** The key version was destroyed by a deletion of the encrypted content: nothing can bring it back (a backup of it included). */
+  | { readonly _tag: 'KeyVersionDestroyed'; readonly keyVersion: KeyVersion };
 
 const none: ReadonlyArray<DeploymentEvent> = [];
-const FIRST_VERSION = 1 as KeyVersion;
 
 export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Either<DeploymentError, ReadonlyArray<DeploymentEvent>> => {
   switch (c.type) {
@@ -355,13 +411,22 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
       return E.right([
         {
           type: 'SymmetricKeyCreated',
-          data: { deploymentId: c.deploymentId, keyVersion: FIRST_VERSION, algorithm: 'A256GCM', keyCheck: c.keyCheck, createdBy: c.createdBy, copy: c.copy },
+          // Version 1 for a new deployment; after a deletion, the version after every destroyed one.
+          data: {
+            deploymentId: c.deploymentId,
+            keyVersion: nextKeyVersion(s),
+            algorithm: 'A256GCM',
+            keyCheck: c.keyCheck,
+            createdBy: c.createdBy,
+            copy: c.copy,
+          },
         },
       ]);
     }
     case 'WrapForMember': {
       const current = s.currentKey;
       if (!current) return E.left({ _tag: 'NoKeyToWrap' });
+      if (s.deletion) return E.left({ _tag: 'ContentDeletionUnderway', keyVersions: s.deletion.keyVersions }); // a copy about to be destroyed
       const sponsorCopy = currentCopyOf(s, c.sponsor);
       if (!s.registered[c.sponsor] || !sponsorCopy || sponsorCopy.copy.recipientThumbprint !== c.sponsorThumbprint)
         return E.left({ _tag: 'SponsorHoldsNoCurrentCopy', sponsor: c.sponsor, keyVersion: s.copies[c.sponsor]?.keyVersion ?? null });
@@ -504,7 +569,59 @@ export const decideDeployment = (c: DeploymentCommand, s: DeploymentState): E.Ei
     case 'RecreateKey':
     case 'RetireKeyVersion':
       return decideRecreation(c, s);
+    case 'StartContentDeletion':
+    case 'CompleteContentDeletion':
+      return decideContentDeletion(c, s);
   }
+};
+
+/**
+ * Deleting the encrypted content (rskeymgmt -d, docs/adr/0015): who may run it is the trust walk's to say (a certified
+ * member, or a registered one when none remains: src/commands/delete-content.ts); here, what is recorded. The intent
+ * names the versions it will destroy; the completion names them with their key checks and every copy of them.
+ */
+const decideContentDeletion = (
+  c: Extract<DeploymentCommand, { type: 'StartContentDeletion' | 'CompleteContentDeletion' }>,
+  s: DeploymentState,
+): E.Either<DeploymentError, ReadonlyArray<DeploymentEvent>> => {
+  if (!s.registered[c.deletedBy])
+    return E.left(
+      s.removed[c.deletedBy] ? { _tag: 'InstallationRemoved', installationId: c.deletedBy } : { _tag: 'UnknownInstallation', installationId: c.deletedBy },
+    );
+  if (c.type === 'StartContentDeletion') {
+    if (s.deletion) return E.right(none); // under way already: a rerun finishes it
+    if (!s.currentKey) return E.left({ _tag: 'NoKeyToWrap' });
+    return E.right([
+      {
+        type: 'EncryptedContentDeletionStarted',
+        data: { deploymentId: c.deploymentId, deletedBy: c.deletedBy, keyVersions: [...versionsToDestroy(s)], secrets: c.secrets as t.Int },
+      },
+    ]);
+  }
+  const d = s.deletion;
+  if (!d) return E.right(none); // completed already (a rerun after the last record)
+  const checks: Record<number, string> = {};
+  if (s.previousKey) checks[s.previousKey.key.keyVersion] = s.previousKey.key.keyCheck;
+  if (s.currentKey) checks[s.currentKey.keyVersion] = s.currentKey.keyCheck;
+  const keys = d.keyVersions.filter((v) => checks[v] !== undefined).map((v) => ({ keyVersion: v, keyCheck: checks[v] as Base64Url }));
+  const gone = new Set<number>(keys.map((k) => k.keyVersion));
+  const held = [...Object.values(s.previousKey?.copies ?? {}), ...Object.values(s.copies)].filter((h) => gone.has(h.keyVersion));
+  const copies = [...new Map(held.map((h) => [`${h.copy.installationId}/${h.keyVersion}`, h])).values()]
+    .map((h) => ({ installationId: h.copy.installationId, keyVersion: h.keyVersion, recipientThumbprint: h.copy.recipientThumbprint }))
+    .sort((a, b) => a.keyVersion - b.keyVersion || (a.installationId < b.installationId ? -1 : a.installationId > b.installationId ? 1 : 0));
+  return E.right([
+    {
+      type: 'EncryptedContentDeleted',
+      data: {
+        deploymentId: c.deploymentId,
+        deletedBy: c.deletedBy,
+        keys,
+        copies,
+        secrets: c.secrets as t.Int,
+        contentRevisions: [...c.contentRevisions],
+      },
+    },
+  ]);
 };
 
 const decideRecreation = (
@@ -528,6 +645,7 @@ const decideRecreation = (
       },
     ]);
   }
+  if (s.deletion) return E.left({ _tag: 'ContentDeletionUnderway', keyVersions: s.deletion.keyVersions });
   if (s.previousKey) return E.left({ _tag: 'RecreationUnfinished', previousVersion: s.previousKey.key.keyVersion, currentVersion: current.keyVersion });
   const own = currentCopyOf(s, c.createdBy);
   if (!s.registered[c.createdBy] || !own || own.copy.recipientThumbprint !== c.creatorThumbprint)
@@ -574,8 +692,10 @@ const decideBackupAndRestore = (
   c: Extract<DeploymentCommand, { type: 'RecordBackup' | 'RestoreKey' }>,
   s: DeploymentState,
 ): E.Either<DeploymentError, ReadonlyArray<DeploymentEvent>> => {
+  if (isDestroyed(s, c.keyVersion)) return E.left({ _tag: 'KeyVersionDestroyed', keyVersion: c.keyVersion });
   const current = s.currentKey;
   if (!current) return E.left({ _tag: 'NoKeyToWrap' });
+  if (s.deletion) return E.left({ _tag: 'ContentDeletionUnderway', keyVersions: s.deletion.keyVersions });
   if (c.keyVersion !== current.keyVersion) return E.left({ _tag: 'BackupKeyVersion', backup: c.keyVersion, current: current.keyVersion });
   const registered = s.registered[c.installationId];
   if (!registered)

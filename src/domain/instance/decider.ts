@@ -57,6 +57,7 @@ export const evolveInstance = (s: InstanceState, e: InstanceEvent): InstanceStat
     case 'InstanceActivationRefused':
       return { status: 'Disabled', config: configOf(s), keyPair: keyPairOf(s), reason: e.data.reason, basis: e.data.basis ?? null };
     case 'LedgerRollbackAccepted':
+    case 'LedgerForkAccepted':
     case 'GenesisAccepted':
       return s; // facts about the store and its trust, not about the instance's keys
     case 'ServiceIdentityChanged': {
@@ -130,6 +131,14 @@ export type InstanceCommand =
       readonly stream: string;
       readonly remembered: { readonly revision: string; readonly hash: string };
       readonly accepted: { readonly revision: string; readonly hash: string | null };
+    }
+  | {
+      /** An operator accepts a ledger whose tree is no longer an extension of the head this member co-signed. */
+      readonly type: 'AcceptFork';
+      readonly installationId: InstallationId;
+      readonly origin: string;
+      readonly cosigned: { readonly size: string; readonly root: string };
+      readonly accepted: { readonly size: string; readonly root: string };
     }
   | {
       readonly type: 'RefuseActivation';
@@ -266,6 +275,20 @@ export const decideInstance = (c: InstanceCommand, s: InstanceState): E.Either<I
             rememberedHash: c.remembered.hash,
             acceptedRevision: c.accepted.revision,
             acceptedHash: c.accepted.hash,
+          },
+        },
+      ]);
+    case 'AcceptFork':
+      return E.right([
+        {
+          type: 'LedgerForkAccepted',
+          data: {
+            installationId: c.installationId,
+            origin: c.origin,
+            cosignedSize: c.cosigned.size,
+            cosignedRoot: c.cosigned.root,
+            acceptedSize: c.accepted.size,
+            acceptedRoot: c.accepted.root,
           },
         },
       ]);
