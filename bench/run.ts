@@ -28,14 +28,17 @@
  *                   10k one (targets ≤ 2x).
  *   recreate        `keyledger recreate` over BENCH_SECRETS (10,000) secrets vs raw
  *                   node:crypto AES-256-GCM decrypt + encrypt and batched raw
- *                   SQLite writes of the same payloads (bench/recreate.ts). target ≥ 0.25x
+ *                   SQLite writes of the same payloads (bench/recreate.ts): by the
+ *                   member that put them (target ≥ 0.25x) and by another member
+ *                   (reported), BENCH_RECREATE_ROUNDS (3) rounds each, medians.
  *   report          `report` for one deployment of the catch-up bench's ledger vs raw
  *                   better-sqlite3 read + 2x JSON.parse of that deployment's events
  *                   (bench/report.ts); peak RSS of its process.         target ≥ 0.3x, < 300 MB
  *
  * Options (env): BENCH_INIT_ROUNDS (default 24), BENCH_APPENDS (default 400),
  * BENCH_JOIN_ROUNDS (default 16), BENCH_JOIN_SCALE_ROUNDS (default 8),
- * BENCH_JOIN_SCALE_MEMBERS (default 49: members before the measured joins).
+ * BENCH_JOIN_SCALE_MEMBERS (default 49: members before the measured joins),
+ * BENCH_SECRETS (default 10,000), BENCH_RECREATE_ROUNDS (default 3).
  * `node dist/bench/run.js join join-scale` runs only those.
  */
 import Database from 'better-sqlite3';

@@ -71,7 +71,7 @@ test('after remove --rotate, the removed member’s private key decrypts no curr
   const r = await a!.run('--json', 'remove', b!.id, '--rotate');
   t.is(r.code, 0, r.stderr);
   const o = r.json<{ recorded: string[]; recreated: { wrappedFor: string[]; keyVersion: number } }>();
-  t.deepEqual(o.recorded, ['InstanceRemoved', 'SymmetricKeyCreated', 'SecretPut', 'SecretPut', 'SecretPut', 'KeyVersionRetired', 'InstanceActivated']);
+  t.deepEqual(o.recorded, ['InstanceRemoved', 'SymmetricKeyCreated', 'SecretsReencrypted', 'KeyVersionRetired', 'InstanceActivated']);
   t.deepEqual(o.recreated.wrappedFor, [a!.id], 'nothing wrapped for the removed member');
   // One audited operation: every event it recorded carries the same correlation ID.
   const all = await deploymentEvents(dir);

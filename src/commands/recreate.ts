@@ -4,8 +4,10 @@
  *
  *   1. deployment stream: SymmetricKeyCreated for version N+1 (the creator's copy and key check) and, in the same
  *      append, a SymmetricKeyWrapped for each other active member (activated, signing key registered, copy current);
- *   2. content stream, in batches: every secret still under N decrypted and sealed under N+1, the new ciphertext
- *      written beside the old one, then its SecretPut recorded, then the old ciphertext removed;
+ *   2. content stream, in batches of up to 1,000 (in name order): every secret still under N read as a reader reads it
+ *      (the signatures of the events it was read from checked together, off the main thread) and sealed under N+1, the
+ *      new ciphertexts written beside the old ones, then one signed SecretsReencrypted recorded for the batch, then the
+ *      old ciphertexts removed;
  *   3. deployment stream: KeyVersionRetired for N.
  *
  * Until step 3 the deployment state keeps version N and each member's copy of it (`previousKey`), and a reader
@@ -14,17 +16,30 @@
  */
 import * as E from 'fp-ts/Either';
 import { currentCopyOf, decideDeployment } from '../domain/deployment/decider';
-import { decideContent } from '../domain/content/decider';
-import type { ContentEvent, Fingerprint, LedgerEvent, SecretName, WrappedCopy } from '../domain/events';
+import { type ContentState, decideContent, type SecretEntry } from '../domain/content/decider';
+import { type Fingerprint, type LedgerEvent, MAX_REENCRYPTED_PER_EVENT, type SecretName, type WrappedCopy } from '../domain/events';
 import type { InstallationId, KeyVersion } from '../domain/ids';
 import type { InstanceConfig } from '../domain/instance/decider';
-import type { KeystoreError, StoredKeyPair } from '../ports/crypto';
-import { type Decision, handleCommand, loadAggregate } from './handler';
+import type { KeystoreError, SigningKeyPair, StoredKeyPair } from '../ports/crypto';
+import { type Decision, handleCommand, type Loaded, loadAggregate } from './handler';
 import { instanceAggregate, startInstance } from './instance';
-import { proveKey, readSecret, type SecretAggregates, type SecretDeps, type SecretError, secretAggregates, type SecretsLoaded } from './secrets';
+import {
+  eventChecker,
+  type Proven,
+  proveKey,
+  readSecrets,
+  type SecretAggregates,
+  type SecretDeps,
+  type SecretError,
+  secretAggregates,
+  type SecretsLoaded,
+} from './secrets';
 
-/** Secrets re-encrypted per SecretPut batch (one append each). */
-export const RECREATE_BATCH = 1000;
+/** Secrets re-encrypted per batch: one SecretsReencrypted (one signature) and one content-store transaction each. */
+export const RECREATE_BATCH = MAX_REENCRYPTED_PER_EVENT;
+
+/** Batches whose signatures are being checked ahead of the one re-encrypted (bounded: their texts wait in memory). */
+const LOOKAHEAD = 2;
 
 export interface RecreateOutcome {
   /** The version created (by this run or the run it resumed). */
@@ -92,6 +107,171 @@ const removeRows = async (deps: SecretDeps, dep: string, rows: ReadonlyArray<Row
   return E.right(undefined);
 };
 
+/**
+ * The secrets still under the replaced version, in name order (the content store's rows are keyed by name: its writes
+ * stay sequential): the first `n` from where the last call's finished ones end. When the order runs out it is taken
+ * from the state again, so a secret put under that version meanwhile (a racing `secret put`) is not missed.
+ */
+const pendingIn = (previous: KeyVersion) => {
+  let order: ReadonlyArray<string> = [];
+  let at = 0;
+  return (s: ContentState, n: number): ReadonlyArray<SecretEntry> => {
+    const under = (name: string): SecretEntry | undefined => {
+      const e = s.secrets.get(name);
+      return e?.keyVersion === previous ? e : undefined;
+    };
+    while (at < order.length && under(order[at]!) === undefined) at++;
+    if (at >= order.length) {
+      order = [...s.secrets.values()]
+        .filter((e) => e.keyVersion === previous)
+        .map((e) => e.name as string)
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      at = 0;
+    }
+    const out: SecretEntry[] = [];
+    for (let i = at; i < order.length && out.length < n; i++) {
+      const e = under(order[i]!);
+      if (e) out.push(e);
+    }
+    return out;
+  };
+};
+
+/** The ciphertexts the last SecretsReencrypted from `previous` to `current` superseded, when no longer current. */
+const supersededByLastBatch = (content: Loaded<ContentState>, current: KeyVersion, previous: KeyVersion): ReadonlyArray<Row> => {
+  for (let i = content.events.length - 1; i >= 0; i--) {
+    const e = content.events[i]!.event;
+    if (e.type !== 'SecretsReencrypted' || e.data.keyVersion !== current || e.data.previousKeyVersion !== previous) continue;
+    return e.data.secrets
+      .filter((x) => content.state.secrets.get(x.name)?.fingerprint !== x.previousFingerprint)
+      .map((x) => ({ name: x.name, fingerprint: x.previousFingerprint }));
+  }
+  return [];
+};
+
+/** What steps 2 and 3 work with: the proof of both keys, the version being retired. */
+interface Reencryption {
+  readonly deps: SecretDeps;
+  readonly config: InstanceConfig;
+  readonly proven: Proven;
+  readonly previous: KeyVersion;
+  readonly batch: number;
+  /** This instance's signing key: its own events are checked by signing them again. */
+  readonly own: SigningKeyPair | undefined;
+  /** What was recorded so far (appended to). */
+  readonly recorded: LedgerEvent['type'][];
+  readonly options: RecreateOptions;
+}
+
+/**
+ * Steps 2 and 3: every secret still under the previous version re-encrypted, batch by batch, then that version retired
+ * (again from step 2 if the retirement finds a secret still under it).
+ */
+const reencryptAndRetire = async (
+  x: Reencryption,
+  from: SecretsLoaded,
+): Promise<E.Either<SecretError, { readonly loaded: SecretsLoaded; readonly reencrypted: number }>> => {
+  const { deps, config, proven, previous, batch, recorded, options } = x;
+  const dep = config.deploymentId;
+  const self = config.installationId;
+  const current = proven.keyVersion;
+  let loaded = from;
+  let reencrypted = 0;
+  const pending = pendingIn(previous);
+  // Verdicts on the events secrets were read from, by event hash: a SecretsReencrypted of an earlier re-creation is verified once.
+  const checker = eventChecker(deps.crypto.signing, proven.trust, x.own);
+  let total = pending(loaded.content.state, Number.POSITIVE_INFINITY).length;
+  options.progress?.(0, total);
+  for (;;) {
+    for (;;) {
+      const r = await handleCommand(
+        deps,
+        secretAggregates(config),
+        async (l) => {
+          const ahead = pending(l.content.state, (1 + LOOKAHEAD) * batch);
+          const todo = ahead.slice(0, batch);
+          // The next batches' signatures start verifying now, off this thread, while this one is re-encrypted and recorded.
+          checker.start(ahead.slice(batch).map((entry) => l.content.events[entry.revision]!));
+          // Read as a reader reads them: each event that recorded one signed by a certified member (each event verified once).
+          const read = await readSecrets(
+            deps,
+            dep,
+            proven,
+            l.content,
+            todo.map((e) => e.name),
+            checker,
+          );
+          if (E.isLeft(read)) return read;
+          const superseded: Array<{ name: string; fingerprint: Fingerprint }> = [];
+          const rows: Array<{ name: SecretName; fingerprint: Fingerprint; jwe: string }> = [];
+          for (const { entry, value } of read.right) {
+            const jwe = deps.cipher.seal(proven.key, value, { deploymentId: dep, name: entry.name, keyVersion: current });
+            value.fill(0);
+            rows.push({ name: entry.name, fingerprint: deps.cipher.fingerprint(jwe), jwe });
+            superseded.push({ name: entry.name, fingerprint: entry.fingerprint });
+          }
+          const decided = decideContent(
+            { type: 'ReencryptSecrets', deploymentId: dep, keyVersion: current, previousKeyVersion: previous, secrets: rows, by: self },
+            l.content.state,
+          );
+          if (E.isLeft(decided)) return decided;
+          // The new ciphertexts beside the old ones first: a batch is never recorded without its ciphertexts.
+          const written = await writeRows(deps, dep, rows);
+          if (E.isLeft(written)) return written;
+          await deps.pause?.('recreate:after-content-written');
+          return E.right({ append: { to: 'content' as const, events: decided.right, signer: proven.signer }, result: superseded });
+        },
+        loaded,
+      );
+      if (E.isLeft(r)) return r;
+      loaded = r.right.loaded;
+      if (r.right.result.length === 0) break;
+      recorded.push(...r.right.appended);
+      // The superseded ciphertexts go only now that the new ones are recorded.
+      const removed = await removeRows(deps, dep, r.right.result);
+      if (E.isLeft(removed)) return removed;
+      reencrypted += r.right.result.length;
+      total = Math.max(total, reencrypted);
+      options.progress?.(reencrypted, total);
+      await deps.pause?.('recreate:after-batch');
+    }
+
+    // ─── 3. The previous version retired ───
+    const retire = await handleCommand(
+      deps,
+      secretAggregates(config),
+      async (l) => {
+        const p = l.deployment.state.previousKey;
+        if (!p) return E.right({ result: 'retired' as const });
+        // A secret still under it (a put that raced this run, decided on the deployment as it was before step 1, seen on a
+        // reload): re-encrypted first, then retired.
+        const left = [...l.content.state.secrets.values()].some((s) => s.keyVersion === p.key.keyVersion);
+        if (left && p.key.keyVersion === previous) return E.right({ result: 'pending' as const });
+        // Another run's re-creation (it finished this one and began the next): that run retires its own.
+        if (left || p.key.keyVersion !== previous)
+          return E.left({
+            _tag: 'DeploymentRefused' as const,
+            error: { _tag: 'RecreationUnfinished' as const, previousVersion: p.key.keyVersion, currentVersion: l.deployment.state.currentKey!.keyVersion },
+          });
+        const secrets = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === current).length;
+        const decided = decideDeployment(
+          { type: 'RetireKeyVersion', deploymentId: dep, retiredBy: self, keyVersion: p.key.keyVersion, secrets },
+          l.deployment.state,
+        );
+        if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused' as const, error: decided.left });
+        return E.right({ append: { to: 'deployment' as const, events: decided.right, signer: proven.signer }, result: 'retired' as const });
+      },
+      loaded,
+    );
+    if (E.isLeft(retire)) return retire as E.Either<SecretError, never>;
+    loaded = retire.right.loaded;
+    if (retire.right.result === 'pending') continue;
+    recorded.push(...retire.right.appended);
+    break;
+  }
+  return E.right({ loaded, reencrypted });
+};
+
 export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, options: RecreateOptions = {}): Promise<E.Either<SecretError, RecreateOutcome>> => {
   const dep = config.deploymentId;
   const self = config.installationId;
@@ -143,86 +323,30 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
   }
   await deps.pause?.('recreate:after-key-created');
 
-  // ─── 2. Every secret still under the previous version, re-encrypted (batch by batch) ───
+  // ─── 2 and 3. Every secret still under the previous version re-encrypted, then that version retired ───
   let loaded = step1.right.loaded;
   const proven = await proveKey(deps, config, loaded, held);
   if (E.isLeft(proven)) return proven;
+  // Step 1 created the version (the one it replaced is kept until retired) or found one being created.
   const previous = loaded.deployment.state.previousKey?.key.keyVersion;
+  if (previous === undefined) throw new Error('programmer error: no previous key version after step 1');
   const current = proven.right.keyVersion;
-  const batch = options.batch ?? RECREATE_BATCH;
-  let reencrypted = 0;
-  if (previous !== undefined) {
-    if (proven.right.previous?.keyVersion !== previous)
-      return E.left({ _tag: 'SecretsNotActivated', installationId: self, reason: { _tag: 'NoWrappedCopy', keyVersion: previous } });
-    const pending = () => [...loaded.content.state.secrets.values()].filter((s) => s.keyVersion === previous);
-    const total = pending().length;
-    options.progress?.(0, total);
-    for (;;) {
-      const r = await handleCommand(
-        deps,
-        secretAggregates(config),
-        async (l) => {
-          const todo = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === previous).slice(0, batch);
-          const events: ContentEvent[] = [];
-          const superseded: Array<{ name: string; fingerprint: Fingerprint }> = [];
-          const rows: Array<{ name: string; fingerprint: Fingerprint; jwe: string }> = [];
-          for (const entry of todo) {
-            const read = await readSecret(deps, dep, proven.right, l.content, entry.name);
-            if (E.isLeft(read)) return read;
-            const jwe = deps.cipher.seal(proven.right.key, read.right.value, { deploymentId: dep, name: entry.name, keyVersion: current });
-            const fingerprint = deps.cipher.fingerprint(jwe);
-            rows.push({ name: entry.name, fingerprint, jwe });
-            const decided = decideContent(
-              { type: 'PutSecret', deploymentId: dep, name: entry.name as SecretName, keyVersion: current, fingerprint, by: self },
-              l.content.state,
-            );
-            if (E.isLeft(decided)) return decided;
-            events.push(...decided.right);
-            superseded.push({ name: entry.name, fingerprint: entry.fingerprint });
-          }
-          // The new ciphertexts beside the old ones first: a SecretPut is never recorded without its ciphertext.
-          const written = await writeRows(deps, dep, rows);
-          if (E.isLeft(written)) return written;
-          await deps.pause?.('recreate:after-content-written');
-          return E.right({ append: { to: 'content' as const, events, signer: proven.right.signer }, result: superseded });
-        },
-        loaded,
-      );
-      if (E.isLeft(r)) return r;
-      loaded = r.right.loaded;
-      if (r.right.result.length === 0) break;
-      recorded.push(...r.right.appended);
-      // The superseded ciphertexts go only now that the new ones are recorded.
-      const removed = await removeRows(deps, dep, r.right.result);
-      if (E.isLeft(removed)) return removed;
-      reencrypted += r.right.result.length;
-      options.progress?.(total - pending().length, total);
-      await deps.pause?.('recreate:after-batch');
-    }
+  const batch = Math.min(options.batch ?? RECREATE_BATCH, MAX_REENCRYPTED_PER_EVENT);
+  if (proven.right.previous?.keyVersion !== previous)
+    return E.left({ _tag: 'SecretsNotActivated', installationId: self, reason: { _tag: 'NoWrappedCopy', keyVersion: previous } });
+  // A run stopped after recording a batch but before removing the ciphertexts it superseded left them behind (under
+  // the old version): the last batch of this re-creation names them (each earlier one was removed before the next).
+  const leftBehind = step1.right.result.created ? [] : supersededByLastBatch(loaded.content, current, previous);
+  if (leftBehind.length > 0) {
+    const removed = await removeRows(deps, dep, leftBehind);
+    if (E.isLeft(removed)) return removed;
   }
-
-  // ─── 3. The previous version retired ───
-  const retire = await handleCommand(
-    deps,
-    secretAggregates(config),
-    async (l) => {
-      const p = l.deployment.state.previousKey;
-      if (!p) return E.right({ result: undefined });
-      const left = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === p.key.keyVersion).length;
-      if (left > 0) throw new Error('programmer error: retiring a key version some secret is still under');
-      const secrets = [...l.content.state.secrets.values()].filter((s) => s.keyVersion === current).length;
-      const decided = decideDeployment(
-        { type: 'RetireKeyVersion', deploymentId: dep, retiredBy: self, keyVersion: p.key.keyVersion, secrets },
-        l.deployment.state,
-      );
-      if (E.isLeft(decided)) return E.left({ _tag: 'DeploymentRefused' as const, error: decided.left });
-      return E.right({ append: { to: 'deployment' as const, events: decided.right, signer: proven.right.signer }, result: undefined });
-    },
-    loaded,
-  );
-  if (E.isLeft(retire)) return retire as E.Either<SecretError, never>;
-  recorded.push(...retire.right.appended);
-  const d = retire.right.loaded.deployment.state;
+  const own = E.isRight(held) ? held.right.signing : undefined;
+  const done = await reencryptAndRetire({ deps, config, proven: proven.right, previous, batch, own, recorded, options }, loaded);
+  if (E.isLeft(done)) return done;
+  loaded = done.right.loaded;
+  const reencrypted = done.right.reencrypted;
+  const d = loaded.deployment.state;
   const stale = Object.values(d.registered)
     .filter((r) => !currentCopyOf(d, r.installationId) && d.copies[r.installationId] !== undefined)
     .map((r) => r.installationId);
@@ -236,7 +360,7 @@ export const recreateKey = async (deps: SecretDeps, config: InstanceConfig, opti
   if (E.isRight(started)) recorded.push(...started.right.recorded);
   return E.right({
     keyVersion: current,
-    retiredVersion: (previous ?? current - 1) as KeyVersion,
+    retiredVersion: previous,
     created: step1.right.result.created,
     wrappedFor: step1.right.result.wrappedFor,
     stale,

@@ -15,7 +15,16 @@
  * after: a crash anywhere leaves every recorded secret readable, and a rerun completes.
  */
 import * as E from 'fp-ts/Either';
-import { type ContentState, contentEventProblem, type ContentEventProblem, decideContent, evolveContent, initialContentState } from '../domain/content/decider';
+import {
+  type ContentState,
+  contentEventClaim,
+  contentEventProblem,
+  type ContentEventProblem,
+  decideContent,
+  type SignatureClaim,
+  evolveContent,
+  initialContentState,
+} from '../domain/content/decider';
 import type { SecretEntry } from '../domain/content/decider';
 import type { EventSigner, StoredEvent } from '../domain/envelope';
 import { type ContentEvent, type Fingerprint, isContentEvent, type LedgerEvent, type RefusalReason, type SecretName } from '../domain/events';
@@ -25,7 +34,7 @@ import type { InstanceConfig } from '../domain/instance/decider';
 import { checkBeforeUnwrap } from '../domain/start-check';
 import type { Trust } from '../domain/trust';
 import type { ContentStore, ContentStoreError, OpenProblem, SecretCipher } from '../ports/content';
-import type { KeystoreError, StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
+import type { KeystoreError, Signatures, SigningKeyPair, StoredKeyPair, SymmetricKeyHandle } from '../ports/crypto';
 import { type Aggregate, handleCommand, type Handled, type Loaded, type LoadedAll, loadAggregate } from './handler';
 import { type CommandError, heldFrom, type InstanceDeps, isKeystoreError, memberAggregates, unwrapOwnCopy } from './instance';
 import { signerOf, trustIn, trustProblem } from './signing';
@@ -195,8 +204,7 @@ export const readSecret = async (
     }
     return E.left({ _tag: 'SecretMissing', name });
   }
-  const event: StoredEvent | undefined = content.events[entry.revision];
-  if (!event || event.revision !== BigInt(entry.revision)) throw new Error('programmer error: the content state names an event the load does not hold');
+  const event = recordingEvent(content, entry);
   const hash = event.metadata.hash;
   let problem = checked?.get(hash);
   if (!checked?.has(hash)) {
@@ -204,28 +212,188 @@ export const readSecret = async (
     checked?.set(hash, problem);
   }
   if (problem) return tampered(name, problem, entry.revision);
-  const key = entry.keyVersion === proven.keyVersion ? proven.key : entry.keyVersion === proven.previous?.keyVersion ? proven.previous.key : undefined;
-  if (key === undefined) return E.left({ _tag: 'SecretKeyVersion', name, secretVersion: entry.keyVersion, heldVersion: proven.keyVersion });
+  const key = keyFor(proven, entry);
+  if (E.isLeft(key)) return key;
   let jwe = ciphertexts?.get(entry.fingerprint);
   if (jwe === undefined) {
     const read = await deps.content.read(deploymentId, name, entry.fingerprint)();
     if (E.isLeft(read)) return read;
-    if (read.right === undefined) return tampered(name, 'ciphertext-missing', entry.revision);
-    if (deps.cipher.fingerprint(read.right) !== entry.fingerprint) return tampered(name, 'fingerprint-mismatch', entry.revision);
-    jwe = read.right;
+    const checkedJwe = recordedCiphertext(deps.cipher, entry, read.right);
+    if (E.isLeft(checkedJwe)) return checkedJwe;
+    jwe = checkedJwe.right;
     if (ciphertexts) {
       if (ciphertexts.size >= MAX_CACHED_CIPHERTEXTS) ciphertexts.clear();
       ciphertexts.set(entry.fingerprint, jwe);
     }
   }
-  const opened = deps.cipher.open(key, jwe, { deploymentId, name, keyVersion: entry.keyVersion });
+  return openEntry(deps.cipher, deploymentId, key.right, entry, jwe);
+};
+
+/** The event that recorded a secret's current entry (its SecretPut or SecretsReencrypted). */
+const recordingEvent = (content: Loaded<ContentState>, entry: SecretEntry): StoredEvent => {
+  const event: StoredEvent | undefined = content.events[entry.revision];
+  if (!event || event.revision !== BigInt(entry.revision)) throw new Error('programmer error: the content state names an event the load does not hold');
+  return event;
+};
+
+/** The key of the version a secret is under: the current one, or (during a re-creation) the one it replaces. */
+const keyFor = (proven: Proven, entry: SecretEntry): E.Either<SecretError, SymmetricKeyHandle> =>
+  entry.keyVersion === proven.keyVersion
+    ? E.right(proven.key)
+    : entry.keyVersion === proven.previous?.keyVersion
+      ? E.right(proven.previous.key)
+      : E.left({ _tag: 'SecretKeyVersion', name: entry.name, secretVersion: entry.keyVersion, heldVersion: proven.keyVersion });
+
+/** The stored ciphertext, when it is there and is the one the event fingerprinted. */
+const recordedCiphertext = (cipher: SecretCipher, entry: SecretEntry, stored: string | undefined): E.Either<SecretError, string> => {
+  if (stored === undefined) return tampered(entry.name, 'ciphertext-missing', entry.revision);
+  if (cipher.fingerprint(stored) !== entry.fingerprint) return tampered(entry.name, 'fingerprint-mismatch', entry.revision);
+  return E.right(stored);
+};
+
+/** Decrypts a checked ciphertext, bound (by its authenticated header) to this deployment, the secret's name and its key version. */
+const openEntry = (
+  cipher: SecretCipher,
+  deploymentId: DeploymentId,
+  key: SymmetricKeyHandle,
+  entry: SecretEntry,
+  jwe: string,
+): E.Either<SecretError, { readonly entry: SecretEntry; readonly value: Buffer }> => {
+  const opened = cipher.open(key, jwe, { deploymentId, name: entry.name, keyVersion: entry.keyVersion });
   if (E.isLeft(opened)) {
     const o = opened.left;
     const detail =
       o._tag === 'BoundElsewhere' ? `it is bound to deployment ${o.found.deploymentId}, secret ${o.found.name}, key version ${o.found.keyVersion}` : undefined;
-    return tampered(name, openProblem(o), entry.revision, detail);
+    return tampered(entry.name, openProblem(o), entry.revision, detail);
   }
   return E.right({ entry, value: opened.right });
+};
+
+// ─── Reading many secrets (a re-creation) ─────────────────────────────────
+
+/**
+ * Verdicts on content events, by event hash, checked off the main thread (`Signatures.checkMany`): `start` hands over the
+ * signatures of the events not yet checked or being checked, `verdict` waits for one. What it finds goes into `checked`,
+ * so each event is verified once however many secrets it recorded.
+ */
+export interface EventChecker {
+  start(events: ReadonlyArray<StoredEvent>): void;
+  verdict(e: StoredEvent): Promise<ContentEventProblem | undefined>;
+}
+
+export const eventChecker = (
+  signing: Signatures,
+  trust: Trust,
+  /** This instance's own signing key: its own events are checked by signing them again (Signatures.checkMany), verified if that differs. */
+  own?: SigningKeyPair,
+  checked: CheckedEvents = new Map(),
+): EventChecker => {
+  const pending = new Map<string, { readonly results: Promise<ReadonlyArray<boolean>>; readonly at: number }>();
+  const start = (events: ReadonlyArray<StoredEvent>): void => {
+    const hashes: string[] = [];
+    const checks: SignatureClaim[] = [];
+    const seen = new Set<string>(); // one event may have recorded several of the secrets asked for
+    for (const e of events) {
+      const hash = e.metadata.hash;
+      if (checked.has(hash) || pending.has(hash) || seen.has(hash)) continue;
+      seen.add(hash);
+      const claim = contentEventClaim(e, trust);
+      if (E.isLeft(claim)) checked.set(hash, claim.left);
+      else {
+        hashes.push(hash);
+        checks.push(claim.right);
+      }
+    }
+    if (checks.length === 0) return;
+    const results = signing.checkMany(
+      checks.map((c) => ({ publicKey: c.signingKey, message: c.text, signature: c.signature })),
+      own,
+    );
+    for (const [at, hash] of hashes.entries()) pending.set(hash, { results, at });
+  };
+  return {
+    start,
+    verdict: async (e) => {
+      const hash = e.metadata.hash;
+      if (!checked.has(hash)) {
+        if (!pending.has(hash)) start([e]);
+        const p = pending.get(hash);
+        if (p) {
+          const ok = (await p.results)[p.at] === true;
+          checked.set(hash, ok ? undefined : 'bad-signature');
+          pending.delete(hash);
+        }
+      }
+      return checked.get(hash);
+    },
+  };
+};
+
+/**
+ * Many secrets, each read exactly as `readSecret` reads one — the event that recorded it signed by a certified member,
+ * its ciphertext the fingerprinted one, bound to this deployment, name and key version — with the signatures verified
+ * together off the main thread while the ciphertexts are read and opened, and the ciphertexts read in one go where the
+ * content store can. The first secret (in the order given) that fails fails them all, with the error `readSecret`
+ * would give for it; values are only returned once every event is verified.
+ */
+export const readSecrets = async (
+  deps: Pick<SecretDeps, 'content' | 'cipher'>,
+  deploymentId: DeploymentId,
+  proven: Proven,
+  content: Loaded<ContentState>,
+  names: ReadonlyArray<string>,
+  checker: EventChecker,
+): Promise<E.Either<SecretError, ReadonlyArray<{ readonly entry: SecretEntry; readonly value: Buffer }>>> => {
+  const entries: SecretEntry[] = [];
+  for (const name of names) {
+    const entry = content.state.secrets.get(name);
+    if (!entry) return E.left({ _tag: 'SecretMissing', name });
+    entries.push(entry);
+  }
+  checker.start(entries.map((entry) => recordingEvent(content, entry)));
+  const stored = await readCiphertexts(deps.content, deploymentId, entries);
+  if (E.isLeft(stored)) return stored;
+  // Opened while the signatures are verified; nothing opened is returned (or kept) unless every event verifies.
+  const opened = entries.map((entry, i) => {
+    const key = keyFor(proven, entry);
+    if (E.isLeft(key)) return key;
+    const jwe = recordedCiphertext(deps.cipher, entry, stored.right[i]);
+    return E.isLeft(jwe) ? jwe : openEntry(deps.cipher, deploymentId, key.right, entry, jwe.right);
+  });
+  const wipe = () => {
+    for (const o of opened) if (E.isRight(o)) o.right.value.fill(0);
+  };
+  const out: Array<{ readonly entry: SecretEntry; readonly value: Buffer }> = [];
+  for (const [i, entry] of entries.entries()) {
+    const problem = await checker.verdict(recordingEvent(content, entry));
+    const o = opened[i]!;
+    if (problem) {
+      wipe();
+      return tampered(entry.name, problem, entry.revision);
+    }
+    if (E.isLeft(o)) {
+      wipe();
+      return o;
+    }
+    out.push(o.right);
+  }
+  return E.right(out);
+};
+
+/** The stored ciphertexts of many entries (undefined: not there), in one go where the content store can. */
+const readCiphertexts = async (
+  content: ContentStore,
+  deploymentId: DeploymentId,
+  entries: ReadonlyArray<SecretEntry>,
+): Promise<E.Either<SecretError, ReadonlyArray<string | undefined>>> => {
+  if (content.readMany) return content.readMany(deploymentId, entries)();
+  const out: Array<string | undefined> = [];
+  for (const e of entries) {
+    const r = await content.read(deploymentId, e.name, e.fingerprint)();
+    if (E.isLeft(r)) return r;
+    out.push(r.right);
+  }
+  return E.right(out);
 };
 
 // ─── Commands ─────────────────────────────────────────────────────────────

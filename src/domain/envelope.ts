@@ -77,7 +77,52 @@ export interface InvalidEvent {
 
 // ─── Canonical JSON ───────────────────────────────────────────────────────
 
+/**
+ * Whether `JSON.stringify` already writes `value` canonically: plain objects whose own keys come in sorted order (as
+ * objects parsed from canonical text do), arrays without holes or undefined, strings, finite numbers, booleans, null.
+ * Undefined object members are fine (both leave them out); anything else (a Date, a function, a BigInt) is not.
+ */
+const stringifiesCanonically = (value: unknown): boolean => {
+  if (value === null) return true;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (v === undefined || !stringifiesCanonically(v)) return false;
+    }
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  for (let i = 1; i < keys.length; i++) if (!(keys[i - 1]! < keys[i]!)) return false;
+  for (const k of keys) {
+    const v = record[k];
+    if (v !== undefined && !stringifiesCanonically(v)) return false;
+  }
+  return true;
+};
+
 export const canonicalJson = (value: unknown): string => {
+  // Most values are already in canonical order (parsed from stored canonical text): the native serializer writes them.
+  if (typeof value === 'object' && value !== null && stringifiesCanonically(value)) return JSON.stringify(value);
+  return canonicalJsonByMember(value);
+};
+
+/** The canonical JSON, member by member (test/domain/envelope.unit.ts holds the fast route above to the same text). */
+const canonicalJsonByMember = (value: unknown): string => {
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('non-finite number in canonical JSON');
     return JSON.stringify(value);
@@ -106,6 +151,13 @@ export const canonicalJson = (value: unknown): string => {
 
 export const EVENT_SIGNATURE_CONTEXT = 'keyledger-event-signature/v1\n';
 
+/**
+ * `canonicalJson({ stream, revision, type, data, metadata })` (what the hash and the signature cover) from the data's
+ * canonical JSON, already made: the members in canonical order (data, metadata, revision, stream, type).
+ */
+const envelopeJson = (stream: string, revision: bigint, type: string, dataJson: string, metadata: object): string =>
+  `{"data":${dataJson},"metadata":${canonicalJson(metadata)},"revision":"${revision}","stream":${JSON.stringify(stream)},"type":${JSON.stringify(type)}}`;
+
 /** The text an event's signature covers. */
 export const eventSigningText = (
   stream: string,
@@ -115,7 +167,7 @@ export const eventSigningText = (
   metadata: Omit<EventMetadata, 'hash' | 'sig'> & { readonly hash?: unknown; readonly sig?: unknown },
 ): string => {
   const { hash: _hash, sig: _sig, ...rest } = metadata;
-  return EVENT_SIGNATURE_CONTEXT + canonicalJson({ stream, revision: revision.toString(), type, data, metadata: rest });
+  return EVENT_SIGNATURE_CONTEXT + envelopeJson(stream, revision, type, canonicalJson(data), rest);
 };
 
 /** Signs events for the handler: who signs, and the signature over a text. */
@@ -129,7 +181,7 @@ export interface EventSigner {
 export type Digest = (text: string) => string;
 
 export const hashEvent = (digest: Digest, stream: string, revision: bigint, type: string, data: unknown, metadata: Omit<EventMetadata, 'hash'>): string =>
-  digest(canonicalJson({ stream, revision: revision.toString(), type, data, metadata }));
+  digest(envelopeJson(stream, revision, type, canonicalJson(data), metadata));
 
 /**
  * Where a value failed and what was expected — never the value itself (it
@@ -165,7 +217,11 @@ export const sealEvents = (
     const codec = CODECS.get(ev.type);
     const decoded = codec ? (codec.decode(ev) as t.Validation<LedgerEvent>) : LedgerEvent.decode(ev);
     if (E.isLeft(decoded)) return E.left({ _tag: 'InvalidEvent', stream, eventType: ev.type, problem: problems(decoded.left) });
-    if (canonicalJson(decoded.right) !== canonicalJson(ev))
+    // The data's canonical JSON once, for the check below, the signature and the hash (a re-creation's batch event is large).
+    const dataJson = canonicalJson(ev.data);
+    // io-ts hands back the very object when it strips nothing: only a copy can differ.
+    const kept = decoded.right.data === ev.data || canonicalJson(decoded.right.data) === dataJson;
+    if (decoded.right.type !== ev.type || !kept)
       return E.left({ _tag: 'InvalidEvent', stream, eventType: ev.type, problem: 'the event carries fields its schema does not define' });
     revision += 1n;
     const eventId = ctx.newId();
@@ -186,11 +242,11 @@ export const sealEvents = (
             alg: 'Ed25519',
             by: signer.installationId,
             key: signer.thumbprint,
-            value: signer.sign(eventSigningText(stream, revision, ev.type, ev.data, base)),
+            value: signer.sign(EVENT_SIGNATURE_CONTEXT + envelopeJson(stream, revision, ev.type, dataJson, base)),
           },
         }
       : base;
-    const hash = hashEvent(digest, stream, revision, ev.type, ev.data, signed);
+    const hash = digest(envelopeJson(stream, revision, ev.type, dataJson, signed));
     const metadata = { ...signed, hash };
     if (!EventMetadata.is(metadata)) return E.left({ _tag: 'InvalidEvent', stream, eventType: ev.type, problem: 'invalid metadata (actor or clock)' });
     out.push({ id: eventId, type: ev.type, data: ev.data, metadata });

@@ -290,6 +290,17 @@ export const EVENT_CLASSES: { readonly [K in LedgerEventType]: EventClass<EventO
     keyVersion: none,
     summary: (d) => `${d.reads} read(s) of ${d.secrets.length} secret(s) by ${d.installationId} through the library, ${d.since} to ${d.until}`,
   },
+  SecretsReencrypted: {
+    category: 'content',
+    keyEvent: false,
+    step: null,
+    deploymentWide: false,
+    subjects: (d) => [d.reencryptedBy],
+    keyVersion: (d) => d.keyVersion,
+    summary: (d) =>
+      `${d.secrets.length} secret(s) re-encrypted by ${d.reencryptedBy} from key version ${d.previousKeyVersion} to ${d.keyVersion}` +
+      ` (${d.secrets[0]?.name ?? ''}${d.secrets.length > 1 ? ` … ${d.secrets.at(-1)?.name ?? ''}` : ''})`,
+  },
   SecretsDestroyed: {
     category: 'content-deletion',
     keyEvent: false,

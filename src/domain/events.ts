@@ -426,6 +426,27 @@ export const SecretPut = event('SecretPut', {
   putBy: InstallationId,
 });
 
+/** Secrets one SecretsReencrypted carries at most (a re-creation's batch): the event stays well under a store's append limit. */
+export const MAX_REENCRYPTED_PER_EVENT = 1000;
+
+/**
+ * A member re-encrypted a batch of secrets under a new key version during a re-creation (docs/adr/0014): for each, the
+ * ciphertext under `keyVersion` (stored in the content store before this event) and the one under `previousKeyVersion`
+ * it supersedes (removed after). One event, one signature, for up to MAX_REENCRYPTED_PER_EVENT secrets: a reader trusts
+ * each secret in it as it trusts a SecretPut — by this event's signature, by the member it names.
+ */
+export const SecretsReencrypted = event('SecretsReencrypted', {
+  deploymentId: DeploymentId,
+  keyVersion: KeyVersion,
+  previousKeyVersion: KeyVersion,
+  reencryptedBy: InstallationId,
+  secrets: t.refinement(
+    t.array(t.exact(t.type({ name: SecretName, fingerprint: Fingerprint, previousFingerprint: Fingerprint }))),
+    (xs) => xs.length >= 1 && xs.length <= MAX_REENCRYPTED_PER_EVENT && new Set(xs.map((x) => x.name)).size === xs.length,
+    'ReencryptedSecrets(1 to 1000, names distinct)',
+  ),
+});
+
 /** A member deleted a secret: its ciphertext is removed from the content store after this event is recorded. */
 export const SecretDeleted = event('SecretDeleted', {
   deploymentId: DeploymentId,
@@ -581,6 +602,7 @@ export const LedgerEvent = t.union([
   SecretDeleted,
   SecretRead,
   SecretReadsCounted,
+  SecretsReencrypted,
   SecretsDestroyed,
 ]);
 export type LedgerEvent = t.TypeOf<typeof LedgerEvent>;
@@ -616,6 +638,6 @@ export type DeploymentEvent = EventOf<(typeof DEPLOYMENT_EVENT_TYPES)[number]>;
 
 export const isInstanceEvent = (e: LedgerEvent): e is InstanceEvent => (INSTANCE_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);
 export const isDeploymentEvent = (e: LedgerEvent): e is DeploymentEvent => (DEPLOYMENT_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);
-export const CONTENT_EVENT_TYPES = ['SecretPut', 'SecretDeleted', 'SecretRead', 'SecretReadsCounted', 'SecretsDestroyed'] as const;
+export const CONTENT_EVENT_TYPES = ['SecretPut', 'SecretDeleted', 'SecretRead', 'SecretReadsCounted', 'SecretsReencrypted', 'SecretsDestroyed'] as const;
 export type ContentEvent = EventOf<(typeof CONTENT_EVENT_TYPES)[number]>;
 export const isContentEvent = (e: LedgerEvent): e is ContentEvent => (CONTENT_EVENT_TYPES as ReadonlyArray<string>).includes(e.type);

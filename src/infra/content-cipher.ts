@@ -52,44 +52,61 @@ const checkForeignHeader = (header: string, expected: SecretBinding): E.Either<O
   return E.left({ _tag: 'BoundElsewhere', found: { deploymentId: String(h['kl_dep']), name: String(h['kl_name']), keyVersion: String(h['kl_ver']) } });
 };
 
-export const contentCipher = (): SecretCipher => ({
-  seal: (key, value, binding) => {
-    const { text: header, aad } = cachedHeader(binding);
-    const iv = randomBytes(12);
-    const gcm = createCipheriv('aes-256-gcm', symmetricKeyObjectOf(key), iv, { authTagLength: 16 });
-    gcm.setAAD(aad);
-    const ciphertext = Buffer.concat([gcm.update(value), gcm.final()]);
-    return `${header}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${gcm.getAuthTag().toString('base64url')}`;
-  },
+/** IVs drawn from the OS CSPRNG a few hundred at a time (one call instead of one per secret), each 12 bytes handed out once. */
+const IV_POOL = 12 * 256;
 
-  open: (key, jwe, expected) => {
-    const parts = jwe.split('.');
-    if (parts.length !== 5 || parts[1] !== '') return malformed;
-    const [header = '', , iv = '', ciphertext = '', tag = ''] = parts;
-    if (!B64U.test(iv) || !B64U.test(tag) || !B64U.test(header)) return malformed;
-    // The header is checked after the tag (it is authenticated as the AAD), but parsed only when it is not the expected text.
-    const cached = cachedHeader(expected);
-    const own = header === cached.text;
-    const foreign = own ? E.right(undefined) : checkForeignHeader(header, expected);
-    if (E.isLeft(foreign) && foreign.left._tag === 'Malformed') return foreign;
-    const ivBytes = Buffer.from(iv, 'base64url');
-    const tagBytes = Buffer.from(tag, 'base64url');
-    if (ivBytes.length !== 12 || tagBytes.length !== 16) return malformed;
-    let plain: Buffer;
-    try {
-      const gcm = createDecipheriv('aes-256-gcm', symmetricKeyObjectOf(key), ivBytes, { authTagLength: 16 });
-      gcm.setAAD(own ? cached.aad : Buffer.from(header, 'ascii'));
-      gcm.setAuthTag(tagBytes);
-      plain = Buffer.concat([gcm.update(Buffer.from(ciphertext, 'base64url')), gcm.final()]);
-    } catch {
-      return E.left({ _tag: 'DoesNotDecrypt' });
+export const contentCipher = (): SecretCipher => {
+  let pool = Buffer.alloc(0);
+  let at = 0;
+  const freshIv = (): Buffer => {
+    if (at + 12 > pool.length) {
+      pool = randomBytes(IV_POOL);
+      at = 0;
     }
-    if (E.isLeft(foreign)) {
-      plain.fill(0);
-      return foreign;
-    }
-    return E.right(plain);
-  },
+    // A view: a used pool is replaced, never refilled in place.
+    const iv = pool.subarray(at, at + 12);
+    at += 12;
+    return iv;
+  };
+  return {
+    seal: (key, value, binding) => {
+      const { text: header, aad } = cachedHeader(binding);
+      const iv = freshIv();
+      const gcm = createCipheriv('aes-256-gcm', symmetricKeyObjectOf(key), iv, { authTagLength: 16 });
+      gcm.setAAD(aad);
+      const ciphertext = Buffer.concat([gcm.update(value), gcm.final()]);
+      return `${header}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${gcm.getAuthTag().toString('base64url')}`;
+    },
 
-  fingerprint: (jwe) => createHash('sha256').update(jwe, 'utf8').digest('base64url') as Fingerprint,
-});
+    open: (key, jwe, expected) => {
+      const parts = jwe.split('.');
+      if (parts.length !== 5 || parts[1] !== '') return malformed;
+      const [header = '', , iv = '', ciphertext = '', tag = ''] = parts;
+      if (!B64U.test(iv) || !B64U.test(tag) || !B64U.test(header)) return malformed;
+      // The header is checked after the tag (it is authenticated as the AAD), but parsed only when it is not the expected text.
+      const cached = cachedHeader(expected);
+      const own = header === cached.text;
+      const foreign = own ? E.right(undefined) : checkForeignHeader(header, expected);
+      if (E.isLeft(foreign) && foreign.left._tag === 'Malformed') return foreign;
+      const ivBytes = Buffer.from(iv, 'base64url');
+      const tagBytes = Buffer.from(tag, 'base64url');
+      if (ivBytes.length !== 12 || tagBytes.length !== 16) return malformed;
+      let plain: Buffer;
+      try {
+        const gcm = createDecipheriv('aes-256-gcm', symmetricKeyObjectOf(key), ivBytes, { authTagLength: 16 });
+        gcm.setAAD(own ? cached.aad : Buffer.from(header, 'ascii'));
+        gcm.setAuthTag(tagBytes);
+        plain = Buffer.concat([gcm.update(Buffer.from(ciphertext, 'base64url')), gcm.final()]);
+      } catch {
+        return E.left({ _tag: 'DoesNotDecrypt' });
+      }
+      if (E.isLeft(foreign)) {
+        plain.fill(0);
+        return foreign;
+      }
+      return E.right(plain);
+    },
+
+    fingerprint: (jwe) => createHash('sha256').update(jwe, 'utf8').digest('base64url') as Fingerprint,
+  };
+};

@@ -22,6 +22,33 @@ export const secretContentStream = (deploymentId: string, name: string): string 
 
 const PAGE = 100;
 
+/**
+ * Appends (or reads) in flight at once for a batch. EventStoreDB has no transaction across streams, and each secret
+ * has its own: a batch is many independent single-stream appends, issued together over the one connection (gRPC
+ * multiplexes them; on the BatchAppend path they share its stream) and all awaited before the batch counts as written.
+ */
+const IN_FLIGHT = 32;
+
+/** `f` over every item, at most `limit` at a time; the results in order, or the first failure (in order). */
+const eachBounded = async <A, L, R>(items: ReadonlyArray<A>, limit: number, f: (a: A) => Promise<E.Either<L, R>>): Promise<E.Either<L, R[]>> => {
+  const out = new Array<E.Either<L, R> | undefined>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const rights: R[] = [];
+  for (const r of out) {
+    if (r === undefined) throw new Error('programmer error: an item was skipped');
+    if (E.isLeft(r)) return r;
+    rights.push(r.right);
+  }
+  return E.right(rights);
+};
+
 export const eventStoreContent = (store: EventStore): ContentStore => {
   const location = `${store.endpoint} (${CONTENT_STREAM_PREFIX}* streams)`;
   const fail = (e: StoreError): ContentStoreError => ({ _tag: 'ContentStoreError', location, message: describeStoreError(e) });
@@ -29,26 +56,41 @@ export const eventStoreContent = (store: EventStore): ContentStore => {
     const r = await store.append(stream, [{ id: randomUUID(), type, data, metadata: {} }], 'any')();
     return E.isLeft(r) ? E.left(fail(r.left)) : E.right(undefined);
   };
+  const write = (deploymentId: string, name: string, fingerprint: Fingerprint, jwe: string) =>
+    append(secretContentStream(deploymentId, name), 'SecretCiphertext', { fingerprint, jwe });
+  const remove = (deploymentId: string, name: string, fingerprint: Fingerprint) =>
+    append(secretContentStream(deploymentId, name), 'SecretCiphertextRemoved', { fingerprint });
+  const read = async (deploymentId: string, name: string, fingerprint: Fingerprint): Promise<E.Either<ContentStoreError, string | undefined>> => {
+    const stream = secretContentStream(deploymentId, name);
+    let removed = false;
+    for (let from: bigint | undefined; ; ) {
+      const page = await store.readStream(stream, { direction: 'backwards', maxCount: PAGE, ...(from !== undefined ? { fromRevision: from } : {}) })();
+      if (E.isLeft(page)) return E.left(fail(page.left));
+      for (const r of page.right) {
+        const d = (typeof r.data === 'object' && r.data !== null ? r.data : {}) as Record<string, unknown>;
+        if (d['fingerprint'] !== fingerprint) continue;
+        if (r.type === 'SecretCiphertextRemoved') removed = true;
+        else if (r.type === 'SecretCiphertext' && typeof d['jwe'] === 'string') return E.right(removed ? undefined : d['jwe']);
+      }
+      const last = page.right[page.right.length - 1];
+      if (page.right.length < PAGE || !last || last.revision === 0n) return E.right(undefined);
+      from = last.revision - 1n;
+    }
+  };
   return {
     location,
-    write: (deploymentId, name, fingerprint, jwe) => () => append(secretContentStream(deploymentId, name), 'SecretCiphertext', { fingerprint, jwe }),
-    remove: (deploymentId, name, fingerprint) => () => append(secretContentStream(deploymentId, name), 'SecretCiphertextRemoved', { fingerprint }),
-    read: (deploymentId: string, name: string, fingerprint: Fingerprint) => async () => {
-      const stream = secretContentStream(deploymentId, name);
-      let removed = false;
-      for (let from: bigint | undefined; ; ) {
-        const page = await store.readStream(stream, { direction: 'backwards', maxCount: PAGE, ...(from !== undefined ? { fromRevision: from } : {}) })();
-        if (E.isLeft(page)) return E.left(fail(page.left));
-        for (const r of page.right) {
-          const d = (typeof r.data === 'object' && r.data !== null ? r.data : {}) as Record<string, unknown>;
-          if (d['fingerprint'] !== fingerprint) continue;
-          if (r.type === 'SecretCiphertextRemoved') removed = true;
-          else if (r.type === 'SecretCiphertext' && typeof d['jwe'] === 'string') return E.right(removed ? undefined : d['jwe']);
-        }
-        const last = page.right[page.right.length - 1];
-        if (page.right.length < PAGE || !last || last.revision === 0n) return E.right(undefined);
-        from = last.revision - 1n;
-      }
+    write: (deploymentId, name, fingerprint, jwe) => () => write(deploymentId, name, fingerprint, jwe),
+    remove: (deploymentId, name, fingerprint) => () => remove(deploymentId, name, fingerprint),
+    read: (deploymentId, name, fingerprint) => () => read(deploymentId, name, fingerprint),
+    // A re-creation's batch: one append (or read) per secret stream, IN_FLIGHT at a time; nothing spans two streams.
+    readMany: (deploymentId, rows) => () => eachBounded(rows, IN_FLIGHT, (r) => read(deploymentId, r.name, r.fingerprint)),
+    writeMany: (deploymentId, rows) => async () => {
+      const r = await eachBounded(rows, IN_FLIGHT, (x) => write(deploymentId, x.name, x.fingerprint, x.jwe));
+      return E.isLeft(r) ? r : E.right(undefined);
+    },
+    removeMany: (deploymentId, rows) => async () => {
+      const r = await eachBounded(rows, IN_FLIGHT, (x) => remove(deploymentId, x.name, x.fingerprint));
+      return E.isLeft(r) ? r : E.right(undefined);
     },
     // Deleting the encrypted content: each secret's stream deleted (soft: it reads as empty, a secret of the same name can be
     // put again later, and the server drops the events at its next scavenge — docs/adr/0015).

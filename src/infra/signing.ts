@@ -9,11 +9,11 @@
  * per process (a bounded cache), since a start verifies every signature of
  * its deployment stream.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, timingSafeEqual, verify } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Thumbprint } from '../domain/ids';
 import type { SigningJwk } from '../domain/events';
-import type { SigningKeyHandle, SigningKeyPair, Signatures } from '../ports/crypto';
+import type { SignatureCheck, SigningKeyHandle, SigningKeyPair, Signatures } from '../ports/crypto';
 
 const signingKeys = new WeakMap<SigningKeyHandle, KeyObject>();
 
@@ -77,6 +77,25 @@ const publicKeyOf = (x: string): KeyObject | null => {
   return k;
 };
 
+const SIGNATURE = /^[A-Za-z0-9_-]{86}$/;
+
+/** One check on node's thread pool: a signature claiming the own key made again and compared (constant time), else verified. */
+const checkInPool = (c: SignatureCheck, own: SigningKeyPair | undefined): Promise<boolean> => {
+  if (!SIGNATURE.test(c.signature)) return Promise.resolve(false);
+  const message = Buffer.from(c.message, 'utf8');
+  const stored = Buffer.from(c.signature, 'base64url');
+  const verifyIt = (): Promise<boolean> => {
+    const k = publicKeyOf(c.publicKey.x);
+    if (k === null) return Promise.resolve(false);
+    return new Promise((resolve) => verify(null, message, k, stored, (err, ok) => resolve(err === null && ok)));
+  };
+  const mine = own !== undefined && own.publicKey.x === c.publicKey.x ? signingKeys.get(own.handle) : undefined;
+  if (mine === undefined) return verifyIt();
+  return new Promise<boolean>((resolve) => sign(null, message, mine, (err, made) => resolve(err === null && timingSafeEqual(made, stored)))).then((alike) =>
+    alike ? true : verifyIt(),
+  );
+};
+
 export const signatures: Signatures = {
   generate: generateSigningKey,
   thumbprint: signingThumbprint,
@@ -94,4 +113,5 @@ export const signatures: Signatures = {
       return false;
     }
   },
+  checkMany: (checks, own) => Promise.all(checks.map((c) => checkInPool(c, own))),
 };

@@ -54,6 +54,8 @@ export const openSqliteContent = (file: string): E.Either<ContentStoreError, Con
       db.transaction((dep: string, rows: ReadonlyArray<ContentRow & { readonly jwe: string }>) => {
         for (const r of rows) write.run(dep, r.name, r.fingerprint, r.jwe);
       });
+    // One read transaction for a batch: the statement runs without taking and releasing the read lock each time.
+    const readAll = db.transaction((dep: string, rows: ReadonlyArray<ContentRow>) => rows.map((r) => read.get(dep, r.name, r.fingerprint)));
     const removeAll =
       remove &&
       db.transaction((dep: string, rows: ReadonlyArray<ContentRow>) => {
@@ -80,6 +82,7 @@ export const openSqliteContent = (file: string): E.Either<ContentStoreError, Con
         Promise.resolve(E.tryCatch(() => read.get(deploymentId, name, fingerprint), fail)),
       remove: (deploymentId: string, name: string, fingerprint: Fingerprint) => () =>
         Promise.resolve(remove ? E.tryCatch(() => void remove.run(deploymentId, name, fingerprint), fail) : readOnly()),
+      readMany: (deploymentId: string, rows: ReadonlyArray<ContentRow>) => () => Promise.resolve(E.tryCatch(() => readAll(deploymentId, rows), fail)),
       writeMany: (deploymentId: string, rows: ReadonlyArray<ContentRow & { readonly jwe: string }>) => () =>
         Promise.resolve(writeAll ? E.tryCatch(() => writeAll(deploymentId, rows), fail) : readOnly()),
       removeMany: (deploymentId: string, rows: ReadonlyArray<ContentRow>) => () =>

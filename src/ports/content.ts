@@ -32,6 +32,8 @@ export interface ContentStore {
   read(deploymentId: string, name: string, fingerprint: Fingerprint): TE.TaskEither<ContentStoreError, string | undefined>;
   /** Removes a ciphertext a recorded event superseded (nothing if it is not there). */
   remove(deploymentId: string, name: string, fingerprint: Fingerprint): TE.TaskEither<ContentStoreError, void>;
+  /** Many ciphertexts at once, in the order asked (undefined: not there); optional (a re-creation's batch). */
+  readMany?(deploymentId: string, rows: ReadonlyArray<ContentRow>): TE.TaskEither<ContentStoreError, ReadonlyArray<string | undefined>>;
   /** Many writes (or removals) at once, in one transaction where the store has them (a re-creation's batch); optional. */
   writeMany?(deploymentId: string, rows: ReadonlyArray<ContentRow & { readonly jwe: string }>): TE.TaskEither<ContentStoreError, void>;
   removeMany?(deploymentId: string, rows: ReadonlyArray<ContentRow>): TE.TaskEither<ContentStoreError, void>;

@@ -83,6 +83,20 @@ export interface Signatures {
   thumbprint(publicKey: SigningJwk): Thumbprint;
   sign(key: SigningKeyHandle, message: string): string;
   verify(publicKey: SigningJwk, message: string, signature: string): boolean;
+  /**
+   * Many signatures checked on node's thread pool (on every core, while the caller works), each as `verify` checks it, in
+   * the order given. One that claims `own`'s public key is first made again with `own` and compared: Ed25519 signing is
+   * deterministic (RFC 8032 §5.1.6), so a match is a valid signature by that key — for a third of a verification's cost;
+   * one that differs (another signer's nonces, or a forgery) is then verified.
+   */
+  checkMany(checks: ReadonlyArray<SignatureCheck>, own?: SigningKeyPair): Promise<ReadonlyArray<boolean>>;
+}
+
+/** One signature to check: by the key, over the text (UTF-8), base64url. */
+export interface SignatureCheck {
+  readonly publicKey: SigningJwk;
+  readonly message: string;
+  readonly signature: string;
 }
 
 /** Signatures this instance verified before, remembered under its local-state MAC (src/infra/sqlite-verified.ts): a trust walk then verifies only what is new. */

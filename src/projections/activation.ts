@@ -236,6 +236,7 @@ const applyActivation = (v: WorkingView, e: StoredEvent): void => {
     case 'SecretDeleted':
     case 'SecretRead':
     case 'SecretReadsCounted':
+    case 'SecretsReencrypted':
     case 'SecretsDestroyed':
       return;
     case 'EncryptedContentDeletionStarted': {

@@ -44,6 +44,7 @@ export const EVENT_CLASSES: { readonly [K in LedgerEventType]: { readonly class:
   SecretDeleted: { class: 'content', label: 'secret deleted' },
   SecretRead: { class: 'content', label: 'secret read' },
   SecretReadsCounted: { class: 'content', label: 'secret reads counted' },
+  SecretsReencrypted: { class: 'content', label: 'secrets re-encrypted (a batch of a re-creation)' },
   EncryptedContentDeletionStarted: { class: 'key-operation', label: 'deletion of the encrypted content started' },
   SecretsDestroyed: { class: 'content', label: 'secrets destroyed (a batch of a deletion)' },
   EncryptedContentDeleted: { class: 'content-deletion', label: 'encrypted content deleted, key versions destroyed' },

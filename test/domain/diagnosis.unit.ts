@@ -81,7 +81,7 @@ test('the event classes cover exactly the event codecs, and name who each event 
   t.true(EVENT_TYPES.every((type) => EVENT_CLASSES[type].category.length > 0));
   t.deepEqual(
     EVENT_TYPES.filter((type) => !EVENT_CLASSES[type].keyEvent),
-    ['SecretPut', 'SecretDeleted', 'SecretRead', 'SecretReadsCounted', 'SecretsDestroyed'],
+    ['SecretPut', 'SecretDeleted', 'SecretRead', 'SecretReadsCounted', 'SecretsReencrypted', 'SecretsDestroyed'],
   );
 });
 

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import test from 'ava';
 import * as E from 'fp-ts/Either';
+import fc from 'fast-check';
 import {
   canonicalJson,
   checkLink as checkWith,
@@ -16,7 +17,7 @@ import {
   hashEvent as hashWith,
   sealEvents as sealWith,
 } from '../../src/domain/envelope';
-import type { CompactJwe, LedgerEvent, PublicJwk } from '../../src/domain/events';
+import { type CompactJwe, type LedgerEvent, MAX_REENCRYPTED_PER_EVENT, type PublicJwk } from '../../src/domain/events';
 import { type InstallationId, instanceStream, type NonEmptyString, type Thumbprint, deploymentStream } from '../../src/domain/ids';
 import type { EventData, RecordedEvent } from '../../src/ports/event-store';
 import { anInstance, b64u, DEPLOYMENT, NODE_1 as ID, V1 } from '../support/domain-builders';
@@ -107,6 +108,56 @@ test('canonicalJson: refuses NaN and infinities, even nested', (t) => {
   t.throws(() => canonicalJson({ a: { b: -Infinity } }), { instanceOf: TypeError });
 });
 
+/** canonicalJson as it was first written (member by member, no fast route): the reference for the property below. */
+const referenceCanonicalJson = (value: unknown): string => {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('non-finite number in canonical JSON');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(referenceCanonicalJson).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const members = Object.keys(record)
+    .sort()
+    .filter((k) => record[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${referenceCanonicalJson(record[k])}`);
+  return `{${members.join(',')}}`;
+};
+
+test('canonicalJson: the same text as member-by-member serialization for any JSON value, in any key order, parsed back or built', (t) => {
+  // Keys that sort differently by code unit and by JavaScript's own order (integer-like ones), undefined members, -0.
+  const key = fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('0', '1', '10', '9', 'a', 'B', 'é', '\u{1F600}', '__proto__x'));
+  const leaf = fc.oneof(
+    fc.string({ maxLength: 6 }),
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(-0),
+  );
+  const { tree } = fc.letrec((tie) => ({
+    tree: fc.oneof({ depthSize: 'small' }, leaf, tie('array'), tie('object')),
+    array: fc.array(tie('tree'), { maxLength: 4 }),
+    object: fc.dictionary(key, fc.oneof(tie('tree'), fc.constant(undefined)), { maxKeys: 5 }),
+  }));
+  t.notThrows(() =>
+    fc.assert(
+      fc.property(tree, (v) => {
+        const expected = referenceCanonicalJson(v);
+        // As built (any order), and as parsed from canonical text (sorted: the fast route).
+        return canonicalJson(v) === expected && canonicalJson(JSON.parse(expected)) === expected;
+      }),
+      { numRuns: Number(process.env['FUZZ_RUNS'] ?? 500) },
+    ),
+  );
+});
+
+test('canonicalJson: values the native serializer would write otherwise go member by member (a Date, integer-like keys, a nested object out of order)', (t) => {
+  const date = new Date(0);
+  t.is(canonicalJson({ a: date }), `{"a":${referenceCanonicalJson(date)}}`);
+  t.is(canonicalJson({ a: { b: 1, a: 2 }, b: [1] }), '{"a":{"a":2,"b":1},"b":[1]}');
+  t.is(canonicalJson({ '10': 1, '9': 2 }), '{"10":1,"9":2}');
+});
+
 // ─── sealEvents ───────────────────────────────────────────────────────────
 
 test('sealEvents: a new stream starts at GENESIS, and each prevHash is the hash before it', (t) => {
@@ -175,6 +226,21 @@ test('sealEvents: appending after revision 4 links to its hash and hashes as rev
   t.is(md(e!).prevHash, last);
   t.is(checkLink({ stream: STREAM, revision: 5n, type: e!.type, data: e!.data, metadata: md(e!) }, last), 'ok');
   t.is(checkLink({ stream: STREAM, revision: 0n, type: e!.type, data: e!.data, metadata: md(e!) }, last), 'hash-mismatch');
+});
+
+test('sealEvents: a SecretsReencrypted carries 1 to 1,000 secrets with distinct names; refused empty, larger, or naming one twice', (t) => {
+  const entry = (i: number) => ({ fingerprint: 'F'.repeat(43), name: `s${i}`, previousFingerprint: 'P'.repeat(43) });
+  const batch = (secrets: ReadonlyArray<ReturnType<typeof entry>>) =>
+    ({
+      type: 'SecretsReencrypted',
+      data: { deploymentId: DEPLOYMENT, keyVersion: 2, previousKeyVersion: 1, reencryptedBy: ID, secrets },
+    }) as LedgerEvent;
+  const seal = (e: LedgerEvent) => sealEvents('keyledger.content-default', { revision: 'no_stream', hash: GENESIS }, [e], fixedContext());
+  const full = Array.from({ length: MAX_REENCRYPTED_PER_EVENT }, (_, i) => entry(i));
+  t.true(E.isRight(seal(batch(full))));
+  t.true(E.isRight(seal(batch([entry(0)]))));
+  for (const bad of [[], [...full, entry(MAX_REENCRYPTED_PER_EVENT)], [entry(1), entry(1)]])
+    t.like(seal(batch(bad)), { _tag: 'Left', left: { _tag: 'InvalidEvent', eventType: 'SecretsReencrypted' } }, `${bad.length} secrets`);
 });
 
 test('sealEvents: nothing to seal gives nothing', (t) => {

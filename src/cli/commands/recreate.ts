@@ -44,7 +44,7 @@ export const registerRecreate = (program: Command, { io, globals, done }: Comman
     .description(
       "re-create the deployment's symmetric key (rskeymgmt -s), on an activated member: a new key version wrapped for every active member, " +
         'every secret re-encrypted under it, then the old version retired — each step signed and recorded ' +
-        '(SymmetricKeyCreated + SymmetricKeyWrapped, SecretPut per secret, KeyVersionRetired)',
+        '(SymmetricKeyCreated + SymmetricKeyWrapped, one SecretsReencrypted per 1,000 secrets, KeyVersionRetired)',
     )
     .addHelpText(
       'after',

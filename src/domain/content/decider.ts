@@ -7,7 +7,7 @@
  */
 import * as E from 'fp-ts/Either';
 import type { StoredEvent } from '../envelope';
-import type { ContentEvent, EventOf, Fingerprint, SecretName } from '../events';
+import { type ContentEvent, type EventOf, type Fingerprint, isContentEvent, type SecretName, type SigningJwk } from '../events';
 import type { DeploymentId, InstallationId, KeyVersion } from '../ids';
 import { EventSignature, eventSigningText, type Verify } from '../signatures';
 import type { Trust } from '../trust';
@@ -18,7 +18,7 @@ export interface SecretEntry {
   readonly name: SecretName;
   readonly keyVersion: KeyVersion;
   readonly fingerprint: Fingerprint;
-  /** The content stream revision of the SecretPut that recorded it: its signature is checked before the secret is trusted. */
+  /** The content stream revision of the SecretPut (or SecretsReencrypted) that recorded it: its signature is checked before the secret is trusted. */
   readonly revision: number;
   readonly putBy: InstallationId;
 }
@@ -53,6 +53,14 @@ export const evolveContent = (s: ContentState, e: ContentEvent): ContentState =>
         ...(s.removed?.has(d.name) ? { removed: s.removed.delete(d.name) } : {}),
       };
     }
+    case 'SecretsReencrypted': {
+      const d = e.data;
+      const entries = d.secrets.map((x): [string, SecretEntry] => [
+        x.name,
+        { name: x.name, keyVersion: d.keyVersion, fingerprint: x.fingerprint, revision, putBy: d.reencryptedBy },
+      ]);
+      return { ...s, revision, secrets: s.secrets.setMany(entries) };
+    }
     case 'SecretDeleted': {
       return { ...s, revision, secrets: s.secrets.delete(e.data.name), removed: removedAt(s, e.data.name, revision) };
     }
@@ -83,6 +91,15 @@ export type ContentCommand =
       readonly fingerprint: Fingerprint;
       readonly by: InstallationId;
     }
+  /** A re-creation's batch (docs/adr/0014): each secret, now under `previousKeyVersion`, re-encrypted under `keyVersion`. */
+  | {
+      readonly type: 'ReencryptSecrets';
+      readonly deploymentId: DeploymentId;
+      readonly keyVersion: KeyVersion;
+      readonly previousKeyVersion: KeyVersion;
+      readonly secrets: ReadonlyArray<{ readonly name: SecretName; readonly fingerprint: Fingerprint }>;
+      readonly by: InstallationId;
+    }
   | { readonly type: 'DeleteSecret'; readonly deploymentId: DeploymentId; readonly name: SecretName; readonly by: InstallationId }
   | { readonly type: 'RecordRead'; readonly deploymentId: DeploymentId; readonly entry: SecretEntry; readonly by: InstallationId }
   | {
@@ -104,6 +121,8 @@ export type ContentCommand =
 
 export type ContentError =
   | { readonly _tag: 'SecretMissing'; readonly name: string }
+  /** A re-encryption named a secret that is not under the version it replaces (already re-encrypted, or put under another). */
+  | { readonly _tag: 'SecretKeyVersion'; readonly name: string; readonly secretVersion: number; readonly heldVersion: number }
   /** A secret put under a key version a deletion of the encrypted content destroys (or destroyed): the race a put can lose. */
   | { readonly _tag: 'KeyBeingDestroyed'; readonly keyVersion: KeyVersion };
 
@@ -126,6 +145,22 @@ export const decideContent = (c: ContentCommand, s: ContentState): E.Either<Cont
           },
         },
       ]);
+    }
+    case 'ReencryptSecrets': {
+      if (s.destroyedVersions?.includes(c.keyVersion)) return E.left({ _tag: 'KeyBeingDestroyed', keyVersion: c.keyVersion });
+      if (c.secrets.length === 0) return E.right([]);
+      const secrets: Array<{ fingerprint: Fingerprint; name: SecretName; previousFingerprint: Fingerprint }> = [];
+      for (const x of c.secrets) {
+        const previous = s.secrets.get(x.name);
+        if (!previous) return E.left({ _tag: 'SecretMissing', name: x.name });
+        if (previous.keyVersion !== c.previousKeyVersion)
+          return E.left({ _tag: 'SecretKeyVersion', name: x.name, secretVersion: previous.keyVersion, heldVersion: c.previousKeyVersion });
+        // Members in canonical order: the event's large list is then serialized natively (src/domain/envelope.ts canonicalJson).
+        secrets.push({ fingerprint: x.fingerprint, name: x.name, previousFingerprint: previous.fingerprint });
+      }
+      // The count and distinct names are the codec's (sealEvents checks the event against it before it is written).
+      const data = { deploymentId: c.deploymentId, keyVersion: c.keyVersion, previousKeyVersion: c.previousKeyVersion, reencryptedBy: c.by, secrets }; // sorted too
+      return E.right([{ type: 'SecretsReencrypted', data } as EventOf<'SecretsReencrypted'>]);
     }
     case 'DeleteSecret': {
       const current = s.secrets.get(c.name);
@@ -175,21 +210,52 @@ export const decideContent = (c: ContentCommand, s: ContentState): E.Either<Cont
 export type ContentEventProblem = 'unsigned' | 'bad-signature' | 'signer-not-certified' | 'signed-by-another-installation';
 
 /**
- * Why a content event (the SecretPut a value is decrypted from) is not the word of a member, or undefined: it is
+ * Why a content event (the SecretPut or SecretsReencrypted a value is decrypted from) is not the word of a member, or undefined: it is
  * signed (Ed25519, ADR 0010) by a signing key that was a certified member's in the deployment's trust walk,
  * by the installation the event names as the one who put it. Whoever can write the store but holds no
  * member's keystore can neither re-hash an edited event nor record one of their own.
  */
 export const contentEventProblem = (e: StoredEvent, trust: Trust, verify: Verify): ContentEventProblem | undefined => {
-  if (e.metadata.sig === undefined) return 'unsigned';
+  const claim = contentEventClaim(e, trust);
+  if (E.isLeft(claim)) return claim.left;
+  return verify(claim.right.signingKey, claim.right.text, claim.right.signature) ? undefined : 'bad-signature';
+};
+
+/** What remains to check of a content event once its signer is known to be entitled: one Ed25519 signature. */
+export interface SignatureClaim {
+  readonly signingKey: SigningJwk;
+  readonly text: string;
+  readonly signature: string;
+}
+
+/** The installation a content event says acted (the one that must have signed it), where it names one. */
+const actorOf = (ev: ContentEvent): string | undefined => {
+  switch (ev.type) {
+    case 'SecretPut':
+      return ev.data.putBy;
+    case 'SecretsReencrypted':
+      return ev.data.reencryptedBy;
+    case 'SecretsDestroyed':
+    case 'SecretDeleted':
+      return ev.data.deletedBy;
+    case 'SecretRead':
+    case 'SecretReadsCounted':
+      return undefined;
+  }
+};
+
+/**
+ * `contentEventProblem` without the verification itself: the problem, or the signature still to verify (so a caller
+ * with many events can verify them together, off its thread — src/commands/secrets.ts `readSecrets`).
+ */
+export const contentEventClaim = (e: StoredEvent, trust: Trust): E.Either<ContentEventProblem, SignatureClaim> => {
+  if (e.metadata.sig === undefined) return E.left('unsigned');
   const sig = EventSignature.decode(e.metadata.sig);
-  if (E.isLeft(sig)) return 'bad-signature';
+  if (E.isLeft(sig)) return E.left('bad-signature');
   const signer = trust.everCertified[sig.right.key];
-  if (!signer || signer.installationId !== sig.right.by.toLowerCase()) return 'signer-not-certified';
-  const ev = e.event;
-  const actor =
-    ev.type === 'SecretPut' ? ev.data.putBy : ev.type === 'SecretsDestroyed' ? ev.data.deletedBy : ev.type === 'SecretDeleted' ? ev.data.deletedBy : undefined;
-  if (actor !== undefined && actor.toLowerCase() !== signer.installationId) return 'signed-by-another-installation';
+  if (!signer || signer.installationId !== sig.right.by.toLowerCase()) return E.left('signer-not-certified');
+  const actor = isContentEvent(e.event) ? actorOf(e.event) : undefined;
+  if (actor !== undefined && actor.toLowerCase() !== signer.installationId) return E.left('signed-by-another-installation');
   const text = eventSigningText(e.stream, e.revision, e.event.type, e.event.data, e.metadata);
-  return verify(signer.signingKey, text, sig.right.value) ? undefined : 'bad-signature';
+  return E.right({ signingKey: signer.signingKey, text, signature: sig.right.value });
 };
