@@ -66,7 +66,8 @@ for (const batchAppend of [false, true]) {
 test('a reply that never comes: the call deadline ends the attempt, the retry is recognised', async (t) => {
   t.timeout(20_000);
   const d = await startEsdbDouble({ batchAppend: false });
-  const store = open(d.connectionString, { appendTimeoutMs: 300 });
+  // Long enough that the answered retry is never cut short on a loaded machine (CI flaked at 300 ms): only the silent attempt hits it.
+  const store = open(d.connectionString, { appendTimeoutMs: 1500 });
   try {
     const s = stream();
     const events = [ev('A0')];
