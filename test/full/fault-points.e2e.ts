@@ -27,7 +27,7 @@ import {
   withLedger,
 } from '../support/nodes';
 import Database from 'better-sqlite3';
-import { tamper } from '../support/tamper';
+import { reindex, tamper } from '../support/tamper';
 import { BACKUP_PASSWORD, backup, FAST, restore } from '../support/backups';
 
 interface Scenario {
@@ -166,11 +166,19 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
         stream,
       );
       tamper(file, 'UPDATE streams SET revision = revision - 1 WHERE stream_name = ?', stream);
+      reindex(file); // an older copy of the store has the tree index of its own events (ADR 0018)
       const endsAt = (await instanceEvents(dir, a!.id)).length - 1;
       return { node: a!, args: ['accept-rollback', '--to', `${stream}@${endsAt}`], members: [a!, b!] };
     },
     done: 0,
     records: { type: 'LedgerRollbackAccepted', in: 'instance' },
+    // A also co-signed the tree head that held the lost event (ADR 0018): its operator accepts that fork too, as LedgerForked's remedy says.
+    settle: async ([a]) => {
+      const forked = await a!.run('--json', 'start');
+      if (forked.code !== 4) return;
+      const size = /accept-rollback --tree (\d+)/.exec(forked.stdout + forked.stderr)?.[1];
+      if (size === undefined || (await a!.run('accept-rollback', '--tree', size)).code !== 0) throw new Error(`accept-rollback --tree: ${forked.stderr}`);
+    },
   },
   {
     name: 'trust --declare-genesis (a ledger from before signatures)',
