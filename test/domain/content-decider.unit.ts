@@ -118,6 +118,11 @@ test('re-encrypt: one SecretsReencrypted naming each new and superseded cipherte
     E.left({ _tag: 'SecretKeyVersion', name: 'a', secretVersion: 2, heldVersion: 1 }),
   );
   t.deepEqual(decideContent({ ...again, secrets: [] }, after), E.right([]));
+  // A deletion of the encrypted content closed the stream to the new version (it raced the re-creation): refused.
+  t.deepEqual(
+    decideContent({ ...again, secrets: [{ name: name('c'), fingerprint: fp('Z') }] }, { ...after, destroyedVersions: [2] }),
+    E.left({ _tag: 'KeyBeingDestroyed', keyVersion: 2 }),
+  );
 });
 
 test('a SecretsReencrypted is the word of the member it names: its signer must be that certified member, its signature must verify', (t) => {
