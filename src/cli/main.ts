@@ -23,6 +23,8 @@ import { registerStatusList } from './commands/status-list';
 import { registerVerify } from './commands/verify';
 import { registerTree } from './commands/tree';
 import { registerWatch } from './commands/watch';
+import { registerServe } from './commands/serve';
+import { registerToken } from './commands/token';
 import { errorMessage } from '../infra/error-message';
 import { EXIT } from './errors';
 import { Thumbprint } from '../domain/ids';
@@ -116,6 +118,8 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerReport,
     registerDeleteContent,
     registerTree,
+    registerServe,
+    registerToken,
   ])
     register(program, scope);
   return program;
