@@ -179,13 +179,17 @@ test.serial('a join over HTTP needs the thumbprint, is recorded under the token 
   );
   t.is(joined.statusCode, 200, joined.body);
   t.like(joined.json(), { newcomer: w.b.id, recorded: ['SymmetricKeyWrapped'] });
-  const trail = await w.a.run('--json', 'audit', '--deployment', 'default', '--type', 'SymmetricKeyWrapped');
-  const last = trail.stdout
+  // The trail over HTTP (NDJSON) is the CLI's, line for line.
+  const trail = await inject('GET', '/api/audit?deployment=default&type=SymmetricKeyWrapped', w.tokens.auditor);
+  t.is(trail.headers['content-type'], 'application/x-ndjson; charset=utf-8');
+  t.is(trail.body, (await w.a.run('--json', 'audit', '--deployment', 'default', '--type', 'SymmetricKeyWrapped')).stdout);
+  const last = trail.body
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { actor: string; correlationId: string; command: string })
     .pop();
   t.like(last, { actor: 'ops@contoso', correlationId: 'CHG-4711', command: 'join' });
+  t.is((await inject('GET', '/api/audit?type=NoSuchEvent', w.tokens.auditor)).statusCode, 400);
   await untilView(w.served, 'the copy for B in the view', () => {
     const s = w.served.server.ctx.view.state();
     return s.kind === 'live' && s.view.deployments['default']?.copies[w.b.id] !== undefined;

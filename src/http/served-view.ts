@@ -57,7 +57,7 @@ export const keepLive = async <S>(store: EventStore, projection: Projection<S>, 
   };
   const start = (): void => {
     if (closed) return;
-    sub = runLive(store, projection, checkpoints, { digest }).subscribe({
+    sub = runLive(store, projection, checkpoints, { digest, liveSaveEveryMs: 1000 }).subscribe({
       next: (v) => {
         pause = 1000;
         set({ kind: 'live', view: v.state, position: v.position.commit, at: Date.now() });

@@ -32,6 +32,8 @@ export interface ServerOptions {
   /** Instead of the token file (tests). */
   readonly authenticator?: Authenticator;
   readonly limiter?: FailureLimiter;
+  /** More routes on the same app, behind the same access check (bench/serve-child.ts adds its appending route). */
+  readonly plugins?: ReadonlyArray<(app: FastifyInstance) => void>;
 }
 
 export interface RunningServer {
@@ -57,7 +59,7 @@ export const startServer = async (s: Session, o: ServerOptions, warn: (line: str
     },
     ...(o.https ? { https: o.https } : {}),
     ...(o.logTo ? { logTo: o.logTo } : {}),
-    plugins: [(a) => registerMetrics(a, ctx, fleet)],
+    plugins: [(a) => registerMetrics(a, ctx, fleet), ...(o.plugins ?? [])],
   });
   const starter = selfStart(ctx, s.ctx('start').actor, (entry, message) => app.log.info(entry, message));
   const stopViews = (): void => {
