@@ -300,3 +300,35 @@ test.serial('/metrics: instances by state, findings, key version age, events, re
   t.is(withToken.statusCode, 200);
   t.is((await guarded.server.app.inject({ method: 'GET', url: '/reportserver' })).statusCode, 200, 'the ping stays open');
 });
+
+test.serial('the dashboard: signed in by cookie, rows escaped, operator buttons only for operators, a cookie change only from this origin', async (t) => {
+  t.timeout(60_000);
+  const w = await world;
+  const app = w.served.server.app;
+  t.is((await app.inject({ method: 'GET', url: '/dashboard' })).headers['location'], '/login', 'no cookie: sign in');
+  t.is((await app.inject({ method: 'POST', url: '/login', payload: { token: w.tokens.service } })).statusCode, 401, 'not a service token');
+  const login = await app.inject({ method: 'POST', url: '/login', payload: { token: w.tokens.auditor } });
+  t.is(login.statusCode, 204);
+  t.regex(String(login.headers['set-cookie']), /^keyledger_token=[^;]+; HttpOnly; SameSite=Strict; Path=\//);
+  const cookie = `keyledger_token=${encodeURIComponent(w.tokens.auditor)}`;
+  const page = await app.inject({ method: 'GET', url: '/dashboard', headers: { cookie } });
+  t.is(page.statusCode, 200);
+  t.regex(String(page.headers['content-security-policy']), /^default-src 'none'; script-src 'self'/);
+  t.true(page.body.includes(`data-installation="${w.a.id}"`));
+  t.false(page.body.includes('data-action='), 'no operator button for an auditor');
+  const opPage = await app.inject({ method: 'GET', url: '/dashboard', headers: { cookie: `keyledger_token=${encodeURIComponent(w.tokens.operator)}` } });
+  t.true(opPage.body.includes('data-action="remove"'), 'the operator has them');
+  t.false(/<script>(?!<\/script>)/.test(page.body), 'no inline script');
+  // A page of another site posting with the cookie: refused; the same request from this origin reaches the handler.
+  const other = await app.inject({ method: 'POST', url: '/api/verify', headers: { cookie, origin: 'https://evil.example' }, payload: {} });
+  t.is(other.statusCode, 403);
+  t.like(other.json(), { error: 'CrossOrigin' });
+  const same = await app.inject({
+    method: 'POST',
+    url: '/api/verify',
+    headers: { cookie, origin: 'http://127.0.0.1:8080', host: '127.0.0.1:8080' },
+    payload: {},
+  });
+  t.is(same.statusCode, 200);
+  t.true(same.json<{ intact: boolean }>().intact);
+});

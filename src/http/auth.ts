@@ -130,6 +130,18 @@ const refuse = (request: FastifyRequest, reply: FastifyReply, status: number, er
   return reply.code(status).type('application/json; charset=utf-8').send({ error, message });
 };
 
+/** Whether the request's Origin is this server (a request authenticated by cookie must not come from another site's page). */
+const sameOrigin = (request: FastifyRequest): boolean => {
+  const origin = request.headers.origin;
+  const host = request.headers.host;
+  if (origin === undefined || host === undefined) return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+};
+
 /** Installs the check: every route declares its access; a route without one (the not-found handler) is public. */
 export const installAuth = (app: FastifyInstance, options: AuthOptions): void => {
   app.decorateRequest('principal', null);
@@ -144,7 +156,11 @@ export const installAuth = (app: FastifyInstance, options: AuthOptions): void =>
       return refuse(request, reply, 429, 'TooManyFailedAuthentications', `too many requests with a bad token from this client: try again in ${wait} s`);
     }
     const fromHeader = bearerOf(request.headers.authorization);
-    const token = fromHeader === undefined ? options.tokenOf?.(request) : fromHeader;
+    const fromCookie = fromHeader === undefined ? options.tokenOf?.(request) : undefined;
+    const token = fromHeader === undefined ? fromCookie : fromHeader;
+    // A browser sends the dashboard's cookie along with any request, whoever's page made it: a change must come from this origin.
+    if (fromCookie !== undefined && request.method !== 'GET' && request.method !== 'HEAD' && !sameOrigin(request))
+      return refuse(request, reply, 403, 'CrossOrigin', "a request signed in by cookie that changes something must come from this server's own pages");
     if (token === null) {
       options.limiter.fail(request.ip, now);
       return refuse(request, reply, 401, 'Unauthenticated', 'the Authorization header is not a bearer token: send Authorization: Bearer <token>');

@@ -14,6 +14,7 @@ import { fleetMetricsProjection } from '../projections/fleet-metrics';
 import { buildApp } from './app';
 import { type Authenticator, FailureLimiter, fileAuthenticator } from './auth';
 import { type ServerContext, serverContext } from './context';
+import { cookieToken, registerDashboard } from './dashboard';
 import { registerMetrics } from './metrics';
 import { selfStart } from './self-start';
 import { keepLive, servedView } from './served-view';
@@ -50,16 +51,18 @@ export const startServer = async (s: Session, o: ServerOptions, warn: (line: str
   const view = await servedView(s.store, checkpoints.right, sha256Hex);
   const fleet = await keepLive(s.store, fleetMetricsProjection, checkpoints.right, sha256Hex);
   const ctx = serverContext({ config: s.config, store: s.store, env: s.env, adapters: s.adapters }, view, warn);
+  const authenticator = o.authenticator ?? fileAuthenticator(o.tokensFile);
+  const limiter = o.limiter ?? new FailureLimiter();
   const app = buildApp({
     ctx,
-    auth: {
-      authenticator: o.authenticator ?? fileAuthenticator(o.tokensFile),
-      limiter: o.limiter ?? new FailureLimiter(),
-      metricsTokenRequired: o.metricsTokenRequired === true,
-    },
+    auth: { authenticator, limiter, metricsTokenRequired: o.metricsTokenRequired === true, tokenOf: cookieToken },
     ...(o.https ? { https: o.https } : {}),
     ...(o.logTo ? { logTo: o.logTo } : {}),
-    plugins: [(a) => registerMetrics(a, ctx, fleet), ...(o.plugins ?? [])],
+    plugins: [
+      (a) => registerMetrics(a, ctx, fleet),
+      (a) => registerDashboard(a, ctx, { authenticator, limiter, secure: o.https !== undefined }),
+      ...(o.plugins ?? []),
+    ],
   });
   const starter = selfStart(ctx, s.ctx('start').actor, (entry, message) => app.log.info(entry, message));
   const stopViews = (): void => {
