@@ -15,8 +15,9 @@ import { membersOf } from '../src/http/codecs';
 import { tokenFileOf } from '../src/infra/token-file';
 import { cli } from './support/cli-inproc';
 import { tempDir } from './support/fixtures';
-import { issueToken, type Served, serve, untilView } from './support/http';
+import { issueToken, type Served, serve, untilLive, untilView } from './support/http';
 import { keystoreThumbprint, newNode, type TestNode } from './support/nodes';
+import { rowOf, tamper } from './support/tamper';
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 300);
 
@@ -331,4 +332,65 @@ test.serial('the dashboard: signed in by cookie, rows escaped, operator buttons 
   });
   t.is(same.statusCode, 200);
   t.true(same.json<{ intact: boolean }>().intact);
+});
+
+test.serial('secrets over HTTP for a service token; a backup comes back in the answer and shows in /metrics; a wrong restore writes nothing', async (t) => {
+  t.timeout(60_000);
+  const w = await world;
+  const put = await inject('PUT', '/api/secrets/reportserver/datasource/sales', w.tokens.service, { value: 'Server=db;Password=s3cret' });
+  t.is(put.statusCode, 200, put.body);
+  t.like(put.json(), { name: 'reportserver/datasource/sales', keyVersion: 1, recorded: ['SecretPut'] });
+  const got = await inject('GET', '/api/secrets/reportserver/datasource/sales', w.tokens.service);
+  t.like(got.json(), { name: 'reportserver/datasource/sales', value: 'Server=db;Password=s3cret' });
+  t.is((await inject('GET', '/api/secrets/reportserver/datasource/sales', w.tokens.operator)).statusCode, 403, 'an operator does not read values');
+  const listed = (await inject('GET', '/api/secrets', w.tokens.operator)).json<Array<{ name: string; reads: number }>>();
+  t.like(listed, [{ name: 'reportserver/datasource/sales', reads: 1 }]);
+  t.false(JSON.stringify(listed).includes('s3cret'));
+  t.is((await inject('DELETE', '/api/secrets/reportserver/datasource/sales', w.tokens.service)).statusCode, 200);
+  t.is((await inject('GET', '/api/secrets/reportserver/datasource/sales', w.tokens.service)).statusCode, 404);
+
+  t.is((await inject('POST', '/api/backup', w.tokens.operator, { password: 'short' })).statusCode, 400);
+  const backup = await inject('POST', '/api/backup', w.tokens.operator, { password: 'correct horse battery staple' });
+  t.is(backup.statusCode, 200, backup.body);
+  const file = backup.json<{ backup: string; keyVersion: number; recorded: string[] }>();
+  t.is(file.backup.split('.').length, 5, 'a compact JWE');
+  t.deepEqual(file.recorded, ['KeyBackedUp']);
+  await untilLive(w.served.server.fleet, 'the backup in the metrics view', () => {
+    const f = w.served.server.fleet.state();
+    return f.kind === 'live' && f.view.backups['default'] !== undefined;
+  });
+  const m = (await inject('GET', '/metrics')).body;
+  t.regex(m, /keyledger_last_backup_key_version\{deployment="default"\} 1\n/);
+  t.regex(m, /keyledger_seconds_since_last_backup\{deployment="default"\} [\d.]+\n/);
+  const before = await eventCount();
+  const wrong = await inject('POST', '/api/restore', w.tokens.operator, { backup: file.backup, password: 'not the password at all' });
+  t.is(wrong.statusCode, 409);
+  t.like(wrong.json(), { error: 'BackupPasswordWrong' });
+  t.is(await eventCount(), before, 'nothing written');
+});
+
+test.serial('an event planted behind the server without its hash chain stops the live view: the ping says 503, not activated (attack)', async (t) => {
+  t.timeout(60_000);
+  const w = await world;
+  t.is((await inject('GET', '/reportserver')).statusCode, 200);
+  const file = path.join(w.a.dir, '.keyledger', 'ledger.db');
+  const stream = `keyledger.instance-${w.a.id}`;
+  const head = rowOf(file, stream, 0);
+  // A copy of its first event appended as its next one: it decodes, but its previous-hash link is not the stream's head.
+  const revision = Number((await w.a.run('--json', 'verify')).json<{ heads: Record<string, { revision: string }> }>().heads[stream]?.revision) + 1;
+  tamper(
+    file,
+    "INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata) VALUES (?, ?, '00000000-0000-4000-8000-00000000beef', ?, ?, ?)",
+    stream,
+    revision,
+    head.event_type,
+    head.data,
+    head.metadata,
+  );
+  tamper(file, 'UPDATE streams SET revision = ? WHERE stream_name = ?', revision, stream);
+  await untilView(w.served, 'the live view to stop', () => w.served.server.ctx.view.state().kind === 'failed');
+  const ping = await inject('GET', '/reportserver', undefined, undefined, { accept: 'application/json' });
+  t.is(ping.statusCode, 503);
+  t.like(ping.json(), { activated: false, error: 'CorruptEvent' });
+  t.regex(ping.json<{ message: string }>().message, new RegExp(`${stream}@${revision}`));
 });

@@ -10,14 +10,14 @@ import type { CliError } from '../cli/errors';
 import { type Session, usage, viewCheckpoints } from '../cli/session';
 import { shown } from '../domain/text';
 import { sha256Hex } from '../infra/sha256';
-import { fleetMetricsProjection } from '../projections/fleet-metrics';
+import { type FleetMetrics, fleetMetricsProjection } from '../projections/fleet-metrics';
 import { buildApp } from './app';
 import { type Authenticator, FailureLimiter, fileAuthenticator } from './auth';
 import { type ServerContext, serverContext } from './context';
 import { cookieToken, registerDashboard } from './dashboard';
 import { registerMetrics } from './metrics';
 import { selfStart } from './self-start';
-import { keepLive, servedView } from './served-view';
+import { keepLive, type Live, servedView } from './served-view';
 
 export interface ServerOptions {
   readonly host: string;
@@ -41,6 +41,8 @@ export interface RunningServer {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly ctx: ServerContext;
+  /** The metrics' own live view (events per type, backups). */
+  readonly fleet: Live<FleetMetrics>;
   /** Stops taking connections, lets the requests under way finish, stops the views. The session (and its store) stays open. */
   readonly close: () => Promise<void>;
 }
@@ -86,6 +88,7 @@ export const startServer = async (s: Session, o: ServerOptions, warn: (line: str
     url: `${o.https ? 'https' : 'http'}://${host}:${port}`,
     app,
     ctx,
+    fleet,
     close: async () => {
       await app.close();
       stopViews();

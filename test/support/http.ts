@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import * as E from 'fp-ts/Either';
 import { openSession } from '../../src/cli/session';
 import { type RunningServer, startServer } from '../../src/http/server';
+import type { Live } from '../../src/http/served-view';
 import { tokenFileOf } from '../../src/infra/token-file';
 import type { Session } from '../../src/cli/session';
 import { cli } from './cli-inproc';
@@ -24,7 +25,7 @@ export const serve = async (n: TestNode, options: { readonly metricsTokenRequire
   const io = {
     stdout: () => undefined,
     stderr: () => undefined,
-    env: { KEYLEDGER_ACTOR: 'serve@test', KEYLEDGER_HOST: 'test-host' },
+    env: { KEYLEDGER_ACTOR: 'serve@test', KEYLEDGER_HOST: 'test-host', KEYLEDGER_TEST_BACKUP_ITERATIONS: '1000' },
     isTTY: false,
     adapters: { crypto: () => pooledCrypto() },
   };
@@ -67,14 +68,17 @@ export const issueToken = async (n: TestNode, role: string, name: string, deploy
 };
 
 /** Resolves once the served view satisfies `ok` (checked now, then at each change of the view); fails after `ms`. */
-export const untilView = (served: Served, what: string, ok: () => boolean, ms = 10_000): Promise<void> =>
+export const untilView = (served: Served, what: string, ok: () => boolean, ms = 10_000): Promise<void> => untilLive(served.server.ctx.view, what, ok, ms);
+
+/** The same for any live view of the server (its metrics' one). */
+export const untilLive = <S>(live: Live<S>, what: string, ok: () => boolean, ms = 10_000): Promise<void> =>
   new Promise((resolve, reject) => {
     if (ok()) return resolve();
     const timer = setTimeout(() => {
       stop();
       reject(new Error(`timed out waiting for ${what}`));
     }, ms);
-    const stop = served.server.ctx.view.onChange(() => {
+    const stop = live.onChange(() => {
       if (!ok()) return;
       clearTimeout(timer);
       stop();
