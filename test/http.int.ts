@@ -112,7 +112,11 @@ test.serial(
         if (who === 'none') t.is(res.statusCode, 401, label);
         else if (!r.roles.includes(role as 'operator')) t.is(res.statusCode, 403, label);
         else if (who === 'otherService') t.is(res.statusCode, 403, `${label}: outside its deployment`);
-        else t.false([401, 403].includes(res.statusCode), `${label}: ${res.statusCode} ${res.body}`);
+        else {
+          t.false([401, 403].includes(res.statusCode), `${label}: ${res.statusCode} ${res.body}`);
+          t.true(res.statusCode < 500, `${label}: ${res.statusCode} ${res.body}`);
+          if (!body && !r.url.includes('*')) t.is(res.statusCode, 200, `${label}: a read answers`);
+        }
         if (res.statusCode === 401 || res.statusCode === 403) t.like(res.json(), { error: res.statusCode === 401 ? 'Unauthenticated' : 'Forbidden' });
       }
     }

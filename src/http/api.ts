@@ -501,7 +501,7 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     query: NoQuery,
     body: RemoveBody,
     produces: 'application/json',
-    handle: remove,
+    handle: (i) => (i.body.rotate ? i.ctx.exclusive(() => remove(i)) : remove(i)),
   }),
   route({
     method: 'POST',
@@ -511,7 +511,7 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     query: NoQuery,
     body: ChangeIdentityBody,
     produces: 'application/json',
-    handle: changeIdentity,
+    handle: (i) => i.ctx.exclusive(() => changeIdentity(i)),
   }),
   route({
     method: 'POST',
@@ -531,7 +531,7 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     query: NoQuery,
     body: RestoreBody,
     produces: 'application/json',
-    handle: restore,
+    handle: (i) => i.ctx.exclusive(() => restore(i)),
   }),
   route({
     method: 'POST',
@@ -541,7 +541,7 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     query: NoQuery,
     body: NoBody,
     produces: 'application/json',
-    handle: recreate,
+    handle: (i) => i.ctx.exclusive(() => recreate(i)),
   }),
   route({
     method: 'POST',
@@ -551,7 +551,7 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     query: NoQuery,
     body: DeleteContentBody,
     produces: 'application/json',
-    handle: deleteContentRoute,
+    handle: (i) => i.ctx.exclusive(() => deleteContentRoute(i)),
   }),
   route({
     method: 'GET',

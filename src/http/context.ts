@@ -19,11 +19,23 @@ export interface ServerContext {
   readonly view: ServedView;
   /** An Io for the CLI helpers a handler reuses: nothing on stdout; warnings to the server's log. */
   readonly io: Io;
+  /**
+   * Runs `f` alone among the operations that change the served instance's own key state (change-identity, restore,
+   * recreate, delete-content) and its own start check: a start check must not run halfway through an identity change,
+   * under the config the change is about to rewrite.
+   */
+  readonly exclusive: <A>(f: () => Promise<A>) => Promise<A>;
 }
 
 export const serverContext = (base: SessionBase, view: ServedView, warn: (message: string) => void): ServerContext => {
   let current = base;
+  let tail: Promise<unknown> = Promise.resolve();
   return {
+    exclusive: <A>(f: () => Promise<A>): Promise<A> => {
+      const run = tail.then(f);
+      tail = run.catch(() => undefined);
+      return run;
+    },
     base: () => current,
     reloadConfig: () => {
       const c = loadConfig(current.config.file);

@@ -23,7 +23,9 @@ export const selfStart = (ctx: ServerContext, actor: string, log: (entry: Record
   let running: Promise<string> | undefined;
   let triedCopy: string | undefined;
   const run = (): Promise<string> => {
-    running ??= (async () => {
+    running ??= ctx.exclusive(async () => {
+      // The config as it is now (an identity change over HTTP rewrote it).
+      ctx.reloadConfig();
       const s = sessionOn(ctx.base(), { actor, correlationId: randomUUID() });
       try {
         const deps = await instanceDeps(s, 'start');
@@ -40,7 +42,7 @@ export const selfStart = (ctx: ServerContext, actor: string, log: (entry: Record
         s.closeLocal();
         running = undefined;
       }
-    })();
+    });
     return running;
   };
   const stopListening = ctx.view.onChange((v) => {
