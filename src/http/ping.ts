@@ -6,10 +6,9 @@
  * (./served-view.ts), never from a read of the ledger. JSON or plain text, by the request's `Accept`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { NOT_ACTIVATED } from '../domain/refusal';
 import { InstallationId } from '../domain/ids';
 import { shown, shownDeep } from '../domain/text';
-import { explainRefusal } from '../domain/refusal';
+import { explainRefusal, NOT_ACTIVATED } from '../domain/refusal';
 import { instanceStatus, type InstanceStatus } from '../projections/status';
 import { describeError } from '../cli/errors';
 import { notActivatedLine, remedyJson } from '../cli/render';
