@@ -1,7 +1,7 @@
 /**
  * Import direction, enforced: `npm run lint:deps` (dependency-cruiser).
  *
- * Direction: cli → commands, projections, infra → ports → domain.
+ * Direction: cli → commands, projections, infra → ports → domain; cli/commands/serve → http → (what cli uses).
  *
  * The domain is pure (fp-ts and io-ts only); ports describe the outside world
  * in domain terms; commands and projections talk to ports, never to adapters;
@@ -109,6 +109,26 @@ module.exports = {
         'TaskEither) and used everywhere else through a port. Only src/infra, test/ and bench/ import them.',
       from: { pathNot: '^(src/infra|test|bench)/' },
       to: { path: ADAPTER_LIBRARIES },
+    },
+
+    // ─── src/http: the server, composed like the CLI ──────────────────────
+    {
+      name: 'http-only-from-serve',
+      severity: 'error',
+      comment:
+        'src/http is the `keyledger serve` composition root (docs/adr/0019): only the serve command (src/cli/commands/serve.ts), ' +
+        'src/http itself, test/ and bench/ import it. The domain, commands and projections know nothing of HTTP.',
+      from: { pathNot: ['^src/http/', '^src/cli/commands/serve[.]ts$', '^(test|bench)/'] },
+      to: { path: '^src/http/' },
+    },
+    {
+      name: 'http-not-to-cli-wiring',
+      severity: 'error',
+      comment:
+        "src/http reuses the CLI's composition (session, errors, renderers, the helpers its commands export) like a command does, " +
+        'but never the program itself (main.ts) nor the serve command that starts it.',
+      from: { path: '^src/http/' },
+      to: { path: ['^src/cli/main[.]ts$', '^src/cli/commands/serve[.]ts$'] },
     },
 
     // ─── src: shipped code ────────────────────────────────────────────────

@@ -34,6 +34,9 @@
  *   report          `report` for one deployment of the catch-up bench's ledger vs raw
  *                   better-sqlite3 read + 2x JSON.parse of that deployment's events
  *                   (bench/report.ts); peak RSS of its process.         target ≥ 0.3x, < 300 MB
+ *   serve-ping, serve-append   `keyledger serve` under load (bench/serve.ts): GET /reportserver vs a bare fastify
+ *                   route (target ≥ 0.5x); 32 concurrent appending requests with SQLite group commit vs one
+ *                   transaction per command (target ≥ 1.5x), p99 latencies printed.
  *
  * Options (env): BENCH_INIT_ROUNDS (default 24), BENCH_APPENDS (default 400),
  * BENCH_JOIN_ROUNDS (default 16), BENCH_JOIN_SCALE_ROUNDS (default 8),
@@ -85,6 +88,7 @@ import type { Crypto, Keystore, RememberedSignatures } from '../src/ports/crypto
 import type { EventStore } from '../src/ports/event-store';
 import { benchEsdb } from './esdb';
 import { benchRecreate } from './recreate';
+import { benchServeAppend, benchServePing } from './serve';
 import { benchReport } from './report';
 import { benchSecrets } from './secrets';
 import { benchTreeAppend, benchTreeProof, benchWitnessStart } from './tlog';
@@ -719,6 +723,8 @@ const main = async (): Promise<void> => {
     secrets: () => benchSecrets(),
     recreate: () => benchRecreate(),
     report: () => benchReport(),
+    'serve-ping': () => benchServePing(),
+    'serve-append': () => benchServeAppend(),
     'tlog-append': () => benchTreeAppend(),
     'tlog-proof': () => benchTreeProof(),
     'tlog-witness': () => benchWitnessStart(),

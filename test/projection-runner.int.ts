@@ -96,6 +96,49 @@ test('live: the view follows a start refusal and re-activation written by anothe
   await store.close();
 });
 
+test('live with liveSaveEveryMs: no save per event, and what was folded is saved when the subscriber stops', async (t) => {
+  t.timeout(30_000);
+  const dir = tempDir('kl-proj');
+  const file = path.join(dir, 'ledger.db');
+  const store = openTestStore(file);
+  const a = aConfig(dir);
+  rightOf(await initInstance(depsFor(store, a), a));
+  const cp = checkpoints(dir);
+  const writer = openTestStore(file);
+  let saves = 0;
+  const counting: CheckpointStore = {
+    ...cp,
+    save: (k, c) => {
+      saves++;
+      return cp.save(k, c);
+    },
+    load: (k) => cp.load(k),
+    close: () => cp.close(),
+  };
+  const states = runLive(store, activationProjection, counting, { digest: sha256Hex, liveSaveEveryMs: 3_600_000 }).pipe(
+    filter((v) => v.live),
+    share(),
+  );
+  const seen = firstValueFrom(states.pipe(take(3), toArray()));
+  const changer = firstValueFrom(states.pipe(take(1))).then(async () => {
+    const moved = { ...a, serviceIdentity: 'svc-moved' as never };
+    rightOf(await startInstance(depsFor(writer, moved, 'start'), moved));
+    rightOf(await startInstance(depsFor(writer, a, 'start'), a));
+  });
+  const views = await seen; // take(3) unsubscribes: the finalize saves
+  await changer;
+  t.deepEqual(
+    views.map((v) => instanceStatus(v.state, a.installationId).state),
+    ['activated', 'disabled', 'activated'],
+  );
+  t.is(saves, 2, 'once on catching up, once when it stopped: not once per live event');
+  const after = rightOf(await catchUp(store, activationProjection, cp, { digest: sha256Hex })());
+  t.is(after.processed, 0, 'the stop saved what the live view had folded');
+  cp.close();
+  await writer.close();
+  await store.close();
+});
+
 test('a corrupt event stops the live view with an error naming it, after what came before', async (t) => {
   t.timeout(30_000);
   const dir = tempDir('kl-proj');

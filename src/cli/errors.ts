@@ -24,6 +24,7 @@ import { describeStoreError } from '../ports/event-store';
 import { shownDeep } from '../domain/text';
 import { describeFork } from '../domain/tlog/forked';
 import type { TreeCommandError } from '../commands/prove';
+import type { TokenFileError } from '../infra/token-file';
 
 export type CliError =
   | BackupError
@@ -40,6 +41,7 @@ export type CliError =
   | StoreSelectionError
   | InstanceNotFound
   | InstanceAmbiguous
+  | TokenFileError
   | { readonly _tag: 'UsageError'; readonly message: string }
   /** `report --out FILE` could not write the file (nothing was replaced). */
   | { readonly _tag: 'ReportNotWritten'; readonly file: string; readonly code: string };
@@ -372,6 +374,8 @@ const describeErrorOf = (e: CliError): string => {
       );
     case 'UsageError':
       return e.message;
+    case 'TokenFileError':
+      return `the token file ${e.file} cannot be used: ${e.message}.`;
     case 'ReportNotWritten':
       return `the report could not be written to ${e.file} (${e.code}); nothing was replaced there: give --out a file in a folder you can write`;
     case 'InstanceNotFound':
@@ -443,6 +447,7 @@ export const exitCodeOf = (e: CliError): number => {
     case 'SecretKeyVersion':
     case 'ContentStoreError':
     case 'ReportNotWritten':
+    case 'TokenFileError':
       return EXIT.failure;
     case 'InstanceRefused':
     case 'DeploymentRefused':

@@ -23,6 +23,8 @@ import { registerStatusList } from './commands/status-list';
 import { registerVerify } from './commands/verify';
 import { registerTree } from './commands/tree';
 import { registerWatch } from './commands/watch';
+import { registerServe } from './commands/serve';
+import { registerToken } from './commands/token';
 import { errorMessage } from '../infra/error-message';
 import { EXIT } from './errors';
 import { Thumbprint } from '../domain/ids';
@@ -64,6 +66,10 @@ Diagnose and audit (read only: no keystore or config needed, --store names the l
 
 Compliance (a deployment over a period; HTML, JSON or CSV):
   keyledger report --from 2026-01-01 --to 2026-03-31 --max-key-age 90d --trust <genesis> --out q1.html
+
+As a service (GET /reportserver for load balancers, a JSON API with bearer tokens, /metrics):
+  keyledger token create --role operator --name ops@contoso   a token, printed once (roles: operator, auditor, service)
+  keyledger serve [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F]   until SIGTERM
 
 Secrets (encrypted under the deployment key, beside the ledger; values from stdin, never arguments):
   keyledger secret put NAME < value.txt   |   secret get NAME [--reveal]   |   secret list   |   secret delete NAME
@@ -116,6 +122,8 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     registerReport,
     registerDeleteContent,
     registerTree,
+    registerServe,
+    registerToken,
   ])
     register(program, scope);
   return program;

@@ -80,7 +80,7 @@ export const parseInstallationId = (id: string): E.Either<CliError, Installation
   return InstallationId.is(lower) ? E.right(lower) : usage(`"${shown(id, 64)}" is not an installation ID (a GUID)`);
 };
 
-const openSession = async (io: Io, g: GlobalOptions, options: SessionOptions = {}): Promise<E.Either<CliError, Session>> => {
+export const openSession = async (io: Io, g: GlobalOptions, options: SessionOptions = {}): Promise<E.Either<CliError, Session>> => {
   // Recorded on every event and shown to every later reader: checked at the door, never echoed back.
   const actorProblem = g.actor !== undefined ? nameProblem(g.actor) : undefined;
   if (actorProblem !== undefined) return usage(`--actor ${actorProblem}: give 1–128 printable characters (who is acting, e.g. ops@example)`);
@@ -109,30 +109,57 @@ const openSession = async (io: Io, g: GlobalOptions, options: SessionOptions = {
     ledgerAccess: config.right.ledgerAccess,
     mayCreate: options.mayCreateLedger?.(config.right) ?? false,
     ...(access.right.esdb ? { esdb: access.right.esdb } : {}),
+    ...(options.groupCommit ? { groupCommit: true } : {}),
   });
   if (E.isLeft(store)) return store;
   const actor = g.actor ?? io.env['KEYLEDGER_ACTOR'] ?? defaultActor();
   const correlationId = g.correlationId ?? randomUUID();
+  return E.right(sessionOn({ config: config.right, store: store.right, env: io.env, adapters: io.adapters ?? {} }, { actor, correlationId }));
+};
+
+/** What a long-running server shares between its requests: the config and the store it opened (and closes itself). */
+export interface SessionBase {
+  readonly config: LoadedConfig;
+  readonly store: EventStore;
+  readonly env: NodeJS.ProcessEnv;
+  readonly adapters: NonNullable<Io['adapters']>;
+}
+
+/**
+ * A session over a config and a store already open: the CLI's (one per command), or one per HTTP request of
+ * `keyledger serve`, whose actor is the name of the request's token. Its local files close with `closeLocal`;
+ * the store is the opener's to close.
+ */
+export const sessionOn = (base: SessionBase, who: { readonly actor: string; readonly correlationId: string }): Session => {
   const closers: Array<() => void> = [];
-  return E.right({
-    config: config.right,
-    store: store.right,
-    log: fileOpLog(config.right.stateDir),
-    ctx: (command) => ({ actor, command, correlationId, causationId: correlationId, now: () => new Date(), newId: randomUUID }),
-    host: io.env['KEYLEDGER_HOST'] ?? os.hostname(),
-    env: io.env,
-    adapters: io.adapters ?? {},
+  return {
+    config: base.config,
+    store: base.store,
+    log: fileOpLog(base.config.stateDir),
+    ctx: (command) => ({
+      actor: who.actor,
+      command,
+      correlationId: who.correlationId,
+      causationId: who.correlationId,
+      now: () => new Date(),
+      newId: randomUUID,
+    }),
+    host: base.env['KEYLEDGER_HOST'] ?? os.hostname(),
+    env: base.env,
+    adapters: base.adapters,
     onClose: (f) => closers.push(f),
     closeLocal: () => {
       for (const close of closers.splice(0).reverse()) close();
     },
-  });
+  };
 };
 
 /** Opens the session, runs `f`, closes the store; a failure anywhere is one line on stderr and its exit code. */
 export interface SessionOptions {
   /** Whether a missing (or empty) SQLite ledger may be created: only init's, for a first instance (default: never). */
   readonly mayCreateLedger?: (config: LoadedConfig) => boolean;
+  /** A SQLite ledger appends concurrent appends of this process in shared transactions (`serve`: see SqliteStoreOptions.groupCommit). */
+  readonly groupCommit?: boolean;
 }
 
 export const withSession = async (

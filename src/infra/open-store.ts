@@ -38,6 +38,8 @@ export interface OpenStoreOptions {
   readonly mayCreate?: boolean;
   /** For an EventStoreDB store: the adapter's options (connection name, a password kept out of the string, retry policy). */
   readonly esdb?: EsdbStoreOptions;
+  /** For a SQLite ledger: concurrent appends of this process share durable transactions (SqliteStoreOptions.groupCommit). */
+  readonly groupCommit?: boolean;
 }
 
 export const openStore = async (
@@ -56,7 +58,10 @@ export const openStore = async (
         return E.left(storeUnavailable(`sqlite:${resolved}`, size === undefined ? 'there is no ledger file' : 'the ledger file is empty (0 bytes)', 'missing'));
     }
     const { openSqliteStore } = await import('./sqlite-store');
-    return openSqliteStore(resolved, options.ledgerAccess ? { access: options.ledgerAccess } : {});
+    return openSqliteStore(resolved, {
+      ...(options.ledgerAccess ? { access: options.ledgerAccess } : {}),
+      ...(options.groupCommit ? { groupCommit: true } : {}),
+    });
   }
   if (/^esdb(\+discover)?:\/\//.test(connectionString)) {
     // Loaded only for an esdb store (the client is large); nothing is contacted until the first call.

@@ -76,6 +76,31 @@ export interface SqliteStoreOptions {
    * index falls behind and `treeIndex().sync()` catches it up from the events (the bench measures both).
    */
   readonly treeIndex?: boolean;
+  /**
+   * Group commit (docs/adr/0019): appends made by this process in the same turn of the event loop (concurrent
+   * HTTP requests of `keyledger serve`) are written in one `BEGIN IMMEDIATE` transaction — one fsync for all of them —
+   * each in its own savepoint, checking its own expected revision and getting its own result (a conflict or a
+   * failure of one leaves the others' events in). A result is handed out only once the shared transaction committed.
+   * Off (default): one transaction per append.
+   */
+  readonly groupCommit?: boolean;
+}
+
+/** At most this many appends share one transaction. */
+const MAX_GROUP = 256;
+
+interface Serialized {
+  readonly id: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
+interface Pending {
+  readonly stream: string;
+  readonly events: ReadonlyArray<Serialized>;
+  readonly expected: ExpectedRevision;
+  readonly done: (r: E.Either<StoreError, AppendResult>) => void;
 }
 
 interface EventRow {
@@ -322,6 +347,9 @@ export class SqliteEventStore implements EventStore {
   /** Why this process can only read the ledger (opened read-only); undefined: it can write it. */
   readonly readOnly: string | undefined;
   private readonly maintainTree: boolean = false;
+  private readonly groupCommit: boolean;
+  private readonly pending: Pending[] = [];
+  private flushScheduled = false;
   private readonly stmt: {
     revisionOf: Database.Statement;
     insert: Database.Statement;
@@ -338,6 +366,7 @@ export class SqliteEventStore implements EventStore {
     this.endpoint = `sqlite:${file}`;
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
     this.pageSize = options.pageSize ?? 500;
+    this.groupCommit = options.groupCommit === true;
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     let db: Database.Database;
     let readName = plainName(file);
@@ -383,45 +412,72 @@ export class SqliteEventStore implements EventStore {
   // ─── append ─────────────────────────────────────────────────────────────
 
   append(stream: string, events: ReadonlyArray<EventData>, expected: ExpectedRevision): TE.TaskEither<StoreError, AppendResult> {
-    return () => Promise.resolve(this.appendSync(stream, events, expected));
+    if (!this.groupCommit) return () => Promise.resolve(this.appendSync(stream, events, expected));
+    return () =>
+      new Promise((done) => {
+        const serialized = this.serialize(stream, events);
+        if (E.isLeft(serialized)) return done(serialized);
+        this.pending.push({ stream, events: serialized.right, expected, done });
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(() => this.flush());
+        }
+      });
   }
 
-  private appendSync(stream: string, events: ReadonlyArray<EventData>, expected: ExpectedRevision): E.Either<StoreError, AppendResult> {
+  /** The appends issued since the last flush, in one transaction (each in a savepoint of its own), at most MAX_GROUP at a time. */
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.pending.length > 0) {
+      const group = this.pending.splice(0, MAX_GROUP);
+      if (this.closed) {
+        for (const p of group) p.done(E.left(storeUnavailable(this.endpoint, 'the store was closed', undefined)));
+        continue;
+      }
+      const results: Array<E.Either<StoreError, AppendResult>> = [];
+      const tx = this.db.transaction(() => {
+        for (const p of group) {
+          try {
+            // A nested better-sqlite3 transaction is a savepoint: an error inside rolls back this append only.
+            results.push(this.db.transaction(() => this.writeOne(p.stream, p.events, p.expected))());
+          } catch (e) {
+            results.push(E.left(failure(this.file, e)));
+          }
+        }
+      });
+      try {
+        tx.immediate();
+      } catch (e) {
+        // The shared commit failed: nothing of the group is in, whatever each member's own result was.
+        const lost = failure(this.file, e);
+        for (const p of group) p.done(E.left(lost));
+        continue;
+      }
+      if (results.some(E.isRight)) for (const wake of this.appended) wake();
+      this.groupsCommitted++;
+      for (const [i, p] of group.entries()) p.done(results[i]!);
+    }
+  }
+
+  /** Transactions that committed a group (group commit only): with the appends made, what the bench reads. */
+  groupsCommitted = 0;
+
+  private serialize(stream: string, events: ReadonlyArray<EventData>): E.Either<StoreError, ReadonlyArray<Serialized>> {
     if (stream.length === 0) return E.left({ _tag: 'InvalidAppend', stream, message: 'the stream name is empty' });
     if (events.length === 0) return E.left({ _tag: 'InvalidAppend', stream, message: 'no events to append' });
     if (this.readOnly !== undefined) return E.left(storeUnavailable(this.endpoint, this.readOnly, 'read-only'));
-    let serialized: Array<{ id: string; type: string; data: string; metadata: string }>;
     try {
       // Canonical JSON (ADR 0002's), so a reader can check the hash over the stored text without re-serializing it.
-      serialized = events.map((e) => ({ id: e.id, type: e.type, data: canonicalJson(e.data), metadata: canonicalJson(e.metadata) }));
+      return E.right(events.map((e) => ({ id: e.id, type: e.type, data: canonicalJson(e.data), metadata: canonicalJson(e.metadata) })));
     } catch (e) {
       return E.left({ _tag: 'InvalidAppend', stream, message: `event is not JSON: ${errorMessage(e)}` });
     }
-    const tx = this.db.transaction((): E.Either<StoreError, AppendResult> => {
-      const row = this.stmt.revisionOf.get(stream) as { revision: number } | undefined;
-      const actual: bigint | 'no_stream' = row === undefined ? 'no_stream' : BigInt(row.revision);
-      const ok =
-        expected === 'any' ||
-        (expected === 'no_stream' && actual === 'no_stream') ||
-        (expected === 'stream_exists' && actual !== 'no_stream') ||
-        (typeof expected === 'bigint' && actual === expected);
-      if (!ok) return E.left(versionConflict(stream, expected, actual));
-      let revision = actual === 'no_stream' ? -1n : actual;
-      let last = 0n;
-      const before = this.tree && this.maintainTree ? this.tree.state() : undefined;
-      // The tree is extended here only when it has seen every event so far; else `treeIndex().sync()` catches it up.
-      const extend = before !== undefined && before.covered.commit === ((this.stmt.lastPosition.get() as bigint | null) ?? -1n);
-      const leaves: NewLeaf[] = [];
-      for (const e of serialized) {
-        revision += 1n;
-        last = BigInt(this.stmt.insert.run(stream, revision, e.id, e.type, e.data, e.metadata).lastInsertRowid);
-        if (extend && isLedgerStream(stream))
-          leaves.push({ hash: leafHashOfRow(stream, revision, e.type, e.data, e.metadata), commit: last, prepare: last, stream, revision, eventId: e.id });
-      }
-      if (extend) this.tree!.append(before, leaves, { commit: last, prepare: last });
-      this.stmt.upsertStream.run(stream, revision);
-      return E.right({ nextExpectedRevision: revision, position: { commit: last, prepare: last } });
-    });
+  }
+
+  private appendSync(stream: string, events: ReadonlyArray<EventData>, expected: ExpectedRevision): E.Either<StoreError, AppendResult> {
+    const serialized = this.serialize(stream, events);
+    if (E.isLeft(serialized)) return serialized;
+    const tx = this.db.transaction(() => this.writeOne(stream, serialized.right, expected));
     try {
       const result = tx.immediate();
       if (E.isRight(result)) for (const wake of this.appended) wake();
@@ -429,6 +485,33 @@ export class SqliteEventStore implements EventStore {
     } catch (e) {
       return E.left(failure(this.file, e));
     }
+  }
+
+  /** One append, inside a transaction: the expected-revision check, the rows, the tree's leaves, the stream's head. */
+  private writeOne(stream: string, serialized: ReadonlyArray<Serialized>, expected: ExpectedRevision): E.Either<StoreError, AppendResult> {
+    const row = this.stmt.revisionOf.get(stream) as { revision: number } | undefined;
+    const actual: bigint | 'no_stream' = row === undefined ? 'no_stream' : BigInt(row.revision);
+    const ok =
+      expected === 'any' ||
+      (expected === 'no_stream' && actual === 'no_stream') ||
+      (expected === 'stream_exists' && actual !== 'no_stream') ||
+      (typeof expected === 'bigint' && actual === expected);
+    if (!ok) return E.left(versionConflict(stream, expected, actual));
+    let revision = actual === 'no_stream' ? -1n : actual;
+    let last = 0n;
+    const before = this.tree && this.maintainTree ? this.tree.state() : undefined;
+    // The tree is extended here only when it has seen every event so far; else `treeIndex().sync()` catches it up.
+    const extend = before !== undefined && before.covered.commit === ((this.stmt.lastPosition.get() as bigint | null) ?? -1n);
+    const leaves: NewLeaf[] = [];
+    for (const e of serialized) {
+      revision += 1n;
+      last = BigInt(this.stmt.insert.run(stream, revision, e.id, e.type, e.data, e.metadata).lastInsertRowid);
+      if (extend && isLedgerStream(stream))
+        leaves.push({ hash: leafHashOfRow(stream, revision, e.type, e.data, e.metadata), commit: last, prepare: last, stream, revision, eventId: e.id });
+    }
+    if (extend) this.tree!.append(before, leaves, { commit: last, prepare: last });
+    this.stmt.upsertStream.run(stream, revision);
+    return E.right({ nextExpectedRevision: revision, position: { commit: last, prepare: last } });
   }
 
   /** The ledger's Merkle tree index, in this file (docs/adr/0018-verifiable-ledger.md). */

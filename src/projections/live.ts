@@ -5,7 +5,7 @@
  * rxjs, which only the live commands (watch) load.
  */
 import * as E from 'fp-ts/Either';
-import { concatMap, defer, EMPTY, from, type Observable, of, throwError } from 'rxjs';
+import { concatMap, defer, EMPTY, finalize, from, type Observable, of, throwError } from 'rxjs';
 import type { Digest } from '../domain/envelope';
 import { LEDGER_PREFIX } from '../domain/ids';
 import type { CheckpointError, CheckpointStore } from '../ports/checkpoints';
@@ -27,6 +27,12 @@ export interface LiveOptions {
   /** The hash chain's digest (SHA-256 hex: `sha256Hex` from src/infra/sha256.ts). */
   readonly digest: Digest;
   readonly saveEvery?: number;
+  /**
+   * Once live, save at most this often (ms), and when unsubscribed (default 0: after every event). A server under a
+   * stream of appends (keyledger serve) would otherwise write its whole view, durably, once per event; the checkpoint
+   * is a cache of the ledger, so a crash only means re-reading the events of the last interval.
+   */
+  readonly liveSaveEveryMs?: number;
 }
 
 /**
@@ -42,9 +48,12 @@ export const runLive = <S>(store: EventStore, projection: Projection<S>, checkpo
       const p: Progress<S> = progress;
       let live = false;
       let unsaved = 0;
+      let lastSave = 0;
       const saveEvery = options.saveEvery ?? 500;
+      const liveEvery = options.liveSaveEveryMs ?? 0;
       const save = (): E.Either<CheckpointError, void> => {
         unsaved = 0;
+        lastSave = Date.now();
         return checkpoints.save(checkpointKey(projection, store), toCheckpoint(projection, p));
       };
       return store.subscribeToAll({ after: p.position, streamPrefixes: [LEDGER_PREFIX] }).pipe(
@@ -61,11 +70,15 @@ export const runLive = <S>(store: EventStore, projection: Projection<S>, checkpo
           }
           advance(p, projection, checked.right);
           unsaved++;
-          if (live || unsaved >= saveEvery) {
+          if ((live && Date.now() - lastSave >= liveEvery) || (!live && unsaved >= saveEvery)) {
             const saved = save();
             if (E.isLeft(saved)) return throwError(() => saved.left);
           }
           return live ? of({ state: p.state, position: p.position, live, rebuilt: null }) : EMPTY;
+        }),
+        // What the last interval folded is kept when the subscriber stops (a checkpoint store already closed: nothing to keep it in).
+        finalize(() => {
+          if (live && unsaved > 0) save();
         }),
       );
     }),

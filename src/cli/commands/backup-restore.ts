@@ -57,7 +57,7 @@ export const readPassword = async (io: Io, src: PasswordSource, forNewBackup: bo
   return E.right(password);
 };
 
-const iterationsFrom = async (io: Io): Promise<E.Either<CliError, number>> => {
+export const iterationsFrom = async (io: Io): Promise<E.Either<CliError, number>> => {
   const { DEFAULT_ITERATIONS, FLOOR } = await import('../../infra/key-backup');
   const raw = io.env[TEST_ITERATIONS_ENV];
   if (raw === undefined || raw === '') return E.right(DEFAULT_ITERATIONS);

@@ -11,7 +11,7 @@ import { nameProblem, shown } from '../../domain/text';
 import { emit, instanceDeps, usage, withSession } from '../session';
 
 /** The config follows the ledger: its serviceIdentity is rewritten (temp file + rename). */
-const rewriteIdentity = (file: string, identity: string): void => {
+export const rewriteIdentity = (file: string, identity: string): void => {
   const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   if (raw['serviceIdentity'] === identity) return;
   const tmp = `${file}.tmp-${process.pid}`;
