@@ -98,6 +98,7 @@ const openSession = async (io: Io, g: GlobalOptions, options: SessionOptions = {
     connectionName: `keyledger ${instanceName}@${machineName}`,
     env: io.env,
     fromCommandLine: g.store !== undefined,
+    allowInsecure: g.allowInsecureStore === true,
   });
   if (E.isLeft(access)) return E.left({ _tag: 'ConfigError', file: config.right.file, message: access.left });
   for (const w of access.right.warnings) io.stderr(`keyledger: warning: ${w}\n`);
