@@ -165,3 +165,30 @@ test('TLS by default: tls=false is refused without --allow-insecure-store, and w
     await d.stop();
   }
 });
+
+withTlsDouble(
+  'attack: metadata planted on a ledger stream before it exists is replaced on its first write; planted so it cannot be, the command stops',
+  async (t, d) => {
+    const deployment = deploymentStream('default' as DeploymentId); // a predictable name
+    const intruder = raw(d, 'intruder');
+    // Any user may write a new stream's metadata under the default ACL: deletable by all, re-permissionable by all.
+    await intruder.setStreamMetadata(deployment, { acl: { deleteRoles: ['$all'], metaWriteRoles: ['$all'], readRoles: ['$all'], writeRoles: ['$all'] } });
+    const dir = tempDir('kl-esdb-plant');
+    const writer = as(d, 'writer');
+    const node = await newNode(dir, 'P4', ['--ledger', writer.store]);
+    t.is((await writer.run('-c', node.file, 'init')).code, 0);
+    t.deepEqual(JSON.parse(d.metadataTextOf(deployment) ?? 'null'), EXPECTED_ACL, 'replaced by the ledger’s own rights');
+    await t.throwsAsync(intruder.deleteStream(deployment), { instanceOf: AccessDeniedError });
+
+    // Planted so that only its planter may change it: the writer cannot protect the stream, so it does not write into it.
+    const other = deploymentStream('blue' as DeploymentId);
+    await intruder.setStreamMetadata(other, { acl: { deleteRoles: ['$all'], metaWriteRoles: ['staff'], readRoles: ['$all'], writeRoles: ['$all'] } });
+    await intruder.dispose();
+    const blue = await newNode(dir, 'P5', ['--ledger', writer.store, '--deployment', 'blue']);
+    const init = await writer.run('-c', blue.file, 'init');
+    t.is(init.code, 3, init.stderr);
+    t.regex(init.stderr, new RegExp(`refused to write the metadata of ${other.replace(/\./g, '\\.')} to this user \\(access denied\\)`));
+    const held = await as(d, 'admin').run('-c', blue.file, '--store', d.connectionStringAs('admin'), '--json', 'diagnose', blue.id);
+    t.like(held.json(), { state: 'initializing' }, 'stopped before registering with the deployment');
+  },
+);

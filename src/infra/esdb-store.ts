@@ -340,8 +340,11 @@ export class EsdbEventStore implements EventStore {
 
   /**
    * A new ledger stream's rights, set before its first event (so it is never unprotected): its metadata written with
-   * `no_stream` on its `$$` metastream. Metadata already there (a first write that crashed after it, a retry) is left
-   * as it is; `verify` reports metadata that lets anyone delete, truncate or re-permission a ledger stream.
+   * `no_stream` on its `$$` metastream. Metadata already there is kept when it is exactly the ledger's (a first write
+   * that crashed after it, a retry) and replaced otherwise — metadata planted before the stream existed (the
+   * deployment stream's name is predictable) must not decide who may delete it. Replacing it needs the right to:
+   * if the planted metadata took that right away, the command stops with `AccessDenied` (write-metadata) rather
+   * than write into a stream it cannot protect. `verify` reports any ledger stream left exposed.
    */
   private protect(stream: string, acl: StreamAcl): TE.TaskEither<StoreError, void> {
     const meta: EsdbEventData = {
@@ -351,13 +354,19 @@ export class EsdbEventStore implements EventStore {
       data: ledgerStreamMetadata(acl) as JSONType,
       metadata: undefined,
     };
+    const wanted = JSON.stringify(ledgerStreamMetadata(acl));
     return this.withRetry({ what: `protecting ${stream}`, operation: 'write-metadata', stream }, async () => {
-      try {
-        await this.client.appendToStream(`$$${stream}`, [meta], { expectedRevision: NO_STREAM, deadline: this.appendTimeoutMs, ...LEADER });
-      } catch (e) {
-        if (!(e instanceof WrongExpectedVersionError)) throw e;
+      for (;;) {
+        const last = await this.lastEvent(`$$${stream}`);
+        if (last?.isJson && JSON.stringify(last.data) === wanted) return E.right(undefined);
+        const at: AppendExpectedRevision = last ? last.revision : NO_STREAM;
+        try {
+          await this.client.appendToStream(`$$${stream}`, [meta], { expectedRevision: at, deadline: this.appendTimeoutMs, ...LEADER });
+          return E.right(undefined);
+        } catch (e) {
+          if (!(e instanceof WrongExpectedVersionError)) throw e; // raced: look again
+        }
       }
-      return E.right(undefined);
     });
   }
 
@@ -374,14 +383,19 @@ export class EsdbEventStore implements EventStore {
     return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /**
+   * The stream's last event. The read is consumed to its end (one event at most), never left by a `return` inside
+   * the loop: that leaves the gRPC call unread and open, and the client's `dispose()` then waits for it for ever.
+   */
   private async lastEvent(stream: string): Promise<EsdbRecordedEvent | undefined> {
+    let last: EsdbRecordedEvent | undefined;
     try {
-      for await (const r of this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1, ...LEADER })) if (r.event) return r.event;
+      for await (const r of this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1, ...LEADER })) last ??= r.event;
     } catch (e) {
       if (e instanceof StreamNotFoundError || e instanceof StreamDeletedError) return undefined;
       throw e;
     }
-    return undefined;
+    return last;
   }
 
   private async currentRevision(stream: string): Promise<bigint | 'no_stream'> {
@@ -670,10 +684,11 @@ export class EsdbEventStore implements EventStore {
     });
     try {
       await Promise.race([Promise.allSettled([...this.appendsInFlight]), deadline]);
+      // Bounded too: the client's dispose() waits for every call it cancels to finish, and one left unread never does.
+      await Promise.race([this.client.dispose(), deadline]);
     } finally {
       clearTimeout(timer);
     }
-    await this.client.dispose();
   }
 }
 
