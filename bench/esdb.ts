@@ -2,7 +2,7 @@
  * The EventStoreDB adapter's overhead, relative to SQLite, in the same run:
  * N single-event appends, then one full `readAll`, through
  *   - the EventStoreDB adapter + real client + real gRPC to the in-process test double
- *     (once per append path: BatchAppend and Append), and
+ *     (advertising BatchAppend or not: the adapter takes Streams.Append either way, ADR 0006), and
  *   - the SQLite adapter on a temporary file.
  * A ratio is esdb time / sqlite time. NOT a target and not a database benchmark: the
  * double keeps everything in memory; this measures the client + wire + adapter cost.
@@ -82,7 +82,7 @@ export async function benchEsdb(n = 500): Promise<EsdbBenchResult[]> {
       const store = must(openEsdbStore(d.connectionString), 'open esdb');
       try {
         const t = await run(store, n);
-        const path_ = batchAppend ? 'BatchAppend' : 'Append';
+        const path_ = batchAppend ? 'BatchAppend advertised' : 'no BatchAppend';
         results.push({
           name: `esdb+double(${path_}) vs sqlite: ${n} single-event appends`,
           ratio: t.appendMs / base.appendMs,

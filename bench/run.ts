@@ -87,6 +87,7 @@ import { openVerifiedSignatures } from '../src/infra/sqlite-verified';
 import type { Crypto, Keystore, RememberedSignatures } from '../src/ports/crypto';
 import type { EventStore } from '../src/ports/event-store';
 import { benchEsdb } from './esdb';
+import { formatEsdbProfile, profileEsdbReadAll } from './esdb-profile';
 import { benchRecreate } from './recreate';
 import { benchServeAppend, benchServePing } from './serve';
 import { benchReport } from './report';
@@ -732,6 +733,20 @@ const main = async (): Promise<void> => {
       (await benchEsdb()).map(
         (r): BenchResult => ({ name: `EventStoreDB adapter + double vs SQLite: ${r.name}`, ours: '', baseline: '', ratio: r.ratio, note: r.detail }),
       ),
+    'esdb-profile': async () => {
+      const p = await profileEsdbReadAll();
+      return {
+        name: `EventStoreDB readAll of ${p.n} events, where the time goes (adapter · double · client · wire)`,
+        ours: `${p.adapterMs.toFixed(1)} ms`,
+        baseline: `${p.sqliteMs.toFixed(1)} ms (SQLite)`,
+        ratio: p.adapterMs / p.sqliteMs,
+        note: formatEsdbProfile(p)
+          .split('\n')
+          .slice(1)
+          .map((l) => l.trim())
+          .join('; '),
+      };
+    },
   };
   const results: BenchResult[] = [];
   for (const [name, run] of Object.entries(benches)) {

@@ -175,7 +175,7 @@ test('delete-content on EventStoreDB: every content stream of the deployment is 
   try {
     const store = `esdb://127.0.0.1:${d.port}?tls=false`;
     const dir = tempDir('kl-delete-esdb');
-    const n1 = await newNode(dir, 'E1', ['--ledger', store]);
+    const n1 = await newNode(dir, 'E1', ['--ledger', store, '--allow-insecure-store']);
     t.is((await n1.run('init')).code, 0);
     t.is((await cliWith({ stdin: 'v1' }, '-c', n1.file, 'secret', 'put', 'ds/sales')).code, 0);
     t.is((await cliWith({ stdin: 'v2' }, '-c', n1.file, 'secret', 'put', 'ds/sales')).code, 0);

@@ -79,7 +79,7 @@ test('a leader failover in the middle of init: the command finishes on the new l
   const c = await startEsdbCluster({ batchAppend: false });
   try {
     const dir = tempDir('kl-esdb-cluster');
-    const a = await newNode(dir, 'C1', ['--ledger', c.connectionString]);
+    const a = await newNode(dir, 'C1', ['--ledger', c.connectionString, '--allow-insecure-store']);
     const pauseFile = path.join(dir, 'release');
     const init = cliWithEnv({ KEYLEDGER_PAUSE_AT: 'init:before-append:PublicKeyStored', KEYLEDGER_PAUSE_FILE: pauseFile }, '-c', a.file, '--json', 'init');
     while (!fs.existsSync(`${pauseFile}.reached`)) await sleep(10);

@@ -17,8 +17,8 @@ test('EventStoreDB: diagnose an instance waiting to join, then joined; audit it,
   try {
     const store = `esdb://127.0.0.1:${d.port}?tls=false`;
     const dir = tempDir('kl-esdb-diag');
-    const a = await newNode(dir, 'E1', ['--ledger', store]);
-    const b = await newNode(dir, 'E2', ['--ledger', store]);
+    const a = await newNode(dir, 'E1', ['--ledger', store, '--allow-insecure-store']);
+    const b = await newNode(dir, 'E2', ['--ledger', store, '--allow-insecure-store']);
     t.is((await a.run('init')).code, 0);
     t.is((await b.run('init')).code, 1);
     const waiting = await b.run('--json', 'diagnose');
@@ -27,7 +27,7 @@ test('EventStoreDB: diagnose an instance waiting to join, then joined; audit it,
     t.is((await a.run(...joinArgs(b))).code, 0);
     t.is((await b.run('start')).code, 0);
 
-    const operator = (...args: string[]) => cli('-c', path.join(tempDir('kl-esdb-op'), 'none.json'), '--store', store, ...args);
+    const operator = (...args: string[]) => cli('-c', path.join(tempDir('kl-esdb-op'), 'none.json'), '--store', store, '--allow-insecure-store', ...args);
     const now = await operator('--json', 'diagnose', '--machine', 'RS-E2', '--instance', 'E2');
     t.is(now.code, 0, now.stderr);
     const timeline = now.json<{ timeline: Array<{ type: string; at: { position: string; stream: string } }> }>().timeline;

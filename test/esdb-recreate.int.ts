@@ -37,8 +37,8 @@ const listed = async (n: TestNode) =>
 /** Two activated members on the double's ledger, five secrets put by the first. */
 const deploymentOnEsdb = async (connection: string): Promise<[TestNode, TestNode]> => {
   const dir = tempDir('kl-esdb-recreate');
-  const e1 = await newNode(dir, 'E1', ['--ledger', connection]);
-  const e2 = await newNode(dir, 'E2', ['--ledger', connection]);
+  const e1 = await newNode(dir, 'E1', ['--ledger', connection, '--allow-insecure-store']);
+  const e2 = await newNode(dir, 'E2', ['--ledger', connection, '--allow-insecure-store']);
   if ((await e1.run('init')).code !== 0 || (await e2.run('init')).code !== 1) throw new Error('init');
   if ((await e1.run(...joinArgs(e2))).code !== 0 || (await e2.run('start')).code !== 0) throw new Error('join');
   for (const [name, value] of SECRETS) if ((await cliWith({ stdin: value }, '-c', e1.file, 'secret', 'put', name)).code !== 0) throw new Error(`put ${name}`);

@@ -22,8 +22,8 @@ test('secrets on EventStoreDB: put, get, list, delete through the CLI and the li
   try {
     const store = `esdb://127.0.0.1:${d.port}?tls=false`;
     const dir = tempDir('kl-esdb-secrets');
-    const n1 = await newNode(dir, 'E1', ['--ledger', store]);
-    const n2 = await newNode(dir, 'E2', ['--ledger', store]);
+    const n1 = await newNode(dir, 'E1', ['--ledger', store, '--allow-insecure-store']);
+    const n2 = await newNode(dir, 'E2', ['--ledger', store, '--allow-insecure-store']);
     t.is((await n1.run('init')).code, 0);
     t.is((await n2.run('init')).code, 1);
     t.is((await n1.run(...joinArgs(n2))).code, 0);

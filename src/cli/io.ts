@@ -28,6 +28,8 @@ export interface GlobalOptions {
   readonly actor?: string;
   readonly correlationId?: string;
   readonly json?: boolean;
+  /** `--allow-insecure-store`: an EventStoreDB connection string with `tls=false` is accepted (with a warning). */
+  readonly allowInsecureStore?: boolean;
 }
 
 /** A command module's view of the program: the io, the global options (read when the command runs) and how to set the exit code. */

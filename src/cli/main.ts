@@ -82,7 +82,11 @@ export const buildProgram = (io: Io, setExit: (code: number) => void): Command =
     .addOption(
       new Option('-c, --config <file>', 'the instance config file (RSReportServer.config analogue)').env('KEYLEDGER_CONFIG').default('keyledger.config.json'),
     )
-    .option('--store <connection>', "override the config's store: sqlite:PATH | esdb://host:port?tls=false | esdb+discover://…")
+    .option('--store <connection>', "override the config's store: sqlite:PATH | esdb://[user@]host:2113 | esdb+discover://…")
+    .option(
+      '--allow-insecure-store',
+      'accept an EventStoreDB connection without TLS (tls=false: nothing encrypted, no credentials sent, no rights checked) — a test server only; warned about',
+    )
     .option('--actor <name>', 'who is acting, recorded on every event (default: $KEYLEDGER_ACTOR or user@host)')
     .option('--correlation-id <id>', 'tie the events of this run to a change ticket or outer operation')
     .option('--json', 'machine-readable output on stdout')

@@ -30,7 +30,12 @@ export const withReadSession = async (io: Io, g: GlobalOptions, f: (s: ReadSessi
         `there is no config at ${path.resolve(g.config)} to find the ledger in: name the store with --store CONN ` +
         "(or KEYLEDGER_STORE), e.g. --store sqlite:/path/to/ledger.db, to read it from a machine that is not one of the deployment's instances",
     });
-  const access = storeAccess(connection, { env: io.env, fromCommandLine: g.store !== undefined, connectionName: 'keyledger (read-only session)' });
+  const access = storeAccess(connection, {
+    env: io.env,
+    fromCommandLine: g.store !== undefined,
+    connectionName: 'keyledger (read-only session)',
+    allowInsecure: g.allowInsecureStore === true,
+  });
   if (E.isLeft(access)) return fail(io, { _tag: 'UsageError', message: access.left });
   for (const w of access.right.warnings) io.stderr(`keyledger: warning: ${w}\n`);
   const store = await openStore(connection, process.cwd(), { mayCreate: false, ...(access.right.esdb ? { esdb: access.right.esdb } : {}) });

@@ -102,6 +102,7 @@ export const openSession = async (io: Io, g: GlobalOptions, options: SessionOpti
     connectionName: `keyledger ${instanceName}@${machineName}`,
     env: io.env,
     fromCommandLine: g.store !== undefined,
+    allowInsecure: g.allowInsecureStore === true,
   });
   if (E.isLeft(access)) return E.left({ _tag: 'ConfigError', file: config.right.file, message: access.left });
   for (const w of access.right.warnings) io.stderr(`keyledger: warning: ${w}\n`);

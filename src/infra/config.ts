@@ -267,6 +267,8 @@ export interface NewConfigOptions {
   readonly store?: string;
   readonly deployment?: string;
   readonly keySize?: number;
+  /** Write `esdb.allowInsecure: true` (a `tls=false` store, on request). */
+  readonly allowInsecureStore?: boolean;
 }
 
 /** A fresh configuration: new installation ID, this machine's name, the current user as identity. */
@@ -283,6 +285,7 @@ export const newConfig = (options: NewConfigOptions = {}): Record<string, unknow
     store: options.store ?? 'sqlite:./.keyledger/ledger.db',
     keystore: `./.keyledger/keystore/${safe}-${installationId.slice(0, 8)}/instance.keystore.json`,
     ...(options.keySize !== undefined ? { keySize: options.keySize } : {}),
+    ...(options.allowInsecureStore ? { esdb: { allowInsecure: true } } : {}),
   };
 };
 

@@ -35,6 +35,7 @@
  * failed call means (./esdb-errors.ts); this class keeps what shares the client, the endpoint, the secrets to
  * scrub from errors and the retry policy.
  */
+import { randomUUID } from 'node:crypto';
 import { TextDecoder, TextEncoder } from 'node:util';
 import * as E from 'fp-ts/Either';
 import { esdbEndpoint, parseEsdb, secretsOf } from './connection-string';
@@ -85,6 +86,7 @@ import {
 import { LEDGER_PREFIX } from '../domain/ids';
 import { errorMessage } from './error-message';
 import { classify, type Failure, NoReply, retriable, sizeOnDisk } from './esdb-errors';
+import { exposuresOf } from './esdb-protection';
 
 export interface RetryPolicy {
   /** Total attempts, the first one included (≥ 1). */
@@ -109,7 +111,28 @@ export interface EsdbStoreOptions {
   readonly client?: ClientSettings;
   /** Streams of the ledger (default: `keyledger.`): deleting or truncating one is an error when read, never `[]`. */
   readonly ledgerPrefixes?: ReadonlyArray<string>;
+  /**
+   * The rights each ledger stream is created with (its `$acl`, set before its first event): the writer role writes, it
+   * and the auditor role read, nobody but `$admins` deletes it or changes its rights. Absent: no ACL is set.
+   */
+  readonly streamAcl?: StreamAcl;
 }
+
+export interface StreamAcl {
+  readonly writerRole: string;
+  readonly auditorRole: string;
+}
+
+/** The metadata a ledger stream is created with: never `$maxAge`, `$maxCount` or `$tb`. */
+export const ledgerStreamMetadata = (acl: StreamAcl): Record<string, unknown> => ({
+  $acl: {
+    $r: [acl.writerRole, acl.auditorRole],
+    $w: [acl.writerRole],
+    $d: [],
+    $mr: [acl.writerRole, acl.auditorRole],
+    $mw: [],
+  },
+});
 
 interface Backoff {
   readonly attempts: number;
@@ -182,6 +205,7 @@ export class EsdbEventStore implements EventStore {
   private readonly appendTimeoutMs: number;
   private readonly closeTimeoutMs: number;
   private readonly ledgerPrefixes: ReadonlyArray<string>;
+  private readonly streamAcl: StreamAcl | undefined;
   private closed = false;
   private readonly liveSubscriptions = new Set<() => void>();
   private readonly appendsInFlight = new Set<Promise<unknown>>();
@@ -198,6 +222,7 @@ export class EsdbEventStore implements EventStore {
     this.appendTimeoutMs = Math.max(1, options.appendTimeoutMs ?? 30_000);
     this.closeTimeoutMs = Math.max(0, options.closeTimeoutMs ?? 5_000);
     this.ledgerPrefixes = options.ledgerPrefixes ?? [LEDGER_PREFIX];
+    this.streamAcl = options.streamAcl;
   }
 
   private isLedger(stream: string): boolean {
@@ -285,8 +310,9 @@ export class EsdbEventStore implements EventStore {
       });
     }
     const call: Call = { what: `append to ${stream}`, operation: stream.startsWith('$$') ? 'write-metadata' : 'write', stream, appendBytes: bytes };
+    const protect = this.streamAcl && expected === 'no_stream' && this.isLedger(stream) ? this.protect(stream, this.streamAcl) : undefined;
     // The event ids are fixed here, once: every retry of this append re-sends the same ones.
-    return this.withRetry(call, async () => {
+    const appendEvents = this.withRetry(call, async () => {
       try {
         const r = await this.replyWithin(
           this.client.appendToStream(stream, proposed, { expectedRevision: toClientExpected(expected), deadline: this.appendTimeoutMs, ...LEADER }),
@@ -305,12 +331,49 @@ export class EsdbEventStore implements EventStore {
         throw e;
       }
     });
+    if (!protect) return appendEvents;
+    return async () => {
+      const p = await protect();
+      return E.isLeft(p) ? p : appendEvents();
+    };
+  }
+
+  /**
+   * A new ledger stream's rights, set before its first event (so it is never unprotected): its metadata written with
+   * `no_stream` on its `$$` metastream. Metadata already there is kept when it is exactly the ledger's (a first write
+   * that crashed after it, a retry) and replaced otherwise — metadata planted before the stream existed (the
+   * deployment stream's name is predictable) must not decide who may delete it. Replacing it needs the right to:
+   * if the planted metadata took that right away, the command stops with `AccessDenied` (write-metadata) rather
+   * than write into a stream it cannot protect. `verify` reports any ledger stream left exposed.
+   */
+  private protect(stream: string, acl: StreamAcl): TE.TaskEither<StoreError, void> {
+    const meta: EsdbEventData = {
+      id: randomUUID(),
+      type: '$metadata',
+      contentType: 'application/json',
+      data: ledgerStreamMetadata(acl) as JSONType,
+      metadata: undefined,
+    };
+    const wanted = JSON.stringify(ledgerStreamMetadata(acl));
+    return this.withRetry({ what: `protecting ${stream}`, operation: 'write-metadata', stream }, async () => {
+      for (;;) {
+        const last = await this.lastEvent(`$$${stream}`);
+        if (last?.isJson && JSON.stringify(last.data) === wanted) return E.right(undefined);
+        const at: AppendExpectedRevision = last ? last.revision : NO_STREAM;
+        try {
+          await this.client.appendToStream(`$$${stream}`, [meta], { expectedRevision: at, deadline: this.appendTimeoutMs, ...LEADER });
+          return E.right(undefined);
+        } catch (e) {
+          if (!(e instanceof WrongExpectedVersionError)) throw e; // raced: look again
+        }
+      }
+    });
   }
 
   deleteStream(stream: string): TE.TaskEither<StoreError, void> {
     return this.withRetry({ what: `delete of ${stream}`, operation: 'delete', stream }, async () => {
       try {
-        await this.replyWithin(this.client.deleteStream(stream, { expectedRevision: ANY }));
+        await this.replyWithin(this.client.deleteStream(stream, { expectedRevision: ANY, ...LEADER }));
       } catch (e) {
         // Gone already (never written, deleted by an earlier run, tombstoned): what was asked for.
         if (!(e instanceof StreamNotFoundError || e instanceof StreamDeletedError)) throw e;
@@ -332,14 +395,19 @@ export class EsdbEventStore implements EventStore {
     return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /**
+   * The stream's last event. The read is consumed to its end (one event at most), never left by a `return` inside
+   * the loop: that leaves the gRPC call unread and open, and the client's `dispose()` then waits for it for ever.
+   */
   private async lastEvent(stream: string): Promise<EsdbRecordedEvent | undefined> {
+    let last: EsdbRecordedEvent | undefined;
     try {
-      for await (const r of this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1, ...LEADER })) if (r.event) return r.event;
+      for await (const r of this.client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1, ...LEADER })) last ??= r.event;
     } catch (e) {
       if (e instanceof StreamNotFoundError || e instanceof StreamDeletedError) return undefined;
       throw e;
     }
-    return undefined;
+    return last;
   }
 
   private async currentRevision(stream: string): Promise<bigint | 'no_stream'> {
@@ -400,7 +468,15 @@ export class EsdbEventStore implements EventStore {
     return async () => {
       const first = await this.readStream(stream, { maxCount: 1 })();
       if (E.isLeft(first) && first.left._tag !== 'StreamDeleted') return first;
-      return E.right({ deleted: E.isLeft(first) && first.left._tag === 'StreamDeleted' ? first.left : null, exposures: [] });
+      const deleted = E.isLeft(first) && first.left._tag === 'StreamDeleted' ? first.left : null;
+      const meta = await this.withRetry({ what: `read of ${stream}'s metadata`, operation: 'read-metadata', stream }, async () =>
+        E.right((await this.client.getStreamMetadata(stream, LEADER)).metadata),
+      )();
+      if (E.isLeft(meta))
+        return meta.left._tag === 'AccessDenied'
+          ? E.right({ deleted, exposures: ["its metadata is not readable with this user's rights ($mr): its protection is unknown"] })
+          : meta;
+      return E.right({ deleted, exposures: deleted?.how === 'soft-deleted' ? [] : exposuresOf(meta.right) });
     };
   }
 
@@ -620,10 +696,11 @@ export class EsdbEventStore implements EventStore {
     });
     try {
       await Promise.race([Promise.allSettled([...this.appendsInFlight]), deadline]);
+      // Bounded too: the client's dispose() waits for every call it cancels to finish, and one left unread never does.
+      await Promise.race([this.client.dispose(), deadline]);
     } finally {
       clearTimeout(timer);
     }
-    await this.client.dispose();
   }
 }
 

@@ -7,11 +7,13 @@
 import * as fs from 'node:fs';
 import * as E from 'fp-ts/Either';
 import { parseEsdb } from './connection-string';
-import type { EsdbSettings } from './config';
+import { DEFAULT_ESDB, type EsdbSettings } from './config';
 import type { EsdbStoreOptions } from './esdb-store';
 import { unprotectedSecret } from './file-modes';
 
 export const ESDB_PASSWORD_ENV = 'KEYLEDGER_ESDB_PASSWORD';
+/** `1`: accept `tls=false` (as `--allow-insecure-store` does), for test runs. */
+export const ESDB_ALLOW_INSECURE_ENV = 'KEYLEDGER_ESDB_ALLOW_INSECURE';
 
 export interface StoreAccess {
   /** For an EventStoreDB store (undefined for SQLite). */
@@ -28,6 +30,8 @@ export interface AccessContext {
   readonly env: NodeJS.ProcessEnv;
   /** The string came from the command line (`--store`), where the process list shows it. */
   readonly fromCommandLine: boolean;
+  /** `--allow-insecure-store` was given. */
+  readonly allowInsecure?: boolean;
 }
 
 /** The password file's content (one trailing line end dropped), refused like ssh refuses an open key. */
@@ -48,6 +52,17 @@ export const storeAccess = (connection: string, ctx: AccessContext): E.Either<st
   if (E.isLeft(parsed)) return E.right({ warnings: [] }); // SQLite, or refused with its own message by openStore
   const c = parsed.right;
   const warnings: string[] = [];
+  if (!c.options.tls) {
+    const allowed = ctx.allowInsecure === true || ctx.settings?.allowInsecure === true || ctx.env[ESDB_ALLOW_INSECURE_ENV] === '1';
+    if (!allowed)
+      return E.left(
+        `the store connection ${c.endpoint} has tls=false — nothing encrypted, no credentials sent, no rights checked — and is refused: use TLS ` +
+          '(drop tls=false; tlsCAFile=… for a private CA), or pass --allow-insecure-store for a test server',
+      );
+    warnings.push(
+      `the connection to ${c.endpoint} is not encrypted (tls=false): for a test server only — credentials are not sent, and the server checks no rights`,
+    );
+  }
   let password: string | undefined;
   if (c.password !== null && ctx.fromCommandLine)
     warnings.push(
@@ -67,7 +82,9 @@ export const storeAccess = (connection: string, ctx: AccessContext): E.Either<st
       );
   }
   const retry = ctx.settings?.retry ?? {};
+  const roles = ctx.settings ?? DEFAULT_ESDB;
   const esdb: EsdbStoreOptions = {
+    streamAcl: { writerRole: roles.writerRole, auditorRole: roles.auditorRole },
     client: {
       ...(ctx.connectionName !== undefined ? { connectionName: ctx.connectionName } : {}),
       ...(password !== undefined ? { password } : {}),

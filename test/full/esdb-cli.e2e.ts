@@ -22,15 +22,17 @@ import * as E from 'fp-ts/Either';
 import { openEsdbStore } from '../../src/infra/esdb-store';
 import type { EventStore } from '../../src/ports/event-store';
 import { CLI, type CliResult, runNode } from '../support/cli';
-import { type EsdbDouble, startEsdbDouble } from '../support/esdb-double';
+import { DOUBLE_CA_FILE, type EsdbDouble, startEsdbDouble } from '../support/esdb-double';
 import { scaleOut } from '../support/esdb-cli-flow';
 import { tempDir } from '../support/fixtures';
 
 /** In the user info of every connection string below: it must never appear in any output. */
 const PASSWORD = 'changeit';
-const withCredentials = (port: number): string => `esdb://admin:${PASSWORD}@127.0.0.1:${port}?tls=false`;
+/** TLS, as in production: the double's test CA. */
+const CA = `tlsCAFile=${encodeURIComponent(DOUBLE_CA_FILE)}`;
+const withCredentials = (port: number): string => `esdb://admin:${PASSWORD}@localhost:${port}?${CA}`;
 /** On the command line only the user: the password comes from KEYLEDGER_ESDB_PASSWORD (given to every process below). */
-const userOnly = (port: number): string => `esdb://admin@127.0.0.1:${port}?tls=false`;
+const userOnly = (port: number): string => `esdb://admin@localhost:${port}?${CA}`;
 
 const cli = (cwd: string, args: ReadonlyArray<string>, timeoutMs = 30_000): Promise<CliResult> =>
   runNode(CLI, args, { cwd, timeoutMs, env: { KEYLEDGER_ESDB_PASSWORD: PASSWORD } });
@@ -58,10 +60,10 @@ const doubleTarget = (d: EsdbDouble) => ({
   connection: withCredentials(d.port),
   storeFlag: userOnly(d.port),
   env: { KEYLEDGER_ESDB_PASSWORD: PASSWORD },
-  endpoint: `esdb://127.0.0.1:${d.port}`,
+  endpoint: `esdb://localhost:${d.port}`,
   secrets: [PASSWORD],
   fresh: true,
-  reader: () => openReader(d.connectionString),
+  reader: () => openReader(d.connectionStringAs('admin')),
 });
 
 for (const [label, batchAppend] of [
@@ -73,7 +75,7 @@ for (const [label, batchAppend] of [
     const how = mode === 'store-flag' ? '--store esdb://…' : 'config new --ledger esdb://…';
     test(`esdb CLI (${label}, ${how}): init → waiting to join → join → start → status/list/verify → remove`, async (t) => {
       t.timeout(120_000);
-      const d = await startEsdbDouble({ batchAppend });
+      const d = await startEsdbDouble({ batchAppend, tls: true });
       try {
         await scaleOut(t, doubleTarget(d), mode);
         // Whether the server advertises BatchAppend or not: the adapter never takes it (ADR 0006, issue 17 problem 1).
@@ -111,7 +113,7 @@ const assertUnreachable = (t: ExecutionContext, r: CliResult, port: number, elap
   t.is(r.stdout, '');
   const lines = r.stderr.split('\n').filter((l) => l.length > 0);
   t.is(lines.length, 1, `one line: ${r.stderr}`);
-  t.regex(lines[0]!, new RegExp(`^keyledger: store esdb://127\\.0\\.0\\.1:${port} unavailable: .*UNAVAILABLE`));
+  t.regex(lines[0]!, new RegExp(`^keyledger: store esdb://localhost:${port} unavailable: .*UNAVAILABLE`));
   t.false(r.stderr.includes('admin'), 'no user name');
   noSecrets(t, r, 'status');
   t.true(elapsedMs < UNREACHABLE_BOUND_MS, `gave up within ${UNREACHABLE_BOUND_MS} ms (took ${elapsedMs} ms)`);
@@ -121,7 +123,7 @@ const assertUnreachable = (t: ExecutionContext, r: CliResult, port: number, elap
 test.serial('esdb CLI: the double stopped → `status --store` exits 3 with one line naming the endpoint, no credentials, in bounded time', async (t) => {
   t.timeout(40_000);
   const dir = tempDir('kl-esdb-down');
-  const d = await startEsdbDouble({ batchAppend: true });
+  const d = await startEsdbDouble({ batchAppend: true, tls: true });
   await d.stop();
   await expectCode(t, dir, 0, ['config', 'new', '--instance', 'NODE1']);
   for (const json of [false, true]) {
@@ -134,7 +136,7 @@ test.serial('esdb CLI: the double stopped → `status --store` exits 3 with one 
   t.is(shown.code, 3);
   const [warning, error] = shown.stderr.trim().split('\n');
   t.regex(warning ?? '', /^keyledger: warning: the store password given with --store is visible in the process list/);
-  t.regex(error ?? '', new RegExp(`^keyledger: store esdb://127\\.0\\.0\\.1:${d.port} unavailable`));
+  t.regex(error ?? '', new RegExp(`^keyledger: store esdb://localhost:${d.port} unavailable`));
   noSecrets(t, shown, '--store with a password');
 });
 
@@ -144,7 +146,7 @@ test.serial('esdb CLI: a wrong port in the config → `status` exits 3 with one 
   const port = await closedPort();
   await expectCode(t, dir, 0, ['config', 'new', '--instance', 'NODE1', '--ledger', withCredentials(port)]);
   const check = await expectCode(t, dir, 0, ['config', 'check']);
-  t.regex(check.stdout, new RegExp(`"location":"esdb://127\\.0\\.0\\.1:${port}"`));
+  t.regex(check.stdout, new RegExp(`"location":"esdb://localhost:${port}"`));
   const started = Date.now();
   const r = await cli(dir, ['status'], 30_000);
   assertUnreachable(t, r, port, Date.now() - started);
@@ -152,7 +154,7 @@ test.serial('esdb CLI: a wrong port in the config → `status` exits 3 with one 
   const init = await cli(dir, ['init'], 30_000);
   t.is(init.code, 3, init.stderr);
   t.is(init.stderr.trim().split('\n').length, 1, init.stderr);
-  t.regex(init.stderr, new RegExp(`esdb://127\\.0\\.0\\.1:${port} unavailable`));
+  t.regex(init.stderr, new RegExp(`esdb://localhost:${port} unavailable`));
   noSecrets(t, init, 'init');
   t.false(fs.existsSync(path.join(dir, '.keyledger', 'keystore')), 'no key pair was generated');
 });

@@ -16,7 +16,16 @@ const CS = 'esdb://keyledger@esdb.internal:2113';
 
 test('a user without a password in the string: the password comes from KEYLEDGER_ESDB_PASSWORD', (t) => {
   const r = storeAccess(CS, { env: { KEYLEDGER_ESDB_PASSWORD: 'from-env-Ω' }, fromCommandLine: false, connectionName: 'keyledger I@M' });
-  t.deepEqual(r, E.right({ esdb: { client: { connectionName: 'keyledger I@M', password: 'from-env-Ω' } }, warnings: [] }));
+  t.deepEqual(
+    r,
+    E.right({
+      esdb: {
+        streamAcl: { writerRole: 'keyledger-writers', auditorRole: 'keyledger-auditors' },
+        client: { connectionName: 'keyledger I@M', password: 'from-env-Ω' },
+      },
+      warnings: [],
+    }),
+  );
 });
 
 test("…or from the config's esdb.passwordFile (one trailing line end dropped), the environment winning", (t) => {

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import * as E from 'fp-ts/Either';
 import { loadConfig, newConfig, parseConfig } from '../../infra/config';
+import { parseEsdb } from '../../infra/connection-string';
 import { EXIT } from '../errors';
 import type { CommandScope } from '../io';
 import { emit, fail } from '../session';
@@ -28,6 +29,16 @@ const writeNew = ({ io, globals }: CommandScope, o: NewOptions): number => {
     }
     return fail(io, { _tag: 'UsageError', message: `config ${file} already exists: pass --if-missing to keep it, or choose another path with --config` });
   }
+  // TLS by default: a plaintext EventStoreDB connection is written only on request, and said so.
+  const esdb = parseEsdb(o.ledger);
+  const insecure = E.isRight(esdb) && !esdb.right.options.tls;
+  if (insecure && globals().allowInsecureStore !== true)
+    return fail(io, {
+      _tag: 'UsageError',
+      message:
+        `--ledger ${esdb.right.endpoint} has tls=false (nothing encrypted, no credentials sent, no rights checked): use TLS (drop tls=false; ` +
+        'tlsCAFile=… for a private CA), or pass --allow-insecure-store for a test server',
+    });
   const cfg = newConfig({
     instanceName: o.instance,
     ...(o.machine !== undefined ? { machineName: o.machine } : {}),
@@ -35,7 +46,9 @@ const writeNew = ({ io, globals }: CommandScope, o: NewOptions): number => {
     deployment: o.deployment,
     store: o.ledger,
     ...(o.keySize !== undefined ? { keySize: Number(o.keySize) } : {}),
+    ...(insecure ? { allowInsecureStore: true } : {}),
   });
+  if (insecure) io.stderr(`keyledger: warning: ${esdb.right.endpoint} is written with tls=false and esdb.allowInsecure: for a test server only\n`);
   // Checked before anything is written: a refused option leaves no file behind.
   const check = parseConfig(file, JSON.stringify(cfg));
   if (E.isLeft(check)) return fail(io, check.left);
@@ -70,7 +83,11 @@ export const registerConfig = (program: Command, scope: CommandScope): void => {
     .option('--machine <name>', 'machine name (default: this host name)')
     .option('--identity <account>', 'service identity the instance runs as (default: current user)')
     .option('--deployment <id>', 'deployment to belong to', 'default')
-    .option('--ledger <connection>', 'store connection string', 'sqlite:./.keyledger/ledger.db')
+    .option(
+      '--ledger <connection>',
+      'store connection string: sqlite:PATH, or esdb://[user@]host:2113[?tlsCAFile=ca.crt] (TLS; the password in KEYLEDGER_ESDB_PASSWORD or esdb.passwordFile)',
+      'sqlite:./.keyledger/ledger.db',
+    )
     .addOption(new Option('--key-size <bits>', 'RSA key size').choices(['2048', '3072', '4096']))
     .option('--if-missing', 'do nothing (exit 0) when the file already exists')
     .option('--force', 'overwrite an existing file (its instance becomes unreachable: prefer a new path)')

@@ -116,6 +116,8 @@ export interface EsdbDouble {
   setMetadata(stream: string, metadata: Record<string, unknown>): void;
   /** Number of events in `$all`. */
   size(): number;
+  /** The connection names the calls so far came with. */
+  connectionNames(): ReadonlyArray<string>;
   /** The JSON text of a stream's metadata (the last event of its `$$` metastream), or undefined. */
   metadataTextOf(stream: string): string | undefined;
   /** Stops serving (connections dropped at once); the state is kept. */
@@ -181,12 +183,18 @@ const serve = (
   members?: () => ReadonlyArray<Member>,
 ): Served => {
   const users = options.users ?? DEFAULT_USERS;
+  const connectionNames = new Set<string>();
   const ctx: NodeContext = {
     store,
     calls: emptyCalls(),
     limits: { maxAppendSize: options.maxAppendSize ?? 1024 * 1024, writeTimeoutMs: options.writeTimeoutMs ?? 2_000 },
     appendFaults,
-    principal: (md) => principalOf(md, options.tls === true, users),
+    principal: (md) => {
+      const name = md.get('connection-name')[0];
+      if (typeof name === 'string') connectionNames.add(name);
+      return principalOf(md, options.tls === true, users);
+    },
+    connectionNames,
     leader,
   };
   return {
@@ -250,6 +258,7 @@ const facade = (store: Store, served: Served, life: ReturnType<typeof lifecycle>
     },
     setMetadata: (stream, metadata) => store.setMetadata(stream, metadata),
     size: () => store.log.length,
+    connectionNames: () => [...served.ctx.connectionNames],
     metadataTextOf: (stream) => {
       const meta = store.stream(metastreamOf(stream));
       const last = meta?.events[meta.events.length - 1];

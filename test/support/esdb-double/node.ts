@@ -42,6 +42,8 @@ export interface NodeContext {
   /** Consumed in order, one per append. */
   readonly appendFaults: AppendFault[];
   readonly principal: (md: grpc.Metadata) => Principal;
+  /** The `connection-name` of every call seen (the client sends its connection name with each). */
+  readonly connectionNames: Set<string>;
   /** Undefined: this node leads (or stands alone); else the leader's endpoint, for a `requires-leader` call. */
   readonly leader: () => { readonly host: string; readonly port: number } | undefined;
 }

@@ -42,7 +42,8 @@ const recordedEvent = (e: Stored): pb.ReadResp.ReadEvent.RecordedEvent => {
   return r;
 };
 
-const eventResp = (e: Stored, withCommitPosition: boolean): pb.ReadResp => {
+/** One event as the server sends it (exported for bench/esdb-profile.ts). */
+export const eventResp = (e: Stored, withCommitPosition: boolean): pb.ReadResp => {
   const re = new pb.ReadResp.ReadEvent().setEvent(recordedEvent(e));
   if (withCommitPosition) re.setCommitPosition(e.commit.toString());
   else re.setNoPosition(new shared.Empty());
