@@ -166,6 +166,24 @@ test('TLS by default: tls=false is refused without --allow-insecure-store, and w
   }
 });
 
+test('config new with a password in --ledger: written (0600), never printed, and a warning names the way to keep it out', async (t) => {
+  t.timeout(30_000);
+  const dir = tempDir('kl-esdb-pw');
+  const file = path.join(dir, 'n.json');
+  const password = 'pa?ss/w@rd-4f1c';
+  const r = await cliWithEnv({}, '-c', file, 'config', 'new', '--ledger', `esdb://keyledger:${encodeURIComponent(password)}@esdb.example:2113`);
+  t.is(r.code, 0, r.stderr);
+  t.is(fs.statSync(file).mode & 0o777, 0o600);
+  t.regex(r.stderr, /^keyledger: warning: the password in --ledger is kept in .* \(mode 0600\) .*KEYLEDGER_ESDB_PASSWORD or the config's esdb\.passwordFile/);
+  for (const out of [r.stdout, r.stderr]) {
+    t.false(out.includes(password));
+    t.false(out.includes(encodeURIComponent(password)));
+  }
+  const without = await cliWithEnv({}, '-c', path.join(dir, 'm.json'), 'config', 'new', '--ledger', 'esdb://keyledger@esdb.example:2113');
+  t.is(without.code, 0);
+  t.is(without.stderr, '', 'no password, no warning');
+});
+
 withTlsDouble(
   'attack: metadata planted on a ledger stream before it exists is replaced on its first write; planted so it cannot be, the command stops',
   async (t, d) => {

@@ -49,6 +49,12 @@ const writeNew = ({ io, globals }: CommandScope, o: NewOptions): number => {
     ...(insecure ? { allowInsecureStore: true } : {}),
   });
   if (insecure) io.stderr(`keyledger: warning: ${esdb.right.endpoint} is written with tls=false and esdb.allowInsecure: for a test server only\n`);
+  // A password in the string is kept in the file (0600) and was on this command line: said once, with the way out.
+  if (E.isRight(esdb) && esdb.right.password !== null)
+    io.stderr(
+      `keyledger: warning: the password in --ledger is kept in ${file} (mode 0600) and was visible in the process list: ` +
+        "drop it from the string and give it as KEYLEDGER_ESDB_PASSWORD or the config's esdb.passwordFile instead\n",
+    );
   // Checked before anything is written: a refused option leaves no file behind.
   const check = parseConfig(file, JSON.stringify(cfg));
   if (E.isLeft(check)) return fail(io, check.left);
