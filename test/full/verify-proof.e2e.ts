@@ -11,17 +11,17 @@ import { generateKeyPairSync, hash, sign } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import { checkProofFile, type InclusionProofFile } from '../src/commands/prove';
-import { toBase64 } from '../src/domain/tlog/bytes';
-import { ED25519_NOTE, formatVerifierKey, type NoteKey, noteKey, parseVerifierKey, signatureLine } from '../src/domain/tlog/note';
-import { ed25519Of } from '../src/infra/note-verify';
-import { sha256Hex } from '../src/infra/sha256';
-import { signatures } from '../src/infra/signing';
-import { sha256Bytes } from '../src/infra/sqlite-tree';
-import { tempDir } from './support/fixtures';
-import { activatedDeployment, newNode } from './support/nodes';
+import { checkProofFile, type InclusionProofFile } from '../../src/commands/prove';
+import { toBase64 } from '../../src/domain/tlog/bytes';
+import { ED25519_NOTE, formatVerifierKey, type NoteKey, noteKey, parseVerifierKey, signatureLine } from '../../src/domain/tlog/note';
+import { ed25519Of } from '../../src/infra/note-verify';
+import { sha256Hex } from '../../src/infra/sha256';
+import { signatures } from '../../src/infra/signing';
+import { sha256Bytes } from '../../src/infra/sqlite-tree';
+import { tempDir } from '../support/fixtures';
+import { activatedDeployment, newNode } from '../support/nodes';
 
-const BIN = path.join(__dirname, '..', '..', 'bin', 'keyledger-verify-proof');
+const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'keyledger-verify-proof');
 
 /** The standalone verifier, as a process of its own. */
 const standalone = (file: string, keys: ReadonlyArray<string>, ...more: string[]): { code: number | null; out: string } => {

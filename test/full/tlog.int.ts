@@ -10,12 +10,12 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { eventSigningText } from '../src/domain/envelope';
-import { type DeploymentId, deploymentStream } from '../src/domain/ids';
-import { signatures } from '../src/infra/signing';
-import { tempDir } from './support/fixtures';
-import { activatedDeployment, instanceEvents, joinArgs, ledgerFile, newNode, type TestNode } from './support/nodes';
-import { reindex, rewriteAndRehash, tamper } from './support/tamper';
+import { eventSigningText } from '../../src/domain/envelope';
+import { type DeploymentId, deploymentStream } from '../../src/domain/ids';
+import { signatures } from '../../src/infra/signing';
+import { tempDir } from '../support/fixtures';
+import { activatedDeployment, instanceEvents, joinArgs, ledgerFile, newNode, type TestNode } from '../support/nodes';
+import { reindex, rewriteAndRehash, tamper } from '../support/tamper';
 
 const DSTREAM = deploymentStream('default' as DeploymentId);
 

@@ -17,7 +17,7 @@
  *
  * The race window is small (the switch to WAL of a file nobody has switched
  * yet), so it is repeated: ROUNDS (env, default 30) rounds per test, CHILDREN
- * (env, default 6) processes: `ROUNDS=100 npx ava test/sqlite-open-race.int.ts`.
+ * (env, default 6) processes: `ROUNDS=100 npx ava --config ava.full.config.cjs test/full/sqlite-open-race.int.ts`.
  */
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
@@ -26,14 +26,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import { openSqliteStore } from '../src/infra/sqlite-store';
+import { openSqliteStore } from '../../src/infra/sqlite-store';
 
 const envInt = (name: string, fallback: number): number => Math.max(1, Math.floor(Number(process.env[name] ?? fallback)) || fallback);
 const ROUNDS = envInt('ROUNDS', 30);
 const CHILDREN = envInt('CHILDREN', 6);
 
 /** The repo root, from the compiled test at dist/test/. */
-const ROOT = path.resolve(__dirname, '..', '..');
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 const STORE_MODULE = path.join(ROOT, 'dist', 'src', 'infra', 'sqlite-store.js');
 
 /**

@@ -8,20 +8,20 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import { sealEvents } from '../src/domain/envelope';
-import type { LedgerEvent } from '../src/domain/events';
-import { instanceStream } from '../src/domain/ids';
-import { openSqliteCheckpoints } from '../src/infra/sqlite-checkpoints';
-import { sha256Hex } from '../src/infra/sha256';
-import type { CheckpointStore } from '../src/ports/checkpoints';
-import { type EventStore, storeUnavailable } from '../src/ports/event-store';
-import { activationFold, activationProjection, evolveActivation, initialActivationView } from '../src/projections/activation';
-import { listInstances } from '../src/projections/status';
-import { catchUp } from '../src/projections/runner';
-import { verifyLedger } from '../src/commands/verify';
-import { activated, configRead, DSTREAM, keyCreated, keyPairIssued, keyWrapped, NODE_1, publicKeyStored, refused, TP_1, V1 } from './support/domain-builders';
-import { aContext, openTestStore, rightOf, tempDir } from './support/fixtures';
-import { tamper } from './support/tamper';
+import { sealEvents } from '../../src/domain/envelope';
+import type { LedgerEvent } from '../../src/domain/events';
+import { instanceStream } from '../../src/domain/ids';
+import { openSqliteCheckpoints } from '../../src/infra/sqlite-checkpoints';
+import { sha256Hex } from '../../src/infra/sha256';
+import type { CheckpointStore } from '../../src/ports/checkpoints';
+import { type EventStore, storeUnavailable } from '../../src/ports/event-store';
+import { activationFold, activationProjection, evolveActivation, initialActivationView } from '../../src/projections/activation';
+import { listInstances } from '../../src/projections/status';
+import { catchUp } from '../../src/projections/runner';
+import { verifyLedger } from '../../src/commands/verify';
+import { activated, configRead, DSTREAM, keyCreated, keyPairIssued, keyWrapped, NODE_1, publicKeyStored, refused, TP_1, V1 } from '../support/domain-builders';
+import { aContext, openTestStore, rightOf, tempDir } from '../support/fixtures';
+import { tamper } from '../support/tamper';
 
 const checkpointsIn = (dir: string, name: string): CheckpointStore => rightOf(openSqliteCheckpoints(path.join(dir, name, 'projections.db')));
 
@@ -68,7 +68,7 @@ test('the fold gives exactly the view that evolve gives event by event', async (
   const store = openTestStore(path.join(dir, 'ledger.db'));
   await fleet(store, 40);
   const all = rightOf(await store.readAll({ maxCount: 10_000 })());
-  const { decodeRecorded } = await import('../src/domain/envelope');
+  const { decodeRecorded } = await import('../../src/domain/envelope');
   const events = all.map((r) => rightOf(decodeRecorded(r)));
   const byEvolve = events.reduce(evolveActivation, initialActivationView);
   const working = activationFold.begin(initialActivationView);
@@ -114,9 +114,9 @@ test("a cold status reads only its instance's and deployment's streams (not $all
   const dir = tempDir('kl-scale');
   const store = openTestStore(path.join(dir, 'ledger.db'));
   await fleet(store, 30);
-  const { instanceViewFromStreams } = await import('../src/projections/instance-view');
-  const { findingsFor } = await import('../src/projections/findings');
-  const { instanceStatus } = await import('../src/projections/status');
+  const { instanceViewFromStreams } = await import('../../src/projections/instance-view');
+  const { findingsFor } = await import('../../src/projections/findings');
+  const { instanceStatus } = await import('../../src/projections/status');
   let readAlls = 0;
   const counting: EventStore = {
     ...Object.create(null),

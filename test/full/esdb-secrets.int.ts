@@ -7,14 +7,14 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import * as E from 'fp-ts/Either';
-import { eventStoreContent, secretContentStream } from '../src/infra/eventstore-content';
-import { openEsdbStore } from '../src/infra/esdb-store';
-import { openDeployment } from '../src/library';
-import { cliWith } from './support/cli-inproc';
-import { startEsdbDouble } from './support/esdb-double';
-import { rightOf, tempDir } from './support/fixtures';
-import { joinArgs, newNode } from './support/nodes';
-import { pooledCrypto } from './support/pooled-crypto';
+import { eventStoreContent, secretContentStream } from '../../src/infra/eventstore-content';
+import { openEsdbStore } from '../../src/infra/esdb-store';
+import { openDeployment } from '../../src/library';
+import { cliWith } from '../support/cli-inproc';
+import { startEsdbDouble } from '../support/esdb-double';
+import { rightOf, tempDir } from '../support/fixtures';
+import { joinArgs, newNode } from '../support/nodes';
+import { pooledCrypto } from '../support/pooled-crypto';
 
 test('secrets on EventStoreDB: put, get, list, delete through the CLI and the library; one content stream per secret', async (t) => {
   t.timeout(60_000);

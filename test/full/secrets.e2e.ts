@@ -9,13 +9,13 @@ import test from 'ava';
 import { createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileKeystore } from '../src/infra/file-keystore';
-import { privateJwkOf } from '../src/infra/jose-crypto';
-import { keyledger, type CliResult } from './support/cli';
-import { openTestStore, rightOf, tempDir } from './support/fixtures';
-import { eventsOf } from './support/ledger-reader';
-import { encodings, unwrapWithNodeCrypto } from './support/secrets';
-import { deploymentStream, type InstallationId } from '../src/domain/ids';
+import { fileKeystore } from '../../src/infra/file-keystore';
+import { privateJwkOf } from '../../src/infra/jose-crypto';
+import { keyledger, type CliResult } from '../support/cli';
+import { openTestStore, rightOf, tempDir } from '../support/fixtures';
+import { eventsOf } from '../support/ledger-reader';
+import { encodings, unwrapWithNodeCrypto } from '../support/secrets';
+import { deploymentStream, type InstallationId } from '../../src/domain/ids';
 
 test('no private key and no plain symmetric key in the ledger, the logs or any output', async (t) => {
   t.timeout(120_000);

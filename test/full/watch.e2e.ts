@@ -5,9 +5,9 @@
 import test from 'ava';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { keyledger, CLI } from './support/cli';
-import { tempDir } from './support/fixtures';
-import { keystoreThumbprint } from './support/nodes';
+import { keyledger, CLI } from '../support/cli';
+import { tempDir } from '../support/fixtures';
+import { keystoreThumbprint } from '../support/nodes';
 
 test('watch reports each state change written by other processes, then stops after --count', async (t) => {
   t.timeout(90_000);

@@ -8,8 +8,8 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tempDir } from './support/fixtures';
-import { activatedDeployment, editConfig, newNode } from './support/nodes';
+import { tempDir } from '../support/fixtures';
+import { activatedDeployment, editConfig, newNode } from '../support/nodes';
 
 test("leftover keystore temp files of a dead writer are removed by the next command (any), a running writer's are kept", async (t) => {
   t.timeout(60_000);

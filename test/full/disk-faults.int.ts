@@ -9,10 +9,10 @@ import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, type CliResult, runNode } from './support/cli';
-import type { InProcResult } from './support/cli-inproc';
-import { tempDir } from './support/fixtures';
-import { activatedDeployment, instanceEvents, joinArgs, ledgerFile, newNode, type TestNode } from './support/nodes';
+import { CLI, type CliResult, runNode } from '../support/cli';
+import type { InProcResult } from '../support/cli-inproc';
+import { tempDir } from '../support/fixtures';
+import { activatedDeployment, instanceEvents, joinArgs, ledgerFile, newNode, type TestNode } from '../support/nodes';
 
 const sh = (cmd: string, ...args: string[]): void => {
   execFileSync(cmd, args, { stdio: 'pipe' });

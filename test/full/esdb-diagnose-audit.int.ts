@@ -5,11 +5,11 @@
  */
 import test from 'ava';
 import * as path from 'node:path';
-import { openEsdbStore } from '../src/infra/esdb-store';
-import { cli } from './support/cli-inproc';
-import { startEsdbDouble } from './support/esdb-double';
-import { rightOf, tempDir } from './support/fixtures';
-import { joinArgs, newNode } from './support/nodes';
+import { openEsdbStore } from '../../src/infra/esdb-store';
+import { cli } from '../support/cli-inproc';
+import { startEsdbDouble } from '../support/esdb-double';
+import { rightOf, tempDir } from '../support/fixtures';
+import { joinArgs, newNode } from '../support/nodes';
 
 test('EventStoreDB: diagnose an instance waiting to join, then joined; audit it, its deployment and the ledger', async (t) => {
   t.timeout(60_000);

@@ -8,9 +8,9 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { deploymentEvents, newNode, activatedDeployment, keystoreThumbprint } from './support/nodes';
-import { CLI } from './support/cli';
-import { tempDir } from './support/fixtures';
+import { deploymentEvents, newNode, activatedDeployment, keystoreThumbprint } from '../support/nodes';
+import { CLI } from '../support/cli';
+import { tempDir } from '../support/fixtures';
 
 /** The real binary with its stdout going to a reader that closes at once (`… | true`), or to a file descriptor. */
 const run = (cwd: string, args: ReadonlyArray<string>, stdout: 'closed-pipe' | number): Promise<{ code: number | null; stderr: string }> =>
