@@ -2,7 +2,9 @@
  * The activation view a server answers from: kept live by the projection runner (src/projections/live.ts — the
  * catch-up from the view's durable checkpoint, then the live subscription, every event's hash link checked), so a
  * request reads the view in memory and never the ledger. Listeners (the dashboard's server-sent events, the
- * served instance's own start check) hear of every change.
+ * served instance's own start check) hear of every change: once per burst of events the store delivers together
+ * (`coalesce`: the events of a shared commit are folded into one view, at the cost of one copy of the view, not one
+ * per event).
  *
  * If the runner stops (the store went away, an altered event), the view says why — the ping then answers 503 —
  * and the runner is started again after a pause (1 s, doubling up to 30 s).
@@ -57,7 +59,7 @@ export const keepLive = async <S>(store: EventStore, projection: Projection<S>, 
   };
   const start = (): void => {
     if (closed) return;
-    sub = runLive(store, projection, checkpoints, { digest, liveSaveEveryMs: 1000 }).subscribe({
+    sub = runLive(store, projection, checkpoints, { digest, liveSaveEveryMs: 1000, coalesce: true }).subscribe({
       next: (v) => {
         pause = 1000;
         set({ kind: 'live', view: v.state, position: v.position.commit, at: Date.now() });

@@ -149,7 +149,7 @@ export interface Progress<S> {
  * Position, chain head and tip follow an event folded elsewhere (by a projection's fold). Per event, only what
  * the chain check needs is kept up to date: the tip is made from the last event when a checkpoint needs it.
  */
-const track = <S>(p: Progress<S>, e: StoredEvent): void => {
+export const track = <S>(p: Progress<S>, e: StoredEvent): void => {
   p.position = e.position;
   const head = p.heads.get(e.stream) as { revision: bigint; hash: string } | undefined;
   if (head) {
