@@ -5,8 +5,9 @@
  * full-width `＝ ＋ － ＠` some spreadsheets normalise) is taken by Excel, LibreOffice, Numbers and Google Sheets as a
  * formula (`=HYPERLINK(…)`, DDE payloads). Stored text is written by whoever can write the store, so such a cell is
  * written with a leading `'` (csv-stringify's `escape_formulas`, OWASP's advice; spreadsheets show the text as it
- * is). Numbers, negative ones included, and booleans are written as they are. A reader that wants the original text
- * removes the leading `'` (`originalCell`).
+ * is), and a text that begins with `'` gets a second one, so the escape can always be undone. Numbers, negative ones
+ * included, and booleans are written as they are. A reader that wants the original text removes the leading `'`
+ * (`originalCell`).
  */
 import { stringify } from 'csv-stringify/sync';
 
@@ -15,8 +16,15 @@ const FORMULA_START = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
 
 export type CsvValue = string | number | boolean | null | undefined;
 
+/**
+ * A text that itself begins with `'` gets one more (`''…`): otherwise `'=1` as stored would read back as `=1`. Every
+ * written cell that begins with `'` then carries exactly one added `'`, and `originalCell` always undoes it.
+ */
+const ownQuote = (v: CsvValue): CsvValue => (typeof v === 'string' && v.startsWith("'") ? `'${v}` : v);
+
 /** The text a cell held before it was written (what a reader of our CSV gets back). */
-export const originalCell = (cell: string): string => (cell.startsWith("'") && FORMULA_START.test(cell.slice(1)) ? cell.slice(1) : cell);
+export const originalCell = (cell: string): string =>
+  cell.startsWith("'") && (FORMULA_START.test(cell.slice(1)) || cell.startsWith("''")) ? cell.slice(1) : cell;
 
 const OPTIONS = {
   record_delimiter: 'windows',
@@ -29,7 +37,7 @@ const OPTIONS = {
 /** Rows as CSV lines (for a table written page by page): CRLF line ends, fields quoted where RFC 4180 needs it; null and undefined empty. */
 export const csvLines = (rows: ReadonlyArray<ReadonlyArray<CsvValue>>): string =>
   stringify(
-    rows.map((r) => r.map((v) => v ?? '')),
+    rows.map((r) => r.map((v) => ownQuote(v) ?? '')),
     OPTIONS,
   );
 

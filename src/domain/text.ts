@@ -37,6 +37,12 @@ export const printable = (s: string): string => {
 export const shown = (s: string, max = 200): string => (s.length <= max ? printable(s) : `${printable(s.slice(0, max))}… (${s.length - max} more characters)`);
 
 /**
+ * A remedy's sentence (`sentence`: keyledger's own prose, naming IDs, thumbprints and commands) is bounded here, not
+ * at 200: cut short, the one thing the operator must read to act would end mid-sentence.
+ */
+const SENTENCE_MAX = 2000;
+
+/**
  * Every string of a plain value (and every key of its records) made `shown`: what a text renderer interpolates
  * can then neither forge a line nor flood the terminal, whatever the store held. Other values pass as they are.
  */
@@ -45,7 +51,8 @@ export const shownDeep = <T>(v: T, max = 200): T => {
   if (Array.isArray(v)) return v.map((x) => shownDeep(x, max)) as T;
   if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[shown(k, max)] = shownDeep(x, max);
+    for (const [k, x] of Object.entries(v))
+      out[shown(k, max)] = k === 'sentence' && typeof x === 'string' ? shown(x, Math.max(max, SENTENCE_MAX)) : shownDeep(x, max);
     return out as T;
   }
   return v;
