@@ -30,6 +30,7 @@ import type { EventStore } from '../src/ports/event-store';
 import { startEsdbDouble } from './support/esdb-double';
 import { aConfig, depsFor, rightOf, tempDir } from './support/fixtures';
 import { initInstance } from '../src/commands/instance';
+import { newNode } from './support/nodes';
 import { rewriteAndRehash } from './support/tamper';
 
 /** The root of every `keyledger.` event of the store, recomputed from a read of $all. */
@@ -167,4 +168,19 @@ test('EventStoreDB: the local index is built from the global order (other stream
     await store.close();
     await d.stop();
   }
+});
+
+test('an init that activates signs the tree head it ends on: its events are provable at once; a newcomer waiting to join signs nothing', async (t) => {
+  t.timeout(30_000);
+  const dir = tempDir('kl-init-signs');
+  const a = await newNode(dir, 'A');
+  t.is((await a.run('init')).code, 0);
+  const proved = await a.run('prove', `keyledger.instance-${a.id}@0`, '-o', path.join(dir, 'proof.json'));
+  t.is(proved.code, 0, proved.stderr);
+  const report = await a.run('--json', 'report');
+  t.like(report.json<{ checkpoint: unknown }>().checkpoint, { cosigners: 1, members: [`keyledger/member/${a.id}`] });
+  const b = await newNode(dir, 'B');
+  t.is((await b.run('init')).code, 1, 'waiting to join');
+  const after = await a.run('--json', 'report');
+  t.like(after.json<{ checkpoint: unknown }>().checkpoint, { cosigners: 1, members: [`keyledger/member/${a.id}`] }, 'B signed nothing');
 });

@@ -11,7 +11,7 @@ import { renewInstallationId } from '../../infra/config';
 import { describeError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { outcomeRemedy, outcomeText, remedyJson } from '../render';
-import { emit, fail, instanceDeps, withSession, witnessDeps } from '../session';
+import { emit, fail, instanceDeps, type Session, withSession, witnessDeps } from '../session';
 import { startWitness } from '../../commands/witness';
 import type { LoadedConfig } from '../../infra/config';
 
@@ -21,6 +21,26 @@ interface RunOptions {
   readonly newId?: boolean;
   readonly createLedger?: boolean;
 }
+
+type Ran = Awaited<ReturnType<typeof initInstance>>;
+
+/**
+ * After an init that activated: this member signs the tree head (as a start's witness co-signs it). The init stands
+ * whatever happens here: a head it could not sign (a store user without read rights to the global order, a store gone
+ * away) is a warning naming why, and the next `start` witnesses the tree in full (and refuses on a fork).
+ */
+const cosignAfterInit = async (io: Io, s: Session, outcome: Extract<Ran, { _tag: 'Right' }>['right']): Promise<Ran> => {
+  // Made again: those of the run were made before its keystore (the signing key, the local state's MAC) existed.
+  const w = await witnessDeps(s, await instanceDeps(s, 'init'));
+  const signed = E.isLeft(w) ? w : w.right ? await startWitness(w.right).cosign() : E.right(undefined);
+  if (E.isLeft(signed)) {
+    s.log.write({ command: 'init', installationId: outcome.installationId, warning: 'tree head not signed', error: signed.left._tag });
+    io.stderr(
+      `keyledger: warning: initialized, but the ledger's tree head was not signed: ${describeError(signed.left)} (keyledger checkpoint signs it later)\n`,
+    );
+  }
+  return E.right(outcome);
+};
 
 export const runInstanceCommand = async (io: Io, g: GlobalOptions, verb: 'init' | 'start', options: RunOptions = {}): Promise<number> => {
   let renewed: { previous: string; installationId: string } | undefined;
@@ -51,7 +71,10 @@ export const runInstanceCommand = async (io: Io, g: GlobalOptions, verb: 'init' 
       const witnessed = verb === 'start' ? await witnessDeps(s, deps) : E.right(undefined);
       if (E.isLeft(witnessed)) return witnessed;
       const witness = witnessed.right ? startWitness(witnessed.right) : undefined;
-      const r = await run({ ...deps, rejoin: options.rejoin === true, ...(witness ? { witness } : {}) }, s.config.instance);
+      const ran = await run({ ...deps, rejoin: options.rejoin === true, ...(witness ? { witness } : {}) }, s.config.instance);
+      // An init that activated signs the tree head it ended on as well (its keystore, and so its signing key, exist only
+      // now): the ledger is anchored from its first activation, not from the first start (docs/adr/0018).
+      const r = verb === 'init' && E.isRight(ran) && ran.right.state === 'activated' ? await cosignAfterInit(io, s, ran.right) : ran;
       if (E.isLeft(r)) {
         s.log.write({ command: verb, installationId: s.config.instance.installationId, outcome: 'error', error: r.left._tag, message: describeError(r.left) });
         return r;
