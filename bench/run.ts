@@ -37,6 +37,8 @@
  *   serve-ping, serve-append   `keyledger serve` under load (bench/serve.ts): GET /reportserver vs a bare fastify
  *                   route (target ≥ 0.5x); 32 concurrent appending requests with SQLite group commit vs one
  *                   transaction per command (target ≥ 1.5x), p99 latencies printed.
+ *   board           the dashboard's board after a change, over synthetic views of 5,000 instances (bench/board.ts):
+ *                   one viewer's page vs the whole board (reported, with bytes), and 5,000 vs 1,000 (target ≤ 7.5x).
  *
  * Options (env): BENCH_INIT_ROUNDS (default 24), BENCH_APPENDS (default 400),
  * BENCH_JOIN_ROUNDS (default 16), BENCH_JOIN_SCALE_ROUNDS (default 8),
@@ -90,6 +92,7 @@ import { benchEsdb } from './esdb';
 import { formatEsdbProfile, profileEsdbReadAll } from './esdb-profile';
 import { benchRecreate } from './recreate';
 import { benchServeAppend, benchServePing } from './serve';
+import { benchBoard } from './board';
 import { benchReport } from './report';
 import { benchSecrets } from './secrets';
 import { benchTreeAppend, benchTreeProof, benchWitnessStart } from './tlog';
@@ -726,6 +729,7 @@ const main = async (): Promise<void> => {
     report: () => benchReport(),
     'serve-ping': () => benchServePing(),
     'serve-append': () => benchServeAppend(),
+    board: () => benchBoard(),
     'tlog-append': () => benchTreeAppend(),
     'tlog-proof': () => benchTreeProof(),
     'tlog-witness': () => benchWitnessStart(),

@@ -1,8 +1,8 @@
 /**
  * The dashboard's script and style sheet: constants of this code base, served from the server itself (a strict CSP
  * allows no inline script or style and nothing from elsewhere). No build step. The script posts to the JSON API with
- * the session cookie, follows the board over server-sent events, and puts only server-rendered, escaped HTML or
- * `textContent` into the page.
+ * the session cookie, follows its own page of the board (the page's query) over server-sent events, and puts only
+ * server-rendered, escaped HTML or `textContent` into the page. Filtering and paging are links and a GET form.
  */
 
 export const DASHBOARD_CSS = `
@@ -24,6 +24,15 @@ code, .mono { font-family: ui-monospace, monospace; font-size: 12px; word-break:
 #message { margin-top: .5rem; white-space: pre-wrap; }
 button { cursor: pointer; }
 input.thumbprint { width: 22rem; font-family: ui-monospace, monospace; }
+#board-search { margin-top: .75rem; }
+#board-search input[type=search] { width: 24rem; }
+nav.counts { display: flex; gap: .5rem; flex-wrap: wrap; margin-top: .75rem; }
+nav.counts a { border: 1px solid #d0d7de; border-radius: 3px; padding: .15rem .5rem; text-decoration: none; }
+nav.counts a.current { background: #ddf4ff; border-color: #54aeff; }
+nav.counts a[data-count="0"] { opacity: .55; }
+.pager { margin: .5rem 0 0; color: #57606a; }
+.pager a { margin-left: .5rem; }
+ul.warnings { margin: .75rem 0 0; padding-left: 1.2rem; }
 `;
 
 export const DASHBOARD_JS = `
@@ -91,12 +100,16 @@ export const DASHBOARD_JS = `
       }
     });
     const live = document.getElementById('live');
-    const events = new EventSource('/dashboard/events');
+    const summary = document.getElementById('board-summary');
+    // This page's query (state, search, page): the server pushes this page only, and only when it changed.
+    const events = new EventSource('/dashboard/events' + window.location.search);
+    events.addEventListener('open', () => { if (live) live.textContent = 'live'; });
     events.addEventListener('board', (e) => {
       const data = JSON.parse(e.data);
       // Server-rendered and escaped there: every stored text in it is text.
-      board.innerHTML = data.html;
-      if (live) live.textContent = 'live · updated ' + new Date().toLocaleTimeString();
+      board.innerHTML = data.rows;
+      if (summary) summary.innerHTML = data.summary;
+      if (live) live.textContent = 'live · this page updated ' + new Date().toLocaleTimeString();
     });
     events.addEventListener('error', () => { if (live) live.textContent = 'reconnecting…'; });
   }

@@ -2,7 +2,9 @@
  * The dashboard (docs/adr/0019): server-rendered pages, no build step — the instances board (state, key version,
  * thumbprint, findings; a not-activated instance with its reason, SSRS code and remedy), a per-instance timeline from
  * `diagnose`, the compliance report, a verify button — kept live over server-sent events from the activation view.
- * Operator buttons (join, remove) are rendered only for operator tokens; the API checks the role again anyway.
+ * The board is paged and filtered in its URL (`?state=&q=&page=`, ./board.ts): a viewer is rendered and pushed its own
+ * page only, the instances that need attention first, and nothing when that page did not change. Operator buttons
+ * (join, remove) are rendered only for operator tokens; the API checks the role again anyway.
  *
  * A browser cannot send a bearer header on a navigation or an EventSource: the token is given once on /login and kept
  * in an HttpOnly, SameSite=Strict cookie; a request authenticated by that cookie that changes something must come
@@ -13,19 +15,16 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as E from 'fp-ts/Either';
 import { type Html, html } from '../cli/html';
-import { membershipOf, notActivatedLine } from '../cli/render';
 import { remedyText } from '../domain/remedy';
-import { explainRefusal } from '../domain/refusal';
 import { InstallationId, type InstallationId as Id } from '../domain/ids';
 import { sha256Hex } from '../infra/sha256';
 import { diagnose } from '../commands/diagnose';
 import { diagnoseMessage } from '../cli/render-diagnose';
-import { findingsFor } from '../projections/findings';
-import { type InstanceStatus, listInstances } from '../projections/status';
-import type { ActivationView } from '../projections/activation';
 import type { Authenticator, FailureLimiter, Principal } from './auth';
+import { type BoardFilter, decodeBoardQuery, PAGE_SIZE, type RenderedBoard, renderBoard, searchForm } from './board';
 import type { ServerContext } from './context';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './dashboard-assets';
+import { errorBody } from './errors';
 
 export const TOKEN_COOKIE = 'keyledger_token';
 
@@ -68,69 +67,33 @@ ${main}
 
 // ─── The board ────────────────────────────────────────────────────────────
 
-const idOf = (st: InstanceStatus): string => (st.state === 'not-initialized' ? st.installationId : st.view.installationId);
-
-/** Why it is not activated: the SSRS code, the reason and the remedy, as `status` says it. */
-const reasonCell = (st: InstanceStatus): Html => {
-  if (st.state === 'activated') return html``;
-  const code = st.state === 'disabled' ? explainRefusal(st.reason).code : 'RSReportServerNotActivated';
-  return html`<div class="reason"><code>${code}</code>${st.state === 'disabled' ? html` <strong>${st.reason._tag}</strong>` : ''}<br>${notActivatedLine(st) ?? ''}</div>`;
-};
-
-const actionsCell = (st: InstanceStatus, who: Principal, served: string): Html => {
-  if (who.role !== 'operator' || st.state === 'not-initialized') return html``;
-  const id = st.view.installationId;
-  const join =
-    st.state === 'waiting-to-join'
-      ? html`<input class="thumbprint op-action" data-thumbprint-for="${id}" placeholder="its thumbprint, confirmed out of band" aria-label="thumbprint of ${id}">
-<button type="button" class="op-action" data-action="join" data-id="${id}">Join</button>`
-      : '';
-  const remove =
-    st.state !== 'removed' && id !== served ? html`<button type="button" class="op-action" data-action="remove" data-id="${id}">Remove</button>` : '';
-  return html`${join} ${remove}`;
-};
-
-/** The board's rows: every stored text escaped by the `html` tag. */
-export const boardRows = (v: ActivationView, who: Principal, served: string): Html => {
-  const rows = listInstances(v);
-  if (rows.length === 0) return html`<tr><td colspan="8">no instances recorded yet (run keyledger init)</td></tr>`;
-  return html`${rows.map((st) => {
-    const id = idOf(st);
-    const m = membershipOf(st, v);
-    const findings = findingsFor(v, id);
-    const view = st.state === 'not-initialized' ? null : st.view;
-    return html`<tr data-installation="${id}" data-state="${st.state}">
-<td>${view?.machineName ?? ''}</td><td>${view?.instanceName ?? ''}</td>
-<td class="mono"><a href="/dashboard/instances/${id}">${id}</a>${id === served ? html` <em>(this server)</em>` : ''}</td>
-<td class="state state-${st.state}">${m.membership}</td>
-<td>${m.heldKeyVersion ?? ''}</td>
-<td class="mono">${view ? (view.signingThumbprint ?? view.thumbprint ?? '') : ''}</td>
-<td>${findings.map((f) => html`<span class="finding" title="${f.summary} Remedy: ${remedyText(f.remedy)}">${f.kind}</span>`)}</td>
-<td>${reasonCell(st)}</td>
-<td>${actionsCell(st, who, served)}</td></tr>`;
-  })}`;
-};
-
-const boardPage = (ctx: ServerContext, who: Principal): Html => {
+/** The board page: the search, the counts by state, one page of rows (./board.ts) — the rest is the page's script's. */
+const boardPage = (ctx: ServerContext, who: Principal, f: BoardFilter, pageSize: number): Html => {
   const s = ctx.view.state();
   const served = ctx.base().config.instance.installationId;
-  const body =
-    s.kind === 'live'
-      ? boardRows(s.view, who, served)
-      : html`<tr><td colspan="9">${s.kind === 'starting' ? 'the ledger is still being read…' : 'the ledger cannot be read now: see the server log'}</td></tr>`;
+  const board: RenderedBoard | undefined = s.kind === 'live' ? renderBoard(s.view, f, who.role, served, pageSize) : undefined;
+  const rows =
+    board?.rows ??
+    html`<tr><td colspan="9">${s.kind === 'starting' ? 'the ledger is still being read…' : 'the ledger cannot be read now: see the server log'}</td></tr>`;
   const deployment = ctx.base().config.instance.deploymentId;
   return layout(
     'Instances',
     html`<p><span id="live">connecting…</span> · deployment <strong>${deployment}</strong> ·
 <a href="/api/report?format=html&amp;deployment=${deployment}">compliance report</a> ·
 <button id="verify" type="button">Verify the ledger</button> <span id="verify-result"></span></p>
+${searchForm(f)}
+<div id="board-summary">${board?.summary ?? ''}</div>
 <table><thead><tr><th>Machine</th><th>Instance</th><th>Installation ID</th><th>State</th><th>Key version</th><th>Thumbprint</th><th>Findings</th><th>Reason and remedy</th><th>${
       who.role === 'operator' ? 'Actions' : ''
     }</th></tr></thead>
-<tbody id="board">${body}</tbody></table>`,
+<tbody id="board">${rows}</tbody></table>`,
     who,
   );
 };
+
+/** A board query that cannot be read: the page says what is wrong (never the value), with the way back to the whole board. */
+const badQueryPage = (who: Principal, message: string): Html =>
+  layout('Instances', html`<p class="failed" id="query-problem">${message}</p><p><a href="/dashboard">the whole board</a></p>`, who);
 
 // ─── The timeline ─────────────────────────────────────────────────────────
 
@@ -181,10 +144,34 @@ export interface DashboardOptions {
   readonly limiter: FailureLimiter;
   /** The cookie only over HTTPS when the server speaks it. */
   readonly secure: boolean;
+  /** Rows on a page of the board (PAGE_SIZE; smaller in tests, to page a small ledger). */
+  readonly pageSize?: number;
 }
+
+/** Server-sent events of the board: at most this often (a burst of changes is one push). */
+const PUSH_EVERY_MS = 250;
+
+/** A viewer of the board over server-sent events: its page, its role, and what it was last sent. */
+interface Viewer {
+  readonly res: ServerResponse;
+  readonly role: Principal['role'];
+  readonly filter: BoardFilter;
+  last: string | undefined;
+}
+
+/** The `data` of a board event, made once per rendered page (viewers of the same page share it). */
+const eventData = new WeakMap<RenderedBoard, string>();
+const dataOf = (r: RenderedBoard): string => {
+  const found = eventData.get(r);
+  if (found !== undefined) return found;
+  const data = JSON.stringify({ summary: r.summary.text, rows: r.rows.text });
+  eventData.set(r, data);
+  return data;
+};
 
 export const registerDashboard = (app: FastifyInstance, ctx: ServerContext, o: DashboardOptions): void => {
   const served = ctx.base().config.instance.installationId;
+  const pageSize = o.pageSize ?? PAGE_SIZE;
   app.get('/dashboard.css', { config: { access: 'public' } }, (_r, reply) => reply.type('text/css; charset=utf-8').send(DASHBOARD_CSS));
   app.get('/dashboard.js', { config: { access: 'public' } }, (_r, reply) => reply.type('text/javascript; charset=utf-8').send(DASHBOARD_JS));
   app.get('/', { config: { access: 'public' } }, (_r, reply) => reply.redirect('/dashboard'));
@@ -236,7 +223,12 @@ export const registerDashboard = (app: FastifyInstance, ctx: ServerContext, o: D
     }
     return payload;
   });
-  app.get('/dashboard', { config: { access: READERS } }, (request, reply) => page(reply, 200, boardPage(ctx, request.principal as Principal)));
+  app.get('/dashboard', { config: { access: READERS } }, (request, reply) => {
+    const who = request.principal as Principal;
+    const f = decodeBoardQuery(request.query);
+    if (E.isLeft(f)) return page(reply, 400, badQueryPage(who, f.left.message));
+    return page(reply, 200, boardPage(ctx, who, f.right, pageSize));
+  });
   app.get(
     '/dashboard/instances/:installationId',
     { config: { access: READERS } },
@@ -248,36 +240,46 @@ export const registerDashboard = (app: FastifyInstance, ctx: ServerContext, o: D
     },
   );
 
-  // Server-sent events: the board's rows, rendered for the viewer's role, after each change of the view (at most 4 a second).
-  const open = new Set<ServerResponse>();
+  // Server-sent events: each viewer's own page of the board (its query: state, search, page), rendered for its role, after
+  // a change of the view — one tick for all viewers at most every 250 ms — and only when that page is not what it was last sent.
+  const viewers = new Set<Viewer>();
+  let timer: NodeJS.Timeout | undefined;
+  const push = (viewer: Viewer): void => {
+    const s = ctx.view.state();
+    if (s.kind !== 'live') return;
+    const data = dataOf(renderBoard(s.view, viewer.filter, viewer.role, served, pageSize));
+    if (data === viewer.last) return;
+    viewer.last = data;
+    viewer.res.write(`event: board\ndata: ${data}\n\n`);
+  };
+  const tick = (): void => {
+    timer = undefined;
+    for (const viewer of viewers) push(viewer);
+  };
+  const stopListening = ctx.view.onChange(() => {
+    if (viewers.size > 0) timer ??= setTimeout(tick, PUSH_EVERY_MS);
+  });
   app.addHook('preClose', async () => {
-    for (const res of open) res.end();
-    open.clear();
+    stopListening();
+    if (timer) clearTimeout(timer);
+    for (const viewer of viewers) viewer.res.end();
+    viewers.clear();
   });
   app.get('/dashboard/events', { config: { access: READERS } }, (request, reply) => {
     const who = request.principal as Principal;
+    const f = decodeBoardQuery(request.query);
+    if (E.isLeft(f)) return reply.code(400).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(errorBody(f.left));
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
-    open.add(res);
-    let timer: NodeJS.Timeout | undefined;
-    const send = (): void => {
-      timer = undefined;
-      const s = ctx.view.state();
-      if (s.kind !== 'live') return;
-      res.write(`event: board\ndata: ${JSON.stringify({ html: boardRows(s.view, who, served).text })}\n\n`);
-    };
-    send();
-    const stop = ctx.view.onChange(() => {
-      timer ??= setTimeout(send, 250);
-    });
+    const viewer: Viewer = { res, role: who.role, filter: f.right, last: undefined };
+    viewers.add(viewer);
+    push(viewer);
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     keepAlive.unref();
     res.on('close', () => {
-      stop();
       clearInterval(keepAlive);
-      if (timer) clearTimeout(timer);
-      open.delete(res);
+      viewers.delete(viewer);
     });
   });
 };

@@ -33,6 +33,8 @@ export interface ServerOptions {
   /** Instead of the token file (tests). */
   readonly authenticator?: Authenticator;
   readonly limiter?: FailureLimiter;
+  /** Rows on a page of the dashboard's board (default 100; tests page a small ledger with fewer). */
+  readonly boardPageSize?: number;
   /** More routes on the same app, behind the same access check (bench/serve-child.ts adds its appending route). */
   readonly plugins?: ReadonlyArray<(app: FastifyInstance) => void>;
 }
@@ -62,7 +64,13 @@ export const startServer = async (s: Session, o: ServerOptions, warn: (line: str
     ...(o.logTo ? { logTo: o.logTo } : {}),
     plugins: [
       (a) => registerMetrics(a, ctx, fleet),
-      (a) => registerDashboard(a, ctx, { authenticator, limiter, secure: o.https !== undefined }),
+      (a) =>
+        registerDashboard(a, ctx, {
+          authenticator,
+          limiter,
+          secure: o.https !== undefined,
+          ...(o.boardPageSize !== undefined ? { pageSize: o.boardPageSize } : {}),
+        }),
       ...(o.plugins ?? []),
     ],
   });

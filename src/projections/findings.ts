@@ -16,7 +16,7 @@
  *                                    shown on every member's status, once in the compliance list
  */
 import { finishContentDeletion, freshInstallation, joinAgain, type Remedy, recreateTheKey, rejoin } from '../domain/remedy';
-import { type ActivationView, type EventRef, type InstanceView, isAfter } from './activation';
+import { type ActivationView, type DeploymentView, type EventRef, type InstanceView, isAfter } from './activation';
 import { currentOutcome, deploymentOf, holderOf, otherClaimants, otherHolders, remedyContext } from './status';
 
 export type FindingKind =
@@ -40,6 +40,48 @@ export interface Finding {
 
 const byPosition = (refs: ReadonlyArray<EventRef | null | undefined>): EventRef[] =>
   refs.filter((r): r is EventRef => r != null).sort((a, b) => (isAfter(a, b) ? 1 : isAfter(b, a) ? -1 : 0));
+
+/**
+ * The findings about a deployment as a whole, shown on every registered member's status — the same for each, so made
+ * once per deployment record (a record handed out in a view is never changed: activation.ts). Made per member, they
+ * cost every member a pass over every removed one: the dashboard's board of a fleet was quadratic in it.
+ */
+const deploymentWide = new WeakMap<DeploymentView, ReadonlyArray<Finding>>();
+
+const deploymentFindings = (d: DeploymentView): ReadonlyArray<Finding> => {
+  const found = deploymentWide.get(d);
+  if (found) return found;
+  const out: Finding[] = [];
+  // A removed member that may have kept the current key: warned on the status of every member until it is re-created.
+  if (d.currentKeyVersion !== null)
+    for (const [removedId, r] of Object.entries(d.removed).sort(([a], [b]) => (a < b ? -1 : 1)))
+      if (r.revokedKeyVersion === d.currentKeyVersion)
+        out.push({
+          kind: 'RemovedMemberHoldsKey',
+          installationId: removedId,
+          summary:
+            `removed member ${removedId} (${r.machineName}\\${r.instanceName}) held a copy of the current key version ${d.currentKeyVersion} ` +
+            'and may have kept the key: re-create it (keyledger recreate, or remove --rotate next time)',
+          remedy: recreateTheKey('a removed member may still hold the current key version'),
+          evidence: { installationId: removedId, keyVersion: d.currentKeyVersion },
+          events: byPosition([d.currentKeyCreated, r.at]),
+        });
+  // A deletion of the encrypted content that stopped half-way (a crash, a kill): its secrets are partly destroyed.
+  const deletion = d.contentDeletion;
+  if (deletion)
+    out.push({
+      kind: 'ContentDeletionUnfinished',
+      installationId: deletion.deletedBy,
+      summary:
+        `a deletion of the encrypted content was started by installation ${deletion.deletedBy} (key version ${deletion.keyVersions.join(', ')}) ` +
+        'and not finished: some secrets may be gone already, none can be stored',
+      remedy: finishContentDeletion(d.deploymentId),
+      evidence: { installationId: deletion.deletedBy, keyVersions: deletion.keyVersions.map(String) },
+      events: [deletion.startedAt],
+    });
+  deploymentWide.set(d, out);
+  return out;
+};
 
 export const findingsFor = (v: ActivationView, installationId: string): ReadonlyArray<Finding> => {
   const id = installationId.toLowerCase();
@@ -139,35 +181,18 @@ export const findingsFor = (v: ActivationView, installationId: string): Readonly
       ]),
     });
   }
-  // A removed member that may have kept the current key: warned on the status of every member until it is re-created.
-  if (d && registration && d.currentKeyVersion !== null)
-    for (const [removedId, r] of Object.entries(d.removed).sort(([a], [b]) => (a < b ? -1 : 1)))
-      if (r.revokedKeyVersion === d.currentKeyVersion)
-        out.push({
-          kind: 'RemovedMemberHoldsKey',
-          installationId: removedId,
-          summary:
-            `removed member ${removedId} (${r.machineName}\\${r.instanceName}) held a copy of the current key version ${d.currentKeyVersion} ` +
-            'and may have kept the key: re-create it (keyledger recreate, or remove --rotate next time)',
-          remedy: recreateTheKey('a removed member may still hold the current key version'),
-          evidence: { installationId: removedId, keyVersion: d.currentKeyVersion },
-          events: byPosition([d.currentKeyCreated, r.at]),
-        });
-  // A deletion of the encrypted content that stopped half-way (a crash, a kill): its secrets are partly destroyed.
-  const deletion = d?.contentDeletion;
-  if (d && registration && deletion)
-    out.push({
-      kind: 'ContentDeletionUnfinished',
-      installationId: deletion.deletedBy,
-      summary:
-        `a deletion of the encrypted content was started by installation ${deletion.deletedBy} (key version ${deletion.keyVersions.join(', ')}) ` +
-        'and not finished: some secrets may be gone already, none can be stored',
-      remedy: finishContentDeletion(d.deploymentId),
-      evidence: { installationId: deletion.deletedBy, keyVersions: deletion.keyVersions.map(String) },
-      events: [deletion.startedAt],
-    });
+  if (d && registration) out.push(...deploymentFindings(d));
   return out;
 };
+
+/** Whether a finding is about a deployment as a whole (shown on every registered member's status), not the instance's own keys. */
+export const isDeploymentWide = (f: Finding): boolean => f.kind === 'RemovedMemberHoldsKey' || f.kind === 'ContentDeletionUnfinished';
+
+/** The deployment-wide findings of each deployment that has a registered member, once each (what its members' status repeats). */
+export const deploymentWideFindings = (v: ActivationView): ReadonlyArray<Finding> =>
+  Object.values(v.deployments)
+    .filter((d) => Object.keys(d.registered).length > 0)
+    .flatMap(deploymentFindings);
 
 /** Every finding in the view, instance by instance (a deployment-wide one, shown on every member, once). */
 export const allFindings = (v: ActivationView): ReadonlyArray<Finding> => {
@@ -175,7 +200,7 @@ export const allFindings = (v: ActivationView): ReadonlyArray<Finding> => {
   return Object.keys(v.instances)
     .flatMap((id) => findingsFor(v, id))
     .filter((f) => {
-      if (f.kind !== 'RemovedMemberHoldsKey' && f.kind !== 'ContentDeletionUnfinished') return true;
+      if (!isDeploymentWide(f)) return true;
       const key = `${f.kind}/${f.installationId}/${String(f.evidence['keyVersion'])}`;
       if (seen.has(key)) return false;
       seen.add(key);

@@ -1,8 +1,9 @@
 /**
  * The dashboard in a real browser (Debian's chromium, driven by playwright-core; docs/adr/0019): a disabled instance
- * shows its reason, SSRS code and remedy; the board updates live (server-sent events) when an instance is joined with
- * the operator's button and when it starts; the timeline renders; an auditor sees no operator button and can verify
- * the ledger; a machine named `<img src=x onerror=alert(1)>` is text and runs nothing; no request leaves the server.
+ * shows its reason, SSRS code and remedy; the board filtered by a state count's link updates live (server-sent events
+ * of that page) when an instance is joined with the operator's button, and the whole board when it starts; the search
+ * box finds a machine; the timeline renders; an auditor sees no operator button and can verify the ledger; a machine
+ * named `<img src=x onerror=alert(1)>` is text and runs nothing; no request leaves the server.
  * Screenshots go to test-artifacts/ (git-ignored). `.ci/run` installs chromium when it is missing.
  */
 import * as fs from 'node:fs';
@@ -81,11 +82,28 @@ test('the dashboard in headless Chromium: reasons and remedies, live updates on 
   t.true((await op.locator('.op-action').count()) > 0, 'the operator has buttons');
   await op.screenshot({ path: path.join(ARTIFACTS, 'dashboard-operator.png'), fullPage: true });
 
-  // Joined with the operator's button (the thumbprint confirmed out of band, typed in): the board follows live.
+  // The count of those waiting to join is a link: the board of that state alone, followed live with that query.
+  const waitingCount = op.locator('nav.counts a[data-state="waiting-to-join"]');
+  t.is(await waitingCount.getAttribute('data-count'), '2');
+  await Promise.all([op.waitForURL(`${base}/dashboard?state=waiting-to-join`), waitingCount.click()]);
+  await op.locator('#live', { hasText: 'live' }).waitFor({ timeout: 15_000 });
+  const shown = async (): Promise<string[]> =>
+    (await op.locator('#board tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-installation') ?? ''))).sort();
+  t.deepEqual(await shown(), [b.id, evil.id].sort());
+
+  // Joined with the operator's button (the thumbprint confirmed out of band, typed in): it leaves this filter live.
   await row(b.id).locator('input.thumbprint').fill(keystoreThumbprint(b.file));
   await row(b.id).locator('button[data-action="join"]').click();
-  await op.locator(`#board tr[data-installation="${b.id}"][data-state="initializing"]`).waitFor({ timeout: 15_000 });
+  await row(b.id).waitFor({ state: 'detached', timeout: 15_000 });
+  t.deepEqual(await shown(), [evil.id]);
+  t.is(await waitingCount.getAttribute('data-count'), '1');
   t.regex((await op.locator('#message').textContent()) ?? '', /joined /);
+  await op.screenshot({ path: path.join(ARTIFACTS, 'dashboard-filtered.png'), fullPage: true });
+
+  // The whole board again, followed live.
+  await op.goto(`${base}/dashboard`);
+  await op.locator('#live', { hasText: 'live' }).waitFor({ timeout: 15_000 });
+  await op.locator(`#board tr[data-installation="${b.id}"][data-state="initializing"]`).waitFor({ timeout: 15_000 });
   t.is((await b.run('start')).code, 0);
   await op.locator(`#board tr[data-installation="${b.id}"][data-state="activated"]`).waitFor({ timeout: 15_000 });
   await op.screenshot({ path: path.join(ARTIFACTS, 'dashboard-after-join.png'), fullPage: true });
@@ -97,6 +115,14 @@ test('the dashboard in headless Chromium: reasons and remedies, live updates on 
     t.true((await op.locator(`#timeline tbody tr[data-type="${type}"]`).count()) >= 1, type);
   t.regex((await op.locator('#timeline tbody tr[data-type="SymmetricKeyWrapped"]').textContent()) ?? '', /ops@contoso/);
   await op.screenshot({ path: path.join(ARTIFACTS, 'dashboard-timeline.png'), fullPage: true });
+  // The search box: a GET of the board, the hostile name found as text.
+  await op.goto(`${base}/dashboard`);
+  await op.fill('#board-search input[name="q"]', 'ONERROR');
+  await Promise.all([op.waitForURL(`${base}/dashboard?q=ONERROR`), op.click('#board-search button[type=submit]')]);
+  t.deepEqual(await shown(), [evil.id]);
+  t.is(await op.locator('#board tr td').first().textContent(), HOSTILE);
+  t.regex((await op.locator('.pager').textContent()) ?? '', /rows 1–1 of 1 matching “ONERROR”/);
+  t.is(await op.locator('img').count(), 0);
   await op.goto(`${base}/dashboard/instances/${evil.id}`);
   t.regex((await op.locator('h1').textContent()) ?? '', /<img src=x onerror=alert\(1\)>/);
   t.is(await op.locator('img').count(), 0);

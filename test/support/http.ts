@@ -21,7 +21,10 @@ export interface Served {
   readonly close: () => Promise<void>;
 }
 
-export const serve = async (n: TestNode, options: { readonly metricsTokenRequired?: boolean; readonly start?: boolean } = {}): Promise<Served> => {
+export const serve = async (
+  n: TestNode,
+  options: { readonly metricsTokenRequired?: boolean; readonly start?: boolean; readonly boardPageSize?: number } = {},
+): Promise<Served> => {
   const io = {
     stdout: () => undefined,
     stderr: () => undefined,
@@ -42,6 +45,7 @@ export const serve = async (n: TestNode, options: { readonly metricsTokenRequire
       tokensFile: tokenFileOf(n.file),
       logTo,
       ...(options.metricsTokenRequired ? { metricsTokenRequired: true } : {}),
+      ...(options.boardPageSize !== undefined ? { boardPageSize: options.boardPageSize } : {}),
       start: options.start ?? false,
     },
     (line) => (log += `${line}\n`),
