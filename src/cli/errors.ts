@@ -25,6 +25,7 @@ import { shownDeep } from '../domain/text';
 import { describeFork } from '../domain/tlog/forked';
 import type { TreeCommandError } from '../commands/prove';
 import type { TokenFileError } from '../infra/token-file';
+import type { InstanceNameError } from '../projections/instance-by-name';
 
 export type CliError =
   | BackupError
@@ -41,6 +42,7 @@ export type CliError =
   | StoreSelectionError
   | InstanceNotFound
   | InstanceAmbiguous
+  | InstanceNameError
   | TokenFileError
   | { readonly _tag: 'UsageError'; readonly message: string }
   /** `report --out FILE` could not write the file (nothing was replaced). */
@@ -389,6 +391,13 @@ const describeErrorOf = (e: CliError): string => {
         `${e.installationIds.length} installations were registered as ${e.instance} on ${e.machine} in deployment ${e.deploymentId} ` +
         `(${e.installationIds.join(', ')}): give the installation ID instead.`
       );
+    case 'NoInstanceNamed':
+      return `no instance ${e.instance} on machine ${e.machine} in the ledger: run keyledger init on it first (see keyledger list)`;
+    case 'InstanceNameAmbiguous':
+      return (
+        `${e.installationIds.length} instances are named ${e.instance} on ${e.machine}, and not exactly one of them is waiting to join ` +
+        `(${e.installationIds.join(', ')}): give the installation ID instead (see keyledger list)`
+      );
     case 'BackupMalformed':
     case 'BackupIterationsTooHigh':
     case 'BackupPasswordWrong':
@@ -431,6 +440,8 @@ export const exitCodeOf = (e: CliError): number => {
     case 'UsageError':
     case 'InstanceNotFound':
     case 'InstanceAmbiguous':
+    case 'NoInstanceNamed':
+    case 'InstanceNameAmbiguous':
     case 'DeletionNotConfirmed':
     case 'InvalidSecret':
     case 'UnsupportedConnectionString':

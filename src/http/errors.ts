@@ -12,7 +12,7 @@ export interface ErrorBody {
 }
 
 /** Errors that say a named thing does not exist (404), beside the classes of exitCodeOf. */
-const NOT_FOUND: ReadonlySet<CliError['_tag']> = new Set(['SecretMissing', 'EventNotFound', 'InstanceNotFound', 'NoCheckpointCovers']);
+const NOT_FOUND: ReadonlySet<CliError['_tag']> = new Set(['SecretMissing', 'EventNotFound', 'InstanceNotFound', 'NoInstanceNamed', 'NoCheckpointCovers']);
 
 /**
  * 400 bad input; 404 a named thing that is not there; 409 refused by the ledger's rules, this instance not activated, or

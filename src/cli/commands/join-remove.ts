@@ -4,28 +4,11 @@ import * as E from 'fp-ts/Either';
 import { type JoinCandidate, joinInstance, removeInstance } from '../../commands/membership';
 import { recreateKey } from '../../commands/recreate';
 import type { InstallationId } from '../../domain/ids';
-import type { ActivationView } from '../../projections/activation';
-import { listInstances } from '../../projections/status';
+import { instanceByName } from '../../projections/instance-by-name';
 import { type CliError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { countedProgress } from '../progress';
 import { emit, instanceDeps, instanceSigner, loadView, parseInstallationId, secretDeps, usage, withSession } from '../session';
-
-/** The instance a join names by machine and instance name (preferring the one waiting to join). */
-const findByName = (view: ActivationView, machine: string | undefined, instance: string | undefined): E.Either<CliError, InstallationId> => {
-  if (machine === undefined || instance === undefined) return usage('name the instance to join: keyledger join <installationId>, or --machine M --instance N');
-  const same = (a: string | null, b: string): boolean => a?.toLowerCase() === b.toLowerCase();
-  const matches = listInstances(view).filter((r) => r.state !== 'not-initialized' && same(r.view.machineName, machine) && same(r.view.instanceName, instance));
-  const waiting = matches.filter((r) => r.state === 'waiting-to-join');
-  const pick = waiting.length === 1 ? waiting[0] : matches.length === 1 ? matches[0] : undefined;
-  if (!pick || pick.state === 'not-initialized')
-    return usage(
-      matches.length === 0
-        ? `no instance ${instance} on machine ${machine} in the ledger: run keyledger init on it first (see keyledger list)`
-        : `${matches.length} instances are named ${instance} on ${machine}: pass the installation ID instead (see keyledger list)`,
-    );
-  return E.right(pick.view.installationId as InstallationId);
-};
 
 export interface JoinTarget {
   readonly id?: string;
@@ -53,9 +36,12 @@ export const joinCommand = async (io: Io, g: GlobalOptions, target: JoinTarget):
   withSession(io, g, async (s) => {
     let newcomer: E.Either<CliError, InstallationId>;
     if (target.id !== undefined) newcomer = parseInstallationId(target.id);
+    else if (target.machine === undefined || target.instance === undefined)
+      newcomer = usage('name the instance to join: keyledger join <installationId>, or --machine M --instance N');
     else {
+      const { machine, instance } = target;
       const view = await loadView(io, s, g);
-      newcomer = E.isLeft(view) ? view : findByName(view.right, target.machine, target.instance);
+      newcomer = E.isLeft(view) ? view : instanceByName(view.right, machine, instance);
     }
     if (E.isLeft(newcomer)) return newcomer;
     const r = await joinInstance(await instanceDeps(s, 'join'), s.config.instance, newcomer.right, {
