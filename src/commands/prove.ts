@@ -16,6 +16,9 @@ import type { WitnessError } from './witness';
 
 export const PROOF_FORMAT = 'keyledger-inclusion-proof/v1';
 
+/** The largest revision a stream can have (a signed 64-bit integer in both stores): a larger one is bad input, not a store failure. */
+export const MAX_REVISION = 2n ** 63n - 1n;
+
 export interface InclusionProofFile {
   readonly format: typeof PROOF_FORMAT;
   /** The event as stored: its leaf input is canonicalJson of exactly these five members. */

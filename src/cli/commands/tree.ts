@@ -6,15 +6,16 @@
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import * as E from 'fp-ts/Either';
-import { proveEvent } from '../../commands/prove';
+import { type GivenCheckpoint, type InclusionProofFile, MAX_REVISION, proveEvent } from '../../commands/prove';
+import type { InstanceDeps } from '../../commands/instance';
 import { headJson } from '../../commands/tree';
 import { checkedHead, memberNoteKeys, signHead } from '../../commands/witness';
 import { formatVerifierKey } from '../../domain/tlog/note';
 import { writePrivateFile } from '../../infra/file-modes';
-import { EXIT } from '../errors';
+import { type CliError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { printable } from '../render';
-import { emit, instanceDeps, noteSignerOf, treeDeps, usage, withSession, witnessDeps } from '../session';
+import { emit, instanceDeps, noteSignerOf, type Session, treeDeps, usage, withSession, witnessDeps } from '../session';
 
 const TARGET = /^(.+)@(\d+)$/;
 
@@ -27,15 +28,27 @@ const writeOut = (file: string, text: string): E.Either<{ _tag: 'UsageError'; me
   }
 };
 
+/** This member's verifier keys (note signatures and cosignatures), as `checkpoint --vkey` prints them: what an auditor pins. */
+export const verifierKeys = async (s: Session, deps: InstanceDeps): Promise<E.Either<CliError, { note: string; cosignature: string }>> => {
+  const signer = await noteSignerOf(s, deps);
+  if (!signer) return usage('this instance has no signing key (run keyledger init, or keyledger trust for a keystore from before signing keys)');
+  const keys = memberNoteKeys((await import('../../infra/sqlite-tree')).sha256Bytes, signer.installationId, signer.publicKey);
+  return E.right({ note: formatVerifierKey(keys.note), cosignature: formatVerifierKey(keys.cosignature) });
+};
+
+/** `prove`'s file: the event at `stream`@`revision` with its inclusion proof against the checkpoint given, or the newest kept that covers it. */
+export const proofOf = async (s: Session, stream: string, revision: bigint, given?: GivenCheckpoint): Promise<E.Either<CliError, InclusionProofFile>> => {
+  const deps = await treeDeps(s);
+  return E.isLeft(deps) ? deps : proveEvent(deps.right, stream, revision, given);
+};
+
 const checkpointCommand = async (io: Io, g: GlobalOptions, o: { output?: string; vkey?: boolean }): Promise<number> =>
   withSession(io, g, async (s) => {
     const deps = await instanceDeps(s, 'checkpoint');
     if (o.vkey) {
-      const signer = await noteSignerOf(s, deps);
-      if (!signer) return usage('this instance has no signing key (run keyledger init, or keyledger trust for a keystore from before signing keys)');
-      const keys = memberNoteKeys((await import('../../infra/sqlite-tree')).sha256Bytes, signer.installationId, signer.publicKey);
-      const json = { note: formatVerifierKey(keys.note), cosignature: formatVerifierKey(keys.cosignature) };
-      emit(io, g, json, `${json.note}\n${json.cosignature}\n`);
+      const keys = await verifierKeys(s, deps);
+      if (E.isLeft(keys)) return keys;
+      emit(io, g, keys.right, `${keys.right.note}\n${keys.right.cosignature}\n`);
       return E.right(EXIT.ok);
     }
     const w = await witnessDeps(s, deps);
@@ -64,7 +77,8 @@ const proveCommand = async (io: Io, g: GlobalOptions, target: string, o: { outpu
     const m = TARGET.exec(target);
     if (!m) return usage(`prove takes <stream>@<revision> (e.g. keyledger.deployment-default@3), not "${printable(target)}"`);
     const [, stream = '', revision = '0'] = m;
-    let given: { note: string; source: string } | undefined;
+    if (BigInt(revision) > MAX_REVISION) return usage(`prove: the revision ${revision.slice(0, 40)} is past the largest a stream can have (${MAX_REVISION})`);
+    let given: GivenCheckpoint | undefined;
     if (o.checkpoint !== undefined) {
       try {
         given = { note: fs.readFileSync(o.checkpoint, 'utf8'), source: o.checkpoint };
@@ -72,9 +86,7 @@ const proveCommand = async (io: Io, g: GlobalOptions, target: string, o: { outpu
         return usage(`cannot read the checkpoint ${printable(o.checkpoint)}: ${(e as Error).message}`);
       }
     }
-    const deps = await treeDeps(s);
-    if (E.isLeft(deps)) return deps;
-    const proof = await proveEvent(deps.right, stream, BigInt(revision), given);
+    const proof = await proofOf(s, stream, BigInt(revision), given);
     if (E.isLeft(proof)) return proof;
     const text = `${JSON.stringify(proof.right, null, 2)}\n`;
     if (o.output !== undefined) {

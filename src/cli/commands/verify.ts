@@ -9,13 +9,13 @@ import { type IntegrityProblem, type SignatureReport, type VerifyReport, verifyL
 import { type DeploymentTrust, describeSignatureProblem, type SignatureProblem } from '../../domain/signature-audit';
 import { sha256Hex } from '../../infra/sha256';
 import { Thumbprint } from '../../domain/ids';
-import { EXIT } from '../errors';
+import { type CliError, EXIT } from '../errors';
 import type { CommandScope, GlobalOptions, Io } from '../io';
 import { progressReporter } from '../progress';
 import { printable } from '../render';
-import { emit, treeDeps, usage, withSession } from '../session';
+import { emit, type Session, treeDeps, usage, withSession } from '../session';
 import * as fs from 'node:fs';
-import { parseCheckpointNote } from '../../commands/prove';
+import { type GivenCheckpoint, parseCheckpointNote } from '../../commands/prove';
 import { extendsHead, keptCheckpoints, noteOf } from '../../commands/tree';
 import { bracket, type LeafRange, memberNoteKeysOf, type TreeReport } from '../../commands/verify-tree';
 import { fromBase64 } from '../../domain/tlog/bytes';
@@ -151,98 +151,140 @@ export const verifyText = (rep: VerifyReport, cp?: CheckpointCheck): string => {
   return `${lines.join('\n')}\n`;
 };
 
+/** What `verify` is asked to check beyond the hash links (the CLI's flags, the HTTP body's members). */
+export interface VerifyRequest {
+  readonly signatures?: boolean;
+  readonly expectGenesis?: string;
+  readonly deep?: boolean;
+  /** The checkpoint the ledger must extend (implies signatures), and where it came from (for errors and the answer). */
+  readonly checkpoint?: GivenCheckpoint;
+  /** Verifier keys whose signatures on the checkpoint count too, beside the members'. */
+  readonly keys?: ReadonlyArray<string>;
+  readonly onProgress?: (done: number) => void;
+}
+
+/** What `verify` found: the report, the checkpoint's own check (with one), and whether nothing at all is wrong. */
+export interface VerifyOutcome {
+  readonly report: VerifyReport;
+  readonly checkpoint?: CheckpointCheck;
+  readonly intact: boolean;
+}
+
+/** Nothing wrong: no hash, signature, storage or tree problem, and the checkpoint (if any) trusted and extended. */
+const intactOf = (rep: VerifyReport, cp: CheckpointCheck | undefined): boolean => {
+  const t = rep.tree;
+  const treeProblems = t
+    ? (t.index.firstDifference || t.index.beyondEvents ? 1 : 0) + (t.checkpoint && !t.checkpoint.extended ? 1 : 0) + (cp?.untrusted ? 1 : 0)
+    : 0;
+  return rep.problems.length === 0 && (rep.signatures?.problems.length ?? 0) === 0 && rep.storage.length === 0 && treeProblems === 0;
+};
+
+/**
+ * `keyledger verify` itself, for the CLI and `POST /api/verify` alike: the ledger's hash links, optionally its signatures,
+ * and with a checkpoint the proof that the ledger is an append-only extension of it (or the first difference named),
+ * the checkpoint's signatures checked against the members' keys and the keys given.
+ */
+export const runVerify = async (s: Session, o: VerifyRequest): Promise<E.Either<CliError, VerifyOutcome>> => {
+  const tree = await treeDeps(s);
+  if (E.isLeft(tree)) return tree;
+  // The checkpoint to check the ledger against: signatures checked once the pass has the members' keys.
+  let given: { head: TreeHead; note: string; source: string } | undefined;
+  if (o.checkpoint !== undefined) {
+    const parsed = parseCheckpointNote(o.checkpoint);
+    if (E.isLeft(parsed)) return parsed;
+    given = { head: parsed.right.head, ...o.checkpoint };
+  }
+  const extraKeys: NoteKey[] = [];
+  for (const k of o.keys ?? []) {
+    const parsed = parseVerifierKey(tree.right.sha256, k);
+    if (E.isLeft(parsed)) return usage(`the verifier key ${printable(k.slice(0, 120))} is not one: ${parsed.left} (keyledger checkpoint --vkey prints them)`);
+    extraKeys.push(parsed.right);
+  }
+  const kept = given ? await keptCheckpoints(s.store) : E.right([]);
+  if (E.isLeft(kept)) return kept;
+  // Ed25519 through node:crypto (the Crypto port's `signing`), loaded only when asked for; a checkpoint needs the members' keys.
+  const signing = o.signatures || given ? (await import('../../infra/signing')).signatures : undefined;
+  const r = await verifyLedger(s.store, {
+    digest: sha256Hex,
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(signing ? { signatures: { verify: signing.verify, thumbprint: signing.thumbprint } } : {}),
+    ...(o.expectGenesis !== undefined ? { expectGenesis: o.expectGenesis } : {}),
+    ...(o.deep ? { deep: true } : {}),
+    tree: { index: tree.right.tree, sha256: tree.right.sha256, ...(given ? { checkpoint: given.head, alsoAt: kept.right.map((k) => k.head.size) } : {}) },
+  })();
+  if (E.isLeft(r)) return r;
+  let rep = r.right;
+  let cp: CheckpointCheck | undefined;
+  if (given && signing && rep.tree) {
+    const deployments = Object.keys(rep.heads).filter((k) => k.startsWith('keyledger.deployment-'));
+    const members = await memberNoteKeysOf(s.store, deployments, { verify: signing.verify, thumbprint: signing.thumbprint }, tree.right.sha256);
+    if (E.isLeft(members)) return members;
+    const keys = [...members.right.keys, ...extraKeys];
+    const ed25519 = ed25519Of(signing.verify);
+    const opened = openNote(given.note, keys, ed25519);
+    const identity = tree.right.tree.identity();
+    const origin = E.isRight(identity) && identity.right !== undefined ? ledgerOrigin(identity.right) : undefined;
+    const untrusted = E.isLeft(opened)
+      ? describeNoteProblem(opened.left)
+      : origin !== undefined && given.head.origin !== origin
+        ? `it is a checkpoint of ${given.head.origin}, not of this ledger (${origin})`
+        : null;
+    const signedBy = E.isRight(opened)
+      ? [...new Set(opened.right.verified.map((v) => `${v.key.name}${v.timestamp !== undefined ? ' (cosignature)' : ''}`))]
+      : [];
+    // Narrowed with the kept checkpoints members signed, when the index no longer holds the checkpoint's tree.
+    const verifiedKept = kept.right.filter((k) => E.isRight(openNote(noteOf(k), keys, ed25519))).map((k) => k.head);
+    const narrowed = bracket(rep.tree, verifiedKept);
+    if (narrowed && rep.tree.checkpoint) rep = { ...rep, tree: { ...rep.tree, checkpoint: { ...rep.tree.checkpoint, firstDifference: narrowed } } };
+    const indexWhole = rep.tree?.index.firstDifference === null && !rep.tree.index.beyondEvents && rep.tree.index.size === rep.tree.size;
+    const consistent =
+      indexWhole && rep.tree?.checkpoint?.extended ? extendsHead(tree.right, given.head, { size: rep.tree.size, root: fromBase64(rep.tree.root)! }) : undefined;
+    cp = {
+      file: given.source,
+      signedBy,
+      untrusted,
+      consistencyProof: consistent === undefined ? 'not-checked' : E.isRight(consistent) && consistent.right ? 'verified' : 'failed',
+    };
+    if (cp.consistencyProof === 'failed' && rep.tree?.checkpoint)
+      rep = { ...rep, tree: { ...rep.tree, checkpoint: { ...rep.tree.checkpoint, extended: false } } };
+  }
+  return E.right({ report: rep, ...(cp ? { checkpoint: cp } : {}), intact: intactOf(rep, cp) });
+};
+
 const verifyCommand = async (io: Io, g: GlobalOptions, flags: VerifyFlags): Promise<number> =>
   withSession(io, g, async (s) => {
     if (flags.expectGenesis !== undefined && ((!flags.signatures && flags.checkpoint === undefined) || !Thumbprint.is(flags.expectGenesis)))
       return usage('--expect-genesis goes with --signatures and takes the genesis thumbprint (43 base64url characters) its operators confirmed');
     if ((flags.key?.length ?? 0) > 0 && flags.checkpoint === undefined) return usage('--key goes with --checkpoint: the keys whose signatures on it count');
-    const tree = await treeDeps(s);
-    if (E.isLeft(tree)) return tree;
-    // The checkpoint to check the ledger against: signatures checked once the pass has the members' keys.
-    let given: { head: TreeHead; note: string } | undefined;
+    let checkpoint: GivenCheckpoint | undefined;
     if (flags.checkpoint !== undefined) {
-      let note: string;
       try {
-        note = fs.readFileSync(flags.checkpoint, 'utf8');
+        checkpoint = { note: fs.readFileSync(flags.checkpoint, 'utf8'), source: flags.checkpoint };
       } catch (e) {
         return usage(`cannot read the checkpoint ${printable(flags.checkpoint)}: ${(e as Error).message}`);
       }
-      const parsed = parseCheckpointNote({ note, source: flags.checkpoint });
-      if (E.isLeft(parsed)) return parsed;
-      given = { head: parsed.right.head, note };
     }
-    const extraKeys: NoteKey[] = [];
-    for (const k of flags.key ?? []) {
-      const parsed = parseVerifierKey(tree.right.sha256, k);
-      if (E.isLeft(parsed)) return usage(`--key ${printable(k.slice(0, 120))}: ${parsed.left}`);
-      extraKeys.push(parsed.right);
-    }
-    const kept = given ? await keptCheckpoints(s.store) : E.right([]);
-    if (E.isLeft(kept)) return kept;
-    // Ed25519 through node:crypto (the Crypto port's `signing`), loaded only when asked for; a checkpoint needs the members' keys.
-    const signing = flags.signatures || given ? (await import('../../infra/signing')).signatures : undefined;
     const progress = progressReporter(io, !g.json, 'verifying ledger');
-    const r = await verifyLedger(s.store, {
-      digest: sha256Hex,
-      onProgress: progress.update,
-      ...(signing ? { signatures: { verify: signing.verify, thumbprint: signing.thumbprint } } : {}),
+    const r = await runVerify(s, {
+      ...(flags.signatures ? { signatures: true } : {}),
       ...(flags.expectGenesis !== undefined ? { expectGenesis: flags.expectGenesis } : {}),
       ...(flags.deep ? { deep: true } : {}),
-      tree: { index: tree.right.tree, sha256: tree.right.sha256, ...(given ? { checkpoint: given.head, alsoAt: kept.right.map((k) => k.head.size) } : {}) },
-    })();
+      ...(checkpoint ? { checkpoint } : {}),
+      ...(flags.key ? { keys: flags.key } : {}),
+      onProgress: progress.update,
+    });
     progress.stop();
     if (E.isLeft(r)) return r;
-    let rep = r.right;
-    let cp: CheckpointCheck | undefined;
-    if (given && signing && rep.tree) {
-      const deployments = Object.keys(rep.heads).filter((k) => k.startsWith('keyledger.deployment-'));
-      const members = await memberNoteKeysOf(s.store, deployments, { verify: signing.verify, thumbprint: signing.thumbprint }, tree.right.sha256);
-      if (E.isLeft(members)) return members;
-      const keys = [...members.right.keys, ...extraKeys];
-      const ed25519 = ed25519Of(signing.verify);
-      const opened = openNote(given.note, keys, ed25519);
-      const identity = tree.right.tree.identity();
-      const origin = E.isRight(identity) && identity.right !== undefined ? ledgerOrigin(identity.right) : undefined;
-      const untrusted = E.isLeft(opened)
-        ? describeNoteProblem(opened.left)
-        : origin !== undefined && given.head.origin !== origin
-          ? `it is a checkpoint of ${given.head.origin}, not of this ledger (${origin})`
-          : null;
-      const signedBy = E.isRight(opened)
-        ? [...new Set(opened.right.verified.map((v) => `${v.key.name}${v.timestamp !== undefined ? ' (cosignature)' : ''}`))]
-        : [];
-      // Narrowed with the kept checkpoints members signed, when the index no longer holds the checkpoint's tree.
-      const verifiedKept = kept.right.filter((k) => E.isRight(openNote(noteOf(k), keys, ed25519))).map((k) => k.head);
-      const narrowed = bracket(rep.tree, verifiedKept);
-      if (narrowed && rep.tree.checkpoint) rep = { ...rep, tree: { ...rep.tree, checkpoint: { ...rep.tree.checkpoint, firstDifference: narrowed } } };
-      const indexWhole = rep.tree?.index.firstDifference === null && !rep.tree.index.beyondEvents && rep.tree.index.size === rep.tree.size;
-      const consistent =
-        indexWhole && rep.tree?.checkpoint?.extended
-          ? extendsHead(tree.right, given.head, { size: rep.tree.size, root: fromBase64(rep.tree.root)! })
-          : undefined;
-      cp = {
-        file: flags.checkpoint!,
-        signedBy,
-        untrusted,
-        consistencyProof: consistent === undefined ? 'not-checked' : E.isRight(consistent) && consistent.right ? 'verified' : 'failed',
-      };
-      if (cp.consistencyProof === 'failed' && rep.tree?.checkpoint)
-        rep = { ...rep, tree: { ...rep.tree, checkpoint: { ...rep.tree.checkpoint, extended: false } } };
-    }
-    const signatureProblems = rep.signatures?.problems.length ?? 0;
+    const { report: rep, checkpoint: cp, intact } = r.right;
     s.log.write({
       command: 'verify',
       events: rep.events,
       streams: rep.streams,
       problems: rep.problems.length,
-      ...(rep.signatures ? { signatureProblems, signaturesVerified: rep.signatures.verified } : {}),
+      ...(rep.signatures ? { signatureProblems: rep.signatures.problems.length, signaturesVerified: rep.signatures.verified } : {}),
     });
     emit(io, g, cp ? { ...rep, checkpointFile: cp } : rep, verifyText(rep, cp));
-    const t = rep.tree;
-    const treeProblems = t
-      ? (t.index.firstDifference || t.index.beyondEvents ? 1 : 0) + (t.checkpoint && !t.checkpoint.extended ? 1 : 0) + (cp?.untrusted ? 1 : 0)
-      : 0;
-    return E.right(rep.problems.length === 0 && signatureProblems === 0 && rep.storage.length === 0 && treeProblems === 0 ? EXIT.ok : EXIT.tampered);
+    return E.right(intact ? EXIT.ok : EXIT.tampered);
   });
 
 export const registerVerify = (program: Command, { io, globals, done }: CommandScope): void => {
