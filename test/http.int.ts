@@ -1,22 +1,32 @@
 /**
  * `keyledger serve` in process (docs/adr/0019): the ping from the live view, the role × endpoint matrix (every
  * forbidden pair 403, no token 401 but for the ping and the metrics), tokens kept out of logs and answers, revocation,
- * the rate limit on bad tokens, a join over HTTP recorded under the token's name, and fast-check fuzzing of every body
- * and query: a typed 400, no stack trace, nothing written.
+ * the rate limit on bad tokens, a join over HTTP recorded under the token's name, /openapi.json judged by a JSON Schema
+ * validator against the codecs, and fast-check fuzzing of every body and query: a typed 400, no stack trace, nothing
+ * written. The CLI's verify --checkpoint, checkpoint --vkey, prove and join by names over HTTP, each answering as the CLI.
  */
 import test from 'ava';
+import Ajv2020 from 'ajv/dist/2020';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import * as E from 'fp-ts/Either';
 import type * as t from 'io-ts';
+import { checkProofFile, type InclusionProofFile } from '../src/commands/prove';
+import { parseVerifierKey } from '../src/domain/tlog/note';
 import { API_ROUTES, type ApiRoute } from '../src/http/api';
-import { membersOf } from '../src/http/codecs';
+import { decodeInput, membersOf, schemaOf } from '../src/http/codecs';
+import { ed25519Of } from '../src/infra/note-verify';
+import { sha256Hex } from '../src/infra/sha256';
+import { signatures } from '../src/infra/signing';
+import { sha256Bytes } from '../src/infra/sqlite-tree';
 import { tokenFileOf } from '../src/infra/token-file';
+import { instanceStatus } from '../src/projections/status';
 import { cli } from './support/cli-inproc';
 import { tempDir } from './support/fixtures';
 import { issueToken, type Served, serve, untilLive, untilView } from './support/http';
 import { keystoreThumbprint, newNode, type TestNode } from './support/nodes';
+import { outsider } from './support/notes';
 import { rowOf, tamper } from './support/tamper';
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 300);
@@ -28,12 +38,12 @@ interface World {
   readonly tokens: Readonly<Record<'operator' | 'auditor' | 'service' | 'otherService', string>>;
 }
 
-/** A activated and served; B waiting to join; a token of each role (and a service token of another deployment). */
+/** A activated, served, and its checkpoint kept; B waiting to join; a token of each role (and a service token of another deployment). */
 const world = (async (): Promise<World> => {
   const dir = tempDir('kl-http');
   const a = await newNode(dir, 'A');
   const b = await newNode(dir, 'B');
-  if ((await a.run('init')).code !== 0 || (await b.run('init')).code !== 1) throw new Error('setup failed');
+  if ((await a.run('init')).code !== 0 || (await b.run('init')).code !== 1 || (await a.run('checkpoint')).code !== 0) throw new Error('setup failed');
   const tokens = {
     operator: await issueToken(a, 'operator', 'ops@contoso'),
     auditor: await issueToken(a, 'auditor', 'auditor@contoso'),
@@ -89,10 +99,16 @@ test.serial('the ping: 200 for the activated instance, 503 with RSReportServerNo
 type Who = 'none' | 'operator' | 'auditor' | 'service' | 'otherService';
 const WHO: ReadonlyArray<Who> = ['none', 'operator', 'auditor', 'service', 'otherService'];
 
+/** A query each route with required query members is probed with: a read that answers (A's first event, under the checkpoint A signed). */
+const QUERIES: Readonly<Record<string, (w: World) => string>> = {
+  '/api/prove': (w) => `stream=keyledger.instance-${w.a.id}&revision=0`,
+};
+
 /** A URL for the route, and a body its codec refuses (so an allowed call stops at the door and changes nothing). */
-const probe = (r: ApiRoute, w: World): { url: string; body?: unknown } => {
+const probe = (r: ApiRoute, w: World): { url: string; query: string; body?: unknown } => {
   const url = r.url.replace(':installationId', w.a.id).replace('*', 'no-such-secret');
-  return r.body ? { url, body: { notAMember: true } } : { url };
+  const query = QUERIES[r.url]?.(w) ?? '';
+  return r.body ? { url, query, body: { notAMember: true } } : { url, query };
 };
 
 test.serial(
@@ -102,10 +118,12 @@ test.serial(
     const w = await world;
     const answers: string[] = [];
     for (const r of API_ROUTES) {
-      const { url, body } = probe(r, w);
+      const { url, query, body } = probe(r, w);
+      const required = (schemaOf(r.query) as { required?: string[] }).required ?? [];
+      t.true(required.length === 0 || query !== '', `${r.url}: a query to probe it with (QUERIES)`);
       for (const who of WHO) {
         const token = who === 'none' ? undefined : w.tokens[who];
-        const res = await inject(r.method, url, token, body);
+        const res = await inject(r.method, query ? `${url}?${query}` : url, token, body);
         answers.push(res.body, JSON.stringify(res.headers));
         const role = who === 'otherService' ? 'service' : who;
         const label = `${who} ${r.method} ${r.url}`;
@@ -216,13 +234,83 @@ test.serial('/openapi.json names exactly the members each codec defines', async 
     t.truthy(op, `${r.method} ${r.url}`);
     const query = ((op?.['parameters'] ?? []) as Array<{ in: string; name: string }>).filter((p) => p.in === 'query').map((p) => p.name);
     t.deepEqual(query.sort(), Object.keys(membersOf(r.query) ?? {}).sort(), `${r.url} query`);
-    const body = (op?.['requestBody'] as { content: Record<string, { schema: { properties: object; additionalProperties: boolean } }> } | undefined)?.content[
-      'application/json'
-    ]?.schema;
-    t.deepEqual(Object.keys(body?.properties ?? {}).sort(), r.body ? Object.keys(membersOf(r.body) ?? {}).sort() : [], `${r.url} body`);
-    if (body) t.false(body.additionalProperties);
+    interface ObjectSchema {
+      properties: object;
+      additionalProperties: boolean;
+      oneOf?: ObjectSchema[];
+    }
+    const body = (op?.['requestBody'] as { content: Record<string, { schema: ObjectSchema }> } | undefined)?.content['application/json']?.schema;
+    // A body of several forms (a union of closed codecs) is oneOf them, each closed: together they name every member.
+    const forms = body ? (body.oneOf ?? [body]) : [];
+    const named = [...new Set(forms.flatMap((f) => Object.keys(f.properties ?? {})))].sort();
+    t.deepEqual(named, r.body ? Object.keys(membersOf(r.body) ?? {}).sort() : [], `${r.url} body`);
+    for (const f of forms) t.false(f.additionalProperties, `${r.url}: each form closed`);
     t.deepEqual(op?.['x-roles'], r.roles);
   }
+});
+
+/** A value each body member's codec accepts (so a generated body is refused only for its shape: members, types, forms). */
+const VALID: Readonly<Record<string, unknown>> = {
+  installationId: '6f1c2b0e-8a4d-4c1e-9b7a-2d5e8f0a1c3b',
+  machineName: 'RS-NODE-2',
+  instanceName: 'MSSQLSERVER',
+  expectThumbprint: 'n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg',
+  expectGenesis: 'n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg',
+  rewrap: true,
+  force: false,
+  rotate: true,
+  signatures: true,
+  deep: false,
+  checkpoint: 'keyledger/ledger/x\n1\nAAAA\n\n— k sig\n',
+  keys: ['keyledger/member/x+01234567+AQID'],
+  serviceIdentity: 'CONTOSO\\svc-reports',
+  password: 'correct horse battery staple',
+  backup: 'a.b.c.d.e',
+  confirm: 'default',
+  value: 'Server=db',
+};
+
+test.serial('a JSON Schema 2020-12 validator (Ajv) given the served /openapi.json accepts exactly the bodies the codecs accept, route by route', async (t) => {
+  t.timeout(30_000);
+  type Doc = { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: object }> } }>> };
+  const doc = (await inject('GET', '/openapi.json')).json<Doc>();
+  const ajv = new Ajv2020({ strict: true, validateFormats: false });
+  const routes = API_ROUTES.filter((r) => r.body).map((r) => {
+    const schema =
+      doc.paths[r.url.replace(/:([A-Za-z]+)/g, '{$1}').replace(/\*$/, '{name}')]?.[r.method.toLowerCase()]?.requestBody?.content['application/json']?.schema;
+    if (!schema) throw new Error(`no body schema for ${r.method} ${r.url}`);
+    const members = Object.keys(membersOf(r.body as t.Mixed) ?? {});
+    for (const m of members) if (!(m in VALID)) throw new Error(`test: give VALID a value for the body member ${m}`);
+    return { r, members, validate: ajv.compile(schema) };
+  });
+  // Of a type no member takes, or of one some take (true, a list): then both must refuse it, or both accept it.
+  const wrong = fc.constantFrom<unknown>(null, 1.5, [], {}, true);
+  const bodyOf = ({ members }: (typeof routes)[number]) =>
+    fc
+      .dictionary(fc.constantFrom(...members, 'x'), fc.boolean(), { maxKeys: members.length + 1 })
+      .chain((picked) => fc.record(Object.fromEntries(Object.keys(picked).map((k) => [k, picked[k] && k in VALID ? fc.constant(VALID[k]) : wrong]))));
+  let accepted = 0;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: routes.length - 1 }).chain((i) => fc.tuple(fc.constant(i), bodyOf(routes[i]!))),
+      ([i, body]) => {
+        const x = routes[i]!;
+        const byCodec = E.isRight(decodeInput(x.r.body as t.Mixed, body, 'body'));
+        if (byCodec) accepted++;
+        if (byCodec !== x.validate(body)) throw new Error(`${x.r.url}: the codec ${byCodec ? 'accepts' : 'refuses'} it, the schema does not`);
+      },
+    ),
+    { numRuns: RUNS },
+  );
+  t.true(accepted > 0, 'some bodies were accepted: the comparison is not only of refusals');
+  // The join's shapes, by the validator alone.
+  const join = routes.find((x) => x.r.url === '/api/join')!.validate;
+  const [id, tp] = [VALID['installationId'], VALID['expectThumbprint']];
+  t.true(join({ installationId: id, expectThumbprint: tp }));
+  t.true(join({ machineName: 'M', instanceName: 'N', expectThumbprint: tp }));
+  t.false(join({ installationId: id, machineName: 'M', instanceName: 'N', expectThumbprint: tp }), 'both forms');
+  t.false(join({ installationId: id, machineName: 'M', expectThumbprint: tp }), 'a member of the other form');
+  t.false(join({ expectThumbprint: tp }), 'neither');
 });
 
 /** A token of a role the route allows (so the fuzzed input reaches the codec). */
@@ -240,7 +328,10 @@ test.serial('fuzzing every body and query: a typed 400, no stack trace, nothing 
   const withQuery = API_ROUTES.filter((r) => Object.keys(membersOf(r.query) ?? {}).length > 0 || r.method === 'GET');
   const value = fc.oneof(
     fc.jsonValue(),
-    fc.dictionary(fc.constantFrom('installationId', 'expectThumbprint', 'password', 'value', 'force', 'confirm', 'x'), fc.jsonValue()),
+    fc.dictionary(
+      fc.constantFrom('installationId', 'machineName', 'instanceName', 'expectThumbprint', 'password', 'value', 'force', 'confirm', 'checkpoint', 'keys', 'x'),
+      fc.jsonValue(),
+    ),
   );
   const bodyCase = fc
     .tuple(fc.constantFrom(...withBody), value)
@@ -248,7 +339,11 @@ test.serial('fuzzing every body and query: a typed 400, no stack trace, nothing 
   const queryCase = fc
     .tuple(
       fc.constantFrom(...withQuery),
-      fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(fc.string({ maxLength: 40 }), fc.constant('true')), { minKeys: 1 }),
+      fc.dictionary(
+        fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('stream', 'revision')),
+        fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('true', '0', '18446744073709551616', 'keyledger.deployment-default')),
+        { minKeys: 1 },
+      ),
     )
     .filter(([r, q]) => refused(r.query, q));
   await fc.assert(
@@ -372,6 +467,171 @@ test.serial('secrets over HTTP for a service token; a backup comes back in the a
   t.like(wrong.json(), { error: 'BackupPasswordWrong' });
   t.is(await eventCount(), before, 'nothing written');
 });
+
+test.serial('verify --checkpoint over HTTP: the note posted, its signatures checked, the extension proven — what the CLI answers for the file', async (t) => {
+  t.timeout(60_000);
+  const w = await world;
+  const signed = await inject('POST', '/api/checkpoint', w.tokens.auditor, {});
+  t.is(signed.statusCode, 200, signed.body);
+  const { note, size } = signed.json<{ note: string; size: number }>();
+  const answer = await inject('POST', '/api/verify', w.tokens.auditor, { checkpoint: note });
+  t.is(answer.statusCode, 200, answer.body);
+  const got = answer.json<{ intact: boolean; checkpointFile: { file: string; signedBy: string[]; untrusted: string | null }; tree: { checkpoint: object } }>();
+  t.true(got.intact);
+  t.like(got.checkpointFile, { file: '(the request body)', signedBy: [`keyledger/member/${w.a.id}`], untrusted: null });
+  t.like(got.tree.checkpoint, { head: { size }, extended: true, firstDifference: null });
+  // The same as `keyledger verify --checkpoint FILE --json`, but for the file's name and the verdict the exit code carries.
+  const file = path.join(w.a.dir, 'http.checkpoint');
+  fs.writeFileSync(file, note);
+  const cli = await w.a.run('--json', 'verify', '--checkpoint', file);
+  t.is(cli.code, 0, cli.stderr);
+  const { intact: _intact, checkpointFile: fromHttp, ...restHttp } = got as unknown as Record<string, unknown> & { checkpointFile: object };
+  const { checkpointFile: fromCli, ...restCli } = cli.json<Record<string, unknown> & { checkpointFile: object }>();
+  t.deepEqual(restHttp, restCli);
+  t.deepEqual({ ...fromHttp, file }, fromCli);
+
+  // The body signed by a key no member holds: not trusted, unless that key is given (the CLI's --key).
+  const me = outsider();
+  const body = `${note.split('\n\n')[0]}\n`;
+  const foreign = await inject('POST', '/api/verify', w.tokens.operator, { checkpoint: me.note(body) });
+  t.is(foreign.statusCode, 200, foreign.body);
+  t.like(foreign.json(), { intact: false, checkpointFile: { signedBy: [], untrusted: 'no signature by a known key (1 by other keys)' } });
+  const pinned = await inject('POST', '/api/verify', w.tokens.operator, { checkpoint: me.note(body), keys: [me.vkey] });
+  t.like(pinned.json(), { intact: true, checkpointFile: { signedBy: ['test.example/outsider'], untrusted: null } });
+  // Another root at the same size, signed by a given key: not an extension.
+  const root = body.split('\n')[2] ?? '';
+  const otherRoot = `${root[0] === 'A' ? 'B' : 'A'}${root.slice(1)}`;
+  const forked = await inject('POST', '/api/verify', w.tokens.auditor, { checkpoint: me.note(body.replace(root, otherRoot)), keys: [me.vkey] });
+  t.is(forked.statusCode, 200);
+  t.like(forked.json(), { intact: false, tree: { checkpoint: { extended: false } } });
+
+  // Bad input: a typed 400 with the CLI's line.
+  const notANote = await inject('POST', '/api/verify', w.tokens.auditor, { checkpoint: 'hello' });
+  t.is(notANote.statusCode, 400);
+  t.like(notANote.json(), { error: 'CheckpointUnusable' });
+  t.regex(notANote.json<{ message: string }>().message, /^the checkpoint \(the request body\) cannot be used: not a signed note/);
+  t.is((await inject('POST', '/api/verify', w.tokens.auditor, { keys: [me.vkey] })).statusCode, 400, 'keys without a checkpoint');
+  const badKey = await inject('POST', '/api/verify', w.tokens.auditor, { checkpoint: note, keys: ['not-a-key'] });
+  t.is(badKey.statusCode, 400);
+  t.regex(badKey.json<{ message: string }>().message, /^the verifier key not-a-key is not one: a verifier key is <name>\+<key ID>\+<base64 key>/);
+});
+
+test.serial("checkpoint --vkey and prove over HTTP: the member's keys to pin, and the proof file keyledger prove writes, checked with them", async (t) => {
+  t.timeout(60_000);
+  const w = await world;
+  const vkeys = await inject('GET', '/api/checkpoint/vkey', w.tokens.auditor);
+  t.is(vkeys.statusCode, 200);
+  const keys = vkeys.json<{ note: string; cosignature: string }>();
+  t.deepEqual(keys, (await w.a.run('--json', 'checkpoint', '--vkey')).json());
+  t.regex(keys.note, new RegExp(`^keyledger/member/${w.a.id}\\+[0-9a-f]{8}\\+`));
+
+  const stream = `keyledger.instance-${w.b.id}`;
+  const proved = await inject('GET', `/api/prove?stream=${stream}&revision=1`, w.tokens.auditor);
+  t.is(proved.statusCode, 200, proved.body);
+  const proof = proved.json<InclusionProofFile>();
+  t.deepEqual(proof, JSON.parse((await w.a.run('prove', `${stream}@1`)).stdout));
+  t.like(proof, { format: 'keyledger-inclusion-proof/v1', event: { stream, revision: '1', type: 'KeyPairIssued' } });
+  const pinned = [keys.note, keys.cosignature]
+    .map((k) => parseVerifierKey(sha256Bytes, k))
+    .filter(E.isRight)
+    .map((k) => k.right);
+  t.is(pinned.length, 2);
+  const checked = checkProofFile(proof, pinned, sha256Bytes, sha256Hex, ed25519Of(signatures.verify));
+  t.true(E.isRight(checked), JSON.stringify(checked));
+
+  const missing = await inject('GET', `/api/prove?stream=${stream}&revision=999`, w.tokens.auditor);
+  t.is(missing.statusCode, 404);
+  t.like(missing.json(), { error: 'EventNotFound' });
+  const huge = await inject('GET', `/api/prove?stream=${stream}&revision=9223372036854775808`, w.tokens.auditor);
+  t.is(huge.statusCode, 400, 'past a revision the store can hold');
+  const cliHuge = await w.a.run('prove', `${stream}@99999999999999999999`);
+  t.is(cliHuge.code, 2, 'the CLI too: bad input, not a store failure');
+  t.regex(cliHuge.stderr, /is past the largest a stream can have/);
+  t.is((await inject('GET', '/api/prove?stream=x', w.tokens.auditor)).statusCode, 400, 'no revision');
+  t.is((await inject('GET', `/api/prove?stream=${stream}&revision=1`, w.tokens.service)).statusCode, 403);
+});
+
+test.serial(
+  'a join by machine and instance name: the remedy of no match followed, several matches refused, the thumbprint still decides (attack)',
+  async (t) => {
+    t.timeout(60_000);
+    const w = await world;
+    const join = (body: object) => inject('POST', '/api/join', w.tokens.operator, body);
+    const statusIn = (id: string): string => {
+      const s = w.served.server.ctx.view.state();
+      return s.kind === 'live' ? instanceStatus(s.view, id).state : 'not-live';
+    };
+    // Exactly one of the two forms.
+    const before = await eventCount();
+    const thumb = keystoreThumbprint(w.b.file);
+    for (const [body, why] of [
+      [{ expectThumbprint: thumb }, /^the body must give installationId, or machineName and instanceName$/],
+      [{ installationId: w.b.id, machineName: 'RS-B', instanceName: 'B', expectThumbprint: thumb }, /not members of several of these forms/],
+      [
+        { installationId: w.b.id, machineName: 'RS-B', expectThumbprint: thumb },
+        /not members of several of these forms \(it has installationId, machineName\)/,
+      ],
+      [{ machineName: 'RS-B', expectThumbprint: thumb }, /^body member "instanceName" is missing: expected 1–128 printable characters$/],
+      [{ machineName: 'RS-\u001b[2J', instanceName: 'B', expectThumbprint: thumb }, /^body member "machineName" has a control or formatting character/],
+    ] as const) {
+      const r = await join(body);
+      t.is(r.statusCode, 400, JSON.stringify(body));
+      t.like(r.json(), { error: 'UsageError' });
+      t.regex(r.json<{ message: string }>().message, why);
+    }
+    t.is(await eventCount(), before, 'a refused body writes nothing');
+
+    // No instance so named: 404, and its remedy (run keyledger init on it) followed to the join.
+    const c = await newNode(w.a.dir, 'C');
+    const unknown = await join({ machineName: 'rs-c', instanceName: 'c', expectThumbprint: thumb });
+    t.is(unknown.statusCode, 404);
+    t.like(unknown.json(), {
+      error: 'NoInstanceNamed',
+      message: 'no instance c on machine rs-c in the ledger: run keyledger init on it first (see keyledger list)',
+    });
+    t.is((await c.run('init')).code, 1);
+    await untilView(w.served, 'C waiting', () => statusIn(c.id) === 'waiting-to-join');
+    const joined = await join({ machineName: 'rs-c', instanceName: 'c', expectThumbprint: keystoreThumbprint(c.file) });
+    t.is(joined.statusCode, 200, joined.body);
+    t.like(joined.json(), { newcomer: c.id, recorded: ['SymmetricKeyWrapped'] });
+    t.is((await c.run('start')).code, 0, 'activated');
+
+    // Two instances under the same names, both waiting: refused, naming both, nothing written.
+    const d1 = await newNode(w.a.dir, 'D1', ['--machine', 'RS-D', '--instance', 'D']);
+    const d2 = await newNode(w.a.dir, 'D2', ['--machine', 'RS-D', '--instance', 'D']);
+    for (const d of [d1, d2]) t.is((await d.run('init')).code, 1);
+    await untilView(w.served, 'D1 and D2 waiting', () => statusIn(d1.id) === 'waiting-to-join' && statusIn(d2.id) === 'waiting-to-join');
+    const written = await eventCount();
+    const both = await join({ machineName: 'RS-D', instanceName: 'D', expectThumbprint: keystoreThumbprint(d1.file) });
+    t.is(both.statusCode, 400);
+    t.like(both.json(), { error: 'InstanceNameAmbiguous' });
+    t.true([d1.id, d2.id].every((id) => both.json<{ message: string }>().message.includes(id)));
+    t.is(await eventCount(), written, 'nothing written');
+    // The names pick D2 once D1 is joined (the one still waiting) — but the key must be the one confirmed: D1's is not D2's.
+    t.is((await join({ installationId: d1.id, expectThumbprint: keystoreThumbprint(d1.file) })).statusCode, 200);
+    await untilView(w.served, 'D1 no longer waiting', () => statusIn(d1.id) !== 'waiting-to-join');
+    const afterD1 = await eventCount();
+    const wrongKey = await join({ machineName: 'RS-D', instanceName: 'D', expectThumbprint: keystoreThumbprint(d1.file) });
+    t.is(wrongKey.statusCode, 409);
+    t.like(wrongKey.json(), { error: 'NewcomerKeyRefused' });
+    t.is(await eventCount(), afterD1, 'nothing wrapped for a key not confirmed');
+    const d2joined = await join({ machineName: 'RS-D', instanceName: 'D', expectThumbprint: keystoreThumbprint(d2.file) });
+    t.is(d2joined.statusCode, 200, d2joined.body);
+    t.like(d2joined.json(), { newcomer: d2.id });
+    // The CLI's join by names is the same lookup over the same view: no match, and now (neither waiting) two matches.
+    const cliUnknown = await w.a.run('join', '--machine', 'RS-E', '--instance', 'E', '--expect-thumbprint', thumb);
+    t.is(cliUnknown.code, 2);
+    t.is(cliUnknown.stderr, 'keyledger: no instance E on machine RS-E in the ledger: run keyledger init on it first (see keyledger list)\n');
+    const cliTwo = await w.a.run('join', '--machine', 'RS-D', '--instance', 'D', '--expect-thumbprint', thumb);
+    t.is(cliTwo.code, 2);
+    t.is(
+      cliTwo.stderr,
+      `keyledger: 2 instances are named D on RS-D, and not exactly one of them is waiting to join (${[d1.id, d2.id].sort().join(', ')}): ` +
+        'give the installation ID instead (see keyledger list)\n',
+    );
+    t.is(await eventCount(), afterD1 + 1, 'only the one join confirmed was recorded');
+  },
+);
 
 test.serial('an event planted behind the server without its hash chain stops the live view: the ping says 503, not activated (attack)', async (t) => {
   t.timeout(60_000);

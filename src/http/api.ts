@@ -12,13 +12,15 @@ import type * as t from 'io-ts';
 import { iterationsFrom, MIN_PASSWORD_LENGTH } from '../cli/commands/backup-restore';
 import { parseTypes } from '../cli/commands/audit';
 import { rewriteIdentity } from '../cli/commands/change-identity';
+import { proofOf, verifierKeys } from '../cli/commands/tree';
+import { runVerify } from '../cli/commands/verify';
 import { parseInstant as reportInstant, policyFrom, renderReport } from '../cli/commands/report';
 import type { CliError } from '../cli/errors';
 import { parseAt, parseInstant } from '../cli/points';
 import { membershipOf, statusJson } from '../cli/render';
 import { diagnoseJson } from '../cli/render-diagnose';
 import { jsonLine } from '../cli/render-audit';
-import { instanceDeps, instanceSigner, rememberedHeads, secretDeps, type Session, treeDeps, usage, witnessDeps } from '../cli/session';
+import { instanceDeps, instanceSigner, rememberedHeads, secretDeps, type Session, usage, witnessDeps } from '../cli/session';
 import { backupKey, type BackupDeps, restoreKey } from '../commands/backup';
 import { deleteContent, planContentDeletion } from '../commands/delete-content';
 import { diagnose } from '../commands/diagnose';
@@ -28,7 +30,6 @@ import { recreateKey } from '../commands/recreate';
 import { deleteSecret, getSecret, listSecrets, MAX_SECRET_BYTES, putSecret } from '../commands/secrets';
 import { type TrailScope, trailPages } from '../commands/trail';
 import { headJson } from '../commands/tree';
-import { verifyLedger } from '../commands/verify';
 import { checkedHead, signHead } from '../commands/witness';
 import type { SecretName } from '../domain/events';
 import type { DeploymentId, InstallationId, NonEmptyString } from '../domain/ids';
@@ -37,6 +38,7 @@ import { sha256Hex } from '../infra/sha256';
 import type { Role } from '../infra/token-file';
 import { findingsFor } from '../projections/findings';
 import { buildReport } from '../projections/report-runner';
+import { instanceByName } from '../projections/instance-by-name';
 import { instanceStatus, listInstances } from '../projections/status';
 import { auditRecord, matchesTrail, type TrailFilter } from '../projections/trail';
 import type { Access, Principal } from './auth';
@@ -51,6 +53,7 @@ import {
   JoinBody,
   NoBody,
   NoQuery,
+  ProveQuery,
   RemoveBody,
   ReportQuery,
   RestoreBody,
@@ -235,24 +238,28 @@ const report = async ({ s, query: q, who }: HandlerInput<unknown, t.TypeOf<typeo
 };
 
 const verify = async ({ s, body }: HandlerInput<unknown, unknown, t.TypeOf<typeof VerifyBody>>): Promise<E.Either<ApiError, Answer>> => {
-  if (body.expectGenesis !== undefined && !body.signatures) return usage('expectGenesis goes with signatures: true');
-  const tree = await treeDeps(s);
-  if (E.isLeft(tree)) return tree;
-  const signing = body.signatures ? (await import('../infra/signing')).signatures : undefined;
-  const r = await verifyLedger(s.store, {
-    digest: sha256Hex,
-    ...(signing ? { signatures: { verify: signing.verify, thumbprint: signing.thumbprint } } : {}),
+  if (body.expectGenesis !== undefined && !body.signatures && body.checkpoint === undefined)
+    return usage('expectGenesis goes with signatures: true (or a checkpoint)');
+  if (body.keys !== undefined && body.checkpoint === undefined) return usage('keys go with checkpoint: the keys whose signatures on it count');
+  // The CLI's `verify [--signatures] [--checkpoint FILE --key VKEY…]`: the checkpoint's text is the body's, and implies signatures.
+  const r = await runVerify(s, {
+    ...(body.signatures || body.checkpoint !== undefined ? { signatures: true } : {}),
     ...(body.expectGenesis !== undefined ? { expectGenesis: body.expectGenesis } : {}),
     ...(body.deep ? { deep: true } : {}),
-    tree: { index: tree.right.tree, sha256: tree.right.sha256 },
-  })();
+    ...(body.checkpoint !== undefined ? { checkpoint: { note: body.checkpoint, source: '(the request body)' } } : {}),
+    ...(body.keys !== undefined ? { keys: body.keys } : {}),
+  });
   if (E.isLeft(r)) return r;
-  const rep = r.right;
-  const t0 = rep.tree;
-  const treeProblems = t0 ? (t0.index.firstDifference || t0.index.beyondEvents ? 1 : 0) : 0;
-  const intact = rep.problems.length === 0 && (rep.signatures?.problems.length ?? 0) === 0 && rep.storage.length === 0 && treeProblems === 0;
-  s.log.write({ command: 'verify', via: 'http', events: rep.events, problems: rep.problems.length, intact });
-  return json({ intact, ...rep });
+  const { report: rep, checkpoint: cp, intact } = r.right;
+  s.log.write({
+    command: 'verify',
+    via: 'http',
+    events: rep.events,
+    problems: rep.problems.length,
+    intact,
+    ...(cp ? { checkpointSize: rep.tree?.checkpoint?.head.size } : {}),
+  });
+  return json({ intact, ...rep, ...(cp ? { checkpointFile: cp } : {}) });
 };
 
 const checkpoint = async ({ s }: HandlerInput<unknown, unknown, unknown>): Promise<E.Either<ApiError, Answer>> => {
@@ -268,8 +275,24 @@ const checkpoint = async ({ s }: HandlerInput<unknown, unknown, unknown>): Promi
   return json({ ...headJson(head.right), note: note.right });
 };
 
-const join = async ({ s, body }: HandlerInput<unknown, unknown, t.TypeOf<typeof JoinBody>>): Promise<E.Either<ApiError, Answer>> => {
-  const newcomer = body.installationId.toLowerCase() as InstallationId;
+/** The newcomer a join names: its installation ID, or the instance so named in the live view (the CLI's `join --machine M --instance N`). */
+const newcomerOf = (ctx: ServerContext, body: t.TypeOf<typeof JoinBody>): E.Either<ApiError, InstallationId> => {
+  if ('installationId' in body) return E.right(body.installationId.toLowerCase() as InstallationId);
+  for (const [member, name] of [
+    ['machineName', body.machineName],
+    ['instanceName', body.instanceName],
+  ] as const) {
+    const problem = nameProblem(name);
+    if (problem !== undefined) return usage(`body member "${member}" ${problem}: give the name keyledger list shows`);
+  }
+  const view = liveView(ctx);
+  return E.isLeft(view) ? view : instanceByName(view.right, body.machineName, body.instanceName);
+};
+
+const join = async ({ s, body, ctx }: HandlerInput<unknown, unknown, t.TypeOf<typeof JoinBody>>): Promise<E.Either<ApiError, Answer>> => {
+  const named = newcomerOf(ctx, body);
+  if (E.isLeft(named)) return named;
+  const newcomer = named.right;
   // Over HTTP nobody is asked: the thumbprint the operator confirmed out of band is in the body, or nothing is wrapped.
   const r = await joinInstance(await instanceDeps(s, 'join'), s.config.instance, newcomer, {
     rewrap: body.rewrap === true,
@@ -289,6 +312,13 @@ const join = async ({ s, body }: HandlerInput<unknown, unknown, t.TypeOf<typeof 
     recorded: r.right.recorded,
   });
   return json(r.right);
+};
+
+const proveRoute = async ({ s, query }: HandlerInput<unknown, t.TypeOf<typeof ProveQuery>, unknown>): Promise<E.Either<ApiError, Answer>> => {
+  const proof = await proofOf(s, query.stream, BigInt(query.revision));
+  if (E.isLeft(proof)) return proof;
+  s.log.write({ command: 'prove', via: 'http', target: `${query.stream}@${query.revision}`, leafIndex: proof.right.leafIndex, treeSize: proof.right.treeSize });
+  return json(proof.right);
 };
 
 const remove = async ({ s, body }: HandlerInput<unknown, unknown, t.TypeOf<typeof RemoveBody>>): Promise<E.Either<ApiError, Answer>> => {
@@ -467,7 +497,9 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     method: 'POST',
     url: '/api/verify',
     roles: READERS,
-    summary: "the ledger's integrity: every hash link, optionally every signature (keyledger verify --json); intact: false names each problem",
+    summary:
+      "the ledger's integrity: every hash link, optionally every signature, and with checkpoint (a signed note's text) the proof that the ledger " +
+      'extends it or its first difference (keyledger verify --json [--checkpoint]); intact: false names each problem',
     query: NoQuery,
     body: VerifyBody,
     produces: 'application/json',
@@ -484,10 +516,34 @@ export const API_ROUTES: ReadonlyArray<ApiRoute> = [
     handle: checkpoint,
   }),
   route({
+    method: 'GET',
+    url: '/api/checkpoint/vkey',
+    roles: READERS,
+    summary: "the served member's verifier keys, for note signatures and cosignatures, to pin (keyledger checkpoint --vkey --json)",
+    query: NoQuery,
+    produces: 'application/json',
+    handle: async ({ s }) => {
+      const keys = await verifierKeys(s, await instanceDeps(s, 'checkpoint'));
+      return E.isLeft(keys) ? keys : json(keys.right);
+    },
+  }),
+  route({
+    method: 'GET',
+    url: '/api/prove',
+    roles: READERS,
+    summary:
+      'one event with its inclusion proof against the newest signed checkpoint kept that covers it: the file keyledger prove writes, for bin/keyledger-verify-proof',
+    query: ProveQuery,
+    produces: 'application/json',
+    handle: proveRoute,
+  }),
+  route({
     method: 'POST',
     url: '/api/join',
     roles: OPERATOR,
-    summary: "wrap the deployment key for a waiting instance (keyledger join): expectThumbprint is the newcomer's, confirmed out of band",
+    summary:
+      'wrap the deployment key for a waiting instance (keyledger join), named by installationId or by machineName and instanceName: ' +
+      "expectThumbprint is the newcomer's, confirmed out of band",
     query: NoQuery,
     body: JoinBody,
     produces: 'application/json',

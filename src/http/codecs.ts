@@ -8,6 +8,8 @@ import * as t from 'io-ts';
 import { decodeProblems } from '../domain/decode-errors';
 import { DeploymentId, InstallationId, Thumbprint } from '../domain/ids';
 import { Duration } from '../domain/report-policy';
+import { nameProblem } from '../domain/text';
+import { MAX_REVISION } from '../commands/prove';
 
 /** A query flag: `true` or `false`, as a query string carries it. */
 export const Flag = t.keyof({ true: null, false: null }, 'Flag');
@@ -41,6 +43,84 @@ export const Instant = t.brand(
 
 /** `--at` of diagnose: an ISO time or a position (`12/12`, `12`). */
 export const AtPoint = t.brand(t.string, (s): s is t.Branded<string, { readonly AtPoint: unique symbol }> => s.length >= 1 && s.length <= 64, 'AtPoint');
+
+/** A signed checkpoint's text (a C2SP signed note, as `keyledger checkpoint` writes it), at most 64 KiB. */
+export const CheckpointNote = t.brand(
+  t.string,
+  (s): s is t.Branded<string, { readonly CheckpointNote: unique symbol }> => s.length >= 1 && s.length <= 64 * 1024,
+  'CheckpointNote',
+);
+
+/** A verifier key (`<name>+<key ID>+<base64 key>`, as `keyledger checkpoint --vkey` prints it), checked further by `verify`. */
+export const VerifierKey = t.brand(
+  t.string,
+  (s): s is t.Branded<string, { readonly VerifierKey: unique symbol }> => s.length >= 1 && s.length <= 512,
+  'VerifierKey',
+);
+
+/** One to 16 verifier keys. */
+export const VerifierKeys = t.brand(
+  t.array(VerifierKey),
+  (ks): ks is t.Branded<Array<t.TypeOf<typeof VerifierKey>>, { readonly VerifierKeys: unique symbol }> => ks.length >= 1 && ks.length <= 16,
+  'VerifierKeys',
+);
+
+/** A ledger stream's name (`keyledger.deployment-default`): 1–256 printable characters. */
+export const StreamName = t.brand(
+  t.string,
+  (s): s is t.Branded<string, { readonly StreamName: unique symbol }> => nameProblem(s, 256) === undefined && s.trim() === s,
+  'StreamName',
+);
+
+/** A stream revision as a query carries it: a decimal integer from 0 to 2^63 − 1. */
+export const Revision = t.brand(
+  t.string,
+  (s): s is t.Branded<string, { readonly Revision: unique symbol }> => /^(0|[1-9][0-9]{0,18})$/.test(s) && BigInt(s) <= MAX_REVISION,
+  'Revision',
+);
+
+// ─── Members, and exactly one form ────────────────────────────────────────
+
+/** The members a codec defines (through exact, partial, intersections, and the forms of a union); undefined for a codec that is not an object. */
+export const membersOf = (codec: t.Mixed): Readonly<Record<string, t.Mixed>> | undefined => {
+  if (codec instanceof t.InterfaceType || codec instanceof t.PartialType) return codec.props as Record<string, t.Mixed>;
+  if (codec instanceof t.ExactType) return membersOf(codec.type);
+  if (codec instanceof t.IntersectionType || codec instanceof t.UnionType) {
+    const all: Record<string, t.Mixed> = {};
+    for (const c of codec.types as t.Mixed[]) Object.assign(all, membersOf(c) ?? {});
+    return all;
+  }
+  return undefined;
+};
+
+/** Each form of a union of object codecs with the members only it defines (what tells it from the others). */
+const formsOf = (codec: t.UnionType<t.Mixed[]>): ReadonlyArray<{ readonly form: t.Mixed; readonly own: ReadonlyArray<string> }> => {
+  const forms = codec.types.map((form) => ({ form, members: Object.keys(membersOf(form) ?? {}) }));
+  return forms.map(({ form, members }) => ({ form, own: members.filter((m) => !forms.every((f) => f.members.includes(m))) }));
+};
+
+/** `installationId`, or `machineName` and `instanceName`. */
+const formsText = (forms: ReturnType<typeof formsOf>): string => forms.map((f) => f.own.join(' and ')).join(', or ');
+
+/**
+ * An object codec that refuses (where `t.exact` strips) a member it does not define: the forms of a union (`t.union`
+ * of closed forms), so that a value carrying members of two forms matches neither and is refused, as its JSON Schema
+ * (`oneOf` of objects without additional properties) says.
+ */
+export const closed = <C extends t.HasProps>(codec: C, name: string): t.ExactC<C> => {
+  const exact = t.exact(codec, name);
+  const members = new Set(Object.keys(membersOf(codec) ?? {}));
+  return new t.ExactType<C, t.TypeOf<C>, t.OutputOf<C>, unknown>(
+    name,
+    (u): u is t.TypeOf<C> => exact.is(u) && Object.keys(u as object).every((k) => members.has(k)),
+    (u, c) => {
+      const extra = typeof u === 'object' && u !== null ? Object.keys(u).find((k) => !members.has(k)) : undefined;
+      return extra === undefined ? exact.validate(u, c) : t.failure(u, t.appendContext(c, extra, t.never, undefined), `${name} does not take ${extra}`);
+    },
+    exact.encode,
+    codec,
+  ) as t.ExactC<C>;
+};
 
 // ─── Paths ────────────────────────────────────────────────────────────────
 
@@ -77,14 +157,25 @@ export const ReportQuery = t.exact(
   }),
   'ReportQuery',
 );
+export const ProveQuery = t.exact(t.type({ stream: StreamName, revision: Revision }), 'ProveQuery');
 
 // ─── Bodies ───────────────────────────────────────────────────────────────
 
 export const NoBody = t.exact(t.type({}), 'NoBody');
-export const VerifyBody = t.exact(t.partial({ signatures: t.boolean, deep: t.boolean, expectGenesis: Thumbprint }), 'VerifyBody');
-/** A join needs the newcomer's thumbprint, confirmed out of band (as `keyledger status` prints it on the newcomer), as the CLI does. */
-export const JoinBody = t.exact(
-  t.intersection([t.type({ installationId: InstallationId, expectThumbprint: Thumbprint }), t.partial({ rewrap: t.boolean })]),
+/** With `checkpoint` (a signed note's text), the proof that the ledger extends it, its signatures checked (implies `signatures`); `keys` count too. */
+export const VerifyBody = t.exact(
+  t.partial({ signatures: t.boolean, deep: t.boolean, expectGenesis: Thumbprint, checkpoint: CheckpointNote, keys: VerifierKeys }),
+  'VerifyBody',
+);
+/**
+ * A join names the newcomer by its installation ID, or by machine and instance name (exactly one of the two), and
+ * needs its thumbprint, confirmed out of band (as `keyledger status` prints it on the newcomer), as the CLI does.
+ */
+export const JoinBody = t.union(
+  [
+    closed(t.intersection([t.type({ installationId: InstallationId, expectThumbprint: Thumbprint }), t.partial({ rewrap: t.boolean })]), 'JoinById'),
+    closed(t.intersection([t.type({ machineName: Name, instanceName: Name, expectThumbprint: Thumbprint }), t.partial({ rewrap: t.boolean })]), 'JoinByName'),
+  ],
   'JoinBody',
 );
 export const RemoveBody = t.exact(
@@ -99,18 +190,6 @@ export const DeleteContentBody = t.exact(t.partial({ confirm: t.string }), 'Dele
 export const SecretPutBody = t.exact(t.type({ value: SecretText }), 'SecretPutBody');
 
 // ─── Decoding ─────────────────────────────────────────────────────────────
-
-/** The members a codec defines (through exact, partial and intersections); undefined for a codec that is not an object. */
-export const membersOf = (codec: t.Mixed): Readonly<Record<string, t.Mixed>> | undefined => {
-  if (codec instanceof t.InterfaceType || codec instanceof t.PartialType) return codec.props as Record<string, t.Mixed>;
-  if (codec instanceof t.ExactType) return membersOf(codec.type);
-  if (codec instanceof t.IntersectionType) {
-    const all: Record<string, t.Mixed> = {};
-    for (const c of codec.types as t.Mixed[]) Object.assign(all, membersOf(c) ?? {});
-    return all;
-  }
-  return undefined;
-};
 
 /** Which members are required (those of `t.type`). */
 const requiredOf = (codec: t.Mixed): ReadonlyArray<string> => {
@@ -138,6 +217,18 @@ export const decodeInput = <C extends t.Mixed>(codec: C, value: unknown, where: 
     );
   const decoded = codec.decode(v);
   if (E.isRight(decoded)) return decoded;
+  if (codec instanceof t.UnionType) {
+    // Which form the value chose by the members only that form has: none, several, or one (then that form's own problem).
+    const forms = formsOf(codec);
+    const chosen = forms.filter((f) => f.own.some((m) => Object.hasOwn(v, m)));
+    if (chosen.length === 1 && chosen[0]) return decodeInput(chosen[0].form, v, where);
+    const given = chosen.flatMap((f) => f.own.filter((m) => Object.hasOwn(v, m)));
+    return E.left(
+      chosen.length === 0
+        ? `the ${where} must give ${formsText(forms)}`
+        : `the ${where} must give ${formsText(forms)}, not members of several of these forms (it has ${given.join(', ')})`,
+    );
+  }
   const p = decodeProblems(decoded.left)[0];
   const member = p?.path.split('.')[0] ?? '';
   const expected = member ? describeCodec(members[member]) : 'an object';
@@ -166,6 +257,27 @@ const BRANDS: Readonly<Record<string, Record<string, unknown>>> = {
     description: 'an ISO date or date-time (UTC when a date alone)',
   },
   AtPoint: { type: 'string', minLength: 1, maxLength: 64, description: 'an ISO time, or a position diagnose prints (12/12)' },
+  CheckpointNote: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 65536,
+    description: "a signed checkpoint's text (a C2SP signed note, as keyledger checkpoint writes it)",
+  },
+  VerifierKey: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 512,
+    description: 'a verifier key, <name>+<key ID>+<base64 key>, as keyledger checkpoint --vkey prints it',
+  },
+  VerifierKeys: {
+    type: 'array',
+    items: { type: 'string', minLength: 1, maxLength: 512 },
+    minItems: 1,
+    maxItems: 16,
+    description: '1–16 verifier keys, <name>+<key ID>+<base64 key>, as keyledger checkpoint --vkey prints them',
+  },
+  StreamName: { type: 'string', minLength: 1, maxLength: 256, description: "a ledger stream's name (keyledger.deployment-default), printable characters" },
+  Revision: { type: 'string', pattern: '^(0|[1-9][0-9]{0,18})$', description: 'a stream revision: a decimal integer from 0 to 2^63 − 1' },
 };
 
 /** A JSON Schema (OpenAPI 3.1 dialect) for a codec of the kinds this API uses. Throws on any other kind: a programmer error. */
@@ -182,6 +294,8 @@ export const schemaOf = (codec: t.Mixed): Record<string, unknown> => {
       ...(required.length > 0 ? { required } : {}),
     };
   }
+  // Exactly one of the forms: each form is closed (no member of another), so JSON Schema's oneOf says what the codec does.
+  if (codec instanceof t.UnionType) return { oneOf: (codec.types as t.Mixed[]).map(schemaOf) };
   if (codec instanceof t.StringType) return { type: 'string' };
   if (codec instanceof t.BooleanType) return { type: 'boolean' };
   if (codec instanceof t.NumberType) return { type: 'number' };

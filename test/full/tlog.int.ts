@@ -14,6 +14,7 @@ import { eventSigningText } from '../../src/domain/envelope';
 import { type DeploymentId, deploymentStream } from '../../src/domain/ids';
 import { signatures } from '../../src/infra/signing';
 import { tempDir } from '../support/fixtures';
+import { issueToken, serve } from '../support/http';
 import { activatedDeployment, instanceEvents, joinArgs, ledgerFile, newNode, type TestNode } from '../support/nodes';
 import { reindex, rewriteAndRehash, tamper } from '../support/tamper';
 
@@ -138,6 +139,43 @@ test('tampering, each detected by verify --checkpoint and located: one byte of d
   t.notRegex(deleted.stdout, /TAMPERED/);
   restore();
   t.is((await verifyCheckpoint(nodes[1]!, cp)).code, 0, 'restored: intact again');
+});
+
+test('verify --checkpoint over HTTP (POST /api/verify with the note): the same first difference named as the CLI names it', async (t) => {
+  t.timeout(120_000);
+  const { file, nodes, cp } = await ledgerWithCheckpoint('kl-tamper-http');
+  const auditor = await issueToken(nodes[1]!, 'auditor', 'auditor@contoso');
+  const served = await serve(nodes[1]!);
+  t.teardown(() => served.close());
+  const verify = () =>
+    served.server.app.inject({
+      method: 'POST',
+      url: '/api/verify',
+      headers: { authorization: `Bearer ${auditor}` },
+      payload: { checkpoint: fs.readFileSync(cp, 'utf8') },
+    });
+  const before = await verify();
+  t.is(before.statusCode, 200, before.body);
+  t.like(before.json(), { intact: true, tree: { checkpoint: { extended: true } }, checkpointFile: { untrusted: null, consistencyProof: 'verified' } });
+  const k = 5;
+  const row = leaves(file)[k]!;
+  tamper(file, 'UPDATE events SET data = ? WHERE global_position = ?', oneByte(row.data), row.global_position);
+  const after = await verify();
+  t.is(after.statusCode, 200, 'an answer, not an error: the verdict is in it');
+  const got = after.json<Record<string, unknown> & { intact: boolean; checkpointFile: { file: string } }>();
+  t.false(got.intact);
+  t.like(got, {
+    tree: {
+      index: { firstDifference: { from: k } },
+      checkpoint: { extended: false, firstDifference: { from: k, how: 'index', event: { stream: row.stream_name, revision: String(row.stream_revision) } } },
+    },
+  });
+  const cli = await nodes[1]!.run('--json', 'verify', '--checkpoint', cp);
+  t.is(cli.code, 4);
+  const { intact: _i, checkpointFile: fromHttp, ...restHttp } = got;
+  const { checkpointFile: fromCli, ...restCli } = cli.json<Record<string, unknown> & { checkpointFile: object }>();
+  t.deepEqual(restHttp, restCli);
+  t.deepEqual({ ...fromHttp, file: cp }, fromCli);
 });
 
 test('the tail truncated below a checkpoint: verify --checkpoint names what is gone; the witness that co-signed it refuses, and accept-rollback --tree is recorded', async (t) => {

@@ -3,22 +3,24 @@
  * `bin/keyledger-verify-proof` — one file, node:* modules only — checks it offline, as a process of its own with
  * nothing of keyledger loaded. Every negative case is run against it and against the internal checker
  * (`checkProofFile`), which must agree: a forged proof, a proof for another index, a proof against a larger tree,
- * a bad or missing signature, extra or reordered checkpoint lines, an altered event.
+ * a bad or missing signature, extra or reordered checkpoint lines, an altered event. The same file answered over HTTP
+ * (`GET /api/prove`, with the keys of `GET /api/checkpoint/vkey`) is checked by it too.
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync, hash, sign } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { checkProofFile, type InclusionProofFile } from '../../src/commands/prove';
 import { toBase64 } from '../../src/domain/tlog/bytes';
-import { ED25519_NOTE, formatVerifierKey, type NoteKey, noteKey, parseVerifierKey, signatureLine } from '../../src/domain/tlog/note';
+import { type NoteKey, parseVerifierKey } from '../../src/domain/tlog/note';
 import { ed25519Of } from '../../src/infra/note-verify';
 import { sha256Hex } from '../../src/infra/sha256';
 import { signatures } from '../../src/infra/signing';
 import { sha256Bytes } from '../../src/infra/sqlite-tree';
 import { tempDir } from '../support/fixtures';
+import { issueToken, serve } from '../support/http';
+import { outsider } from '../support/notes';
 import { activatedDeployment, newNode } from '../support/nodes';
 
 const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'keyledger-verify-proof');
@@ -36,17 +38,6 @@ const internal = (proof: unknown, vkeys: ReadonlyArray<string>): E.Either<string
     })(parseVerifierKey(sha256Bytes, k)),
   ) as NoteKey[];
   return checkProofFile(proof, keys, sha256Bytes, sha256Hex, ed25519Of(signatures.verify));
-};
-
-/** A key of the test's own, to sign checkpoint bodies a member never signed (so only the body's shape is under test). */
-const outsider = () => {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const raw = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }).subarray(12));
-  const key = noteKey((d) => new Uint8Array(hash('sha256', d, 'buffer') as unknown as Buffer), 'test.example/outsider', ED25519_NOTE, raw);
-  return {
-    vkey: formatVerifierKey(key),
-    note: (body: string): string => `${body}\n${signatureLine(key, new Uint8Array(sign(null, Buffer.from(body, 'utf8'), privateKey)))}\n`,
-  };
 };
 
 test('prove → bin/keyledger-verify-proof in a process of its own; every forged variant refused by it and by the internal checker', async (t) => {
@@ -134,4 +125,40 @@ test('the standalone verifier imports nothing but node:* modules', (t) => {
     [],
   );
   t.notRegex(source, /\bimport\s|import\(/);
+});
+
+test("over HTTP: the served member's verifier keys and its proof (GET /api/checkpoint/vkey, GET /api/prove) — bin/keyledger-verify-proof checks them offline", async (t) => {
+  t.timeout(120_000);
+  const dir = tempDir('kl-proof-http');
+  const [a, b] = await activatedDeployment(dir, ['A', 'B']);
+  const auditor = await issueToken(a!, 'auditor', 'auditor@contoso');
+  const served = await serve(a!);
+  t.teardown(() => served.close());
+  const get = (url: string, method: 'GET' | 'POST' = 'GET') =>
+    served.server.app.inject({ method, url, headers: { authorization: `Bearer ${auditor}` }, ...(method === 'POST' ? { payload: {} } : {}) });
+  t.is((await get('/api/checkpoint', 'POST')).statusCode, 200, 'a checkpoint signed and kept by the served member');
+  const vkeys = (await get('/api/checkpoint/vkey')).json<{ note: string; cosignature: string }>();
+  const stream = `keyledger.instance-${b!.id}`;
+  const answer = await get(`/api/prove?stream=${stream}&revision=1`);
+  t.is(answer.statusCode, 200, answer.body);
+  // The answer's body, saved as it came: the file bin/keyledger-verify-proof takes.
+  const file = path.join(dir, 'http-proof.json');
+  fs.writeFileSync(file, answer.body);
+  const proof = answer.json<InclusionProofFile>();
+  const good = standalone(file, [vkeys.note, vkeys.cosignature]);
+  t.is(good.code, 0, good.out);
+  t.regex(
+    good.out,
+    new RegExp(`^VERIFIED "${stream}@1" \\("KeyPairIssued"\\) is leaf ${proof.leafIndex} of "keyledger/ledger/[^"]+" at size ${proof.treeSize}`),
+  );
+  t.true(E.isRight(internal(proof, [vkeys.note])));
+  // The CLI writes the same file.
+  const cliFile = path.join(dir, 'cli-proof.json');
+  t.is((await a!.run('prove', `${stream}@1`, '-o', cliFile)).code, 0);
+  t.deepEqual(JSON.parse(fs.readFileSync(cliFile, 'utf8')), proof);
+  // Checked, not echoed: the answer with its event altered is refused by the same verifier.
+  const altered = writeJson(dir, 'http-altered', { ...proof, event: { ...proof.event, type: 'KeyPairReplaced' } });
+  const bad = standalone(altered, [vkeys.note]);
+  t.is(bad.code, 1, bad.out);
+  t.regex(bad.out, /^NOT VERIFIED: /);
 });
