@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { AccessDeniedError, EventStoreDBClient } from '@eventstore/db-client';
 import { deploymentStream, type DeploymentId, instanceStream } from '../src/domain/ids';
 import { cliWithEnv } from './support/cli-inproc';
-import { DOUBLE_CA_FILE, type EsdbDouble, startEsdbDouble } from './support/esdb-double';
+import { doubleCaFile, type EsdbDouble, startEsdbDouble } from './support/esdb-double';
 import { tempDir } from './support/fixtures';
 import { newNode } from './support/nodes';
 
@@ -26,7 +26,7 @@ const USERS = {
 };
 type User = keyof typeof USERS;
 
-const CA = `tlsCAFile=${encodeURIComponent(DOUBLE_CA_FILE)}`;
+const CA = `tlsCAFile=${encodeURIComponent(doubleCaFile())}`;
 /** The user in the string, the password in the environment (as an operator should). */
 const as = (d: EsdbDouble, user: User) => ({
   store: `esdb://${user}@localhost:${d.port}?${CA}`,

@@ -22,14 +22,14 @@ import * as E from 'fp-ts/Either';
 import { openEsdbStore } from '../../src/infra/esdb-store';
 import type { EventStore } from '../../src/ports/event-store';
 import { CLI, type CliResult, runNode } from '../support/cli';
-import { DOUBLE_CA_FILE, type EsdbDouble, startEsdbDouble } from '../support/esdb-double';
+import { doubleCaFile, type EsdbDouble, startEsdbDouble } from '../support/esdb-double';
 import { scaleOut } from '../support/esdb-cli-flow';
 import { tempDir } from '../support/fixtures';
 
 /** In the user info of every connection string below: it must never appear in any output. */
 const PASSWORD = 'changeit';
 /** TLS, as in production: the double's test CA. */
-const CA = `tlsCAFile=${encodeURIComponent(DOUBLE_CA_FILE)}`;
+const CA = `tlsCAFile=${encodeURIComponent(doubleCaFile())}`;
 const withCredentials = (port: number): string => `esdb://admin:${PASSWORD}@localhost:${port}?${CA}`;
 /** On the command line only the user: the password comes from KEYLEDGER_ESDB_PASSWORD (given to every process below). */
 const userOnly = (port: number): string => `esdb://admin@localhost:${port}?${CA}`;

@@ -49,7 +49,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { GossipService } from '@eventstore/db-client/generated/gossip_grpc_pb';
 import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
@@ -62,6 +61,7 @@ import { serverFeaturesService } from './server-features';
 import { appendHandlers } from './streams-append';
 import { deleteHandlers } from './streams-delete';
 import { readHandlers } from './streams-read';
+import { doubleTls } from './tls';
 import { bytes } from './wire';
 
 export type { AppendFault, DoubleCalls } from './node';
@@ -69,16 +69,15 @@ export type { DoubleUser } from './auth';
 /** @deprecated the old name */
 export type EsdbDoubleCalls = DoubleCalls;
 
-const TLS_DIR = path.join(__dirname, 'tls');
-/** The test CA the double's TLS certificate is signed by (a test fixture: never trust it elsewhere). */
-export const DOUBLE_CA_FILE = path.resolve(TLS_DIR.replace(`${path.sep}dist${path.sep}`, path.sep), 'ca.crt');
+/** The test CA the double's TLS certificate is signed by, made at test time (./tls.ts; a test fixture: never trust it elsewhere). */
+export const doubleCaFile = (): string => doubleTls().caFile;
 
 export interface EsdbDoubleOptions {
   /** Advertise `Streams.BatchAppend` in the server features (the client then uses it for every append it does not send with credentials). */
   readonly batchAppend: boolean;
   /** 0 / undefined: pick a free port. */
   readonly port?: number;
-  /** Serve TLS (the test CA, `DOUBLE_CA_FILE`): the client then sends credentials, and ACLs apply. */
+  /** Serve TLS (the test CA, `doubleCaFile()`): the client then sends credentials, and ACLs apply. */
   readonly tls?: boolean;
   /** With `tls`: who may sign in. Default: `admin` / `changeit` in `$admins`. */
   readonly users?: Readonly<Record<string, DoubleUser>>;
@@ -209,10 +208,8 @@ const serve = (
 
 const serverCredentials = (tls: boolean): grpc.ServerCredentials => {
   if (!tls) return grpc.ServerCredentials.createInsecure();
-  const dir = path.dirname(DOUBLE_CA_FILE);
-  return grpc.ServerCredentials.createSsl(null, [
-    { private_key: fs.readFileSync(path.join(dir, 'server.key')), cert_chain: fs.readFileSync(path.join(dir, 'server.crt')) },
-  ]);
+  const made = doubleTls();
+  return grpc.ServerCredentials.createSsl(null, [{ private_key: fs.readFileSync(made.keyFile), cert_chain: fs.readFileSync(made.certFile) }]);
 };
 
 /** A node that can be stopped and started again on the same port. */
@@ -239,7 +236,7 @@ const lifecycle = (served: Served, tls: boolean, initialPort: number) => {
 };
 
 const facade = (store: Store, served: Served, life: ReturnType<typeof lifecycle>, options: EsdbDoubleOptions): EsdbDouble => {
-  const query = (): string => (options.tls ? `tlsCAFile=${encodeURIComponent(DOUBLE_CA_FILE)}` : 'tls=false');
+  const query = (): string => (options.tls ? `tlsCAFile=${encodeURIComponent(doubleCaFile())}` : 'tls=false');
   const users = options.users ?? DEFAULT_USERS;
   const host = options.tls ? 'localhost' : '127.0.0.1';
   return {
@@ -325,7 +322,7 @@ export const startEsdbCluster = async (options: EsdbDoubleOptions): Promise<Esdb
     await life.start();
     nodes.push(Object.assign(facade(store, served, life, options), { index: i }));
   }
-  const query = options.tls ? `tlsCAFile=${encodeURIComponent(DOUBLE_CA_FILE)}` : 'tls=false';
+  const query = options.tls ? `tlsCAFile=${encodeURIComponent(doubleCaFile())}` : 'tls=false';
   const seeds = (): string => lives.map((l) => `127.0.0.1:${l.port()}`).join(',');
   const users = options.users ?? DEFAULT_USERS;
   return {
