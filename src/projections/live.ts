@@ -102,21 +102,16 @@ export const runLive = <S>(store: EventStore, projection: Projection<S>, checkpo
       const saveEvery = options.saveEvery ?? 500;
       const liveEvery = options.liveSaveEveryMs ?? 0;
       const fold = projection.fold;
-      // The fold's working copy while events are written into it in place; p.state is behind it until `settle`.
-      let working: unknown;
-      let folding = false;
+      // The fold's working copy while events are written into it in place (none: p.state is current); see `settle`.
+      let working: { readonly copy: unknown } | undefined;
       const settle = (): void => {
-        if (fold && folding) p.state = fold.end(working);
-        folding = false;
+        if (fold && working) p.state = fold.end(working.copy);
         working = undefined;
       };
       const apply = (e: StoredEvent): void => {
         if (fold && (!live || options.coalesce === true)) {
-          if (!folding) {
-            working = fold.begin(p.state);
-            folding = true;
-          }
-          fold.apply(working, e);
+          working ??= { copy: fold.begin(p.state) };
+          fold.apply(working.copy, e);
           track(p, e);
         } else advance(p, projection, e);
       };
